@@ -1,0 +1,94 @@
+// Configuration from flags and environment variables, parsed once at start-up.
+// A flag wins over its environment variable, which wins over the default.
+import { parseArgs } from "node:util";
+import { DEFAULT_LIMITS, type Limits } from "./domain/workflow-spec.ts";
+import { parseSecretList } from "./signing/secrets.ts";
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  sqliteSynchronous: "normal" | "full";
+  /** Empty: a secret is generated once and kept in the data directory. */
+  signingSecrets: string[];
+  logLevel: string;
+  shutdownGraceMs: number;
+  limits: Limits;
+}
+
+interface Option {
+  flag: string;
+  env: string;
+  help: string;
+  default: string;
+}
+
+export const OPTIONS: Option[] = [
+  { flag: "host", env: "WEFT_HOST", default: "0.0.0.0", help: "address to listen on" },
+  { flag: "port", env: "WEFT_PORT", default: "8080", help: "port for gRPC, gRPC-Web and Connect (0 = any free port)" },
+  { flag: "data-dir", env: "WEFT_DATA_DIR", default: "./data", help: "directory of the embedded store" },
+  { flag: "sqlite-synchronous", env: "WEFT_SQLITE_SYNCHRONOUS", default: "normal", help: "normal (survives process crashes) or full (also fsyncs every commit, survives power loss)" },
+  { flag: "signing-secrets", env: "WEFT_SIGNING_SECRETS", default: "", help: "comma-separated secrets (whsec_<base64> or raw) used to sign step requests; all are used, for rotation. Empty: one is generated in <data-dir>/signing-secret" },
+  { flag: "log-level", env: "WEFT_LOG_LEVEL", default: "info", help: "trace, debug, info, warn, error, fatal or silent" },
+  { flag: "shutdown-grace-ms", env: "WEFT_SHUTDOWN_GRACE_MS", default: "10000", help: "on SIGTERM, how long in-flight attempts and streams get to finish" },
+  { flag: "max-steps", env: "WEFT_MAX_STEPS", default: String(DEFAULT_LIMITS.maxSteps), help: "most steps per workflow" },
+  { flag: "max-request-bytes", env: "WEFT_MAX_REQUEST_BYTES", default: String(DEFAULT_LIMITS.maxRequestBytes), help: "largest CreateWorkflow request" },
+  { flag: "max-context-bytes", env: "WEFT_MAX_CONTEXT_BYTES", default: String(DEFAULT_LIMITS.maxContextBytes), help: "largest context (as JSON)" },
+  { flag: "max-result-bytes", env: "WEFT_MAX_RESULT_BYTES", default: String(DEFAULT_LIMITS.maxResultBytes), help: "largest step handler response; larger fails the step" },
+];
+
+export function helpText(): string {
+  const lines = ["Usage: npm start -- [options]   (or: node src/main.ts [options])", "", "Options (flag, environment variable, default):"];
+  for (const o of OPTIONS) {
+    lines.push(`  --${o.flag.padEnd(20)} ${o.env.padEnd(26)} ${o.default === "" ? "(none)" : o.default}`);
+    lines.push(`      ${o.help}`);
+  }
+  lines.push("  --help                 print this and exit");
+  return lines.join("\n");
+}
+
+export class ConfigError extends Error {}
+
+function int(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name}: "${raw}" is not a whole number`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name}: ${n} is out of range [${min}, ${max}]`);
+  return n;
+}
+
+/** Returns undefined when --help was asked for. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | undefined {
+  const parsed = parseArgs({
+    args: argv,
+    options: {
+      help: { type: "boolean" },
+      ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: "string" as const }])),
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (parsed.values.help) return undefined;
+  const get = (flag: string): string => {
+    const o = OPTIONS.find((x) => x.flag === flag)!;
+    const v = (parsed.values as Record<string, string | boolean | undefined>)[flag];
+    if (typeof v === "string") return v;
+    return env[o.env] ?? o.default;
+  };
+  const sync = get("sqlite-synchronous");
+  if (sync !== "normal" && sync !== "full") throw new ConfigError(`sqlite-synchronous: "${sync}" must be normal or full`);
+  return {
+    host: get("host"),
+    port: int("port", get("port"), 0, 65535),
+    dataDir: get("data-dir"),
+    sqliteSynchronous: sync,
+    signingSecrets: parseSecretList(get("signing-secrets")),
+    logLevel: get("log-level"),
+    shutdownGraceMs: int("shutdown-grace-ms", get("shutdown-grace-ms"), 0),
+    limits: {
+      maxSteps: int("max-steps", get("max-steps"), 1),
+      maxRequestBytes: int("max-request-bytes", get("max-request-bytes"), 1024),
+      maxContextBytes: int("max-context-bytes", get("max-context-bytes"), 2),
+      maxResultBytes: int("max-result-bytes", get("max-result-bytes"), 1),
+    },
+  };
+}

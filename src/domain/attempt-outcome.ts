@@ -1,0 +1,99 @@
+// What one attempt of a step produced, and the single place that decides
+// whether a failure is retried (retryable) or ends the step (terminal).
+import type { AttemptFailure } from "./run-machine.ts";
+import type { ErrorInfo } from "./run-record.ts";
+import type { JsonValue } from "./workflow-spec.ts";
+
+export type AttemptOutcome = ({ ok: true; result: JsonValue }) | ({ ok: false } & AttemptFailure);
+
+const SNIPPET = 500;
+
+export function retryableFailure(reason: string, message: string, extra: Partial<ErrorInfo> = {}, retryAfterMs?: number): AttemptOutcome {
+  return { ok: false, retryable: true, error: { reason, message, ...extra }, retryAfterMs };
+}
+
+export function terminalFailure(reason: string, message: string, extra: Partial<ErrorInfo> = {}): AttemptOutcome {
+  return { ok: false, retryable: false, error: { reason, message, ...extra } };
+}
+
+/** 408, 429 and 5xx are worth another attempt; other statuses are the handler's final word. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** Retry-After as delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - nowMs);
+}
+
+function errorMessage(body: unknown, fallback: string): string {
+  if (body && typeof body === "object" && !Array.isArray(body)) {
+    const e = (body as Record<string, unknown>).error;
+    if (typeof e === "string" && e) return e;
+    if (e && typeof e === "object" && typeof (e as Record<string, unknown>).message === "string") {
+      return (e as Record<string, string>).message;
+    }
+    const m = (body as Record<string, unknown>).message;
+    if (typeof m === "string" && m) return m;
+  }
+  return fallback;
+}
+
+function snippet(text: string): string {
+  return text.length > SNIPPET ? text.slice(0, SNIPPET) + "…" : text;
+}
+
+function tryParse(text: string): { ok: true; value: JsonValue } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as JsonValue };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/**
+ * Classifies a handler's HTTP response.
+ * - 2xx `{success: true, result}` → result; `{success: false, error, retryable?}` → failed attempt
+ *   (retried unless `retryable: false`); any other JSON → taken as the result; empty body → null;
+ *   a non-JSON body → the text as the result.
+ * - 408, 429, 5xx → retryable (Retry-After honoured); other statuses → terminal.
+ */
+export function classifyResponse(
+  status: number,
+  contentType: string | undefined,
+  retryAfter: string | undefined,
+  text: string,
+  nowMs: number,
+): AttemptOutcome {
+  const isJson = contentType === undefined || /json/i.test(contentType) || /^\s*[{[]/.test(text);
+  const parsed = text.trim() === "" ? { ok: true as const, value: null } : isJson ? tryParse(text) : { ok: false as const };
+  if (status >= 200 && status < 300) {
+    if (!parsed.ok) {
+      if (contentType && /json/i.test(contentType)) {
+        return terminalFailure("invalid_response", `handler returned invalid JSON: ${snippet(text)}`, { httpStatus: status });
+      }
+      return { ok: true, result: text };
+    }
+    const body = parsed.value;
+    if (body && typeof body === "object" && !Array.isArray(body) && typeof body.success === "boolean") {
+      if (body.success) return { ok: true, result: body.result === undefined ? null : body.result };
+      const message = errorMessage(body, "handler reported failure");
+      const extra = { httpStatus: status };
+      return body.retryable === false
+        ? terminalFailure("handler_error", message, extra)
+        : retryableFailure("handler_error", message, extra, parseRetryAfter(retryAfter, nowMs));
+    }
+    return { ok: true, result: body };
+  }
+  const fallback = text.trim() ? snippet(text.trim()) : `HTTP ${status}`;
+  const message = `HTTP ${status}: ${parsed.ok ? errorMessage(parsed.value, fallback) : fallback}`;
+  if (isRetryableStatus(status)) {
+    return retryableFailure("http_status", message, { httpStatus: status }, parseRetryAfter(retryAfter, nowMs));
+  }
+  return terminalFailure("http_status", message, { httpStatus: status });
+}

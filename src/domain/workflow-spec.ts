@@ -1,0 +1,120 @@
+// The workflow definition as the engine sees it: validated, defaults applied,
+// URLs resolved, durations in milliseconds. No transport or storage types here.
+
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export type Backoff = "exponential" | "linear" | "fixed";
+
+export interface RetryPolicy {
+  /** Total attempts including the first, >= 1. */
+  maxAttempts: number;
+  backoff: Backoff;
+  initialIntervalMs: number;
+  maxIntervalMs: number;
+  /** Random spread of each delay, a fraction in [0, 1]. */
+  jitter: number;
+}
+
+export interface StepSpec {
+  id: string;
+  /** Absolute http(s) URL. */
+  url: string;
+  dependsOn: string[];
+  parallel: boolean;
+  retry: RetryPolicy;
+  timeoutMs: number;
+  /** Absolute http(s) URL, saga mode only. */
+  compensation?: string;
+  /** The step as submitted, for status display (relative url, optional fields). */
+  submitted: StepInput;
+}
+
+export interface WorkflowSpec {
+  workflowId: string;
+  steps: StepSpec[];
+  context: JsonObject;
+  onComplete?: string;
+  onError?: string;
+  timeoutMs: number;
+  saga: boolean;
+  baseUrl?: string;
+  requestId?: string;
+}
+
+/** What a client submitted, after transport decoding and before validation. */
+export interface WorkflowInput {
+  id: string;
+  steps: StepInput[];
+  /** Any JSON value; must be an object (or absent) to pass validation. */
+  context?: unknown;
+  onComplete: string;
+  onError: string;
+  /** Absent means the default. */
+  timeoutMs?: number;
+  saga: boolean;
+  baseUrl: string;
+  requestId: string;
+}
+
+export interface StepInput {
+  id: string;
+  url: string;
+  dependsOn: string[];
+  parallel: boolean;
+  retries?: RetryInput;
+  /** Absent means the default. */
+  timeoutMs?: number;
+  compensation: string;
+}
+
+export interface RetryInput {
+  /** 0 means 1. */
+  maxAttempts: number;
+  /** Absent means exponential. */
+  backoff?: Backoff;
+  initialIntervalMs?: number;
+  maxIntervalMs?: number;
+  jitter: number;
+}
+
+export interface Limits {
+  maxSteps: number;
+  maxRequestBytes: number;
+  maxContextBytes: number;
+  maxResultBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxSteps: 1000,
+  maxRequestBytes: 4 * 1024 * 1024,
+  maxContextBytes: 1024 * 1024,
+  maxResultBytes: 1024 * 1024,
+};
+
+export const DEFAULTS = {
+  stepTimeoutMs: 300_000,
+  workflowTimeoutMs: 86_400_000,
+  initialIntervalMs: 1_000,
+  maxIntervalMs: 60_000,
+  /** Bounds accepted by validation. */
+  maxStepTimeoutMs: 86_400_000,
+  maxWorkflowTimeoutMs: 366 * 86_400_000,
+  maxAttempts: 100,
+  maxIdLength: 128,
+  maxUrlLength: 2048,
+} as const;
+
+/** One problem with a request, addressed by its proto field path. */
+export interface FieldViolation {
+  /** e.g. `steps[3].depends_on[0]` */
+  field: string;
+  /** e.g. `unknown step "charge"` */
+  description: string;
+}

@@ -1,0 +1,41 @@
+// Entry point: `npm start` / `node src/main.ts [options]`.
+import { pino } from "pino";
+import { ConfigError, helpText, loadConfig } from "./config.ts";
+import { startServer } from "./server/server.ts";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`weft: ${(err as Error).message}\n\n${helpText()}\n`);
+    process.exit(2);
+  }
+  if (!config) {
+    process.stdout.write(helpText() + "\n");
+    return;
+  }
+  const logger = pino({ level: config.logLevel, base: { service: "weft" } });
+  const server = await startServer(config, logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    server.close(config.shutdownGraceMs).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) process.stderr.write(`weft: ${err.message}\n`);
+  else process.stderr.write(`weft: failed to start: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

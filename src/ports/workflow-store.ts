@@ -1,0 +1,51 @@
+// The store port: everything the engine and the API need from durable storage.
+// Implemented by the embedded SQLite store and the MongoDB store; both pass
+// test/contract/workflow-store.contract.ts.
+import type { RunEvent, RunPatch, RunRecord, RunState } from "../domain/run-record.ts";
+
+export interface ListRunsQuery {
+  /** Any state when empty. */
+  states: RunState[];
+  workflowId?: string;
+  /** Only runs whose id sorts before this one (newest-first paging). */
+  beforeRunId?: string;
+  limit: number;
+}
+
+export interface CreateRunResult {
+  run: RunRecord;
+  /** False when run.spec.requestId matched an existing run, which is returned instead. */
+  created: boolean;
+}
+
+/** The patch was computed from a version that is no longer the stored one. */
+export class VersionConflictError extends Error {
+  readonly runId: string;
+  constructor(runId: string, expected: number, actual: number | undefined) {
+    super(`run ${runId}: expected version ${expected}, found ${actual ?? "no run"}`);
+    this.name = "VersionConflictError";
+    this.runId = runId;
+  }
+}
+
+export interface WorkflowStore {
+  /**
+   * Durably stores a new run with its first events, unless a run with the same
+   * spec.requestId exists: then that run is returned and nothing is written.
+   */
+  createRun(run: RunRecord, events: RunEvent[]): Promise<CreateRunResult>;
+  /**
+   * Atomically applies a patch (run header, changed steps, events) if the stored
+   * version equals patch.expectedVersion; otherwise rejects with VersionConflictError
+   * and writes nothing.
+   */
+  commit(patch: RunPatch): Promise<void>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  /** Newest first. */
+  listRuns(query: ListRunsQuery): Promise<RunRecord[]>;
+  /** Events with seq > afterSeq, in order, at most limit. */
+  listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
+  /** Runs that are not terminal (pending, running, compensating), oldest first. */
+  listActiveRuns(): Promise<RunRecord[]>;
+  close(): Promise<void>;
+}

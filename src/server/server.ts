@@ -1,0 +1,71 @@
+// Composition root: wires the store, dispatcher, engine and the Connect routes
+// onto one port that speaks gRPC, gRPC-Web and Connect.
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import { file_health_v1_health, Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
+import { file_weft_v1_workflow, WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
+import type { Config } from "../config.ts";
+import { HttpStepDispatcher } from "../dispatch/http-step-dispatcher.ts";
+import { Engine } from "../engine/engine.ts";
+import { systemClock } from "../ports/clock.ts";
+import { Signer } from "../signing/sign.ts";
+import { SqliteWorkflowStore } from "../store/sqlite-store.ts";
+import { WorkflowServiceHandler } from "../transport/workflow-service.ts";
+import { HealthStatusRegistry, healthServiceImpl } from "./health-service.ts";
+import { listen } from "./listener.ts";
+import { registerReflection } from "./reflection-service.ts";
+import { resolveSigningSecrets } from "./signing-secrets.ts";
+
+export interface RunningServer {
+  readonly port: number;
+  readonly engine: Engine;
+  /** Graceful: streams and in-flight attempts get graceMs, then everything is closed. */
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const store = new SqliteWorkflowStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous });
+  const secrets = resolveSigningSecrets(config.signingSecrets, config.dataDir, logger);
+  const dispatcher = new HttpStepDispatcher({
+    signer: new Signer(secrets),
+    maxResultBytes: config.limits.maxResultBytes,
+  });
+  const engine = new Engine({ store, dispatcher, clock: systemClock, logger });
+  await engine.start();
+
+  const health = new HealthStatusRegistry();
+  const routes = (router: ConnectRouter) => {
+    router.service(WorkflowService, new WorkflowServiceHandler(engine, config.limits));
+    router.service(Health, healthServiceImpl(health));
+    registerReflection(router, [file_weft_v1_workflow, file_health_v1_health], [WorkflowService.typeName, Health.typeName]);
+  };
+  const handler = connectNodeAdapter({
+    routes,
+    // Headroom over the configured request limit so that an oversized
+    // CreateWorkflow gets a field-level INVALID_ARGUMENT, not a transport error.
+    readMaxBytes: config.limits.maxRequestBytes * 2 + 65_536,
+    writeMaxBytes: 64 * 1024 * 1024,
+  });
+  const listener = await listen(handler, { host: config.host, port: config.port });
+  health.set("", HealthCheckResponse_ServingStatus.SERVING);
+  health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.SERVING);
+  logger.info({ port: listener.port, host: config.host, dataDir: config.dataDir }, "weft listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: listener.port,
+    engine,
+    close(graceMs: number) {
+      closing ??= (async () => {
+        health.set("", HealthCheckResponse_ServingStatus.NOT_SERVING);
+        health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.NOT_SERVING);
+        await Promise.all([listener.close(graceMs), engine.stop(graceMs)]);
+        await dispatcher.close();
+        await store.close();
+        logger.info("weft stopped");
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,331 @@
+// The embedded store: node:sqlite in WAL mode in a data directory.
+//
+// Writes are group-committed: every create and patch queued during one turn of
+// the event loop goes into one transaction, and each caller's promise settles
+// after that transaction commits. Each operation runs inside its own savepoint,
+// so a compare-and-set conflict rejects that operation alone.
+//
+// Durability: with synchronous=NORMAL (the default) a committed transaction is
+// in the WAL file before the promise settles, so it survives the process being
+// killed (kill -9); synchronous=FULL also fsyncs every commit, for power loss.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { ErrorInfo, RunEvent, RunPatch, RunRecord, RunState, StepRecord } from "../domain/run-record.ts";
+import { ACTIVE_RUN_STATES } from "../domain/run-record.ts";
+import type { JsonValue, WorkflowSpec } from "../domain/workflow-spec.ts";
+import {
+  type CreateRunResult,
+  type ListRunsQuery,
+  VersionConflictError,
+  type WorkflowStore,
+} from "../ports/workflow-store.ts";
+
+export interface SqliteStoreOptions {
+  /** Directory holding weft.db; created if missing. ":memory:" for a throwaway store. */
+  dataDir: string;
+  synchronous?: "normal" | "full";
+}
+
+type Op =
+  | { kind: "create"; run: RunRecord; events: RunEvent[]; resolve: (r: CreateRunResult) => void; reject: (e: unknown) => void }
+  | { kind: "patch"; patch: RunPatch; resolve: () => void; reject: (e: unknown) => void };
+
+interface RunRow {
+  run_id: string;
+  workflow_id: string;
+  request_id: string | null;
+  state: string;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  deadline_at: number;
+  error: string | null;
+  spec: string;
+  version: number;
+  last_seq: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY,
+  workflow_id TEXT NOT NULL,
+  request_id TEXT UNIQUE,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  completed_at INTEGER,
+  deadline_at INTEGER NOT NULL,
+  error TEXT,
+  spec TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, run_id);
+CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (workflow_id, run_id);
+CREATE TABLE IF NOT EXISTS steps (
+  run_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (run_id, idx)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  run_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  step_id TEXT,
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  attempt INTEGER,
+  data TEXT,
+  PRIMARY KEY (run_id, seq)
+) STRICT, WITHOUT ROWID;
+`;
+
+function json(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+export class SqliteWorkflowStore implements WorkflowStore {
+  private readonly db: DatabaseSync;
+  private queue: Op[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly stmt: Record<string, StatementSync>;
+
+  constructor(options: SqliteStoreOptions) {
+    let path = ":memory:";
+    if (options.dataDir !== ":memory:") {
+      mkdirSync(options.dataDir, { recursive: true });
+      path = join(options.dataDir, "weft.db");
+    }
+    this.db = new DatabaseSync(path);
+    this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    // One server owns a data directory: a second one fails at start-up instead of
+    // driving the same runs twice.
+    this.db.exec("PRAGMA locking_mode = EXCLUSIVE");
+    this.db.exec("PRAGMA busy_timeout = 0");
+    this.db.exec("BEGIN IMMEDIATE");
+    this.db.exec(SCHEMA);
+    this.db.exec("COMMIT");
+    const db = this.db;
+    this.stmt = {
+      runByRequest: db.prepare("SELECT * FROM runs WHERE request_id = ?"),
+      insertRun: db.prepare(
+        `INSERT INTO runs (run_id, workflow_id, request_id, state, created_at, started_at, completed_at, deadline_at, error, spec, version, last_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      version: db.prepare("SELECT version FROM runs WHERE run_id = ?"),
+      updateHeader: db.prepare(
+        "UPDATE runs SET state = ?, started_at = ?, completed_at = ?, error = ?, version = ?, last_seq = ? WHERE run_id = ?",
+      ),
+      updateVersion: db.prepare("UPDATE runs SET version = ?, last_seq = ? WHERE run_id = ?"),
+      upsertStep: db.prepare("INSERT OR REPLACE INTO steps (run_id, idx, record) VALUES (?, ?, ?)"),
+      insertEvent: db.prepare(
+        "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      getRun: db.prepare("SELECT * FROM runs WHERE run_id = ?"),
+      getSteps: db.prepare("SELECT record FROM steps WHERE run_id = ? ORDER BY idx"),
+      events: db.prepare(
+        "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+    };
+  }
+
+  createRun(run: RunRecord, events: RunEvent[]): Promise<CreateRunResult> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: "create", run, events, resolve, reject }));
+  }
+
+  commit(patch: RunPatch): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: "patch", patch, resolve, reject }));
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const row = this.stmt.getRun.get(runId) as RunRow | undefined;
+    return row && this.toRecord(row);
+  }
+
+  async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.states.length > 0) {
+      where.push(`state IN (${query.states.map(() => "?").join(", ")})`);
+      params.push(...query.states);
+    }
+    if (query.workflowId) {
+      where.push("workflow_id = ?");
+      params.push(query.workflowId);
+    }
+    if (query.beforeRunId) {
+      where.push("run_id < ?");
+      params.push(query.beforeRunId);
+    }
+    const sql = `SELECT * FROM runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY run_id DESC LIMIT ?`;
+    params.push(query.limit);
+    const rows = this.db.prepare(sql).all(...params) as unknown as RunRow[];
+    return rows.map((r) => this.toRecord(r));
+  }
+
+  async listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
+    const rows = this.stmt.events.all(runId, afterSeq, limit) as Record<string, unknown>[];
+    return rows.map((r) => {
+      const e: RunEvent = {
+        runId,
+        seq: r.seq as number,
+        at: r.at as number,
+        from: r.from_state as string,
+        to: r.to_state as string,
+      };
+      if (r.step_id !== null) e.stepId = r.step_id as string;
+      if (r.attempt !== null) e.attempt = r.attempt as number;
+      if (r.data !== null) {
+        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue };
+        if (data.error !== undefined) e.error = data.error;
+        if ("result" in data) e.result = data.result as JsonValue;
+      }
+      return e;
+    });
+  }
+
+  async listActiveRuns(): Promise<RunRecord[]> {
+    const marks = ACTIVE_RUN_STATES.map(() => "?").join(", ");
+    const rows = this.db
+      .prepare(`SELECT * FROM runs WHERE state IN (${marks}) ORDER BY run_id`)
+      .all(...ACTIVE_RUN_STATES) as unknown as RunRow[];
+    return rows.map((r) => this.toRecord(r));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.db.close();
+  }
+
+  // ---- writes ---------------------------------------------------------------
+
+  private enqueue(op: Op): void {
+    if (this.closed) {
+      op.reject(new Error("store is closed"));
+      return;
+    }
+    this.queue.push(op);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const ops = this.queue;
+    if (ops.length === 0) return;
+    this.queue = [];
+    const outcomes: (() => void)[] = [];
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+      for (const op of ops) {
+        this.db.exec("SAVEPOINT op");
+        try {
+          if (op.kind === "create") {
+            const result = this.writeCreate(op.run, op.events);
+            outcomes.push(() => op.resolve(result));
+          } else {
+            this.writePatch(op.patch);
+            outcomes.push(() => op.resolve());
+          }
+          this.db.exec("RELEASE op");
+        } catch (err) {
+          this.db.exec("ROLLBACK TO op");
+          this.db.exec("RELEASE op");
+          outcomes.push(() => op.reject(err));
+        }
+      }
+      this.db.exec("COMMIT");
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      for (const op of ops) op.reject(err);
+      return;
+    }
+    for (const settle of outcomes) settle();
+  }
+
+  private writeCreate(run: RunRecord, events: RunEvent[]): CreateRunResult {
+    const requestId = run.spec.requestId;
+    if (requestId !== undefined) {
+      const existing = this.stmt.runByRequest.get(requestId) as RunRow | undefined;
+      if (existing) return { run: this.toRecord(existing), created: false };
+    }
+    this.stmt.insertRun.run(
+      run.runId,
+      run.spec.workflowId,
+      requestId ?? null,
+      run.state,
+      run.createdAt,
+      run.startedAt ?? null,
+      run.completedAt ?? null,
+      run.deadlineAt,
+      json(run.error),
+      JSON.stringify(run.spec),
+      run.version,
+      run.lastSeq,
+    );
+    run.steps.forEach((st, i) => this.stmt.upsertStep.run(run.runId, i, JSON.stringify(st)));
+    for (const e of events) this.insertEvent(e);
+    return { run, created: true };
+  }
+
+  private writePatch(patch: RunPatch): void {
+    const row = this.stmt.version.get(patch.runId) as { version: number } | undefined;
+    if (!row || row.version !== patch.expectedVersion) {
+      throw new VersionConflictError(patch.runId, patch.expectedVersion, row?.version);
+    }
+    if ("state" in patch.run) {
+      const r = patch.run;
+      this.stmt.updateHeader.run(
+        r.state as RunState,
+        r.startedAt ?? null,
+        r.completedAt ?? null,
+        json(r.error),
+        patch.version,
+        patch.lastSeq,
+        patch.runId,
+      );
+    } else {
+      this.stmt.updateVersion.run(patch.version, patch.lastSeq, patch.runId);
+    }
+    for (const { index, record } of patch.steps) {
+      this.stmt.upsertStep.run(patch.runId, index, JSON.stringify(record));
+    }
+    for (const e of patch.events) this.insertEvent(e);
+  }
+
+  private insertEvent(e: RunEvent): void {
+    const data =
+      e.error !== undefined || e.result !== undefined
+        ? JSON.stringify({ error: e.error, result: e.result })
+        : null;
+    this.stmt.insertEvent.run(e.runId, e.seq, e.at, e.stepId ?? null, e.from, e.to, e.attempt ?? null, data);
+  }
+
+  private toRecord(row: RunRow): RunRecord {
+    const steps = (this.stmt.getSteps.all(row.run_id) as { record: string }[]).map(
+      (s) => JSON.parse(s.record) as StepRecord,
+    );
+    const run: RunRecord = {
+      runId: row.run_id,
+      spec: JSON.parse(row.spec) as WorkflowSpec,
+      state: row.state as RunState,
+      createdAt: row.created_at,
+      deadlineAt: row.deadline_at,
+      steps,
+      version: row.version,
+      lastSeq: row.last_seq,
+    };
+    if (row.started_at !== null) run.startedAt = row.started_at;
+    if (row.completed_at !== null) run.completedAt = row.completed_at;
+    if (row.error !== null) run.error = JSON.parse(row.error) as ErrorInfo;
+    return run;
+  }
+}

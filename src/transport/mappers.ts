@@ -1,0 +1,204 @@
+// Mappers between the weft.v1 protobuf types and the domain. Generated types stop here.
+import { create, fromJson, type JsonValue as PbJsonValue } from "@bufbuild/protobuf";
+import {
+  type Duration,
+  durationFromMs,
+  durationMs,
+  timestampFromMs,
+  ValueSchema,
+} from "@bufbuild/protobuf/wkt";
+import {
+  Backoff,
+  type CreateWorkflowRequest,
+  type ErrorDetail,
+  ErrorDetailSchema,
+  type StepDefinition,
+  StepDefinitionSchema,
+  StepState as PbStepState,
+  type StepStatus,
+  StepStatusSchema,
+  type Workflow,
+  WorkflowSchema,
+  WorkflowState as PbWorkflowState,
+} from "../../gen/ts/weft/v1/workflow_pb.js";
+import type { ErrorInfo, RunRecord, RunState, StepState } from "../domain/run-record.ts";
+import type {
+  Backoff as DomainBackoff,
+  JsonObject,
+  JsonValue,
+  StepInput,
+  WorkflowInput,
+} from "../domain/workflow-spec.ts";
+
+// ---- requests → domain ---------------------------------------------------------
+
+function optionalMs(d: Duration | undefined): number | undefined {
+  return d === undefined ? undefined : durationMs(d);
+}
+
+const BACKOFF_TO_DOMAIN: Record<number, DomainBackoff | undefined> = {
+  [Backoff.UNSPECIFIED]: undefined,
+  [Backoff.EXPONENTIAL]: "exponential",
+  [Backoff.LINEAR]: "linear",
+  [Backoff.FIXED]: "fixed",
+};
+
+const BACKOFF_TO_PROTO: Record<DomainBackoff, Backoff> = {
+  exponential: Backoff.EXPONENTIAL,
+  linear: Backoff.LINEAR,
+  fixed: Backoff.FIXED,
+};
+
+function stepInput(s: StepDefinition): StepInput {
+  return {
+    id: s.id,
+    url: s.url,
+    dependsOn: [...s.dependsOn],
+    parallel: s.parallel,
+    retries: s.retries && {
+      maxAttempts: s.retries.maxAttempts,
+      backoff: BACKOFF_TO_DOMAIN[s.retries.backoff],
+      initialIntervalMs: optionalMs(s.retries.initialInterval),
+      maxIntervalMs: optionalMs(s.retries.maxInterval),
+      jitter: s.retries.jitter,
+    },
+    timeoutMs: optionalMs(s.timeout),
+    compensation: s.compensation,
+  };
+}
+
+export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
+  return {
+    id: req.id,
+    steps: req.steps.map(stepInput),
+    context: req.context,
+    onComplete: req.onComplete,
+    onError: req.onError,
+    timeoutMs: optionalMs(req.timeout),
+    saga: req.saga,
+    baseUrl: req.baseUrl,
+    requestId: req.requestId,
+  };
+}
+
+export const RUN_STATE_FROM_PROTO: Record<number, RunState | undefined> = {
+  [PbWorkflowState.PENDING]: "pending",
+  [PbWorkflowState.RUNNING]: "running",
+  [PbWorkflowState.COMPLETED]: "completed",
+  [PbWorkflowState.FAILED]: "failed",
+  [PbWorkflowState.CANCELLED]: "cancelled",
+  [PbWorkflowState.COMPENSATING]: "compensating",
+};
+
+// ---- domain → responses -----------------------------------------------------------
+
+const RUN_STATE_TO_PROTO: Record<RunState, PbWorkflowState> = {
+  pending: PbWorkflowState.PENDING,
+  running: PbWorkflowState.RUNNING,
+  completed: PbWorkflowState.COMPLETED,
+  failed: PbWorkflowState.FAILED,
+  cancelled: PbWorkflowState.CANCELLED,
+  compensating: PbWorkflowState.COMPENSATING,
+};
+
+const STEP_STATE_TO_PROTO: Record<StepState, PbStepState> = {
+  pending: PbStepState.PENDING,
+  running: PbStepState.RUNNING,
+  retry_wait: PbStepState.RETRY_WAIT,
+  completed: PbStepState.COMPLETED,
+  failed: PbStepState.FAILED,
+  cancelled: PbStepState.CANCELLED,
+  skipped: PbStepState.SKIPPED,
+};
+
+export function runStateToProto(state: RunState): PbWorkflowState {
+  return RUN_STATE_TO_PROTO[state];
+}
+
+export function stepStateToProto(state: StepState): PbStepState {
+  return STEP_STATE_TO_PROTO[state];
+}
+
+export function valueToProto(v: JsonValue) {
+  return fromJson(ValueSchema, v as PbJsonValue);
+}
+
+export function errorToProto(e: ErrorInfo | undefined): ErrorDetail | undefined {
+  if (!e) return undefined;
+  return create(ErrorDetailSchema, {
+    message: e.message,
+    reason: e.reason,
+    httpStatus: e.httpStatus ?? 0,
+    attempt: e.attempt ?? 0,
+    retryable: e.retryable ?? false,
+    stepId: e.stepId ?? "",
+  });
+}
+
+const ts = (ms: number | undefined) => (ms === undefined ? undefined : timestampFromMs(ms));
+
+export function workflowToProto(run: RunRecord): Workflow {
+  const spec = run.spec;
+  const current: string[] = [];
+  const completed: string[] = [];
+  const failed: string[] = [];
+  const results: Workflow["results"] = {};
+  const steps: StepStatus[] = run.steps.map((st, i) => {
+    if (st.state === "running" || st.state === "retry_wait") current.push(st.id);
+    if (st.state === "failed") failed.push(st.id);
+    if (st.state === "completed") {
+      completed.push(st.id);
+      results[st.id] = valueToProto(st.result ?? null);
+    }
+    const def = spec.steps[i];
+    const sub = def.submitted;
+    return create(StepStatusSchema, {
+      id: st.id,
+      state: STEP_STATE_TO_PROTO[st.state],
+      startedAt: ts(st.startedAt),
+      completedAt: ts(st.completedAt),
+      attempts: st.attempts,
+      result: st.state === "completed" ? results[st.id] : undefined,
+      error: errorToProto(st.error),
+      nextAttemptAt: ts(st.nextAttemptAt),
+      definition: create(StepDefinitionSchema, {
+        id: def.id,
+        url: sub.url,
+        dependsOn: def.dependsOn,
+        parallel: def.parallel,
+        retries: {
+          maxAttempts: def.retry.maxAttempts,
+          backoff: BACKOFF_TO_PROTO[def.retry.backoff],
+          initialInterval: durationFromMs(def.retry.initialIntervalMs),
+          maxInterval: durationFromMs(def.retry.maxIntervalMs),
+          jitter: def.retry.jitter,
+        },
+        timeout: durationFromMs(def.timeoutMs),
+        compensation: sub.compensation,
+      }),
+    });
+  });
+  return create(WorkflowSchema, {
+    id: run.runId,
+    workflowId: spec.workflowId,
+    state: RUN_STATE_TO_PROTO[run.state],
+    createdAt: ts(run.createdAt),
+    startedAt: ts(run.startedAt),
+    completedAt: ts(run.completedAt),
+    currentSteps: current,
+    completedSteps: completed,
+    failedSteps: failed,
+    context: spec.context as JsonObject,
+    results,
+    steps,
+    error: errorToProto(run.error),
+    onComplete: spec.onComplete ?? "",
+    onError: spec.onError ?? "",
+    timeout: durationFromMs(spec.timeoutMs),
+    deadline: ts(run.deadlineAt),
+    saga: spec.saga,
+    baseUrl: spec.baseUrl ?? "",
+    requestId: spec.requestId ?? "",
+    lastSequence: BigInt(run.lastSeq),
+  });
+}

@@ -1,0 +1,196 @@
+// The store contract: every WorkflowStore implementation runs these tests
+// (test/contract/<store>.test.ts supplies the factory).
+import { beforeEach, describe, expect, test } from "vitest";
+import { compileWorkflow } from "../../src/domain/compile-workflow.ts";
+import { RunMachine } from "../../src/domain/run-machine.ts";
+import { createdEvent, newRunRecord, type RunRecord } from "../../src/domain/run-record.ts";
+import { RunIdGenerator } from "../../src/domain/run-id.ts";
+import { DEFAULT_LIMITS } from "../../src/domain/workflow-spec.ts";
+import { VersionConflictError, type WorkflowStore } from "../../src/ports/workflow-store.ts";
+
+export interface StoreHarness {
+  store: WorkflowStore;
+  /** Closes the store and opens a new instance on the same data. */
+  reopen(): Promise<WorkflowStore>;
+}
+
+const ids = new RunIdGenerator();
+
+function newRun(opts: { workflowId?: string; requestId?: string; now?: number } = {}): RunRecord {
+  const compiled = compileWorkflow(
+    {
+      id: opts.workflowId ?? "contract",
+      steps: [
+        { id: "a", url: "https://h.test/a", dependsOn: [], parallel: false, compensation: "" },
+        { id: "b", url: "https://h.test/b", dependsOn: ["a"], parallel: false, compensation: "" },
+      ],
+      context: { k: "v", n: [1, 2] },
+      onComplete: "",
+      onError: "",
+      saga: false,
+      baseUrl: "",
+      requestId: opts.requestId ?? "",
+    },
+    DEFAULT_LIMITS,
+  );
+  if (!compiled.ok) throw new Error("bad fixture");
+  const now = opts.now ?? Date.now();
+  return newRunRecord(ids.next(now), compiled.spec, now);
+}
+
+async function create(store: WorkflowStore, run: RunRecord) {
+  return store.createRun(run, [createdEvent(run)]);
+}
+
+export function describeStoreContract(name: string, open: () => Promise<StoreHarness>): void {
+  describe(`WorkflowStore contract: ${name}`, () => {
+    let h: StoreHarness;
+    beforeEach(async () => {
+      h = await open();
+      return async () => {
+        await h.store.close();
+      };
+    });
+
+    test("a created run reads back identically, with its first event", async () => {
+      const run = newRun();
+      const res = await create(h.store, run);
+      expect(res.created).toBe(true);
+      expect(await h.store.getRun(run.runId)).toEqual(run);
+      expect(await h.store.listEvents(run.runId, 0, 10)).toEqual([createdEvent(run)]);
+      expect(await h.store.getRun("wf_MISSING")).toBeUndefined();
+    });
+
+    test("a request id is used once: the second create returns the first run", async () => {
+      const first = newRun({ requestId: "req-1" });
+      const second = newRun({ requestId: "req-1" });
+      expect((await create(h.store, first)).created).toBe(true);
+      const again = await create(h.store, second);
+      expect(again.created).toBe(false);
+      expect(again.run.runId).toBe(first.runId);
+      expect(await h.store.getRun(second.runId)).toBeUndefined();
+    });
+
+    test("concurrent creates with one request id make one run", async () => {
+      const runs = [1, 2, 3, 4].map(() => newRun({ requestId: "req-race" }));
+      const results = await Promise.all(runs.map((r) => create(h.store, r)));
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.run.runId)).size).toBe(1);
+    });
+
+    test("patches apply atomically with their events; a stale version is rejected and writes nothing", async () => {
+      const run = newRun();
+      await create(h.store, run);
+      const m = new RunMachine(run);
+      m.start(run.createdAt + 1);
+      const p1 = m.takePatch()!;
+      await h.store.commit(p1);
+      const stored = (await h.store.getRun(run.runId))!;
+      expect(stored.state).toBe("running");
+      expect(stored.version).toBe(2);
+      expect(stored.steps[0].state).toBe("running");
+      expect(stored.steps[0].attempts).toBe(1);
+      await expect(h.store.commit({ ...p1 })).rejects.toBeInstanceOf(VersionConflictError);
+      expect((await h.store.getRun(run.runId))!.version).toBe(2);
+      expect(await h.store.listEvents(run.runId, 0, 100)).toHaveLength(3);
+
+      m.attemptSucceeded(0, 1, { big: "x".repeat(1000), nested: { ok: true } }, run.createdAt + 2);
+      await h.store.commit(m.takePatch()!);
+      const after = (await h.store.getRun(run.runId))!;
+      expect(after.steps).toEqual(m.run.steps);
+      expect(after.lastSeq).toBe(m.run.lastSeq);
+      const events = await h.store.listEvents(run.runId, 3, 100);
+      expect(events.map((e) => [e.seq, e.stepId, e.to])).toEqual([
+        [4, "a", "completed"],
+        [5, "b", "running"],
+      ]);
+      expect(events[0].result).toEqual({ big: "x".repeat(1000), nested: { ok: true } });
+    });
+
+    test("a conflicting patch fails alone: patches of other runs in the same batch commit", async () => {
+      const a = newRun();
+      const b = newRun();
+      await Promise.all([create(h.store, a), create(h.store, b)]);
+      const ma = new RunMachine(a);
+      const mb = new RunMachine(b);
+      ma.start(1);
+      mb.start(1);
+      const pa = ma.takePatch()!;
+      const pb = mb.takePatch()!;
+      const results = await Promise.allSettled([
+        h.store.commit({ ...pa, expectedVersion: 99 }),
+        h.store.commit(pb),
+      ]);
+      expect(results[0].status).toBe("rejected");
+      expect(results[1].status).toBe("fulfilled");
+      expect((await h.store.getRun(a.runId))!.state).toBe("pending");
+      expect((await h.store.getRun(b.runId))!.state).toBe("running");
+      expect(await h.store.listEvents(a.runId, 0, 10)).toHaveLength(1);
+    });
+
+    test("events page by sequence number", async () => {
+      const run = newRun();
+      await create(h.store, run);
+      const m = new RunMachine(run);
+      m.start(1);
+      m.attemptSucceeded(0, 1, 1, 2);
+      m.attemptSucceeded(1, 1, 2, 3);
+      await h.store.commit(m.takePatch()!);
+      const all = await h.store.listEvents(run.runId, 0, 100);
+      expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect((await h.store.listEvents(run.runId, 2, 2)).map((e) => e.seq)).toEqual([3, 4]);
+      expect(await h.store.listEvents(run.runId, 7, 10)).toEqual([]);
+      expect(all.at(-1)).toMatchObject({ to: "completed", from: "running" });
+      expect(all.at(-1)!.stepId).toBeUndefined();
+    });
+
+    test("listRuns is newest first, filters by state and workflow id, and pages", async () => {
+      const base = Date.now();
+      const runs = [0, 1, 2, 3, 4].map((i) => newRun({ workflowId: i % 2 ? "odd" : "even", now: base + i }));
+      for (const r of runs) await create(h.store, r);
+      const m = new RunMachine(runs[4]);
+      m.start(base + 10);
+      await h.store.commit(m.takePatch()!);
+
+      const all = await h.store.listRuns({ states: [], limit: 100 });
+      const mine = all.filter((r) => runs.some((x) => x.runId === r.runId)).map((r) => r.runId);
+      expect(mine).toEqual(runs.map((r) => r.runId).reverse());
+      const odd = await h.store.listRuns({ states: [], workflowId: "odd", limit: 100 });
+      expect(odd.map((r) => r.runId)).toEqual([runs[3].runId, runs[1].runId]);
+      const running = await h.store.listRuns({ states: ["running"], workflowId: "even", limit: 100 });
+      expect(running.map((r) => r.runId)).toEqual([runs[4].runId]);
+      const page1 = await h.store.listRuns({ states: [], workflowId: "even", limit: 2 });
+      const page2 = await h.store.listRuns({ states: [], workflowId: "even", limit: 2, beforeRunId: page1[1].runId });
+      expect([...page1, ...page2].map((r) => r.runId)).toEqual([runs[4].runId, runs[2].runId, runs[0].runId]);
+      expect(page1[0].steps).toHaveLength(2);
+    });
+
+    test("listActiveRuns returns the runs that are not finished", async () => {
+      const done = newRun();
+      const live = newRun();
+      await create(h.store, done);
+      await create(h.store, live);
+      const m = new RunMachine(done);
+      m.start(1);
+      m.cancel(2, "test");
+      await h.store.commit(m.takePatch()!);
+      const active = (await h.store.listActiveRuns()).map((r) => r.runId);
+      expect(active).toContain(live.runId);
+      expect(active).not.toContain(done.runId);
+    });
+
+    test("everything committed is there after the store is reopened", async () => {
+      const run = newRun({ requestId: "durable-1" });
+      await create(h.store, run);
+      const m = new RunMachine(run);
+      m.start(1);
+      m.attemptSucceeded(0, 1, { charged: 42 }, 2);
+      await h.store.commit(m.takePatch()!);
+      h.store = await h.reopen();
+      const back = (await h.store.getRun(run.runId))!;
+      expect(back.steps[0]).toMatchObject({ state: "completed", result: { charged: 42 } });
+      expect(back.version).toBe(2);
+      expect((await create(h.store, newRun({ requestId: "durable-1" }))).created).toBe(false);
+    });
+  });
+}

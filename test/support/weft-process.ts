@@ -1,0 +1,56 @@
+// Runs Weft as a separate process (`node src/main.ts`), so tests can kill -9 it.
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { TEST_SECRET } from "./weft.ts";
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface WeftProcess {
+  child: ChildProcess;
+  port: number;
+  client: Client<typeof WorkflowService>;
+  logs: string[];
+  exited: Promise<number | null>;
+}
+
+export async function spawnWeft(dataDir: string, extraArgs: string[] = []): Promise<WeftProcess> {
+  const child = spawn(
+    process.execPath,
+    ["src/main.ts", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--signing-secrets", TEST_SECRET, ...extraArgs],
+    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  child.stderr!.on("data", (d: Buffer) => logs.push(d.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`weft did not start:\n${logs.join("")}`)), 20_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      logs.push(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        if (entry.msg === "weft listening" && entry.port) {
+          clearTimeout(timer);
+          resolve(entry.port);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`weft exited with ${code}:\n${logs.join("\n")}`));
+    });
+  });
+  const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+  return { child, port, client, logs, exited };
+}
+
+export async function kill9(p: WeftProcess): Promise<void> {
+  p.child.kill("SIGKILL");
+  await p.exited;
+}

@@ -1,0 +1,78 @@
+// Starts a real Weft server on an ephemeral port, with a throwaway data
+// directory, and gives tests real clients for it.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { pino } from "pino";
+import {
+  type Workflow,
+  WorkflowService,
+  WorkflowState,
+} from "../../gen/ts/weft/v1/workflow_pb.js";
+import { type Config, loadConfig } from "../../src/config.ts";
+import { type RunningServer, startServer } from "../../src/server/server.ts";
+
+export const TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+export interface TestWeft {
+  server: RunningServer;
+  config: Config;
+  baseUrl: string;
+  /** Connect client over gRPC (HTTP/2). */
+  client: Client<typeof WorkflowService>;
+  connectClient(httpVersion?: "1.1" | "2"): Client<typeof WorkflowService>;
+  grpcWebClient(): Client<typeof WorkflowService>;
+  stop(): Promise<void>;
+}
+
+export async function startWeft(overrides: Partial<Config> = {}, dataDir?: string): Promise<TestWeft> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "weft-test-"));
+  const base = loadConfig([], {})!;
+  const config: Config = {
+    ...base,
+    host: "127.0.0.1",
+    port: 0,
+    dataDir: dir,
+    signingSecrets: [TEST_SECRET],
+    shutdownGraceMs: 1000,
+    ...overrides,
+  };
+  const server = await startServer(config, pino({ level: process.env.WEFT_TEST_LOG ?? "silent" }));
+  const baseUrl = `http://127.0.0.1:${server.port}`;
+  const client = createClient(WorkflowService, createGrpcTransport({ baseUrl }));
+  return {
+    server,
+    config,
+    baseUrl,
+    client,
+    connectClient: (httpVersion = "1.1") =>
+      createClient(WorkflowService, createConnectTransport({ baseUrl, httpVersion })),
+    grpcWebClient: () => createClient(WorkflowService, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
+    async stop() {
+      await server.close(500);
+      if (!dataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const TERMINAL = new Set([WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.CANCELLED]);
+
+/** Polls GetWorkflow until pred holds (default: a terminal state). */
+export async function waitForRun(
+  client: Client<typeof WorkflowService>,
+  id: string,
+  pred: (w: Workflow) => boolean = (w) => TERMINAL.has(w.state),
+  timeoutMs = 20_000,
+): Promise<Workflow> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const { workflow } = await client.getWorkflow({ id });
+    if (workflow && pred(workflow)) return workflow;
+    if (Date.now() > end) {
+      throw new Error(`timed out waiting for run ${id}; last state ${workflow?.state}: ${JSON.stringify(workflow?.steps.map((s) => [s.id, s.state]))}`);
+    }
+    await new Promise((r) => setTimeout(r, 15));
+  }
+}

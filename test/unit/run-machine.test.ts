@@ -1,0 +1,197 @@
+import { describe, expect, test } from "vitest";
+import { compileWorkflow } from "../../src/domain/compile-workflow.ts";
+import { RunMachine } from "../../src/domain/run-machine.ts";
+import { applyPatch, newRunRecord, type RunRecord } from "../../src/domain/run-record.ts";
+import { DEFAULT_LIMITS, type StepInput } from "../../src/domain/workflow-spec.ts";
+
+type S = Partial<StepInput> & { id: string };
+
+function run(steps: S[], extra: { timeoutMs?: number } = {}): RunRecord {
+  const compiled = compileWorkflow(
+    {
+      id: "wf",
+      steps: steps.map((s) => ({ url: `https://h.test/${s.id}`, dependsOn: [], parallel: false, compensation: "", ...s })),
+      onComplete: "",
+      onError: "",
+      saga: false,
+      baseUrl: "",
+      requestId: "",
+      timeoutMs: extra.timeoutMs,
+    },
+    DEFAULT_LIMITS,
+  );
+  if (!compiled.ok) throw new Error(JSON.stringify(compiled.violations));
+  return newRunRecord("wf_TEST", compiled.spec, 1000);
+}
+
+const ids = (m: RunMachine, orders: { index: number }[]) => orders.map((o) => m.run.steps[o.index].id);
+const states = (m: RunMachine) => Object.fromEntries(m.run.steps.map((s) => [s.id, s.state]));
+const fail = (retryable: boolean, retryAfterMs?: number) => ({
+  error: { reason: "http_status", message: "HTTP 500", httpStatus: 500 },
+  retryable,
+  retryAfterMs,
+});
+
+describe("RunMachine scheduling", () => {
+  test("a chain starts one step at a time", () => {
+    const m = new RunMachine(run([{ id: "a" }, { id: "b", dependsOn: ["a"] }, { id: "c", dependsOn: ["b"] }]));
+    const fx = m.start(1);
+    expect(m.run.state).toBe("running");
+    expect(ids(m, fx.dispatch)).toEqual(["a"]);
+    expect(ids(m, m.attemptSucceeded(0, 1, { x: 1 }, 2).dispatch)).toEqual(["b"]);
+    expect(ids(m, m.attemptSucceeded(1, 1, null, 3).dispatch)).toEqual(["c"]);
+    const last = m.attemptSucceeded(2, 1, "done", 4);
+    expect(last.terminal).toBe(true);
+    expect(m.run.state).toBe("completed");
+    expect(m.run.completedAt).toBe(4);
+  });
+
+  test("parallel steps start together; non-parallel ready steps take turns in definition order", () => {
+    const m = new RunMachine(
+      run([
+        { id: "root" },
+        { id: "s1", dependsOn: ["root"] },
+        { id: "p1", dependsOn: ["root"], parallel: true },
+        { id: "s2", dependsOn: ["root"] },
+        { id: "p2", dependsOn: ["root"], parallel: true },
+      ]),
+    );
+    m.start(1);
+    const fx = m.attemptSucceeded(0, 1, null, 2);
+    expect(ids(m, fx.dispatch)).toEqual(["s1", "p1", "p2"]);
+    expect(m.run.steps[3].state).toBe("pending");
+    expect(m.attemptSucceeded(2, 1, null, 3).dispatch).toEqual([]);
+    expect(ids(m, m.attemptSucceeded(1, 1, null, 4).dispatch)).toEqual(["s2"]);
+  });
+
+  test("a non-parallel step waiting for a retry keeps the serial slot", () => {
+    const m = new RunMachine(
+      run([{ id: "a", retries: { maxAttempts: 2, jitter: 0 } }, { id: "b" }]),
+    );
+    expect(ids(m, m.start(1).dispatch)).toEqual(["a"]);
+    const fx = m.attemptFailed(0, 1, fail(true), 2);
+    expect(fx.timers).toEqual([{ index: 0, at: 1002 }]);
+    expect(fx.dispatch).toEqual([]);
+    expect(m.run.steps[0]).toMatchObject({ state: "retry_wait", nextAttemptAt: 1002, attempts: 1 });
+    expect(ids(m, m.retryDue(0, 1002).dispatch)).toEqual(["a"]);
+    expect(m.run.steps[0].attempts).toBe(2);
+    expect(ids(m, m.attemptSucceeded(0, 2, null, 1003).dispatch)).toEqual(["b"]);
+  });
+});
+
+describe("RunMachine failures", () => {
+  test("a terminal failure fails the run after in-flight attempts are recorded", () => {
+    const m = new RunMachine(
+      run([
+        { id: "a", parallel: true },
+        { id: "b", parallel: true },
+        { id: "c", parallel: true, retries: { maxAttempts: 5, jitter: 0 } },
+        { id: "d", dependsOn: ["a", "b"] },
+      ]),
+    );
+    m.start(1);
+    m.attemptFailed(2, 1, fail(true), 2); // c waits for a retry
+    const fx = m.attemptFailed(0, 1, fail(false), 3); // a fails for good
+    expect(fx.terminal).toBe(false);
+    expect(m.run.state).toBe("running");
+    expect(m.run.error).toMatchObject({ reason: "step_failed", stepId: "a" });
+    expect(states(m)).toEqual({ a: "failed", b: "running", c: "cancelled", d: "pending" });
+    expect(m.retryDue(2, 4).dispatch).toEqual([]);
+    const end = m.attemptSucceeded(1, 1, { b: 1 }, 5); // b was in flight: recorded
+    expect(end.terminal).toBe(true);
+    expect(m.run.state).toBe("failed");
+    expect(states(m)).toEqual({ a: "failed", b: "completed", c: "cancelled", d: "skipped" });
+  });
+
+  test("retries stop after maxAttempts", () => {
+    const m = new RunMachine(run([{ id: "a", retries: { maxAttempts: 2, jitter: 0, initialIntervalMs: 10 } }]));
+    m.start(1);
+    m.attemptFailed(0, 1, fail(true), 2);
+    m.retryDue(0, 12);
+    const fx = m.attemptFailed(0, 2, fail(true), 13);
+    expect(fx.terminal).toBe(true);
+    expect(m.run.steps[0]).toMatchObject({ state: "failed", attempts: 2, error: { attempt: 2, retryable: true } });
+  });
+
+  test("Retry-After stretches the delay", () => {
+    const m = new RunMachine(run([{ id: "a", retries: { maxAttempts: 2, jitter: 0, initialIntervalMs: 10 } }]));
+    m.start(1);
+    expect(m.attemptFailed(0, 1, fail(true, 5000), 2).timers).toEqual([{ index: 0, at: 5002 }]);
+  });
+
+  test("outcomes of stale or repeated attempts are ignored", () => {
+    const m = new RunMachine(run([{ id: "a" }, { id: "b", dependsOn: ["a"] }]));
+    m.start(1);
+    m.attemptSucceeded(0, 1, "first", 2);
+    m.takePatch();
+    const again = m.attemptSucceeded(0, 1, "second", 3);
+    expect(again.dispatch).toEqual([]);
+    expect(m.run.steps[0].result).toBe("first");
+    expect(m.attemptFailed(1, 7, fail(false), 3).terminal).toBe(false);
+    expect(m.takePatch()).toBeUndefined();
+  });
+});
+
+describe("RunMachine cancel, deadline and recovery", () => {
+  test("cancel aborts attempts in flight and ends the run", () => {
+    const m = new RunMachine(run([{ id: "a", parallel: true }, { id: "b", parallel: true }, { id: "c", dependsOn: ["a"] }]));
+    m.start(1);
+    m.attemptSucceeded(1, 1, null, 2);
+    const fx = m.cancel(3, "cancelled by request");
+    expect(fx.terminal).toBe(true);
+    expect(fx.abort).toEqual([0]);
+    expect(m.run.state).toBe("cancelled");
+    expect(m.run.error).toMatchObject({ reason: "cancelled" });
+    expect(states(m)).toEqual({ a: "cancelled", b: "completed", c: "skipped" });
+    expect(m.attemptSucceeded(0, 1, null, 4).dispatch).toEqual([]);
+  });
+
+  test("the deadline fails the run as timed_out", () => {
+    const m = new RunMachine(run([{ id: "a" }], { timeoutMs: 5000 }));
+    m.start(1000);
+    const fx = m.deadlineReached(6000);
+    expect(fx.abort).toEqual([0]);
+    expect(m.run.state).toBe("failed");
+    expect(m.run.error).toMatchObject({ reason: "timed_out" });
+  });
+
+  test("recovery re-sends in-flight attempts with the same attempt number and re-arms retries", () => {
+    const r = run([
+      { id: "a", parallel: true },
+      { id: "b", parallel: true, retries: { maxAttempts: 3, jitter: 0 } },
+      { id: "c", dependsOn: ["a", "b"] },
+    ]);
+    const m = new RunMachine(r);
+    m.start(1);
+    m.attemptFailed(1, 1, fail(true), 2);
+    const stored = structuredClone(r);
+    const again = new RunMachine(stored);
+    const fx = again.recover(3);
+    expect(fx.dispatch).toEqual([{ index: 0, attempt: 1 }]);
+    expect(fx.timers).toEqual([{ index: 1, at: 1002 }]);
+  });
+
+  test("patches carry consecutive events and bump the version", () => {
+    const r = run([{ id: "a" }, { id: "b", dependsOn: ["a"] }]);
+    const stored = structuredClone(r);
+    const m = new RunMachine(r);
+    m.start(1);
+    const p1 = m.takePatch()!;
+    expect(p1.expectedVersion).toBe(1);
+    expect(p1.version).toBe(2);
+    expect(p1.events.map((e) => [e.seq, e.stepId ?? "", e.from, e.to])).toEqual([
+      [2, "", "pending", "running"],
+      [3, "a", "pending", "running"],
+    ]);
+    m.attemptSucceeded(0, 1, 42, 2);
+    const p2 = m.takePatch()!;
+    expect(p2.expectedVersion).toBe(2);
+    expect(p2.events.map((e) => e.seq)).toEqual([4, 5]);
+    expect(p2.events[0]).toMatchObject({ stepId: "a", to: "completed", result: 42, attempt: 1 });
+    applyPatch(stored, p1);
+    applyPatch(stored, p2);
+    expect(stored.steps).toEqual(m.run.steps);
+    expect(stored.lastSeq).toBe(5);
+    expect(stored.version).toBe(3);
+  });
+});
