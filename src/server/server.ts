@@ -3,6 +3,8 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { file_google_rpc_status } from "../../gen/ts/google/rpc/status_pb.js";
 import { file_health_v1_health, Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
 import { file_weft_v1_workflow, WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
 import type { Config } from "../config.ts";
@@ -13,6 +15,7 @@ import { Signer } from "../signing/sign.ts";
 import { SqliteWorkflowStore } from "../store/sqlite-store.ts";
 import { WorkflowServiceHandler } from "../transport/workflow-service.ts";
 import { HealthStatusRegistry, healthServiceImpl } from "./health-service.ts";
+import { withSpecGrpcMessage } from "./grpc-message-encoding.ts";
 import { listen } from "./listener.ts";
 import { registerReflection } from "./reflection-service.ts";
 import { resolveSigningSecrets } from "./signing-secrets.ts";
@@ -38,15 +41,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const routes = (router: ConnectRouter) => {
     router.service(WorkflowService, new WorkflowServiceHandler(engine, config.limits));
     router.service(Health, healthServiceImpl(health));
-    registerReflection(router, [file_weft_v1_workflow, file_health_v1_health], [WorkflowService.typeName, Health.typeName]);
+    // google.rpc files are listed so that grpcurl can decode error details.
+    registerReflection(
+      router,
+      [file_weft_v1_workflow, file_health_v1_health, file_google_rpc_error_details, file_google_rpc_status],
+      [WorkflowService.typeName, Health.typeName],
+    );
   };
-  const handler = connectNodeAdapter({
+  const handler = withSpecGrpcMessage(connectNodeAdapter({
     routes,
     // Headroom over the configured request limit so that an oversized
     // CreateWorkflow gets a field-level INVALID_ARGUMENT, not a transport error.
     readMaxBytes: config.limits.maxRequestBytes * 2 + 65_536,
     writeMaxBytes: 64 * 1024 * 1024,
-  });
+  }));
   const listener = await listen(handler, { host: config.host, port: config.port });
   health.set("", HealthCheckResponse_ServingStatus.SERVING);
   health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.SERVING);

@@ -1,0 +1,258 @@
+// One TCP port, two HTTP flavours.
+//
+// gRPC clients (grpc-js, grpc-go, grpcurl) speak HTTP/2 over cleartext with
+// "prior knowledge": the first bytes on the wire are the HTTP/2 connection
+// preface. Browsers and curl speak HTTP/1.1 (Connect protocol, gRPC-Web).
+// We accept every connection on a plain `net.Server`, peek at its first bytes,
+// then hand the socket to an `http2` or an `http` server that never listens
+// itself. Both servers dispatch to the same request handler, e.g. the
+// function returned by `connectNodeAdapter(...)`.
+
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+
+/** What `connectNodeAdapter(...)` returns; serves both HTTP versions. */
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** The HTTP/2 client connection preface (RFC 9113 §3.4). */
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+/** A connection that has not sent enough bytes to be classified by then is dropped. */
+const PEEK_TIMEOUT_MS = 10_000;
+
+/**
+ * HTTP/1.1 idle keep-alive: longer than the usual 60 s idle timeout of load
+ * balancers and proxies in front of us, so they close first (no races on reuse).
+ */
+const H1_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Must exceed keepAliveTimeout, see the Node.js docs for `server.headersTimeout`. */
+const H1_HEADERS_TIMEOUT_MS = 66_000;
+
+/**
+ * HTTP/2 settings for a server with many concurrent, long-lived streams
+ * (workflow watchers) multiplexed over few connections.
+ */
+const H2_SETTINGS: http2.Settings = {
+  // Streams one client connection may have open at once. Node's default is
+  // effectively unlimited; a bound keeps one misbehaving peer in check while
+  // leaving ample room for a gateway that multiplexes many watchers.
+  maxConcurrentStreams: 1000,
+  // 1 MiB per-stream flow-control window: fewer WINDOW_UPDATE round trips for
+  // larger messages (the default is 64 KiB).
+  initialWindowSize: 1 << 20,
+  enablePush: false,
+};
+
+export interface Listener {
+  /** The bound TCP port (useful with `port: 0`). */
+  readonly port: number;
+  /**
+   * Graceful shutdown: stop accepting connections, send GOAWAY to every
+   * HTTP/2 session, close idle HTTP/1.1 keep-alive connections, wait up to
+   * `graceMs` for in-flight requests (streams included), then destroy every
+   * connection that is left. Resolves once all connections are gone.
+   * Calling it again returns the same promise.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+export interface ListenOptions {
+  host: string;
+  /** 0 picks an ephemeral port, see `Listener.port`. */
+  port: number;
+  /** Upper bound for request headers, HTTP/1.1 and HTTP/2 alike. Default 16 KiB. */
+  maxHeaderBytes?: number;
+  /** Called for every new HTTP/2 session, e.g. to log or count connections. */
+  onHttp2Session?: (session: http2.ServerHttp2Session) => void;
+}
+
+type Protocol = "h1" | "h2" | "undecided";
+
+/**
+ * Classifies the bytes received so far: "h2" once the full preface matched,
+ * "h1" as soon as any byte deviates from it, else "undecided".
+ */
+function classify(head: Buffer): Protocol {
+  const n = Math.min(head.length, H2_PREFACE.length);
+  for (let i = 0; i < n; i++) {
+    if (head[i] !== H2_PREFACE[i]) return "h1";
+  }
+  return head.length >= H2_PREFACE.length ? "h2" : "undecided";
+}
+
+export async function listen(handler: RequestHandler, options: ListenOptions): Promise<Listener> {
+  const maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024;
+
+  let closing = false;
+  let closePromise: Promise<void> | undefined;
+
+  /** Every accepted socket and where it went; leftovers are destroyed at the end of close(). */
+  const sockets = new Map<net.Socket, Protocol>();
+  const h2Sessions = new Set<http2.ServerHttp2Session>();
+  /** In-flight HTTP/1.1 requests per socket (pipelining aside, 0 or 1). */
+  const h1Active = new Map<net.Socket, number>();
+
+  // ---- HTTP/1.1 ----------------------------------------------------------
+  const h1 = http.createServer({
+    maxHeaderSize: maxHeaderBytes,
+    keepAliveTimeout: H1_KEEP_ALIVE_TIMEOUT_MS,
+    headersTimeout: H1_HEADERS_TIMEOUT_MS,
+    // requestTimeout (time to receive the whole request) keeps Node's 300 s
+    // default: Connect/gRPC-Web over HTTP/1.1 have short request bodies.
+  });
+  h1.on("connection", (socket: net.Socket) => {
+    h1Active.set(socket, 0);
+    socket.once("close", () => h1Active.delete(socket));
+  });
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    h1Active.set(socket, (h1Active.get(socket) ?? 0) + 1);
+    if (closing) {
+      // Make Node close the connection once this response is done.
+      res.setHeader("Connection", "close");
+    }
+    res.once("close", () => {
+      const left = (h1Active.get(socket) ?? 1) - 1;
+      if (h1Active.has(socket)) h1Active.set(socket, left);
+      if (closing && left === 0) socket.end();
+    });
+    handler(req, res);
+  });
+
+  // ---- HTTP/2 ------------------------------------------------------------
+  const h2 = http2.createServer({
+    // Per-session memory budget in MB (default 10): many open streams each
+    // hold buffers; exceeding it makes nghttp2 refuse new streams.
+    maxSessionMemory: 64,
+    settings: { ...H2_SETTINGS, maxHeaderListSize: maxHeaderBytes },
+  });
+  h2.on("session", (session: http2.ServerHttp2Session) => {
+    h2Sessions.add(session);
+    session.once("close", () => h2Sessions.delete(session));
+    // Without a listener, a session "error" event would be thrown.
+    session.on("error", () => {});
+    options.onHttp2Session?.(session);
+    if (closing) session.close();
+  });
+  h2.on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    handler(req, res);
+  });
+
+  // ---- TCP accept + protocol sniffing ------------------------------------
+  const hand = (socket: net.Socket, head: Buffer, protocol: "h1" | "h2") => {
+    // Put the peeked bytes back so the HTTP server parses them first.
+    sockets.set(socket, protocol);
+    socket.pause();
+    socket.unshift(head);
+    if (protocol === "h2") {
+      // The HTTP/2 session drains bytes already buffered in the socket
+      // (socket.read()) before it takes over the native handle.
+      h2.emit("connection", socket);
+    } else {
+      // The HTTP/1.1 parser takes over the native handle too, but buffered
+      // bytes only reach it through "data" events: resume so they flow (on
+      // the next tick, before any further network read is delivered).
+      h1.emit("connection", socket);
+      socket.resume();
+    }
+  };
+
+  const tcp = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+  tcp.on("connection", (socket: net.Socket) => {
+    sockets.set(socket, "undecided");
+    socket.once("close", () => sockets.delete(socket));
+    // Errors (ECONNRESET, ...) are per-connection and not ours to rethrow.
+    socket.on("error", () => {});
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    let head: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), PEEK_TIMEOUT_MS);
+    timer.unref();
+    const cleanup = () => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("end", onEnd);
+    };
+    const onData = (chunk: Buffer) => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const protocol = classify(head);
+      if (protocol === "undecided") return;
+      cleanup();
+      hand(socket, head, protocol);
+    };
+    const onEnd = () => {
+      // Peer half-closed before we could tell; nothing to serve.
+      cleanup();
+      socket.destroy();
+    };
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    tcp.once("error", onError);
+    tcp.listen({ host: options.host, port: options.port }, () => {
+      tcp.off("error", onError);
+      resolve();
+    });
+  });
+  // The HTTP/1.1 server never listens, but Node only enforces headersTimeout
+  // and requestTimeout (and tracks connections for closeIdleConnections) once
+  // it saw "listening".
+  h1.emit("listening");
+
+  const address = tcp.address();
+  if (address === null || typeof address === "string") {
+    throw new Error("listener: unexpected address " + String(address));
+  }
+  const port = address.port;
+
+  const doClose = async (graceMs: number): Promise<void> => {
+    closing = true;
+    const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+
+    // HTTP/2: GOAWAY now; each session closes itself when its streams are done.
+    for (const session of h2Sessions) session.close();
+    // HTTP/1.1: idle keep-alive connections go now, busy ones after their
+    // response (see the "request" hook above). Connections still being
+    // sniffed have sent no complete request yet, so they go too.
+    for (const [socket, protocol] of sockets) {
+      if (protocol === "undecided") socket.destroy();
+      else if (protocol === "h1" && (h1Active.get(socket) ?? 0) === 0) socket.end();
+    }
+    h1.close(); // stops the connection checking interval
+    h2.close();
+
+    let timer: NodeJS.Timeout | undefined;
+    const drained = new Promise<void>((resolve) => {
+      const check = () => {
+        if (sockets.size === 0) resolve();
+      };
+      check();
+      for (const socket of sockets.keys()) socket.once("close", check);
+      timer = setTimeout(resolve, Math.max(0, graceMs));
+    });
+    await drained;
+    clearTimeout(timer);
+
+    // Grace period over: drop whatever is left (long-lived streams included).
+    for (const session of h2Sessions) session.destroy();
+    for (const socket of sockets.keys()) socket.destroy();
+    await tcpClosed;
+  };
+
+  return {
+    port,
+    close(graceMs: number): Promise<void> {
+      closePromise ??= doClose(graceMs);
+      return closePromise;
+    },
+  };
+}
