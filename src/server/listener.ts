@@ -89,6 +89,8 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
 
   let closing = false;
   let closePromise: Promise<void> | undefined;
+  /** Set by close() while it waits for the last connection to go. */
+  let onDrained: (() => void) | undefined;
 
   /** Every accepted socket and where it went; leftovers are destroyed at the end of close(). */
   const sockets = new Map<net.Socket, Protocol>();
@@ -164,7 +166,10 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
   const tcp = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
   tcp.on("connection", (socket: net.Socket) => {
     sockets.set(socket, "undecided");
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) onDrained?.();
+    });
     // Errors (ECONNRESET, ...) are per-connection and not ours to rethrow.
     socket.on("error", () => {});
     if (closing) {
@@ -210,6 +215,7 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
 
   const address = tcp.address();
   if (address === null || typeof address === "string") {
+    tcp.close();
     throw new Error("listener: unexpected address " + String(address));
   }
   const port = address.port;
@@ -231,15 +237,12 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
     h2.close();
 
     let timer: NodeJS.Timeout | undefined;
-    const drained = new Promise<void>((resolve) => {
-      const check = () => {
-        if (sockets.size === 0) resolve();
-      };
-      check();
-      for (const socket of sockets.keys()) socket.once("close", check);
+    await new Promise<void>((resolve) => {
+      onDrained = resolve;
       timer = setTimeout(resolve, Math.max(0, graceMs));
+      if (sockets.size === 0) resolve();
     });
-    await drained;
+    onDrained = undefined;
     clearTimeout(timer);
 
     // Grace period over: drop whatever is left (long-lived streams included).

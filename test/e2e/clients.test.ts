@@ -155,6 +155,30 @@ describe("HTTP/1.1 clients", () => {
     expect(err.message).toContain('steps[0].url: relative URL "/relative" needs base_url');
     expect(err.details.map((d) => d.type)).toContain("google.rpc.BadRequest");
   });
+
+  test("JSON that does not fit the schema is refused, never silently ignored", async () => {
+    const post = async (body: unknown) => {
+      const res = await fetch(`${weft.baseUrl}/weft.v1.WorkflowService/CreateWorkflow`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, error: (await res.json()) as { code: string; message: string } };
+    };
+    const url = handlers.url("/never-called");
+    const typo = await post({ id: "w", steps: [{ id: "a", url, dependOn: ["x"] }] });
+    expect(typo.status).toBe(400);
+    expect(typo.error.message).toContain('key "dependOn" is unknown');
+    const enumName = await post({ id: "w", steps: [{ id: "a", url, retries: { maxAttempts: 2, backoff: "linear" } }] });
+    expect(enumName.error.code).toBe("invalid_argument");
+    expect(enumName.error.message).toContain('weft.v1.Backoff from JSON: "linear"');
+    const notObject = await post({ id: "w", steps: [{ id: "a", url }], context: ["not", "an", "object"] });
+    expect(notObject.error.code).toBe("invalid_argument");
+    expect(notObject.error.message).toContain("google.protobuf.Struct");
+    const seconds = await post({ id: "w", steps: [{ id: "a", url, timeout: 300 }] });
+    expect(seconds.error.message).toContain("google.protobuf.Duration");
+    expect(handlers.calls.filter((c) => c.path === "/never-called")).toHaveLength(0);
+  });
 });
 
 describe("grpcurl", () => {
