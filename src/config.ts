@@ -14,6 +14,8 @@ export interface Config {
   logLevel: string;
   shutdownGraceMs: number;
   limits: Limits;
+  webhook: { retryPeriodMs: number; initialIntervalMs: number; maxIntervalMs: number; timeoutMs: number };
+  watchHeartbeatMs: number;
 }
 
 interface Option {
@@ -35,6 +37,11 @@ export const OPTIONS: Option[] = [
   { flag: "max-request-bytes", env: "WEFT_MAX_REQUEST_BYTES", default: String(DEFAULT_LIMITS.maxRequestBytes), help: "largest CreateWorkflow request" },
   { flag: "max-context-bytes", env: "WEFT_MAX_CONTEXT_BYTES", default: String(DEFAULT_LIMITS.maxContextBytes), help: "largest context (as JSON)" },
   { flag: "max-result-bytes", env: "WEFT_MAX_RESULT_BYTES", default: String(DEFAULT_LIMITS.maxResultBytes), help: "largest step handler response; larger fails the step" },
+  { flag: "webhook-retry-period-ms", env: "WEFT_WEBHOOK_RETRY_PERIOD_MS", default: "86400000", help: "how long after a run ends its on_complete/on_error delivery is retried" },
+  { flag: "webhook-initial-backoff-ms", env: "WEFT_WEBHOOK_INITIAL_BACKOFF_MS", default: "1000", help: "delay before the second webhook delivery attempt (doubles each time)" },
+  { flag: "webhook-max-backoff-ms", env: "WEFT_WEBHOOK_MAX_BACKOFF_MS", default: "3600000", help: "longest delay between webhook delivery attempts" },
+  { flag: "webhook-timeout-ms", env: "WEFT_WEBHOOK_TIMEOUT_MS", default: "30000", help: "timeout of one webhook delivery attempt" },
+  { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
 ];
 
 export function helpText(): string {
@@ -90,5 +97,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
       maxContextBytes: int("max-context-bytes", get("max-context-bytes"), 2),
       maxResultBytes: int("max-result-bytes", get("max-result-bytes"), 1),
     },
+    webhook: {
+      retryPeriodMs: int("webhook-retry-period-ms", get("webhook-retry-period-ms"), 0),
+      initialIntervalMs: int("webhook-initial-backoff-ms", get("webhook-initial-backoff-ms"), 1),
+      maxIntervalMs: int("webhook-max-backoff-ms", get("webhook-max-backoff-ms"), 1),
+      timeoutMs: int("webhook-timeout-ms", get("webhook-timeout-ms"), 1),
+    },
+    watchHeartbeatMs: int("watch-heartbeat-ms", get("watch-heartbeat-ms"), 10),
   };
 }

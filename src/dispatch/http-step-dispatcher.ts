@@ -50,14 +50,12 @@ export class HttpStepDispatcher implements StepDispatcher {
     try {
       if (signal.aborted) return terminalFailure("cancelled", "attempt cancelled");
       const headers: Record<string, string> = {
+        ...call.headers,
         "content-type": "application/json",
         "user-agent": this.userAgent,
         "idempotency-key": call.idempotencyKey,
-        "weft-run-id": call.runId,
-        "weft-step-id": call.stepId,
-        "weft-attempt": String(call.attempt),
         "weft-deadline": new Date(now + call.timeoutMs).toISOString(),
-        ...this.signer.headers(`${call.idempotencyKey}:${call.attempt}`, Math.floor(now / 1000), call.body),
+        ...this.signer.headers(call.messageId, Math.floor(now / 1000), call.body),
       };
       const res = await request(call.url, {
         method: "POST",

@@ -6,40 +6,55 @@
 //   at most one non-parallel step is in flight (running or waiting for a retry);
 // - a failed attempt is retried per the step's policy when retryable;
 // - a step that fails for good fails the run: nothing new starts, attempts in
-//   flight finish and are recorded, waiting retries are cancelled, then the
-//   run becomes failed and steps that never started become skipped;
-// - cancel and the run deadline abort attempts in flight.
+//   flight finish and are recorded, waiting retries are cancelled, then steps
+//   that never started become skipped;
+// - cancel and the run deadline abort attempts in flight;
+// - saga mode: a run that fails (or is cancelled, or times out) first calls the
+//   compensation of every completed step that has one, one at a time, in
+//   reverse order of completion (so a step is compensated only after the steps
+//   that depended on it), each retried per the step's policy (at least 3 attempts);
+// - once the run has ended, its on_complete / on_error webhook is delivered,
+//   retried with exponential backoff until the retry period runs out.
 import { nextAttemptDelayMs } from "./retry-policy.ts";
-import type {
-  ErrorInfo,
-  RunEvent,
-  RunPatch,
-  RunRecord,
-  RunState,
-  StepRecord,
-  StepState,
+import {
+  type CompensationRecord,
+  type CompensationState,
+  type ErrorInfo,
+  type RunEvent,
+  runHeader,
+  type RunPatch,
+  type RunRecord,
+  type RunState,
+  type StepRecord,
+  type StepState,
 } from "./run-record.ts";
-import type { JsonValue } from "./workflow-spec.ts";
+import type { JsonValue, RetryPolicy } from "./workflow-spec.ts";
 
-export interface DispatchOrder {
+export type WorkKind = "step" | "compensation" | "webhook";
+
+/** An HTTP call to make once the patch is committed (index -1 for the webhook). */
+export interface Work {
+  kind: WorkKind;
   index: number;
   attempt: number;
 }
 
-export interface RetryTimer {
+/** A retry to schedule once the patch is committed. */
+export interface Timer {
+  kind: WorkKind;
   index: number;
   at: number;
 }
 
 export interface Effects {
-  /** Attempts to send once the patch is committed. */
-  dispatch: DispatchOrder[];
-  /** Retries to schedule once the patch is committed. */
-  timers: RetryTimer[];
+  dispatch: Work[];
+  timers: Timer[];
   /** Steps whose in-flight attempt must be aborted now. */
   abort: number[];
   /** The run reached a terminal state with this command. */
   terminal: boolean;
+  /** Nothing is left to do for this run (terminal, webhook settled). */
+  done: boolean;
 }
 
 export interface AttemptFailure {
@@ -48,10 +63,29 @@ export interface AttemptFailure {
   retryAfterMs?: number;
 }
 
-const NONE: Effects = Object.freeze({ dispatch: [], timers: [], abort: [], terminal: false }) as Effects;
+export interface WebhookPolicy {
+  /** How long after the run ended deliveries are retried. */
+  retryPeriodMs: number;
+  initialIntervalMs: number;
+  maxIntervalMs: number;
+}
+
+export const DEFAULT_WEBHOOK_POLICY: WebhookPolicy = {
+  retryPeriodMs: 86_400_000,
+  initialIntervalMs: 1_000,
+  maxIntervalMs: 3_600_000,
+};
+
+export interface MachineOptions {
+  random?: () => number;
+  webhook?: WebhookPolicy;
+}
+
+/** Compensations get at least this many attempts. */
+export const MIN_COMPENSATION_ATTEMPTS = 3;
 
 function effects(): Effects {
-  return { dispatch: [], timers: [], abort: [], terminal: false };
+  return { dispatch: [], timers: [], abort: [], terminal: false, done: false };
 }
 
 function isInFlight(state: StepState): boolean {
@@ -61,6 +95,7 @@ function isInFlight(state: StepState): boolean {
 export class RunMachine {
   readonly run: RunRecord;
   private readonly random: () => number;
+  private readonly webhookPolicy: WebhookPolicy;
   private readonly parallel: boolean[];
   private readonly dependents: number[][];
   /** Per step: dependencies not completed yet. */
@@ -74,9 +109,10 @@ export class RunMachine {
   private readonly dirtySteps = new Set<number>();
   private events: RunEvent[] = [];
 
-  constructor(run: RunRecord, random: () => number = Math.random) {
+  constructor(run: RunRecord, options: MachineOptions = {}) {
     this.run = run;
-    this.random = random;
+    this.random = options.random ?? Math.random;
+    this.webhookPolicy = options.webhook ?? DEFAULT_WEBHOOK_POLICY;
     const steps = run.spec.steps;
     const index = new Map(steps.map((s, i) => [s.id, i]));
     this.parallel = steps.map((s) => s.parallel);
@@ -103,71 +139,102 @@ export class RunMachine {
     return this.run.state === "running" && this.run.error !== undefined;
   }
 
-  stepIndex(stepId: string): number {
-    return this.run.steps.findIndex((s) => s.id === stepId);
-  }
-
-  // ---- commands -------------------------------------------------------------
+  // ---- run commands ------------------------------------------------------------
 
   /** pending → running, and the first ready steps start. */
   start(now: number): Effects {
-    if (this.run.state !== "pending") return NONE;
-    this.setRun("running", now, { startedAt: now });
-    if (this.run.steps.length === 0) return this.finish("completed", now);
     const fx = effects();
+    if (this.run.state !== "pending") return fx;
+    this.setRun("running", now, { startedAt: now });
     this.plan(now, fx);
     return fx;
   }
 
   /**
-   * Resumes a run loaded from the store after a restart: attempts that were in
+   * Resumes a run loaded from the store after a restart: calls that were in
    * flight are sent again (same attempt number, same idempotency key), retries
-   * are rescheduled, and anything ready starts.
+   * are re-armed, an expired deadline fires, and anything ready starts.
    */
   recover(now: number): Effects {
-    if (this.run.state === "pending") return this.start(now);
-    if (this.run.state !== "running") return NONE;
-    if (now >= this.run.deadlineAt) return this.deadlineReached(now);
     const fx = effects();
-    this.run.steps.forEach((st, i) => {
-      if (st.state === "running") fx.dispatch.push({ index: i, attempt: st.attempts });
-      else if (st.state === "retry_wait") fx.timers.push({ index: i, at: st.nextAttemptAt ?? now });
-    });
-    if (this.failing) {
-      if (this.running === 0) return this.finish("failed", now);
-      return fx;
+    const run = this.run;
+    switch (run.state) {
+      case "pending":
+        return this.start(now);
+      case "running":
+        if (now >= run.deadlineAt) return this.deadlineReached(now);
+        run.steps.forEach((st, i) => {
+          if (st.state === "running") fx.dispatch.push({ kind: "step", index: i, attempt: st.attempts });
+          else if (st.state === "retry_wait") fx.timers.push({ kind: "step", index: i, at: st.nextAttemptAt ?? now });
+        });
+        if (this.failing) {
+          if (this.running === 0) this.end("failed", now, fx);
+        } else {
+          this.plan(now, fx);
+        }
+        return fx;
+      case "compensating":
+        run.steps.forEach((st, i) => {
+          const c = st.compensation;
+          if (c?.state === "running") fx.dispatch.push({ kind: "compensation", index: i, attempt: c.attempts });
+          else if (c?.state === "retry_wait") fx.timers.push({ kind: "compensation", index: i, at: c.nextAttemptAt ?? now });
+        });
+        this.advanceCompensation(now, fx);
+        return fx;
+      default: {
+        const w = run.webhook;
+        if (w?.state === "pending") fx.dispatch.push(this.startWebhook());
+        else if (w?.state === "delivering") fx.dispatch.push({ kind: "webhook", index: -1, attempt: w.attempts });
+        else if (w?.state === "retry_wait") fx.timers.push({ kind: "webhook", index: -1, at: w.nextAttemptAt ?? now });
+        else fx.done = true;
+        return fx;
+      }
     }
-    this.plan(now, fx);
-    return fx;
   }
 
+  cancel(now: number, message: string): Effects {
+    return this.abortRun(now, "cancelled", { reason: "cancelled", message });
+  }
+
+  deadlineReached(now: number): Effects {
+    const seconds = this.run.spec.timeoutMs / 1000;
+    return this.abortRun(now, "failed", { reason: "timed_out", message: `workflow timed out after ${seconds}s` });
+  }
+
+  // ---- step commands ---------------------------------------------------------------
+
   attemptSucceeded(index: number, attempt: number, result: JsonValue, now: number): Effects {
+    const fx = effects();
     const st = this.run.steps[index];
-    if (!this.isCurrentAttempt(st, attempt)) return NONE;
+    if (!this.isCurrentAttempt(st, attempt)) return fx;
     this.setStep(index, "completed", now, { completedAt: now, result, error: undefined }, { attempt, result });
     for (const d of this.dependents[index]) {
       if (--this.remaining[d] === 0 && this.run.steps[d].state === "pending") this.ready.add(d);
     }
-    if (this.failing) return this.running === 0 ? this.finish("failed", now) : NONE;
-    if (this.completed === this.run.steps.length) return this.finish("completed", now);
-    const fx = effects();
-    this.plan(now, fx);
+    if (this.failing) {
+      if (this.running === 0) this.end("failed", now, fx);
+    } else if (this.completed === this.run.steps.length) {
+      this.end("completed", now, fx);
+    } else {
+      this.plan(now, fx);
+    }
     return fx;
   }
 
   attemptFailed(index: number, attempt: number, failure: AttemptFailure, now: number): Effects {
+    const fx = effects();
     const st = this.run.steps[index];
-    if (!this.isCurrentAttempt(st, attempt)) return NONE;
+    if (!this.isCurrentAttempt(st, attempt)) return fx;
     const error: ErrorInfo = { ...failure.error, attempt, retryable: failure.retryable };
-    const policy = this.run.spec.steps[index].retry;
     const delay =
       failure.retryable && !this.failing
-        ? nextAttemptDelayMs(policy, attempt, failure.retryAfterMs, this.random)
+        ? nextAttemptDelayMs(this.run.spec.steps[index].retry, attempt, failure.retryAfterMs, this.random)
         : undefined;
     if (delay !== undefined) {
       const at = now + delay;
       this.setStep(index, "retry_wait", now, { error, nextAttemptAt: at }, { attempt, error });
-      return { ...effects(), timers: [{ index, at }] };
+      fx.timers.push({ kind: "step", index, at });
+      return fx;
     }
     this.setStep(index, "failed", now, { error, completedAt: now, nextAttemptAt: undefined }, { attempt, error });
     if (!this.failing) {
@@ -179,31 +246,101 @@ export class RunMachine {
         attempt,
       });
     }
-    return this.running === 0 ? this.finish("failed", now) : NONE;
-  }
-
-  /** A retry timer fired. */
-  retryDue(index: number, now: number): Effects {
-    const st = this.run.steps[index];
-    if (st.state !== "retry_wait" || this.run.state !== "running" || this.failing) return NONE;
-    const fx = effects();
-    fx.dispatch.push({ index, attempt: this.startAttempt(index, now) });
+    if (this.running === 0) this.end("failed", now, fx);
     return fx;
   }
 
-  cancel(now: number, message: string): Effects {
-    return this.abortRun(now, "cancelled", { reason: "cancelled", message });
+  /** A step's retry timer fired. */
+  retryDue(index: number, now: number): Effects {
+    const fx = effects();
+    const st = this.run.steps[index];
+    if (st.state !== "retry_wait" || this.run.state !== "running" || this.failing) return fx;
+    fx.dispatch.push({ kind: "step", index, attempt: this.startAttempt(index, now) });
+    return fx;
   }
 
-  deadlineReached(now: number): Effects {
-    const seconds = this.run.spec.timeoutMs / 1000;
-    return this.abortRun(now, "failed", {
-      reason: "timed_out",
-      message: `workflow timed out after ${seconds}s`,
-    });
+  // ---- compensation commands -----------------------------------------------------------
+
+  compensationSucceeded(index: number, attempt: number, now: number): Effects {
+    const fx = effects();
+    if (!this.isCurrentCompensation(index, attempt)) return fx;
+    this.setCompensation(index, "succeeded", now, { completedAt: now, error: undefined, nextAttemptAt: undefined }, { attempt });
+    this.advanceCompensation(now, fx);
+    return fx;
   }
 
-  // ---- patch ------------------------------------------------------------------
+  compensationFailed(index: number, attempt: number, failure: AttemptFailure, now: number): Effects {
+    const fx = effects();
+    if (!this.isCurrentCompensation(index, attempt)) return fx;
+    const error: ErrorInfo = { ...failure.error, attempt, retryable: failure.retryable };
+    const delay = failure.retryable
+      ? nextAttemptDelayMs(this.compensationPolicy(index), attempt, failure.retryAfterMs, this.random)
+      : undefined;
+    if (delay !== undefined) {
+      const at = now + delay;
+      this.setCompensation(index, "retry_wait", now, { error, nextAttemptAt: at }, { attempt, error });
+      fx.timers.push({ kind: "compensation", index, at });
+      return fx;
+    }
+    this.setCompensation(index, "failed", now, { error, completedAt: now, nextAttemptAt: undefined }, { attempt, error });
+    this.run.compensation!.failed = true;
+    this.dirtyRun = true;
+    this.advanceCompensation(now, fx);
+    return fx;
+  }
+
+  compensationRetryDue(index: number, now: number): Effects {
+    const fx = effects();
+    if (this.run.state !== "compensating" || this.run.steps[index].compensation?.state !== "retry_wait") return fx;
+    fx.dispatch.push({ kind: "compensation", index, attempt: this.startCompensation(index, now) });
+    return fx;
+  }
+
+  // ---- webhook commands -----------------------------------------------------------------
+
+  webhookSucceeded(attempt: number, now: number): Effects {
+    const fx = effects();
+    const w = this.run.webhook;
+    if (w?.state !== "delivering" || w.attempts !== attempt) return fx;
+    w.state = "delivered";
+    w.deliveredAt = now;
+    delete w.nextAttemptAt;
+    this.dirtyRun = true;
+    fx.done = true;
+    return fx;
+  }
+
+  webhookFailed(attempt: number, failure: AttemptFailure, now: number): Effects {
+    const fx = effects();
+    const w = this.run.webhook;
+    if (w?.state !== "delivering" || w.attempts !== attempt) return fx;
+    w.lastError = { ...failure.error, attempt, retryable: true };
+    const p = this.webhookPolicy;
+    const backoff = Math.min(p.initialIntervalMs * 2 ** (attempt - 1), p.maxIntervalMs);
+    const delay = Math.max(backoff * (0.8 + 0.4 * this.random()), failure.retryAfterMs ?? 0);
+    const at = Math.round(now + delay);
+    this.dirtyRun = true;
+    if (at > w.giveUpAt) {
+      w.state = "failed";
+      delete w.nextAttemptAt;
+      fx.done = true;
+      return fx;
+    }
+    w.state = "retry_wait";
+    w.nextAttemptAt = at;
+    fx.timers.push({ kind: "webhook", index: -1, at });
+    return fx;
+  }
+
+  webhookRetryDue(now: number): Effects {
+    const fx = effects();
+    if (this.run.webhook?.state !== "retry_wait") return fx;
+    void now;
+    fx.dispatch.push(this.startWebhook());
+    return fx;
+  }
+
+  // ---- patch ----------------------------------------------------------------------------
 
   /** Everything changed since the last call, as one compare-and-set patch; undefined when nothing changed. */
   takePatch(): RunPatch | undefined {
@@ -213,10 +350,12 @@ export class RunMachine {
       runId: run.runId,
       expectedVersion: run.version,
       version: run.version + 1,
-      run: this.dirtyRun
-        ? { state: run.state, startedAt: run.startedAt, completedAt: run.completedAt, error: run.error }
-        : {},
-      steps: [...this.dirtySteps].map((index) => ({ index, record: { ...run.steps[index] } })),
+      run: this.dirtyRun ? runHeader(run) : undefined,
+      steps: [...this.dirtySteps].map((index) => {
+        const record = { ...run.steps[index] };
+        if (record.compensation) record.compensation = { ...record.compensation };
+        return { index, record };
+      }),
       events: this.events,
       lastSeq: run.lastSeq,
     };
@@ -227,7 +366,7 @@ export class RunMachine {
     return patch;
   }
 
-  // ---- internals ----------------------------------------------------------------
+  // ---- internals: steps --------------------------------------------------------------------
 
   private isCurrentAttempt(st: StepRecord, attempt: number): boolean {
     return this.run.state === "running" && st.state === "running" && st.attempts === attempt;
@@ -238,7 +377,7 @@ export class RunMachine {
     const order = [...this.ready].sort((a, b) => a - b);
     for (const i of order) {
       if (!this.parallel[i] && this.serialInFlight > 0) continue;
-      fx.dispatch.push({ index: i, attempt: this.startAttempt(i, now) });
+      fx.dispatch.push({ kind: "step", index: i, attempt: this.startAttempt(i, now) });
     }
   }
 
@@ -246,13 +385,7 @@ export class RunMachine {
     const st = this.run.steps[index];
     const attempt = st.attempts + 1;
     this.ready.delete(index);
-    this.setStep(
-      index,
-      "running",
-      now,
-      { attempts: attempt, startedAt: st.startedAt ?? now, nextAttemptAt: undefined },
-      { attempt },
-    );
+    this.setStep(index, "running", now, { attempts: attempt, startedAt: st.startedAt ?? now, nextAttemptAt: undefined }, { attempt });
     return attempt;
   }
 
@@ -261,15 +394,13 @@ export class RunMachine {
     this.dirtyRun = true;
     // Waiting retries are new attempts: they do not happen once the run fails.
     this.run.steps.forEach((st, i) => {
-      if (st.state === "retry_wait") {
-        this.setStep(i, "cancelled", now, { completedAt: now, nextAttemptAt: undefined }, {});
-      }
+      if (st.state === "retry_wait") this.setStep(i, "cancelled", now, { completedAt: now, nextAttemptAt: undefined }, {});
     });
   }
 
-  private abortRun(now: number, to: RunState, error: ErrorInfo): Effects {
-    if (this.run.state !== "running" && this.run.state !== "pending") return NONE;
+  private abortRun(now: number, outcome: "failed" | "cancelled", error: ErrorInfo): Effects {
     const fx = effects();
+    if (this.run.state !== "running" && this.run.state !== "pending") return fx;
     this.run.steps.forEach((st, i) => {
       if (st.state === "running") fx.abort.push(i);
       if (isInFlight(st.state)) {
@@ -278,25 +409,113 @@ export class RunMachine {
       }
     });
     this.run.error = error;
-    const done = this.finish(to, now);
-    return { ...done, abort: fx.abort };
+    this.dirtyRun = true;
+    this.end(outcome, now, fx);
+    return fx;
   }
 
-  private finish(to: RunState, now: number): Effects {
+  /** The steps are over: compensate (saga) or end the run. */
+  private end(outcome: "completed" | "failed" | "cancelled", now: number, fx: Effects): void {
     this.run.steps.forEach((st, i) => {
       if (st.state === "pending") this.setStep(i, "skipped", now, {}, {});
     });
-    this.setRun(to, now, { completedAt: now });
     this.ready.clear();
-    return { ...effects(), terminal: true };
+    if (outcome !== "completed" && this.run.spec.saga) {
+      const order = this.compensable();
+      if (order.length > 0) {
+        this.run.compensation = { outcome, failed: false };
+        this.setRun("compensating", now, {});
+        for (const i of order) this.setCompensation(i, "pending", now, { attempts: 0 }, {});
+        this.advanceCompensation(now, fx);
+        return;
+      }
+    }
+    this.terminate(outcome, now, fx);
   }
+
+  private terminate(outcome: "completed" | "failed" | "cancelled", now: number, fx: Effects): void {
+    this.setRun(outcome, now, { completedAt: now });
+    fx.terminal = true;
+    const spec = this.run.spec;
+    const url = outcome === "completed" ? spec.onComplete : spec.onError;
+    if (!url) {
+      fx.done = true;
+      return;
+    }
+    this.run.webhook = {
+      url,
+      eventId: `evt_${this.run.runId}`,
+      eventType: `workflow.${outcome}`,
+      state: "pending",
+      attempts: 0,
+      giveUpAt: now + this.webhookPolicy.retryPeriodMs,
+    };
+    fx.dispatch.push(this.startWebhook());
+  }
+
+  // ---- internals: compensation ----------------------------------------------------------------
+
+  /** Completed steps with a compensation URL, most recently completed first. */
+  private compensable(): number[] {
+    const out: number[] = [];
+    this.run.steps.forEach((st, i) => {
+      if (st.state === "completed" && this.run.spec.steps[i].compensation) out.push(i);
+    });
+    return out.sort((a, b) => (this.run.steps[b].completedAt ?? 0) - (this.run.steps[a].completedAt ?? 0) || b - a);
+  }
+
+  /** Starts the next pending compensation, or ends the run when none is left. */
+  private advanceCompensation(now: number, fx: Effects): void {
+    const steps = this.run.steps;
+    if (steps.some((st) => st.compensation?.state === "running" || st.compensation?.state === "retry_wait")) return;
+    const order = steps
+      .map((st, i) => ({ st, i }))
+      .filter(({ st }) => st.compensation !== undefined)
+      .sort((a, b) => (b.st.completedAt ?? 0) - (a.st.completedAt ?? 0) || b.i - a.i);
+    const next = order.find(({ st }) => st.compensation!.state === "pending");
+    if (next === undefined) {
+      this.terminate(this.run.compensation!.outcome, now, fx);
+      return;
+    }
+    fx.dispatch.push({ kind: "compensation", index: next.i, attempt: this.startCompensation(next.i, now) });
+  }
+
+  private startCompensation(index: number, now: number): number {
+    const c = this.run.steps[index].compensation!;
+    const attempt = c.attempts + 1;
+    this.setCompensation(index, "running", now, { attempts: attempt, startedAt: c.startedAt ?? now, nextAttemptAt: undefined }, { attempt });
+    return attempt;
+  }
+
+  private isCurrentCompensation(index: number, attempt: number): boolean {
+    const c = this.run.steps[index].compensation;
+    return this.run.state === "compensating" && c?.state === "running" && c.attempts === attempt;
+  }
+
+  private compensationPolicy(index: number): RetryPolicy {
+    const p = this.run.spec.steps[index].retry;
+    return { ...p, maxAttempts: Math.max(MIN_COMPENSATION_ATTEMPTS, p.maxAttempts) };
+  }
+
+  // ---- internals: webhook ----------------------------------------------------------------------
+
+  private startWebhook(): Work {
+    const w = this.run.webhook!;
+    w.state = "delivering";
+    w.attempts++;
+    delete w.nextAttemptAt;
+    this.dirtyRun = true;
+    return { kind: "webhook", index: -1, attempt: w.attempts };
+  }
+
+  // ---- internals: recording ---------------------------------------------------------------------
 
   private setRun(to: RunState, now: number, fields: Partial<RunRecord>): void {
     const from = this.run.state;
     Object.assign(this.run, fields);
     this.run.state = to;
     this.dirtyRun = true;
-    const event: RunEvent = { runId: this.run.runId, seq: ++this.run.lastSeq, at: now, from, to };
+    const event: RunEvent = { runId: this.run.runId, seq: ++this.run.lastSeq, at: now, kind: "run", from, to };
     if (to !== "completed" && this.run.error) event.error = this.run.error;
     this.events.push(event);
   }
@@ -322,8 +541,44 @@ export class RunMachine {
       if (next[k] === undefined) delete next[k];
     }
     this.run.steps[index] = next;
+    this.record(index, "step", from, to, now, extra);
+  }
+
+  private setCompensation(
+    index: number,
+    to: CompensationState,
+    now: number,
+    fields: Partial<CompensationRecord>,
+    extra: { attempt?: number; error?: ErrorInfo },
+  ): void {
+    const st = this.run.steps[index];
+    const from = st.compensation?.state ?? "";
+    const next: CompensationRecord = { attempts: 0, ...st.compensation, ...fields, state: to };
+    for (const k of Object.keys(next) as (keyof CompensationRecord)[]) {
+      if (next[k] === undefined) delete next[k];
+    }
+    this.run.steps[index] = { ...st, compensation: next };
+    this.record(index, "compensation", from, to, now, extra);
+  }
+
+  private record(
+    index: number,
+    kind: "step" | "compensation",
+    from: string,
+    to: string,
+    now: number,
+    extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue },
+  ): void {
     this.dirtySteps.add(index);
-    const event: RunEvent = { runId: this.run.runId, seq: ++this.run.lastSeq, at: now, stepId: st.id, from, to };
+    const event: RunEvent = {
+      runId: this.run.runId,
+      seq: ++this.run.lastSeq,
+      at: now,
+      kind,
+      stepId: this.run.steps[index].id,
+      from,
+      to,
+    };
     if (extra.attempt !== undefined) event.attempt = extra.attempt;
     if (extra.error !== undefined) event.error = extra.error;
     if (extra.result !== undefined) event.result = extra.result;

@@ -19,17 +19,18 @@ export type StepState =
   | "cancelled"
   | "skipped";
 
+export type CompensationState = "pending" | "running" | "retry_wait" | "succeeded" | "failed";
+
+export type WebhookState = "pending" | "delivering" | "retry_wait" | "delivered" | "failed";
+
+/** What an event is about: the run, a step, or a step's compensation. */
+export type EventKind = "run" | "step" | "compensation";
+
 export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set([
   "completed",
   "failed",
   "cancelled",
 ]);
-
-export const ACTIVE_RUN_STATES: readonly RunState[] = [
-  "pending",
-  "running",
-  "compensating",
-];
 
 export interface ErrorInfo {
   message: string;
@@ -42,6 +43,16 @@ export interface ErrorInfo {
   stepId?: string;
 }
 
+/** Progress of a step's compensation call (saga mode). */
+export interface CompensationRecord {
+  state: CompensationState;
+  attempts: number;
+  startedAt?: number;
+  completedAt?: number;
+  error?: ErrorInfo;
+  nextAttemptAt?: number;
+}
+
 export interface StepRecord {
   id: string;
   state: StepState;
@@ -52,17 +63,38 @@ export interface StepRecord {
   result?: JsonValue;
   error?: ErrorInfo;
   nextAttemptAt?: number;
+  compensation?: CompensationRecord;
 }
 
-export interface RunRecord {
-  runId: string;
-  spec: WorkflowSpec;
+/** The on_complete / on_error notification of a finished run. */
+export interface WebhookRecord {
+  url: string;
+  eventId: string;
+  eventType: string;
+  state: WebhookState;
+  attempts: number;
+  lastError?: ErrorInfo;
+  nextAttemptAt?: number;
+  deliveredAt?: number;
+  giveUpAt: number;
+}
+
+/** The run's own fields that change while it runs (what a patch carries). */
+export interface RunHeader {
   state: RunState;
-  createdAt: number;
   startedAt?: number;
   completedAt?: number;
   deadlineAt: number;
   error?: ErrorInfo;
+  /** Saga mode, once compensating: the state the run ends in, and whether a compensation failed for good. */
+  compensation?: { outcome: "failed" | "cancelled"; failed: boolean };
+  webhook?: WebhookRecord;
+}
+
+export interface RunRecord extends RunHeader {
+  runId: string;
+  spec: WorkflowSpec;
+  createdAt: number;
   /** Same order as spec.steps. */
   steps: StepRecord[];
   /** Bumped by every committed patch; used for compare-and-set. */
@@ -76,6 +108,8 @@ export interface RunEvent {
   runId: string;
   seq: number;
   at: number;
+  kind: EventKind;
+  /** Set for step and compensation events. */
   stepId?: string;
   from: string;
   to: string;
@@ -84,10 +118,6 @@ export interface RunEvent {
   result?: JsonValue;
 }
 
-/** The header fields of a run that a patch may change. */
-export type RunHeaderChange = Partial<
-  Pick<RunRecord, "state" | "startedAt" | "completedAt" | "error">
->;
 
 /** What one committed reaction changed: applied atomically with compare-and-set on version. */
 export interface RunPatch {
@@ -96,7 +126,8 @@ export interface RunPatch {
   expectedVersion: number;
   /** expectedVersion + 1 */
   version: number;
-  run: RunHeaderChange;
+  /** The run's new header, when it changed. */
+  run?: RunHeader;
   /** Full new records of the steps that changed, with their index in run.steps. */
   steps: { index: number; record: StepRecord }[];
   /** Events with consecutive sequence numbers continuing from the stored lastSeq. */
@@ -106,6 +137,23 @@ export interface RunPatch {
 
 export function isTerminal(state: RunState): boolean {
   return TERMINAL_RUN_STATES.has(state);
+}
+
+/** True while the engine has work for the run: steps, compensations or a webhook delivery. */
+export function needsDriving(run: RunHeader): boolean {
+  if (!isTerminal(run.state)) return true;
+  const w = run.webhook?.state;
+  return w === "pending" || w === "delivering" || w === "retry_wait";
+}
+
+export function runHeader(run: RunRecord): RunHeader {
+  const h: RunHeader = { state: run.state, deadlineAt: run.deadlineAt };
+  if (run.startedAt !== undefined) h.startedAt = run.startedAt;
+  if (run.completedAt !== undefined) h.completedAt = run.completedAt;
+  if (run.error !== undefined) h.error = run.error;
+  if (run.compensation !== undefined) h.compensation = { ...run.compensation };
+  if (run.webhook !== undefined) h.webhook = { ...run.webhook };
+  return h;
 }
 
 export function newRunRecord(runId: string, spec: WorkflowSpec, now: number): RunRecord {
@@ -123,12 +171,15 @@ export function newRunRecord(runId: string, spec: WorkflowSpec, now: number): Ru
 
 /** The event every new run starts its log with. */
 export function createdEvent(run: RunRecord): RunEvent {
-  return { runId: run.runId, seq: 1, at: run.createdAt, from: "", to: "pending" };
+  return { runId: run.runId, seq: 1, at: run.createdAt, kind: "run", from: "", to: "pending" };
 }
 
 /** Applies a committed patch to a record (used by stores and readers). */
 export function applyPatch(run: RunRecord, patch: RunPatch): void {
-  Object.assign(run, patch.run);
+  if (patch.run) {
+    for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook"] as const) delete run[k];
+    Object.assign(run, patch.run);
+  }
   for (const { index, record } of patch.steps) run.steps[index] = record;
   run.version = patch.version;
   run.lastSeq = patch.lastSeq;

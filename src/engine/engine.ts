@@ -1,21 +1,23 @@
-// The engine: drives active runs through the RunMachine and performs its effects
-// (commits through the store port, HTTP attempts through the dispatcher port,
-// timers through the clock port).
+// The engine: drives runs through the RunMachine and performs its effects
+// (commits through the store port, HTTP calls through the dispatcher port,
+// timers through the clock port, committed events to the event feed).
 //
 // Ordering guarantees:
 // - every reaction's patch is queued to the store in the order it was made;
-// - an attempt is sent only after the patch that started it has committed, so a
+// - a call is sent only after the patch that started it has committed, so a
 //   dependent never sees a dependency result that could still be lost;
-// - an outcome is applied only if it belongs to the step's current attempt, so a
+// - events are published only after they are committed, in commit order;
+// - an outcome is applied only if it belongs to the current attempt, so a
 //   result is never applied twice.
 import type { Logger } from "pino";
 import type { AttemptOutcome } from "../domain/attempt-outcome.ts";
-import { type Effects, RunMachine } from "../domain/run-machine.ts";
-import { createdEvent, isTerminal, newRunRecord, type RunRecord } from "../domain/run-record.ts";
-import type { WorkflowSpec } from "../domain/workflow-spec.ts";
+import { type Effects, type MachineOptions, RunMachine, type Work, type WorkKind } from "../domain/run-machine.ts";
+import { createdEvent, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord } from "../domain/run-record.ts";
 import { RunIdGenerator } from "../domain/run-id.ts";
+import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
-import type { StepDispatcher } from "../ports/step-dispatcher.ts";
+import type { EventFeed } from "../ports/event-feed.ts";
+import type { StepCall, StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { ListRunsQuery, WorkflowStore } from "../ports/workflow-store.ts";
 
 export class RunNotFoundError extends Error {
@@ -25,10 +27,15 @@ export class RunNotFoundError extends Error {
   }
 }
 
+/** The run cannot be cancelled: it finished, or it is compensating. */
 export class RunFinishedError extends Error {
   readonly state: string;
   constructor(runId: string, state: string) {
-    super(`workflow run "${runId}" already finished (${state})`);
+    super(
+      state === "compensating"
+        ? `workflow run "${runId}" is compensating and can no longer be cancelled`
+        : `workflow run "${runId}" already finished (${state})`,
+    );
     this.name = "RunFinishedError";
     this.state = state;
   }
@@ -38,8 +45,13 @@ export interface EngineOptions {
   store: WorkflowStore;
   dispatcher: StepDispatcher;
   clock: Clock;
+  feed: EventFeed;
   logger: Logger;
-  random?: () => number;
+  /** The body of on_complete / on_error deliveries. */
+  renderWebhook: (run: RunRecord) => string;
+  machine?: MachineOptions;
+  /** Timeout of one webhook delivery attempt. */
+  webhookTimeoutMs?: number;
   /** Delay before a run whose commit failed is reloaded from the store. */
   reloadDelayMs?: number;
 }
@@ -47,25 +59,31 @@ export interface EngineOptions {
 interface ActiveRun {
   machine: RunMachine;
   log: Logger;
-  inflight: Map<number, AbortController>;
-  retryTimers: Map<number, () => void>;
+  /** In-flight calls by work key ("step:3", "compensation:1", "webhook:-1"). */
+  inflight: Map<string, AbortController>;
+  timers: Map<string, () => void>;
   cancelDeadline?: () => void;
   /** Serialized context, built once. */
   contextJson: string;
   /** previousSteps entries of completed steps, built once per step. */
   fragments: Map<number, string>;
-  /** Set when the engine stops driving this run (finished, evicted, shutting down). */
+  /** Set when the engine stops driving this run (done, evicted, shutting down). */
   detached: boolean;
   /** Set when a commit failed and the run was handed back to the store. */
   evicted: boolean;
 }
 
+const key = (kind: WorkKind, index: number) => `${kind}:${index}`;
+
 export class Engine {
   private readonly store: WorkflowStore;
   private readonly dispatcher: StepDispatcher;
   private readonly clock: Clock;
+  private readonly feed: EventFeed;
   private readonly log: Logger;
-  private readonly random: () => number;
+  private readonly renderWebhook: (run: RunRecord) => string;
+  private readonly machineOptions: MachineOptions;
+  private readonly webhookTimeoutMs: number;
   private readonly reloadDelayMs: number;
   private readonly ids = new RunIdGenerator();
   private readonly active = new Map<string, ActiveRun>();
@@ -76,16 +94,19 @@ export class Engine {
     this.store = options.store;
     this.dispatcher = options.dispatcher;
     this.clock = options.clock;
+    this.feed = options.feed;
     this.log = options.logger;
-    this.random = options.random ?? Math.random;
+    this.renderWebhook = options.renderWebhook;
+    this.machineOptions = options.machine ?? {};
+    this.webhookTimeoutMs = options.webhookTimeoutMs ?? 30_000;
     this.reloadDelayMs = options.reloadDelayMs ?? 1000;
   }
 
-  /** Resumes every run that was active when the process last stopped. */
+  /** Resumes every run that has work left from before the process last stopped. */
   async start(): Promise<void> {
     const runs = await this.store.listActiveRuns();
     for (const run of runs) this.activate(run, (m) => m.recover(this.clock.now()));
-    if (runs.length > 0) this.log.info({ runs: runs.length }, "resumed active runs");
+    if (runs.length > 0) this.log.info({ runs: runs.length }, "resumed runs");
   }
 
   get activeRuns(): number {
@@ -96,8 +117,10 @@ export class Engine {
   async create(spec: WorkflowSpec): Promise<{ run: RunRecord; created: boolean }> {
     const now = this.clock.now();
     const run = newRunRecord(this.ids.next(now), spec, now);
-    const result = await this.store.createRun(run, [createdEvent(run)]);
+    const first = createdEvent(run);
+    const result = await this.store.createRun(run, [first]);
     if (!result.created) return result;
+    this.feed.publish(spec.workflowId, [first]);
     const snapshot = structuredClone(run);
     if (!this.stopping) this.activate(run, (m) => m.start(this.clock.now()));
     return { run: snapshot, created: true };
@@ -111,9 +134,14 @@ export class Engine {
     return this.store.listRuns(query);
   }
 
+  events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
+    return this.store.listEvents(runId, afterSeq, limit);
+  }
+
   async cancel(runId: string, reason: string): Promise<RunRecord> {
     const active = this.active.get(runId);
-    if (active && !isTerminal(active.machine.run.state)) {
+    const state = active?.machine.run.state;
+    if (active && (state === "pending" || state === "running")) {
       const message = reason ? `cancelled: ${reason}` : "cancelled by request";
       await this.react(active, active.machine.cancel(this.clock.now(), message));
       if (active.evicted) throw new Error(`workflow run "${runId}": the cancellation could not be recorded; retry`);
@@ -121,15 +149,15 @@ export class Engine {
     }
     const stored = await this.store.getRun(runId);
     if (!stored) throw new RunNotFoundError(runId);
-    if (isTerminal(stored.state)) throw new RunFinishedError(runId, stored.state);
-    // Active in the store but not driven here (e.g. being reloaded): try again shortly.
+    if (stored.state !== "pending" && stored.state !== "running") throw new RunFinishedError(runId, stored.state);
+    // Unfinished in the store but not driven here (being reloaded): the caller may retry.
     throw new Error(`workflow run "${runId}" is not being driven by this server right now; retry`);
   }
 
   /**
-   * Stops driving runs: no new attempts start, in-flight attempts get graceMs to
-   * finish and be recorded, the rest are abandoned (they are sent again, with the
-   * same idempotency key, when the server starts next).
+   * Stops driving runs: nothing new is sent, in-flight calls get graceMs to
+   * finish and be recorded, the rest are abandoned (they are sent again, with
+   * the same idempotency key, when the server starts next).
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
@@ -146,39 +174,45 @@ export class Engine {
     await Promise.allSettled([...this.pendingCommits]);
   }
 
-  // ---- driving runs ---------------------------------------------------------------
+  // ---- driving runs -------------------------------------------------------------
 
   private activate(run: RunRecord, first: (m: RunMachine) => Effects): void {
-    const machine = new RunMachine(run, this.random);
+    const machine = new RunMachine(run, this.machineOptions);
     const active: ActiveRun = {
       machine,
       log: this.log.child({ runId: run.runId }),
       inflight: new Map(),
-      retryTimers: new Map(),
+      timers: new Map(),
       contextJson: JSON.stringify(run.spec.context),
       fragments: new Map(),
       detached: false,
       evicted: false,
     };
     this.active.set(run.runId, active);
-    const now = this.clock.now();
-    active.cancelDeadline = this.clock.setTimer(() => {
-      if (!active.detached) void this.react(active, active.machine.deadlineReached(this.clock.now()));
-    }, run.deadlineAt - now);
+    if (!isTerminal(run.state) && run.state !== "compensating") {
+      active.cancelDeadline = this.clock.setTimer(() => {
+        if (!active.detached) void this.react(active, active.machine.deadlineReached(this.clock.now()));
+      }, run.deadlineAt - this.clock.now());
+    }
     void this.react(active, first(machine));
   }
 
-  /** Commits what the machine changed, then performs the effects. */
+  /** Commits what the machine changed, publishes the events, then performs the effects. */
   private react(active: ActiveRun, fx: Effects): Promise<void> {
     const patch = active.machine.takePatch();
-    for (const index of fx.abort) active.inflight.get(index)?.abort();
-    if (fx.terminal) this.finish(active);
+    for (const index of fx.abort) active.inflight.get(key("step", index))?.abort();
+    if (fx.terminal) active.cancelDeadline?.();
+    if (fx.done) this.finish(active);
     if (!patch) {
       this.perform(active, fx);
       return Promise.resolve();
     }
+    const workflowId = active.machine.run.spec.workflowId;
     const committed = this.store.commit(patch).then(
-      () => this.perform(active, fx),
+      () => {
+        this.feed.publish(workflowId, patch.events);
+        this.perform(active, fx);
+      },
       (err: unknown) => this.onCommitFailure(active, err),
     );
     this.pendingCommits.add(committed);
@@ -189,62 +223,115 @@ export class Engine {
   private perform(active: ActiveRun, fx: Effects): void {
     if (fx.terminal) {
       const run = active.machine.run;
-      active.log.info({ state: run.state, error: run.error }, "workflow finished");
-      return;
+      active.log.info({ state: run.state, error: run.error, compensationFailed: run.compensation?.failed }, "workflow finished");
     }
     if (active.detached || this.stopping) return;
     for (const t of fx.timers) {
-      active.retryTimers.get(t.index)?.();
+      const k = key(t.kind, t.index);
+      active.timers.get(k)?.();
       const cancel = this.clock.setTimer(() => {
-        active.retryTimers.delete(t.index);
-        if (!active.detached) void this.react(active, active.machine.retryDue(t.index, this.clock.now()));
+        active.timers.delete(k);
+        if (active.detached) return;
+        const m = active.machine;
+        const now = this.clock.now();
+        const due =
+          t.kind === "step" ? m.retryDue(t.index, now) : t.kind === "compensation" ? m.compensationRetryDue(t.index, now) : m.webhookRetryDue(now);
+        void this.react(active, due);
       }, t.at - this.clock.now());
-      active.retryTimers.set(t.index, cancel);
+      active.timers.set(k, cancel);
     }
-    for (const order of fx.dispatch) this.send(active, order.index, order.attempt);
+    for (const work of fx.dispatch) this.send(active, work);
   }
 
-  private send(active: ActiveRun, index: number, attempt: number): void {
-    const run = active.machine.run;
-    const step = run.spec.steps[index];
-    const record = run.steps[index];
-    if (record.state !== "running" || record.attempts !== attempt) return;
+  private send(active: ActiveRun, work: Work): void {
+    const call = this.callFor(active, work);
+    if (!call) return;
+    const k = key(work.kind, work.index);
     const controller = new AbortController();
-    active.inflight.set(index, controller);
-    const idempotencyKey = `${run.runId}:${step.id}`;
+    active.inflight.set(k, controller);
     void this.dispatcher
-      .dispatch(
-        {
-          runId: run.runId,
-          stepId: step.id,
-          attempt,
-          url: step.url,
-          body: this.requestBody(active, index, attempt),
-          timeoutMs: step.timeoutMs,
-          idempotencyKey,
-        },
-        controller.signal,
-      )
+      .dispatch(call, controller.signal)
       .catch((err: unknown): AttemptOutcome => ({
         ok: false,
         retryable: true,
         error: { reason: "internal", message: String(err) },
       }))
       .then((outcome) => {
-        if (active.inflight.get(index) === controller) active.inflight.delete(index);
+        if (active.inflight.get(k) === controller) active.inflight.delete(k);
         if (active.detached) return;
-        const now = this.clock.now();
-        if (outcome.ok) {
-          void this.react(active, active.machine.attemptSucceeded(index, attempt, outcome.result, now));
-        } else {
-          active.log.debug({ stepId: step.id, attempt, error: outcome.error }, "attempt failed");
-          void this.react(active, active.machine.attemptFailed(index, attempt, outcome, now));
-        }
+        void this.react(active, this.applyOutcome(active, work, outcome));
       });
   }
 
-  /** `{workflowId, runId, workflow, stepId, attempt, context, previousSteps}` */
-  private requestBody(active: ActiveRun, index: number, attempt: number): string {
+  private applyOutcome(active: ActiveRun, work: Work, outcome: AttemptOutcome): Effects {
+    const m = active.machine;
+    const now = this.clock.now();
+    if (!outcome.ok) {
+      active.log.debug({ kind: work.kind, stepId: m.run.steps[work.index]?.id, attempt: work.attempt, error: outcome.error }, "call failed");
+    }
+    switch (work.kind) {
+      case "step":
+        return outcome.ok
+          ? m.attemptSucceeded(work.index, work.attempt, outcome.result, now)
+          : m.attemptFailed(work.index, work.attempt, outcome, now);
+      case "compensation":
+        return outcome.ok
+          ? m.compensationSucceeded(work.index, work.attempt, now)
+          : m.compensationFailed(work.index, work.attempt, outcome, now);
+      case "webhook": {
+        // Any 2xx delivers a webhook, whatever the body says.
+        const status = outcome.ok ? 200 : (outcome.error.httpStatus ?? 0);
+        return status >= 200 && status < 300 ? m.webhookSucceeded(work.attempt, now) : m.webhookFailed(work.attempt, outcome as Extract<AttemptOutcome, { ok: false }>, now);
+      }
+    }
+  }
+
+  /** The HTTP call for a piece of work, or undefined if it is no longer current. */
+  private callFor(active: ActiveRun, work: Work): StepCall | undefined {
+    const run = active.machine.run;
+    if (work.kind === "webhook") {
+      const w = run.webhook;
+      if (w?.state !== "delivering" || w.attempts !== work.attempt) return undefined;
+      return {
+        url: w.url,
+        body: this.renderWebhook(run),
+        timeoutMs: this.webhookTimeoutMs,
+        idempotencyKey: w.eventId,
+        messageId: w.eventId,
+        headers: { "weft-run-id": run.runId, "weft-event-type": w.eventType, "weft-attempt": String(work.attempt) },
+      };
+    }
+    const step = run.spec.steps[work.index];
+    const record = run.steps[work.index];
+    const headers = { "weft-run-id": run.runId, "weft-step-id": step.id, "weft-attempt": String(work.attempt) };
+    if (work.kind === "step") {
+      if (record.state !== "running" || record.attempts !== work.attempt) return undefined;
+      return {
+        url: step.url,
+        body: this.stepBody(active, work.index, work.attempt, ""),
+        timeoutMs: step.timeoutMs,
+        idempotencyKey: `${run.runId}:${step.id}`,
+        messageId: `${run.runId}:${step.id}:${work.attempt}`,
+        headers,
+      };
+    }
+    const c = record.compensation;
+    if (c?.state !== "running" || c.attempts !== work.attempt || !step.compensation) return undefined;
+    const extra =
+      `,"compensation":true,"result":${JSON.stringify(record.result ?? null)}` +
+      `,"failedStep":${JSON.stringify(run.error?.stepId ?? null)},"error":${JSON.stringify(run.error ?? null)}`;
+    return {
+      url: step.compensation,
+      body: this.stepBody(active, work.index, work.attempt, extra),
+      timeoutMs: step.timeoutMs,
+      idempotencyKey: `${run.runId}:${step.id}:compensation`,
+      messageId: `${run.runId}:${step.id}:compensation:${work.attempt}`,
+      headers: { ...headers, "weft-compensation": "true" },
+    };
+  }
+
+  /** `{workflowId, runId, workflow, stepId, attempt, context, previousSteps, …extra}` */
+  private stepBody(active: ActiveRun, index: number, attempt: number, extra: string): string {
     const run = active.machine.run;
     const parts: string[] = [];
     run.steps.forEach((st, i) => {
@@ -264,7 +351,7 @@ export class Engine {
     return (
       `{"workflowId":${name},"runId":${JSON.stringify(run.runId)},"workflow":${name},` +
       `"stepId":${JSON.stringify(run.steps[index].id)},"attempt":${attempt},` +
-      `"context":${active.contextJson},"previousSteps":{${parts.join(",")}}}`
+      `"context":${active.contextJson},"previousSteps":{${parts.join(",")}}${extra}}`
     );
   }
 
@@ -276,13 +363,13 @@ export class Engine {
 
   private clearTimers(active: ActiveRun): void {
     active.cancelDeadline?.();
-    for (const cancel of active.retryTimers.values()) cancel();
-    active.retryTimers.clear();
+    for (const cancel of active.timers.values()) cancel();
+    active.timers.clear();
   }
 
   /**
    * A commit failed (storage error or a version conflict): this process's view
-   * of the run can no longer be trusted. Stop driving it, abandon its attempts,
+   * of the run can no longer be trusted. Stop driving it, abandon its calls,
    * and reload it from the store.
    */
   private onCommitFailure(active: ActiveRun, err: unknown): void {
@@ -297,7 +384,7 @@ export class Engine {
       if (this.stopping || this.active.has(runId)) return;
       this.store.getRun(runId).then(
         (run) => {
-          if (run && !isTerminal(run.state) && !this.active.has(runId) && !this.stopping) {
+          if (run && needsDriving(run) && !this.active.has(runId) && !this.stopping) {
             this.activate(run, (m) => m.recover(this.clock.now()));
           }
         },

@@ -1,16 +1,18 @@
 // The dispatcher port: sends one attempt of a step and reports what happened.
 import type { AttemptOutcome } from "../domain/attempt-outcome.ts";
 
+/** One signed JSON POST: a step attempt, a compensation attempt or a webhook delivery. */
 export interface StepCall {
-  runId: string;
-  stepId: string;
-  attempt: number;
   url: string;
   /** The JSON request body, already serialized. */
   body: string;
   timeoutMs: number;
-  /** Stable across attempts of one step: `runId:stepId`. */
+  /** Stable across attempts: `runId:stepId` for a step. */
   idempotencyKey: string;
+  /** The signature's webhook-id: unique per message. */
+  messageId: string;
+  /** Extra headers (weft-run-id, weft-step-id, weft-attempt, …). */
+  headers: Record<string, string>;
 }
 
 export interface StepDispatcher {

@@ -45,7 +45,7 @@ export interface WorkflowStore {
   listRuns(query: ListRunsQuery): Promise<RunRecord[]>;
   /** Events with seq > afterSeq, in order, at most limit. */
   listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
-  /** Runs that are not terminal (pending, running, compensating), oldest first. */
+  /** Runs the engine still has work for (not terminal, or a webhook to deliver), oldest first. */
   listActiveRuns(): Promise<RunRecord[]>;
   close(): Promise<void>;
 }

@@ -6,7 +6,11 @@ import type { Logger } from "pino";
 import { file_google_rpc_error_details } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../../gen/ts/google/rpc/status_pb.js";
 import { file_health_v1_health, Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
-import { file_weft_v1_workflow, WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { toJson } from "@bufbuild/protobuf";
+import { file_weft_v1_workflow, WorkflowSchema, WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
+import type { RunRecord } from "../domain/run-record.ts";
+import { LocalEventFeed } from "../engine/local-event-feed.ts";
+import { workflowToProto } from "../transport/mappers.ts";
 import type { Config } from "../config.ts";
 import { HttpStepDispatcher } from "../dispatch/http-step-dispatcher.ts";
 import { Engine } from "../engine/engine.ts";
@@ -20,9 +24,19 @@ import { listen } from "./listener.ts";
 import { registerReflection } from "./reflection-service.ts";
 import { resolveSigningSecrets } from "./signing-secrets.ts";
 
+/** The on_complete / on_error body: the run's final status, as GetWorkflow returns it. */
+function renderWebhook(run: RunRecord): string {
+  return JSON.stringify({
+    eventId: run.webhook?.eventId,
+    type: run.webhook?.eventType,
+    workflow: toJson(WorkflowSchema, workflowToProto(run)),
+  });
+}
+
 export interface RunningServer {
   readonly port: number;
   readonly engine: Engine;
+  readonly feed: LocalEventFeed;
   /** Graceful: streams and in-flight attempts get graceMs, then everything is closed. */
   close(graceMs: number): Promise<void>;
 }
@@ -34,12 +48,23 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     signer: new Signer(secrets),
     maxResultBytes: config.limits.maxResultBytes,
   });
-  const engine = new Engine({ store, dispatcher, clock: systemClock, logger });
+  const feed = new LocalEventFeed();
+  const engine = new Engine({
+    store,
+    dispatcher,
+    clock: systemClock,
+    feed,
+    logger,
+    renderWebhook,
+    machine: { webhook: config.webhook },
+    webhookTimeoutMs: config.webhook.timeoutMs,
+  });
   await engine.start();
+  const service = new WorkflowServiceHandler({ engine, feed, limits: config.limits, heartbeatMs: config.watchHeartbeatMs });
 
   const health = new HealthStatusRegistry();
   const routes = (router: ConnectRouter) => {
-    router.service(WorkflowService, new WorkflowServiceHandler(engine, config.limits));
+    router.service(WorkflowService, service);
     router.service(Health, healthServiceImpl(health));
     // google.rpc files are listed so that grpcurl can decode error details.
     registerReflection(
@@ -67,10 +92,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   return {
     port: listener.port,
     engine,
+    feed,
     close(graceMs: number) {
       closing ??= (async () => {
         health.set("", HealthCheckResponse_ServingStatus.NOT_SERVING);
         health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.NOT_SERVING);
+        service.closeStreams();
         await Promise.all([listener.close(graceMs), engine.stop(graceMs)]);
         await dispatcher.close();
         await store.close();

@@ -11,8 +11,17 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { ErrorInfo, RunEvent, RunPatch, RunRecord, RunState, StepRecord } from "../domain/run-record.ts";
-import { ACTIVE_RUN_STATES } from "../domain/run-record.ts";
+import {
+  type ErrorInfo,
+  type EventKind,
+  needsDriving,
+  type RunEvent,
+  type RunHeader,
+  runHeader,
+  type RunPatch,
+  type RunRecord,
+  type StepRecord,
+} from "../domain/run-record.ts";
 import type { JsonValue, WorkflowSpec } from "../domain/workflow-spec.ts";
 import {
   type CreateRunResult,
@@ -33,14 +42,8 @@ type Op =
 
 interface RunRow {
   run_id: string;
-  workflow_id: string;
-  request_id: string | null;
-  state: string;
   created_at: number;
-  started_at: number | null;
-  completed_at: number | null;
-  deadline_at: number;
-  error: string | null;
+  header: string;
   spec: string;
   version: number;
   last_seq: number;
@@ -53,16 +56,15 @@ CREATE TABLE IF NOT EXISTS runs (
   request_id TEXT UNIQUE,
   state TEXT NOT NULL,
   created_at INTEGER NOT NULL,
-  started_at INTEGER,
-  completed_at INTEGER,
-  deadline_at INTEGER NOT NULL,
-  error TEXT,
+  header TEXT NOT NULL,
   spec TEXT NOT NULL,
+  driving INTEGER NOT NULL,
   version INTEGER NOT NULL,
   last_seq INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, run_id);
 CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (workflow_id, run_id);
+CREATE INDEX IF NOT EXISTS runs_driving ON runs (run_id) WHERE driving = 1;
 CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL,
   idx INTEGER NOT NULL,
@@ -73,6 +75,7 @@ CREATE TABLE IF NOT EXISTS events (
   run_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
   at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
   step_id TEXT,
   from_state TEXT NOT NULL,
   to_state TEXT NOT NULL,
@@ -81,10 +84,6 @@ CREATE TABLE IF NOT EXISTS events (
   PRIMARY KEY (run_id, seq)
 ) STRICT, WITHOUT ROWID;
 `;
-
-function json(value: unknown): string | null {
-  return value === undefined ? null : JSON.stringify(value);
-}
 
 export class SqliteWorkflowStore implements WorkflowStore {
   private readonly db: DatabaseSync;
@@ -113,17 +112,18 @@ export class SqliteWorkflowStore implements WorkflowStore {
     this.stmt = {
       runByRequest: db.prepare("SELECT * FROM runs WHERE request_id = ?"),
       insertRun: db.prepare(
-        `INSERT INTO runs (run_id, workflow_id, request_id, state, created_at, started_at, completed_at, deadline_at, error, spec, version, last_seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (run_id, workflow_id, request_id, state, created_at, header, spec, driving, version, last_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       version: db.prepare("SELECT version FROM runs WHERE run_id = ?"),
+      // Compare-and-set: the WHERE clause on version makes the update the check.
       updateHeader: db.prepare(
-        "UPDATE runs SET state = ?, started_at = ?, completed_at = ?, error = ?, version = ?, last_seq = ? WHERE run_id = ?",
+        "UPDATE runs SET state = ?, header = ?, driving = ?, version = ?, last_seq = ? WHERE run_id = ? AND version = ?",
       ),
-      updateVersion: db.prepare("UPDATE runs SET version = ?, last_seq = ? WHERE run_id = ?"),
+      updateVersion: db.prepare("UPDATE runs SET version = ?, last_seq = ? WHERE run_id = ? AND version = ?"),
       upsertStep: db.prepare("INSERT OR REPLACE INTO steps (run_id, idx, record) VALUES (?, ?, ?)"),
       insertEvent: db.prepare(
-        "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (run_id, seq, at, kind, step_id, from_state, to_state, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       getRun: db.prepare("SELECT * FROM runs WHERE run_id = ?"),
       getSteps: db.prepare("SELECT record FROM steps WHERE run_id = ? ORDER BY idx"),
@@ -174,6 +174,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
         runId,
         seq: r.seq as number,
         at: r.at as number,
+        kind: r.kind as EventKind,
         from: r.from_state as string,
         to: r.to_state as string,
       };
@@ -189,10 +190,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async listActiveRuns(): Promise<RunRecord[]> {
-    const marks = ACTIVE_RUN_STATES.map(() => "?").join(", ");
-    const rows = this.db
-      .prepare(`SELECT * FROM runs WHERE state IN (${marks}) ORDER BY run_id`)
-      .all(...ACTIVE_RUN_STATES) as unknown as RunRow[];
+    const rows = this.db.prepare("SELECT * FROM runs WHERE driving = 1 ORDER BY run_id").all() as unknown as RunRow[];
     return rows.map((r) => this.toRecord(r));
   }
 
@@ -226,20 +224,23 @@ export class SqliteWorkflowStore implements WorkflowStore {
     try {
       this.db.exec("BEGIN IMMEDIATE");
       for (const op of ops) {
-        this.db.exec("SAVEPOINT op");
-        try {
-          if (op.kind === "create") {
+        if (op.kind === "create") {
+          // A create writes several rows: a savepoint keeps a failed one from leaving any.
+          this.db.exec("SAVEPOINT op");
+          try {
             const result = this.writeCreate(op.run, op.events);
             outcomes.push(() => op.resolve(result));
-          } else {
-            this.writePatch(op.patch);
-            outcomes.push(() => op.resolve());
+            this.db.exec("RELEASE op");
+          } catch (err) {
+            this.db.exec("ROLLBACK TO op");
+            this.db.exec("RELEASE op");
+            outcomes.push(() => op.reject(err));
           }
-          this.db.exec("RELEASE op");
-        } catch (err) {
-          this.db.exec("ROLLBACK TO op");
-          this.db.exec("RELEASE op");
-          outcomes.push(() => op.reject(err));
+        } else {
+          // The compare-and-set is the first write: a conflict leaves nothing behind.
+          // Any other failure aborts the whole batch below.
+          const conflict = this.writePatch(op.patch);
+          outcomes.push(conflict ? () => op.reject(conflict) : () => op.resolve());
         }
       }
       this.db.exec("COMMIT");
@@ -263,11 +264,9 @@ export class SqliteWorkflowStore implements WorkflowStore {
       requestId ?? null,
       run.state,
       run.createdAt,
-      run.startedAt ?? null,
-      run.completedAt ?? null,
-      run.deadlineAt,
-      json(run.error),
+      JSON.stringify(runHeader(run)),
       JSON.stringify(run.spec),
+      needsDriving(run) ? 1 : 0,
       run.version,
       run.lastSeq,
     );
@@ -276,29 +275,21 @@ export class SqliteWorkflowStore implements WorkflowStore {
     return { run, created: true };
   }
 
-  private writePatch(patch: RunPatch): void {
-    const row = this.stmt.version.get(patch.runId) as { version: number } | undefined;
-    if (!row || row.version !== patch.expectedVersion) {
-      throw new VersionConflictError(patch.runId, patch.expectedVersion, row?.version);
-    }
-    if ("state" in patch.run) {
-      const r = patch.run;
-      this.stmt.updateHeader.run(
-        r.state as RunState,
-        r.startedAt ?? null,
-        r.completedAt ?? null,
-        json(r.error),
-        patch.version,
-        patch.lastSeq,
-        patch.runId,
-      );
-    } else {
-      this.stmt.updateVersion.run(patch.version, patch.lastSeq, patch.runId);
+  /** Writes a patch, or returns the conflict (having written nothing). */
+  private writePatch(patch: RunPatch): VersionConflictError | undefined {
+    const h = patch.run;
+    const changed = h
+      ? this.stmt.updateHeader.run(h.state, JSON.stringify(h), needsDriving(h) ? 1 : 0, patch.version, patch.lastSeq, patch.runId, patch.expectedVersion)
+      : this.stmt.updateVersion.run(patch.version, patch.lastSeq, patch.runId, patch.expectedVersion);
+    if (changed.changes === 0) {
+      const row = this.stmt.version.get(patch.runId) as { version: number } | undefined;
+      return new VersionConflictError(patch.runId, patch.expectedVersion, row?.version);
     }
     for (const { index, record } of patch.steps) {
       this.stmt.upsertStep.run(patch.runId, index, JSON.stringify(record));
     }
     for (const e of patch.events) this.insertEvent(e);
+    return undefined;
   }
 
   private insertEvent(e: RunEvent): void {
@@ -306,26 +297,21 @@ export class SqliteWorkflowStore implements WorkflowStore {
       e.error !== undefined || e.result !== undefined
         ? JSON.stringify({ error: e.error, result: e.result })
         : null;
-    this.stmt.insertEvent.run(e.runId, e.seq, e.at, e.stepId ?? null, e.from, e.to, e.attempt ?? null, data);
+    this.stmt.insertEvent.run(e.runId, e.seq, e.at, e.kind, e.stepId ?? null, e.from, e.to, e.attempt ?? null, data);
   }
 
   private toRecord(row: RunRow): RunRecord {
     const steps = (this.stmt.getSteps.all(row.run_id) as { record: string }[]).map(
       (s) => JSON.parse(s.record) as StepRecord,
     );
-    const run: RunRecord = {
+    return {
+      ...(JSON.parse(row.header) as RunHeader),
       runId: row.run_id,
       spec: JSON.parse(row.spec) as WorkflowSpec,
-      state: row.state as RunState,
       createdAt: row.created_at,
-      deadlineAt: row.deadline_at,
       steps,
       version: row.version,
       lastSeq: row.last_seq,
     };
-    if (row.started_at !== null) run.startedAt = row.started_at;
-    if (row.completed_at !== null) run.completedAt = row.completed_at;
-    if (row.error !== null) run.error = JSON.parse(row.error) as ErrorInfo;
-    return run;
   }
 }

@@ -9,6 +9,7 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import {
   Backoff,
+  CompensationState as PbCompensationState,
   type CreateWorkflowRequest,
   type ErrorDetail,
   ErrorDetailSchema,
@@ -17,11 +18,24 @@ import {
   StepState as PbStepState,
   type StepStatus,
   StepStatusSchema,
+  WebhookDeliverySchema,
+  WebhookState as PbWebhookState,
   type Workflow,
+  type WorkflowEvent,
+  WorkflowEventSchema,
   WorkflowSchema,
   WorkflowState as PbWorkflowState,
 } from "../../gen/ts/weft/v1/workflow_pb.js";
-import type { ErrorInfo, RunRecord, RunState, StepState } from "../domain/run-record.ts";
+import type {
+  CompensationState,
+  ErrorInfo,
+  RunEvent,
+  RunRecord,
+  RunState,
+  StepState,
+  WebhookRecord,
+  WebhookState,
+} from "../domain/run-record.ts";
 import type {
   Backoff as DomainBackoff,
   JsonObject,
@@ -111,6 +125,23 @@ const STEP_STATE_TO_PROTO: Record<StepState, PbStepState> = {
   skipped: PbStepState.SKIPPED,
 };
 
+const COMPENSATION_STATE_TO_PROTO: Record<CompensationState | "", PbCompensationState> = {
+  "": PbCompensationState.UNSPECIFIED,
+  pending: PbCompensationState.PENDING,
+  running: PbCompensationState.RUNNING,
+  retry_wait: PbCompensationState.RETRY_WAIT,
+  succeeded: PbCompensationState.SUCCEEDED,
+  failed: PbCompensationState.FAILED,
+};
+
+const WEBHOOK_STATE_TO_PROTO: Record<WebhookState, PbWebhookState> = {
+  pending: PbWebhookState.PENDING,
+  delivering: PbWebhookState.DELIVERING,
+  retry_wait: PbWebhookState.RETRY_WAIT,
+  delivered: PbWebhookState.DELIVERED,
+  failed: PbWebhookState.FAILED,
+};
+
 export function runStateToProto(state: RunState): PbWorkflowState {
   return RUN_STATE_TO_PROTO[state];
 }
@@ -176,6 +207,11 @@ export function workflowToProto(run: RunRecord): Workflow {
         timeout: durationFromMs(def.timeoutMs),
         compensation: sub.compensation,
       }),
+      compensationState: COMPENSATION_STATE_TO_PROTO[st.compensation?.state ?? ""],
+      compensationAttempts: st.compensation?.attempts ?? 0,
+      compensationError: errorToProto(st.compensation?.error),
+      compensationStartedAt: ts(st.compensation?.startedAt),
+      compensationCompletedAt: ts(st.compensation?.completedAt),
     });
   });
   return create(WorkflowSchema, {
@@ -200,5 +236,69 @@ export function workflowToProto(run: RunRecord): Workflow {
     baseUrl: spec.baseUrl ?? "",
     requestId: spec.requestId ?? "",
     lastSequence: BigInt(run.lastSeq),
+    compensationFailed: run.compensation?.failed ?? false,
+    webhook: run.webhook && webhookToProto(run.webhook),
+  });
+}
+
+function webhookToProto(w: WebhookRecord) {
+  return create(WebhookDeliverySchema, {
+    url: w.url,
+    eventId: w.eventId,
+    eventType: w.eventType,
+    state: WEBHOOK_STATE_TO_PROTO[w.state],
+    attempts: w.attempts,
+    lastError: errorToProto(w.lastError),
+    nextAttemptAt: ts(w.nextAttemptAt),
+    deliveredAt: ts(w.deliveredAt),
+    giveUpAt: ts(w.giveUpAt),
+  });
+}
+
+/** Whether an event ends the run's stream: the run reached a terminal state. */
+export function isTerminalRunEvent(e: RunEvent): boolean {
+  return e.kind === "run" && (e.to === "completed" || e.to === "failed" || e.to === "cancelled");
+}
+
+export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
+  let transition: WorkflowEvent["transition"];
+  if (e.kind === "run") {
+    transition = {
+      case: "run",
+      value: {
+        $typeName: "weft.v1.RunTransition",
+        fromState: e.from ? RUN_STATE_TO_PROTO[e.from as RunState] : PbWorkflowState.UNSPECIFIED,
+        toState: RUN_STATE_TO_PROTO[e.to as RunState],
+      },
+    };
+  } else if (e.kind === "step") {
+    transition = {
+      case: "step",
+      value: {
+        $typeName: "weft.v1.StepTransition",
+        fromState: STEP_STATE_TO_PROTO[e.from as StepState],
+        toState: STEP_STATE_TO_PROTO[e.to as StepState],
+      },
+    };
+  } else {
+    transition = {
+      case: "compensation",
+      value: {
+        $typeName: "weft.v1.CompensationTransition",
+        fromState: COMPENSATION_STATE_TO_PROTO[e.from as CompensationState | ""],
+        toState: COMPENSATION_STATE_TO_PROTO[e.to as CompensationState],
+      },
+    };
+  }
+  return create(WorkflowEventSchema, {
+    sequence: BigInt(e.seq),
+    time: timestampFromMs(e.at),
+    runId: e.runId,
+    workflowId,
+    stepId: e.stepId ?? "",
+    transition,
+    attempt: e.attempt ?? 0,
+    error: errorToProto(e.error),
+    result: e.result === undefined ? undefined : valueToProto(e.result),
   });
 }

@@ -1,6 +1,7 @@
 // weft.v1.WorkflowService over Connect, gRPC and gRPC-Web.
 import { toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import {
   type CancelWorkflowRequest,
@@ -10,19 +11,41 @@ import {
   type CreateWorkflowResponse,
   type GetWorkflowRequest,
   type GetWorkflowResponse,
+  type ListWorkflowEventsRequest,
+  type ListWorkflowEventsResponse,
   type ListWorkflowsRequest,
   type ListWorkflowsResponse,
+  type WatchWorkflowRequest,
+  type WatchWorkflowResponse,
+  type WatchWorkflowsRequest,
+  type WatchWorkflowsResponse,
   WorkflowService,
 } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { compileWorkflow, formatViolations } from "../domain/compile-workflow.ts";
-import type { RunState } from "../domain/run-record.ts";
+import { isTerminal as isTerminalState, type RunEvent, type RunState } from "../domain/run-record.ts";
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
 import { type Engine, RunFinishedError, RunNotFoundError } from "../engine/engine.ts";
-import { RUN_STATE_FROM_PROTO, workflowInput, workflowToProto } from "./mappers.ts";
+import type { EventFeed } from "../ports/event-feed.ts";
+import { EventQueue, TIMEOUT } from "./event-queue.ts";
+import { eventToProto, isTerminalRunEvent, RUN_STATE_FROM_PROTO, workflowInput, workflowToProto } from "./mappers.ts";
 
 export const ERROR_DOMAIN = "weft.v1";
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 100;
+const DEFAULT_EVENT_PAGE_SIZE = 100;
+const MAX_EVENT_PAGE_SIZE = 1000;
+/** Events read from the store per round while a watcher catches up. */
+const CATCH_UP_BATCH = 500;
+/** Events a watcher may have queued before it falls back to reading the store. */
+const WATCH_QUEUE_LIMIT = 10_000;
+
+export interface WorkflowServiceOptions {
+  engine: Engine;
+  feed: EventFeed;
+  limits: Limits;
+  /** Idle streams get a heartbeat this often. */
+  heartbeatMs: number;
+}
 
 export function invalidArgument(violations: FieldViolation[]): ConnectError {
   return new ConnectError(formatViolations(violations), Code.InvalidArgument, undefined, [
@@ -58,17 +81,39 @@ function requireRunId(id: string): void {
   if (!id) throw invalidArgument([{ field: "id", description: "required" }]);
 }
 
+function runNotFound(id: string): ConnectError {
+  return withInfo(`workflow run "${id}" not found`, Code.NotFound, "RUN_NOT_FOUND", { id });
+}
+
+function heartbeat() {
+  return { case: "heartbeat" as const, value: { $typeName: "weft.v1.Heartbeat" as const, time: timestampFromMs(Date.now()) } };
+}
+
 export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowService> {
   private readonly engine: Engine;
+  private readonly feed: EventFeed;
   private readonly limits: Limits;
+  private readonly heartbeatMs: number;
+  /** Aborted at shutdown: every stream ends cleanly. */
+  private readonly closing = new AbortController();
 
-  constructor(engine: Engine, limits: Limits) {
-    this.engine = engine;
-    this.limits = limits;
+  constructor(options: WorkflowServiceOptions) {
+    this.engine = options.engine;
+    this.feed = options.feed;
+    this.limits = options.limits;
+    this.heartbeatMs = options.heartbeatMs;
     this.createWorkflow = this.createWorkflow.bind(this);
     this.getWorkflow = this.getWorkflow.bind(this);
     this.listWorkflows = this.listWorkflows.bind(this);
     this.cancelWorkflow = this.cancelWorkflow.bind(this);
+    this.watchWorkflow = this.watchWorkflow.bind(this);
+    this.watchWorkflows = this.watchWorkflows.bind(this);
+    this.listWorkflowEvents = this.listWorkflowEvents.bind(this);
+  }
+
+  /** Ends every open stream (server shutdown). */
+  closeStreams(): void {
+    this.closing.abort();
   }
 
   async createWorkflow(req: CreateWorkflowRequest): Promise<CreateWorkflowResponse> {
@@ -82,7 +127,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
   async getWorkflow(req: GetWorkflowRequest): Promise<GetWorkflowResponse> {
     requireRunId(req.id);
     const run = await this.engine.get(req.id);
-    if (!run) throw withInfo(`workflow run "${req.id}" not found`, Code.NotFound, "RUN_NOT_FOUND", { id: req.id });
+    if (!run) throw runNotFound(req.id);
     return { $typeName: "weft.v1.GetWorkflowResponse", workflow: workflowToProto(run) };
   }
 
@@ -127,5 +172,139 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
       }
       throw new ConnectError(String((err as Error).message ?? err), Code.Unavailable);
     }
+  }
+
+  // ---- streams and history ----------------------------------------------------
+
+  async *watchWorkflow(req: WatchWorkflowRequest, ctx: HandlerContext): AsyncGenerator<WatchWorkflowResponse> {
+    requireRunId(req.id);
+    if (req.afterSequence < 0n) throw invalidArgument([{ field: "after_sequence", description: "must not be negative" }]);
+    const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
+    const queue = new EventQueue<RunEvent>(WATCH_QUEUE_LIMIT);
+    // Subscribe before reading anything, so no commit can fall between the read and the feed.
+    const unsubscribe = this.feed.subscribe(req.id, (_, e) => queue.push(e));
+    try {
+      const run = await this.engine.get(req.id);
+      if (!run) throw runNotFound(req.id);
+      const workflowId = run.spec.workflowId;
+      let cursor: number;
+      if (req.afterSequence === 0n) {
+        yield { $typeName: "weft.v1.WatchWorkflowResponse", kind: { case: "snapshot", value: workflowToProto(run) } };
+        cursor = run.lastSeq;
+      } else {
+        cursor = Number(req.afterSequence);
+      }
+      const event = (e: RunEvent): WatchWorkflowResponse => ({
+        $typeName: "weft.v1.WatchWorkflowResponse",
+        kind: { case: "event", value: eventToProto(e, workflowId) },
+      });
+      let finished = isTerminalState(run.state) && cursor >= run.lastSeq;
+      // Catch up from the store: everything after the cursor that is already committed.
+      const catchUp = async function* (engine: Engine, upTo: number) {
+        for (;;) {
+          const batch = await engine.events(req.id, cursor, Math.min(CATCH_UP_BATCH, upTo - cursor));
+          for (const e of batch) {
+            cursor = e.seq;
+            yield e;
+          }
+          if (batch.length === 0 || cursor >= upTo) return;
+        }
+      };
+      if (!finished) {
+        for await (const e of catchUp(this.engine, Number.MAX_SAFE_INTEGER)) {
+          yield event(e);
+          if (isTerminalRunEvent(e)) {
+            finished = true;
+            break;
+          }
+        }
+      }
+      while (!finished && !signal.aborted) {
+        if (queue.overflowed) {
+          queue.reset();
+          for await (const e of catchUp(this.engine, Number.MAX_SAFE_INTEGER)) {
+            yield event(e);
+            if (isTerminalRunEvent(e)) finished = true;
+            if (finished) break;
+          }
+          continue;
+        }
+        const next = await queue.take(this.heartbeatMs, signal);
+        if (next === TIMEOUT) {
+          if (!signal.aborted) yield { $typeName: "weft.v1.WatchWorkflowResponse", kind: heartbeat() };
+          continue;
+        }
+        if (next.seq <= cursor) continue;
+        if (next.seq > cursor + 1) {
+          // Published out of reach (e.g. by another server): fill the gap from the store.
+          for await (const e of catchUp(this.engine, next.seq - 1)) yield event(e);
+        }
+        cursor = next.seq;
+        yield event(next);
+        finished = isTerminalRunEvent(next);
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  async *watchWorkflows(req: WatchWorkflowsRequest, ctx: HandlerContext): AsyncGenerator<WatchWorkflowsResponse> {
+    const states = new Set<RunState>();
+    const violations: FieldViolation[] = [];
+    req.states.forEach((s, i) => {
+      const state = RUN_STATE_FROM_PROTO[s];
+      if (state === undefined) violations.push({ field: `states[${i}]`, description: `unknown state ${s}` });
+      else states.add(state);
+    });
+    if (violations.length > 0) throw invalidArgument(violations);
+    const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
+    const queue = new EventQueue<{ workflowId: string; event: RunEvent }>(WATCH_QUEUE_LIMIT);
+    const unsubscribe = this.feed.subscribe(undefined, (workflowId, event) => {
+      if (event.kind !== "run") return;
+      if (states.size > 0 && !states.has(event.to as RunState)) return;
+      if (req.workflowId && req.workflowId !== workflowId) return;
+      queue.push({ workflowId, event });
+    });
+    try {
+      while (!signal.aborted) {
+        if (queue.overflowed) {
+          queue.reset();
+          throw new ConnectError("watcher fell too far behind; reconnect", Code.ResourceExhausted);
+        }
+        const next = await queue.take(this.heartbeatMs, signal);
+        if (next === TIMEOUT) {
+          if (!signal.aborted) yield { $typeName: "weft.v1.WatchWorkflowsResponse", kind: heartbeat() };
+          continue;
+        }
+        yield {
+          $typeName: "weft.v1.WatchWorkflowsResponse",
+          kind: { case: "event", value: eventToProto(next.event, next.workflowId) },
+        };
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  async listWorkflowEvents(req: ListWorkflowEventsRequest): Promise<ListWorkflowEventsResponse> {
+    requireRunId(req.id);
+    if (req.pageSize < 0) throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
+    let after = 0;
+    if (req.pageToken) {
+      after = Number.parseInt(Buffer.from(req.pageToken, "base64url").toString("utf8"), 10);
+      if (!Number.isSafeInteger(after) || after < 0) {
+        throw invalidArgument([{ field: "page_token", description: "invalid page token" }]);
+      }
+    }
+    const run = await this.engine.get(req.id);
+    if (!run) throw runNotFound(req.id);
+    const size = Math.min(req.pageSize || DEFAULT_EVENT_PAGE_SIZE, MAX_EVENT_PAGE_SIZE);
+    const events = await this.engine.events(req.id, after, size);
+    const last = events.at(-1);
+    return {
+      $typeName: "weft.v1.ListWorkflowEventsResponse",
+      events: events.map((e) => eventToProto(e, run.spec.workflowId)),
+      nextPageToken: last && last.seq < run.lastSeq ? Buffer.from(String(last.seq)).toString("base64url") : "",
+    };
   }
 }

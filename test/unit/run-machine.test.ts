@@ -6,14 +6,14 @@ import { DEFAULT_LIMITS, type StepInput } from "../../src/domain/workflow-spec.t
 
 type S = Partial<StepInput> & { id: string };
 
-function run(steps: S[], extra: { timeoutMs?: number } = {}): RunRecord {
+function run(steps: S[], extra: { timeoutMs?: number; saga?: boolean; onComplete?: string; onError?: string } = {}): RunRecord {
   const compiled = compileWorkflow(
     {
       id: "wf",
       steps: steps.map((s) => ({ url: `https://h.test/${s.id}`, dependsOn: [], parallel: false, compensation: "", ...s })),
-      onComplete: "",
-      onError: "",
-      saga: false,
+      onComplete: extra.onComplete ?? "",
+      onError: extra.onError ?? "",
+      saga: extra.saga ?? false,
       baseUrl: "",
       requestId: "",
       timeoutMs: extra.timeoutMs,
@@ -70,7 +70,7 @@ describe("RunMachine scheduling", () => {
     );
     expect(ids(m, m.start(1).dispatch)).toEqual(["a"]);
     const fx = m.attemptFailed(0, 1, fail(true), 2);
-    expect(fx.timers).toEqual([{ index: 0, at: 1002 }]);
+    expect(fx.timers).toEqual([{ kind: "step", index: 0, at: 1002 }]);
     expect(fx.dispatch).toEqual([]);
     expect(m.run.steps[0]).toMatchObject({ state: "retry_wait", nextAttemptAt: 1002, attempts: 1 });
     expect(ids(m, m.retryDue(0, 1002).dispatch)).toEqual(["a"]);
@@ -116,7 +116,7 @@ describe("RunMachine failures", () => {
   test("Retry-After stretches the delay", () => {
     const m = new RunMachine(run([{ id: "a", retries: { maxAttempts: 2, jitter: 0, initialIntervalMs: 10 } }]));
     m.start(1);
-    expect(m.attemptFailed(0, 1, fail(true, 5000), 2).timers).toEqual([{ index: 0, at: 5002 }]);
+    expect(m.attemptFailed(0, 1, fail(true, 5000), 2).timers).toEqual([{ kind: "step", index: 0, at: 5002 }]);
   });
 
   test("outcomes of stale or repeated attempts are ignored", () => {
@@ -167,8 +167,8 @@ describe("RunMachine cancel, deadline and recovery", () => {
     const stored = structuredClone(r);
     const again = new RunMachine(stored);
     const fx = again.recover(3);
-    expect(fx.dispatch).toEqual([{ index: 0, attempt: 1 }]);
-    expect(fx.timers).toEqual([{ index: 1, at: 1002 }]);
+    expect(fx.dispatch).toEqual([{ kind: "step", index: 0, attempt: 1 }]);
+    expect(fx.timers).toEqual([{ kind: "step", index: 1, at: 1002 }]);
   });
 
   test("patches carry consecutive events and bump the version", () => {
@@ -193,5 +193,126 @@ describe("RunMachine cancel, deadline and recovery", () => {
     expect(stored.steps).toEqual(m.run.steps);
     expect(stored.lastSeq).toBe(5);
     expect(stored.version).toBe(3);
+  });
+});
+
+describe("RunMachine saga", () => {
+  const saga = () =>
+    run(
+      [
+        { id: "reserve", compensation: "https://h.test/release" },
+        { id: "charge", dependsOn: ["reserve"], compensation: "https://h.test/refund" },
+        { id: "ship", dependsOn: ["charge"], compensation: "https://h.test/cancel-ship" },
+        { id: "notify", dependsOn: ["ship"] },
+      ],
+      { saga: true, onError: "https://h.test/on-error" },
+    );
+  const comp = (m: RunMachine) => Object.fromEntries(m.run.steps.map((s) => [s.id, s.compensation?.state ?? "-"]));
+
+  test("a failed step compensates the completed steps in reverse order, then fails the run", () => {
+    const m = new RunMachine(saga());
+    m.start(1);
+    m.attemptSucceeded(0, 1, { reservation: "r1" }, 2);
+    m.attemptSucceeded(1, 1, { chargeId: "ch_1" }, 3);
+    const fx = m.attemptFailed(2, 1, fail(false), 4); // ship fails for good
+    expect(m.run.state).toBe("compensating");
+    expect(fx.dispatch).toEqual([{ kind: "compensation", index: 1, attempt: 1 }]); // refund first
+    expect(comp(m)).toEqual({ reserve: "pending", charge: "running", ship: "-", notify: "-" });
+    const next = m.compensationSucceeded(1, 1, 5);
+    expect(next.dispatch).toEqual([{ kind: "compensation", index: 0, attempt: 1 }]); // then release
+    const end = m.compensationSucceeded(0, 1, 6);
+    expect(end.terminal).toBe(true);
+    expect(m.run.state).toBe("failed");
+    expect(m.run.compensation).toEqual({ outcome: "failed", failed: false });
+    expect(end.dispatch).toEqual([{ kind: "webhook", index: -1, attempt: 1 }]);
+    expect(m.run.webhook).toMatchObject({ url: "https://h.test/on-error", eventType: "workflow.failed", state: "delivering" });
+    const events = m.takePatch()!.events.filter((e) => e.kind === "compensation").map((e) => `${e.stepId}:${e.from}->${e.to}`);
+    expect(events).toEqual([
+      "charge:->pending",
+      "reserve:->pending",
+      "charge:pending->running",
+      "charge:running->succeeded",
+      "reserve:pending->running",
+      "reserve:running->succeeded",
+    ]);
+  });
+
+  test("compensations retry (at least 3 attempts) and a final failure marks the run but the rest still run", () => {
+    const m = new RunMachine(saga(), { random: () => 0.5 });
+    m.start(1);
+    m.attemptSucceeded(0, 1, null, 2);
+    m.attemptSucceeded(1, 1, null, 3);
+    m.attemptFailed(2, 1, fail(false), 4);
+    const retry = m.compensationFailed(1, 1, fail(true), 5);
+    expect(retry.timers).toEqual([{ kind: "compensation", index: 1, at: 1005 }]);
+    m.compensationRetryDue(1, 1005);
+    m.compensationFailed(1, 2, fail(true), 1006);
+    m.compensationRetryDue(1, 3006);
+    const gaveUp = m.compensationFailed(1, 3, fail(true), 3007);
+    expect(m.run.steps[1].compensation).toMatchObject({ state: "failed", attempts: 3 });
+    expect(m.run.compensation?.failed).toBe(true);
+    expect(gaveUp.dispatch).toEqual([{ kind: "compensation", index: 0, attempt: 1 }]);
+    m.compensationSucceeded(0, 1, 3008);
+    expect(m.run.state).toBe("failed");
+  });
+
+  test("without saga, or with nothing completed to compensate, the run fails directly", () => {
+    const plain = new RunMachine(run([{ id: "a", compensation: "https://h.test/undo" }, { id: "b", dependsOn: ["a"] }]));
+    plain.start(1);
+    plain.attemptSucceeded(0, 1, null, 2);
+    expect(plain.attemptFailed(1, 1, fail(false), 3).dispatch).toEqual([]);
+    expect(plain.run.state).toBe("failed");
+    const first = new RunMachine(saga());
+    first.start(1);
+    first.attemptFailed(0, 1, fail(false), 2);
+    expect(first.run.state).toBe("failed");
+  });
+
+  test("cancel in saga mode compensates and ends cancelled", () => {
+    const m = new RunMachine(saga());
+    m.start(1);
+    m.attemptSucceeded(0, 1, null, 2);
+    const fx = m.cancel(3, "stop");
+    expect(fx.abort).toEqual([1]);
+    expect(m.run.state).toBe("compensating");
+    m.compensationSucceeded(0, 1, 4);
+    expect(m.run.state).toBe("cancelled");
+  });
+});
+
+describe("RunMachine webhooks", () => {
+  const policy = { retryPeriodMs: 10_000, initialIntervalMs: 100, maxIntervalMs: 1_000 };
+
+  test("on_complete is delivered once the run completes", () => {
+    const m = new RunMachine(run([{ id: "a" }], { onComplete: "https://h.test/done" }), { webhook: policy });
+    m.start(1);
+    const fx = m.attemptSucceeded(0, 1, null, 2);
+    expect(fx.terminal).toBe(true);
+    expect(fx.done).toBe(false);
+    expect(m.run.webhook).toMatchObject({ eventType: "workflow.completed", giveUpAt: 10_002 });
+    expect(m.webhookSucceeded(1, 3).done).toBe(true);
+    expect(m.run.webhook).toMatchObject({ state: "delivered", deliveredAt: 3, attempts: 1 });
+  });
+
+  test("failed deliveries back off and give up after the retry period", () => {
+    const m = new RunMachine(run([{ id: "a" }], { onError: "https://h.test/err" }), { webhook: policy, random: () => 0.5 });
+    m.start(1);
+    m.attemptFailed(0, 1, fail(false), 2);
+    expect(m.webhookFailed(1, fail(true), 3).timers).toEqual([{ kind: "webhook", index: -1, at: 103 }]);
+    expect(m.webhookRetryDue(103).dispatch).toEqual([{ kind: "webhook", index: -1, attempt: 2 }]);
+    expect(m.webhookFailed(2, fail(true), 104).timers[0].at).toBe(304);
+    m.webhookRetryDue(304);
+    const late = m.webhookFailed(3, fail(true), 9_900);
+    expect(late.done).toBe(true);
+    expect(m.run.webhook).toMatchObject({ state: "failed", attempts: 3 });
+  });
+
+  test("a run with a pending webhook resumes delivery after a restart", () => {
+    const r = run([{ id: "a" }], { onComplete: "https://h.test/done" });
+    const m = new RunMachine(r, { webhook: policy });
+    m.start(1);
+    m.attemptSucceeded(0, 1, null, 2);
+    const again = new RunMachine(structuredClone(r), { webhook: policy });
+    expect(again.recover(5).dispatch).toEqual([{ kind: "webhook", index: -1, attempt: 1 }]);
   });
 });

@@ -240,6 +240,33 @@ export declare type StepStatus = Message<"weft.v1.StepStatus"> & {
    * @generated from field: weft.v1.StepDefinition definition = 9;
    */
   definition?: StepDefinition | undefined;
+
+  /**
+   * Saga mode: the compensation of this step, once the run is compensating.
+   *
+   * @generated from field: weft.v1.CompensationState compensation_state = 10;
+   */
+  compensationState: CompensationState;
+
+  /**
+   * @generated from field: int32 compensation_attempts = 11;
+   */
+  compensationAttempts: number;
+
+  /**
+   * @generated from field: weft.v1.ErrorDetail compensation_error = 12;
+   */
+  compensationError?: ErrorDetail | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp compensation_started_at = 13;
+   */
+  compensationStartedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp compensation_completed_at = 14;
+   */
+  compensationCompletedAt?: Timestamp | undefined;
 };
 
 /**
@@ -247,6 +274,70 @@ export declare type StepStatus = Message<"weft.v1.StepStatus"> & {
  * Use `create(StepStatusSchema)` to create a new message.
  */
 export declare const StepStatusSchema: GenMessage<StepStatus>;
+
+/**
+ * The on_complete / on_error notification of a finished run.
+ *
+ * @generated from message weft.v1.WebhookDelivery
+ */
+export declare type WebhookDelivery = Message<"weft.v1.WebhookDelivery"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Unique per notification; also the webhook-id header, for de-duplication.
+   *
+   * @generated from field: string event_id = 2;
+   */
+  eventId: string;
+
+  /**
+   * "workflow.completed", "workflow.failed" or "workflow.cancelled".
+   *
+   * @generated from field: string event_type = 3;
+   */
+  eventType: string;
+
+  /**
+   * @generated from field: weft.v1.WebhookState state = 4;
+   */
+  state: WebhookState;
+
+  /**
+   * @generated from field: int32 attempts = 5;
+   */
+  attempts: number;
+
+  /**
+   * @generated from field: weft.v1.ErrorDetail last_error = 6;
+   */
+  lastError?: ErrorDetail | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp next_attempt_at = 7;
+   */
+  nextAttemptAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp delivered_at = 8;
+   */
+  deliveredAt?: Timestamp | undefined;
+
+  /**
+   * Retries stop at this time.
+   *
+   * @generated from field: google.protobuf.Timestamp give_up_at = 9;
+   */
+  giveUpAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message weft.v1.WebhookDelivery.
+ * Use `create(WebhookDeliverySchema)` to create a new message.
+ */
+export declare const WebhookDeliverySchema: GenMessage<WebhookDelivery>;
 
 /**
  * A run of a workflow: its definition and its current state.
@@ -378,6 +469,20 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
    * @generated from field: int64 last_sequence = 21;
    */
   lastSequence: bigint;
+
+  /**
+   * Saga mode: at least one compensation failed for good.
+   *
+   * @generated from field: bool compensation_failed = 22;
+   */
+  compensationFailed: boolean;
+
+  /**
+   * The on_complete / on_error delivery, once the run has finished.
+   *
+   * @generated from field: weft.v1.WebhookDelivery webhook = 23;
+   */
+  webhook?: WebhookDelivery | undefined;
 };
 
 /**
@@ -385,6 +490,172 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
  * Use `create(WorkflowSchema)` to create a new message.
  */
 export declare const WorkflowSchema: GenMessage<Workflow>;
+
+/**
+ * One transition of a run, of one of its steps, or of a step's compensation,
+ * in the run's event log.
+ *
+ * @generated from message weft.v1.WorkflowEvent
+ */
+export declare type WorkflowEvent = Message<"weft.v1.WorkflowEvent"> & {
+  /**
+   * 1, 2, 3, … per run, without gaps.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 2;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string workflow_id = 4;
+   */
+  workflowId: string;
+
+  /**
+   * The step, for step and compensation transitions; empty for the run.
+   *
+   * @generated from field: string step_id = 5;
+   */
+  stepId: string;
+
+  /**
+   * @generated from oneof weft.v1.WorkflowEvent.transition
+   */
+  transition: {
+    /**
+     * @generated from field: weft.v1.RunTransition run = 6;
+     */
+    value: RunTransition;
+    case: "run";
+  } | {
+    /**
+     * @generated from field: weft.v1.StepTransition step = 7;
+     */
+    value: StepTransition;
+    case: "step";
+  } | {
+    /**
+     * @generated from field: weft.v1.CompensationTransition compensation = 8;
+     */
+    value: CompensationTransition;
+    case: "compensation";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The attempt the transition belongs to, if any.
+   *
+   * @generated from field: int32 attempt = 9;
+   */
+  attempt: number;
+
+  /**
+   * @generated from field: weft.v1.ErrorDetail error = 10;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * The step's result, on its transition to COMPLETED.
+   *
+   * @generated from field: google.protobuf.Value result = 11;
+   */
+  result?: Value | undefined;
+};
+
+/**
+ * Describes the message weft.v1.WorkflowEvent.
+ * Use `create(WorkflowEventSchema)` to create a new message.
+ */
+export declare const WorkflowEventSchema: GenMessage<WorkflowEvent>;
+
+/**
+ * @generated from message weft.v1.RunTransition
+ */
+export declare type RunTransition = Message<"weft.v1.RunTransition"> & {
+  /**
+   * @generated from field: weft.v1.WorkflowState from_state = 1;
+   */
+  fromState: WorkflowState;
+
+  /**
+   * @generated from field: weft.v1.WorkflowState to_state = 2;
+   */
+  toState: WorkflowState;
+};
+
+/**
+ * Describes the message weft.v1.RunTransition.
+ * Use `create(RunTransitionSchema)` to create a new message.
+ */
+export declare const RunTransitionSchema: GenMessage<RunTransition>;
+
+/**
+ * @generated from message weft.v1.StepTransition
+ */
+export declare type StepTransition = Message<"weft.v1.StepTransition"> & {
+  /**
+   * @generated from field: weft.v1.StepState from_state = 1;
+   */
+  fromState: StepState;
+
+  /**
+   * @generated from field: weft.v1.StepState to_state = 2;
+   */
+  toState: StepState;
+};
+
+/**
+ * Describes the message weft.v1.StepTransition.
+ * Use `create(StepTransitionSchema)` to create a new message.
+ */
+export declare const StepTransitionSchema: GenMessage<StepTransition>;
+
+/**
+ * @generated from message weft.v1.CompensationTransition
+ */
+export declare type CompensationTransition = Message<"weft.v1.CompensationTransition"> & {
+  /**
+   * @generated from field: weft.v1.CompensationState from_state = 1;
+   */
+  fromState: CompensationState;
+
+  /**
+   * @generated from field: weft.v1.CompensationState to_state = 2;
+   */
+  toState: CompensationState;
+};
+
+/**
+ * Describes the message weft.v1.CompensationTransition.
+ * Use `create(CompensationTransitionSchema)` to create a new message.
+ */
+export declare const CompensationTransitionSchema: GenMessage<CompensationTransition>;
+
+/**
+ * Sent on idle streams so that proxies keep them open.
+ *
+ * @generated from message weft.v1.Heartbeat
+ */
+export declare type Heartbeat = Message<"weft.v1.Heartbeat"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message weft.v1.Heartbeat.
+ * Use `create(HeartbeatSchema)` to create a new message.
+ */
+export declare const HeartbeatSchema: GenMessage<Heartbeat>;
 
 /**
  * @generated from message weft.v1.CreateWorkflowRequest
@@ -622,6 +893,176 @@ export declare type CancelWorkflowResponse = Message<"weft.v1.CancelWorkflowResp
 export declare const CancelWorkflowResponseSchema: GenMessage<CancelWorkflowResponse>;
 
 /**
+ * @generated from message weft.v1.WatchWorkflowRequest
+ */
+export declare type WatchWorkflowRequest = Message<"weft.v1.WatchWorkflowRequest"> & {
+  /**
+   * The run's id ("wf_…").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Resume: deliver exactly the events with a greater sequence number, and no
+   * snapshot. 0 starts with a snapshot.
+   *
+   * @generated from field: int64 after_sequence = 2;
+   */
+  afterSequence: bigint;
+};
+
+/**
+ * Describes the message weft.v1.WatchWorkflowRequest.
+ * Use `create(WatchWorkflowRequestSchema)` to create a new message.
+ */
+export declare const WatchWorkflowRequestSchema: GenMessage<WatchWorkflowRequest>;
+
+/**
+ * @generated from message weft.v1.WatchWorkflowResponse
+ */
+export declare type WatchWorkflowResponse = Message<"weft.v1.WatchWorkflowResponse"> & {
+  /**
+   * @generated from oneof weft.v1.WatchWorkflowResponse.kind
+   */
+  kind: {
+    /**
+     * The run as it was at sequence snapshot.last_sequence (first message).
+     *
+     * @generated from field: weft.v1.Workflow snapshot = 1;
+     */
+    value: Workflow;
+    case: "snapshot";
+  } | {
+    /**
+     * @generated from field: weft.v1.WorkflowEvent event = 2;
+     */
+    value: WorkflowEvent;
+    case: "event";
+  } | {
+    /**
+     * @generated from field: weft.v1.Heartbeat heartbeat = 3;
+     */
+    value: Heartbeat;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weft.v1.WatchWorkflowResponse.
+ * Use `create(WatchWorkflowResponseSchema)` to create a new message.
+ */
+export declare const WatchWorkflowResponseSchema: GenMessage<WatchWorkflowResponse>;
+
+/**
+ * @generated from message weft.v1.WatchWorkflowsRequest
+ */
+export declare type WatchWorkflowsRequest = Message<"weft.v1.WatchWorkflowsRequest"> & {
+  /**
+   * Only transitions into these states (any when empty).
+   *
+   * @generated from field: repeated weft.v1.WorkflowState states = 1;
+   */
+  states: WorkflowState[];
+
+  /**
+   * Only runs of this workflow id.
+   *
+   * @generated from field: string workflow_id = 2;
+   */
+  workflowId: string;
+};
+
+/**
+ * Describes the message weft.v1.WatchWorkflowsRequest.
+ * Use `create(WatchWorkflowsRequestSchema)` to create a new message.
+ */
+export declare const WatchWorkflowsRequestSchema: GenMessage<WatchWorkflowsRequest>;
+
+/**
+ * @generated from message weft.v1.WatchWorkflowsResponse
+ */
+export declare type WatchWorkflowsResponse = Message<"weft.v1.WatchWorkflowsResponse"> & {
+  /**
+   * @generated from oneof weft.v1.WatchWorkflowsResponse.kind
+   */
+  kind: {
+    /**
+     * @generated from field: weft.v1.WorkflowEvent event = 1;
+     */
+    value: WorkflowEvent;
+    case: "event";
+  } | {
+    /**
+     * @generated from field: weft.v1.Heartbeat heartbeat = 2;
+     */
+    value: Heartbeat;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weft.v1.WatchWorkflowsResponse.
+ * Use `create(WatchWorkflowsResponseSchema)` to create a new message.
+ */
+export declare const WatchWorkflowsResponseSchema: GenMessage<WatchWorkflowsResponse>;
+
+/**
+ * @generated from message weft.v1.ListWorkflowEventsRequest
+ */
+export declare type ListWorkflowEventsRequest = Message<"weft.v1.ListWorkflowEventsRequest"> & {
+  /**
+   * The run's id ("wf_…").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * At most this many events (1..1000); 0 means 100.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.ListWorkflowEventsRequest.
+ * Use `create(ListWorkflowEventsRequestSchema)` to create a new message.
+ */
+export declare const ListWorkflowEventsRequestSchema: GenMessage<ListWorkflowEventsRequest>;
+
+/**
+ * @generated from message weft.v1.ListWorkflowEventsResponse
+ */
+export declare type ListWorkflowEventsResponse = Message<"weft.v1.ListWorkflowEventsResponse"> & {
+  /**
+   * @generated from field: repeated weft.v1.WorkflowEvent events = 1;
+   */
+  events: WorkflowEvent[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.ListWorkflowEventsResponse.
+ * Use `create(ListWorkflowEventsResponseSchema)` to create a new message.
+ */
+export declare const ListWorkflowEventsResponseSchema: GenMessage<ListWorkflowEventsResponse>;
+
+/**
  * Delay growth between retry attempts.
  *
  * @generated from enum weft.v1.Backoff
@@ -785,6 +1226,110 @@ export enum StepState {
 export declare const StepStateSchema: GenEnum<StepState>;
 
 /**
+ * The state of a completed step's compensation (saga mode).
+ *
+ * @generated from enum weft.v1.CompensationState
+ */
+export enum CompensationState {
+  /**
+   * No compensation: not a saga, no compensation URL, or the step did not complete.
+   *
+   * @generated from enum value: COMPENSATION_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Will be called once the compensations of later steps are done.
+   *
+   * @generated from enum value: COMPENSATION_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * A call is in flight.
+   *
+   * @generated from enum value: COMPENSATION_STATE_RUNNING = 2;
+   */
+  RUNNING = 2,
+
+  /**
+   * A call failed and the next one is scheduled.
+   *
+   * @generated from enum value: COMPENSATION_STATE_RETRY_WAIT = 3;
+   */
+  RETRY_WAIT = 3,
+
+  /**
+   * @generated from enum value: COMPENSATION_STATE_SUCCEEDED = 4;
+   */
+  SUCCEEDED = 4,
+
+  /**
+   * Failed for good; the run is marked compensation_failed.
+   *
+   * @generated from enum value: COMPENSATION_STATE_FAILED = 5;
+   */
+  FAILED = 5,
+}
+
+/**
+ * Describes the enum weft.v1.CompensationState.
+ */
+export declare const CompensationStateSchema: GenEnum<CompensationState>;
+
+/**
+ * The delivery state of a run's on_complete / on_error webhook.
+ *
+ * @generated from enum weft.v1.WebhookState
+ */
+export enum WebhookState {
+  /**
+   * @generated from enum value: WEBHOOK_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Not yet sent.
+   *
+   * @generated from enum value: WEBHOOK_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * A delivery attempt is in flight.
+   *
+   * @generated from enum value: WEBHOOK_STATE_DELIVERING = 2;
+   */
+  DELIVERING = 2,
+
+  /**
+   * An attempt failed and the next one is scheduled.
+   *
+   * @generated from enum value: WEBHOOK_STATE_RETRY_WAIT = 3;
+   */
+  RETRY_WAIT = 3,
+
+  /**
+   * The receiver answered 2xx.
+   *
+   * @generated from enum value: WEBHOOK_STATE_DELIVERED = 4;
+   */
+  DELIVERED = 4,
+
+  /**
+   * Retries were exhausted (see give_up_at).
+   *
+   * @generated from enum value: WEBHOOK_STATE_FAILED = 5;
+   */
+  FAILED = 5,
+}
+
+/**
+ * Describes the enum weft.v1.WebhookState.
+ */
+export declare const WebhookStateSchema: GenEnum<WebhookState>;
+
+/**
  * Runs, in creation order, and their lifecycle.
  *
  * @generated from service weft.v1.WorkflowService
@@ -829,6 +1374,37 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof CancelWorkflowRequestSchema;
     output: typeof CancelWorkflowResponseSchema;
+  },
+  /**
+   * Streams a run: a snapshot (unless resuming), then every transition in
+   * order; ends after the run's terminal transition.
+   *
+   * @generated from rpc weft.v1.WorkflowService.WatchWorkflow
+   */
+  watchWorkflow: {
+    methodKind: "server_streaming";
+    input: typeof WatchWorkflowRequestSchema;
+    output: typeof WatchWorkflowResponseSchema;
+  },
+  /**
+   * Streams run-level transitions of all runs, optionally filtered.
+   *
+   * @generated from rpc weft.v1.WorkflowService.WatchWorkflows
+   */
+  watchWorkflows: {
+    methodKind: "server_streaming";
+    input: typeof WatchWorkflowsRequestSchema;
+    output: typeof WatchWorkflowsResponseSchema;
+  },
+  /**
+   * A run's event log, oldest first.
+   *
+   * @generated from rpc weft.v1.WorkflowService.ListWorkflowEvents
+   */
+  listWorkflowEvents: {
+    methodKind: "unary";
+    input: typeof ListWorkflowEventsRequestSchema;
+    output: typeof ListWorkflowEventsResponseSchema;
   },
 }>;
 

@@ -1,0 +1,435 @@
+// `npm run bench`: throughput and orchestration overhead of Weft against a
+// trivial handler process, plus a raw undici baseline against the same handler.
+// Prints a table and, last, one JSON line with every number. Asserts nothing.
+//
+// Environment: BENCH_SCALE (default 1) scales run and request counts;
+// BENCH_WEFT_NODE_ARGS (space-separated) adds Node flags for the Weft process,
+// e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Agent, request } from "undici";
+import { WorkflowService } from "../gen/ts/weft/v1/workflow_pb.js";
+import { type HandlerChild, spawnHandler, spawnWeft, type WeftChild } from "./children.ts";
+import {
+  analyse,
+  chainSteps,
+  confirmCompleted,
+  createRequest,
+  drive,
+  FINAL_STEP,
+  fanoutSteps,
+  type Overhead,
+  type StepDef,
+  type WeftClient,
+} from "./scenarios.ts";
+import { type Dist, dist, ms, num, round, table } from "./stats.ts";
+
+const TARGETS = { stepsPerSec: 5000, overheadP50Ms: 1, overheadP99Ms: 10 };
+
+const SCALE = (() => {
+  const raw = process.env.BENCH_SCALE ?? "1";
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0 || v > 100) throw new Error(`BENCH_SCALE must be a number in (0, 100], got "${raw}"`);
+  return v;
+})();
+const scaled = (base: number, min = 1) => Math.max(min, Math.round(base * SCALE));
+const PHASE_LIMIT_MS = 150_000 * Math.max(1, SCALE);
+const TOTAL_LIMIT_MS = 900_000 * Math.max(1, SCALE);
+
+interface ScenarioConfig {
+  name: string;
+  steps: StepDef[];
+  runs: number;
+  concurrency: number;
+  warmupRuns: number;
+  /** One run at a time: measures unloaded overhead; no throughput target applies. */
+  latencyProbe?: boolean;
+}
+
+const SCENARIOS: ScenarioConfig[] = [
+  { name: "chain-10", steps: chainSteps(10), runs: scaled(2000, 10), concurrency: 200, warmupRuns: scaled(200, 10) },
+  { name: "fanout-100", steps: fanoutSteps(100), runs: scaled(200, 2), concurrency: 20, warmupRuns: scaled(20, 2) },
+  // Not a throughput scenario: chain-10 with a single run in flight, so the
+  // overhead figures show Weft's own latency rather than queueing at saturation.
+  { name: "chain-10 @1", steps: chainSteps(10), runs: scaled(100, 10), concurrency: 1, warmupRuns: scaled(10, 2), latencyProbe: true },
+];
+const RAW = { requests: scaled(20_000, 100), concurrency: 200, warmup: scaled(2000, 50) };
+
+// ---- CPU accounting from /proc (Linux; NaN elsewhere) ------------------------------
+
+const CLK_TCK = (() => {
+  const r = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
+  const v = Number(r.stdout?.trim());
+  return Number.isFinite(v) && v > 0 ? v : 100;
+})();
+
+/** user+system CPU time of a process, ms. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+interface CpuSample {
+  weft: number;
+  handler: number;
+  bench: number;
+}
+
+function sampleCpu(weft: WeftChild, handler: HandlerChild): CpuSample {
+  const u = process.cpuUsage();
+  return { weft: cpuMs(weft.child.pid), handler: cpuMs(handler.child.pid), bench: (u.user + u.system) / 1000 };
+}
+
+/** CPU use over the interval, in % of one core. */
+function cpuPercent(a: CpuSample, b: CpuSample, wallMs: number): CpuSample {
+  const pct = (x: number, y: number) => (100 * (y - x)) / wallMs;
+  return { weft: pct(a.weft, b.weft), handler: pct(a.handler, b.handler), bench: pct(a.bench, b.bench) };
+}
+
+// ---- scenarios ---------------------------------------------------------------------
+
+interface ScenarioResult {
+  name: string;
+  latencyProbe: boolean;
+  runs: number;
+  stepsPerRun: number;
+  concurrency: number;
+  warmupRuns: number;
+  wallMs: number;
+  stepsPerSec: number;
+  runsPerSec: number;
+  createMs: Dist;
+  overhead: Overhead;
+  cpuPct: CpuSample;
+}
+
+async function runScenario(client: WeftClient, weft: WeftChild, handler: HandlerChild, sc: ScenarioConfig): Promise<ScenarioResult> {
+  const req = createRequest(sc.name, sc.steps, handler.baseUrl);
+  log(`${sc.name}: warm-up, ${sc.warmupRuns} runs`);
+  const warm = await drive(client, handler, req, sc.warmupRuns, sc.concurrency, Date.now() + PHASE_LIMIT_MS);
+  await confirmCompleted(client, warm.runIds, Date.now() + 60_000);
+  await handler.get("/reset");
+
+  log(`${sc.name}: ${sc.runs} runs × ${sc.steps.length} steps, ${Math.min(sc.concurrency, sc.runs)} in flight`);
+  const cpu0 = sampleCpu(weft, handler);
+  const phase = await drive(client, handler, req, sc.runs, sc.concurrency, Date.now() + PHASE_LIMIT_MS);
+  const cpu1 = sampleCpu(weft, handler);
+  const cpuWall = Date.now() - phase.startWall;
+  const latestCompleted = await confirmCompleted(client, phase.runIds, Date.now() + 60_000);
+  const wallMs = Math.max(latestCompleted, phase.lastFinalWall) - phase.startWall;
+  const records = await handler.get("/records");
+  const overhead = analyse(records, phase.runIds, sc.steps);
+  await handler.get("/reset");
+  const steps = sc.runs * sc.steps.length;
+  return {
+    name: sc.name,
+    latencyProbe: sc.latencyProbe === true,
+    runs: sc.runs,
+    stepsPerRun: sc.steps.length,
+    concurrency: Math.min(sc.concurrency, sc.runs),
+    warmupRuns: sc.warmupRuns,
+    wallMs,
+    stepsPerSec: steps / (wallMs / 1000),
+    runsPerSec: sc.runs / (wallMs / 1000),
+    createMs: dist(phase.createMs),
+    overhead,
+    cpuPct: cpuPercent(cpu0, cpu1, cpuWall),
+  };
+}
+
+interface RawResult {
+  requests: number;
+  concurrency: number;
+  wallMs: number;
+  requestsPerSec: number;
+  latencyMs: Dist;
+  cpuPct: CpuSample;
+}
+
+async function rawPhase(agent: Agent, url: string, total: number, concurrency: number, deadlineMs: number, latencies?: number[]): Promise<number> {
+  const completedAt = new Date().toISOString();
+  let next = 0;
+  const worker = async () => {
+    while (next < total) {
+      if (Date.now() > deadlineMs) throw new Error(`raw baseline deadline passed after ${next} requests`);
+      const i = next++;
+      const runId = `raw_${i}`;
+      const body =
+        `{"workflowId":"bench-raw","runId":"${runId}","workflow":"bench-raw","stepId":"s01","attempt":1,` +
+        `"context":{"bench":"raw","tenant":"acme","amount":42},` +
+        `"previousSteps":{"s00":{"result":{"ok":true},"completedAt":"${completedAt}","attempts":1}}}`;
+      const t = performance.now();
+      const res = await request(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "weft-run-id": runId, "weft-step-id": "s01" },
+        body,
+        dispatcher: agent,
+      });
+      const text = await res.body.text();
+      latencies?.push(performance.now() - t);
+      if (res.statusCode !== 200 || !(JSON.parse(text) as { success?: boolean }).success) {
+        throw new Error(`raw baseline: HTTP ${res.statusCode} ${text}`);
+      }
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
+  return performance.now() - start;
+}
+
+async function runRaw(weft: WeftChild, handler: HandlerChild): Promise<RawResult> {
+  const agent = new Agent({ connections: RAW.concurrency, keepAliveTimeout: 30_000 });
+  try {
+    const url = `${handler.baseUrl}/step`;
+    log(`raw undici baseline: warm-up ${RAW.warmup} requests`);
+    await rawPhase(agent, url, RAW.warmup, RAW.concurrency, Date.now() + PHASE_LIMIT_MS);
+    await handler.get("/reset");
+    log(`raw undici baseline: ${RAW.requests} requests, ${RAW.concurrency} in flight`);
+    const latencies: number[] = [];
+    const cpu0 = sampleCpu(weft, handler);
+    const wallMs = await rawPhase(agent, url, RAW.requests, RAW.concurrency, Date.now() + PHASE_LIMIT_MS, latencies);
+    const cpu1 = sampleCpu(weft, handler);
+    await handler.get("/reset");
+    return {
+      requests: RAW.requests,
+      concurrency: RAW.concurrency,
+      wallMs,
+      requestsPerSec: RAW.requests / (wallMs / 1000),
+      latencyMs: dist(latencies),
+      cpuPct: cpuPercent(cpu0, cpu1, wallMs),
+    };
+  } finally {
+    await agent.close();
+  }
+}
+
+// ---- output ------------------------------------------------------------------------
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+const mark = (ok: boolean) => (ok ? "met" : "NOT met");
+const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x)}%` : "n/a");
+
+function roundDist(d: Dist): Record<string, number> {
+  return { n: d.n, p50: round(d.p50, 4), p90: round(d.p90, 4), p99: round(d.p99, 4), max: round(d.max, 4), mean: round(d.mean, 4) };
+}
+
+function report(machine: Record<string, unknown>, results: ScenarioResult[], raw: RawResult, totalMs: number): void {
+  const out: string[] = [];
+  out.push("");
+  out.push(`Weft benchmark  (BENCH_SCALE=${SCALE})`);
+  out.push(`node ${machine.node}  |  ${machine.cpuModel} × ${machine.cpuCount}  |  ${machine.memGiB} GiB  |  ${machine.platform}`);
+  out.push("store: embedded, fresh temp dir, synchronous=normal; Weft --log-level warn; handler: separate process");
+  out.push("");
+  out.push("Throughput (closed loop; wall = first create → last run completed)");
+  out.push(
+    table([
+      ["scenario", "runs", "steps/run", "in flight", "wall", "steps/s", "runs/s", "create p50", "create p99", "CPU weft/handler/bench"],
+      ...results.map((r) => [
+        r.name,
+        num(r.runs),
+        String(r.stepsPerRun),
+        String(r.concurrency),
+        `${(r.wallMs / 1000).toFixed(2)} s`,
+        num(r.stepsPerSec),
+        num(r.runsPerSec, 1),
+        ms(r.createMs.p50),
+        ms(r.createMs.p99),
+        `${pct(r.cpuPct.weft)} / ${pct(r.cpuPct.handler)} / ${pct(r.cpuPct.bench)}`,
+      ]),
+      [
+        "raw undici → handler",
+        "-",
+        "-",
+        String(raw.concurrency),
+        `${(raw.wallMs / 1000).toFixed(2)} s`,
+        `${num(raw.requestsPerSec)} req/s`,
+        "-",
+        `${ms(raw.latencyMs.p50)} (rtt)`,
+        `${ms(raw.latencyMs.p99)} (rtt)`,
+        `${pct(raw.cpuPct.weft)} / ${pct(raw.cpuPct.handler)} / ${pct(raw.cpuPct.bench)}`,
+      ],
+    ]),
+  );
+  out.push("");
+  out.push("Orchestration overhead per dependent step: handler received it − latest dependency response written (handler clock)");
+  out.push(
+    table([
+      ["scenario", "samples", "p50", "p90", "p99", "max", "mean", "requests/expected", "dup", "missing"],
+      ...results.map((r) => {
+        const o = r.overhead;
+        return [
+          r.name,
+          num(o.overheadMs.n),
+          ms(o.overheadMs.p50),
+          ms(o.overheadMs.p90),
+          ms(o.overheadMs.p99),
+          ms(o.overheadMs.max),
+          ms(o.overheadMs.mean),
+          `${num(o.requests)}/${num(o.expected)}`,
+          String(o.duplicates),
+          String(o.missing),
+        ];
+      }),
+    ]),
+  );
+  out.push("(chain-10 @1: one run in flight, i.e. Weft's latency without queueing; the other rows are closed loops at saturation)");
+  out.push("");
+  out.push("Design targets");
+  const rows: string[][] = [["target", ...results.map((r) => r.name)]];
+  rows.push([
+    `step executions/s ≥ ${num(TARGETS.stepsPerSec)}`,
+    ...results.map((r) =>
+      r.latencyProbe ? "n/a (1 run in flight)" : `${num(r.stepsPerSec)} (${mark(r.stepsPerSec >= TARGETS.stepsPerSec)})`,
+    ),
+  ]);
+  rows.push([
+    `overhead p50 ≤ ${TARGETS.overheadP50Ms} ms`,
+    ...results.map((r) => `${ms(r.overhead.overheadMs.p50)} (${mark(r.overhead.overheadMs.p50 <= TARGETS.overheadP50Ms)})`),
+  ]);
+  rows.push([
+    `overhead p99 ≤ ${TARGETS.overheadP99Ms} ms`,
+    ...results.map((r) => `${ms(r.overhead.overheadMs.p99)} (${mark(r.overhead.overheadMs.p99 <= TARGETS.overheadP99Ms)})`),
+  ]);
+  out.push(table(rows));
+  out.push("");
+  out.push(`total benchmark time: ${(totalMs / 1000).toFixed(1)} s`);
+  process.stdout.write(out.join("\n") + "\n");
+
+  const json = {
+    bench: "weft",
+    scale: SCALE,
+    machine,
+    targets: TARGETS,
+    scenarios: Object.fromEntries(
+      results.map((r) => [
+        r.name,
+        {
+          runs: r.runs,
+          stepsPerRun: r.stepsPerRun,
+          stepExecutions: r.runs * r.stepsPerRun,
+          concurrency: r.concurrency,
+          warmupRuns: r.warmupRuns,
+          wallMs: round(r.wallMs, 1),
+          stepsPerSec: round(r.stepsPerSec, 1),
+          runsPerSec: round(r.runsPerSec, 2),
+          createMs: roundDist(r.createMs),
+          overheadMs: roundDist(r.overhead.overheadMs),
+          handlerRequests: r.overhead.requests,
+          expectedRequests: r.overhead.expected,
+          duplicateRequests: r.overhead.duplicates,
+          missingRecords: r.overhead.missing,
+          handlerSpanMs: round(r.overhead.handlerSpanMs, 1),
+          cpuPercentOfOneCore: { weft: round(r.cpuPct.weft, 1), handler: round(r.cpuPct.handler, 1), bench: round(r.cpuPct.bench, 1) },
+          latencyProbe: r.latencyProbe,
+          targetsMet: {
+            stepsPerSec: r.latencyProbe ? null : r.stepsPerSec >= TARGETS.stepsPerSec,
+            overheadP50: r.overhead.overheadMs.p50 <= TARGETS.overheadP50Ms,
+            overheadP99: r.overhead.overheadMs.p99 <= TARGETS.overheadP99Ms,
+          },
+        },
+      ]),
+    ),
+    rawUndici: {
+      requests: raw.requests,
+      concurrency: raw.concurrency,
+      wallMs: round(raw.wallMs, 1),
+      requestsPerSec: round(raw.requestsPerSec, 1),
+      latencyMs: roundDist(raw.latencyMs),
+      cpuPercentOfOneCore: { weft: round(raw.cpuPct.weft, 1), handler: round(raw.cpuPct.handler, 1), bench: round(raw.cpuPct.bench, 1) },
+    },
+    totalMs: Math.round(totalMs),
+  };
+  process.stdout.write(JSON.stringify(json) + "\n");
+}
+
+// ---- main --------------------------------------------------------------------------
+
+let weft: WeftChild | undefined;
+let handler: HandlerChild | undefined;
+let dataDir: string | undefined;
+
+function killEverything(): void {
+  weft?.kill();
+  handler?.kill();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const cpuList = cpus();
+  const machine = {
+    node: process.version,
+    cpuModel: cpuList[0]?.model.trim() ?? "unknown",
+    cpuCount: cpuList.length,
+    memGiB: round(totalmem() / 2 ** 30, 1),
+    platform: `${process.platform} ${process.arch}`,
+  };
+  log(`node ${machine.node}, ${machine.cpuModel} × ${machine.cpuCount}, BENCH_SCALE=${SCALE}`);
+
+  dataDir = mkdtempSync(join(tmpdir(), "weft-bench-"));
+  handler = await spawnHandler(FINAL_STEP);
+  const nodeArgs = (process.env.BENCH_WEFT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  weft = await spawnWeft(dataDir, nodeArgs);
+  log(`weft on ${weft.baseUrl} (data ${dataDir}), handler on ${handler.baseUrl}`);
+  const weftDied = weft.exited.then((code) => {
+    throw new Error(`weft exited unexpectedly (${code}):\n${weft?.logs()}`);
+  });
+  weftDied.catch(() => {});
+  const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: weft.baseUrl }));
+
+  const work = (async () => {
+    const results: ScenarioResult[] = [];
+    for (const sc of SCENARIOS) results.push(await runScenario(client, weft!, handler!, sc));
+    const raw = await runRaw(weft!, handler!);
+    return { results, raw };
+  })();
+  const { results, raw } = await Promise.race([work, weftDied]);
+
+  log("stopping weft (SIGTERM) and the handler");
+  const w = weft;
+  weft = undefined;
+  void weftDied.catch(() => {});
+  await w.stop(10_000);
+  const warnings = w.logs();
+  await handler.stop();
+  handler = undefined;
+  rmSync(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
+  if (warnings) log(`weft wrote (warn and above):\n${warnings}`);
+  report(machine, results, raw, performance.now() - t0);
+}
+
+const watchdog = setTimeout(() => {
+  process.stderr.write(`[bench] gave up after ${TOTAL_LIMIT_MS / 1000} s\n`);
+  killEverything();
+  process.exit(1);
+}, TOTAL_LIMIT_MS);
+watchdog.unref();
+
+process.on("SIGINT", () => {
+  killEverything();
+  process.exit(130);
+});
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`[bench] failed: ${(err as Error)?.stack ?? err}\n`);
+    if (weft) process.stderr.write(`[bench] weft output:\n${weft.logs()}\n`);
+    killEverything();
+    process.exit(1);
+  },
+);
