@@ -9,7 +9,9 @@
 // Requests are keyed by the Weft-Run-Id / Weft-Step-Id headers that Weft sends
 // with every attempt (the body is parsed only when they are missing).
 //
-// Control endpoints (GET): /records (tab-separated lines), /reset, /stats.
+// Control endpoints (GET): /records (tab-separated lines), /reset, /stats, and
+// /release, which answers every POST to /hold that has been waiting (the watch
+// benchmark holds a run's first step until its watchers are connected).
 // IPC: sends {type:"listening",port} once, then the run id of every request
 // for the step named by BENCH_FINAL_STEP (default "end"), after answering it.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -54,7 +56,14 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+const held: ServerResponse[] = [];
+
 function onPost(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url === "/hold") {
+    req.resume();
+    req.on("end", () => held.push(res));
+    return;
+  }
   let runId = header(req, "weft-run-id");
   let stepId = header(req, "weft-step-id");
   const needBody = runId === undefined || stepId === undefined;
@@ -102,7 +111,12 @@ function onGet(req: IncomingMessage, res: ServerResponse): void {
     res.end(body);
     return;
   }
-  if (path === "/reset") {
+  if (path === "/release") {
+    for (const r of held.splice(0)) {
+      r.writeHead(200, REPLY_HEADERS);
+      r.end(REPLY);
+    }
+  } else if (path === "/reset") {
     for (let i = 0; i < count; i++) {
       runIds[i] = "";
       stepIds[i] = "";

@@ -26,6 +26,7 @@ import {
   type StepDef,
   type WeftClient,
 } from "./scenarios.ts";
+import { runWatchFanout, type WatchFanoutResult } from "./watch-fanout.ts";
 import { type Dist, dist, ms, num, round, table } from "./stats.ts";
 
 const TARGETS = { stepsPerSec: 5000, overheadP50Ms: 1, overheadP99Ms: 10 };
@@ -38,6 +39,9 @@ const SCALE = (() => {
 })();
 const scaled = (base: number, min = 1) => Math.max(min, Math.round(base * SCALE));
 const PHASE_LIMIT_MS = 150_000 * Math.max(1, SCALE);
+/** Watch fan-out: concurrent watchers on one run, and the run's length. */
+const WATCHERS = 1000;
+const WATCH_STEPS = 50;
 const TOTAL_LIMIT_MS = 900_000 * Math.max(1, SCALE);
 
 interface ScenarioConfig {
@@ -226,7 +230,7 @@ function roundDist(d: Dist): Record<string, number> {
   return { n: d.n, p50: round(d.p50, 4), p90: round(d.p90, 4), p99: round(d.p99, 4), max: round(d.max, 4), mean: round(d.mean, 4) };
 }
 
-function report(machine: Record<string, unknown>, results: ScenarioResult[], raw: RawResult, totalMs: number): void {
+function report(machine: Record<string, unknown>, results: ScenarioResult[], raw: RawResult, watch: WatchFanoutResult, totalMs: number): void {
   const out: string[] = [];
   out.push("");
   out.push(`Weft benchmark  (BENCH_SCALE=${SCALE})`);
@@ -305,6 +309,25 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
   ]);
   out.push(table(rows));
   out.push("");
+  out.push("Watch fan-out: WatchWorkflow streams on one run; latency = watcher received − event timestamp (taken just before commit)");
+  out.push(
+    table([
+      ["watchers", "connections", "transitions", "delivered/expected", "p50", "p90", "p99", "max", "connect all", "wall"],
+      [
+        num(watch.watchers),
+        String(watch.connections),
+        String(watch.transitions),
+        `${num(watch.delivered)}/${num(watch.expected)}`,
+        ms(watch.latencyMs.p50),
+        ms(watch.latencyMs.p90),
+        ms(watch.latencyMs.p99),
+        ms(watch.latencyMs.max),
+        ms(watch.connectMs),
+        ms(watch.wallMs),
+      ],
+    ]),
+  );
+  out.push("");
   out.push(`total benchmark time: ${(totalMs / 1000).toFixed(1)} s`);
   process.stdout.write(out.join("\n") + "\n");
 
@@ -350,6 +373,16 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
       latencyMs: roundDist(raw.latencyMs),
       cpuPercentOfOneCore: { weft: round(raw.cpuPct.weft, 1), handler: round(raw.cpuPct.handler, 1), bench: round(raw.cpuPct.bench, 1) },
     },
+    watchFanout: {
+      watchers: watch.watchers,
+      connections: watch.connections,
+      transitions: watch.transitions,
+      delivered: watch.delivered,
+      expected: watch.expected,
+      latencyMs: roundDist(watch.latencyMs),
+      connectMs: round(watch.connectMs, 1),
+      wallMs: round(watch.wallMs, 1),
+    },
     totalMs: Math.round(totalMs),
   };
   process.stdout.write(JSON.stringify(json) + "\n");
@@ -394,9 +427,11 @@ async function main(): Promise<void> {
     const results: ScenarioResult[] = [];
     for (const sc of SCENARIOS) results.push(await runScenario(client, weft!, handler!, sc));
     const raw = await runRaw(weft!, handler!);
-    return { results, raw };
+    log(`watch fan-out: ${WATCHERS} watchers on one run of ${WATCH_STEPS} steps`);
+    const watch = await runWatchFanout(weft!.baseUrl, handler!, WATCHERS, WATCH_STEPS, Date.now() + PHASE_LIMIT_MS);
+    return { results, raw, watch };
   })();
-  const { results, raw } = await Promise.race([work, weftDied]);
+  const { results, raw, watch } = await Promise.race([work, weftDied]);
 
   log("stopping weft (SIGTERM) and the handler");
   const w = weft;
@@ -409,7 +444,7 @@ async function main(): Promise<void> {
   rmSync(dataDir, { recursive: true, force: true });
   dataDir = undefined;
   if (warnings) log(`weft wrote (warn and above):\n${warnings}`);
-  report(machine, results, raw, performance.now() - t0);
+  report(machine, results, raw, watch, performance.now() - t0);
 }
 
 const watchdog = setTimeout(() => {

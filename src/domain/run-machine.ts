@@ -160,6 +160,7 @@ export class RunMachine {
     const run = this.run;
     switch (run.state) {
       case "pending":
+        if (now >= run.deadlineAt) return this.deadlineReached(now);
         return this.start(now);
       case "running":
         if (now >= run.deadlineAt) return this.deadlineReached(now);
@@ -207,7 +208,9 @@ export class RunMachine {
     const fx = effects();
     const st = this.run.steps[index];
     if (!this.isCurrentAttempt(st, attempt)) return fx;
-    this.setStep(index, "completed", now, { completedAt: now, result, error: undefined }, { attempt, result });
+    // completedSeq is the sequence number of this very event: completion order, exactly.
+    const completedSeq = this.run.lastSeq + 1;
+    this.setStep(index, "completed", now, { completedAt: now, completedSeq, result, error: undefined }, { attempt, result });
     for (const d of this.dependents[index]) {
       if (--this.remaining[d] === 0 && this.run.steps[d].state === "pending") this.ready.add(d);
     }
@@ -408,7 +411,8 @@ export class RunMachine {
         this.setStep(i, "cancelled", now, { completedAt: now, nextAttemptAt: undefined, error: stepError }, { attempt: st.attempts, error: stepError });
       }
     });
-    this.run.error = error;
+    // A run that is already failing keeps the step failure as its cause.
+    if (!(this.failing && outcome === "failed")) this.run.error = error;
     this.dirtyRun = true;
     this.end(outcome, now, fx);
     return fx;
@@ -461,23 +465,27 @@ export class RunMachine {
     this.run.steps.forEach((st, i) => {
       if (st.state === "completed" && this.run.spec.steps[i].compensation) out.push(i);
     });
-    return out.sort((a, b) => (this.run.steps[b].completedAt ?? 0) - (this.run.steps[a].completedAt ?? 0) || b - a);
+    return out.sort((a, b) => this.completionOrder(b) - this.completionOrder(a));
+  }
+
+  private completionOrder(index: number): number {
+    const st = this.run.steps[index];
+    return st.completedSeq ?? 0;
   }
 
   /** Starts the next pending compensation, or ends the run when none is left. */
   private advanceCompensation(now: number, fx: Effects): void {
     const steps = this.run.steps;
     if (steps.some((st) => st.compensation?.state === "running" || st.compensation?.state === "retry_wait")) return;
-    const order = steps
-      .map((st, i) => ({ st, i }))
-      .filter(({ st }) => st.compensation !== undefined)
-      .sort((a, b) => (b.st.completedAt ?? 0) - (a.st.completedAt ?? 0) || b.i - a.i);
-    const next = order.find(({ st }) => st.compensation!.state === "pending");
+    let next: number | undefined;
+    steps.forEach((st, i) => {
+      if (st.compensation?.state === "pending" && (next === undefined || this.completionOrder(i) > this.completionOrder(next))) next = i;
+    });
     if (next === undefined) {
       this.terminate(this.run.compensation!.outcome, now, fx);
       return;
     }
-    fx.dispatch.push({ kind: "compensation", index: next.i, attempt: this.startCompensation(next.i, now) });
+    fx.dispatch.push({ kind: "compensation", index: next, attempt: this.startCompensation(next, now) });
   }
 
   private startCompensation(index: number, now: number): number {

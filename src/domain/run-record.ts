@@ -60,6 +60,8 @@ export interface StepRecord {
   attempts: number;
   startedAt?: number;
   completedAt?: number;
+  /** Sequence number of the event that completed the step (orders compensations). */
+  completedSeq?: number;
   result?: JsonValue;
   error?: ErrorInfo;
   nextAttemptAt?: number;

@@ -79,6 +79,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     // CreateWorkflow gets a field-level INVALID_ARGUMENT, not a transport error.
     readMaxBytes: config.limits.maxRequestBytes * 2 + 65_536,
     writeMaxBytes: 64 * 1024 * 1024,
+    // gzip only what is worth it: small responses cost more CPU to compress than they save.
+    compressMinBytes: 64 * 1024,
     // Reject misspelled fields and unknown enum names in JSON instead of
     // silently ignoring them (e.g. "backoff": "linear" must not become the default).
     jsonOptions: { ignoreUnknownFields: false },

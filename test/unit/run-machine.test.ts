@@ -280,6 +280,44 @@ describe("RunMachine saga", () => {
   });
 });
 
+describe("RunMachine edge cases", () => {
+  test("a run still pending after a restart past its deadline times out instead of starting", () => {
+    const r = run([{ id: "a" }], { timeoutMs: 1000 });
+    const fx = new RunMachine(r).recover(5000);
+    expect(fx.dispatch).toEqual([]);
+    expect(r.state).toBe("failed");
+    expect(r.error?.reason).toBe("timed_out");
+  });
+
+  test("a deadline while a failed run waits for in-flight steps keeps the step failure as the cause", () => {
+    const m = new RunMachine(run([{ id: "a", parallel: true }, { id: "b", parallel: true }], { timeoutMs: 1000 }));
+    m.start(1);
+    m.attemptFailed(0, 1, fail(false), 2);
+    m.deadlineReached(1001);
+    expect(m.run.state).toBe("failed");
+    expect(m.run.error).toMatchObject({ reason: "step_failed", stepId: "a" });
+  });
+
+  test("compensations follow completion order even within one millisecond", () => {
+    const m = new RunMachine(
+      run(
+        [
+          { id: "x", parallel: true, compensation: "https://h.test/ux" },
+          { id: "y", parallel: true, compensation: "https://h.test/uy" },
+          { id: "z", parallel: true },
+        ],
+        { saga: true },
+      ),
+    );
+    m.start(1);
+    m.attemptSucceeded(1, 1, null, 5); // y completes first...
+    m.attemptSucceeded(0, 1, null, 5); // ...then x, in the same millisecond
+    const fx = m.attemptFailed(2, 1, fail(false), 5);
+    expect(fx.dispatch).toEqual([{ kind: "compensation", index: 0, attempt: 1 }]); // x (last completed) first
+    expect(m.compensationSucceeded(0, 1, 6).dispatch).toEqual([{ kind: "compensation", index: 1, attempt: 1 }]);
+  });
+});
+
 describe("RunMachine webhooks", () => {
   const policy = { retryPeriodMs: 10_000, initialIntervalMs: 100, maxIntervalMs: 1_000 };
 

@@ -435,7 +435,7 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
   onError: string;
 
   /**
-   * Whole-run timeout measured from the start.
+   * Whole-run timeout, measured from creation (see deadline).
    *
    * @generated from field: google.protobuf.Duration timeout = 16;
    */
@@ -697,7 +697,7 @@ export declare type CreateWorkflowRequest = Message<"weft.v1.CreateWorkflowReque
   onError: string;
 
   /**
-   * Whole-run timeout; unset means 86400 s.
+   * Whole-run timeout, measured from creation; unset means 86400 s.
    *
    * @generated from field: google.protobuf.Duration timeout = 6;
    */
