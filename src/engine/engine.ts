@@ -58,7 +58,8 @@ export interface EngineOptions {
 
 interface ActiveRun {
   machine: RunMachine;
-  log: Logger;
+  /** The run's logger (a pino child with runId), made on first use. */
+  log: Logger | undefined;
   /** In-flight calls by work key ("step:3", "compensation:1", "webhook:-1"). */
   inflight: Map<string, AbortController>;
   timers: Map<string, () => void>;
@@ -74,6 +75,10 @@ interface ActiveRun {
 }
 
 const key = (kind: WorkKind, index: number) => `${kind}:${index}`;
+
+function runLog(parent: Logger, active: ActiveRun): Logger {
+  return (active.log ??= parent.child({ runId: active.machine.run.runId }));
+}
 
 export class Engine {
   private readonly store: WorkflowStore;
@@ -121,7 +126,8 @@ export class Engine {
     const result = await this.store.createRun(run, [first]);
     if (!result.created) return result;
     this.feed.publish(spec.workflowId, [first]);
-    const snapshot = structuredClone(run);
+    // The machine replaces step records rather than changing them: copying the array is enough.
+    const snapshot: RunRecord = { ...run, steps: [...run.steps] };
     if (!this.stopping) this.activate(run, (m) => m.start(this.clock.now()));
     return { run: snapshot, created: true };
   }
@@ -180,7 +186,7 @@ export class Engine {
     const machine = new RunMachine(run, this.machineOptions);
     const active: ActiveRun = {
       machine,
-      log: this.log.child({ runId: run.runId }),
+      log: undefined,
       inflight: new Map(),
       timers: new Map(),
       contextJson: JSON.stringify(run.spec.context),
@@ -223,7 +229,7 @@ export class Engine {
   private perform(active: ActiveRun, fx: Effects): void {
     if (fx.terminal) {
       const run = active.machine.run;
-      active.log.info({ state: run.state, error: run.error, compensationFailed: run.compensation?.failed }, "workflow finished");
+      runLog(this.log, active).info({ state: run.state, error: run.error, compensationFailed: run.compensation?.failed }, "workflow finished");
     }
     if (active.detached || this.stopping) return;
     for (const t of fx.timers) {
@@ -267,7 +273,7 @@ export class Engine {
     const m = active.machine;
     const now = this.clock.now();
     if (!outcome.ok) {
-      active.log.debug({ kind: work.kind, stepId: m.run.steps[work.index]?.id, attempt: work.attempt, error: outcome.error }, "call failed");
+      runLog(this.log, active).debug({ kind: work.kind, stepId: m.run.steps[work.index]?.id, attempt: work.attempt, error: outcome.error }, "call failed");
     }
     switch (work.kind) {
       case "step":
@@ -376,7 +382,7 @@ export class Engine {
     const runId = active.machine.run.runId;
     if (active.evicted) return;
     active.evicted = true;
-    active.log.error({ err }, "commit failed; reloading run from the store");
+    runLog(this.log, active).error({ err }, "commit failed; reloading run from the store");
     this.finish(active);
     for (const c of active.inflight.values()) c.abort();
     const cancel = this.clock.setTimer(() => {

@@ -105,6 +105,10 @@ export class SqliteWorkflowStore implements WorkflowStore {
     // driving the same runs twice.
     this.db.exec("PRAGMA locking_mode = EXCLUSIVE");
     this.db.exec("PRAGMA busy_timeout = 0");
+    // Keep the working set in memory: the default 2 MB cache makes every commit re-read B-tree pages.
+    this.db.exec("PRAGMA cache_size = -131072");
+    this.db.exec("PRAGMA mmap_size = 1073741824");
+    this.db.exec("PRAGMA temp_store = MEMORY");
     this.db.exec("BEGIN IMMEDIATE");
     this.db.exec(SCHEMA);
     this.db.exec("COMMIT");
@@ -121,7 +125,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
         "UPDATE runs SET state = ?, header = ?, driving = ?, version = ?, last_seq = ? WHERE run_id = ? AND version = ?",
       ),
       updateVersion: db.prepare("UPDATE runs SET version = ?, last_seq = ? WHERE run_id = ? AND version = ?"),
-      upsertStep: db.prepare("INSERT OR REPLACE INTO steps (run_id, idx, record) VALUES (?, ?, ?)"),
+      insertStep: db.prepare("INSERT INTO steps (run_id, idx, record) VALUES (?, ?, ?)"),
+      updateStep: db.prepare("UPDATE steps SET record = ? WHERE run_id = ? AND idx = ?"),
       insertEvent: db.prepare(
         "INSERT INTO events (run_id, seq, at, kind, step_id, from_state, to_state, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
@@ -270,7 +275,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
       run.version,
       run.lastSeq,
     );
-    run.steps.forEach((st, i) => this.stmt.upsertStep.run(run.runId, i, JSON.stringify(st)));
+    run.steps.forEach((st, i) => this.stmt.insertStep.run(run.runId, i, JSON.stringify(st)));
     for (const e of events) this.insertEvent(e);
     return { run, created: true };
   }
@@ -286,7 +291,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
       return new VersionConflictError(patch.runId, patch.expectedVersion, row?.version);
     }
     for (const { index, record } of patch.steps) {
-      this.stmt.upsertStep.run(patch.runId, index, JSON.stringify(record));
+      this.stmt.updateStep.run(JSON.stringify(record), patch.runId, index);
     }
     for (const e of patch.events) this.insertEvent(e);
     return undefined;
