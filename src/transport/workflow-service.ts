@@ -116,6 +116,10 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     this.closing.abort();
   }
 
+  private refuseWhileClosing(): void {
+    if (this.closing.signal.aborted) throw new ConnectError("server is shutting down; reconnect to another server or retry", Code.Unavailable);
+  }
+
   async createWorkflow(req: CreateWorkflowRequest): Promise<CreateWorkflowResponse> {
     const bytes = toBinary(CreateWorkflowRequestSchema, req).byteLength;
     const compiled = compileWorkflow(workflowInput(req), this.limits, bytes);
@@ -179,6 +183,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
   async *watchWorkflow(req: WatchWorkflowRequest, ctx: HandlerContext): AsyncGenerator<WatchWorkflowResponse> {
     requireRunId(req.id);
     if (req.afterSequence < 0n) throw invalidArgument([{ field: "after_sequence", description: "must not be negative" }]);
+    this.refuseWhileClosing();
     const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
     const queue = new EventQueue<RunEvent>(WATCH_QUEUE_LIMIT);
     // Subscribe before reading anything, so no commit can fall between the read and the feed.
@@ -231,7 +236,14 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
         }
         const next = await queue.take(this.heartbeatMs, signal);
         if (next === TIMEOUT) {
-          if (!signal.aborted) yield { $typeName: "weft.v1.WatchWorkflowResponse", kind: heartbeat() };
+          if (signal.aborted) break;
+          // Idle: the store is the truth, so a missed notification never stalls a watcher.
+          for await (const e of catchUp(this.engine, Number.MAX_SAFE_INTEGER)) {
+            yield event(e);
+            if (isTerminalRunEvent(e)) finished = true;
+            if (finished) break;
+          }
+          if (!finished) yield { $typeName: "weft.v1.WatchWorkflowResponse", kind: heartbeat() };
           continue;
         }
         if (next.seq <= cursor) continue;
@@ -257,6 +269,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
       else states.add(state);
     });
     if (violations.length > 0) throw invalidArgument(violations);
+    this.refuseWhileClosing();
     const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
     const queue = new EventQueue<{ workflowId: string; event: RunEvent }>(WATCH_QUEUE_LIMIT);
     const unsubscribe = this.feed.subscribe(undefined, (workflowId, event) => {
@@ -291,8 +304,9 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     if (req.pageSize < 0) throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
     let after = 0;
     if (req.pageToken) {
-      after = Number.parseInt(Buffer.from(req.pageToken, "base64url").toString("utf8"), 10);
-      if (!Number.isSafeInteger(after) || after < 0) {
+      const text = Buffer.from(req.pageToken, "base64url").toString("utf8");
+      after = /^\d{1,15}$/.test(text) ? Number(text) : -1;
+      if (after < 0) {
         throw invalidArgument([{ field: "page_token", description: "invalid page token" }]);
       }
     }
