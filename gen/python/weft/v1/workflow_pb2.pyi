@@ -1,0 +1,433 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Backoff(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BACKOFF_UNSPECIFIED: _ClassVar[Backoff]
+    BACKOFF_EXPONENTIAL: _ClassVar[Backoff]
+    BACKOFF_LINEAR: _ClassVar[Backoff]
+    BACKOFF_FIXED: _ClassVar[Backoff]
+
+class WorkflowState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORKFLOW_STATE_UNSPECIFIED: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_PENDING: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_RUNNING: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_COMPLETED: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_FAILED: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_CANCELLED: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_COMPENSATING: _ClassVar[WorkflowState]
+
+class StepState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STEP_STATE_UNSPECIFIED: _ClassVar[StepState]
+    STEP_STATE_PENDING: _ClassVar[StepState]
+    STEP_STATE_RUNNING: _ClassVar[StepState]
+    STEP_STATE_RETRY_WAIT: _ClassVar[StepState]
+    STEP_STATE_COMPLETED: _ClassVar[StepState]
+    STEP_STATE_FAILED: _ClassVar[StepState]
+    STEP_STATE_CANCELLED: _ClassVar[StepState]
+    STEP_STATE_SKIPPED: _ClassVar[StepState]
+
+class CompensationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPENSATION_STATE_UNSPECIFIED: _ClassVar[CompensationState]
+    COMPENSATION_STATE_PENDING: _ClassVar[CompensationState]
+    COMPENSATION_STATE_RUNNING: _ClassVar[CompensationState]
+    COMPENSATION_STATE_RETRY_WAIT: _ClassVar[CompensationState]
+    COMPENSATION_STATE_SUCCEEDED: _ClassVar[CompensationState]
+    COMPENSATION_STATE_FAILED: _ClassVar[CompensationState]
+
+class WebhookState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WEBHOOK_STATE_UNSPECIFIED: _ClassVar[WebhookState]
+    WEBHOOK_STATE_PENDING: _ClassVar[WebhookState]
+    WEBHOOK_STATE_DELIVERING: _ClassVar[WebhookState]
+    WEBHOOK_STATE_RETRY_WAIT: _ClassVar[WebhookState]
+    WEBHOOK_STATE_DELIVERED: _ClassVar[WebhookState]
+    WEBHOOK_STATE_FAILED: _ClassVar[WebhookState]
+BACKOFF_UNSPECIFIED: Backoff
+BACKOFF_EXPONENTIAL: Backoff
+BACKOFF_LINEAR: Backoff
+BACKOFF_FIXED: Backoff
+WORKFLOW_STATE_UNSPECIFIED: WorkflowState
+WORKFLOW_STATE_PENDING: WorkflowState
+WORKFLOW_STATE_RUNNING: WorkflowState
+WORKFLOW_STATE_COMPLETED: WorkflowState
+WORKFLOW_STATE_FAILED: WorkflowState
+WORKFLOW_STATE_CANCELLED: WorkflowState
+WORKFLOW_STATE_COMPENSATING: WorkflowState
+STEP_STATE_UNSPECIFIED: StepState
+STEP_STATE_PENDING: StepState
+STEP_STATE_RUNNING: StepState
+STEP_STATE_RETRY_WAIT: StepState
+STEP_STATE_COMPLETED: StepState
+STEP_STATE_FAILED: StepState
+STEP_STATE_CANCELLED: StepState
+STEP_STATE_SKIPPED: StepState
+COMPENSATION_STATE_UNSPECIFIED: CompensationState
+COMPENSATION_STATE_PENDING: CompensationState
+COMPENSATION_STATE_RUNNING: CompensationState
+COMPENSATION_STATE_RETRY_WAIT: CompensationState
+COMPENSATION_STATE_SUCCEEDED: CompensationState
+COMPENSATION_STATE_FAILED: CompensationState
+WEBHOOK_STATE_UNSPECIFIED: WebhookState
+WEBHOOK_STATE_PENDING: WebhookState
+WEBHOOK_STATE_DELIVERING: WebhookState
+WEBHOOK_STATE_RETRY_WAIT: WebhookState
+WEBHOOK_STATE_DELIVERED: WebhookState
+WEBHOOK_STATE_FAILED: WebhookState
+
+class StepDefinition(_message.Message):
+    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
+    PARALLEL_FIELD_NUMBER: _ClassVar[int]
+    RETRIES_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    url: str
+    depends_on: _containers.RepeatedScalarFieldContainer[str]
+    parallel: bool
+    retries: RetryPolicy
+    timeout: _duration_pb2.Duration
+    compensation: str
+    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ...) -> None: ...
+
+class RetryPolicy(_message.Message):
+    __slots__ = ("max_attempts", "backoff", "initial_interval", "max_interval", "jitter")
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    BACKOFF_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    MAX_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    JITTER_FIELD_NUMBER: _ClassVar[int]
+    max_attempts: int
+    backoff: Backoff
+    initial_interval: _duration_pb2.Duration
+    max_interval: _duration_pb2.Duration
+    jitter: float
+    def __init__(self, max_attempts: _Optional[int] = ..., backoff: _Optional[_Union[Backoff, str]] = ..., initial_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., jitter: _Optional[float] = ...) -> None: ...
+
+class ErrorDetail(_message.Message):
+    __slots__ = ("message", "reason", "http_status", "attempt", "retryable", "step_id")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    RETRYABLE_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    reason: str
+    http_status: int
+    attempt: int
+    retryable: bool
+    step_id: str
+    def __init__(self, message: _Optional[str] = ..., reason: _Optional[str] = ..., http_status: _Optional[int] = ..., attempt: _Optional[int] = ..., retryable: _Optional[bool] = ..., step_id: _Optional[str] = ...) -> None: ...
+
+class StepStatus(_message.Message):
+    __slots__ = ("id", "state", "started_at", "completed_at", "attempts", "result", "error", "next_attempt_at", "definition", "compensation_state", "compensation_attempts", "compensation_error", "compensation_started_at", "compensation_completed_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATION_STATE_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATION_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATION_ERROR_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATION_STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATION_COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: StepState
+    started_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    attempts: int
+    result: _struct_pb2.Value
+    error: ErrorDetail
+    next_attempt_at: _timestamp_pb2.Timestamp
+    definition: StepDefinition
+    compensation_state: CompensationState
+    compensation_attempts: int
+    compensation_error: ErrorDetail
+    compensation_started_at: _timestamp_pb2.Timestamp
+    compensation_completed_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[StepState, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., definition: _Optional[_Union[StepDefinition, _Mapping]] = ..., compensation_state: _Optional[_Union[CompensationState, str]] = ..., compensation_attempts: _Optional[int] = ..., compensation_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., compensation_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compensation_completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WebhookDelivery(_message.Message):
+    __slots__ = ("url", "event_id", "event_type", "state", "attempts", "last_error", "next_attempt_at", "delivered_at", "give_up_at")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    GIVE_UP_AT_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    event_id: str
+    event_type: str
+    state: WebhookState
+    attempts: int
+    last_error: ErrorDetail
+    next_attempt_at: _timestamp_pb2.Timestamp
+    delivered_at: _timestamp_pb2.Timestamp
+    give_up_at: _timestamp_pb2.Timestamp
+    def __init__(self, url: _Optional[str] = ..., event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., state: _Optional[_Union[WebhookState, str]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., give_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Workflow(_message.Message):
+    __slots__ = ("id", "workflow_id", "state", "created_at", "started_at", "completed_at", "current_steps", "completed_steps", "failed_steps", "context", "results", "steps", "error", "on_complete", "on_error", "timeout", "deadline", "saga", "base_url", "request_id", "last_sequence", "compensation_failed", "webhook")
+    class ResultsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _struct_pb2.Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_STEPS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_STEPS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_STEPS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ON_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    ON_ERROR_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    SAGA_FIELD_NUMBER: _ClassVar[int]
+    BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATION_FAILED_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    workflow_id: str
+    state: WorkflowState
+    created_at: _timestamp_pb2.Timestamp
+    started_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    current_steps: _containers.RepeatedScalarFieldContainer[str]
+    completed_steps: _containers.RepeatedScalarFieldContainer[str]
+    failed_steps: _containers.RepeatedScalarFieldContainer[str]
+    context: _struct_pb2.Struct
+    results: _containers.MessageMap[str, _struct_pb2.Value]
+    steps: _containers.RepeatedCompositeFieldContainer[StepStatus]
+    error: ErrorDetail
+    on_complete: str
+    on_error: str
+    timeout: _duration_pb2.Duration
+    deadline: _timestamp_pb2.Timestamp
+    saga: bool
+    base_url: str
+    request_id: str
+    last_sequence: int
+    compensation_failed: bool
+    webhook: WebhookDelivery
+    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ...) -> None: ...
+
+class WorkflowEvent(_message.Message):
+    __slots__ = ("sequence", "time", "run_id", "workflow_id", "step_id", "run", "step", "compensation", "attempt", "error", "result")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    COMPENSATION_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    time: _timestamp_pb2.Timestamp
+    run_id: str
+    workflow_id: str
+    step_id: str
+    run: RunTransition
+    step: StepTransition
+    compensation: CompensationTransition
+    attempt: int
+    error: ErrorDetail
+    result: _struct_pb2.Value
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., step_id: _Optional[str] = ..., run: _Optional[_Union[RunTransition, _Mapping]] = ..., step: _Optional[_Union[StepTransition, _Mapping]] = ..., compensation: _Optional[_Union[CompensationTransition, _Mapping]] = ..., attempt: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class RunTransition(_message.Message):
+    __slots__ = ("from_state", "to_state")
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    from_state: WorkflowState
+    to_state: WorkflowState
+    def __init__(self, from_state: _Optional[_Union[WorkflowState, str]] = ..., to_state: _Optional[_Union[WorkflowState, str]] = ...) -> None: ...
+
+class StepTransition(_message.Message):
+    __slots__ = ("from_state", "to_state")
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    from_state: StepState
+    to_state: StepState
+    def __init__(self, from_state: _Optional[_Union[StepState, str]] = ..., to_state: _Optional[_Union[StepState, str]] = ...) -> None: ...
+
+class CompensationTransition(_message.Message):
+    __slots__ = ("from_state", "to_state")
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    from_state: CompensationState
+    to_state: CompensationState
+    def __init__(self, from_state: _Optional[_Union[CompensationState, str]] = ..., to_state: _Optional[_Union[CompensationState, str]] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("time",)
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateWorkflowRequest(_message.Message):
+    __slots__ = ("id", "steps", "context", "on_complete", "on_error", "timeout", "saga", "base_url", "request_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ON_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    ON_ERROR_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    SAGA_FIELD_NUMBER: _ClassVar[int]
+    BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    steps: _containers.RepeatedCompositeFieldContainer[StepDefinition]
+    context: _struct_pb2.Struct
+    on_complete: str
+    on_error: str
+    timeout: _duration_pb2.Duration
+    saga: bool
+    base_url: str
+    request_id: str
+    def __init__(self, id: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepDefinition, _Mapping]]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateWorkflowResponse(_message.Message):
+    __slots__ = ("workflow", "deduplicated")
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    DEDUPLICATED_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    deduplicated: bool
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...
+
+class GetWorkflowRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class ListWorkflowsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "states", "workflow_id")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    states: _containers.RepeatedScalarFieldContainer[WorkflowState]
+    workflow_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., states: _Optional[_Iterable[_Union[WorkflowState, str]]] = ..., workflow_id: _Optional[str] = ...) -> None: ...
+
+class ListWorkflowsResponse(_message.Message):
+    __slots__ = ("workflows", "next_page_token")
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    workflows: _containers.RepeatedCompositeFieldContainer[Workflow]
+    next_page_token: str
+    def __init__(self, workflows: _Optional[_Iterable[_Union[Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CancelWorkflowRequest(_message.Message):
+    __slots__ = ("id", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CancelWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class WatchWorkflowRequest(_message.Message):
+    __slots__ = ("id", "after_sequence")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    after_sequence: int
+    def __init__(self, id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class WatchWorkflowResponse(_message.Message):
+    __slots__ = ("snapshot", "event", "heartbeat")
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    snapshot: Workflow
+    event: WorkflowEvent
+    heartbeat: Heartbeat
+    def __init__(self, snapshot: _Optional[_Union[Workflow, _Mapping]] = ..., event: _Optional[_Union[WorkflowEvent, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+
+class WatchWorkflowsRequest(_message.Message):
+    __slots__ = ("states", "workflow_id")
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[WorkflowState]
+    workflow_id: str
+    def __init__(self, states: _Optional[_Iterable[_Union[WorkflowState, str]]] = ..., workflow_id: _Optional[str] = ...) -> None: ...
+
+class WatchWorkflowsResponse(_message.Message):
+    __slots__ = ("event", "heartbeat")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    event: WorkflowEvent
+    heartbeat: Heartbeat
+    def __init__(self, event: _Optional[_Union[WorkflowEvent, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+
+class ListWorkflowEventsRequest(_message.Message):
+    __slots__ = ("id", "page_size", "page_token")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    page_size: int
+    page_token: str
+    def __init__(self, id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListWorkflowEventsResponse(_message.Message):
+    __slots__ = ("events", "next_page_token")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[WorkflowEvent]
+    next_page_token: str
+    def __init__(self, events: _Optional[_Iterable[_Union[WorkflowEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
