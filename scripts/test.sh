@@ -1,30 +1,73 @@
 #!/usr/bin/env bash
-# Everything CI checks: proto lint, generated code freshness, typecheck, all tests.
-set -euo pipefail
+# Everything CI checks: proto lint and breaking-change check, generated code
+# freshness, typecheck, and every test suite (TypeScript, Go client, Python
+# client). Ends with one line: "N passed, N failed, N skipped" over all suites.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
+reports="$(mktemp -d)"
+status=0
 
-echo "== buf lint"
-buf lint
-echo "== buf breaking (against main)"
+step() { echo; echo "== $*"; }
+
+step "buf lint"
+buf lint || exit 1
+step "buf breaking (against main)"
 if git rev-parse --verify -q main >/dev/null; then
-  buf breaking --against ".git#branch=main"
+  buf breaking --against ".git#branch=main" || exit 1
 else
   echo "no local main branch: skipped"
 fi
-echo "== generated code is up to date"
-bash scripts/check-generated.sh
-echo "== typecheck"
-tsc --noEmit -p tsconfig.json
-echo "== tests"
-report="$(mktemp -d)/vitest.json"
-status=0
-vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
-if [ -f "$report" ]; then
-  node -e '
-    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    const skipped = r.numPendingTests + r.numTodoTests;
-    console.log(`\n${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-  ' "$report"
+step "generated code is up to date"
+bash scripts/check-generated.sh || exit 1
+step "typecheck"
+tsc --noEmit -p tsconfig.json || exit 1
+
+step "TypeScript tests (vitest)"
+vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" "$@" || status=1
+
+if [ -d clients/go ]; then
+  step "Go client tests (go test)"
+  # -json is kept for the totals; its Output fields are echoed as plain go test output.
+  (cd clients/go && go vet ./... && go test -count=1 -json ./... | tee "$reports/go.json" |
+    node -e 'require("readline").createInterface({input: process.stdin}).on("line", (l) => { try { const e = JSON.parse(l); if (e.Output) process.stdout.write(e.Output); } catch { console.log(l); } })'
+  ) || status=1
 fi
+
+if [ -d clients/python ]; then
+  step "Python client tests (pytest)"
+  .venv/bin/pip install -q --disable-pip-version-check -r clients/python/requirements-dev.txt -e gen/python -e clients/python || exit 1
+  .venv/bin/python -m pytest clients/python -q -p no:cacheprovider --junit-xml="$reports/pytest.xml" || status=1
+fi
+
+node - "$reports" <<'EOF'
+const fs = require("fs");
+const dir = process.argv[2];
+let passed = 0, failed = 0, skipped = 0;
+const read = (f) => (fs.existsSync(`${dir}/${f}`) ? fs.readFileSync(`${dir}/${f}`, "utf8") : undefined);
+const vitest = read("vitest.json");
+if (vitest) {
+  const r = JSON.parse(vitest);
+  passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+}
+const go = read("go.json");
+if (go) {
+  for (const line of go.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const e = JSON.parse(line);
+    if (!e.Test) continue;
+    if (e.Action === "pass") passed++;
+    else if (e.Action === "fail") failed++;
+    else if (e.Action === "skip") skipped++;
+  }
+}
+const py = read("pytest.xml");
+if (py) {
+  const m = py.match(/<testsuite [^>]*>/);
+  const attr = (n) => Number((m?.[0].match(new RegExp(` ${n}="(\\d+)"`)) ?? [])[1] ?? 0);
+  const total = attr("tests"), f = attr("failures") + attr("errors"), s = attr("skipped");
+  passed += total - f - s; failed += f; skipped += s;
+}
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+EOF
 exit "$status"

@@ -16,19 +16,13 @@ import {
 } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { findGrpcurl, runGrpcurl } from "../support/grpcurl.ts";
 import { HandlerServer } from "../support/handler-server.ts";
-import { startWeft, type TestWeft, waitForRun } from "../support/weft.ts";
+import { type TestWeft, waitForRun, useWeft } from "../support/weft.ts";
 
 let weft: TestWeft;
 let handlers: HandlerServer;
-
-beforeAll(async () => {
-  handlers = await HandlerServer.start();
-  weft = await startWeft();
-});
-
-afterAll(async () => {
-  await weft?.stop();
-  await handlers?.close();
+useWeft((w, h) => {
+  weft = w;
+  handlers = h;
 });
 
 function unary<I extends DescMessage, O extends DescMessage>(path: string, input: I, output: O) {

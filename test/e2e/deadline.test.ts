@@ -6,24 +6,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { durationFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { CompensationState, StepState, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { HandlerServer } from "../support/handler-server.ts";
 import { compensationBody, expectSigned, hangUntilAborted, runStates, sleep } from "../support/run-observer.ts";
 import { kill9, spawnWeft, type WeftProcess } from "../support/weft-process.ts";
-import { startWeft, type TestWeft, waitForRun } from "../support/weft.ts";
+import { type TestWeft, waitForRun, useWeft } from "../support/weft.ts";
 
 let weft: TestWeft;
 let handlers: HandlerServer;
-
-beforeAll(async () => {
-  handlers = await HandlerServer.start();
-  weft = await startWeft();
-});
-
-afterAll(async () => {
-  await weft?.stop();
-  await handlers?.close();
+useWeft((w, h) => {
+  weft = w;
+  handlers = h;
 });
 
 describe("deadline expiring during a step", () => {

@@ -3,7 +3,7 @@
 // with signed requests carrying the step's result and why the run failed.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import {
   CompensationState,
   type StepDefinitionSchema,
@@ -19,21 +19,15 @@ import {
   hangUntilAborted,
   runStates,
 } from "../support/run-observer.ts";
-import { startWeft, type TestWeft, waitForRun } from "../support/weft.ts";
+import { type TestWeft, waitForRun, useWeft } from "../support/weft.ts";
 
 type StepInit = MessageInitShape<typeof StepDefinitionSchema>;
 
 let weft: TestWeft;
 let handlers: HandlerServer;
-
-beforeAll(async () => {
-  handlers = await HandlerServer.start();
-  weft = await startWeft();
-});
-
-afterAll(async () => {
-  await weft?.stop();
-  await handlers?.close();
+useWeft((w, h) => {
+  weft = w;
+  handlers = h;
 });
 
 /** Fast retries, so that compensation retries (at least 3 attempts) take tens of ms. */

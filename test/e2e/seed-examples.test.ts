@@ -2,23 +2,17 @@
 // step handlers, the generated Connect client over gRPC.
 import { toJson } from "@bufbuild/protobuf";
 import { durationFromMs, type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { Backoff, StepState, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { verifySignature } from "../../src/signing/verify.ts";
 import { HandlerServer, type RecordedCall } from "../support/handler-server.ts";
-import { startWeft, TEST_SECRET, type TestWeft, waitForRun } from "../support/weft.ts";
+import { TEST_SECRET, type TestWeft, waitForRun, useWeft } from "../support/weft.ts";
 
 let weft: TestWeft;
 let handlers: HandlerServer;
-
-beforeAll(async () => {
-  handlers = await HandlerServer.start();
-  weft = await startWeft();
-});
-
-afterAll(async () => {
-  await weft?.stop();
-  await handlers?.close();
+useWeft((w, h) => {
+  weft = w;
+  handlers = h;
 });
 
 const json = (v: Value | undefined) => (v === undefined ? undefined : toJson(ValueSchema, v));

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
 import {
   type Workflow,
   WorkflowService,
@@ -13,6 +14,7 @@ import {
 } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/server/server.ts";
+import { HandlerServer } from "./handler-server.ts";
 
 export const TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -75,4 +77,22 @@ export async function waitForRun(
     }
     await new Promise((r) => setTimeout(r, 15));
   }
+}
+
+/**
+ * Starts a handler server and a Weft server before the file's tests and stops
+ * them after: `useWeft((w, h) => { weft = w; handlers = h; })`.
+ */
+export function useWeft(assign: (weft: TestWeft, handlers: HandlerServer) => void, overrides: Partial<Config> = {}): void {
+  let weft: TestWeft | undefined;
+  let handlers: HandlerServer | undefined;
+  beforeAll(async () => {
+    handlers = await HandlerServer.start();
+    weft = await startWeft(overrides);
+    assign(weft, handlers);
+  });
+  afterAll(async () => {
+    await weft?.stop();
+    await handlers?.close();
+  });
 }
