@@ -1,0 +1,336 @@
+// The Weft TypeScript SDK: the `platform` object of the product document.
+//
+//   import { platform } from "weft/sdk";          // (see src/sdk/index.ts)
+//   const run = await platform.workflows.create({ id: "order-processing", steps: [...] });
+//   const status = await platform.workflows.getStatus(run.id);
+//
+// `platform` is configured from the environment, read on first use:
+//   WEFT_URL              the Weft server (default http://localhost:8080)
+//   WEFT_TRANSPORT        "connect" (default; HTTP/1.1) or "grpc" (HTTP/2)
+//   WEFT_SIGNING_SECRETS  secrets that verify job requests (comma/space separated)
+//   WEFT_JOBS_BASE_URL    base for step URLs given as paths ('/api/jobs/x') when
+//                         create() gets no `baseUrl`
+// `configurePlatform({...})` overrides any of these in code (also after first
+// use); `createPlatform({ baseUrl, ... })` makes an independent instance.
+import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createTransport as createConnectFetchTransport } from "@connectrpc/connect/protocol-connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { parseSecretList } from "../signing/secrets.ts";
+import { verifyRequest as verifyFetchRequest, verifyRequestDetailed, type VerifyResult } from "../signing/verify.ts";
+import {
+  isTerminalEvent,
+  TERMINAL_STATES,
+  toCreateRequest,
+  toWatchEvent,
+  toWorkflowStatus,
+  workflowStatesToProto,
+} from "./convert.ts";
+import { WeftError } from "./errors.ts";
+import { fetchHttpClient } from "./fetch-client.ts";
+import type {
+  CreatedWorkflow,
+  CreateWorkflowInput,
+  ListWorkflowsOptions,
+  WatchMessage,
+  WatchOptions,
+  WorkflowPage,
+  WorkflowStatus,
+} from "./types.ts";
+
+export interface PlatformOptions {
+  /** The Weft server, e.g. "http://localhost:8080". */
+  baseUrl: string;
+  /**
+   * Secrets that verify job requests in `jobs.verifyRequest` (`whsec_…` or raw;
+   * a string may list several, comma/space separated). Unset: the
+   * WEFT_SIGNING_SECRETS environment variable at verification time.
+   */
+  signingSecrets?: string | readonly string[];
+  /** "connect" (default: the Connect protocol, binary, over HTTP/1.1) or "grpc" (HTTP/2). */
+  transport?: "grpc" | "connect";
+  /**
+   * Send Connect-protocol requests with this fetch() (edge runtimes, tests)
+   * instead of Node's http module. Only with transport "connect".
+   */
+  fetch?: typeof globalThis.fetch;
+  /** Base for step URLs given as paths when create() gets no `baseUrl`. */
+  jobsBaseUrl?: string;
+  /**
+   * Maps every URL create() sends (steps, compensations, onComplete, onError,
+   * base URL) before it is sent, e.g. to point production URLs at a local
+   * server in development or tests: `(u) => u.replace("https://myapp.com", "http://localhost:3000")`.
+   */
+  rewriteUrl?: (url: string) => string;
+  /** Connect interceptors applied to every call (logging, auth headers, …). */
+  interceptors?: Interceptor[];
+  /** Timeout of each unary call in ms (not watch streams). Default 30000; 0 means none. */
+  timeoutMs?: number;
+}
+
+export interface VerifyOptions {
+  /** Accepted clock skew either way, in seconds. Default 300. */
+  toleranceSeconds?: number;
+}
+
+export interface WorkflowsApi {
+  /** Validates and starts a run of the workflow; returns the run (its `id` is what getStatus takes). */
+  create(input: CreateWorkflowInput): Promise<CreatedWorkflow>;
+  /** The status of a run, by run id ('wf_…'). */
+  getStatus(id: string): Promise<WorkflowStatus>;
+  /** Cancels a run that has not finished (in-flight calls are aborted); returns the cancelled run. */
+  cancel(id: string, reason?: string): Promise<WorkflowStatus>;
+  /** One page of runs, newest first. */
+  list(options?: ListWorkflowsOptions): Promise<WorkflowPage>;
+  /**
+   * Streams a run: a snapshot, then every transition in order; ends after the
+   * run's terminal transition. Leaving the loop early cancels the stream.
+   */
+  watch(id: string, options?: WatchOptions): AsyncGenerator<WatchMessage, void, undefined>;
+}
+
+export interface JobsApi {
+  /**
+   * True if a job request (a Fetch `Request`, e.g. a Next.js route handler's)
+   * carries a valid Weft signature. The body stays readable.
+   */
+  verifyRequest(req: Request, options?: VerifyOptions): Promise<boolean>;
+  /** Like verifyRequest, with the reason on failure. */
+  verifyRequestDetailed(req: Request, options?: VerifyOptions): Promise<VerifyResult>;
+}
+
+export interface Platform {
+  readonly workflows: WorkflowsApi;
+  readonly jobs: JobsApi;
+}
+
+export const DEFAULT_WEFT_URL = "http://localhost:8080";
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+function checkOptions(o: PlatformOptions): void {
+  if (typeof o.baseUrl !== "string" || !/^https?:\/\//.test(o.baseUrl)) {
+    throw new TypeError(`Weft platform: baseUrl must be an http(s) URL, got ${JSON.stringify(o.baseUrl)}`);
+  }
+  const transport = o.transport ?? "connect";
+  if (transport !== "connect" && transport !== "grpc") {
+    throw new TypeError(`Weft platform: transport must be "connect" or "grpc", got ${JSON.stringify(o.transport)}`);
+  }
+  if (o.fetch && transport !== "connect") {
+    throw new TypeError('Weft platform: a custom fetch needs transport "connect" (gRPC needs HTTP/2 trailers)');
+  }
+}
+
+function makeTransport(o: PlatformOptions): Transport {
+  const baseUrl = o.baseUrl.replace(/\/+$/, "");
+  const interceptors = o.interceptors ?? [];
+  if ((o.transport ?? "connect") === "grpc") return createGrpcTransport({ baseUrl, interceptors });
+  if (o.fetch) {
+    return createConnectFetchTransport({
+      httpClient: fetchHttpClient(o.fetch),
+      baseUrl,
+      useBinaryFormat: true,
+      interceptors,
+      acceptCompression: [],
+      sendCompression: null,
+      compressMinBytes: 1024,
+      readMaxBytes: 0xffffffff,
+      writeMaxBytes: 0xffffffff,
+    });
+  }
+  return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
+}
+
+function secretsOf(o: PlatformOptions): string[] | undefined {
+  const s = o.signingSecrets;
+  if (s === undefined) return undefined;
+  const list = typeof s === "string" ? parseSecretList(s) : [...s];
+  return list.length > 0 ? list : undefined;
+}
+
+/** Wraps a Connect call: any failure becomes a WeftError. */
+async function call<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (err) {
+    throw WeftError.from(err);
+  }
+}
+
+interface Resolved {
+  options: PlatformOptions;
+  client: Client<typeof WorkflowService>;
+}
+
+/** A platform whose options are produced (and checked) on first use; `reset` forgets them. */
+function lazyPlatform(getOptions: () => PlatformOptions): { platform: Platform; reset(): void } {
+  let resolved: Resolved | undefined;
+  const state = (): Resolved => {
+    if (!resolved) {
+      const options = getOptions();
+      checkOptions(options);
+      resolved = { options, client: createClient(WorkflowService, makeTransport(options)) };
+    }
+    return resolved;
+  };
+  const unary = () => {
+    const { options, client } = state();
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    return { options, client, callOptions: timeoutMs > 0 ? { timeoutMs } : {} };
+  };
+
+  const workflows: WorkflowsApi = {
+    async create(input) {
+      const { options, client, callOptions } = unary();
+      const req = toCreateRequest(input, { jobsBaseUrl: options.jobsBaseUrl, rewriteUrl: options.rewriteUrl });
+      const res = await call(() => client.createWorkflow(req, callOptions));
+      return { ...toWorkflowStatus(res.workflow!), deduplicated: res.deduplicated };
+    },
+    async getStatus(id) {
+      const { client, callOptions } = unary();
+      const res = await call(() => client.getWorkflow({ id }, callOptions));
+      return toWorkflowStatus(res.workflow!);
+    },
+    async cancel(id, reason) {
+      const { client, callOptions } = unary();
+      const res = await call(() => client.cancelWorkflow({ id, reason: reason ?? "" }, callOptions));
+      return toWorkflowStatus(res.workflow!);
+    },
+    async list(opts = {}) {
+      const { client, callOptions } = unary();
+      const res = await call(() =>
+        client.listWorkflows(
+          {
+            states: workflowStatesToProto(opts.state),
+            workflowId: opts.workflowId ?? "",
+            pageSize: opts.pageSize ?? 0,
+            pageToken: opts.pageToken ?? "",
+          },
+          callOptions,
+        ),
+      );
+      return { workflows: res.workflows.map(toWorkflowStatus), nextPageToken: res.nextPageToken || undefined };
+    },
+    watch(id, opts = {}) {
+      return watchRun(state().client, workflows, id, opts);
+    },
+  };
+
+  const jobs: JobsApi = {
+    verifyRequest(req, opts = {}) {
+      return verifyFetchRequest(req, { secrets: secretsOf(state().options), toleranceSeconds: opts.toleranceSeconds });
+    },
+    verifyRequestDetailed(req, opts = {}) {
+      return verifyRequestDetailed(req, { secrets: secretsOf(state().options), toleranceSeconds: opts.toleranceSeconds });
+    },
+  };
+
+  return {
+    platform: { workflows, jobs },
+    reset() {
+      resolved = undefined;
+    },
+  };
+}
+
+async function* watchRun(
+  client: Client<typeof WorkflowService>,
+  workflows: WorkflowsApi,
+  id: string,
+  opts: WatchOptions,
+): AsyncGenerator<WatchMessage, void, undefined> {
+  const after = opts.afterSequence ?? 0;
+  if (!Number.isSafeInteger(after) || after < 0) {
+    throw new WeftError("invalid_argument", "after_sequence: must be a non-negative integer", {
+      fieldViolations: [{ field: "after_sequence", description: "must be a non-negative integer" }],
+    });
+  }
+  // The Connect client's stream iterator has no return(): aborting this
+  // controller is what cancels the call when the caller leaves the loop early.
+  const abort = new AbortController();
+  const external = opts.signal;
+  const onAbort = () => abort.abort(external?.reason);
+  if (external?.aborted) onAbort();
+  else external?.addEventListener("abort", onAbort, { once: true });
+  let lastSeen = after;
+  try {
+    const stream = client.watchWorkflow({ id, afterSequence: BigInt(after) }, { signal: abort.signal });
+    for await (const m of stream) {
+      if (m.kind.case === "snapshot") {
+        const status = toWorkflowStatus(m.kind.value);
+        lastSeen = Math.max(lastSeen, status.lastSequence);
+        yield { type: "snapshot", status };
+        if (TERMINAL_STATES.has(status.state)) return;
+      } else if (m.kind.case === "event") {
+        const event = toWatchEvent(m.kind.value);
+        if (!event) continue;
+        lastSeen = Math.max(lastSeen, event.sequence);
+        yield event;
+        if (isTerminalEvent(event)) return;
+      }
+      // Heartbeats only keep the connection open.
+    }
+    // The stream ended without the terminal event: fine if it had already been
+    // delivered before `afterSequence`, otherwise (e.g. the server shut down)
+    // the caller can resume.
+    const status = await workflows.getStatus(id);
+    if (TERMINAL_STATES.has(status.state) && status.lastSequence <= lastSeen) return;
+    throw new WeftError(
+      "unavailable",
+      `the watch of ${id} ended before the run finished; resume with { afterSequence: ${lastSeen} }`,
+    );
+  } catch (err) {
+    throw WeftError.from(err);
+  } finally {
+    external?.removeEventListener("abort", onAbort);
+    abort.abort();
+  }
+}
+
+/** An independent platform for the given server. */
+export function createPlatform(options: PlatformOptions): Platform {
+  checkOptions(options);
+  const fixed = { ...options };
+  return lazyPlatform(() => fixed).platform;
+}
+
+/** Options read from the environment (see the top of this file). */
+export function optionsFromEnv(env: Record<string, string | undefined> = process.env): PlatformOptions {
+  const transport = env.WEFT_TRANSPORT || undefined;
+  return {
+    baseUrl: env.WEFT_URL || DEFAULT_WEFT_URL,
+    signingSecrets: env.WEFT_SIGNING_SECRETS || undefined,
+    transport: transport as PlatformOptions["transport"],
+    jobsBaseUrl: env.WEFT_JOBS_BASE_URL || undefined,
+  };
+}
+
+let overrides: Partial<PlatformOptions> = {};
+const defaultPlatform = lazyPlatform(() => {
+  const merged: PlatformOptions = { ...optionsFromEnv() };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v;
+  }
+  return merged;
+});
+
+/**
+ * The default platform: configured from the environment on first use (WEFT_URL,
+ * WEFT_TRANSPORT, WEFT_SIGNING_SECRETS, WEFT_JOBS_BASE_URL), plus anything set
+ * with configurePlatform().
+ */
+export const platform: Platform = defaultPlatform.platform;
+
+/**
+ * Sets options of the default `platform` in code; they win over the
+ * environment. Takes effect at the next call (the connection is rebuilt), and
+ * merges with earlier calls; `configurePlatform(null)` clears them all.
+ */
+export function configurePlatform(options: Partial<PlatformOptions> | null): void {
+  overrides = options === null ? {} : { ...overrides, ...options };
+  defaultPlatform.reset();
+}
+
+export { WeftError } from "./errors.ts";
+export type { FieldViolation, WeftErrorCode } from "./errors.ts";
+export type * from "./types.ts";
+export type { VerifyResult } from "../signing/verify.ts";

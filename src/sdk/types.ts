@@ -1,0 +1,212 @@
+// The public shapes of the Weft TypeScript SDK. They follow the product
+// document: camelCase fields, durations in seconds, states as lowercase strings,
+// times as Date. No generated (protobuf) type leaks through them.
+
+/** Any JSON value. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export type BackoffStrategy = "exponential" | "linear" | "fixed";
+
+/** How failed attempts of a step are retried. Intervals are in seconds. */
+export interface RetryConfig {
+  /** Total attempts including the first (1..100). Default 1 (no retry). */
+  maxAttempts?: number;
+  /** Default 'exponential'. */
+  backoff?: BackoffStrategy;
+  /** Delay before the second attempt, in seconds. Default 1. */
+  initialInterval?: number;
+  /** Upper bound for any delay, in seconds. Default 60. */
+  maxInterval?: number;
+  /** Random spread applied to each delay, a fraction in [0, 1]. Default 0. */
+  jitter?: number;
+}
+
+export interface WorkflowStep {
+  /** Unique step identifier within the workflow. */
+  id: string;
+  /** Job handler URL: absolute, or a path resolved against the base URL. */
+  url: string;
+  /** Step ids that must complete before this step. */
+  dependsOn?: string[];
+  /** Run concurrently with other parallel steps. Default false. */
+  parallel?: boolean;
+  retries?: RetryConfig;
+  /** Per-attempt timeout in seconds. Default 300. */
+  timeout?: number;
+  /** URL called to undo this step when a saga run fails. */
+  compensation?: string;
+}
+
+export interface CreateWorkflowInput {
+  /** Unique workflow identifier (its name, e.g. 'order-processing'). */
+  id: string;
+  steps: WorkflowStep[];
+  /** Initial context passed to all steps (a JSON object). */
+  context?: Record<string, unknown>;
+  /** Webhook URL called when the workflow completes. */
+  onComplete?: string;
+  /** Webhook URL called when the workflow fails, times out or is cancelled. */
+  onError?: string;
+  /** Maximum workflow duration in seconds. Default 86400. */
+  timeout?: number;
+  /** Saga mode: compensate completed steps when the run fails. */
+  saga?: boolean;
+  /**
+   * Base for step URLs given as paths ('/api/jobs/x'). Defaults to the
+   * platform's `jobsBaseUrl` (env WEFT_JOBS_BASE_URL).
+   */
+  baseUrl?: string;
+  /** Idempotency key: creating again with the same key returns the original run. */
+  requestId?: string;
+}
+
+export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating";
+export type StepState = "pending" | "running" | "retry_wait" | "completed" | "failed" | "cancelled" | "skipped";
+export type CompensationState = "pending" | "running" | "retry_wait" | "succeeded" | "failed";
+export type WebhookDeliveryState = "pending" | "delivering" | "retry_wait" | "delivered" | "failed";
+
+/** Why an attempt, a step or a run failed. */
+export interface ErrorDetail {
+  message: string;
+  /** e.g. 'http_status', 'timeout', 'connection', 'handler_error', 'step_failed', 'cancelled', 'timed_out'. */
+  reason: string;
+  /** The handler's HTTP status, when there was a response. */
+  httpStatus?: number;
+  /** The attempt (1-based) that produced the error; absent for run-level errors. */
+  attempt?: number;
+  retryable: boolean;
+  /** The step that failed the run (run-level errors). */
+  stepId?: string;
+}
+
+export interface StepCompensationStatus {
+  state: CompensationState;
+  attempts: number;
+  startedAt: Date | undefined;
+  completedAt: Date | undefined;
+  error: ErrorDetail | undefined;
+}
+
+export interface StepStatus {
+  id: string;
+  state: StepState;
+  startedAt: Date | undefined;
+  completedAt: Date | undefined;
+  /** Attempts started so far. */
+  attempts: number;
+  /** The handler's result once completed, else undefined. */
+  result: JsonValue | undefined;
+  /** The last attempt's error, if any. */
+  error: ErrorDetail | undefined;
+  /** When the next attempt is due (state 'retry_wait'). */
+  nextAttemptAt: Date | undefined;
+  /** Saga mode: this step's compensation, once the run compensates. */
+  compensation: StepCompensationStatus | undefined;
+}
+
+export interface WebhookDelivery {
+  url: string;
+  eventId: string;
+  eventType: string;
+  state: WebhookDeliveryState;
+  attempts: number;
+  lastError: ErrorDetail | undefined;
+  deliveredAt: Date | undefined;
+}
+
+/** A run of a workflow, as `getStatus` returns it. */
+export interface WorkflowStatus {
+  /** The run's id ('wf_…'), which getStatus, cancel and watch take. */
+  id: string;
+  /** The workflow's id as given at creation, e.g. 'order-processing'. */
+  workflowId: string;
+  state: WorkflowState;
+  createdAt: Date | undefined;
+  startedAt: Date | undefined;
+  completedAt: Date | undefined;
+  /** The first step in flight or waiting for a retry, if any. */
+  currentStep: string | undefined;
+  /** Every step in flight or waiting for a retry. */
+  currentSteps: string[];
+  completedSteps: string[];
+  failedSteps: string[];
+  context: JsonObject;
+  /** Results by step id, for completed steps. */
+  results: Record<string, JsonValue>;
+  /** Every step, in definition order. */
+  steps: StepStatus[];
+  /** Why the run failed or was cancelled. */
+  error: ErrorDetail | undefined;
+  saga: boolean;
+  /** Saga mode: at least one compensation failed for good. */
+  compensationFailed: boolean;
+  /** Whole-run timeout in seconds. */
+  timeout: number;
+  deadline: Date | undefined;
+  onComplete: string | undefined;
+  onError: string | undefined;
+  baseUrl: string | undefined;
+  requestId: string | undefined;
+  /** Sequence number of the run's latest event (resume a watch after it). */
+  lastSequence: number;
+  webhook: WebhookDelivery | undefined;
+}
+
+/** What `create` returns: the new run (or, for a repeated requestId, the original one). */
+export interface CreatedWorkflow extends WorkflowStatus {
+  /** True when requestId matched an existing run, which is returned. */
+  deduplicated: boolean;
+}
+
+export interface ListWorkflowsOptions {
+  /** Only runs in this state / these states. */
+  state?: WorkflowState | WorkflowState[];
+  /** Only runs of this workflow id. */
+  workflowId?: string;
+  /** 1..100, default 50. */
+  pageSize?: number;
+  /** From a previous page's nextPageToken. */
+  pageToken?: string;
+}
+
+export interface WorkflowPage {
+  /** Newest first. */
+  workflows: WorkflowStatus[];
+  /** Undefined on the last page. */
+  nextPageToken: string | undefined;
+}
+
+export interface WatchOptions {
+  /** Resume: deliver exactly the events after this sequence number, and no snapshot. */
+  afterSequence?: number;
+  /** Aborting it ends the watch (the iterator throws a WeftError with code 'canceled'). */
+  signal?: AbortSignal;
+}
+
+export type EventKind = "run" | "step" | "compensation";
+
+export interface WatchSnapshot {
+  type: "snapshot";
+  status: WorkflowStatus;
+}
+
+export interface WatchEvent {
+  type: "event";
+  /** 1, 2, 3, … per run, without gaps. */
+  sequence: number;
+  time: Date;
+  /** The step, for step and compensation transitions. */
+  stepId: string | undefined;
+  kind: EventKind;
+  /** The state before the transition (undefined for the run's creation). */
+  from: WorkflowState | StepState | CompensationState | undefined;
+  to: WorkflowState | StepState | CompensationState;
+  /** The attempt the transition belongs to, if any. */
+  attempt: number | undefined;
+  error: ErrorDetail | undefined;
+  /** The step's result, on its transition to 'completed'. */
+  result: JsonValue | undefined;
+}
+
+export type WatchMessage = WatchSnapshot | WatchEvent;
