@@ -1,0 +1,186 @@
+// Package weft is a Go client for Weft, the workflow orchestration service:
+// a gRPC client (Dial, CreateWorkflow, GetWorkflow, Cancel, Watch, and the
+// generated weftv1.WorkflowServiceClient for everything else), and helpers
+// for step handlers written with net/http (VerifyRequest, StepRequest,
+// StepResponse).
+package weft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	weftv1 "github.com/weft-dev/weft/gen/go/weft/v1"
+)
+
+// Client talks to one Weft server.
+type Client struct {
+	// Service is the generated client, for every RPC and option.
+	Service weftv1.WorkflowServiceClient
+	// Conn is the underlying connection (shared by Service).
+	Conn *grpc.ClientConn
+}
+
+// Dial creates a client for addr ("host:port"; a leading "http://" is
+// dropped). Weft speaks gRPC over cleartext HTTP/2, so the connection is
+// insecure unless opts set other transport credentials (later options win).
+// Like grpc.NewClient, it connects lazily, on the first call.
+func Dial(addr string, opts ...grpc.DialOption) (*Client, error) {
+	addr = strings.TrimPrefix(addr, "http://")
+	all := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	conn, err := grpc.NewClient(addr, all...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Service: weftv1.NewWorkflowServiceClient(conn), Conn: conn}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error {
+	return c.Conn.Close()
+}
+
+// CreateWorkflow validates and starts a run and returns it. An invalid
+// workflow gives codes.InvalidArgument (see FieldViolations). For the
+// response's deduplicated flag, call c.Service.CreateWorkflow.
+func (c *Client) CreateWorkflow(ctx context.Context, req *weftv1.CreateWorkflowRequest, opts ...grpc.CallOption) (*weftv1.Workflow, error) {
+	res, err := c.Service.CreateWorkflow(ctx, req, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return res.GetWorkflow(), nil
+}
+
+// GetWorkflow returns a run's status (codes.NotFound for an unknown id).
+func (c *Client) GetWorkflow(ctx context.Context, runID string, opts ...grpc.CallOption) (*weftv1.Workflow, error) {
+	res, err := c.Service.GetWorkflow(ctx, &weftv1.GetWorkflowRequest{Id: runID}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return res.GetWorkflow(), nil
+}
+
+// Cancel cancels a run that has not finished (codes.FailedPrecondition if it
+// has); reason is recorded in the run's error.
+func (c *Client) Cancel(ctx context.Context, runID, reason string, opts ...grpc.CallOption) (*weftv1.Workflow, error) {
+	res, err := c.Service.CancelWorkflow(ctx, &weftv1.CancelWorkflowRequest{Id: runID, Reason: reason}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return res.GetWorkflow(), nil
+}
+
+// IsTerminal reports whether a run in state s has finished.
+func IsTerminal(s weftv1.WorkflowState) bool {
+	switch s {
+	case weftv1.WorkflowState_WORKFLOW_STATE_COMPLETED,
+		weftv1.WorkflowState_WORKFLOW_STATE_FAILED,
+		weftv1.WorkflowState_WORKFLOW_STATE_CANCELLED:
+		return true
+	}
+	return false
+}
+
+// WatchEndedError is returned by Watch when the server ended the stream
+// before the run finished (e.g. it is shutting down). Resume with
+// Watch(ctx, runID, LastSequence, fn).
+type WatchEndedError struct {
+	RunID        string
+	LastSequence int64
+}
+
+func (e *WatchEndedError) Error() string {
+	return fmt.Sprintf("weft: watch of %s ended before the run finished (resume after sequence %d)", e.RunID, e.LastSequence)
+}
+
+// Watch streams a run and calls fn for every message, in order: with
+// afterSequence 0 a snapshot first, then every event (run, step and
+// compensation transitions, sequences 1, 2, 3, … without gaps) and, on idle
+// streams, heartbeats. With afterSequence N > 0 there is no snapshot and the
+// first event is N+1.
+//
+// Watch returns nil once fn has seen the run finish (a terminal run event,
+// or a snapshot of a finished run); fn's error if it returns one; the
+// stream's error (a gRPC status error, or ctx's); or *WatchEndedError if the
+// stream ended cleanly before the run finished.
+func (c *Client) Watch(ctx context.Context, runID string, afterSequence int64, fn func(*weftv1.WatchWorkflowResponse) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // also ends the stream when returning early
+	stream, err := c.Service.WatchWorkflow(ctx, &weftv1.WatchWorkflowRequest{Id: runID, AfterSequence: afterSequence})
+	if err != nil {
+		return err
+	}
+	last := afterSequence
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return &WatchEndedError{RunID: runID, LastSequence: last}
+		}
+		if err != nil {
+			return err
+		}
+		finished := false
+		switch k := msg.GetKind().(type) {
+		case *weftv1.WatchWorkflowResponse_Snapshot:
+			last = k.Snapshot.GetLastSequence()
+			finished = IsTerminal(k.Snapshot.GetState())
+		case *weftv1.WatchWorkflowResponse_Event:
+			last = k.Event.GetSequence()
+			if run := k.Event.GetRun(); run != nil {
+				finished = IsTerminal(run.GetToState())
+			}
+		}
+		if err := fn(msg); err != nil {
+			return err
+		}
+		if finished {
+			return nil
+		}
+	}
+}
+
+// FieldViolations returns the google.rpc.BadRequest field violations carried
+// by a gRPC status error (CreateWorkflow's INVALID_ARGUMENT lists every
+// problem, e.g. field "steps[2].depends_on[0]", description
+// `unknown step "charge"`), or nil if there are none.
+func FieldViolations(err error) []*errdetails.BadRequest_FieldViolation {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return nil
+	}
+	var out []*errdetails.BadRequest_FieldViolation
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			out = append(out, br.GetFieldViolations()...)
+		}
+	}
+	return out
+}
+
+// ErrorReason returns the google.rpc.ErrorInfo reason of a gRPC status error
+// (e.g. "RUN_NOT_FOUND", "RUN_FINISHED"), or "".
+func ErrorReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return ""
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
