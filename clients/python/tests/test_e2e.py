@@ -1,0 +1,291 @@
+"""End to end: a real Weft server, Python step handlers that verify every
+request, and weft_client's Client and watcher."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+import uuid
+
+import grpc
+import pytest
+
+from weft_client import (
+    Client,
+    StepState,
+    WorkflowState,
+    error_info,
+    field_violations,
+    format_event,
+    is_terminal_event,
+    step,
+    to_python,
+    verify_request,
+)
+
+URL = "https://h.test/x"
+
+
+def _unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def _kinds(messages):
+    return [m.WhichOneof("kind") for m in messages]
+
+
+# ---- the product's batch fan-out / fan-in -----------------------------------------------
+
+
+def test_batch_fan_out_fan_in_watched_to_completion(client: Client, handlers, weft_server):
+    counts = {"process-item-1": 4, "process-item-2": 7, "process-item-3": 2}
+
+    handlers.on(
+        "/api/jobs/prepare-batch",
+        lambda call: {"json": {"success": True, "result": {"items": call.body["context"]["items"]}}, "delay": 0.2},
+    )
+    handlers.on(
+        "/api/jobs/process-item",
+        lambda call: {
+            "json": {"success": True, "result": {"success": True, "processedCount": counts[call.body["stepId"]]}},
+            "delay": 0.3,
+        },
+    )
+
+    def finalize_batch(call):
+        # The fan-in handler from the product document, in Python.
+        previous_steps = call.body["previousSteps"]
+        process_results = [
+            {"stepId": step_id, **entry["result"]}
+            for step_id, entry in previous_steps.items()
+            if step_id.startswith("process-")
+        ]
+        stats = {
+            "total": len(process_results),
+            "successful": sum(1 for r in process_results if r.get("success")),
+            "failed": sum(1 for r in process_results if not r.get("success")),
+            "totalProcessed": sum(r.get("processedCount") or 0 for r in process_results),
+        }
+        return {"json": {"success": True, "result": stats}}
+
+    handlers.on("/api/jobs/finalize-batch", finalize_batch)
+
+    created = client.create_workflow(
+        "batch-process",
+        [
+            {"id": "prepare", "url": "/api/jobs/prepare-batch"},
+            {"id": "process-item-1", "url": "/api/jobs/process-item", "depends_on": ["prepare"], "parallel": True},
+            {"id": "process-item-2", "url": "/api/jobs/process-item", "dependsOn": ["prepare"], "parallel": True},
+            step("process-item-3", "/api/jobs/process-item", depends_on=["prepare"], parallel=True, timeout=30),
+            {
+                "id": "finalize",
+                "url": "/api/jobs/finalize-batch",
+                "depends_on": ["process-item-1", "process-item-2", "process-item-3"],
+                "retries": {"max_attempts": 2, "backoff": "fixed", "initial_interval": 0.1},
+            },
+        ],
+        context={"batchId": "batch_123", "items": ["item_1", "item_2", "item_3"]},
+        base_url=handlers.base_url,
+        timeout=120,
+    )
+    assert not created.deduplicated
+    run = created.workflow
+    assert run.id.startswith("wf_")
+    assert run.workflow_id == "batch-process"
+
+    # The watcher: snapshot first, then gap-free events, ending with the run's COMPLETED.
+    messages = [m for m in client.watch(run.id, timeout=60) if m.WhichOneof("kind") != "heartbeat"]
+    assert _kinds(messages)[0] == "snapshot"
+    assert set(_kinds(messages)[1:]) == {"event"}
+    snapshot = messages[0].snapshot
+    assert snapshot.id == run.id
+    events = [m.event for m in messages[1:]]
+    first = snapshot.last_sequence + 1
+    assert [e.sequence for e in events] == list(range(first, first + len(events)))
+    assert all(e.run_id == run.id and e.workflow_id == "batch-process" for e in events)
+    last = events[-1]
+    assert last.WhichOneof("transition") == "run"
+    assert last.run.to_state == WorkflowState.WORKFLOW_STATE_COMPLETED
+    assert is_terminal_event(last)
+    assert sum(is_terminal_event(e) for e in events) == 1
+    assert format_event(last).endswith("run: RUNNING -> COMPLETED")
+
+    expected = {"total": 3, "successful": 3, "failed": 0, "totalProcessed": 13}
+    # The stored log holds the same transitions; a resumed watch replays them exactly.
+    log = list(client.list_events(run.id, page_size=5))
+    assert [e.sequence for e in log] == list(range(1, len(log) + 1))
+    assert log[snapshot.last_sequence :] == events
+    finalize_done = [
+        e
+        for e in log
+        if e.step_id == "finalize" and e.WhichOneof("transition") == "step" and e.step.to_state == StepState.STEP_STATE_COMPLETED
+    ]
+    assert len(finalize_done) == 1
+    assert to_python(finalize_done[0].result) == expected
+    resumed = list(client.watch(run.id, after_sequence=1, timeout=30))
+    assert set(_kinds(resumed)) == {"event"}
+    assert [m.event for m in resumed] == log[1:]
+    # Watching a finished run: just its snapshot.
+    finished = list(client.watch(run.id, timeout=30))
+    assert _kinds(finished) == ["snapshot"]
+    assert finished[0].snapshot.state == WorkflowState.WORKFLOW_STATE_COMPLETED
+
+    # The status, with finalize's aggregate.
+    status = client.get_workflow(run.id)
+    assert status.state == WorkflowState.WORKFLOW_STATE_COMPLETED
+    assert sorted(status.completed_steps) == sorted(["prepare", "process-item-1", "process-item-2", "process-item-3", "finalize"])
+    assert list(status.failed_steps) == [] and list(status.current_steps) == []
+    assert to_python(status.results["finalize"]) == expected
+    assert to_python(status.results["process-item-2"]) == {"success": True, "processedCount": 7}
+    assert [(s.id, s.state, s.attempts) for s in status.steps] == [
+        (sid, StepState.STEP_STATE_COMPLETED, 1)
+        for sid in ["prepare", "process-item-1", "process-item-2", "process-item-3", "finalize"]
+    ]
+    assert status.last_sequence == log[-1].sequence
+    assert to_python(status.context) == {"batchId": "batch_123", "items": ["item_1", "item_2", "item_3"]}
+
+    # What the handlers saw: every request signed (none rejected), in dependency order.
+    calls = handlers.calls_for(run.id)
+    assert [c.step_id for c in calls][0] == "prepare"
+    assert [c.step_id for c in calls][-1] == "finalize"
+    assert sorted(c.step_id for c in calls) == sorted(["prepare", "process-item-1", "process-item-2", "process-item-3", "finalize"])
+    assert [r for r in handlers.rejected if run.id.encode() in r.raw] == []
+    for c in calls:
+        assert c.headers["idempotency-key"] == f"{run.id}:{c.step_id}"
+        assert c.headers["weft-run-id"] == run.id
+        assert c.headers["weft-step-id"] == c.step_id
+        assert c.headers["weft-attempt"] == "1"
+        assert c.body["workflowId"] == "batch-process" and c.body["attempt"] == 1
+        assert len(c.headers["webhook-signature"].split()) == len(weft_server.secrets)
+        for secret in weft_server.secrets:  # each secret alone verifies it (rotation)
+            verify_request(c.headers, c.raw, [secret])
+    # Fan-out: every item request arrived before any item answered.
+    items = handlers.calls_for(run.id, "/api/jobs/process-item")
+    assert len(items) == 3
+    assert max(c.received_at for c in items) < min(c.responded_at for c in items)
+    # Fan-in: finalize started after every item answered, and read their results.
+    (fin,) = handlers.calls_for(run.id, "/api/jobs/finalize-batch")
+    assert fin.received_at >= max(c.responded_at for c in items)
+    assert fin.body["previousSteps"]["process-item-2"]["result"] == {"success": True, "processedCount": 7}
+    assert fin.body["previousSteps"]["prepare"]["result"] == {"items": ["item_1", "item_2", "item_3"]}
+
+
+def test_handler_rejects_unsigned_and_forged_requests(handlers):
+    body = json.dumps({"runId": "wf_forged", "stepId": "x"}).encode()
+
+    def post(headers):
+        req = urllib.request.Request(handlers.url("/api/jobs/anything"), data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    assert post({"content-type": "application/json"}) == (401, {"error": "invalid signature", "reason": "missing_headers"})
+    forged = {"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"}
+    assert post(forged)[1]["reason"] == "stale_timestamp"
+    assert handlers.calls_for("wf_forged") == []
+    assert {r.reason for r in handlers.rejected if b"wf_forged" in r.raw} == {"missing_headers", "stale_timestamp"}
+
+
+# ---- cancel -----------------------------------------------------------------------------
+
+
+def test_cancel_ends_the_watch_and_a_second_cancel_is_refused(client: Client, handlers):
+    gate = threading.Event()
+    path = "/api/jobs/" + _unique("slow")
+    handlers.on(path, lambda call: (gate.wait(20), {"json": {"success": True}})[1])
+    try:
+        run = client.create_workflow(
+            _unique("cancel-me"),
+            [{"id": "slow", "url": handlers.url(path)}, {"id": "after", "url": handlers.url(path), "depends_on": ["slow"]}],
+        ).workflow
+        handlers.wait_for_call(run.id, path)
+
+        watched: list = []
+        watcher = threading.Thread(target=lambda: watched.extend(client.watch(run.id, timeout=30)))
+        watcher.start()
+        cancelled = client.cancel(run.id, "operator said so")
+        watcher.join(30)
+        assert not watcher.is_alive()
+
+        final = client.get_workflow(run.id)
+        assert final.state == WorkflowState.WORKFLOW_STATE_CANCELLED
+        assert cancelled.id == run.id
+        assert "operator said so" in final.error.message
+        assert {s.id: s.state for s in final.steps} == {
+            "slow": StepState.STEP_STATE_CANCELLED,
+            "after": StepState.STEP_STATE_SKIPPED,
+        }
+        # The watcher ended on the terminal transition (or on a finished snapshot).
+        last = watched[-1]
+        if last.WhichOneof("kind") == "event":
+            assert last.event.run.to_state == WorkflowState.WORKFLOW_STATE_CANCELLED
+        else:
+            assert last.snapshot.state == WorkflowState.WORKFLOW_STATE_CANCELLED
+
+        with pytest.raises(grpc.RpcError) as info:
+            client.cancel(run.id, "again")
+        assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert error_info(info.value).reason == "RUN_FINISHED"
+        assert error_info(info.value).domain == "weft.v1"
+    finally:
+        gate.set()
+
+
+# ---- error mapping ----------------------------------------------------------------------
+
+
+def _invalid(client: Client, workflow_id: str, steps) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        client.create_workflow(workflow_id, steps)
+    err = info.value
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # Bad input never creates a run.
+    assert list(client.list_workflows(workflow_id=workflow_id).workflows) == []
+    return err
+
+
+def test_unknown_dependency_is_invalid_argument_with_field_violations(client: Client):
+    err = _invalid(
+        client,
+        _unique("bad-deps"),
+        [{"id": "a", "url": URL}, {"id": "b", "url": URL}, {"id": "c", "url": URL, "depends_on": ["charge"]}],
+    )
+    assert field_violations(err) == [("steps[2].depends_on[0]", 'unknown step "charge"')]
+    assert 'steps[2].depends_on[0]: unknown step "charge"' in err.details()
+
+
+def test_duplicate_step_id_is_invalid_argument_with_field_violations(client: Client):
+    err = _invalid(client, _unique("dup-ids"), [{"id": "a", "url": URL}, {"id": "b", "url": URL}, {"id": "a", "url": URL}])
+    violations = field_violations(err)
+    assert violations == [("steps[2].id", 'duplicate step id "a" (also steps[0])')]
+    assert all(isinstance(f, str) and isinstance(d, str) for f, d in violations)
+
+
+def test_every_problem_is_reported_at_once(client: Client):
+    err = _invalid(
+        client,
+        _unique("many"),
+        [
+            {"id": "a", "url": URL},
+            {"id": "a", "url": "ftp://h.test/x"},
+            {"id": "c", "url": "/relative", "depends_on": ["charge"], "retries": {"max_attempts": 1000}},
+        ],
+    )
+    fields = dict(field_violations(err))
+    assert fields["steps[2].depends_on[0]"] == 'unknown step "charge"'
+    assert fields["steps[1].id"].startswith('duplicate step id "a"')
+    assert {"steps[1].url", "steps[2].url", "steps[2].retries.max_attempts"} <= set(fields)
+    for field, description in field_violations(err):
+        assert f"{field}: {description}" in err.details()
+
+
+def test_unknown_run_is_not_found(client: Client):
+    with pytest.raises(grpc.RpcError) as info:
+        client.get_workflow("wf_01JDQ0000000000000000NOPE0")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_info(info.value).reason == "RUN_NOT_FOUND"
+    assert field_violations(info.value) == []
