@@ -342,10 +342,9 @@ export class RunMachine {
     return fx;
   }
 
-  webhookRetryDue(now: number): Effects {
+  webhookRetryDue(): Effects {
     const fx = effects();
     if (this.run.webhook?.state !== "retry_wait") return fx;
-    void now;
     fx.dispatch.push(this.startWebhook());
     return fx;
   }

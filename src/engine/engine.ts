@@ -241,7 +241,7 @@ export class Engine {
         const m = active.machine;
         const now = this.clock.now();
         const due =
-          t.kind === "step" ? m.retryDue(t.index, now) : t.kind === "compensation" ? m.compensationRetryDue(t.index, now) : m.webhookRetryDue(now);
+          t.kind === "step" ? m.retryDue(t.index, now) : t.kind === "compensation" ? m.compensationRetryDue(t.index, now) : m.webhookRetryDue();
         void this.react(active, due);
       }, t.at - this.clock.now());
       active.timers.set(k, cancel);
