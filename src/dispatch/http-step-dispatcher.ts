@@ -6,7 +6,7 @@ import {
   retryableFailure,
   terminalFailure,
 } from "../domain/attempt-outcome.ts";
-import type { StepCall, StepDispatcher } from "../ports/step-dispatcher.ts";
+import { ATTEMPT_TIMEOUT, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { Signer } from "../signing/sign.ts";
 
 export interface HttpDispatcherOptions {
@@ -28,7 +28,7 @@ export class HttpStepDispatcher implements StepDispatcher {
     this.signer = options.signer;
     this.maxResultBytes = options.maxResultBytes;
     this.userAgent = options.userAgent ?? "weft";
-    // Timeouts are the step's own (see dispatch); undici's defaults are switched off.
+    // Attempt timeouts come from the caller (an abort with ATTEMPT_TIMEOUT); undici's are switched off.
     this.agent = new Agent({
       connections: options.connectionsPerOrigin ?? 256,
       keepAliveTimeout: 30_000,
@@ -38,17 +38,9 @@ export class HttpStepDispatcher implements StepDispatcher {
   }
 
   async dispatch(call: StepCall, signal: AbortSignal): Promise<AttemptOutcome> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, call.timeoutMs);
-    const onCancel = () => controller.abort();
-    signal.addEventListener("abort", onCancel, { once: true });
     const now = Date.now();
     try {
-      if (signal.aborted) return terminalFailure("cancelled", "attempt cancelled");
+      if (signal.aborted) return this.aborted(call, signal);
       const headers: Record<string, string> = {
         ...call.headers,
         "content-type": "application/json",
@@ -61,7 +53,7 @@ export class HttpStepDispatcher implements StepDispatcher {
         method: "POST",
         headers,
         body: call.body,
-        signal: controller.signal,
+        signal,
         dispatcher: this.agent,
       });
       const declared = Number(res.headers["content-length"] ?? "0");
@@ -86,17 +78,17 @@ export class HttpStepDispatcher implements StepDispatcher {
       };
       return classifyResponse(res.statusCode, header("content-type"), header("retry-after"), text, Date.now());
     } catch (err) {
-      if (timedOut) {
-        return retryableFailure("timeout", `no response within ${call.timeoutMs / 1000}s`);
-      }
-      if (signal.aborted) return terminalFailure("cancelled", "attempt cancelled");
+      if (signal.aborted) return this.aborted(call, signal);
       const e = err as NodeJS.ErrnoException;
       const code = e.code ? `${e.code}: ` : "";
       return retryableFailure("connection", `${code}${e.message}`);
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onCancel);
     }
+  }
+
+  private aborted(call: StepCall, signal: AbortSignal): AttemptOutcome {
+    return signal.reason === ATTEMPT_TIMEOUT
+      ? retryableFailure("timeout", `no response within ${call.timeoutMs / 1000}s`)
+      : terminalFailure("cancelled", "attempt cancelled");
   }
 
   private tooLarge(status: number): AttemptOutcome {

@@ -17,7 +17,7 @@ import { RunIdGenerator } from "../domain/run-id.ts";
 import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
-import type { StepCall, StepDispatcher } from "../ports/step-dispatcher.ts";
+import { ATTEMPT_TIMEOUT, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { ListRunsQuery, WorkflowStore } from "../ports/workflow-store.ts";
 
 export class RunNotFoundError extends Error {
@@ -255,6 +255,8 @@ export class Engine {
     const k = key(work.kind, work.index);
     const controller = new AbortController();
     active.inflight.set(k, controller);
+    // One controller per call: the timeout and a cancel both abort it.
+    const cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), call.timeoutMs);
     void this.dispatcher
       .dispatch(call, controller.signal)
       .catch((err: unknown): AttemptOutcome => ({
@@ -263,6 +265,7 @@ export class Engine {
         error: { reason: "internal", message: String(err) },
       }))
       .then((outcome) => {
+        cancelTimeout();
         if (active.inflight.get(k) === controller) active.inflight.delete(k);
         if (active.detached) return;
         void this.react(active, this.applyOutcome(active, work, outcome));

@@ -15,8 +15,15 @@ export interface StepCall {
   headers: Record<string, string>;
 }
 
+/** The abort reason the caller uses when an attempt's timeout (call.timeoutMs) passes. */
+export const ATTEMPT_TIMEOUT = Symbol("attempt timeout");
+
 export interface StepDispatcher {
-  /** Never rejects: transport problems come back as failed outcomes. `signal` aborts the call (cancel). */
+  /**
+   * Never rejects: transport problems come back as failed outcomes. `signal`
+   * aborts the call: with reason ATTEMPT_TIMEOUT it is a (retryable) timeout,
+   * otherwise a cancellation. The caller owns the timer.
+   */
   dispatch(call: StepCall, signal: AbortSignal): Promise<AttemptOutcome>;
   close(): Promise<void>;
 }

@@ -81,6 +81,17 @@ function requireRunId(id: string): void {
   if (!id) throw invalidArgument([{ field: "id", description: "required" }]);
 }
 
+/** The `states` filter of a request, as domain states; unknown values become violations. */
+function parseStates(states: readonly number[], violations: FieldViolation[]): RunState[] {
+  const out: RunState[] = [];
+  states.forEach((s, i) => {
+    const state = RUN_STATE_FROM_PROTO[s];
+    if (state === undefined) violations.push({ field: `states[${i}]`, description: `unknown state ${s}` });
+    else out.push(state);
+  });
+  return out;
+}
+
 function runNotFound(id: string): ConnectError {
   return withInfo(`workflow run "${id}" not found`, Code.NotFound, "RUN_NOT_FOUND", { id });
 }
@@ -138,12 +149,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
   async listWorkflows(req: ListWorkflowsRequest): Promise<ListWorkflowsResponse> {
     const violations: FieldViolation[] = [];
     if (req.pageSize < 0) violations.push({ field: "page_size", description: "must not be negative" });
-    const states: RunState[] = [];
-    req.states.forEach((s, i) => {
-      const state = RUN_STATE_FROM_PROTO[s];
-      if (state === undefined) violations.push({ field: `states[${i}]`, description: `unknown state ${s}` });
-      else states.push(state);
-    });
+    const states = parseStates(req.states, violations);
     if (violations.length > 0) throw invalidArgument(violations);
     const pageSize = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     const beforeRunId = req.pageToken ? decodePageToken(req.pageToken) : undefined;
@@ -261,13 +267,8 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
   }
 
   async *watchWorkflows(req: WatchWorkflowsRequest, ctx: HandlerContext): AsyncGenerator<WatchWorkflowsResponse> {
-    const states = new Set<RunState>();
     const violations: FieldViolation[] = [];
-    req.states.forEach((s, i) => {
-      const state = RUN_STATE_FROM_PROTO[s];
-      if (state === undefined) violations.push({ field: `states[${i}]`, description: `unknown state ${s}` });
-      else states.add(state);
-    });
+    const states = new Set(parseStates(req.states, violations));
     if (violations.length > 0) throw invalidArgument(violations);
     this.refuseWhileClosing();
     const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
