@@ -24,6 +24,7 @@ step "typecheck"
 tsc --noEmit -p tsconfig.json || exit 1
 
 step "TypeScript tests (vitest)"
+bash scripts/install-mongo-java-server.sh || exit 1
 vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" "$@" || status=1
 
 if [ -d clients/go ]; then

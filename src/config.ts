@@ -16,6 +16,15 @@ export interface Config {
   limits: Limits;
   webhook: { retryPeriodMs: number; initialIntervalMs: number; maxIntervalMs: number; timeoutMs: number };
   watchHeartbeatMs: number;
+  /** Set: the MongoDB store (several replicas may share it); empty: the embedded store in dataDir. */
+  mongodb: {
+    uri: string;
+    database: string;
+    leaseTtlMs: number;
+    sweepIntervalMs: number;
+    pollIntervalMs: number;
+    feed: "auto" | "poll";
+  };
 }
 
 interface Option {
@@ -37,10 +46,17 @@ export const OPTIONS: Option[] = [
   { flag: "max-request-bytes", env: "WEFT_MAX_REQUEST_BYTES", default: String(DEFAULT_LIMITS.maxRequestBytes), help: "largest CreateWorkflow request" },
   { flag: "max-context-bytes", env: "WEFT_MAX_CONTEXT_BYTES", default: String(DEFAULT_LIMITS.maxContextBytes), help: "largest context (as JSON)" },
   { flag: "max-result-bytes", env: "WEFT_MAX_RESULT_BYTES", default: String(DEFAULT_LIMITS.maxResultBytes), help: "largest step handler response; larger fails the step" },
+  { flag: "max-run-results-bytes", env: "WEFT_MAX_RUN_RESULTS_BYTES", default: String(DEFAULT_LIMITS.maxRunResultBytes), help: "all step results of one run together (as JSON); the result that would pass it fails its step" },
   { flag: "webhook-retry-period-ms", env: "WEFT_WEBHOOK_RETRY_PERIOD_MS", default: "86400000", help: "how long after a run ends its on_complete/on_error delivery is retried" },
   { flag: "webhook-initial-backoff-ms", env: "WEFT_WEBHOOK_INITIAL_BACKOFF_MS", default: "1000", help: "delay before the second webhook delivery attempt (doubles each time)" },
   { flag: "webhook-max-backoff-ms", env: "WEFT_WEBHOOK_MAX_BACKOFF_MS", default: "3600000", help: "longest delay between webhook delivery attempts" },
   { flag: "webhook-timeout-ms", env: "WEFT_WEBHOOK_TIMEOUT_MS", default: "30000", help: "timeout of one webhook delivery attempt" },
+  { flag: "mongodb-uri", env: "MONGODB_URI", default: "", help: "MongoDB connection string: selects the MongoDB store instead of the embedded one (a replica set for change streams; several Weft replicas may share it)" },
+  { flag: "mongodb-database", env: "WEFT_MONGODB_DATABASE", default: "weft", help: "database of the MongoDB store" },
+  { flag: "lease-ttl-ms", env: "WEFT_LEASE_TTL_MS", default: "15000", help: "MongoDB store: a replica that has not renewed its lease for this long is taken for dead and its runs are taken over" },
+  { flag: "sweep-interval-ms", env: "WEFT_SWEEP_INTERVAL_MS", default: "2000", help: "MongoDB store: how often a replica looks for runs to take over and for missed cancel requests" },
+  { flag: "poll-interval-ms", env: "WEFT_POLL_INTERVAL_MS", default: "500", help: "MongoDB store without change streams (standalone server): how often the events collection is polled" },
+  { flag: "mongodb-feed", env: "WEFT_MONGODB_FEED", default: "auto", help: "auto (change streams where the deployment has them, else polling) or poll" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
 ];
 
@@ -81,8 +97,31 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     if (typeof v === "string") return v;
     return env[o.env] ?? o.default;
   };
+  const feed = get("mongodb-feed");
+  if (feed !== "auto" && feed !== "poll") throw new ConfigError(`mongodb-feed: "${feed}" must be auto or poll`);
+  const mongoUri = get("mongodb-uri").trim();
+  if (mongoUri && !/^mongodb(\+srv)?:\/\//.test(mongoUri)) throw new ConfigError(`mongodb-uri: must start with mongodb:// or mongodb+srv://`);
+  if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(get("mongodb-database"))) throw new ConfigError(`mongodb-database: "${get("mongodb-database")}" is not a valid database name`);
   const sync = get("sqlite-synchronous");
   if (sync !== "normal" && sync !== "full") throw new ConfigError(`sqlite-synchronous: "${sync}" must be normal or full`);
+  const limits = {
+    maxSteps: int("max-steps", get("max-steps"), 1),
+    maxRequestBytes: int("max-request-bytes", get("max-request-bytes"), 1024),
+    maxContextBytes: int("max-context-bytes", get("max-context-bytes"), 2),
+    maxResultBytes: int("max-result-bytes", get("max-result-bytes"), 1),
+    maxRunResultBytes: int("max-run-results-bytes", get("max-run-results-bytes"), 1),
+  };
+  if (mongoUri) {
+    // A run is one MongoDB document (16 MiB at most): its spec (as JSON, up to ~1.5× the request),
+    // its results, and the latest commit's events (at most one result) must fit with room to spare.
+    const worst = 1.5 * limits.maxRequestBytes + limits.maxRunResultBytes + limits.maxResultBytes;
+    if (worst > 14 * 1024 * 1024) {
+      throw new ConfigError(
+        `with the MongoDB store, 1.5 × max-request-bytes + max-run-results-bytes + max-result-bytes must stay within 14 MiB ` +
+          `(a run is one document, 16 MiB at most); it is ${Math.round(worst)} bytes`,
+      );
+    }
+  }
   return {
     host: get("host"),
     port: int("port", get("port"), 0, 65535),
@@ -91,12 +130,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     signingSecrets: parseSecretList(get("signing-secrets")),
     logLevel: get("log-level"),
     shutdownGraceMs: int("shutdown-grace-ms", get("shutdown-grace-ms"), 0),
-    limits: {
-      maxSteps: int("max-steps", get("max-steps"), 1),
-      maxRequestBytes: int("max-request-bytes", get("max-request-bytes"), 1024),
-      maxContextBytes: int("max-context-bytes", get("max-context-bytes"), 2),
-      maxResultBytes: int("max-result-bytes", get("max-result-bytes"), 1),
-    },
+    limits,
     webhook: {
       retryPeriodMs: int("webhook-retry-period-ms", get("webhook-retry-period-ms"), 0),
       initialIntervalMs: int("webhook-initial-backoff-ms", get("webhook-initial-backoff-ms"), 1),
@@ -104,5 +138,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
       timeoutMs: int("webhook-timeout-ms", get("webhook-timeout-ms"), 1),
     },
     watchHeartbeatMs: int("watch-heartbeat-ms", get("watch-heartbeat-ms"), 10),
+    mongodb: {
+      uri: get("mongodb-uri").trim(),
+      database: get("mongodb-database"),
+      leaseTtlMs: int("lease-ttl-ms", get("lease-ttl-ms"), 300),
+      sweepIntervalMs: int("sweep-interval-ms", get("sweep-interval-ms"), 10),
+      pollIntervalMs: int("poll-interval-ms", get("poll-interval-ms"), 1),
+      feed,
+    },
   };
 }

@@ -79,6 +79,8 @@ export const DEFAULT_WEBHOOK_POLICY: WebhookPolicy = {
 export interface MachineOptions {
   random?: () => number;
   webhook?: WebhookPolicy;
+  /** All step results of a run together, as JSON text; a result that would pass it fails its step (not retried). */
+  maxRunResultBytes?: number;
 }
 
 /** Compensations get at least this many attempts. */
@@ -93,6 +95,10 @@ function withoutUndefined<T extends object>(o: T): T {
   const out = {} as T;
   for (const k in o) if (o[k] !== undefined) out[k] = o[k];
   return out;
+}
+
+function jsonLength(value: JsonValue): number {
+  return JSON.stringify(value ?? null).length;
 }
 
 function isInFlight(state: StepState): boolean {
@@ -115,11 +121,15 @@ export class RunMachine {
   private dirtyRun = false;
   private readonly dirtySteps = new Set<number>();
   private events: RunEvent[] = [];
+  private readonly maxRunResultBytes: number;
+  /** JSON length of the results recorded so far. */
+  private resultBytes = 0;
 
   constructor(run: RunRecord, options: MachineOptions = {}) {
     this.run = run;
     this.random = options.random ?? Math.random;
     this.webhookPolicy = options.webhook ?? DEFAULT_WEBHOOK_POLICY;
+    this.maxRunResultBytes = options.maxRunResultBytes ?? Number.POSITIVE_INFINITY;
     const steps = run.spec.steps;
     const index = new Map(steps.map((s, i) => [s.id, i]));
     this.parallel = steps.map((s) => s.parallel);
@@ -135,6 +145,7 @@ export class RunMachine {
     });
     run.steps.forEach((st, i) => {
       if (st.state === "completed") this.completed++;
+      if (st.result !== undefined) this.resultBytes += jsonLength(st.result);
       if (st.state === "running") this.running++;
       if (isInFlight(st.state) && !this.parallel[i]) this.serialInFlight++;
       if (st.state === "pending" && this.remaining[i] === 0) this.ready.add(i);
@@ -215,6 +226,12 @@ export class RunMachine {
     const fx = effects();
     const st = this.run.steps[index];
     if (!this.isCurrentAttempt(st, attempt)) return fx;
+    const bytes = jsonLength(result);
+    if (this.resultBytes + bytes > this.maxRunResultBytes) {
+      const message = `the run's step results would exceed the limit of ${this.maxRunResultBytes} bytes (this result: ${bytes})`;
+      return this.attemptFailed(index, attempt, { retryable: false, error: { reason: "result_too_large", message } }, now);
+    }
+    this.resultBytes += bytes;
     // completedSeq is the sequence number of this very event: completion order, exactly.
     const completedSeq = this.run.lastSeq + 1;
     this.setStep(index, "completed", now, { completedAt: now, completedSeq, result, error: undefined }, { attempt, result });
@@ -357,6 +374,7 @@ export class RunMachine {
     const run = this.run;
     const patch: RunPatch = {
       runId: run.runId,
+      workflowId: run.spec.workflowId,
       expectedVersion: run.version,
       version: run.version + 1,
       run: this.dirtyRun ? runHeader(run) : undefined,

@@ -103,6 +103,11 @@ export interface RunRecord extends RunHeader {
   version: number;
   /** Sequence number of the latest event (0 = none). */
   lastSeq: number;
+  /**
+   * A cancellation asked for on a replica that does not drive the run (stores
+   * shared by several replicas only); the run's owner applies it.
+   */
+  cancelRequest?: { reason: string; at: number };
 }
 
 /** One state transition of a run (no stepId) or of one of its steps. */
@@ -124,6 +129,8 @@ export interface RunEvent {
 /** What one committed reaction changed: applied atomically with compare-and-set on version. */
 export interface RunPatch {
   runId: string;
+  /** The run's workflow name (spec.workflowId), for stores that keep it beside each event. */
+  workflowId: string;
   /** The version the patch was computed from; the store rejects it if the stored version differs. */
   expectedVersion: number;
   /** expectedVersion + 1 */

@@ -89,6 +89,8 @@ export interface Limits {
   maxRequestBytes: number;
   maxContextBytes: number;
   maxResultBytes: number;
+  /** All step results of one run together (JSON text length): keeps a run's stored state bounded. */
+  maxRunResultBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -96,6 +98,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxRequestBytes: 4 * 1024 * 1024,
   maxContextBytes: 1024 * 1024,
   maxResultBytes: 1024 * 1024,
+  maxRunResultBytes: 4 * 1024 * 1024,
 };
 
 export const DEFAULTS = {

@@ -18,6 +18,7 @@ import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
 import { ATTEMPT_TIMEOUT, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
+import type { NoticeSource, OwnershipNotice, RunOwnership } from "../ports/run-ownership.ts";
 import type { ListRunsQuery, WorkflowStore } from "../ports/workflow-store.ts";
 
 export class RunNotFoundError extends Error {
@@ -54,7 +55,29 @@ export interface EngineOptions {
   webhookTimeoutMs?: number;
   /** Delay before a run whose commit failed is reloaded from the store. */
   reloadDelayMs?: number;
+  /**
+   * Several replicas on one store: which replica drives which run. Without it
+   * this engine drives every run of the store.
+   */
+  ownership?: RunOwnership;
+  /** Hints from other replicas (released runs, cancel requests). */
+  notices?: NoticeSource;
+  /** With ownership: how often orphaned runs and missed cancel requests are looked for. */
+  sweepIntervalMs?: number;
+  /** With ownership: how long CancelWorkflow waits for the replica driving the run to apply it. */
+  cancelWaitMs?: number;
 }
+
+/** A cancel asked for on one replica while another drives the run, not applied within cancelWaitMs. */
+export class CancelPendingError extends Error {
+  constructor(runId: string) {
+    super(`workflow run "${runId}": cancellation requested; the replica driving the run has not applied it yet, retry to check`);
+    this.name = "CancelPendingError";
+  }
+}
+
+/** Runs claimed per store round trip while taking over orphans. */
+const CLAIM_BATCH = 200;
 
 interface ActiveRun {
   machine: RunMachine;
@@ -94,6 +117,15 @@ export class Engine {
   private readonly active = new Map<string, ActiveRun>();
   private readonly pendingCommits = new Set<Promise<unknown>>();
   private stopping = false;
+  private readonly ownership: RunOwnership | undefined;
+  private readonly notices: NoticeSource | undefined;
+  private readonly sweepIntervalMs: number;
+  private readonly cancelWaitMs: number;
+  /** With ownership: the periodic sweep, lease renewal and notice subscription, undone at stop. */
+  private readonly background: (() => void)[] = [];
+  private sweeping: Promise<void> | undefined;
+  private sweepAgain = false;
+  private leaseValidUntil = 0;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -105,13 +137,30 @@ export class Engine {
     this.machineOptions = options.machine ?? {};
     this.webhookTimeoutMs = options.webhookTimeoutMs ?? 30_000;
     this.reloadDelayMs = options.reloadDelayMs ?? 1000;
+    this.ownership = options.ownership;
+    this.notices = options.notices;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 2000;
+    this.cancelWaitMs = options.cancelWaitMs ?? 10_000;
   }
 
-  /** Resumes every run that has work left from before the process last stopped. */
+  /**
+   * Resumes every run that has work left from before the process last stopped;
+   * with ownership, takes over the runs no live replica drives, and keeps doing so.
+   */
   async start(): Promise<void> {
-    const runs = await this.store.listActiveRuns();
-    for (const run of runs) this.activate(run, (m) => m.recover(this.clock.now()));
-    if (runs.length > 0) this.log.info({ runs: runs.length }, "resumed runs");
+    const ownership = this.ownership;
+    if (!ownership) {
+      const runs = await this.store.listActiveRuns();
+      for (const run of runs) this.resume(run);
+      if (runs.length > 0) this.log.info({ runs: runs.length }, "resumed runs");
+      return;
+    }
+    await ownership.renewLease();
+    this.leaseValidUntil = this.clock.now() + ownership.leaseTtlMs;
+    if (this.notices) this.background.push(this.notices.subscribeNotices((n) => this.onNotice(n)));
+    await this.sweep();
+    this.every(Math.max(50, Math.floor(ownership.leaseTtlMs / 3)), () => this.renewLease());
+    this.every(this.sweepIntervalMs, () => this.sweep());
   }
 
   get activeRuns(): number {
@@ -156,8 +205,43 @@ export class Engine {
     const stored = await this.store.getRun(runId);
     if (!stored) throw new RunNotFoundError(runId);
     if (stored.state !== "pending" && stored.state !== "running") throw new RunFinishedError(runId, stored.state);
-    // Unfinished in the store but not driven here (being reloaded): the caller may retry.
-    throw new Error(`workflow run "${runId}" is not being driven by this server right now; retry`);
+    if (!this.ownership) {
+      // Unfinished in the store but not driven here (being reloaded): the caller may retry.
+      throw new Error(`workflow run "${runId}" is not being driven by this server right now; retry`);
+    }
+    // Another replica drives the run (or will, once it claims it): ask, then wait for it.
+    if (!(await this.ownership.requestCancel(runId, reason))) {
+      const now = await this.store.getRun(runId);
+      throw new RunFinishedError(runId, now?.state ?? stored.state);
+    }
+    return this.awaitCancelled(runId);
+  }
+
+  /** Waits until a requested cancel shows in the store (the owner applied it). */
+  private async awaitCancelled(runId: string): Promise<RunRecord> {
+    const deadline = this.clock.now() + this.cancelWaitMs;
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.feed.subscribe(runId, (_, e) => {
+      if (e.kind === "run") wake?.();
+    });
+    try {
+      for (;;) {
+        const run = await this.store.getRun(runId);
+        if (run && run.state !== "pending" && run.state !== "running") return run;
+        const left = deadline - this.clock.now();
+        if (left <= 0) throw new CancelPendingError(runId);
+        await new Promise<void>((resolve) => {
+          const cancel = this.clock.setTimer(() => resolve(), Math.min(left, 250));
+          wake = () => {
+            cancel();
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    } finally {
+      unsubscribe();
+    }
   }
 
   /**
@@ -167,6 +251,7 @@ export class Engine {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    for (const undo of this.background.splice(0)) undo();
     for (const a of this.active.values()) this.clearTimers(a);
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && [...this.active.values()].some((a) => a.inflight.size > 0)) {
@@ -176,13 +261,126 @@ export class Engine {
       a.detached = true;
       for (const c of a.inflight.values()) c.abort();
     }
+    const held = [...this.active.keys()];
     this.active.clear();
     await Promise.allSettled([...this.pendingCommits]);
+    await this.sweeping;
+    if (this.ownership) {
+      // Hand the runs back so that another replica takes them over now, not after the lease expires.
+      try {
+        await this.ownership.release(held);
+        if (held.length > 0) this.log.info({ runs: held.length }, "released runs to other replicas");
+      } catch (err) {
+        this.log.warn({ err }, "could not release runs; other replicas take them over when the lease expires");
+      }
+    }
+  }
+
+  // ---- several replicas -----------------------------------------------------------
+
+  /** Runs fn every ms until stop(); fn's failures are its own to log. */
+  private every(ms: number, fn: () => Promise<void> | void): void {
+    let cancel: () => void;
+    const tick = () => {
+      cancel = this.clock.setTimer(() => {
+        if (this.stopping) return;
+        void Promise.resolve(fn()).finally(() => {
+          if (!this.stopping) tick();
+        });
+      }, ms);
+    };
+    tick();
+    this.background.push(() => cancel());
+  }
+
+  private async renewLease(): Promise<void> {
+    const ownership = this.ownership!;
+    const before = this.clock.now();
+    try {
+      await ownership.renewLease();
+      this.leaseValidUntil = before + ownership.leaseTtlMs;
+      return;
+    } catch (err) {
+      this.log.warn({ err }, "lease renewal failed");
+    }
+    if (this.clock.now() < this.leaseValidUntil) return;
+    // The lease expired: other replicas may be taking these runs over. Stop
+    // driving them and come back under a new identity.
+    const runs = [...this.active.values()];
+    this.log.error({ runs: runs.length, replicaId: ownership.replicaId }, "lease lost; abandoning runs to other replicas");
+    for (const a of runs) {
+      this.finish(a);
+      for (const c of a.inflight.values()) c.abort();
+    }
+    ownership.rejoin();
+    this.leaseValidUntil = 0;
+  }
+
+  /**
+   * Takes over runs that no live replica drives, and applies cancel requests
+   * whose notice may have been missed. One sweep at a time; a request during a
+   * sweep runs another right after it.
+   */
+  private sweep(): Promise<void> {
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return this.sweeping;
+    }
+    this.sweeping = (async () => {
+      do {
+        this.sweepAgain = false;
+        try {
+          await this.sweepOnce();
+        } catch (err) {
+          this.log.warn({ err }, "sweep failed");
+        }
+      } while (this.sweepAgain && !this.stopping);
+    })().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    const ownership = this.ownership!;
+    if (this.stopping || this.clock.now() >= this.leaseValidUntil) return;
+    let claimed = 0;
+    for (;;) {
+      const runs = await ownership.claimOrphans(CLAIM_BATCH);
+      for (const run of runs) {
+        if (this.stopping || this.active.has(run.runId)) continue;
+        this.resume(run);
+        claimed++;
+      }
+      if (runs.length < CLAIM_BATCH || this.stopping) break;
+    }
+    if (claimed > 0) this.log.info({ runs: claimed, replicaId: ownership.replicaId }, "took over runs");
+    for (const request of await ownership.cancelRequests()) this.applyCancelRequest(request.runId, request.reason);
+  }
+
+  private onNotice(notice: OwnershipNotice): void {
+    if (this.stopping) return;
+    if (notice.type === "cancel") this.applyCancelRequest(notice.runId, notice.reason);
+    else void this.sweep();
+  }
+
+  private applyCancelRequest(runId: string, reason: string): void {
+    const active = this.active.get(runId);
+    const state = active?.machine.run.state;
+    if (!active || (state !== "pending" && state !== "running")) return;
+    void this.react(active, active.machine.cancel(this.clock.now(), reason ? `cancelled: ${reason}` : "cancelled by request"));
+  }
+
+  /** Drives a run loaded from the store: in-flight calls are sent again, and a recorded cancel request applies. */
+  private resume(run: RunRecord): void {
+    const request = run.cancelRequest;
+    const active = this.activate(run, (m) => m.recover(this.clock.now()));
+    if (request) this.applyCancelRequest(active.machine.run.runId, request.reason);
   }
 
   // ---- driving runs -------------------------------------------------------------
 
-  private activate(run: RunRecord, first: (m: RunMachine) => Effects): void {
+  private activate(run: RunRecord, first: (m: RunMachine) => Effects): ActiveRun {
     const machine = new RunMachine(run, this.machineOptions);
     const active: ActiveRun = {
       machine,
@@ -201,6 +399,7 @@ export class Engine {
       }, run.deadlineAt - this.clock.now());
     }
     void this.react(active, first(machine));
+    return active;
   }
 
   /** Commits what the machine changed, publishes the events, then performs the effects. */
@@ -388,16 +587,23 @@ export class Engine {
     runLog(this.log, active).error({ err }, "commit failed; reloading run from the store");
     this.finish(active);
     for (const c of active.inflight.values()) c.abort();
+    this.reload(runId);
+  }
+
+  /** Reloads a run after reloadDelayMs, and again later if the store cannot be read. */
+  private reload(runId: string): void {
     const cancel = this.clock.setTimer(() => {
       cancel();
       if (this.stopping || this.active.has(runId)) return;
-      this.store.getRun(runId).then(
+      // With ownership, only a run this replica may still drive is reloaded.
+      (this.ownership ? this.ownership.claim(runId) : this.store.getRun(runId)).then(
         (run) => {
-          if (run && needsDriving(run) && !this.active.has(runId) && !this.stopping) {
-            this.activate(run, (m) => m.recover(this.clock.now()));
-          }
+          if (run && needsDriving(run) && !this.active.has(runId) && !this.stopping) this.resume(run);
         },
-        (e: unknown) => this.log.error({ err: e, runId }, "reload failed"),
+        (e: unknown) => {
+          this.log.error({ err: e, runId }, "reload failed; trying again");
+          this.reload(runId);
+        },
       );
     }, this.reloadDelayMs);
   }

@@ -21,8 +21,8 @@ export interface CreateRunResult {
 /** The patch was computed from a version that is no longer the stored one. */
 export class VersionConflictError extends Error {
   readonly runId: string;
-  constructor(runId: string, expected: number, actual: number | undefined) {
-    super(`run ${runId}: expected version ${expected}, found ${actual ?? "no run"}`);
+  constructor(runId: string, expected: number, actual: number | undefined, detail?: string) {
+    super(`run ${runId}: expected version ${expected}, found ${actual ?? "no run"}${detail ? ` (${detail})` : ""}`);
     this.name = "VersionConflictError";
     this.runId = runId;
   }

@@ -10,6 +10,11 @@ import { toJson } from "@bufbuild/protobuf";
 import { file_weft_v1_workflow, WorkflowSchema, WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
 import type { RunRecord } from "../domain/run-record.ts";
 import { LocalEventFeed } from "../engine/local-event-feed.ts";
+import type { EventFeed } from "../ports/event-feed.ts";
+import type { NoticeSource, RunOwnership } from "../ports/run-ownership.ts";
+import type { WorkflowStore } from "../ports/workflow-store.ts";
+import { MongoChangeFeed } from "../store/mongo/mongo-change-feed.ts";
+import { MongoWorkflowStore } from "../store/mongo/mongo-store.ts";
 import { workflowToProto } from "../transport/mappers.ts";
 import type { Config } from "../config.ts";
 import { HttpStepDispatcher } from "../dispatch/http-step-dispatcher.ts";
@@ -22,7 +27,7 @@ import { HealthStatusRegistry, healthServiceImpl } from "./health-service.ts";
 import { withSpecGrpcMessage } from "./grpc-message-encoding.ts";
 import { listen } from "./listener.ts";
 import { registerReflection } from "./reflection-service.ts";
-import { resolveSigningSecrets } from "./signing-secrets.ts";
+import { generateSigningSecret, resolveSigningSecrets } from "./signing-secrets.ts";
 
 /** The on_complete / on_error body: the run's final status, as GetWorkflow returns it. */
 function renderWebhook(run: RunRecord): string {
@@ -36,19 +41,68 @@ function renderWebhook(run: RunRecord): string {
 export interface RunningServer {
   readonly port: number;
   readonly engine: Engine;
-  readonly feed: LocalEventFeed;
+  readonly feed: EventFeed & { readonly listenerCount: number };
+  /** "embedded" or "mongodb". */
+  readonly storeKind: "embedded" | "mongodb";
+  /** The MongoDB store's replica id (empty with the embedded store). */
+  readonly replicaId: () => string;
   /** Graceful: streams and in-flight attempts get graceMs, then everything is closed. */
   close(graceMs: number): Promise<void>;
 }
 
+interface StoreParts {
+  store: WorkflowStore;
+  feed: EventFeed & { readonly listenerCount: number };
+  secrets: string[];
+  ownership?: RunOwnership;
+  notices?: NoticeSource;
+  /** Stops what the store runs besides itself (the change feed). */
+  stopFeed(): Promise<void>;
+}
+
+async function openStore(config: Config, logger: Logger): Promise<StoreParts> {
+  const m = config.mongodb;
+  if (!m.uri) {
+    const store = new SqliteWorkflowStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous });
+    const secrets = resolveSigningSecrets(config.signingSecrets, config.dataDir, logger);
+    return { store, feed: new LocalEventFeed(), secrets, stopFeed: async () => {} };
+  }
+  const log = logger.child({ store: "mongodb" });
+  const store = await MongoWorkflowStore.open({
+    uri: m.uri,
+    database: m.database,
+    leaseTtlMs: m.leaseTtlMs,
+    onCopyError: (err) => log.warn({ err }, "copying events to the events collection failed; retrying"),
+  });
+  try {
+    const feed = new MongoChangeFeed({
+      client: store.client,
+      events: store.events,
+      logger: log,
+      pollIntervalMs: m.pollIntervalMs,
+      mode: m.feed,
+    });
+    await feed.start();
+    // Every replica signs with the same secret: a configured one, or one generated once and kept in the database.
+    let secrets = config.signingSecrets;
+    if (secrets.length === 0) {
+      secrets = [await store.sharedSetting("signing-secret", generateSigningSecret)];
+      log.warn("WEFT_SIGNING_SECRETS is not set: using the signing secret kept in the database (settings collection); give it to your step handlers");
+    }
+    log.info({ database: m.database, feed: feed.source, replicaId: store.replicaId }, "using the MongoDB store");
+    return { store, feed, secrets, ownership: store, notices: feed, stopFeed: () => feed.close() };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const store = new SqliteWorkflowStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous });
-  const secrets = resolveSigningSecrets(config.signingSecrets, config.dataDir, logger);
+  const { store, feed, secrets, ownership, notices, stopFeed } = await openStore(config, logger);
   const dispatcher = new HttpStepDispatcher({
     signer: new Signer(secrets),
     maxResultBytes: config.limits.maxResultBytes,
   });
-  const feed = new LocalEventFeed();
   const engine = new Engine({
     store,
     dispatcher,
@@ -56,8 +110,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     feed,
     logger,
     renderWebhook,
-    machine: { webhook: config.webhook },
+    machine: { webhook: config.webhook, maxRunResultBytes: config.limits.maxRunResultBytes },
     webhookTimeoutMs: config.webhook.timeoutMs,
+    ownership,
+    notices,
+    sweepIntervalMs: config.mongodb.sweepIntervalMs,
   });
   await engine.start();
   const service = new WorkflowServiceHandler({ engine, feed, limits: config.limits, heartbeatMs: config.watchHeartbeatMs });
@@ -88,13 +145,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const listener = await listen(handler, { host: config.host, port: config.port });
   health.set("", HealthCheckResponse_ServingStatus.SERVING);
   health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.SERVING);
-  logger.info({ port: listener.port, host: config.host, dataDir: config.dataDir }, "weft listening");
+  logger.info({ port: listener.port, host: config.host, store: ownership ? "mongodb" : config.dataDir }, "weft listening");
 
   let closing: Promise<void> | undefined;
   return {
     port: listener.port,
     engine,
     feed,
+    storeKind: ownership ? "mongodb" : "embedded",
+    replicaId: () => ownership?.replicaId ?? "",
     close(graceMs: number) {
       closing ??= (async () => {
         health.set("", HealthCheckResponse_ServingStatus.NOT_SERVING);
@@ -102,6 +161,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         service.closeStreams();
         await Promise.all([listener.close(graceMs), engine.stop(graceMs)]);
         await dispatcher.close();
+        await stopFeed();
         await store.close();
         logger.info("weft stopped");
       })();

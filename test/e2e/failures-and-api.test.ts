@@ -14,7 +14,7 @@ let handlers: HandlerServer;
 
 beforeAll(async () => {
   handlers = await HandlerServer.start();
-  weft = await startWeft({ limits: { maxSteps: 50, maxRequestBytes: 64 * 1024, maxContextBytes: 1024, maxResultBytes: 4096 } });
+  weft = await startWeft({ limits: { maxSteps: 50, maxRequestBytes: 64 * 1024, maxContextBytes: 1024, maxResultBytes: 4096, maxRunResultBytes: 64 * 1024 } });
 });
 
 afterAll(async () => {

@@ -54,3 +54,25 @@ export async function kill9(p: WeftProcess): Promise<void> {
   p.child.kill("SIGKILL");
   await p.exited;
 }
+
+/** Sends `signal` (default SIGTERM: a graceful stop) and resolves with the exit code once the process is gone. */
+export async function stopWeft(p: WeftProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
+  return p.exited;
+}
+
+/** The process's JSON log lines (pino), parsed; other output is skipped. */
+export function logEntries(p: WeftProcess): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const chunk of p.logs) {
+    for (const line of chunk.split("\n")) {
+      if (!line.startsWith("{")) continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  }
+  return out;
+}

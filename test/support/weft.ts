@@ -15,6 +15,7 @@ import {
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/server/server.ts";
 import { HandlerServer } from "./handler-server.ts";
+import { startMongo } from "./mongo-server.ts";
 
 export const TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -29,9 +30,23 @@ export interface TestWeft {
   stop(): Promise<void>;
 }
 
+/**
+ * WEFT_TEST_STORE=mongodb runs a test file's servers on the MongoDB store
+ * (each server on a fresh database; see test/support/mongo-server.ts).
+ */
+export const TEST_STORE = process.env.WEFT_TEST_STORE === "mongodb" ? "mongodb" : "embedded";
+
 export async function startWeft(overrides: Partial<Config> = {}, dataDir?: string): Promise<TestWeft> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "weft-test-"));
   const base = loadConfig([], {})!;
+  let stopMongo = async () => {};
+  let mongodb = base.mongodb;
+  if (TEST_STORE === "mongodb" && !overrides.mongodb) {
+    const target = await startMongo();
+    if ("skip" in target) throw new Error(`WEFT_TEST_STORE=mongodb but no MongoDB is available: ${target.skip}`);
+    mongodb = { ...mongodb, uri: target.uri, database: target.dbName, pollIntervalMs: 20, sweepIntervalMs: 500, leaseTtlMs: 3000 };
+    stopMongo = () => target.stop();
+  }
   const config: Config = {
     ...base,
     host: "127.0.0.1",
@@ -39,6 +54,7 @@ export async function startWeft(overrides: Partial<Config> = {}, dataDir?: strin
     dataDir: dir,
     signingSecrets: [TEST_SECRET],
     shutdownGraceMs: 1000,
+    mongodb,
     ...overrides,
   };
   const server = await startServer(config, pino({ level: process.env.WEFT_TEST_LOG ?? "silent" }));
@@ -54,6 +70,7 @@ export async function startWeft(overrides: Partial<Config> = {}, dataDir?: strin
     grpcWebClient: () => createClient(WorkflowService, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
     async stop() {
       await server.close(500);
+      await stopMongo();
       if (!dataDir) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -354,3 +354,30 @@ describe("RunMachine webhooks", () => {
     expect(again.recover(5).dispatch).toEqual([{ kind: "webhook", index: -1, attempt: 1 }]);
   });
 });
+
+describe("RunMachine result budget", () => {
+  test("a result that would take the run's results over maxRunResultBytes fails its step for good; smaller ones are kept", () => {
+    const spec = run([{ id: "a", parallel: true }, { id: "b", parallel: true }, { id: "c", parallel: true }]);
+    const m = new RunMachine(spec, { maxRunResultBytes: 100 });
+    m.start(1);
+    m.attemptSucceeded(0, 1, "x".repeat(40), 2); // 42 bytes as JSON
+    m.attemptSucceeded(1, 1, "y".repeat(60), 3); // would make 104
+    expect(m.run.steps[0]).toMatchObject({ state: "completed", result: "x".repeat(40) });
+    expect(m.run.steps[1].state).toBe("failed");
+    expect(m.run.steps[1].result).toBeUndefined();
+    expect(m.run.steps[1].error).toMatchObject({ reason: "result_too_large", retryable: false, attempt: 1 });
+    expect(m.run.steps[1].error!.message).toContain("limit of 100 bytes");
+    m.attemptSucceeded(2, 1, "z", 4);
+    expect(m.run.state).toBe("failed");
+  });
+
+  test("results already recorded count after a restart", () => {
+    const first = new RunMachine(run([{ id: "a" }, { id: "b", dependsOn: ["a"] }]), { maxRunResultBytes: 50 });
+    first.start(1);
+    first.attemptSucceeded(0, 1, "x".repeat(40), 2);
+    const again = new RunMachine(structuredClone(first.run), { maxRunResultBytes: 50 });
+    again.recover(3);
+    again.attemptSucceeded(1, 1, "y".repeat(10), 4);
+    expect(again.run.steps[1].error?.reason).toBe("result_too_large");
+  });
+});

@@ -1,0 +1,148 @@
+// How runs and events look as MongoDB documents, and the mapping both ways.
+//
+// Handler-supplied JSON (step results, the workflow spec with its context) is
+// kept as JSON text: any key a handler returns ("$ref", "a.b", "") is then
+// safe, and numbers come back exactly as they went in.
+import type {
+  ErrorInfo,
+  EventKind,
+  RunEvent,
+  RunHeader,
+  RunRecord,
+  RunState,
+  StepRecord,
+} from "../../domain/run-record.ts";
+import type { JsonValue, WorkflowSpec } from "../../domain/workflow-spec.ts";
+
+export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas", settings: "settings" } as const;
+
+/** A step as stored: the record with its result as JSON text. */
+export type StepDoc = Omit<StepRecord, "result"> & { resultJson?: string };
+
+export interface EventDoc {
+  /** `<runId>:<seq>`: inserting an event twice is a duplicate-key no-op. */
+  _id: string;
+  runId: string;
+  seq: number;
+  workflowId: string;
+  at: number;
+  kind: EventKind;
+  stepId?: string;
+  from: string;
+  to: string;
+  attempt?: number;
+  error?: ErrorInfo;
+  resultJson?: string;
+  /** When the event reached this collection (the inserting replica's clock): the polling feed's cursor. */
+  ts: Date;
+}
+
+/** A hint to other replicas, kept in the events collection so that one change stream carries everything. */
+export interface NoticeDoc {
+  notice: "cancel" | "released";
+  target?: string;
+  reason?: string;
+  ts: Date;
+}
+
+export interface RunDoc {
+  _id: string;
+  workflowId: string;
+  /** Absent without one: the unique index is sparse. */
+  requestId?: string;
+  state: RunState;
+  /** needsDriving(header): the run still has steps, compensations or a webhook to deliver. */
+  driving: boolean;
+  /** The replica driving the run; null once handed back. */
+  owner: string | null;
+  createdAt: number;
+  header: RunHeader;
+  spec: string;
+  steps: StepDoc[];
+  version: number;
+  lastSeq: number;
+  /**
+   * The events of the latest commit, written in the same single-document update
+   * as the state they describe, then copied to the events collection before the
+   * run's next commit (a transactional outbox inside the run document).
+   */
+  outbox: EventDoc[];
+  cancelRequest?: { reason: string; at: number };
+}
+
+export function stepToDoc(st: StepRecord): StepDoc {
+  if (!("result" in st)) return st;
+  const { result, ...rest } = st;
+  return result === undefined ? rest : { ...rest, resultJson: JSON.stringify(result) };
+}
+
+export function stepFromDoc(doc: StepDoc): StepRecord {
+  if (doc.resultJson === undefined) return doc;
+  const { resultJson, ...rest } = doc;
+  return { ...rest, result: JSON.parse(resultJson) as JsonValue };
+}
+
+export function eventToDoc(e: RunEvent, workflowId: string, ts: Date): EventDoc {
+  const doc: EventDoc = {
+    _id: `${e.runId}:${e.seq}`,
+    runId: e.runId,
+    seq: e.seq,
+    workflowId,
+    at: e.at,
+    kind: e.kind,
+    from: e.from,
+    to: e.to,
+    ts,
+  };
+  if (e.stepId !== undefined) doc.stepId = e.stepId;
+  if (e.attempt !== undefined) doc.attempt = e.attempt;
+  if (e.error !== undefined) doc.error = e.error;
+  if (e.result !== undefined) doc.resultJson = JSON.stringify(e.result);
+  return doc;
+}
+
+export function eventFromDoc(doc: EventDoc): RunEvent {
+  const e: RunEvent = { runId: doc.runId, seq: doc.seq, at: doc.at, kind: doc.kind, from: doc.from, to: doc.to };
+  if (doc.stepId !== undefined && doc.stepId !== null) e.stepId = doc.stepId;
+  if (doc.attempt !== undefined && doc.attempt !== null) e.attempt = doc.attempt;
+  if (doc.error !== undefined && doc.error !== null) e.error = doc.error;
+  if (doc.resultJson !== undefined && doc.resultJson !== null) e.result = JSON.parse(doc.resultJson) as JsonValue;
+  return e;
+}
+
+export function runToDoc(run: RunRecord, owner: string, events: EventDoc[], driving: boolean): RunDoc {
+  const header: RunHeader = { state: run.state, deadlineAt: run.deadlineAt };
+  for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook"] as const) {
+    if (run[k] !== undefined) (header as unknown as Record<string, unknown>)[k] = run[k];
+  }
+  const doc: RunDoc = {
+    _id: run.runId,
+    workflowId: run.spec.workflowId,
+    state: run.state,
+    driving,
+    owner,
+    createdAt: run.createdAt,
+    header,
+    spec: JSON.stringify(run.spec),
+    steps: run.steps.map(stepToDoc),
+    version: run.version,
+    lastSeq: run.lastSeq,
+    outbox: events,
+  };
+  if (run.spec.requestId !== undefined) doc.requestId = run.spec.requestId;
+  return doc;
+}
+
+export function runFromDoc(doc: RunDoc): RunRecord {
+  const run: RunRecord = {
+    ...doc.header,
+    runId: doc._id,
+    spec: JSON.parse(doc.spec) as WorkflowSpec,
+    createdAt: doc.createdAt,
+    steps: doc.steps.map(stepFromDoc),
+    version: doc.version,
+    lastSeq: doc.lastSeq,
+  };
+  if (doc.cancelRequest) run.cancelRequest = { reason: doc.cancelRequest.reason, at: doc.cancelRequest.at };
+  return run;
+}

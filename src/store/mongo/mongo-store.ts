@@ -1,0 +1,400 @@
+// The MongoDB store: runs, their event logs and replica leases in one database
+// that any number of Weft replicas share.
+//
+// Atomicity without multi-document transactions: a commit is ONE update of the
+// run document, compare-and-set on (version, owner), that writes the new state
+// and the commit's events (the `outbox` field) together. The events are then
+// copied to the events collection (idempotently: the _id is runId:seq) before
+// the run's next commit is written; a replica that takes a run over copies the
+// outbox it finds first, and readers merge the outbox with the collection. So
+// no event exists without its state change and no state change without its
+// events, on a replica set, a sharded cluster or a standalone server alike.
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import {
+  type Collection,
+  type Db,
+  MongoBulkWriteError,
+  MongoClient,
+  type MongoClientOptions,
+  MongoServerError,
+} from "mongodb";
+import { needsDriving, type RunEvent, type RunPatch, type RunRecord } from "../../domain/run-record.ts";
+import type { CancelRequest, RunOwnership } from "../../ports/run-ownership.ts";
+import {
+  type CreateRunResult,
+  type ListRunsQuery,
+  VersionConflictError,
+  type WorkflowStore,
+} from "../../ports/workflow-store.ts";
+import {
+  COLLECTIONS,
+  type EventDoc,
+  eventFromDoc,
+  eventToDoc,
+  type NoticeDoc,
+  type RunDoc,
+  runFromDoc,
+  runToDoc,
+  stepToDoc,
+} from "./mongo-documents.ts";
+
+export interface MongoStoreOptions {
+  uri: string;
+  database: string;
+  /** How long a replica's lease lasts without renewal. */
+  leaseTtlMs: number;
+  /** Extra driver options (tests: short timeouts). */
+  clientOptions?: MongoClientOptions;
+  /** Called when copying events to the events collection fails (they are retried). */
+  onCopyError?: (err: unknown) => void;
+}
+
+interface ReplicaDoc {
+  _id: string;
+  expiresAt: number;
+  host: string;
+  pid: number;
+  startedAt: number;
+}
+
+const DUPLICATE_KEY = 11000;
+/** Ids per $in when handing runs back. */
+const RELEASE_CHUNK = 1000;
+
+function newReplicaId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
+  readonly client: MongoClient;
+  readonly db: Db;
+  readonly runs: Collection<RunDoc>;
+  readonly events: Collection<EventDoc>;
+  private readonly replicas: Collection<ReplicaDoc>;
+  readonly leaseTtlMs: number;
+  private id = newReplicaId();
+  private readonly startedAt = Date.now();
+  private readonly onCopyError: (err: unknown) => void;
+  /** Per run: settles once the outbox of its latest write is in the events collection. */
+  private readonly copied = new Map<string, Promise<void>>();
+  private copyQueue: { docs: EventDoc[]; done: () => void }[] = [];
+  private copyScheduled = false;
+  private closed = false;
+
+  private constructor(client: MongoClient, options: MongoStoreOptions) {
+    this.client = client;
+    // Majority write concern unless the connection string chose one: an
+    // acknowledged write survives the loss of the primary.
+    const w = /[?&]w=/.test(options.uri) ? {} : { writeConcern: { w: "majority" as const } };
+    this.db = client.db(options.database, w);
+    this.runs = this.db.collection<RunDoc>(COLLECTIONS.runs);
+    this.events = this.db.collection<EventDoc>(COLLECTIONS.events);
+    this.replicas = this.db.collection<ReplicaDoc>(COLLECTIONS.replicas);
+    this.leaseTtlMs = options.leaseTtlMs;
+    this.onCopyError = options.onCopyError ?? (() => {});
+  }
+
+  /** Connects and creates the indexes (idempotent). */
+  static async open(options: MongoStoreOptions): Promise<MongoWorkflowStore> {
+    const client = new MongoClient(options.uri, { ignoreUndefined: true, ...options.clientOptions });
+    await client.connect();
+    const store = new MongoWorkflowStore(client, options);
+    try {
+      await store.ensureIndexes();
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+    return store;
+  }
+
+  private async ensureIndexes(): Promise<void> {
+    await Promise.all([
+      this.runs.createIndex({ requestId: 1 }, { unique: true, sparse: true, name: "request_id" }),
+      this.runs.createIndex({ state: 1, _id: -1 }, { name: "state_newest" }),
+      this.runs.createIndex({ workflowId: 1, _id: -1 }, { name: "workflow_newest" }),
+      this.runs.createIndex({ driving: 1, owner: 1 }, { name: "driving_owner" }),
+      this.events.createIndex({ runId: 1, seq: 1 }, { name: "run_seq" }),
+      this.events.createIndex({ ts: 1 }, { name: "ts" }),
+    ]);
+  }
+
+  get replicaId(): string {
+    return this.id;
+  }
+
+  // ---- WorkflowStore ------------------------------------------------------------
+
+  async createRun(run: RunRecord, events: RunEvent[]): Promise<CreateRunResult> {
+    const docs = events.map((e) => eventToDoc(e, run.spec.workflowId, new Date()));
+    try {
+      await this.runs.insertOne(runToDoc(run, this.id, docs, needsDriving(run)));
+    } catch (err) {
+      if (isDuplicateKey(err) && run.spec.requestId !== undefined) {
+        const existing = await this.runs.findOne({ requestId: run.spec.requestId });
+        if (existing) return { run: runFromDoc(existing), created: false };
+      }
+      throw err;
+    }
+    this.track(run.runId, this.copy(docs));
+    return { run, created: true };
+  }
+
+  commit(patch: RunPatch): Promise<void> {
+    const ts = new Date();
+    const docs = patch.events.map((e) => eventToDoc(e, patch.workflowId, ts));
+    const previous = this.copied.get(patch.runId) ?? Promise.resolve();
+    const written = previous.then(() => this.write(patch, docs));
+    this.track(
+      patch.runId,
+      written.then(
+        () => this.copy(docs),
+        () => {},
+      ),
+    );
+    return written;
+  }
+
+  private async write(patch: RunPatch, outbox: EventDoc[]): Promise<void> {
+    const set: Record<string, unknown> = { version: patch.version, lastSeq: patch.lastSeq, outbox };
+    if (patch.run) {
+      set.header = patch.run;
+      set.state = patch.run.state;
+      set.driving = needsDriving(patch.run);
+    }
+    for (const { index, record } of patch.steps) set[`steps.${index}`] = stepToDoc(record);
+    const res = await this.runs.updateOne(
+      { _id: patch.runId, version: patch.expectedVersion, owner: this.id },
+      { $set: set },
+    );
+    if (res.matchedCount === 1) return;
+    const now = await this.runs.findOne({ _id: patch.runId }, { projection: { version: 1, owner: 1 } });
+    const detail = now && now.owner !== this.id ? `driven by ${now.owner ?? "no replica"}, not ${this.id}` : undefined;
+    throw new VersionConflictError(patch.runId, patch.expectedVersion, now?.version, detail);
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const doc = await this.runs.findOne({ _id: runId });
+    return doc ? runFromDoc(doc) : undefined;
+  }
+
+  async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
+    const filter: Record<string, unknown> = {};
+    if (query.states.length > 0) filter.state = { $in: query.states };
+    if (query.workflowId) filter.workflowId = query.workflowId;
+    if (query.beforeRunId) filter._id = { $lt: query.beforeRunId };
+    const docs = await this.runs.find(filter).sort({ _id: -1 }).limit(query.limit).toArray();
+    return docs.map(runFromDoc);
+  }
+
+  async listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
+    // The outbox first, then the collection: whatever left the outbox in
+    // between is in the collection by the time it is read.
+    const run = await this.runs.findOne({ _id: runId }, { projection: { outbox: 1 } });
+    if (!run) return [];
+    const stored = await this.events
+      .find({ runId, seq: { $gt: afterSeq } })
+      .sort({ seq: 1 })
+      .limit(limit)
+      .toArray();
+    const bySeq = new Map<number, EventDoc>();
+    for (const d of stored) bySeq.set(d.seq, d);
+    for (const d of run.outbox ?? []) if (d.seq > afterSeq) bySeq.set(d.seq, d);
+    const out: RunEvent[] = [];
+    for (let seq = afterSeq + 1; out.length < limit; seq++) {
+      const d = bySeq.get(seq);
+      if (!d) break;
+      out.push(eventFromDoc(d));
+    }
+    return out;
+  }
+
+  async listActiveRuns(): Promise<RunRecord[]> {
+    const docs = await this.runs.find({ driving: true }).sort({ _id: 1 }).toArray();
+    return docs.map(runFromDoc);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Let queued event copies finish (they are also redone by whoever drives the run next).
+    await Promise.race([Promise.allSettled([...this.copied.values()]), sleep(2000)]);
+    this.closed = true;
+    await this.client.close();
+  }
+
+  // ---- the events collection ---------------------------------------------------------
+
+  private track(runId: string, copied: Promise<void>): void {
+    this.copied.set(runId, copied);
+    void copied.finally(() => {
+      if (this.copied.get(runId) === copied) this.copied.delete(runId);
+    });
+  }
+
+  /** Copies events to the events collection; all copies queued in one tick go in one ordered insert. */
+  private copy(docs: EventDoc[]): Promise<void> {
+    if (docs.length === 0) return Promise.resolve();
+    return new Promise((done) => {
+      this.copyQueue.push({ docs, done });
+      if (!this.copyScheduled) {
+        this.copyScheduled = true;
+        setImmediate(() => void this.flushCopies());
+      }
+    });
+  }
+
+  private async flushCopies(): Promise<void> {
+    this.copyScheduled = false;
+    const batch = this.copyQueue;
+    this.copyQueue = [];
+    let docs = batch.flatMap((b) => b.docs);
+    let delay = 50;
+    while (docs.length > 0 && !this.closed) {
+      try {
+        // Ordered: a run's events reach the collection (and change streams) in sequence order.
+        await this.events.insertMany(docs, { ordered: true });
+        docs = [];
+      } catch (err) {
+        const first = err instanceof MongoBulkWriteError ? err.writeErrors : undefined;
+        const errors = Array.isArray(first) ? first : first ? [first] : [];
+        if (errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY)) {
+          // Already copied (by an earlier attempt or another replica): go on after it.
+          const at = Math.max(...errors.map((e) => e.index));
+          docs = docs.slice(at + 1);
+          continue;
+        }
+        if (isDuplicateKey(err) && docs.length === 1) {
+          docs = [];
+          continue;
+        }
+        this.onCopyError(err);
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+    for (const b of batch) b.done();
+  }
+
+  // ---- RunOwnership -------------------------------------------------------------------
+
+  async renewLease(): Promise<void> {
+    const now = Date.now();
+    await this.replicas.updateOne(
+      { _id: this.id },
+      { $set: { expiresAt: now + this.leaseTtlMs, host: hostname(), pid: process.pid, startedAt: this.startedAt } },
+      { upsert: true },
+    );
+  }
+
+  rejoin(): void {
+    this.id = newReplicaId();
+  }
+
+  /** Replicas whose lease has not expired (by this replica's clock). */
+  private async liveReplicas(): Promise<string[]> {
+    const now = Date.now();
+    const live = await this.replicas.find({ expiresAt: { $gt: now } }, { projection: { _id: 1 } }).toArray();
+    // Leases long expired are only clutter.
+    await this.replicas.deleteMany({ expiresAt: { $lt: now - 100 * this.leaseTtlMs } });
+    return live.map((r) => r._id);
+  }
+
+  async claimOrphans(limit: number): Promise<RunRecord[]> {
+    const live = await this.liveReplicas();
+    const candidates = await this.runs
+      .find({ driving: true, owner: { $nin: live } }, { projection: { _id: 1, owner: 1 } })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
+    const claimed: RunRecord[] = [];
+    for (const c of candidates) {
+      const run = await this.take(c._id, c.owner ?? null);
+      if (run) claimed.push(run);
+    }
+    return claimed;
+  }
+
+  async claim(runId: string): Promise<RunRecord | undefined> {
+    const doc = await this.runs.findOne({ _id: runId }, { projection: { owner: 1, driving: 1 } });
+    if (!doc?.driving) return undefined;
+    const owner = doc.owner ?? null;
+    if (owner !== this.id && owner !== null && (await this.liveReplicas()).includes(owner)) return undefined;
+    return this.take(runId, owner);
+  }
+
+  /** Compare-and-set on the owner the caller saw: of several claimers, one wins. */
+  private async take(runId: string, from: string | null): Promise<RunRecord | undefined> {
+    const doc = await this.runs.findOneAndUpdate(
+      { _id: runId, owner: from, driving: true },
+      { $set: { owner: this.id } },
+      { returnDocument: "after" },
+    );
+    if (!doc) return undefined;
+    // The previous owner may have died between a commit and copying its events.
+    const previous = this.copied.get(runId) ?? Promise.resolve();
+    this.track(runId, previous.then(() => this.copy(doc.outbox ?? [])));
+    return runFromDoc(doc);
+  }
+
+  async cancelRequests(): Promise<CancelRequest[]> {
+    const docs = await this.runs
+      .find(
+        { driving: true, owner: this.id, state: { $in: ["pending", "running"] }, cancelRequest: { $exists: true } },
+        { projection: { _id: 1, cancelRequest: 1 } },
+      )
+      .toArray();
+    return docs.map((d) => ({ runId: d._id, reason: d.cancelRequest?.reason ?? "" }));
+  }
+
+  async requestCancel(runId: string, reason: string): Promise<boolean> {
+    const res = await this.runs.updateOne(
+      { _id: runId, state: { $in: ["pending", "running"] } },
+      { $set: { cancelRequest: { reason, at: Date.now() } } },
+    );
+    if (res.matchedCount === 0) return false;
+    await this.notify({ notice: "cancel", target: runId, reason, ts: new Date() });
+    return true;
+  }
+
+  async release(runIds: string[]): Promise<void> {
+    for (let i = 0; i < runIds.length; i += RELEASE_CHUNK) {
+      await this.runs.updateMany(
+        { _id: { $in: runIds.slice(i, i + RELEASE_CHUNK) }, owner: this.id },
+        { $set: { owner: null } },
+      );
+    }
+    // Nothing this replica owned may stay behind, even runs it was not driving right now.
+    await this.runs.updateMany({ driving: true, owner: this.id }, { $set: { owner: null } });
+    await this.replicas.deleteOne({ _id: this.id });
+    await this.notify({ notice: "released", ts: new Date() });
+  }
+
+  private async notify(notice: NoticeDoc): Promise<void> {
+    // Notices share the events collection so that one change stream carries everything.
+    await this.db.collection<NoticeDoc>(COLLECTIONS.events).insertOne(notice);
+  }
+
+  // ---- settings shared by every replica ---------------------------------------------------
+
+  /** The stored value of a setting, or `make()` stored now if there is none (first writer wins). */
+  async sharedSetting(key: string, make: () => string): Promise<string> {
+    const settings = this.db.collection<{ _id: string; value: string }>(COLLECTIONS.settings);
+    try {
+      await settings.insertOne({ _id: key, value: make() });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    const doc = await settings.findOne({ _id: key });
+    if (!doc) throw new Error(`setting ${key} vanished`);
+    return doc.value;
+  }
+}

@@ -1,0 +1,214 @@
+// What only a store shared by several replicas does: run ownership (leases,
+// claims, release, cancel requests), the outbox that keeps events with their
+// state change, and the change feed that carries events between replicas.
+import { pino } from "pino";
+import { afterEach, expect, test } from "vitest";
+import { compileWorkflow } from "../../src/domain/compile-workflow.ts";
+import { RunMachine } from "../../src/domain/run-machine.ts";
+import { createdEvent, newRunRecord, type RunEvent, type RunRecord } from "../../src/domain/run-record.ts";
+import { RunIdGenerator } from "../../src/domain/run-id.ts";
+import { DEFAULT_LIMITS } from "../../src/domain/workflow-spec.ts";
+import type { OwnershipNotice } from "../../src/ports/run-ownership.ts";
+import { VersionConflictError } from "../../src/ports/workflow-store.ts";
+import { MongoChangeFeed } from "../../src/store/mongo/mongo-change-feed.ts";
+import { eventToDoc } from "../../src/store/mongo/mongo-documents.ts";
+import { MongoWorkflowStore } from "../../src/store/mongo/mongo-store.ts";
+import { describeMongo, newTestDbName } from "../support/mongo-server.ts";
+
+const ids = new RunIdGenerator();
+const silent = pino({ level: "silent" });
+
+function newRun(): RunRecord {
+  const compiled = compileWorkflow(
+    {
+      id: "ownership",
+      steps: [
+        { id: "a", url: "https://h.test/a", dependsOn: [], parallel: false, compensation: "" },
+        { id: "b", url: "https://h.test/b", dependsOn: ["a"], parallel: false, compensation: "" },
+      ],
+      context: {},
+      onComplete: "",
+      onError: "",
+      saga: false,
+      baseUrl: "",
+      requestId: "",
+    },
+    DEFAULT_LIMITS,
+  );
+  if (!compiled.ok) throw new Error("bad fixture");
+  const now = Date.now();
+  return newRunRecord(ids.next(now), compiled.spec, now);
+}
+
+async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+  });
+
+  async function replicas(n: number, leaseTtlMs = 5000): Promise<MongoWorkflowStore[]> {
+    const database = newTestDbName();
+    const stores: MongoWorkflowStore[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = await MongoWorkflowStore.open({ uri: mongo().uri, database, leaseTtlMs });
+      closers.push(() => s.close());
+      stores.push(s);
+    }
+    return stores;
+  }
+
+  async function started(store: MongoWorkflowStore): Promise<{ run: RunRecord; machine: RunMachine }> {
+    const run = newRun();
+    await store.createRun(run, [createdEvent(run)]);
+    const machine = new RunMachine(structuredClone(run));
+    machine.start(run.createdAt + 1);
+    await store.commit(machine.takePatch()!);
+    return { run, machine };
+  }
+
+  test("only the run's owner can commit; another replica's patch is refused and writes nothing", async () => {
+    const [a, b] = await replicas(2);
+    await a.renewLease();
+    const { run, machine } = await started(a);
+    machine.attemptSucceeded(0, 1, { by: "b" }, Date.now());
+    const patch = machine.takePatch()!;
+    const err = await b.commit(patch).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VersionConflictError);
+    expect(String((err as Error).message)).toContain(`driven by ${a.replicaId}`);
+    expect((await a.getRun(run.runId))!.steps[0].state).toBe("running");
+    await a.commit(patch);
+    expect((await b.getRun(run.runId))!.steps[0]).toMatchObject({ state: "completed", result: { by: "b" } });
+  });
+
+  test("runs of a replica whose lease expired are claimed by exactly one other replica, which then drives them", async () => {
+    const [a, b, c] = await replicas(3, 400);
+    await a.renewLease();
+    const runs = await Promise.all([1, 2, 3, 4, 5].map(() => started(a)));
+    await Promise.all([b.renewLease(), c.renewLease()]);
+    expect(await b.claimOrphans(100)).toEqual([]);
+    // a stops renewing; b and c keep their leases alive and race for a's runs.
+    await new Promise((r) => setTimeout(r, 500));
+    await Promise.all([b.renewLease(), c.renewLease()]);
+    const [byB, byC] = await Promise.all([b.claimOrphans(100), c.claimOrphans(100)]);
+    const claimed = [...byB, ...byC].map((r) => r.runId).sort();
+    expect(claimed).toEqual(runs.map((r) => r.run.runId).sort());
+    const first = runs[0];
+    const winner = byB.some((r) => r.runId === first.run.runId) ? b : c;
+    const loser = winner === b ? c : b;
+    first.machine.attemptSucceeded(0, 1, 1, Date.now());
+    const patch = first.machine.takePatch()!;
+    await expect(a.commit(patch)).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(loser.commit(patch)).rejects.toBeInstanceOf(VersionConflictError);
+    await winner.commit(patch);
+    expect((await winner.getRun(first.run.runId))!.steps[0].state).toBe("completed");
+    expect(await loser.claim(first.run.runId)).toBeUndefined();
+    expect((await winner.claim(first.run.runId))?.runId).toBe(first.run.runId);
+  });
+
+  test("released runs can be claimed at once, without waiting for the lease", async () => {
+    const [a, b] = await replicas(2, 60_000);
+    await Promise.all([a.renewLease(), b.renewLease()]);
+    const { run } = await started(a);
+    expect(await b.claimOrphans(10)).toEqual([]);
+    await a.release([run.runId]);
+    const claimed = await b.claimOrphans(10);
+    expect(claimed.map((r) => r.runId)).toEqual([run.runId]);
+  });
+
+  test("a cancel request is recorded for the owner; finished runs refuse it", async () => {
+    const [a, b] = await replicas(2);
+    await Promise.all([a.renewLease(), b.renewLease()]);
+    const { run, machine } = await started(a);
+    expect(await b.requestCancel(run.runId, "stop it")).toBe(true);
+    expect(await a.cancelRequests()).toEqual([{ runId: run.runId, reason: "stop it" }]);
+    expect(await b.cancelRequests()).toEqual([]);
+    expect((await b.getRun(run.runId))!.cancelRequest).toMatchObject({ reason: "stop it" });
+    // The owner's commits are not disturbed by the request.
+    machine.cancel(Date.now(), "cancelled: stop it");
+    await a.commit(machine.takePatch()!);
+    expect(await a.cancelRequests()).toEqual([]);
+    expect(await b.requestCancel(run.runId, "again")).toBe(false);
+  });
+
+  test("events a replica committed but did not copy before dying are read from the outbox and copied by the next owner", async () => {
+    const [a, b] = await replicas(2, 300);
+    await a.renewLease();
+    const { run, machine } = await started(a);
+    machine.attemptSucceeded(0, 1, { n: 1 }, Date.now());
+    const patch = machine.takePatch()!;
+    // What a crash between the run update and the copy leaves: the state and its events in the run document only.
+    await a.runs.updateOne(
+      { _id: run.runId },
+      {
+        $set: {
+          version: patch.version,
+          lastSeq: patch.lastSeq,
+          "steps.0": { ...patch.steps.find((s) => s.index === 0)!.record, result: undefined, resultJson: '{"n":1}' },
+          outbox: patch.events.map((e) => eventToDoc(e, "ownership", new Date())),
+        },
+      },
+    );
+    const inCollection = () => a.events.countDocuments({ runId: run.runId });
+    expect(await inCollection()).toBe(3);
+    const read = await b.listEvents(run.runId, 0, 100);
+    expect(read.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(read[3]).toMatchObject({ stepId: "a", to: "completed", result: { n: 1 } });
+    await new Promise((r) => setTimeout(r, 400));
+    await b.renewLease();
+    const [claimed] = await b.claimOrphans(10);
+    expect(claimed.lastSeq).toBe(5);
+    await until(async () => (await inCollection()) === 5, "the outbox to be copied");
+  });
+
+  test("rejoin gives a replica a new identity", async () => {
+    const [a] = await replicas(1);
+    const before = a.replicaId;
+    a.rejoin();
+    expect(a.replicaId).not.toBe(before);
+  });
+
+  for (const mode of ["auto", "poll"] as const) {
+    test(`the change feed (${mode}) carries one replica's events and notices to another, in order, once`, async () => {
+      const [a, b] = await replicas(2);
+      const feed = new MongoChangeFeed({ client: b.client, events: b.events, logger: silent, pollIntervalMs: 20, mode });
+      await feed.start();
+      closers.push(() => feed.close());
+      expect(feed.source).toBe(mode === "poll" ? "poll" : "stream");
+      const seen: RunEvent[] = [];
+      const all: string[] = [];
+      const notices: OwnershipNotice[] = [];
+      await a.renewLease();
+      const run = newRun();
+      feed.subscribe(run.runId, (_, e) => seen.push(e));
+      feed.subscribe(undefined, (workflowId, e) => all.push(`${workflowId}:${e.runId}:${e.seq}`));
+      feed.subscribeNotices((n) => notices.push(n));
+      await a.createRun(run, [createdEvent(run)]);
+      const m = new RunMachine(structuredClone(run));
+      m.start(Date.now());
+      await a.commit(m.takePatch()!);
+      m.attemptSucceeded(0, 1, "x", Date.now());
+      await a.commit(m.takePatch()!);
+      m.attemptSucceeded(1, 1, "y", Date.now());
+      await a.commit(m.takePatch()!);
+      await until(() => seen.length >= 7, "seven events");
+      await a.requestCancel(newRun().runId, "none");
+      await b.requestCancel(run.runId, "too late");
+      await a.release([]);
+      await until(() => notices.some((n) => n.type === "released"), "the released notice");
+      expect(seen.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(seen.at(-1)).toMatchObject({ kind: "run", to: "completed" });
+      expect(all.filter((x) => x.includes(run.runId))).toHaveLength(7);
+      expect(all[0]).toBe(`ownership:${run.runId}:1`);
+      // Requests for runs that are not running are refused before any notice is sent.
+      expect(notices).toEqual([{ type: "released" }]);
+    });
+  }
+});
