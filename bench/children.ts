@@ -80,7 +80,7 @@ export interface WeftChild {
  * print its "weft listening" line, so the port is chosen here and readiness is
  * a successful TCP connect (Weft binds only after its store is open).
  */
-export async function spawnWeft(dataDir: string, extraNodeArgs: string[] = []): Promise<WeftChild> {
+export async function spawnWeft(dataDir: string, extraNodeArgs: string[] = [], extraArgs: string[] = []): Promise<WeftChild> {
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -96,6 +96,7 @@ export async function spawnWeft(dataDir: string, extraNodeArgs: string[] = []): 
         "--signing-secrets", BENCH_SECRET,
         "--log-level", "warn",
         "--shutdown-grace-ms", "3000",
+        ...extraArgs,
       ],
       { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
     );

@@ -5,7 +5,14 @@
 // Environment: BENCH_SCALE (default 1) scales run and request counts;
 // BENCH_WEFT_NODE_ARGS (space-separated) adds Node flags for the Weft process,
 // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+// The store: embedded by default; MONGODB_URI=mongodb://… runs Weft on that
+// MongoDB (a fresh database, dropped afterwards); BENCH_STORE=mongo-java-server
+// runs it on the in-memory MongoDB-wire server the tests use (a check of the
+// code path, not a MongoDB figure).
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { MongoClient } from "mongodb";
+import { startMongoJavaServer } from "../test/support/mongo-server.ts";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -235,7 +242,7 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
   out.push("");
   out.push(`Weft benchmark  (BENCH_SCALE=${SCALE})`);
   out.push(`node ${machine.node}  |  ${machine.cpuModel} × ${machine.cpuCount}  |  ${machine.memGiB} GiB  |  ${machine.platform}`);
-  out.push("store: embedded, fresh temp dir, synchronous=normal; Weft --log-level warn; handler: separate process");
+  out.push(`store: ${storeLabel}; Weft --log-level warn; handler: separate process`);
   out.push("");
   out.push("Throughput (closed loop; wall = first create → last run completed)");
   out.push(
@@ -393,6 +400,32 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
 let weft: WeftChild | undefined;
 let handler: HandlerChild | undefined;
 let dataDir: string | undefined;
+let storeLabel = "embedded, fresh temp dir, synchronous=normal";
+let stopStore = async () => {};
+
+/** Weft's store arguments for this run (see the header comment). */
+async function storeArgs(): Promise<string[]> {
+  let uri = process.env.MONGODB_URI ?? "";
+  let kind = "MongoDB at MONGODB_URI";
+  if (!uri && process.env.BENCH_STORE === "mongo-java-server") {
+    const server = await startMongoJavaServer();
+    uri = `${server.uri}`;
+    kind = "mongo-java-server (in-memory MongoDB-wire server; not a MongoDB figure)";
+    stopStore = () => server.stop();
+  } else if (!uri) {
+    return [];
+  }
+  const database = `weft_bench_${randomBytes(4).toString("hex")}`;
+  storeLabel = `${kind}, fresh database ${database}`;
+  const previous = stopStore;
+  stopStore = async () => {
+    const client = new MongoClient(uri);
+    await client.db(database).dropDatabase().catch(() => {});
+    await client.close();
+    await previous();
+  };
+  return ["--mongodb-uri", uri, "--mongodb-database", database];
+}
 
 function killEverything(): void {
   weft?.kill();
@@ -415,7 +448,7 @@ async function main(): Promise<void> {
   dataDir = mkdtempSync(join(tmpdir(), "weft-bench-"));
   handler = await spawnHandler(FINAL_STEP);
   const nodeArgs = (process.env.BENCH_WEFT_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  weft = await spawnWeft(dataDir, nodeArgs);
+  weft = await spawnWeft(dataDir, nodeArgs, await storeArgs());
   log(`weft on ${weft.baseUrl} (data ${dataDir}), handler on ${handler.baseUrl}`);
   const weftDied = weft.exited.then((code) => {
     throw new Error(`weft exited unexpectedly (${code}):\n${weft?.logs()}`);
@@ -443,6 +476,7 @@ async function main(): Promise<void> {
   handler = undefined;
   rmSync(dataDir, { recursive: true, force: true });
   dataDir = undefined;
+  await stopStore();
   if (warnings) log(`weft wrote (warn and above):\n${warnings}`);
   report(machine, results, raw, watch, performance.now() - t0);
 }

@@ -27,6 +27,14 @@ step "TypeScript tests (vitest)"
 bash scripts/install-mongo-java-server.sh || exit 1
 vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" "$@" || status=1
 
+step "TypeScript end-to-end tests again, every server on the MongoDB store"
+# Same suites, WEFT_TEST_STORE=mongodb (test/support/mongo-server.ts finds the MongoDB:
+# MONGODB_URI, Docker, or mongo-java-server). Without any, this pass says so and is skipped.
+if node -e 'import("./test/support/mongo-server.ts").then((m) => { const p = m.mongoPreflight(); if ("skip" in p) { console.log("SKIPPED: no MongoDB: " + p.skip); process.exit(1); } })'; then
+  WEFT_TEST_STORE=mongodb vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest-mongodb.json" \
+    test/e2e --exclude '**/mongo-*.test.ts' --exclude '**/durability.test.ts' || status=1
+fi
+
 if [ -d clients/go ]; then
   step "Go client tests (go test)"
   # -json is kept for the totals; its Output fields are echoed as plain go test output.
@@ -46,8 +54,9 @@ const fs = require("fs");
 const dir = process.argv[2];
 let passed = 0, failed = 0, skipped = 0;
 const read = (f) => (fs.existsSync(`${dir}/${f}`) ? fs.readFileSync(`${dir}/${f}`, "utf8") : undefined);
-const vitest = read("vitest.json");
-if (vitest) {
+for (const f of ["vitest.json", "vitest-mongodb.json"]) {
+  const vitest = read(f);
+  if (!vitest) continue;
   const r = JSON.parse(vitest);
   passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
 }
