@@ -13,7 +13,7 @@ import { VersionConflictError } from "../../src/ports/workflow-store.ts";
 import { MongoChangeFeed } from "../../src/store/mongo/mongo-change-feed.ts";
 import { eventToDoc } from "../../src/store/mongo/mongo-documents.ts";
 import { MongoWorkflowStore } from "../../src/store/mongo/mongo-store.ts";
-import { describeMongo, newTestDbName } from "../support/mongo-server.ts";
+import { describeMongo, newTestDbName, startMongoJavaServer } from "../support/mongo-server.ts";
 
 const ids = new RunIdGenerator();
 const silent = pino({ level: "silent" });
@@ -211,4 +211,31 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
       expect(notices).toEqual([{ type: "released" }]);
     });
   }
+
+  test("a deployment without change history (like a standalone server): one warning, then polling, and events still flow", async (ctx) => {
+    if (mongo().kind !== "mongo-java-server") ctx.skip();
+    const server = await startMongoJavaServer(0, { oplog: false });
+    closers.push(() => server.stop());
+    const database = newTestDbName();
+    const store = await MongoWorkflowStore.open({ uri: server.uri, database, leaseTtlMs: 5000 });
+    closers.push(() => store.close());
+    const warnings: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void warnings.push(JSON.parse(line).msg as string) });
+    const feed = new MongoChangeFeed({ client: store.client, events: store.events, logger, pollIntervalMs: 20 });
+    await feed.start();
+    closers.push(() => feed.close());
+    expect(feed.source).toBe("poll");
+    expect(warnings).toEqual([expect.stringContaining("change streams are not available")]);
+    const run = newRun();
+    const seen: number[] = [];
+    feed.subscribe(run.runId, (_, e) => seen.push(e.seq));
+    await store.renewLease();
+    await store.createRun(run, [createdEvent(run)]);
+    const m = new RunMachine(structuredClone(run));
+    m.start(Date.now());
+    await store.commit(m.takePatch()!);
+    await until(() => seen.length === 3, "three events by polling");
+    expect(seen).toEqual([1, 2, 3]);
+    expect(warnings).toHaveLength(1);
+  });
 });

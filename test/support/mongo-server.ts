@@ -262,10 +262,14 @@ process.on("exit", () => {
  * Starts a dedicated mongo-java-server process (not shared) on 127.0.0.1:`port` (0: any free
  * port). It dies with this process: killed on exit, and it exits itself when its stdin closes.
  */
-export async function startMongoJavaServer(port = 0): Promise<RunningServer & { child: ChildProcess }> {
+export async function startMongoJavaServer(
+  port = 0,
+  options: { oplog?: boolean } = {},
+): Promise<RunningServer & { child: ChildProcess }> {
   const problem = javaServerProblem();
   if (problem) throw new Error(problem);
-  const child = spawn("java", ["-XX:+UseSerialGC", "-cp", readClasspath()!, JAVA_MAIN, String(port)], {
+  const args = [String(port), ...(options.oplog === false ? ["no-oplog"] : [])];
+  const child = spawn("java", ["-XX:+UseSerialGC", "-cp", readClasspath()!, JAVA_MAIN, ...args], {
     cwd: REPO_ROOT,
     stdio: ["pipe", "pipe", "pipe"],
   });

@@ -33,7 +33,6 @@ export interface MongoChangeFeedOptions {
 type FeedDoc = EventDoc | (NoticeDoc & { _id: unknown });
 
 const HISTORY_LOST = new Set([286, 280]);
-const NOT_SUPPORTED = new Set([40573, 76, 115]);
 /** An empty answer faster than this came from a server that does not honour awaitData. */
 const FAST_EMPTY_MS = 10;
 const POLL_BATCH = 5000;
@@ -144,6 +143,11 @@ export class MongoChangeFeed implements EventFeed, NoticeSource {
         for (;;) {
           const started = performance.now();
           const change = await stream.tryNext();
+          if (!announced && !change && stream.closed) {
+            // The server answered the $changeStream with a finished cursor: it keeps no change history.
+            this.log.warn("change streams are not available on this MongoDB deployment (no change history); polling the events collection instead");
+            return;
+          }
           if (!announced) {
             announced = true;
             this.source = "stream";
@@ -166,10 +170,11 @@ export class MongoChangeFeed implements EventFeed, NoticeSource {
       } catch (err) {
         if (this.stop.signal.aborted) return;
         const code = err instanceof MongoServerError ? err.code : undefined;
-        if (!announced && typeof code === "number" && NOT_SUPPORTED.has(code)) {
+        // Refused by the server when first opened: this deployment has no change streams.
+        if (!announced && err instanceof MongoServerError) {
           this.log.warn(
-            { err: (err as Error).message },
-            "change streams are not available on this MongoDB deployment (a replica set is needed); polling the events collection instead",
+            { err: (err as Error).message, code },
+            "change streams are not available on this MongoDB deployment (a replica set is needed, and the changeStream privilege); polling the events collection instead",
           );
           return;
         }

@@ -31,10 +31,12 @@ public class WeftMongoServer {
 
   public static void main(String[] args) throws Exception {
     int port = args.length > 0 ? Integer.parseInt(args[0]) : 0;
+    // "no-oplog": no change history, like a standalone mongod (change streams find nothing).
+    boolean oplog = !(args.length > 1 && args[1].equals("no-oplog"));
     MemoryBackend backend = new MemoryBackend();
     backend.version(MONGO_5_0);
     MongoServer server = new MongoServer(backend);
-    server.enableOplog();
+    if (oplog) server.enableOplog();
     server.bind("127.0.0.1", port);
     Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow, "weft-mongo-shutdown"));
     System.out.println("listening " + server.getLocalAddress().getPort());
