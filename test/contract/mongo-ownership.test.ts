@@ -168,6 +168,52 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
     await until(async () => (await inCollection()) === 5, "the outbox to be copied");
   });
 
+  test("a finished run's last events, not copied before its owner died, are copied by a live replica's sweep", async () => {
+    const [a, b] = await replicas(2, 300);
+    await a.renewLease();
+    const { run, machine } = await started(a);
+    machine.cancel(Date.now(), "cancelled: test");
+    const patch = machine.takePatch()!;
+    expect(patch.run?.state).toBe("cancelled");
+    // The last commit as a crash right after it leaves it: state, outbox and the copyPending mark, no copy.
+    await a.runs.updateOne(
+      { _id: run.runId },
+      {
+        $set: {
+          version: patch.version,
+          lastSeq: patch.lastSeq,
+          state: "cancelled",
+          driving: false,
+          header: patch.run!,
+          copyPending: true,
+          outbox: patch.events.map((e) => eventToDoc(e, "ownership", new Date())),
+        },
+      },
+    );
+    const copied = async () => (await a.events.find({ runId: run.runId }).toArray()).map((e) => e.seq).sort((x, y) => x - y);
+    expect(await copied()).toEqual([1, 2, 3]);
+    await b.renewLease();
+    // While a's lease lasts the run is a's business.
+    await b.claimOrphans(10);
+    expect(await copied()).toEqual([1, 2, 3]);
+    await new Promise((r) => setTimeout(r, 400));
+    await b.renewLease();
+    expect(await b.claimOrphans(10)).toEqual([]);
+    expect(await copied()).toEqual(patch.events.length === 0 ? [1, 2, 3] : [1, 2, 3, ...patch.events.map((e) => e.seq)]);
+    expect((await a.runs.findOne({ _id: run.runId }))!.copyPending).toBeUndefined();
+  });
+
+  test("a run's last commit is marked until its events are copied, then unmarked", async () => {
+    const [a] = await replicas(1);
+    await a.renewLease();
+    const { run, machine } = await started(a);
+    machine.cancel(Date.now(), "cancelled: test");
+    await a.commit(machine.takePatch()!);
+    await until(async () => (await a.runs.findOne({ _id: run.runId }))!.copyPending === undefined, "the mark to clear");
+    expect((await a.listEvents(run.runId, 0, 100)).at(-1)).toMatchObject({ kind: "run", to: "cancelled" });
+    expect(await a.events.countDocuments({ runId: run.runId })).toBe((await a.getRun(run.runId))!.lastSeq);
+  });
+
   test("rejoin gives a replica a new identity", async () => {
     const [a] = await replicas(1);
     const before = a.replicaId;

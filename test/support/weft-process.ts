@@ -18,11 +18,16 @@ export interface WeftProcess {
   exited: Promise<number | null>;
 }
 
-export async function spawnWeft(dataDir: string, extraArgs: string[] = []): Promise<WeftProcess> {
+export interface SpawnOptions {
+  /** Extra environment variables for the process (on top of this process's environment). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function spawnWeft(dataDir: string, extraArgs: string[] = [], options: SpawnOptions = {}): Promise<WeftProcess> {
   const child = spawn(
     process.execPath,
     ["src/main.ts", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--signing-secrets", TEST_SECRET, ...extraArgs],
-    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: options.env ? { ...process.env, ...options.env } : process.env },
   );
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

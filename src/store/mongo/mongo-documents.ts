@@ -67,6 +67,12 @@ export interface RunDoc {
    * run's next commit (a transactional outbox inside the run document).
    */
   outbox: EventDoc[];
+  /**
+   * Set by a run's last commit (the run stops needing a driver) until its outbox
+   * is copied: nobody claims a finished run, so a survivor copies the outbox of
+   * one whose owner died in between.
+   */
+  copyPending?: true;
   cancelRequest?: { reason: string; at: number };
 }
 

@@ -123,6 +123,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
       this.runs.createIndex({ state: 1, _id: -1 }, { name: "state_newest" }),
       this.runs.createIndex({ workflowId: 1, _id: -1 }, { name: "workflow_newest" }),
       this.runs.createIndex({ driving: 1, owner: 1 }, { name: "driving_owner" }),
+      this.runs.createIndex({ copyPending: 1 }, { sparse: true, name: "copy_pending" }),
       this.events.createIndex({ runId: 1, seq: 1 }, { name: "run_seq" }),
       this.events.createIndex({ ts: 1 }, { name: "ts" }),
     ]);
@@ -154,14 +155,29 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
     const docs = patch.events.map((e) => eventToDoc(e, patch.workflowId, ts));
     const previous = this.copied.get(patch.runId) ?? Promise.resolve();
     const written = previous.then(() => this.write(patch, docs));
+    const last = patch.run !== undefined && !needsDriving(patch.run);
     this.track(
       patch.runId,
       written.then(
-        () => this.copy(docs),
+        () => (last ? this.copyLast(patch.runId, docs) : this.copy(docs)),
         () => {},
       ),
     );
     return written;
+  }
+
+  /** Copies a finished run's last events, then clears its copyPending mark. */
+  private async copyLast(runId: string, docs: EventDoc[]): Promise<void> {
+    await this.copy(docs);
+    for (let delay = 50; !this.closed; delay = Math.min(delay * 2, 2000)) {
+      try {
+        await this.runs.updateOne({ _id: runId, copyPending: true }, { $unset: { copyPending: "" } });
+        return;
+      } catch (err) {
+        this.onCopyError(err);
+        await sleep(delay);
+      }
+    }
   }
 
   private async write(patch: RunPatch, outbox: EventDoc[]): Promise<void> {
@@ -170,6 +186,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
       set.header = patch.run;
       set.state = patch.run.state;
       set.driving = needsDriving(patch.run);
+      if (!set.driving) set.copyPending = true;
     }
     for (const { index, record } of patch.steps) set[`steps.${index}`] = stepToDoc(record);
     const res = await this.runs.updateOne(
@@ -310,6 +327,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
 
   async claimOrphans(limit: number): Promise<RunRecord[]> {
     const live = await this.liveReplicas();
+    await this.copyAbandonedOutboxes(live, limit);
     const candidates = await this.runs
       .find({ driving: true, owner: { $nin: live } }, { projection: { _id: 1, owner: 1 } })
       .sort({ _id: 1 })
@@ -329,6 +347,18 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
     const owner = doc.owner ?? null;
     if (owner !== this.id && owner !== null && (await this.liveReplicas()).includes(owner)) return undefined;
     return this.take(runId, owner);
+  }
+
+  /**
+   * Finished runs whose owner died between their last commit and copying its
+   * events: nobody claims a finished run, so their outbox is copied here.
+   */
+  private async copyAbandonedOutboxes(live: string[], limit: number): Promise<void> {
+    const runs = await this.runs
+      .find({ copyPending: true, driving: false, owner: { $nin: live } }, { projection: { _id: 1, outbox: 1 } })
+      .limit(limit)
+      .toArray();
+    for (const r of runs) await this.copyLast(r._id, r.outbox ?? []);
   }
 
   /** Compare-and-set on the owner the caller saw: of several claimers, one wins. */
