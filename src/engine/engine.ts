@@ -172,7 +172,15 @@ export class Engine {
     const now = this.clock.now();
     const run = newRunRecord(this.ids.next(now), spec, now);
     const first = createdEvent(run);
-    const result = await this.store.createRun(run, [first]);
+    let result: { run: RunRecord; created: boolean };
+    try {
+      result = await this.store.createRun(run, [first]);
+    } catch (err) {
+      // With a shared store the insert may have been applied even though its answer was lost:
+      // look again later, and drive the run if it is there.
+      if (this.ownership && !this.stopping) this.reload(run.runId);
+      throw err;
+    }
     if (!result.created) return result;
     this.feed.publish(spec.workflowId, [first]);
     // The machine replaces step records rather than changing them: copying the array is enough.

@@ -34,6 +34,14 @@ export class VersionConflictError extends Error {
   }
 }
 
+/** The storage could not be reached (network, failover): the call may be retried. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
 export interface WorkflowStore {
   /**
    * Durably stores a new run with its first events, unless a run with the same

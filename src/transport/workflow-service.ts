@@ -26,6 +26,7 @@ import { isTerminal as isTerminalState, type RunEvent, type RunState } from "../
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
 import { type Engine, RunFinishedError, RunNotFoundError } from "../engine/engine.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
+import { StoreUnavailableError } from "../ports/workflow-store.ts";
 import { EventQueue, TIMEOUT } from "./event-queue.ts";
 import { eventToProto, isTerminalRunEvent, RUN_STATE_FROM_PROTO, workflowInput, workflowToProto } from "./mappers.ts";
 
@@ -92,6 +93,32 @@ function parseStates(states: readonly number[], violations: FieldViolation[]): R
   return out;
 }
 
+/** Storage that could not be reached is UNAVAILABLE (retry), not INTERNAL. */
+function storeError(err: unknown): unknown {
+  if (err instanceof StoreUnavailableError) return withInfo(`${err.message}; retry`, Code.Unavailable, "STORE_UNAVAILABLE", {});
+  return err;
+}
+
+function unary<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw storeError(err);
+    }
+  };
+}
+
+function streaming<A extends unknown[], R>(fn: (...args: A) => AsyncGenerator<R>): (...args: A) => AsyncGenerator<R> {
+  return async function* (...args) {
+    try {
+      yield* fn(...args);
+    } catch (err) {
+      throw storeError(err);
+    }
+  };
+}
+
 function runNotFound(id: string): ConnectError {
   return withInfo(`workflow run "${id}" not found`, Code.NotFound, "RUN_NOT_FOUND", { id });
 }
@@ -113,13 +140,13 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     this.feed = options.feed;
     this.limits = options.limits;
     this.heartbeatMs = options.heartbeatMs;
-    this.createWorkflow = this.createWorkflow.bind(this);
-    this.getWorkflow = this.getWorkflow.bind(this);
-    this.listWorkflows = this.listWorkflows.bind(this);
-    this.cancelWorkflow = this.cancelWorkflow.bind(this);
-    this.watchWorkflow = this.watchWorkflow.bind(this);
-    this.watchWorkflows = this.watchWorkflows.bind(this);
-    this.listWorkflowEvents = this.listWorkflowEvents.bind(this);
+    this.createWorkflow = unary(this.createWorkflow.bind(this));
+    this.getWorkflow = unary(this.getWorkflow.bind(this));
+    this.listWorkflows = unary(this.listWorkflows.bind(this));
+    this.cancelWorkflow = unary(this.cancelWorkflow.bind(this));
+    this.watchWorkflow = streaming(this.watchWorkflow.bind(this));
+    this.watchWorkflows = streaming(this.watchWorkflows.bind(this));
+    this.listWorkflowEvents = unary(this.listWorkflowEvents.bind(this));
   }
 
   /** Ends every open stream (server shutdown). */

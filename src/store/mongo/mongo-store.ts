@@ -17,13 +17,18 @@ import {
   MongoBulkWriteError,
   MongoClient,
   type MongoClientOptions,
+  MongoError,
+  MongoNetworkError,
+  MongoNotConnectedError,
   MongoServerError,
+  MongoServerSelectionError,
 } from "mongodb";
 import { needsDriving, type RunEvent, type RunPatch, type RunRecord } from "../../domain/run-record.ts";
 import type { CancelRequest, RunOwnership } from "../../ports/run-ownership.ts";
 import {
   type CreateRunResult,
   type ListRunsQuery,
+  StoreUnavailableError,
   VersionConflictError,
   type WorkflowStore,
 } from "../../ports/workflow-store.ts";
@@ -68,6 +73,24 @@ function newReplicaId(): string {
 
 function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
+}
+
+/** Driver errors that mean "MongoDB could not be reached", as the port's StoreUnavailableError. */
+function unavailable(err: unknown): unknown {
+  const transient =
+    err instanceof MongoNetworkError ||
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoNotConnectedError ||
+    (err instanceof MongoError && (err.hasErrorLabel("RetryableWriteError") || err.hasErrorLabel("ResetPool")));
+  return transient ? new StoreUnavailableError(`MongoDB unavailable: ${(err as Error).message}`, { cause: err }) : err;
+}
+
+async function mapped<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    throw unavailable(err);
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -135,7 +158,11 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
 
   // ---- WorkflowStore ------------------------------------------------------------
 
-  async createRun(run: RunRecord, events: RunEvent[]): Promise<CreateRunResult> {
+  createRun(run: RunRecord, events: RunEvent[]): Promise<CreateRunResult> {
+    return mapped(this.insertRun(run, events));
+  }
+
+  private async insertRun(run: RunRecord, events: RunEvent[]): Promise<CreateRunResult> {
     const docs = events.map((e) => eventToDoc(e, run.spec.workflowId, new Date()));
     try {
       await this.runs.insertOne(runToDoc(run, this.id, docs, needsDriving(run)));
@@ -163,7 +190,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
         () => {},
       ),
     );
-    return written;
+    return mapped(written);
   }
 
   /** Copies a finished run's last events, then clears its copyPending mark. */
@@ -200,7 +227,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const doc = await this.runs.findOne({ _id: runId });
+    const doc = await mapped(this.runs.findOne({ _id: runId }));
     return doc ? runFromDoc(doc) : undefined;
   }
 
@@ -209,11 +236,15 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
     if (query.states.length > 0) filter.state = { $in: query.states };
     if (query.workflowId) filter.workflowId = query.workflowId;
     if (query.beforeRunId) filter._id = { $lt: query.beforeRunId };
-    const docs = await this.runs.find(filter).sort({ _id: -1 }).limit(query.limit).toArray();
+    const docs = await mapped(this.runs.find(filter).sort({ _id: -1 }).limit(query.limit).toArray());
     return docs.map(runFromDoc);
   }
 
-  async listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
+  listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
+    return mapped(this.readEvents(runId, afterSeq, limit));
+  }
+
+  private async readEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
     // The outbox first, then the collection: whatever left the outbox in
     // between is in the collection by the time it is read.
     const run = await this.runs.findOne({ _id: runId }, { projection: { outbox: 1 } });
@@ -342,9 +373,16 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
   }
 
   async claim(runId: string): Promise<RunRecord | undefined> {
-    const doc = await this.runs.findOne({ _id: runId }, { projection: { owner: 1, driving: 1 } });
-    if (!doc?.driving) return undefined;
+    const doc = await this.runs.findOne({ _id: runId }, { projection: { owner: 1, driving: 1, copyPending: 1, outbox: 1 } });
+    if (!doc) return undefined;
     const owner = doc.owner ?? null;
+    if (!doc.driving) {
+      // Finished, perhaps by a commit whose answer was lost: its last events may still need copying.
+      if (doc.copyPending && !this.copied.has(runId) && (owner === this.id || !(await this.liveReplicas()).includes(owner ?? ""))) {
+        this.track(runId, this.copyLast(runId, doc.outbox ?? []));
+      }
+      return undefined;
+    }
     if (owner !== this.id && owner !== null && (await this.liveReplicas()).includes(owner)) return undefined;
     return this.take(runId, owner);
   }
