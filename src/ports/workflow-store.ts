@@ -21,16 +21,10 @@ export interface CreateRunResult {
 /** The patch was computed from a version that is no longer the stored one. */
 export class VersionConflictError extends Error {
   readonly runId: string;
-  readonly expected: number;
-  readonly actual: number | undefined;
-  readonly detail: string | undefined;
   constructor(runId: string, expected: number, actual: number | undefined, detail?: string) {
     super(`run ${runId}: expected version ${expected}, found ${actual ?? "no run"}${detail ? ` (${detail})` : ""}`);
     this.name = "VersionConflictError";
     this.runId = runId;
-    this.expected = expected;
-    this.actual = actual;
-    this.detail = detail;
   }
 }
 

@@ -21,7 +21,7 @@ import { HttpStepDispatcher } from "../dispatch/http-step-dispatcher.ts";
 import { Engine } from "../engine/engine.ts";
 import { systemClock } from "../ports/clock.ts";
 import { Signer } from "../signing/sign.ts";
-import { ThreadedSqliteStore } from "../store/sqlite-thread-store.ts";
+import { SqliteWorkflowStore } from "../store/sqlite-store.ts";
 import { WorkflowServiceHandler } from "../transport/workflow-service.ts";
 import { HealthStatusRegistry, healthServiceImpl } from "./health-service.ts";
 import { withSpecGrpcMessage } from "./grpc-message-encoding.ts";
@@ -63,7 +63,7 @@ interface StoreParts {
 async function openStore(config: Config, logger: Logger): Promise<StoreParts> {
   const m = config.mongodb;
   if (!m.uri) {
-    const store = await ThreadedSqliteStore.open({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous });
+    const store = new SqliteWorkflowStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous });
     const secrets = resolveSigningSecrets(config.signingSecrets, config.dataDir, logger);
     return { store, feed: new LocalEventFeed(), secrets, stopFeed: async () => {} };
   }

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { SqliteWorkflowStore } from "../../src/store/sqlite-store.ts";
-import { ThreadedSqliteStore } from "../../src/store/sqlite-thread-store.ts";
 import { describeStoreContract } from "./workflow-store.contract.ts";
 
 const dirs: string[] = [];
@@ -21,32 +20,6 @@ describeStoreContract("embedded SQLite", async () => {
     },
   };
   return harness;
-});
-
-describeStoreContract("embedded SQLite in a worker thread (as the server runs it)", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
-  dirs.push(dataDir);
-  const harness = {
-    store: await ThreadedSqliteStore.open({ dataDir }),
-    async reopen() {
-      await harness.store.close();
-      harness.store = await ThreadedSqliteStore.open({ dataDir });
-      return harness.store;
-    },
-  };
-  return harness;
-});
-
-test("in a worker thread too, a second store on the same data directory is refused, and closing frees it", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
-  dirs.push(dataDir);
-  const first = await ThreadedSqliteStore.open({ dataDir });
-  await expect(ThreadedSqliteStore.open({ dataDir })).rejects.toThrow(/locked/);
-  await first.close();
-  const again = await ThreadedSqliteStore.open({ dataDir });
-  await expect(again.getRun("wf_NONE")).resolves.toBeUndefined();
-  await again.close();
-  await expect(again.getRun("wf_NONE")).rejects.toThrow(/closed|exited/);
 });
 
 test("a second store on the same data directory is refused", async () => {
