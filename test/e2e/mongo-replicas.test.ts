@@ -26,7 +26,7 @@ import {
 } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { HandlerServer, type RecordedCall } from "../support/handler-server.ts";
 import { describeMongo, newTestDbName } from "../support/mongo-server.ts";
-import { hangUntilAborted } from "../support/run-observer.ts";
+import { allEvents as eventLog, hangUntilAborted } from "../support/run-observer.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 import { collectWatch, describeEvent, isTerminalRunEvent, type Watched } from "../support/watch.ts";
 import { kill9, logEntries, spawnWeft, stopWeft, type WeftProcess } from "../support/weft-process.ts";
@@ -68,18 +68,6 @@ async function until(pred: () => boolean, what: string, timeoutMs: number, detai
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `\n${detail()}` : ""}`);
     await sleep(10);
   }
-}
-
-/** The run's whole event log, oldest first (ListWorkflowEvents, every page). */
-async function eventLog(client: WeftClient, id: string): Promise<WorkflowEvent[]> {
-  const out: WorkflowEvent[] = [];
-  let pageToken = "";
-  do {
-    const res = await client.listWorkflowEvents({ id, pageSize: 1000, pageToken });
-    out.push(...res.events);
-    pageToken = res.nextPageToken;
-  } while (pageToken);
-  return out;
 }
 
 /** Polls GetWorkflow until every run is terminal; on timeout says which runs stalled, where. */
