@@ -63,7 +63,11 @@ interface StoreParts {
 async function openStore(config: Config, logger: Logger): Promise<StoreParts> {
   const m = config.mongodb;
   if (!m.uri) {
-    const store = new SqliteWorkflowStore({ dataDir: config.dataDir, synchronous: config.sqliteSynchronous });
+    const store = new SqliteWorkflowStore({
+      dataDir: config.dataDir,
+      synchronous: config.sqliteSynchronous,
+      warn: (message) => logger.warn({ dataDir: config.dataDir }, message),
+    });
     const secrets = resolveSigningSecrets(config.signingSecrets, config.dataDir, logger);
     return { store, feed: new LocalEventFeed(), secrets, stopFeed: async () => {} };
   }

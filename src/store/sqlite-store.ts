@@ -8,9 +8,14 @@
 // Durability: with synchronous=NORMAL (the default) a committed transaction is
 // in the WAL file before the promise settles, so it survives the process being
 // killed (kill -9); synchronous=FULL also fsyncs every commit, for power loss.
+//
+// Files in the data directory: weft.db (+ -wal, -shm while open), and
+// weft.lock, whose exclusive lock says which process owns the directory.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { Worker } from "node:worker_threads";
+import type { CheckpointerData } from "./sqlite-checkpointer.ts";
 import {
   type ErrorInfo,
   type EventKind,
@@ -34,6 +39,8 @@ export interface SqliteStoreOptions {
   /** Directory holding weft.db; created if missing. ":memory:" for a throwaway store. */
   dataDir: string;
   synchronous?: "normal" | "full";
+  /** Where problems that do not fail an operation are reported (a failed background checkpoint). */
+  warn?: (message: string) => void;
 }
 
 type Op =
@@ -44,7 +51,6 @@ interface RunRow {
   run_id: string;
   created_at: number;
   header: string;
-  spec: string;
   version: number;
   last_seq: number;
 }
@@ -57,7 +63,6 @@ CREATE TABLE IF NOT EXISTS runs (
   state TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   header TEXT NOT NULL,
-  spec TEXT NOT NULL,
   driving INTEGER NOT NULL,
   version INTEGER NOT NULL,
   last_seq INTEGER NOT NULL
@@ -65,6 +70,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, run_id);
 CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (workflow_id, run_id);
 CREATE INDEX IF NOT EXISTS runs_driving ON runs (run_id) WHERE driving = 1;
+-- The spec never changes after create: kept apart, it is not rewritten with every update of the run's row.
+CREATE TABLE IF NOT EXISTS run_specs (
+  run_id TEXT PRIMARY KEY,
+  spec TEXT NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL,
   idx INTEGER NOT NULL,
@@ -85,8 +95,102 @@ CREATE TABLE IF NOT EXISTS events (
 ) STRICT, WITHOUT ROWID;
 `;
 
+/** PRAGMA user_version of the schema above. 0: a new file, or the first layout (the spec inside runs). */
+const SCHEMA_VERSION = 2;
+
+/** Brings a data directory written by an earlier version to SCHEMA_VERSION (inside the caller's transaction). */
+function migrate(db: DatabaseSync): void {
+  const version = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`the data directory was written by a newer Weft (schema ${version}; this one knows up to ${SCHEMA_VERSION})`);
+  }
+  const columns = db.prepare("SELECT name FROM pragma_table_info('runs')").all() as { name: string }[];
+  if (columns.some((c) => c.name === "spec")) {
+    db.exec("CREATE TABLE run_specs (run_id TEXT PRIMARY KEY, spec TEXT NOT NULL) STRICT");
+    db.exec("INSERT INTO run_specs (run_id, spec) SELECT run_id, spec FROM runs");
+    db.exec("ALTER TABLE runs DROP COLUMN spec");
+  }
+}
+
+/** How often the worker checkpoints the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 250;
+/** WAL pages after which a commit checkpoints by itself (normally never reached). */
+const BACKSTOP_CHECKPOINT_PAGES = 65_536;
+
+/**
+ * One server owns a data directory: a second one fails at start-up instead of
+ * driving the same runs twice. The lock is an exclusive lock on weft.lock (an
+ * empty SQLite file) held for as long as the store is open; the operating
+ * system drops it when the process ends, however it ends.
+ */
+function lockDataDir(dataDir: string): DatabaseSync {
+  const lock = new DatabaseSync(join(dataDir, "weft.lock"));
+  try {
+    lock.exec("PRAGMA busy_timeout = 0");
+    lock.exec("PRAGMA locking_mode = EXCLUSIVE");
+    lock.exec("BEGIN EXCLUSIVE");
+    lock.exec("COMMIT");
+    return lock;
+  } catch (err) {
+    lock.close();
+    throw new Error(`data directory ${dataDir} is locked: another Weft server is using it (${(err as Error).message})`);
+  }
+}
+
+/** Opens weft.db (or a throwaway in-memory database) with the store's settings and schema. */
+function openDatabase(path: string, synchronous: "NORMAL" | "FULL"): DatabaseSync {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA synchronous = ${synchronous}`);
+    db.exec("PRAGMA busy_timeout = 1000");
+    // Keep the working set in memory: the default 2 MB cache makes every commit re-read B-tree pages.
+    db.exec("PRAGMA cache_size = -131072");
+    db.exec("PRAGMA mmap_size = 1073741824");
+    db.exec("PRAGMA temp_store = MEMORY");
+    // Checkpoints run in a worker thread (see sqlite-checkpointer.ts). The automatic
+    // checkpoint stays as a backstop, far out, should the worker fall behind or fail.
+    if (path !== ":memory:") db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+    db.exec("BEGIN IMMEDIATE");
+    migrate(db);
+    db.exec(SCHEMA);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec("COMMIT");
+    return db;
+  } catch (err) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    db.close();
+    throw err;
+  }
+}
+
+interface Checkpointer {
+  stop(): Promise<void>;
+}
+
+function startCheckpointer(data: CheckpointerData, warn: (message: string) => void): Checkpointer {
+  const worker = new Worker(new URL("./sqlite-checkpointer.ts", import.meta.url), { workerData: data });
+  // The server's lifetime is not tied to this thread.
+  worker.unref();
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  worker.on("message", (m: { error?: string }) => {
+    if (m.error) warn(`WAL checkpoint failed (tried again shortly): ${m.error}`);
+  });
+  worker.on("error", (err) => {
+    warn(`WAL checkpointer stopped (commits now checkpoint by themselves past ${BACKSTOP_CHECKPOINT_PAGES} pages): ${err.message}`);
+  });
+  return {
+    stop() {
+      worker.postMessage("stop");
+      return exited;
+    },
+  };
+}
+
 export class SqliteWorkflowStore implements WorkflowStore {
   private readonly db: DatabaseSync;
+  private readonly lock: DatabaseSync | undefined;
+  private readonly checkpointer: Checkpointer | undefined;
   private queue: Op[] = [];
   private scheduled = false;
   private closed = false;
@@ -94,31 +198,27 @@ export class SqliteWorkflowStore implements WorkflowStore {
 
   constructor(options: SqliteStoreOptions) {
     let path = ":memory:";
+    const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
     if (options.dataDir !== ":memory:") {
       mkdirSync(options.dataDir, { recursive: true });
+      this.lock = lockDataDir(options.dataDir);
       path = join(options.dataDir, "weft.db");
     }
-    this.db = new DatabaseSync(path);
-    this.db.exec("PRAGMA journal_mode = WAL");
-    this.db.exec(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-    // One server owns a data directory: a second one fails at start-up instead of
-    // driving the same runs twice.
-    this.db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    this.db.exec("PRAGMA busy_timeout = 0");
-    // Keep the working set in memory: the default 2 MB cache makes every commit re-read B-tree pages.
-    this.db.exec("PRAGMA cache_size = -131072");
-    this.db.exec("PRAGMA mmap_size = 1073741824");
-    this.db.exec("PRAGMA temp_store = MEMORY");
-    this.db.exec("BEGIN IMMEDIATE");
-    this.db.exec(SCHEMA);
-    this.db.exec("COMMIT");
+    try {
+      this.db = openDatabase(path, synchronous);
+    } catch (err) {
+      this.lock?.close();
+      throw err;
+    }
     const db = this.db;
     this.stmt = {
       runByRequest: db.prepare("SELECT * FROM runs WHERE request_id = ?"),
       insertRun: db.prepare(
-        `INSERT INTO runs (run_id, workflow_id, request_id, state, created_at, header, spec, driving, version, last_seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (run_id, workflow_id, request_id, state, created_at, header, driving, version, last_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      insertSpec: db.prepare("INSERT INTO run_specs (run_id, spec) VALUES (?, ?)"),
+      getSpec: db.prepare("SELECT spec FROM run_specs WHERE run_id = ?"),
       version: db.prepare("SELECT version FROM runs WHERE run_id = ?"),
       // Compare-and-set: the WHERE clause on version makes the update the check.
       updateHeader: db.prepare(
@@ -136,6 +236,12 @@ export class SqliteWorkflowStore implements WorkflowStore {
         "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
     };
+    if (path !== ":memory:") {
+      this.checkpointer = startCheckpointer(
+        { path, intervalMs: CHECKPOINT_INTERVAL_MS, synchronous },
+        options.warn ?? ((message) => process.emitWarning(message)),
+      );
+    }
   }
 
   createRun(run: RunRecord, events: RunEvent[]): Promise<CreateRunResult> {
@@ -203,7 +309,10 @@ export class SqliteWorkflowStore implements WorkflowStore {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    await this.checkpointer?.stop();
+    // The last connection to close checkpoints the WAL and removes it.
     this.db.close();
+    this.lock?.close();
   }
 
   // ---- writes ---------------------------------------------------------------
@@ -270,11 +379,11 @@ export class SqliteWorkflowStore implements WorkflowStore {
       run.state,
       run.createdAt,
       JSON.stringify(runHeader(run)),
-      JSON.stringify(run.spec),
       needsDriving(run) ? 1 : 0,
       run.version,
       run.lastSeq,
     );
+    this.stmt.insertSpec.run(run.runId, JSON.stringify(run.spec));
     run.steps.forEach((st, i) => this.stmt.insertStep.run(run.runId, i, JSON.stringify(st)));
     for (const e of events) this.insertEvent(e);
     return { run, created: true };
@@ -312,7 +421,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
     return {
       ...(JSON.parse(row.header) as RunHeader),
       runId: row.run_id,
-      spec: JSON.parse(row.spec) as WorkflowSpec,
+      spec: JSON.parse((this.stmt.getSpec.get(row.run_id) as { spec: string }).spec) as WorkflowSpec,
       createdAt: row.created_at,
       steps,
       version: row.version,

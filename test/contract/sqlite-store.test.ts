@@ -1,9 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterAll, expect, test } from "vitest";
+import { RunMachine } from "../../src/domain/run-machine.ts";
+import { createdEvent, runHeader } from "../../src/domain/run-record.ts";
 import { SqliteWorkflowStore } from "../../src/store/sqlite-store.ts";
-import { describeStoreContract } from "./workflow-store.contract.ts";
+import { describeStoreContract, newRun } from "./workflow-store.contract.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -26,6 +29,85 @@ test("a second store on the same data directory is refused", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
   dirs.push(dataDir);
   const first = new SqliteWorkflowStore({ dataDir });
-  expect(() => new SqliteWorkflowStore({ dataDir })).toThrow(/locked/);
+  expect(() => new SqliteWorkflowStore({ dataDir })).toThrow(/is locked: another Weft server is using it/);
   await first.close();
+  // Closing gives the directory up.
+  const second = new SqliteWorkflowStore({ dataDir });
+  await second.close();
+});
+
+test("a data directory in the first layout (the spec inside runs) is migrated and keeps its runs", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
+  dirs.push(dataDir);
+  const run = newRun({ requestId: "req-1" });
+  const first = createdEvent(run);
+  const old = new DatabaseSync(join(dataDir, "weft.db"));
+  old.exec(`
+    PRAGMA journal_mode = WAL;
+    CREATE TABLE runs (run_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, request_id TEXT UNIQUE, state TEXT NOT NULL,
+      created_at INTEGER NOT NULL, header TEXT NOT NULL, spec TEXT NOT NULL, driving INTEGER NOT NULL,
+      version INTEGER NOT NULL, last_seq INTEGER NOT NULL) STRICT;
+    CREATE INDEX runs_by_state ON runs (state, run_id);
+    CREATE INDEX runs_by_workflow ON runs (workflow_id, run_id);
+    CREATE INDEX runs_driving ON runs (run_id) WHERE driving = 1;
+    CREATE TABLE steps (run_id TEXT NOT NULL, idx INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (run_id, idx)) STRICT, WITHOUT ROWID;
+    CREATE TABLE events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, step_id TEXT,
+      from_state TEXT NOT NULL, to_state TEXT NOT NULL, attempt INTEGER, data TEXT, PRIMARY KEY (run_id, seq)) STRICT, WITHOUT ROWID;
+  `);
+  old
+    .prepare("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)")
+    .run(run.runId, run.spec.workflowId, "req-1", run.state, run.createdAt, JSON.stringify(runHeader(run)), JSON.stringify(run.spec), run.version, run.lastSeq);
+  run.steps.forEach((st, i) => old.prepare("INSERT INTO steps VALUES (?, ?, ?)").run(run.runId, i, JSON.stringify(st)));
+  old.prepare("INSERT INTO events VALUES (?, ?, ?, ?, NULL, ?, ?, NULL, NULL)").run(run.runId, first.seq, first.at, first.kind, first.from, first.to);
+  old.close();
+
+  const store = new SqliteWorkflowStore({ dataDir });
+  try {
+    expect(await store.getRun(run.runId)).toEqual(run);
+    expect(await store.listEvents(run.runId, 0, 10)).toEqual([first]);
+    expect((await store.listActiveRuns()).map((r) => r.runId)).toEqual([run.runId]);
+    // The request id still deduplicates, and the run goes on being written.
+    const again = await store.createRun(newRun({ requestId: "req-1" }), []);
+    expect(again).toMatchObject({ created: false, run: { runId: run.runId } });
+    const m = new RunMachine(run);
+    m.start(Date.now());
+    await store.commit(m.takePatch()!);
+    expect((await store.getRun(run.runId))?.state).toBe("running");
+  } finally {
+    await store.close();
+  }
+  const db = new DatabaseSync(join(dataDir, "weft.db"), { readOnly: true });
+  expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 2 });
+  expect((db.prepare("SELECT name FROM pragma_table_info('runs')").all() as { name: string }[]).map((c) => c.name)).not.toContain("spec");
+  db.close();
+});
+
+test("a data directory from a newer Weft is refused", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
+  dirs.push(dataDir);
+  const db = new DatabaseSync(join(dataDir, "weft.db"));
+  db.exec("PRAGMA user_version = 99");
+  db.close();
+  expect(() => new SqliteWorkflowStore({ dataDir })).toThrow(/newer Weft \(schema 99/);
+  // The refusal left the directory unlocked.
+  const lockFree = new DatabaseSync(join(dataDir, "weft.lock"));
+  lockFree.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT");
+  lockFree.close();
+});
+
+test("the WAL is checkpointed into the database file while the store is open", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
+  dirs.push(dataDir);
+  const store = new SqliteWorkflowStore({ dataDir });
+  try {
+    const dbFile = join(dataDir, "weft.db");
+    const before = statSync(dbFile).size;
+    // Enough pages that a checkpoint has something to copy; far below the backstop,
+    // so only the background checkpointer can move them.
+    await Promise.all(Array.from({ length: 300 }, () => newRun()).map((r) => store.createRun(r, [createdEvent(r)])));
+    expect(statSync(join(dataDir, "weft.db-wal")).size).toBeGreaterThan(0);
+    await expect.poll(() => statSync(dbFile).size, { timeout: 5000 }).toBeGreaterThan(before + 100_000);
+  } finally {
+    await store.close();
+  }
 });

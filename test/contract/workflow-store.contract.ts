@@ -16,7 +16,7 @@ export interface StoreHarness {
 
 const ids = new RunIdGenerator();
 
-function newRun(opts: { workflowId?: string; requestId?: string; now?: number } = {}): RunRecord {
+export function newRun(opts: { workflowId?: string; requestId?: string; now?: number } = {}): RunRecord {
   const compiled = compileWorkflow(
     {
       id: opts.workflowId ?? "contract",

@@ -64,6 +64,19 @@ test("SIGTERM: the server finishes in-flight work within the grace period and ex
   await kill9(second);
 });
 
+test("a second server on a data directory in use exits with a clear error; once the first is killed (-9) it starts", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-lock-"));
+  dirs.push(dir);
+  const first = await spawnWeft(dir);
+  await expect(spawnWeft(dir)).rejects.toThrow(/is locked: another Weft server is using it/);
+  const { workflow } = await first.client.createWorkflow({ id: "locked-dir", steps: [{ id: "a", url: handlers.url("/lock/a") }] });
+  await waitForRun(first.client, workflow!.id);
+  await kill9(first);
+  const second = await spawnWeft(dir);
+  expect((await second.client.getWorkflow({ id: workflow!.id })).workflow?.state).toBe(WorkflowState.COMPLETED);
+  await kill9(second);
+});
+
 test("the workflow timeout aborts the step in flight and fails the run as timed_out", async () => {
   const weft = await startWeft();
   try {
