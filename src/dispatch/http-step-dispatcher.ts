@@ -1,5 +1,12 @@
 // Sends step attempts as signed HTTP POSTs over a pooled keep-alive undici Agent.
-import { Agent, request } from "undici";
+//
+// It uses undici's handler-level API (Agent#dispatch) rather than request():
+// a response body here is a small JSON document read in full, so the stream,
+// async iterator and abort listener request() sets up per call are work for
+// nothing on the hottest path of the engine. undici marks this API as one that
+// may change between major versions; the major version is pinned in package.json.
+import type { IncomingHttpHeaders } from "node:http";
+import { Agent, type Dispatcher } from "undici";
 import {
   type AttemptOutcome,
   classifyResponse,
@@ -18,11 +25,20 @@ export interface HttpDispatcherOptions {
   userAgent?: string;
 }
 
+interface Target {
+  origin: string;
+  path: string;
+}
+
+/** Parsed step URLs: a run's steps are called again and again at the same few URLs. */
+const TARGET_CACHE_LIMIT = 10_000;
+
 export class HttpStepDispatcher implements StepDispatcher {
   private readonly agent: Agent;
   private readonly signer: Signer;
   private readonly maxResultBytes: number;
   private readonly userAgent: string;
+  private readonly targets = new Map<string, Target>();
 
   constructor(options: HttpDispatcherOptions) {
     this.signer = options.signer;
@@ -37,69 +53,134 @@ export class HttpStepDispatcher implements StepDispatcher {
     });
   }
 
-  async dispatch(call: StepCall, signal: AbortSignal): Promise<AttemptOutcome> {
-    const now = Date.now();
+  dispatch(call: StepCall, signal: AbortSignal): Promise<AttemptOutcome> {
+    if (signal.aborted) return Promise.resolve(aborted(call, signal));
+    let target: Target;
     try {
-      if (signal.aborted) return this.aborted(call, signal);
-      const headers: Record<string, string> = {
-        ...call.headers,
-        "content-type": "application/json",
-        "user-agent": this.userAgent,
-        "idempotency-key": call.idempotencyKey,
-        "weft-deadline": new Date(now + call.timeoutMs).toISOString(),
-        ...this.signer.headers(call.messageId, Math.floor(now / 1000), call.body),
-      };
-      const res = await request(call.url, {
-        method: "POST",
-        headers,
-        body: call.body,
-        signal,
-        dispatcher: this.agent,
-      });
-      const declared = Number(res.headers["content-length"] ?? "0");
-      if (declared > this.maxResultBytes) {
-        res.body.destroy();
-        return this.tooLarge(res.statusCode);
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > this.maxResultBytes) {
-          res.body.destroy();
-          return this.tooLarge(res.statusCode);
-        }
-        chunks.push(chunk as Buffer);
-      }
-      const text = chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8");
-      const header = (name: string) => {
-        const v = res.headers[name];
-        return Array.isArray(v) ? v[0] : v;
-      };
-      return classifyResponse(res.statusCode, header("content-type"), header("retry-after"), text, Date.now());
+      target = this.target(call.url);
     } catch (err) {
-      if (signal.aborted) return this.aborted(call, signal);
-      const e = err as NodeJS.ErrnoException;
-      const code = e.code ? `${e.code}: ` : "";
-      return retryableFailure("connection", `${code}${e.message}`);
+      return Promise.resolve(terminalFailure("invalid_url", `cannot call "${call.url}": ${(err as Error).message}`));
     }
+    const now = Date.now();
+    const headers: Record<string, string> = {
+      ...call.headers,
+      "content-type": "application/json",
+      "user-agent": this.userAgent,
+      "idempotency-key": call.idempotencyKey,
+      "weft-deadline": new Date(now + call.timeoutMs).toISOString(),
+      ...this.signer.headers(call.messageId, Math.floor(now / 1000), call.body),
+    };
+    return new Promise<AttemptOutcome>((resolve) => {
+      const handler = new AttemptHandler(call, signal, this.maxResultBytes, resolve);
+      try {
+        this.agent.dispatch(
+          { origin: target.origin, path: target.path, method: "POST", headers, body: call.body },
+          handler,
+        );
+      } catch (err) {
+        handler.onResponseError(undefined, err as Error);
+      }
+    });
   }
 
-  private aborted(call: StepCall, signal: AbortSignal): AttemptOutcome {
-    return signal.reason === ATTEMPT_TIMEOUT
-      ? retryableFailure("timeout", `no response within ${call.timeoutMs / 1000}s`)
-      : terminalFailure("cancelled", "attempt cancelled");
-  }
-
-  private tooLarge(status: number): AttemptOutcome {
-    return terminalFailure(
-      "result_too_large",
-      `handler response is larger than the limit of ${this.maxResultBytes} bytes`,
-      { httpStatus: status },
-    );
+  private target(url: string): Target {
+    let t = this.targets.get(url);
+    if (t === undefined) {
+      const u = new URL(url);
+      t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      if (this.targets.size >= TARGET_CACHE_LIMIT) this.targets.clear();
+      this.targets.set(url, t);
+    }
+    return t;
   }
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+}
+
+function aborted(call: StepCall, signal: AbortSignal): AttemptOutcome {
+  return signal.reason === ATTEMPT_TIMEOUT
+    ? retryableFailure("timeout", `no response within ${call.timeoutMs / 1000}s`)
+    : terminalFailure("cancelled", "attempt cancelled");
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** One attempt's lifecycle: collects the response body and settles exactly once. */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+  private readonly call: StepCall;
+  private readonly signal: AbortSignal;
+  private readonly maxBytes: number;
+  private readonly resolve: (outcome: AttemptOutcome) => void;
+  private readonly onAbort = () => this.controller?.abort(new Error("attempt aborted"));
+
+  constructor(call: StepCall, signal: AbortSignal, maxBytes: number, resolve: (outcome: AttemptOutcome) => void) {
+    this.call = call;
+    this.signal = signal;
+    this.maxBytes = maxBytes;
+    this.resolve = resolve;
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.signal.aborted) controller.abort(new Error("attempt aborted"));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+    if (Number(first(headers["content-length"]) ?? "0") > this.maxBytes) this.tooLarge(controller);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) this.tooLarge(controller);
+    else this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    const c = this.chunks;
+    const text = c.length === 1 ? c[0].toString("utf8") : Buffer.concat(c).toString("utf8");
+    this.settle(
+      classifyResponse(this.status, first(this.headers["content-type"]), first(this.headers["retry-after"]), text, Date.now()),
+    );
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (this.settled) return;
+    if (this.signal.aborted) {
+      this.settle(aborted(this.call, this.signal));
+      return;
+    }
+    const e = err as NodeJS.ErrnoException;
+    this.settle(retryableFailure("connection", `${e.code ? `${e.code}: ` : ""}${e.message}`));
+  }
+
+  private tooLarge(controller: Dispatcher.DispatchController): void {
+    this.settle(
+      terminalFailure("result_too_large", `handler response is larger than the limit of ${this.maxBytes} bytes`, {
+        httpStatus: this.status,
+      }),
+    );
+    controller.abort(new Error("response too large"));
+  }
+
+  private settle(outcome: AttemptOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeEventListener("abort", this.onAbort);
+    this.resolve(outcome);
   }
 }
