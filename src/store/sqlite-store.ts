@@ -181,6 +181,8 @@ function startCheckpointer(data: CheckpointerData, warn: (message: string) => vo
   });
   return {
     stop() {
+      // Waiting for the thread to finish keeps the process alive until it has.
+      worker.ref();
       worker.postMessage("stop");
       return exited;
     },

@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, expect, test } from "vitest";
 import { RunMachine } from "../../src/domain/run-machine.ts";
@@ -110,4 +112,19 @@ test("the WAL is checkpointed into the database file while the store is open", a
   } finally {
     await store.close();
   }
+});
+
+test("close() resolves in a process that has nothing else to wait for (the checkpointer thread is waited for)", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
+  dirs.push(dataDir);
+  const storeUrl = pathToFileURL(join(import.meta.dirname, "../../src/store/sqlite-store.ts")).href;
+  const script = `
+    const { SqliteWorkflowStore } = await import(${JSON.stringify(storeUrl)});
+    const store = new SqliteWorkflowStore({ dataDir: ${JSON.stringify(dataDir)} });
+    await store.close();
+    console.log("closed");`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  expect(r.stderr).not.toMatch(/unsettled top-level await/);
+  expect(r.stdout.trim()).toBe("closed");
+  expect(r.status).toBe(0);
 });
