@@ -169,7 +169,8 @@ interface Checkpointer {
 }
 
 function startCheckpointer(data: CheckpointerData, warn: (message: string) => void): Checkpointer {
-  const worker = new Worker(new URL("./sqlite-checkpointer.ts", import.meta.url), { workerData: data });
+  // No execArgv: the flags the server was started with (--input-type, --cpu-prof, …) are not the thread's.
+  const worker = new Worker(new URL("./sqlite-checkpointer.ts", import.meta.url), { workerData: data, execArgv: [] });
   // The server's lifetime is not tied to this thread.
   worker.unref();
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
