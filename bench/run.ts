@@ -122,6 +122,8 @@ interface ScenarioResult {
   createMs: Dist;
   overhead: Overhead;
   cpuPct: CpuSample;
+  /** Weft's CPU time (all its threads) per step executed, µs: steadier than steps/s on a shared machine. */
+  weftCpuUsPerStep: number;
 }
 
 async function runScenario(client: WeftClient, weft: WeftChild, handler: HandlerChild, sc: ScenarioConfig): Promise<ScenarioResult> {
@@ -155,6 +157,7 @@ async function runScenario(client: WeftClient, weft: WeftChild, handler: Handler
     createMs: dist(phase.createMs),
     overhead,
     cpuPct: cpuPercent(cpu0, cpu1, cpuWall),
+    weftCpuUsPerStep: ((cpu1.weft - cpu0.weft) * 1000) / steps,
   };
 }
 
@@ -247,7 +250,7 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
   out.push("Throughput (closed loop; wall = first create → last run completed)");
   out.push(
     table([
-      ["scenario", "runs", "steps/run", "in flight", "wall", "steps/s", "runs/s", "create p50", "create p99", "CPU weft/handler/bench"],
+      ["scenario", "runs", "steps/run", "in flight", "wall", "steps/s", "runs/s", "create p50", "create p99", "CPU weft/handler/bench", "weft CPU/step"],
       ...results.map((r) => [
         r.name,
         num(r.runs),
@@ -259,6 +262,7 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
         ms(r.createMs.p50),
         ms(r.createMs.p99),
         `${pct(r.cpuPct.weft)} / ${pct(r.cpuPct.handler)} / ${pct(r.cpuPct.bench)}`,
+        Number.isFinite(r.weftCpuUsPerStep) ? `${Math.round(r.weftCpuUsPerStep)} µs` : "n/a",
       ]),
       [
         "raw undici → handler",
@@ -271,6 +275,7 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
         `${ms(raw.latencyMs.p50)} (rtt)`,
         `${ms(raw.latencyMs.p99)} (rtt)`,
         `${pct(raw.cpuPct.weft)} / ${pct(raw.cpuPct.handler)} / ${pct(raw.cpuPct.bench)}`,
+        "-",
       ],
     ]),
   );
@@ -363,6 +368,7 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
           missingRecords: r.overhead.missing,
           handlerSpanMs: round(r.overhead.handlerSpanMs, 1),
           cpuPercentOfOneCore: { weft: round(r.cpuPct.weft, 1), handler: round(r.cpuPct.handler, 1), bench: round(r.cpuPct.bench, 1) },
+          weftCpuMicrosPerStep: round(r.weftCpuUsPerStep, 1),
           latencyProbe: r.latencyProbe,
           targetsMet: {
             stepsPerSec: r.latencyProbe ? null : r.stepsPerSec >= TARGETS.stepsPerSec,
