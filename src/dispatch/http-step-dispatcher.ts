@@ -121,7 +121,15 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private readonly signal: AbortSignal;
   private readonly maxBytes: number;
   private readonly resolve: (outcome: AttemptOutcome) => void;
-  private readonly onAbort = () => this.controller?.abort(new Error("attempt aborted"));
+  private readonly onAbort = () => {
+    if (this.controller) {
+      this.controller.abort(new Error("attempt aborted"));
+    } else {
+      // Still queued for a connection: answer now (a timeout must not wait for a free
+      // connection); onRequestStart aborts the request before anything is written.
+      this.settle(aborted(this.call, this.signal));
+    }
+  };
 
   constructor(call: StepCall, signal: AbortSignal, maxBytes: number, resolve: (outcome: AttemptOutcome) => void) {
     this.call = call;

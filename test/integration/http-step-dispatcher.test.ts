@@ -132,6 +132,32 @@ describe("HttpStepDispatcher", () => {
     await expect.poll(() => closed).toBe(2);
   });
 
+  test("a call queued behind a busy connection answers its timeout at once and is never sent", async () => {
+    const single = new HttpStepDispatcher({ signer: new Signer([SECRET]), maxResultBytes: LIMIT, connectionsPerOrigin: 1 });
+    try {
+      let release!: () => void;
+      routes.set("/hold", (_req, res) => {
+        release = () => res.writeHead(200, { "content-type": "application/json" }).end('{"success":true,"result":1}');
+      });
+      const held = single.dispatch(call("/hold"), never());
+      await expect.poll(() => typeof release).toBe("function");
+      const before = seen.length;
+      const queued = new AbortController();
+      const t0 = Date.now();
+      const pending = single.dispatch(call("/queued"), queued.signal);
+      setTimeout(() => queued.abort(ATTEMPT_TIMEOUT), 50);
+      expect(await pending).toMatchObject({ ok: false, retryable: true, error: { reason: "timeout" } });
+      expect(Date.now() - t0).toBeLessThan(2000);
+      release();
+      expect(await held).toEqual({ ok: true, result: 1 });
+      // The connection is free now; the aborted call still never reaches the server.
+      expect(await single.dispatch(call("/ok"), never())).toMatchObject({ ok: true });
+      expect(seen.slice(before).map((s) => s.path)).toEqual(["/ok"]);
+    } finally {
+      await single.close();
+    }
+  });
+
   test("an already aborted signal sends nothing", async () => {
     const before = seen.length;
     const c = new AbortController();
