@@ -127,6 +127,8 @@ function lockDataDir(dataDir: string): DatabaseSync {
   const lock = new DatabaseSync(join(dataDir, "weft.lock"));
   try {
     lock.exec("PRAGMA busy_timeout = 0");
+    // Nothing is ever written to it, so no journal file is needed.
+    lock.exec("PRAGMA journal_mode = MEMORY");
     lock.exec("PRAGMA locking_mode = EXCLUSIVE");
     lock.exec("BEGIN EXCLUSIVE");
     lock.exec("COMMIT");
