@@ -41,6 +41,8 @@ export interface SqliteStoreOptions {
   synchronous?: "normal" | "full";
   /** Where problems that do not fail an operation are reported (a failed background checkpoint). */
   warn?: (message: string) => void;
+  /** WAL size (pages) from which the background checkpointer makes the WAL start over (tests lower it). */
+  walRestartPages?: number;
 }
 
 type Op =
@@ -114,8 +116,12 @@ function migrate(db: DatabaseSync): void {
 
 /** How often the worker checkpoints the WAL into the database file. */
 const CHECKPOINT_INTERVAL_MS = 250;
-/** WAL pages after which a commit checkpoints by itself (normally never reached). */
-const BACKSTOP_CHECKPOINT_PAGES = 65_536;
+/** WAL size (pages, 16 MiB) from which the worker also makes the WAL start over. */
+const WAL_RESTART_PAGES = 4096;
+/** WAL pages after which a commit checkpoints by itself: reached only if the worker fails or falls behind. */
+const BACKSTOP_CHECKPOINT_PAGES = 16_384;
+/** A WAL file that grew past this (a burst, or the backstop) is cut back to it when it starts over. */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * One server owns a data directory: a second one fails at start-up instead of
@@ -152,7 +158,10 @@ function openDatabase(path: string, synchronous: "NORMAL" | "FULL"): DatabaseSyn
     db.exec("PRAGMA temp_store = MEMORY");
     // Checkpoints run in a worker thread (see sqlite-checkpointer.ts). The automatic
     // checkpoint stays as a backstop, far out, should the worker fall behind or fail.
-    if (path !== ":memory:") db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+    if (path !== ":memory:") {
+      db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+      db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+    }
     db.exec("BEGIN IMMEDIATE");
     migrate(db);
     db.exec(SCHEMA);
@@ -171,8 +180,10 @@ interface Checkpointer {
 }
 
 function startCheckpointer(data: CheckpointerData, warn: (message: string) => void): Checkpointer {
-  // No execArgv: the flags the server was started with (--input-type, --cpu-prof, …) are not the thread's.
-  const worker = new Worker(new URL("./sqlite-checkpointer.ts", import.meta.url), { workerData: data, execArgv: [] });
+  // Of the flags the server was started with (--input-type, --cpu-prof, …) the thread takes only
+  // those it needs to load TypeScript (Node versions before type stripping was on by default).
+  const execArgv = process.execArgv.filter((a) => /^--(experimental-strip-types|experimental-transform-types|no-warnings)/.test(a));
+  const worker = new Worker(new URL("./sqlite-checkpointer.ts", import.meta.url), { workerData: data, execArgv });
   // The server's lifetime is not tied to this thread.
   worker.unref();
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
@@ -199,6 +210,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
   private queue: Op[] = [];
   private scheduled = false;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly stmt: Record<string, StatementSync>;
 
   constructor(options: SqliteStoreOptions) {
@@ -242,10 +254,16 @@ export class SqliteWorkflowStore implements WorkflowStore {
       ),
     };
     if (path !== ":memory:") {
-      this.checkpointer = startCheckpointer(
-        { path, intervalMs: CHECKPOINT_INTERVAL_MS, synchronous },
-        options.warn ?? ((message) => process.emitWarning(message)),
-      );
+      try {
+        this.checkpointer = startCheckpointer(
+          { path, intervalMs: CHECKPOINT_INTERVAL_MS, synchronous, restartPages: options.walRestartPages ?? WAL_RESTART_PAGES },
+          options.warn ?? ((message) => process.emitWarning(message)),
+        );
+      } catch (err) {
+        this.db.close();
+        this.lock?.close();
+        throw err;
+      }
     }
   }
 
@@ -310,14 +328,16 @@ export class SqliteWorkflowStore implements WorkflowStore {
     return rows.map((r) => this.toRecord(r));
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.flush();
-    this.closed = true;
-    await this.checkpointer?.stop();
-    // The last connection to close checkpoints the WAL and removes it.
-    this.db.close();
-    this.lock?.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.flush();
+      this.closed = true;
+      await this.checkpointer?.stop();
+      // The last connection to close checkpoints the WAL and removes it.
+      this.db.close();
+      this.lock?.close();
+    })();
+    return this.closing;
   }
 
   // ---- writes ---------------------------------------------------------------

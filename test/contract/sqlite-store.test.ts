@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -112,6 +112,62 @@ test("the WAL is checkpointed into the database file while the store is open", a
   } finally {
     await store.close();
   }
+});
+
+/** The WAL header's checkpoint sequence number: it goes up each time the WAL starts over. */
+function walCheckpointSequence(wal: string): number {
+  const fd = openSync(wal, "r");
+  try {
+    const header = Buffer.alloc(16);
+    readSync(fd, header, 0, 16, 0);
+    return header.readUInt32BE(12);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test("under sustained writes the WAL keeps starting over instead of growing", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
+  dirs.push(dataDir);
+  // 64 pages: the worker restarts the WAL long before the commit-side backstop (16,384 pages).
+  const store = new SqliteWorkflowStore({ dataDir, walRestartPages: 64 });
+  const wal = join(dataDir, "weft.db-wal");
+  try {
+    const first = newRun();
+    await store.createRun(first, [createdEvent(first)]);
+    const before = walCheckpointSequence(wal);
+    let largest = 0;
+    const end = Date.now() + 2000;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (Date.now() < end) {
+          const run = newRun();
+          await store.createRun(run, [createdEvent(run)]);
+          const m = new RunMachine(run);
+          m.start(Date.now());
+          await store.commit(m.takePatch()!);
+          largest = Math.max(largest, statSync(wal).size);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      }),
+    );
+    expect(walCheckpointSequence(wal)).toBeGreaterThanOrEqual(before + 2);
+    expect(largest).toBeLessThan(32 * 1024 * 1024);
+  } finally {
+    await store.close();
+  }
+});
+
+test("close() called twice waits both times for the same shutdown", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
+  dirs.push(dataDir);
+  const store = new SqliteWorkflowStore({ dataDir });
+  const first = store.close();
+  await store.close();
+  // The second call resolved only once the directory was given up.
+  const next = new SqliteWorkflowStore({ dataDir });
+  await next.close();
+  await first;
 });
 
 test("close() resolves in a process that has nothing else to wait for (the checkpointer thread is waited for)", () => {
