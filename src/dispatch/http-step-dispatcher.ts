@@ -25,9 +25,16 @@ export interface HttpDispatcherOptions {
   userAgent?: string;
 }
 
+/** Calls in flight to one origin, and those waiting for one of its connections. */
+interface OriginGate {
+  running: number;
+  waiting: { handler: AttemptHandler; call: StepCall; target: Target }[];
+}
+
 interface Target {
   origin: string;
   path: string;
+  gate: OriginGate;
 }
 
 /** Parsed step URLs: a run's steps are called again and again at the same few URLs. */
@@ -38,15 +45,18 @@ export class HttpStepDispatcher implements StepDispatcher {
   private readonly signer: Signer;
   private readonly maxResultBytes: number;
   private readonly userAgent: string;
+  private readonly connectionsPerOrigin: number;
   private readonly targets = new Map<string, Target>();
+  private readonly gates = new Map<string, OriginGate>();
 
   constructor(options: HttpDispatcherOptions) {
     this.signer = options.signer;
     this.maxResultBytes = options.maxResultBytes;
     this.userAgent = options.userAgent ?? "weft";
+    this.connectionsPerOrigin = options.connectionsPerOrigin ?? 256;
     // Attempt timeouts come from the caller (an abort with ATTEMPT_TIMEOUT); undici's are switched off.
     this.agent = new Agent({
-      connections: options.connectionsPerOrigin ?? 256,
+      connections: this.connectionsPerOrigin,
       keepAliveTimeout: 30_000,
       headersTimeout: 0,
       bodyTimeout: 0,
@@ -61,6 +71,20 @@ export class HttpStepDispatcher implements StepDispatcher {
     } catch (err) {
       return Promise.resolve(terminalFailure("invalid_url", `cannot call "${call.url}": ${(err as Error).message}`));
     }
+    return new Promise<AttemptOutcome>((resolve) => {
+      const gate = target.gate;
+      const handler = new AttemptHandler(call, signal, this.maxResultBytes, resolve, () => this.finished(gate));
+      // Calls beyond the connections wait here rather than in undici's queue: a call
+      // aborted while waiting is simply never sent, where undici would open it on a
+      // connection and then destroy that connection to abort it.
+      if (gate.running < this.connectionsPerOrigin) this.start(handler, call, target);
+      else gate.waiting.push({ handler, call, target });
+    });
+  }
+
+  private start(handler: AttemptHandler, call: StepCall, target: Target): void {
+    target.gate.running++;
+    // Signed when sent, so a call that waited for a connection is not sent with a stale timestamp.
     const now = Date.now();
     const headers: Record<string, string> = {
       ...call.headers,
@@ -70,24 +94,32 @@ export class HttpStepDispatcher implements StepDispatcher {
       "weft-deadline": new Date(now + call.timeoutMs).toISOString(),
       ...this.signer.headers(call.messageId, Math.floor(now / 1000), call.body),
     };
-    return new Promise<AttemptOutcome>((resolve) => {
-      const handler = new AttemptHandler(call, signal, this.maxResultBytes, resolve);
-      try {
-        this.agent.dispatch(
-          { origin: target.origin, path: target.path, method: "POST", headers, body: call.body },
-          handler,
-        );
-      } catch (err) {
-        handler.onResponseError(undefined, err as Error);
-      }
-    });
+    try {
+      this.agent.dispatch({ origin: target.origin, path: target.path, method: "POST", headers, body: call.body }, handler);
+    } catch (err) {
+      handler.onResponseError(undefined, err as Error);
+    }
+  }
+
+  /** A call's request is over (answered, failed or aborted): the next waiting call may go. */
+  private finished(gate: OriginGate): void {
+    gate.running--;
+    while (gate.running < this.connectionsPerOrigin && gate.waiting.length > 0) {
+      const next = gate.waiting.shift()!;
+      if (!next.handler.settled) this.start(next.handler, next.call, next.target);
+    }
   }
 
   private target(url: string): Target {
     let t = this.targets.get(url);
     if (t === undefined) {
       const u = new URL(url);
-      t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      let gate = this.gates.get(u.origin);
+      if (gate === undefined) {
+        gate = { running: 0, waiting: [] };
+        this.gates.set(u.origin, gate);
+      }
+      t = { origin: u.origin, path: `${u.pathname}${u.search}`, gate };
       if (this.targets.size >= TARGET_CACHE_LIMIT) this.targets.clear();
       this.targets.set(url, t);
     }
@@ -116,26 +148,31 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private headers: IncomingHttpHeaders = {};
   private readonly chunks: Buffer[] = [];
   private size = 0;
-  private settled = false;
+  /** The outcome was handed over (the request itself may still be winding down). */
+  settled = false;
+  /** undici is done with the request (its last callback came). */
+  private over = false;
   private readonly call: StepCall;
   private readonly signal: AbortSignal;
   private readonly maxBytes: number;
   private readonly resolve: (outcome: AttemptOutcome) => void;
+  private readonly onOver: () => void;
   private readonly onAbort = () => {
     if (this.controller) {
       this.controller.abort(new Error("attempt aborted"));
     } else {
-      // Still queued for a connection: answer now (a timeout must not wait for a free
-      // connection); onRequestStart aborts the request before anything is written.
+      // Not started yet (waiting for a connection, or one being opened): answer now, a
+      // timeout must not wait for a connection; onRequestStart aborts it before anything is written.
       this.settle(aborted(this.call, this.signal));
     }
   };
 
-  constructor(call: StepCall, signal: AbortSignal, maxBytes: number, resolve: (outcome: AttemptOutcome) => void) {
+  constructor(call: StepCall, signal: AbortSignal, maxBytes: number, resolve: (outcome: AttemptOutcome) => void, onOver: () => void) {
     this.call = call;
     this.signal = signal;
     this.maxBytes = maxBytes;
     this.resolve = resolve;
+    this.onOver = onOver;
     signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
@@ -158,6 +195,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.requestOver();
     if (this.settled) return;
     const c = this.chunks;
     const text = c.length === 1 ? c[0].toString("utf8") : Buffer.concat(c).toString("utf8");
@@ -167,6 +205,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.requestOver();
     if (this.settled) return;
     if (this.signal.aborted) {
       this.settle(aborted(this.call, this.signal));
@@ -183,6 +222,12 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       }),
     );
     controller.abort(new Error("response too large"));
+  }
+
+  private requestOver(): void {
+    if (this.over) return;
+    this.over = true;
+    this.onOver();
   }
 
   private settle(outcome: AttemptOutcome): void {

@@ -20,6 +20,8 @@ interface Seen {
 let server: Server;
 let base: string;
 const seen: Seen[] = [];
+/** TCP connections the server has accepted. */
+let connections = 0;
 const routes = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>();
 const dispatcher = new HttpStepDispatcher({ signer: new Signer([SECRET]), maxResultBytes: LIMIT });
 
@@ -34,6 +36,7 @@ beforeAll(async () => {
       else res.writeHead(404).end();
     });
   });
+  server.on("connection", () => connections++);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -132,27 +135,35 @@ describe("HttpStepDispatcher", () => {
     await expect.poll(() => closed).toBe(2);
   });
 
-  test("a call queued behind a busy connection answers its timeout at once and is never sent", async () => {
+  test("calls queued behind a busy connection answer their timeout at once, are never sent and cost no connection", async () => {
     const single = new HttpStepDispatcher({ signer: new Signer([SECRET]), maxResultBytes: LIMIT, connectionsPerOrigin: 1 });
     try {
       let release!: () => void;
       routes.set("/hold", (_req, res) => {
         release = () => res.writeHead(200, { "content-type": "application/json" }).end('{"success":true,"result":1}');
       });
+      const connectionsBefore = connections;
       const held = single.dispatch(call("/hold"), never());
       await expect.poll(() => typeof release).toBe("function");
       const before = seen.length;
-      const queued = new AbortController();
       const t0 = Date.now();
-      const pending = single.dispatch(call("/queued"), queued.signal);
-      setTimeout(() => queued.abort(ATTEMPT_TIMEOUT), 50);
-      expect(await pending).toMatchObject({ ok: false, retryable: true, error: { reason: "timeout" } });
+      const queued = Array.from({ length: 5 }, () => {
+        const c = new AbortController();
+        const pending = single.dispatch(call("/queued"), c.signal);
+        setTimeout(() => c.abort(ATTEMPT_TIMEOUT), 50);
+        return pending;
+      });
+      for (const outcome of await Promise.all(queued)) {
+        expect(outcome).toMatchObject({ ok: false, retryable: true, error: { reason: "timeout" } });
+      }
       expect(Date.now() - t0).toBeLessThan(2000);
       release();
       expect(await held).toEqual({ ok: true, result: 1 });
-      // The connection is free now; the aborted call still never reaches the server.
-      expect(await single.dispatch(call("/ok"), never())).toMatchObject({ ok: true });
-      expect(seen.slice(before).map((s) => s.path)).toEqual(["/ok"]);
+      // The connection is free now: the aborted calls still never reach the server, and
+      // the one keep-alive connection serves what comes next.
+      for (let i = 0; i < 3; i++) expect(await single.dispatch(call("/ok"), never())).toMatchObject({ ok: true });
+      expect(seen.slice(before).map((s) => s.path)).toEqual(["/ok", "/ok", "/ok"]);
+      expect(connections - connectionsBefore).toBe(1);
     } finally {
       await single.close();
     }
