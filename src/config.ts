@@ -101,7 +101,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
   if (feed !== "auto" && feed !== "poll") throw new ConfigError(`mongodb-feed: "${feed}" must be auto or poll`);
   const mongoUri = get("mongodb-uri").trim();
   if (mongoUri && !/^mongodb(\+srv)?:\/\//.test(mongoUri)) throw new ConfigError(`mongodb-uri: must start with mongodb:// or mongodb+srv://`);
-  if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(get("mongodb-database"))) throw new ConfigError(`mongodb-database: "${get("mongodb-database")}" is not a valid database name`);
+  const mongoDatabase = get("mongodb-database");
+  if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(mongoDatabase)) throw new ConfigError(`mongodb-database: "${mongoDatabase}" is not a valid database name`);
   const sync = get("sqlite-synchronous");
   if (sync !== "normal" && sync !== "full") throw new ConfigError(`sqlite-synchronous: "${sync}" must be normal or full`);
   const limits = {
@@ -139,8 +140,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     },
     watchHeartbeatMs: int("watch-heartbeat-ms", get("watch-heartbeat-ms"), 10),
     mongodb: {
-      uri: get("mongodb-uri").trim(),
-      database: get("mongodb-database"),
+      uri: mongoUri,
+      database: mongoDatabase,
       leaseTtlMs: int("lease-ttl-ms", get("lease-ttl-ms"), 300),
       sweepIntervalMs: int("sweep-interval-ms", get("sweep-interval-ms"), 10),
       pollIntervalMs: int("poll-interval-ms", get("poll-interval-ms"), 1),

@@ -148,6 +148,13 @@ export function isTerminal(state: RunState): boolean {
   return TERMINAL_RUN_STATES.has(state);
 }
 
+/** The states CancelWorkflow applies to (a compensating run can no longer be cancelled). */
+export const CANCELLABLE_RUN_STATES: readonly RunState[] = ["pending", "running"];
+
+export function isCancellable(state: RunState): boolean {
+  return state === "pending" || state === "running";
+}
+
 /** True while the engine has work for the run: steps, compensations or a webhook delivery. */
 export function needsDriving(run: RunHeader): boolean {
   if (!isTerminal(run.state)) return true;

@@ -12,7 +12,7 @@
 import type { Logger } from "pino";
 import type { AttemptOutcome } from "../domain/attempt-outcome.ts";
 import { type Effects, type MachineOptions, RunMachine, type Work, type WorkKind } from "../domain/run-machine.ts";
-import { createdEvent, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord } from "../domain/run-record.ts";
+import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord } from "../domain/run-record.ts";
 import { RunIdGenerator } from "../domain/run-id.ts";
 import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
@@ -203,8 +203,7 @@ export class Engine {
 
   async cancel(runId: string, reason: string): Promise<RunRecord> {
     const active = this.active.get(runId);
-    const state = active?.machine.run.state;
-    if (active && (state === "pending" || state === "running")) {
+    if (active && isCancellable(active.machine.run.state)) {
       const message = reason ? `cancelled: ${reason}` : "cancelled by request";
       await this.react(active, active.machine.cancel(this.clock.now(), message));
       if (active.evicted) throw new Error(`workflow run "${runId}": the cancellation could not be recorded; retry`);
@@ -212,7 +211,7 @@ export class Engine {
     }
     const stored = await this.store.getRun(runId);
     if (!stored) throw new RunNotFoundError(runId);
-    if (stored.state !== "pending" && stored.state !== "running") throw new RunFinishedError(runId, stored.state);
+    if (!isCancellable(stored.state)) throw new RunFinishedError(runId, stored.state);
     if (!this.ownership) {
       // Unfinished in the store but not driven here (being reloaded): the caller may retry.
       throw new Error(`workflow run "${runId}" is not being driven by this server right now; retry`);
@@ -235,7 +234,7 @@ export class Engine {
     try {
       for (;;) {
         const run = await this.store.getRun(runId);
-        if (run && run.state !== "pending" && run.state !== "running") return run;
+        if (run && !isCancellable(run.state)) return run;
         const left = deadline - this.clock.now();
         if (left <= 0) throw new CancelPendingError(runId);
         await new Promise<void>((resolve) => {
@@ -374,8 +373,7 @@ export class Engine {
 
   private applyCancelRequest(runId: string, reason: string): void {
     const active = this.active.get(runId);
-    const state = active?.machine.run.state;
-    if (!active || (state !== "pending" && state !== "running")) return;
+    if (!active || !isCancellable(active.machine.run.state)) return;
     void this.react(active, active.machine.cancel(this.clock.now(), reason ? `cancelled: ${reason}` : "cancelled by request"));
   }
 

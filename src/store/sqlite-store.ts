@@ -49,10 +49,12 @@ type Op =
   | { kind: "create"; run: RunRecord; events: RunEvent[]; resolve: (r: CreateRunResult) => void; reject: (e: unknown) => void }
   | { kind: "patch"; patch: RunPatch; resolve: () => void; reject: (e: unknown) => void };
 
+/** A run's row with its spec (RUN_ROWS). */
 interface RunRow {
   run_id: string;
   created_at: number;
   header: string;
+  spec: string;
   version: number;
   last_seq: number;
 }
@@ -96,6 +98,9 @@ CREATE TABLE IF NOT EXISTS events (
   PRIMARY KEY (run_id, seq)
 ) STRICT, WITHOUT ROWID;
 `;
+
+/** A run's row and its spec: the start of every query that reads whole runs. */
+const RUN_ROWS = "SELECT runs.*, run_specs.spec FROM runs JOIN run_specs ON run_specs.run_id = runs.run_id";
 
 /** PRAGMA user_version of the schema above. 0: a new file, or the first layout (the spec inside runs). */
 const SCHEMA_VERSION = 2;
@@ -229,13 +234,12 @@ export class SqliteWorkflowStore implements WorkflowStore {
     }
     const db = this.db;
     this.stmt = {
-      runByRequest: db.prepare("SELECT * FROM runs WHERE request_id = ?"),
+      runByRequest: db.prepare(`${RUN_ROWS} WHERE runs.request_id = ?`),
       insertRun: db.prepare(
         `INSERT INTO runs (run_id, workflow_id, request_id, state, created_at, header, driving, version, last_seq)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertSpec: db.prepare("INSERT INTO run_specs (run_id, spec) VALUES (?, ?)"),
-      getSpec: db.prepare("SELECT spec FROM run_specs WHERE run_id = ?"),
       version: db.prepare("SELECT version FROM runs WHERE run_id = ?"),
       // Compare-and-set: the WHERE clause on version makes the update the check.
       updateHeader: db.prepare(
@@ -247,7 +251,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
       insertEvent: db.prepare(
         "INSERT INTO events (run_id, seq, at, kind, step_id, from_state, to_state, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
-      getRun: db.prepare("SELECT * FROM runs WHERE run_id = ?"),
+      getRun: db.prepare(`${RUN_ROWS} WHERE runs.run_id = ?`),
       getSteps: db.prepare("SELECT record FROM steps WHERE run_id = ? ORDER BY idx"),
       events: db.prepare(
         "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -292,10 +296,10 @@ export class SqliteWorkflowStore implements WorkflowStore {
       params.push(query.workflowId);
     }
     if (query.beforeRunId) {
-      where.push("run_id < ?");
+      where.push("runs.run_id < ?");
       params.push(query.beforeRunId);
     }
-    const sql = `SELECT * FROM runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY run_id DESC LIMIT ?`;
+    const sql = `${RUN_ROWS} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY runs.run_id DESC LIMIT ?`;
     params.push(query.limit);
     const rows = this.db.prepare(sql).all(...params) as unknown as RunRow[];
     return rows.map((r) => this.toRecord(r));
@@ -324,7 +328,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async listActiveRuns(): Promise<RunRecord[]> {
-    const rows = this.db.prepare("SELECT * FROM runs WHERE driving = 1 ORDER BY run_id").all() as unknown as RunRow[];
+    const rows = this.db.prepare(`${RUN_ROWS} WHERE runs.driving = 1 ORDER BY runs.run_id`).all() as unknown as RunRow[];
     return rows.map((r) => this.toRecord(r));
   }
 
@@ -446,7 +450,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
     return {
       ...(JSON.parse(row.header) as RunHeader),
       runId: row.run_id,
-      spec: JSON.parse((this.stmt.getSpec.get(row.run_id) as { spec: string }).spec) as WorkflowSpec,
+      spec: JSON.parse(row.spec) as WorkflowSpec,
       createdAt: row.created_at,
       steps,
       version: row.version,

@@ -3,15 +3,7 @@
 // Handler-supplied JSON (step results, the workflow spec with its context) is
 // kept as JSON text: any key a handler returns ("$ref", "a.b", "") is then
 // safe, and numbers come back exactly as they went in.
-import type {
-  ErrorInfo,
-  EventKind,
-  RunEvent,
-  RunHeader,
-  RunRecord,
-  RunState,
-  StepRecord,
-} from "../../domain/run-record.ts";
+import { type RunEvent, type RunHeader, type RunRecord, type RunState, runHeader, type StepRecord } from "../../domain/run-record.ts";
 import type { JsonValue, WorkflowSpec } from "../../domain/workflow-spec.ts";
 
 export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas", settings: "settings" } as const;
@@ -19,23 +11,15 @@ export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas
 /** A step as stored: the record with its result as JSON text. */
 export type StepDoc = Omit<StepRecord, "result"> & { resultJson?: string };
 
-export interface EventDoc {
+/** An event as stored: the RunEvent with its result as JSON text, its run's workflow name and an insert time. */
+export type EventDoc = Omit<RunEvent, "result"> & {
   /** `<runId>:<seq>`: inserting an event twice is a duplicate-key no-op. */
   _id: string;
-  runId: string;
-  seq: number;
   workflowId: string;
-  at: number;
-  kind: EventKind;
-  stepId?: string;
-  from: string;
-  to: string;
-  attempt?: number;
-  error?: ErrorInfo;
   resultJson?: string;
   /** When the event reached this collection (the inserting replica's clock): the polling feed's cursor. */
   ts: Date;
-}
+};
 
 /** A hint to other replicas, kept in the events collection so that one change stream carries everything. */
 export interface NoticeDoc {
@@ -117,10 +101,7 @@ export function eventFromDoc(doc: EventDoc): RunEvent {
 }
 
 export function runToDoc(run: RunRecord, owner: string, events: EventDoc[], driving: boolean): RunDoc {
-  const header: RunHeader = { state: run.state, deadlineAt: run.deadlineAt };
-  for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook"] as const) {
-    if (run[k] !== undefined) (header as unknown as Record<string, unknown>)[k] = run[k];
-  }
+  const header = runHeader(run);
   const doc: RunDoc = {
     _id: run.runId,
     workflowId: run.spec.workflowId,

@@ -23,7 +23,7 @@ import {
   MongoServerError,
   MongoServerSelectionError,
 } from "mongodb";
-import { needsDriving, type RunEvent, type RunPatch, type RunRecord } from "../../domain/run-record.ts";
+import { CANCELLABLE_RUN_STATES, needsDriving, type RunEvent, type RunPatch, type RunRecord } from "../../domain/run-record.ts";
 import type { CancelRequest, RunOwnership } from "../../ports/run-ownership.ts";
 import {
   type CreateRunResult,
@@ -416,7 +416,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
   async cancelRequests(): Promise<CancelRequest[]> {
     const docs = await this.runs
       .find(
-        { driving: true, owner: this.id, state: { $in: ["pending", "running"] }, cancelRequest: { $exists: true } },
+        { driving: true, owner: this.id, state: { $in: [...CANCELLABLE_RUN_STATES] }, cancelRequest: { $exists: true } },
         { projection: { _id: 1, cancelRequest: 1 } },
       )
       .toArray();
@@ -425,7 +425,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
 
   async requestCancel(runId: string, reason: string): Promise<boolean> {
     const res = await this.runs.updateOne(
-      { _id: runId, state: { $in: ["pending", "running"] } },
+      { _id: runId, state: { $in: [...CANCELLABLE_RUN_STATES] } },
       { $set: { cancelRequest: { reason, at: Date.now() } } },
     );
     if (res.matchedCount === 0) return false;
