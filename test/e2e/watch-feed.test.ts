@@ -119,7 +119,9 @@ describe("WatchWorkflows over an unreliable feed", () => {
     await until(() => weft.server.feed.listenerCount > baseline, "the dashboard to subscribe");
     handlers.on("/wf3/a", () => ({ json: { success: true } }));
     await weft.client.createWorkflow({ id: "flood", steps: [{ id: "a", url: handlers.url("/wf3/a") }] });
-    const err = await within(dashboard, 5_000, "the dashboard to fail");
+    // A bound against a hang, not a latency target: on the MongoDB store the events travel through
+    // the change stream, which a loaded machine can hold up for seconds.
+    const err = await within(dashboard, 15_000, "the dashboard to fail");
     expect(err?.code).toBe(Code.ResourceExhausted);
     expect(events).toBe(0);
     await expect.poll(() => weft.server.feed.listenerCount, { timeout: 2_000 }).toBe(baseline);
