@@ -71,6 +71,12 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
     const machine = new RunMachine(structuredClone(run));
     machine.start(run.createdAt + 1);
     await store.commit(machine.takePatch()!);
+    // The copy to the events collection follows the commit; the tests below start from a run
+    // whose events are all there (as the store's next commit would wait for it to be).
+    await until(
+      async () => (await store.events.countDocuments({ runId: run.runId })) === machine.run.lastSeq,
+      "the start events to be copied",
+    );
     return { run, machine };
   }
 
