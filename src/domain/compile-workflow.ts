@@ -36,6 +36,8 @@ import type {
   WorkflowSpec,
 } from "./workflow-spec.ts";
 import { DEFAULTS } from "./workflow-spec.ts";
+import { OutboundPolicy } from "./outbound-policy.ts";
+import { checkUrlHost } from "./outbound-url.ts";
 
 export type CompileResult =
   | { ok: true; spec: WorkflowSpec }
@@ -49,6 +51,8 @@ const ID_CHAR = /^[A-Za-z0-9_.:-]$/;
 const BACKOFFS: readonly Backoff[] = ["exponential", "linear", "fixed"];
 const MAX_CYCLE_IDS_SHOWN = 20;
 const MAX_VIOLATIONS_FORMATTED = 20;
+/** Used when the limits name no outbound policy. */
+const DEFAULT_OUTBOUND = new OutboundPolicy();
 
 export function compileWorkflow(
   input: WorkflowInput,
@@ -73,8 +77,9 @@ export function compileWorkflow(
   const baseViolations: FieldViolation[] = [];
   let base: URL | undefined;
   let baseInvalid = false;
+  const policy = limits.outbound ?? DEFAULT_OUTBOUND;
   if (input.baseUrl !== "") {
-    const r = parseAbsolute(input.baseUrl);
+    const r = parseAbsolute(input.baseUrl, policy);
     if (typeof r === "string") {
       baseViolations.push({ field: "base_url", description: r });
       baseInvalid = true;
@@ -85,7 +90,7 @@ export function compileWorkflow(
       base = r;
     }
   }
-  const urlContext: UrlContext = { base, baseInvalid };
+  const urlContext: UrlContext = { base, baseInvalid, policy };
 
   // steps
   const steps = input.steps;
@@ -246,6 +251,7 @@ interface UrlContext {
   base: URL | undefined;
   /** base_url was given but is invalid (already reported). */
   baseInvalid: boolean;
+  policy: OutboundPolicy;
 }
 
 function checkId(id: string, field: string, add: Add): void {
@@ -269,8 +275,8 @@ function checkId(id: string, field: string, add: Add): void {
   }
 }
 
-/** Parses an absolute http(s) URL, or returns why it is not one. */
-function parseAbsolute(s: string): URL | string {
+/** Parses an absolute http(s) URL whose host is acceptable (see outbound-url.ts), or returns why it is not one. */
+function parseAbsolute(s: string, policy: OutboundPolicy): URL | string {
   if (s !== s.trim()) return "must not have leading or trailing whitespace";
   if (s.length > DEFAULTS.maxUrlLength) {
     return `must be at most ${DEFAULTS.maxUrlLength} characters (got ${s.length})`;
@@ -283,7 +289,7 @@ function parseAbsolute(s: string): URL | string {
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") return "must be an http or https URL";
   if (u.hostname === "") return "must have a host";
-  return u;
+  return checkUrlHost(s, u, policy) ?? u;
 }
 
 /**
@@ -328,7 +334,7 @@ function resolveUrl(s: string, field: string, ctx: UrlContext, add: Add): string
     }
     return u.href;
   }
-  const r = parseAbsolute(s);
+  const r = parseAbsolute(s, ctx.policy);
   if (typeof r === "string") {
     add(
       field,

@@ -1,5 +1,6 @@
 // The workflow definition as the engine sees it: validated, defaults applied,
 // URLs resolved, durations in milliseconds. No transport or storage types here.
+import type { OutboundPolicy } from "./outbound-policy.ts";
 
 export type JsonValue =
   | null
@@ -91,6 +92,8 @@ export interface Limits {
   maxResultBytes: number;
   /** All step results of one run together (JSON text length): keeps a run's stored state bounded. */
   maxRunResultBytes: number;
+  /** Destinations URLs may name; absent: the default preset. */
+  outbound?: OutboundPolicy;
 }
 
 export const DEFAULT_LIMITS: Limits = {
