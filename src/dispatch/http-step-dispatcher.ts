@@ -5,14 +5,27 @@
 // async iterator and abort listener request() sets up per call are work for
 // nothing on the hottest path of the engine. undici marks this API as one that
 // may change between major versions; the major version is pinned in package.json.
+//
+// The outbound policy is applied twice: a URL whose host is a literal address
+// or a host name denied by name is refused before anything is queued, and every
+// other name is resolved by the connection's own lookup (handed to undici's
+// connector, which passes it to net.connect / tls.connect), which refuses the
+// connection unless every address the name resolves to is allowed. The socket
+// then connects to an address that was checked, so DNS rebinding between
+// CreateWorkflow and the call (or between two lookups) cannot pass. undici's
+// dispatch does not follow redirects: a 3xx is the handler's answer.
+import type { LookupAddress, LookupAllOptions } from "node:dns";
+import { lookup as dnsLookup } from "node:dns";
 import type { IncomingHttpHeaders } from "node:http";
 import { Agent, type Dispatcher } from "undici";
 import {
   type AttemptOutcome,
   classifyResponse,
+  destinationDenied,
   retryableFailure,
   terminalFailure,
 } from "../domain/attempt-outcome.ts";
+import { describeDenial, OutboundPolicy } from "../domain/outbound-policy.ts";
 import { ATTEMPT_TIMEOUT, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { Signer } from "../signing/sign.ts";
 
@@ -23,6 +36,21 @@ export interface HttpDispatcherOptions {
   /** Connections per handler origin. */
   connectionsPerOrigin?: number;
   userAgent?: string;
+  /** Destinations calls may go to; default: the default preset. */
+  outbound?: OutboundPolicy;
+  /** Resolves a host name to all its addresses; default: dns.lookup. Tests inject names here. */
+  resolve?: Resolve;
+}
+
+export type Resolve = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+/** A connection refused by the outbound policy (its lookup failed with this). */
+export class DestinationDeniedError extends Error {
+  readonly code = "EDESTINATIONDENIED";
 }
 
 /** Calls in flight to one origin, and those waiting for one of its connections. */
@@ -35,6 +63,8 @@ interface Target {
   origin: string;
   path: string;
   gate: OriginGate;
+  /** Set when the policy denies the URL's host without resolving it (a literal address or a denied name). */
+  denied?: string;
 }
 
 /** Parsed step URLs: a run's steps are called again and again at the same few URLs. */
@@ -48,18 +78,23 @@ export class HttpStepDispatcher implements StepDispatcher {
   private readonly connectionsPerOrigin: number;
   private readonly targets = new Map<string, Target>();
   private readonly gates = new Map<string, OriginGate>();
+  private readonly policy: OutboundPolicy;
+  private readonly resolve: Resolve;
 
   constructor(options: HttpDispatcherOptions) {
     this.signer = options.signer;
     this.maxResultBytes = options.maxResultBytes;
     this.userAgent = options.userAgent ?? "weft";
     this.connectionsPerOrigin = options.connectionsPerOrigin ?? 256;
+    this.policy = options.outbound ?? new OutboundPolicy();
+    this.resolve = options.resolve ?? ((hostname, opts, callback) => dnsLookup(hostname, opts, callback));
     // Attempt timeouts come from the caller (an abort with ATTEMPT_TIMEOUT); undici's are switched off.
     this.agent = new Agent({
       connections: this.connectionsPerOrigin,
       keepAliveTimeout: 30_000,
       headersTimeout: 0,
       bodyTimeout: 0,
+      connect: { lookup: this.checkedLookup },
     });
   }
 
@@ -71,6 +106,7 @@ export class HttpStepDispatcher implements StepDispatcher {
     } catch (err) {
       return Promise.resolve(terminalFailure("invalid_url", `cannot call "${call.url}": ${(err as Error).message}`));
     }
+    if (target.denied !== undefined) return Promise.resolve(destinationDenied(target.denied));
     return new Promise<AttemptOutcome>((resolve) => {
       const gate = target.gate;
       const handler = new AttemptHandler(call, signal, this.maxResultBytes, resolve, () => this.finished(gate));
@@ -120,15 +156,70 @@ export class HttpStepDispatcher implements StepDispatcher {
         this.gates.set(u.origin, gate);
       }
       t = { origin: u.origin, path: `${u.pathname}${u.search}`, gate };
+      const verdict = this.policy.checkHost(u.hostname);
+      if ("allowed" in verdict && !verdict.allowed) t.denied = describeDenial(verdict.rule);
       if (this.targets.size >= TARGET_CACHE_LIMIT) this.targets.clear();
       this.targets.set(url, t);
     }
     return t;
   }
 
+  /**
+   * The lookup of every new connection (net.connect's `lookup` option): resolves
+   * the name and refuses the connection unless the policy allows the name itself
+   * or every address it resolves to.
+   */
+  private readonly checkedLookup = (
+    hostname: string,
+    options: { all?: boolean; family?: number | string; hints?: number },
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ): void => {
+    const verdict = this.policy.checkHost(hostname);
+    if ("allowed" in verdict && !verdict.allowed) {
+      callback(new DestinationDeniedError(describeDenial(verdict.rule)), "");
+      return;
+    }
+    const byName = "allowed" in verdict;
+    const family = options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : Number(options.family ?? 0);
+    this.resolve(hostname, { all: true, family, hints: options.hints }, (err, addresses) => {
+      if (err) {
+        callback(err, "");
+        return;
+      }
+      if (!byName) {
+        for (const a of addresses) {
+          const v = this.policy.checkAddress(a.address);
+          if (!v.allowed) {
+            const name = hostname.length <= 80 ? hostname : `${hostname.slice(0, 80)}…`;
+            callback(new DestinationDeniedError(`${describeDenial(v.rule)} (${name} resolved to ${a.address})`), "");
+            return;
+          }
+        }
+      }
+      if (addresses.length === 0) {
+        callback(Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), "");
+        return;
+      }
+      if (options.all) callback(null, addresses);
+      else callback(null, addresses[0].address, addresses[0].family);
+    });
+  };
+
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+/** The policy's refusal behind a connection error, if that is what it is. */
+function deniedBy(err: unknown): DestinationDeniedError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof DestinationDeniedError) return e;
+    if (e instanceof AggregateError) {
+      const inner = e.errors.find((x) => x instanceof DestinationDeniedError) as DestinationDeniedError | undefined;
+      if (inner) return inner;
+    }
+  }
+  return undefined;
 }
 
 function aborted(call: StepCall, signal: AbortSignal): AttemptOutcome {
@@ -209,6 +300,11 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     if (this.signal.aborted) {
       this.settle(aborted(this.call, this.signal));
+      return;
+    }
+    const denied = deniedBy(err);
+    if (denied) {
+      this.settle(destinationDenied(denied.message));
       return;
     }
     const e = err as NodeJS.ErrnoException;

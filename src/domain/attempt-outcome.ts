@@ -16,6 +16,23 @@ export function terminalFailure(reason: string, message: string, extra: Partial<
   return { ok: false, retryable: false, error: { reason, message, ...extra } };
 }
 
+/**
+ * The outbound policy refused the destination (a denied literal address, a
+ * denied host name, or a name that resolved to a denied address): nothing was
+ * sent. Never retried: not for a step (whatever max_attempts), a compensation
+ * or a webhook delivery.
+ */
+export const DESTINATION_DENIED = "destination_denied";
+
+export function destinationDenied(message: string): AttemptOutcome {
+  return terminalFailure(DESTINATION_DENIED, message);
+}
+
+/** A failure no later attempt can mend, even for deliveries that retry every other failure (webhooks). */
+export function isPermanentFailure(error: { reason: string }): boolean {
+  return error.reason === DESTINATION_DENIED;
+}
+
 /** 408, 429 and 5xx are worth another attempt; other statuses are the handler's final word. */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;

@@ -14,7 +14,9 @@
 //   reverse order of completion (so a step is compensated only after the steps
 //   that depended on it), each retried per the step's policy (at least 3 attempts);
 // - once the run has ended, its on_complete / on_error webhook is delivered,
-//   retried with exponential backoff until the retry period runs out.
+//   retried with exponential backoff until the retry period runs out (a
+//   destination the outbound policy denies fails it at once).
+import { isPermanentFailure } from "./attempt-outcome.ts";
 import { nextAttemptDelayMs } from "./retry-policy.ts";
 import {
   type CompensationRecord,
@@ -341,6 +343,15 @@ export class RunMachine {
     const fx = effects();
     const w = this.run.webhook;
     if (w?.state !== "delivering" || w.attempts !== attempt) return fx;
+    if (isPermanentFailure(failure.error)) {
+      // Denied by the outbound policy: no retry can be delivered either.
+      w.lastError = { ...failure.error, attempt, retryable: false };
+      w.state = "failed";
+      delete w.nextAttemptAt;
+      this.dirtyRun = true;
+      fx.done = true;
+      return fx;
+    }
     w.lastError = { ...failure.error, attempt, retryable: true };
     const p = this.webhookPolicy;
     const backoff = Math.min(p.initialIntervalMs * 2 ** (attempt - 1), p.maxIntervalMs);
