@@ -1,6 +1,7 @@
 // Configuration from flags and environment variables, parsed once at start-up.
 // A flag wins over its environment variable, which wins over the default.
 import { parseArgs } from "node:util";
+import { OUTBOUND_PRESETS, OutboundPolicy, OutboundPolicyError, type OutboundPreset } from "./domain/outbound-policy.ts";
 import { DEFAULT_LIMITS, type Limits } from "./domain/workflow-spec.ts";
 import { parseSecretList } from "./signing/secrets.ts";
 
@@ -13,6 +14,7 @@ export interface Config {
   signingSecrets: string[];
   logLevel: string;
   shutdownGraceMs: number;
+  /** limits.outbound: the outbound policy built from --outbound-policy, --outbound-allow and --outbound-deny. */
   limits: Limits;
   webhook: { retryPeriodMs: number; initialIntervalMs: number; maxIntervalMs: number; timeoutMs: number };
   watchHeartbeatMs: number;
@@ -47,6 +49,9 @@ export const OPTIONS: Option[] = [
   { flag: "max-context-bytes", env: "WEFT_MAX_CONTEXT_BYTES", default: String(DEFAULT_LIMITS.maxContextBytes), help: "largest context (as JSON)" },
   { flag: "max-result-bytes", env: "WEFT_MAX_RESULT_BYTES", default: String(DEFAULT_LIMITS.maxResultBytes), help: "largest step handler response; larger fails the step" },
   { flag: "max-run-results-bytes", env: "WEFT_MAX_RUN_RESULTS_BYTES", default: String(DEFAULT_LIMITS.maxRunResultBytes), help: "all step results of one run together (as JSON); the result that would pass it fails its step" },
+  { flag: "outbound-policy", env: "WEFT_OUTBOUND_POLICY", default: "default", help: "destinations step, compensation and webhook URLs may reach: default (denies link-local, cloud metadata, unspecified, multicast, broadcast) or public-only (also loopback, private and every other non-global range; for production)" },
+  { flag: "outbound-allow", env: "WEFT_OUTBOUND_ALLOW", default: "", help: "comma-separated CIDRs, addresses, host names or *.suffix names always allowed (beat every deny entry)" },
+  { flag: "outbound-deny", env: "WEFT_OUTBOUND_DENY", default: "", help: "comma-separated CIDRs, addresses, host names or *.suffix names denied besides the preset's" },
   { flag: "webhook-retry-period-ms", env: "WEFT_WEBHOOK_RETRY_PERIOD_MS", default: "86400000", help: "how long after a run ends its on_complete/on_error delivery is retried" },
   { flag: "webhook-initial-backoff-ms", env: "WEFT_WEBHOOK_INITIAL_BACKOFF_MS", default: "1000", help: "delay before the second webhook delivery attempt (doubles each time)" },
   { flag: "webhook-max-backoff-ms", env: "WEFT_WEBHOOK_MAX_BACKOFF_MS", default: "3600000", help: "longest delay between webhook delivery attempts" },
@@ -79,6 +84,10 @@ function int(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEG
   return n;
 }
 
+function list(raw: string): string[] {
+  return raw.split(",").map((x) => x.trim()).filter((x) => x !== "");
+}
+
 /** Returns undefined when --help was asked for. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | undefined {
   const parsed = parseArgs({
@@ -105,7 +114,21 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
   if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(mongoDatabase)) throw new ConfigError(`mongodb-database: "${mongoDatabase}" is not a valid database name`);
   const sync = get("sqlite-synchronous");
   if (sync !== "normal" && sync !== "full") throw new ConfigError(`sqlite-synchronous: "${sync}" must be normal or full`);
+  const preset = get("outbound-policy");
+  if (!OUTBOUND_PRESETS.includes(preset as OutboundPreset)) throw new ConfigError(`outbound-policy: "${preset}" must be default or public-only`);
+  const allow = list(get("outbound-allow"));
+  const deny = list(get("outbound-deny"));
+  for (const [flag, entries] of [["outbound-allow", allow], ["outbound-deny", deny]] as const) {
+    try {
+      new OutboundPolicy({ allow: entries });
+    } catch (err) {
+      if (err instanceof OutboundPolicyError) throw new ConfigError(`${flag}: ${err.message}`);
+      throw err;
+    }
+  }
+  const outbound = new OutboundPolicy({ preset: preset as OutboundPreset, allow, deny });
   const limits = {
+    outbound,
     maxSteps: int("max-steps", get("max-steps"), 1),
     maxRequestBytes: int("max-request-bytes", get("max-request-bytes"), 1024),
     maxContextBytes: int("max-context-bytes", get("max-context-bytes"), 2),

@@ -17,7 +17,7 @@ import { MongoChangeFeed } from "../store/mongo/mongo-change-feed.ts";
 import { MongoWorkflowStore } from "../store/mongo/mongo-store.ts";
 import { workflowToProto } from "../transport/mappers.ts";
 import type { Config } from "../config.ts";
-import { HttpStepDispatcher } from "../dispatch/http-step-dispatcher.ts";
+import { HttpStepDispatcher, type Resolve } from "../dispatch/http-step-dispatcher.ts";
 import { Engine } from "../engine/engine.ts";
 import { systemClock } from "../ports/clock.ts";
 import { Signer } from "../signing/sign.ts";
@@ -101,11 +101,18 @@ async function openStore(config: Config, logger: Logger): Promise<StoreParts> {
   }
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export interface ServerOptions {
+  /** How step, compensation and webhook host names are resolved (default dns.lookup); tests inject names. */
+  resolve?: Resolve;
+}
+
+export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const { store, feed, secrets, ownership, notices, stopFeed } = await openStore(config, logger);
   const dispatcher = new HttpStepDispatcher({
     signer: new Signer(secrets),
     maxResultBytes: config.limits.maxResultBytes,
+    outbound: config.limits.outbound,
+    resolve: options.resolve,
   });
   const engine = new Engine({
     store,
