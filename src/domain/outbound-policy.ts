@@ -102,7 +102,7 @@ class RuleSet {
     if (e.includes("/") || e.includes(":")) throw new OutboundPolicyError(`"${short(entry)}" is not a valid CIDR or address`);
     const wildcard = e.startsWith("*.");
     const name = normaliseName(wildcard ? e.slice(2) : e);
-    if (!HOST_NAME.test(name)) throw new OutboundPolicyError(`"${short(entry)}" is not a CIDR, an address or a host name`);
+    if (!HOST_NAME.test(name) || /^([0-9]+|0x[0-9a-f]*)$/.test(name.slice(name.lastIndexOf(".") + 1))) throw new OutboundPolicyError(`"${short(entry)}" is not a CIDR, an address or a host name`);
     if (wildcard) this.suffixes.push(`.${name}`);
     else this.names.add(name);
   }

@@ -10,7 +10,9 @@
 //   without leading zeros, exactly as the parser serialises it.
 // - User info (`user:pass@`, `user@`, even an empty `@`) is refused: credentials
 //   in a URL are kept in the run and shown by GetWorkflow; use signing instead.
-// - `%` in a host (percent-encoding, IPv6 zone ids) is refused.
+// - `%` in a host (percent-encoding, IPv6 zone ids) is refused, and so is any
+//   form other than "scheme://host": "http:x", "http:///x", "http:\\x" all reach
+//   host x in WHATWG but are read differently by other parsers (and people).
 // - IPv6 literals that carry an IPv4 address (::ffff:a.b.c.d and the like) are
 //   refused: write the IPv4 address itself.
 // - A literal address the outbound policy denies is refused here; host names the
@@ -22,6 +24,8 @@ import { describeDenial, embeddedIPv4, type OutboundPolicy } from "./outbound-po
 
 const IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])";
 const CANONICAL_IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
+/** Exactly two slashes after the scheme (WHATWG also reads "http:/x", "http:///x" and "http:\\\\x" as host x). */
+const SCHEME_SLASHES = /^[a-z][a-z0-9+.-]*:\/\/(?![/\\])/i;
 /** The WHATWG "ends in a number" test: such a host is parsed as an IPv4 address. */
 const NUMERIC_LABEL = /^([0-9]+|0x[0-9a-f]*)$/i;
 
@@ -30,7 +34,9 @@ const NUMERIC_LABEL = /^([0-9]+|0x[0-9a-f]*)$/i;
  * the submitted absolute URL, `url` its parse.
  */
 export function checkUrlHost(raw: string, url: URL, policy: OutboundPolicy): string | undefined {
-  const authority = rawAuthority(raw);
+  const m = SCHEME_SLASHES.exec(raw);
+  if (!m) return 'must start with "http://" or "https://" followed by the host';
+  const authority = rawAuthority(raw.slice(m[0].length));
   if (authority.includes("@") || url.username !== "" || url.password !== "") {
     return "must not contain user info (user:password@); handlers verify Weft's signature instead";
   }
@@ -61,10 +67,8 @@ function isIPv4Hiding(address: string): boolean {
   return !/^0*64:ff9b:/i.test(address);
 }
 
-/** The text between "scheme://" (or "scheme:") and the path, query or fragment; backslashes end it as WHATWG does. */
-function rawAuthority(raw: string): string {
-  const m = /^[a-z][a-z0-9+.-]*:[/\\]*/i.exec(raw);
-  const rest = m ? raw.slice(m[0].length) : raw;
+/** The text up to the path, query or fragment; a backslash ends it as WHATWG does. */
+function rawAuthority(rest: string): string {
   const end = rest.search(/[/\\?#]/);
   return end < 0 ? rest : rest.slice(0, end);
 }

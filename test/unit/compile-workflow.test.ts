@@ -310,10 +310,10 @@ describe("urls", () => {
       { field: "steps[0].url", description: "must not have leading or trailing whitespace" },
     ]);
   });
-  it("absolute URLs are normalised and may carry credentials", () => {
-    const spec = ok(workflow([step("a", [], { url: "HTTPS://user:pw@MyApp.com:443/a?x=1" })]));
-    expect(spec.steps[0].url).toBe("https://user:pw@myapp.com/a?x=1");
-    expect(spec.steps[0].submitted.url).toBe("HTTPS://user:pw@MyApp.com:443/a?x=1");
+  it("absolute URLs are normalised", () => {
+    const spec = ok(workflow([step("a", [], { url: "HTTPS://MyApp.com:443/a?x=1" })]));
+    expect(spec.steps[0].url).toBe("https://myapp.com/a?x=1");
+    expect(spec.steps[0].submitted.url).toBe("HTTPS://MyApp.com:443/a?x=1");
   });
   it("paths are appended to base_url's path prefix", () => {
     const spec = ok(
