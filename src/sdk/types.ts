@@ -69,7 +69,7 @@ export type WebhookDeliveryState = "pending" | "delivering" | "retry_wait" | "de
 /** Why an attempt, a step or a run failed. */
 export interface ErrorDetail {
   message: string;
-  /** e.g. 'http_status', 'timeout', 'connection', 'handler_error', 'step_failed', 'cancelled', 'timed_out'. */
+  /** e.g. 'http_status', 'timeout', 'connection', 'handler_error', 'step_failed', 'cancelled', 'timed_out', 'destination_denied'. */
   reason: string;
   /** The handler's HTTP status, when there was a response. */
   httpStatus?: number;

@@ -345,6 +345,18 @@ describe("RunMachine webhooks", () => {
     expect(m.run.webhook).toMatchObject({ state: "failed", attempts: 3 });
   });
 
+  test("a delivery the outbound policy denies fails for good at once, with a non-retryable last error", () => {
+    const m = new RunMachine(run([{ id: "a" }], { onError: "https://h.test/err" }), { webhook: policy, random: () => 0.5 });
+    m.start(1);
+    m.attemptFailed(0, 1, fail(false), 2);
+    const denied = { error: { reason: "destination_denied", message: "destination denied by the outbound policy: 10.0.0.0/8" }, retryable: false };
+    const fx = m.webhookFailed(1, denied, 3);
+    expect(fx.timers).toEqual([]);
+    expect(fx.done).toBe(true);
+    expect(m.run.webhook).toMatchObject({ state: "failed", attempts: 1, lastError: { reason: "destination_denied", retryable: false, attempt: 1 } });
+    expect(m.run.webhook?.nextAttemptAt).toBeUndefined();
+  });
+
   test("a run with a pending webhook resumes delivery after a restart", () => {
     const r = run([{ id: "a" }], { onComplete: "https://h.test/done" });
     const m = new RunMachine(r, { webhook: policy });
