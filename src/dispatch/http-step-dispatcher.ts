@@ -181,7 +181,7 @@ export class HttpStepDispatcher implements StepDispatcher {
     }
     const byName = "allowed" in verdict;
     const family = options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : Number(options.family ?? 0);
-    this.resolve(hostname, { all: true, family, hints: options.hints }, (err, addresses) => {
+    const resolved = (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]): void => {
       if (err) {
         callback(err, "");
         return;
@@ -202,7 +202,13 @@ export class HttpStepDispatcher implements StepDispatcher {
       }
       if (options.all) callback(null, addresses);
       else callback(null, addresses[0].address, addresses[0].family);
-    });
+    };
+    try {
+      this.resolve(hostname, { all: true, family, hints: options.hints }, resolved);
+    } catch (err) {
+      // e.g. a name dns.lookup refuses outright: a failed connection, not a crash.
+      callback(err as NodeJS.ErrnoException, "");
+    }
   };
 
   async close(): Promise<void> {
