@@ -1,5 +1,5 @@
-import { describe, expect, test } from "vitest";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "vitest";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, helpText, loadConfig } from "../../src/config.ts";
@@ -32,8 +32,13 @@ describe("configuration of the store", () => {
 describe("configuration of authentication", () => {
   const W = "write-key-0123456789";
   const R = "read-key-0123456789a";
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
   const keyFile = (text: string, mode: number): string => {
     const dir = mkdtempSync(join(tmpdir(), "weft-keys-"));
+    dirs.push(dir);
     const file = join(dir, "keys");
     writeFileSync(file, text, { mode });
     chmodSync(file, mode);
