@@ -42,8 +42,20 @@ describe("start-up with and without API keys", () => {
     let stdout = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-    expect(code).not.toBe(0);
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    // If it starts instead of refusing, stop it (and fail) rather than leave it running.
+    const started = new Promise<"started">((resolve) =>
+      child.stdout.on("data", () => {
+        if (stdout.includes("weft listening")) resolve("started");
+      }),
+    );
+    const outcome = await Promise.race([exited, started]);
+    if (outcome === "started") {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    expect(outcome).not.toBe("started");
+    expect(outcome).not.toBe(0);
     expect(stderr).toContain("refusing to listen on 0.0.0.0 without authentication");
     expect(stderr).toContain("--api-keys");
     expect(stderr).toContain("--allow-unauthenticated");
