@@ -1,7 +1,9 @@
 // Configuration from flags and environment variables, parsed once at start-up.
 // A flag wins over its environment variable, which wins over the default.
+import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { OUTBOUND_PRESETS, OutboundPolicy, OutboundPolicyError, type OutboundPreset } from "./domain/outbound-policy.ts";
+import { ApiKeyConfigError, type ApiKeyDigest, type ApiKeyEntry, digestApiKeys, isLoopbackHost, parseApiKeyFile, parseApiKeyList } from "./domain/api-keys.ts";
 import { DEFAULT_LIMITS, type Limits } from "./domain/workflow-spec.ts";
 import { parseSecretList } from "./signing/secrets.ts";
 
@@ -27,6 +29,13 @@ export interface Config {
     pollIntervalMs: number;
     feed: "auto" | "poll";
   };
+  auth: {
+    /** Empty: no authentication (allowed only on a loopback host, or with allowUnauthenticated). */
+    keys: ApiKeyDigest[];
+    /** auth: reflection needs a read key (when keys are configured); open: no key; off: not served. */
+    reflection: "auth" | "open" | "off";
+    allowUnauthenticated: boolean;
+  };
 }
 
 interface Option {
@@ -34,10 +43,14 @@ interface Option {
   env: string;
   help: string;
   default: string;
+  /** What --help shows as the default, when it is not `default` itself. */
+  shownDefault?: string;
+  /** A flag without a value (`--x`); its variable takes true or false. */
+  boolean?: true;
 }
 
 export const OPTIONS: Option[] = [
-  { flag: "host", env: "WEFT_HOST", default: "0.0.0.0", help: "address to listen on" },
+  { flag: "host", env: "WEFT_HOST", default: "", shownDefault: "127.0.0.1 | 0.0.0.0", help: "address to listen on; default 127.0.0.1 without API keys, 0.0.0.0 with" },
   { flag: "port", env: "WEFT_PORT", default: "8080", help: "port for gRPC, gRPC-Web and Connect (0 = any free port)" },
   { flag: "data-dir", env: "WEFT_DATA_DIR", default: "./data", help: "directory of the embedded store" },
   { flag: "sqlite-synchronous", env: "WEFT_SQLITE_SYNCHRONOUS", default: "normal", help: "normal (survives process crashes) or full (also fsyncs every commit, survives power loss)" },
@@ -62,13 +75,18 @@ export const OPTIONS: Option[] = [
   { flag: "sweep-interval-ms", env: "WEFT_SWEEP_INTERVAL_MS", default: "2000", help: "MongoDB store: how often a replica looks for runs to take over and for missed cancel requests" },
   { flag: "poll-interval-ms", env: "WEFT_POLL_INTERVAL_MS", default: "500", help: "MongoDB store without change streams (standalone server): how often the events collection is polled" },
   { flag: "mongodb-feed", env: "WEFT_MONGODB_FEED", default: "auto", help: "auto (change streams where the deployment has them, else polling) or poll" },
+  { flag: "api-keys", env: "WEFT_API_KEYS", default: "", help: "comma-separated <scope>:<key> API keys (scope read or write), e.g. write:k1,read:k2; clients send 'authorization: Bearer <key>'" },
+  { flag: "api-keys-file", env: "WEFT_API_KEYS_FILE", default: "", help: "file of API keys, one '<scope> <key> [name]' per line (# comments); must not be readable by group or others" },
+  { flag: "reflection", env: "WEFT_REFLECTION", default: "auth", help: "server reflection: auth (needs a read key when keys are configured), open, or off" },
+  { flag: "allow-unauthenticated", env: "WEFT_ALLOW_UNAUTHENTICATED", default: "false", boolean: true, help: "allow listening on a non-loopback host without API keys (anyone who reaches the port can read and cancel runs)" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
 ];
 
 export function helpText(): string {
   const lines = ["Usage: npm start -- [options]   (or: node src/main.ts [options])", "", "Options (flag, environment variable, default):"];
   for (const o of OPTIONS) {
-    lines.push(`  --${o.flag.padEnd(20)} ${o.env.padEnd(26)} ${o.default === "" ? "(none)" : o.default}`);
+    const shown = o.shownDefault ?? (o.default === "" ? "(none)" : o.default);
+    lines.push(`  --${o.flag.padEnd(20)} ${o.env.padEnd(26)} ${shown}`);
     lines.push(`      ${o.help}`);
   }
   lines.push("  --help                 print this and exit");
@@ -94,7 +112,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     args: argv,
     options: {
       help: { type: "boolean" },
-      ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: "string" as const }])),
+      ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: o.boolean ? ("boolean" as const) : ("string" as const) }])),
     },
     strict: true,
     allowPositionals: false,
@@ -104,8 +122,24 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     const o = OPTIONS.find((x) => x.flag === flag)!;
     const v = (parsed.values as Record<string, string | boolean | undefined>)[flag];
     if (typeof v === "string") return v;
+    if (typeof v === "boolean") return String(v);
     return env[o.env] ?? o.default;
   };
+  const bool = (flag: string): boolean => {
+    const raw = get(flag).trim().toLowerCase();
+    if (raw === "true" || raw === "1") return true;
+    if (raw === "false" || raw === "0" || raw === "") return false;
+    throw new ConfigError(`${flag}: "${raw.slice(0, 20)}" must be true or false`);
+  };
+  const auth = loadAuth(get, bool);
+  const host = get("host").trim() || (auth.keys.length > 0 ? "0.0.0.0" : "127.0.0.1");
+  if (auth.keys.length === 0 && !isLoopbackHost(host) && !auth.allowUnauthenticated) {
+    throw new ConfigError(
+      `refusing to listen on ${host.slice(0, 64)} without authentication: anyone who reaches it could read, list and cancel every run. ` +
+        `Configure API keys (--api-keys / WEFT_API_KEYS or --api-keys-file / WEFT_API_KEYS_FILE), listen on a loopback address (--host 127.0.0.1), ` +
+        `or pass --allow-unauthenticated (WEFT_ALLOW_UNAUTHENTICATED=true) if something in front of Weft authenticates clients`,
+    );
+  }
   const feed = get("mongodb-feed");
   if (feed !== "auto" && feed !== "poll") throw new ConfigError(`mongodb-feed: "${feed}" must be auto or poll`);
   const mongoUri = get("mongodb-uri").trim();
@@ -147,7 +181,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     }
   }
   return {
-    host: get("host"),
+    host,
     port: int("port", get("port"), 0, 65535),
     dataDir: get("data-dir"),
     sqliteSynchronous: sync,
@@ -170,5 +204,45 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
       pollIntervalMs: int("poll-interval-ms", get("poll-interval-ms"), 1),
       feed,
     },
+    auth,
   };
+}
+
+/** Reads a key file, refusing one that group or others may read or write. */
+function readKeyFile(path: string): ApiKeyEntry[] {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch (err) {
+    throw new ConfigError(`api-keys-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (process.platform !== "win32" && (mode & 0o077) !== 0) {
+    throw new ConfigError(
+      `api-keys-file: ${path} is accessible to group or others (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); ` +
+        `it holds secrets: chmod 600 ${path}`,
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`api-keys-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseApiKeyFile(text);
+}
+
+function loadAuth(get: (flag: string) => string, bool: (flag: string) => boolean): Config["auth"] {
+  const reflection = get("reflection").trim();
+  if (reflection !== "auth" && reflection !== "open" && reflection !== "off") {
+    throw new ConfigError(`reflection: "${reflection.slice(0, 20)}" must be auth, open or off`);
+  }
+  try {
+    const entries = parseApiKeyList(get("api-keys"));
+    const file = get("api-keys-file").trim();
+    if (file) entries.push(...readKeyFile(file));
+    return { keys: digestApiKeys(entries), reflection, allowUnauthenticated: bool("allow-unauthenticated") };
+  } catch (err) {
+    if (err instanceof ApiKeyConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

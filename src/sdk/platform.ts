@@ -6,6 +6,7 @@
 //
 // `platform` is configured from the environment, read on first use:
 //   WEFT_URL              the Weft server (default http://localhost:8080)
+//   WEFT_API_KEY          API key sent as `authorization: Bearer <key>` on every call
 //   WEFT_TRANSPORT        "connect" (default; HTTP/1.1) or "grpc" (HTTP/2)
 //   WEFT_SIGNING_SECRETS  secrets that verify job requests (comma/space separated)
 //   WEFT_JOBS_BASE_URL    base for step URLs given as paths ('/api/jobs/x') when
@@ -47,6 +48,11 @@ export interface PlatformOptions {
    * WEFT_SIGNING_SECRETS environment variable at verification time.
    */
   signingSecrets?: string | readonly string[];
+  /**
+   * API key, sent as `authorization: Bearer <key>` on every call (watch
+   * streams too). Unset: the WEFT_API_KEY environment variable, read on first use.
+   */
+  apiKey?: string;
   /** "connect" (default: the Connect protocol, binary, over HTTP/1.1) or "grpc" (HTTP/2). */
   transport?: "grpc" | "connect";
   /**
@@ -115,14 +121,27 @@ function checkOptions(o: PlatformOptions): void {
   if (transport !== "connect" && transport !== "grpc") {
     throw new TypeError(`Weft platform: transport must be "connect" or "grpc", got ${JSON.stringify(o.transport)}`);
   }
+  if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || !/^[\x21-\x7e]{1,256}$/.test(o.apiKey))) {
+    // Never quote the key.
+    throw new TypeError("Weft platform: apiKey must be 1 to 256 printable ASCII characters without whitespace");
+  }
   if (o.fetch && transport !== "connect") {
     throw new TypeError('Weft platform: a custom fetch needs transport "connect" (gRPC needs HTTP/2 trailers)');
   }
 }
 
+/** Sets `authorization: Bearer <key>` on every request, unary and streaming. */
+function bearer(apiKey: string): Interceptor {
+  const value = `Bearer ${apiKey}`;
+  return (next) => (req) => {
+    req.header.set("authorization", value);
+    return next(req);
+  };
+}
+
 function makeTransport(o: PlatformOptions): Transport {
   const baseUrl = o.baseUrl.replace(/\/+$/, "");
-  const interceptors = o.interceptors ?? [];
+  const interceptors = [...(o.apiKey ? [bearer(o.apiKey)] : []), ...(o.interceptors ?? [])];
   if ((o.transport ?? "connect") === "grpc") return createGrpcTransport({ baseUrl, interceptors });
   if (o.fetch) {
     return createConnectFetchTransport({
@@ -290,7 +309,7 @@ async function* watchRun(
 export function createPlatform(options: PlatformOptions): Platform {
   checkOptions(options);
   const fixed = { ...options };
-  return lazyPlatform(() => fixed).platform;
+  return lazyPlatform(() => (fixed.apiKey !== undefined ? fixed : { ...fixed, apiKey: process.env.WEFT_API_KEY || undefined })).platform;
 }
 
 /** Options read from the environment (see the top of this file). */
@@ -298,6 +317,7 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
   const transport = env.WEFT_TRANSPORT || undefined;
   return {
     baseUrl: env.WEFT_URL || DEFAULT_WEFT_URL,
+    apiKey: env.WEFT_API_KEY || undefined,
     signingSecrets: env.WEFT_SIGNING_SECRETS || undefined,
     transport: transport as PlatformOptions["transport"],
     jobsBaseUrl: env.WEFT_JOBS_BASE_URL || undefined,
@@ -315,7 +335,7 @@ const defaultPlatform = lazyPlatform(() => {
 
 /**
  * The default platform: configured from the environment on first use (WEFT_URL,
- * WEFT_TRANSPORT, WEFT_SIGNING_SECRETS, WEFT_JOBS_BASE_URL), plus anything set
+ * WEFT_API_KEY, WEFT_TRANSPORT, WEFT_SIGNING_SECRETS, WEFT_JOBS_BASE_URL), plus anything set
  * with configurePlatform().
  */
 export const platform: Platform = defaultPlatform.platform;

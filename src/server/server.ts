@@ -23,6 +23,8 @@ import { systemClock } from "../ports/clock.ts";
 import { Signer } from "../signing/sign.ts";
 import { SqliteWorkflowStore } from "../store/sqlite-store.ts";
 import { WorkflowServiceHandler } from "../transport/workflow-service.ts";
+import { isLoopbackHost } from "../domain/api-keys.ts";
+import { ApiKeyRing, apiKeyInterceptor } from "./api-key-auth.ts";
 import { HealthStatusRegistry, healthServiceImpl } from "./health-service.ts";
 import { withSpecGrpcMessage } from "./grpc-message-encoding.ts";
 import { listen } from "./listener.ts";
@@ -135,14 +137,26 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     router.service(WorkflowService, service);
     router.service(Health, healthServiceImpl(health));
     // google.rpc files are listed so that grpcurl can decode error details.
-    registerReflection(
+    if (config.auth.reflection !== "off") registerReflection(
       router,
       [file_weft_v1_workflow, file_health_v1_health, file_google_rpc_error_details, file_google_rpc_status],
       [WorkflowService.typeName, Health.typeName],
     );
   };
+  const keys = new ApiKeyRing(config.auth.keys);
+  if (keys.size > 0) {
+    logger.info({ apiKeys: keys.counts(), reflection: config.auth.reflection }, "authentication on: every call needs an API key (health checks excepted)");
+  } else if (isLoopbackHost(config.host)) {
+    logger.info({ host: config.host }, "authentication off: no API keys are configured; listening on a loopback address only");
+  } else {
+    logger.warn(
+      { host: config.host },
+      "authentication off on a non-loopback address (--allow-unauthenticated): anyone who reaches the port can read, list and cancel runs",
+    );
+  }
   const handler = withSpecGrpcMessage(connectNodeAdapter({
     routes,
+    interceptors: keys.size > 0 ? [apiKeyInterceptor(keys, config.auth.reflection)] : [],
     // Headroom over the configured request limit so that an oversized
     // CreateWorkflow gets a field-level INVALID_ARGUMENT, not a transport error.
     readMaxBytes: config.limits.maxRequestBytes * 2 + 65_536,

@@ -18,7 +18,8 @@ import {
 import type { HandlerServer } from "../support/handler-server.ts";
 import { fetchRequestFor, settle } from "../support/sdk.ts";
 import { Gate, gated, within } from "../support/watch.ts";
-import { TEST_SECRET, type TestWeft, useWeft } from "../support/weft.ts";
+import { startWeft, TEST_SECRET, type TestWeft, useWeft } from "../support/weft.ts";
+import { digestApiKeys } from "../../src/domain/api-keys.ts";
 
 let weft: TestWeft;
 let handlers: HandlerServer;
@@ -352,13 +353,15 @@ describe("SDK: checks before sending, configuration, verifyRequest", () => {
   test("the default platform's environment variables", () => {
     expect(optionsFromEnv({})).toEqual({
       baseUrl: "http://localhost:8080",
+      apiKey: undefined,
       signingSecrets: undefined,
       transport: undefined,
       jobsBaseUrl: undefined,
     });
     expect(
       optionsFromEnv({ WEFT_URL: "http://weft:9000", WEFT_SIGNING_SECRETS: "a,b", WEFT_TRANSPORT: "grpc", WEFT_JOBS_BASE_URL: "https://myapp.com" }),
-    ).toEqual({ baseUrl: "http://weft:9000", signingSecrets: "a,b", transport: "grpc", jobsBaseUrl: "https://myapp.com" });
+    ).toEqual({ baseUrl: "http://weft:9000", apiKey: undefined, signingSecrets: "a,b", transport: "grpc", jobsBaseUrl: "https://myapp.com" });
+    expect(optionsFromEnv({ WEFT_API_KEY: "wk_0123456789abcdef" }).apiKey).toBe("wk_0123456789abcdef");
   });
 
   test("a create call's baseUrl wins over jobsBaseUrl; rewriteUrl maps every URL", async () => {
@@ -401,5 +404,78 @@ describe("SDK: checks before sending, configuration, verifyRequest", () => {
     expect(await rotated.jobs.verifyRequest(tampered)).toBe(false);
     const unsigned = new Request(handlers.url("/verify/a"), { method: "POST", body: call.rawBody });
     expect(await rotated.jobs.verifyRequestDetailed(unsigned)).toEqual({ ok: false, reason: "missing_headers" });
+  });
+});
+
+describe("SDK against a server with API keys", () => {
+  const WRITE_KEY = "wk_sdk_5e8a2c4f7b19d036";
+  const READ_KEY = "rk_sdk_9d1f3b7c2e58a640";
+  let keyed: TestWeft;
+  const keyedPlatform = (t: TransportName, extra: Partial<PlatformOptions>): Platform => {
+    const base = { baseUrl: keyed.baseUrl, jobsBaseUrl: handlers.baseUrl, ...extra };
+    if (t === "fetch") return createPlatform({ ...base, transport: "connect", fetch: globalThis.fetch });
+    return createPlatform({ ...base, transport: t });
+  };
+
+  test.each(TRANSPORTS)("over %s: the apiKey goes with every call, the watch stream included; scopes are enforced", async (t) => {
+    keyed ??= await startWeft({
+      auth: { keys: digestApiKeys([{ scope: "write", key: WRITE_KEY }, { scope: "read", key: READ_KEY }]), reflection: "auth", allowUnauthenticated: false },
+    });
+    const writer = keyedPlatform(t, { apiKey: WRITE_KEY });
+    const run = await writer.workflows.create({ id: "sdk-keyed", steps: [{ id: "a", url: "/keyed/a" }] });
+    const { messages, status } = await settle(writer, run.id);
+    expect(messages[0]!.type).toBe("snapshot");
+    expect(status.state).toBe("completed");
+    expect((await writer.workflows.list({ workflowId: "sdk-keyed" })).workflows.length).toBeGreaterThanOrEqual(1);
+
+    const reader = keyedPlatform(t, { apiKey: READ_KEY });
+    expect((await reader.workflows.getStatus(run.id)).state).toBe("completed");
+    expect((await settle(reader, run.id)).messages[0]!.type).toBe("snapshot");
+    const denied = await rejection(reader.workflows.create({ id: "sdk-keyed", steps: [{ id: "a", url: "/keyed/a" }] }));
+    expect(denied.code).toBe("permission_denied");
+    expect(denied.reason).toBe("API_KEY_SCOPE");
+    expect(denied.metadata).toEqual({ required: "write" });
+    expect(denied.message).not.toContain(READ_KEY);
+
+    const anonymous = keyedPlatform(t, {});
+    const missing = await rejection(anonymous.workflows.getStatus(run.id));
+    expect(missing.code).toBe("unauthenticated");
+    expect(missing.reason).toBe("API_KEY_MISSING");
+    const watchMissing = await rejection(settle(anonymous, run.id));
+    expect(watchMissing.code).toBe("unauthenticated");
+    const wrong = await rejection(keyedPlatform(t, { apiKey: "wrong-key-0123456789" }).workflows.getStatus(run.id));
+    expect(wrong.reason).toBe("API_KEY_INVALID");
+  });
+
+  test("WEFT_API_KEY is read on first use when no apiKey is given", async () => {
+    keyed ??= await startWeft({
+      auth: { keys: digestApiKeys([{ scope: "write", key: WRITE_KEY }, { scope: "read", key: READ_KEY }]), reflection: "auth", allowUnauthenticated: false },
+    });
+    const saved = process.env.WEFT_API_KEY;
+    const platform = createPlatform({ baseUrl: keyed.baseUrl });
+    const explicit = createPlatform({ baseUrl: keyed.baseUrl, apiKey: READ_KEY });
+    try {
+      process.env.WEFT_API_KEY = READ_KEY;
+      expect((await platform.workflows.list({})).workflows).toBeDefined();
+      // An explicit apiKey wins over the environment.
+      process.env.WEFT_API_KEY = "wrong-key-0123456789";
+      expect((await explicit.workflows.list({})).workflows).toBeDefined();
+    } finally {
+      if (saved === undefined) delete process.env.WEFT_API_KEY;
+      else process.env.WEFT_API_KEY = saved;
+    }
+    // A malformed key is refused at once, without quoting it.
+    let message = "";
+    try {
+      createPlatform({ baseUrl: keyed.baseUrl, apiKey: "secret-part one-two-three" });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/apiKey must be/);
+    expect(message).not.toContain("secret-part");
+  });
+
+  afterAll(async () => {
+    await keyed?.stop();
   });
 });

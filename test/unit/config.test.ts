@@ -1,4 +1,7 @@
-import { describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, helpText, loadConfig } from "../../src/config.ts";
 
 describe("configuration of the store", () => {
@@ -51,5 +54,112 @@ describe("configuration of the outbound policy", () => {
     expect(() => loadConfig(["--outbound-allow", "10.0.0.0/33"], {})).toThrow(/^outbound-allow: .*invalid prefix length/);
     expect(() => loadConfig([], { WEFT_OUTBOUND_DENY: "http://x.com" })).toThrow(ConfigError);
     expect(() => loadConfig([], { WEFT_OUTBOUND_DENY: "http://x.com" })).toThrow(/^outbound-deny: /);
+  });
+});
+
+describe("configuration of authentication", () => {
+  const W = "write-key-0123456789";
+  const R = "read-key-0123456789a";
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const keyFile = (text: string, mode: number): string => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-keys-"));
+    dirs.push(dir);
+    const file = join(dir, "keys");
+    writeFileSync(file, text, { mode });
+    chmodSync(file, mode);
+    return file;
+  };
+
+  test("the default host is 127.0.0.1 without keys and 0.0.0.0 with keys; --host wins", () => {
+    expect(loadConfig([], {})!.host).toBe("127.0.0.1");
+    expect(loadConfig([], {})!.auth.keys).toEqual([]);
+    const keyed = loadConfig([], { WEFT_API_KEYS: `write:${W},read:${R}` })!;
+    expect(keyed.host).toBe("0.0.0.0");
+    expect(keyed.auth.keys.map((k) => k.scope)).toEqual(["write", "read"]);
+    expect(loadConfig(["--api-keys", `read:${R}`, "--host", "127.0.0.1"], {})!.host).toBe("127.0.0.1");
+    expect(loadConfig([], { WEFT_HOST: "::1" })!.host).toBe("::1");
+  });
+
+  test("keys are kept as digests only", () => {
+    const c = loadConfig(["--api-keys", `write:${W}`], {})!;
+    expect(JSON.stringify(c)).not.toContain(W);
+    expect(c.auth.keys[0]!.digest).toHaveLength(32);
+  });
+
+  test("a non-loopback host without keys is refused unless --allow-unauthenticated is given", () => {
+    for (const host of ["0.0.0.0", "::", "10.1.2.3", "weft.internal"]) {
+      expect(() => loadConfig(["--host", host], {})).toThrow(ConfigError);
+      expect(() => loadConfig(["--host", host], {})).toThrow(/without authentication.*--api-keys.*--host 127\.0\.0\.1.*--allow-unauthenticated/);
+    }
+    expect(() => loadConfig([], { WEFT_HOST: "0.0.0.0" })).toThrow(/refusing to listen on 0\.0\.0\.0/);
+    const allowed = loadConfig(["--host", "0.0.0.0", "--allow-unauthenticated"], {})!;
+    expect(allowed.host).toBe("0.0.0.0");
+    expect(allowed.auth.allowUnauthenticated).toBe(true);
+    expect(loadConfig([], { WEFT_HOST: "0.0.0.0", WEFT_ALLOW_UNAUTHENTICATED: "true" })!.auth.allowUnauthenticated).toBe(true);
+    expect(() => loadConfig([], { WEFT_HOST: "0.0.0.0", WEFT_ALLOW_UNAUTHENTICATED: "false" })).toThrow(/without authentication/);
+    expect(() => loadConfig([], { WEFT_ALLOW_UNAUTHENTICATED: "maybe" })).toThrow(/allow-unauthenticated: "maybe" must be true or false/);
+    // Loopback hosts need no keys.
+    for (const host of ["127.0.0.1", "127.0.0.2", "::1", "localhost"]) expect(loadConfig(["--host", host], {})!.host).toBe(host);
+  });
+
+  test("reflection: auth by default, open or off; anything else refused", () => {
+    expect(loadConfig([], {})!.auth.reflection).toBe("auth");
+    expect(loadConfig(["--reflection", "off"], {})!.auth.reflection).toBe("off");
+    expect(loadConfig([], { WEFT_REFLECTION: "open" })!.auth.reflection).toBe("open");
+    expect(() => loadConfig(["--reflection", "public"], {})).toThrow(/reflection: "public" must be auth, open or off/);
+  });
+
+  test("bad keys stop start-up with a message that names the entry, not the key", () => {
+    const short = "read:sh0rt-secret";
+    let message = "";
+    try {
+      loadConfig(["--api-keys", `write:${W},${short}`], {});
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/api-keys: entry 2: key is too short/);
+    expect(message).not.toContain("sh0rt-secret");
+    expect(() => loadConfig(["--api-keys", `admin:${W}`], {})).toThrow(/scope "admin" must be read or write/);
+  });
+
+  test("a key file: read when private, refused when group or others may read it", () => {
+    const good = keyFile(`# keys\nwrite ${W} ci\nread ${R}\n`, 0o600);
+    const c = loadConfig(["--api-keys-file", good], {})!;
+    expect(c.auth.keys.map((k) => [k.scope, k.name])).toEqual([["write", "ci"], ["read", undefined]]);
+    expect(c.host).toBe("0.0.0.0");
+    // Both sources together.
+    expect(loadConfig(["--api-keys", "read:another-key-0123456"], { WEFT_API_KEYS_FILE: good })!.auth.keys).toHaveLength(3);
+
+    for (const mode of [0o644, 0o640, 0o604, 0o620]) {
+      const open = keyFile(`write ${W}\n`, mode);
+      expect(() => loadConfig(["--api-keys-file", open], {})).toThrow(ConfigError);
+      expect(() => loadConfig(["--api-keys-file", open], {})).toThrow(new RegExp(`accessible to group or others \\(mode 0${mode.toString(8)}\\).*chmod 600`));
+    }
+    expect(() => loadConfig(["--api-keys-file", "/nonexistent/weft-keys"], {})).toThrow(/api-keys-file: cannot read \/nonexistent\/weft-keys: ENOENT/);
+  });
+
+  test("key file parsing errors name the line and never print the key", () => {
+    const bad = keyFile(`write ${W}\nread ${R} name extra\n`, 0o600);
+    expect(() => loadConfig(["--api-keys-file", bad], {})).toThrow(/api-keys-file: line 2: expected "<scope> <key> \[name\]"/);
+    const short = keyFile("read tiny-secret\n", 0o600);
+    let message = "";
+    try {
+      loadConfig(["--api-keys-file", short], {});
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/line 1: key is too short/);
+    expect(message).not.toContain("tiny-secret");
+    const dup = keyFile(`write ${W}\nread ${W}\n`, 0o600);
+    expect(() => loadConfig(["--api-keys-file", dup], {})).toThrow(/configured more than once/);
+  });
+
+  test("--help lists the options", () => {
+    const help = helpText();
+    for (const s of ["--api-keys", "WEFT_API_KEYS_FILE", "--reflection", "--allow-unauthenticated", "127.0.0.1 | 0.0.0.0"]) expect(help).toContain(s);
   });
 });

@@ -32,11 +32,22 @@ type Client struct {
 // dropped). Weft speaks gRPC over cleartext HTTP/2, so the connection is
 // insecure unless opts set other transport credentials (later options win).
 // Like grpc.NewClient, it connects lazily, on the first call.
+//
+// With WithAPIKey (or WEFT_API_KEY set), every call carries the key as a
+// bearer token; over cleartext, only to a loopback address unless
+// WithInsecureAPIKey is given.
 func Dial(addr string, opts ...grpc.DialOption) (*Client, error) {
 	addr = strings.TrimPrefix(addr, "http://")
+	opts, withKey, err := apiKeyDialOptions(addr, opts)
+	if err != nil {
+		return nil, err
+	}
 	all := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
 	conn, err := grpc.NewClient(addr, all...)
 	if err != nil {
+		if withKey && strings.Contains(err.Error(), "transport level security") {
+			return nil, fmt.Errorf("%w (weft: an API key is sent in cleartext only to a loopback address: use TLS, or WithInsecureAPIKey() to send it anyway)", err)
+		}
 		return nil, err
 	}
 	return &Client{Service: weftv1.NewWorkflowServiceClient(conn), Conn: conn}, nil

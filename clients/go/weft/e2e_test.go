@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -496,5 +497,108 @@ func TestHandlersRejectForgedRequests(t *testing.T) {
 	}
 	if r := h.rejections(); len(r) != 1 || !strings.Contains(r[0], "bad_signature") {
 		t.Errorf("rejections %v", r)
+	}
+}
+
+// A server with API keys: the key goes with every call (the watch stream
+// too), scopes are enforced, and WEFT_API_KEY is used without an option.
+func TestAPIKeys(t *testing.T) {
+	ctx := testContext(t)
+	addr := keyedAddr(t)
+	t.Setenv(weft.APIKeyEnv, "")
+	h := newHandlers(t)
+	h.on("/keyed/a", func(*weft.StepRequest, *http.Request) weft.StepResponse {
+		return weft.Success(map[string]any{"ok": true})
+	})
+	dialKey := func(opts ...grpc.DialOption) *weft.Client {
+		c, err := weft.Dial(addr, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+
+	writer := dialKey(weft.WithAPIKey(testWriteKey))
+	run, err := writer.CreateWorkflow(ctx, &weftv1.CreateWorkflowRequest{
+		Id:    "go-keyed",
+		Steps: []*weftv1.StepDefinition{{Id: "a", Url: h.url("/keyed/a")}},
+	})
+	if err != nil {
+		t.Fatalf("create with the write key: %v", err)
+	}
+	var sawSnapshot bool
+	if err := writer.Watch(ctx, run.GetId(), 0, func(m *weftv1.WatchWorkflowResponse) error {
+		if m.GetSnapshot() != nil {
+			sawSnapshot = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("watch with the write key: %v", err)
+	}
+	if !sawSnapshot {
+		t.Fatal("the watch sent no snapshot")
+	}
+
+	reader := dialKey(weft.WithAPIKey(testReadKey))
+	got, err := reader.GetWorkflow(ctx, run.GetId())
+	if err != nil || got.GetState() != weftv1.WorkflowState_WORKFLOW_STATE_COMPLETED {
+		t.Fatalf("get with the read key: %v, %v", got.GetState(), err)
+	}
+	if err := reader.Watch(ctx, run.GetId(), 0, func(*weftv1.WatchWorkflowResponse) error { return nil }); err != nil {
+		t.Fatalf("watch with the read key: %v", err)
+	}
+	_, err = reader.Cancel(ctx, run.GetId(), "not allowed")
+	if status.Code(err) != codes.PermissionDenied || weft.ErrorReason(err) != "API_KEY_SCOPE" {
+		t.Fatalf("cancel with the read key: want PermissionDenied/API_KEY_SCOPE, got %v", err)
+	}
+	if strings.Contains(err.Error(), testReadKey) {
+		t.Fatal("the error contains the key")
+	}
+
+	anonymous := dialKey()
+	_, err = anonymous.GetWorkflow(ctx, run.GetId())
+	if status.Code(err) != codes.Unauthenticated || weft.ErrorReason(err) != "API_KEY_MISSING" {
+		t.Fatalf("get without a key: want Unauthenticated/API_KEY_MISSING, got %v", err)
+	}
+	err = anonymous.Watch(ctx, run.GetId(), 0, func(*weftv1.WatchWorkflowResponse) error { return nil })
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("watch without a key: want Unauthenticated, got %v", err)
+	}
+	_, err = dialKey(weft.WithAPIKey("wrong-key-0123456789")).GetWorkflow(ctx, run.GetId())
+	if status.Code(err) != codes.Unauthenticated || weft.ErrorReason(err) != "API_KEY_INVALID" {
+		t.Fatalf("get with a wrong key: want Unauthenticated/API_KEY_INVALID, got %v", err)
+	}
+
+	t.Setenv(weft.APIKeyEnv, testReadKey)
+	if _, err := dialKey().GetWorkflow(ctx, run.GetId()); err != nil {
+		t.Fatalf("get with WEFT_API_KEY: %v", err)
+	}
+}
+
+// Dial refuses to send a key in cleartext to a non-loopback target unless
+// told to. (grpc.NewClient connects lazily and no call is made: nothing is sent.)
+func TestAPIKeyCleartextOnlyToLoopback(t *testing.T) {
+	t.Setenv(weft.APIKeyEnv, "")
+	const remote = "192.0.2.10:8080" // TEST-NET-1; never contacted
+	if _, err := weft.Dial(remote, weft.WithAPIKey(testWriteKey)); err == nil || !strings.Contains(err.Error(), "WithInsecureAPIKey") {
+		t.Fatalf("want a refusal naming WithInsecureAPIKey, got %v", err)
+	} else if strings.Contains(err.Error(), testWriteKey) {
+		t.Fatal("the error contains the key")
+	}
+	c, err := weft.Dial(remote, weft.WithAPIKey(testWriteKey), weft.WithInsecureAPIKey())
+	if err != nil {
+		t.Fatalf("with WithInsecureAPIKey: %v", err)
+	}
+	c.Close()
+	for _, target := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080", "dns:///localhost:8080", "http://127.0.0.2:9"} {
+		c, err := weft.Dial(target, weft.WithAPIKey(testWriteKey))
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		c.Close()
+	}
+	if _, err := weft.Dial("127.0.0.1:8080", weft.WithAPIKey("secret-part two-three")); err == nil || strings.Contains(err.Error(), "secret-part") {
+		t.Fatalf("a malformed key: want an error that does not quote it, got %v", err)
 	}
 }

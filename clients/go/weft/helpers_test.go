@@ -50,6 +50,16 @@ var (
 	sharedOnce   sync.Once
 	sharedServer *weftServer
 	sharedErr    error
+
+	keyedOnce   sync.Once
+	keyedServer *weftServer
+	keyedErr    error
+)
+
+// The API keys of the keyed server (keyedAddr).
+const (
+	testWriteKey = "wk_go_e2e_4b7d1a9c3e6f2058"
+	testReadKey  = "rk_go_e2e_8e2a5c1f7d3b9064"
 )
 
 func TestMain(m *testing.M) {
@@ -57,7 +67,23 @@ func TestMain(m *testing.M) {
 	if sharedServer != nil {
 		sharedServer.stop()
 	}
+	if keyedServer != nil {
+		keyedServer.stop()
+	}
 	os.Exit(code)
+}
+
+// keyedAddr starts, on first use, a Weft server that requires API keys
+// (testWriteKey, testReadKey) and returns its address.
+func keyedAddr(t *testing.T) string {
+	t.Helper()
+	keyedOnce.Do(func() {
+		keyedServer, keyedErr = startWeft("--api-keys", "write:"+testWriteKey+",read:"+testReadKey)
+	})
+	if keyedErr != nil {
+		t.Fatal(keyedErr)
+	}
+	return keyedServer.addr
 }
 
 // weftAddr starts the shared Weft server on first use and returns its address.
@@ -117,7 +143,7 @@ func (w *logWriter) String() string {
 	return w.all.String()
 }
 
-func startWeft() (*weftServer, error) {
+func startWeft(extraArgs ...string) (*weftServer, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
@@ -131,9 +157,10 @@ func startWeft() (*weftServer, error) {
 		return nil, err
 	}
 	out := &logWriter{port: make(chan int, 1)}
-	cmd := exec.Command(node, "src/main.ts",
+	args := append([]string{"src/main.ts",
 		"--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir,
-		"--signing-secrets", testSecret, "--shutdown-grace-ms", "2000")
+		"--signing-secrets", testSecret, "--shutdown-grace-ms", "2000"}, extraArgs...)
+	cmd := exec.Command(node, args...)
 	cmd.Dir = root
 	cmd.Stdout = out
 	cmd.Stderr = out

@@ -4,6 +4,7 @@ http.server) that verify every request's signature with weft_client."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -54,8 +55,8 @@ def _drain(stream, logs: list[str], on_line: Optional[Callable[[str], None]] = N
             on_line(line)
 
 
-@pytest.fixture(scope="session")
-def weft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeftServer]:
+@contextlib.contextmanager
+def _run_weft(tmp_path_factory: pytest.TempPathFactory, extra_args: tuple[str, ...] = ()) -> Iterator[WeftServer]:
     if not NODE.exists():
         pytest.fail(
             f"cannot start Weft: {NODE} does not exist. The end-to-end tests run the real server on the "
@@ -72,6 +73,7 @@ def weft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeftServer
         "--signing-secrets", ",".join(SERVER_SECRETS),
         "--log-level", "info",
         "--shutdown-grace-ms", "2000",
+        *extra_args,
     ]  # fmt: skip
     process = subprocess.Popen(
         cmd,
@@ -127,6 +129,24 @@ def weft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeftServer
             process.wait()
         for t in readers:
             t.join(2)
+
+
+@pytest.fixture(scope="session")
+def weft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeftServer]:
+    with _run_weft(tmp_path_factory) as server:
+        yield server
+
+
+# The API keys of keyed_weft_server.
+WRITE_KEY = "wk_py_e2e_6c1e8a3f5b2d7094"
+READ_KEY = "rk_py_e2e_2f9b4d7a1c6e3058"
+
+
+@pytest.fixture(scope="session")
+def keyed_weft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeftServer]:
+    """A Weft server that requires API keys (WRITE_KEY, READ_KEY)."""
+    with _run_weft(tmp_path_factory, ("--api-keys", f"write:{WRITE_KEY},read:{READ_KEY}")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -289,3 +289,54 @@ def test_unknown_run_is_not_found(client: Client):
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_info(info.value).reason == "RUN_NOT_FOUND"
     assert field_violations(info.value) == []
+
+
+# ---- API keys ---------------------------------------------------------------------------
+
+
+def test_api_key_is_sent_on_every_call_and_stream_and_scopes_are_enforced(keyed_weft_server, handlers, monkeypatch):
+    from conftest import READ_KEY, WRITE_KEY
+
+    monkeypatch.delenv("WEFT_API_KEY", raising=False)
+    target = keyed_weft_server.target
+    with Client(target, api_key=WRITE_KEY) as writer:
+        run = writer.create_workflow(_unique("keyed"), [{"id": "a", "url": handlers.url("/keyed/a")}]).workflow
+        messages = list(writer.watch(run.id, timeout=30))
+        assert messages[0].WhichOneof("kind") == "snapshot"
+        assert writer.get_workflow(run.id).state == WorkflowState.WORKFLOW_STATE_COMPLETED
+        assert [e.sequence for e in writer.list_events(run.id)][0] == 1
+
+    with Client(target, api_key=READ_KEY) as reader:
+        assert reader.get_workflow(run.id).id == run.id
+        assert list(reader.watch(run.id, timeout=30))[0].WhichOneof("kind") == "snapshot"
+        assert any(w.id == run.id for w in reader.list_workflows().workflows)
+        with pytest.raises(grpc.RpcError) as denied:
+            reader.create_workflow(_unique("keyed"), [{"id": "a", "url": handlers.url("/keyed/a")}])
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert error_info(denied.value).reason == "API_KEY_SCOPE"
+        assert dict(error_info(denied.value).metadata) == {"required": "write"}
+        assert READ_KEY not in (denied.value.details() or "")
+
+    with Client(target) as anonymous:
+        with pytest.raises(grpc.RpcError) as missing:
+            anonymous.get_workflow(run.id)
+        assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert error_info(missing.value).reason == "API_KEY_MISSING"
+        with pytest.raises(grpc.RpcError) as stream:
+            list(anonymous.watch(run.id, timeout=30))
+        assert stream.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    with Client(target, api_key="wrong-key-0123456789") as wrong:
+        with pytest.raises(grpc.RpcError) as invalid:
+            wrong.get_workflow(run.id)
+        assert invalid.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert error_info(invalid.value).reason == "API_KEY_INVALID"
+        assert "wrong-key-0123456789" not in (invalid.value.details() or "")
+
+    monkeypatch.setenv("WEFT_API_KEY", READ_KEY)
+    with Client(target) as from_env:
+        assert from_env.get_workflow(run.id).id == run.id
+
+    with pytest.raises(ValueError) as bad:
+        Client(target, api_key="secret-part two")
+    assert "secret-part" not in str(bad.value)

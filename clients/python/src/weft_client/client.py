@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Optional, cast
 
@@ -20,6 +22,11 @@ TERMINAL_RUN_STATES = frozenset(
 """Run states after which nothing changes (COMPENSATING is not one: a saga run goes on to FAILED/CANCELLED)."""
 
 Metadata = Sequence[tuple[str, str]]
+
+API_KEY_ENV = "WEFT_API_KEY"
+"""The environment variable ``Client`` reads an API key from when ``api_key`` is not given."""
+
+_API_KEY = re.compile(r"[\x21-\x7e]{1,256}")
 
 
 def is_terminal_event(event: pb.WorkflowEvent) -> bool:
@@ -82,6 +89,8 @@ class Client:
     channel; ``"https://…"`` or ``credentials=`` a TLS one; ``channel=`` any
     existing channel (then ``target`` is ignored and ``close()`` leaves it open).
     ``timeout`` is the deadline of each unary call in seconds (``None``: none).
+    ``api_key`` (default: the ``WEFT_API_KEY`` environment variable) is sent as
+    ``authorization: Bearer <key>`` metadata on every call, streams included.
     Failed calls raise ``grpc.RpcError``; see ``field_violations`` and ``error_info``.
     """
 
@@ -94,12 +103,19 @@ class Client:
         options: Sequence[tuple[str, Any]] = (),
         timeout: float | None = 30.0,
         metadata: Metadata = (),
+        api_key: str | None = None,
     ) -> None:
+        if api_key is None:
+            api_key = os.environ.get(API_KEY_ENV) or None
+        if api_key is not None and not _API_KEY.fullmatch(api_key):
+            # Never quote the key.
+            raise ValueError("api_key must be 1 to 256 printable ASCII characters without whitespace")
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else _channel_for(target, credentials, options)
         self._stub = pb_grpc.WorkflowServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._timeout = timeout
-        self._metadata = tuple(metadata)
+        auth = (("authorization", f"Bearer {api_key}"),) if api_key else ()
+        self._metadata = tuple(m for m in metadata if m[0].lower() != "authorization" or not auth) + auth
 
     @property
     def stub(self) -> pb_grpc.WorkflowServiceStub:
