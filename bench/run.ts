@@ -9,6 +9,9 @@
 // MongoDB (a fresh database, dropped afterwards); BENCH_STORE=mongo-java-server
 // runs it on the in-memory MongoDB-wire server the tests use (a check of the
 // code path, not a MongoDB figure).
+// Authentication: Weft runs with an API key and every call carries it, as in
+// production; BENCH_API_KEY=off runs it without keys (to measure their cost).
+// BENCH_ONLY=chain-10,fanout-100,chain-10@1,raw,watch runs only those parts.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { MongoClient } from "mongodb";
@@ -18,6 +21,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { benchAuthLabel, benchTransportOptions, weftAuthArgs } from "./auth.ts";
 import { Agent, request } from "undici";
 import { WorkflowService } from "../gen/ts/weft/v1/workflow_pb.js";
 import { type HandlerChild, spawnHandler, spawnWeft, type WeftChild } from "./children.ts";
@@ -71,6 +75,8 @@ const SCENARIOS: ScenarioConfig[] = [
   // overhead figures show Weft's own latency rather than queueing at saturation.
   { name: "chain-10 @1", steps: chainSteps(10), runs: scaled(100, 10), concurrency: 1, warmupRuns: scaled(10, 2), latencyProbe: true },
 ];
+const ONLY = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim().replace(/ /g, "")).filter(Boolean);
+const selected = (name: string) => ONLY.length === 0 || ONLY.includes(name.replace(/ /g, ""));
 const RAW = { requests: scaled(20_000, 100), concurrency: 200, warmup: scaled(2000, 50) };
 
 // ---- CPU accounting from /proc (Linux; NaN elsewhere) ------------------------------
@@ -243,12 +249,12 @@ function roundDist(d: Dist): Record<string, number> {
   return { n: d.n, p50: round(d.p50, 4), p90: round(d.p90, 4), p99: round(d.p99, 4), max: round(d.max, 4), mean: round(d.mean, 4) };
 }
 
-function report(machine: Record<string, unknown>, results: ScenarioResult[], raw: RawResult, watch: WatchFanoutResult, totalMs: number): void {
+function report(machine: Record<string, unknown>, results: ScenarioResult[], raw: RawResult | undefined, watch: WatchFanoutResult | undefined, totalMs: number): void {
   const out: string[] = [];
   out.push("");
   out.push(`Weft benchmark  (BENCH_SCALE=${SCALE})`);
   out.push(`node ${machine.node}  |  ${machine.cpuModel} × ${machine.cpuCount}  |  ${machine.memGiB} GiB  |  ${machine.platform}`);
-  out.push(`store: ${storeLabel}; Weft --log-level warn; handler: separate process`);
+  out.push(`store: ${storeLabel}; Weft --log-level warn; ${benchAuthLabel}; handler: separate process`);
   out.push("");
   out.push("Throughput (closed loop; wall = first create → last run completed)");
   out.push(
@@ -267,19 +273,21 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
         `${pct(r.cpuPct.weft)} / ${pct(r.cpuPct.handler)} / ${pct(r.cpuPct.bench)}`,
         Number.isFinite(r.weftCpuUsPerStep) ? `${Math.round(r.weftCpuUsPerStep)} µs` : "n/a",
       ]),
-      [
-        "raw undici → handler",
-        "-",
-        "-",
-        String(raw.concurrency),
-        `${(raw.wallMs / 1000).toFixed(2)} s`,
-        `${num(raw.requestsPerSec)} req/s`,
-        "-",
-        `${ms(raw.latencyMs.p50)} (rtt)`,
-        `${ms(raw.latencyMs.p99)} (rtt)`,
-        `${pct(raw.cpuPct.weft)} / ${pct(raw.cpuPct.handler)} / ${pct(raw.cpuPct.bench)}`,
-        "-",
-      ],
+      ...(raw ? [
+        [
+          "raw undici → handler",
+          "-",
+          "-",
+          String(raw.concurrency),
+          `${(raw.wallMs / 1000).toFixed(2)} s`,
+          `${num(raw.requestsPerSec)} req/s`,
+          "-",
+          `${ms(raw.latencyMs.p50)} (rtt)`,
+          `${ms(raw.latencyMs.p99)} (rtt)`,
+          `${pct(raw.cpuPct.weft)} / ${pct(raw.cpuPct.handler)} / ${pct(raw.cpuPct.bench)}`,
+          "-",
+        ],
+      ] : []),
     ]),
   );
   out.push("");
@@ -324,25 +332,27 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
   ]);
   out.push(table(rows));
   out.push("");
-  out.push("Watch fan-out: WatchWorkflow streams on one run; latency = watcher received − event timestamp (taken just before commit)");
-  out.push(
-    table([
-      ["watchers", "connections", "transitions", "delivered/expected", "p50", "p90", "p99", "max", "connect all", "wall"],
-      [
-        num(watch.watchers),
-        String(watch.connections),
-        String(watch.transitions),
-        `${num(watch.delivered)}/${num(watch.expected)}`,
-        ms(watch.latencyMs.p50),
-        ms(watch.latencyMs.p90),
-        ms(watch.latencyMs.p99),
-        ms(watch.latencyMs.max),
-        ms(watch.connectMs),
-        ms(watch.wallMs),
-      ],
-    ]),
-  );
-  out.push("");
+  if (watch) {
+    out.push("Watch fan-out: WatchWorkflow streams on one run; latency = watcher received − event timestamp (taken just before commit)");
+    out.push(
+      table([
+        ["watchers", "connections", "transitions", "delivered/expected", "p50", "p90", "p99", "max", "connect all", "wall"],
+        [
+          num(watch.watchers),
+          String(watch.connections),
+          String(watch.transitions),
+          `${num(watch.delivered)}/${num(watch.expected)}`,
+          ms(watch.latencyMs.p50),
+          ms(watch.latencyMs.p90),
+          ms(watch.latencyMs.p99),
+          ms(watch.latencyMs.max),
+          ms(watch.connectMs),
+          ms(watch.wallMs),
+        ],
+      ]),
+    );
+    out.push("");
+  }
   out.push(`total benchmark time: ${(totalMs / 1000).toFixed(1)} s`);
   process.stdout.write(out.join("\n") + "\n");
 
@@ -381,7 +391,7 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
         },
       ]),
     ),
-    rawUndici: {
+    rawUndici: raw && {
       requests: raw.requests,
       concurrency: raw.concurrency,
       wallMs: round(raw.wallMs, 1),
@@ -389,7 +399,7 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
       latencyMs: roundDist(raw.latencyMs),
       cpuPercentOfOneCore: { weft: round(raw.cpuPct.weft, 1), handler: round(raw.cpuPct.handler, 1), bench: round(raw.cpuPct.bench, 1) },
     },
-    watchFanout: {
+    watchFanout: watch && {
       watchers: watch.watchers,
       connections: watch.connections,
       transitions: watch.transitions,
@@ -457,20 +467,23 @@ async function main(): Promise<void> {
   dataDir = mkdtempSync(join(tmpdir(), "weft-bench-"));
   handler = await spawnHandler(FINAL_STEP);
   const nodeArgs = (process.env.BENCH_WEFT_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  weft = await spawnWeft(dataDir, nodeArgs, await storeArgs());
+  weft = await spawnWeft(dataDir, nodeArgs, [...(await storeArgs()), ...weftAuthArgs()]);
   log(`weft on ${weft.baseUrl} (data ${dataDir}), handler on ${handler.baseUrl}`);
   const weftDied = weft.exited.then((code) => {
     throw new Error(`weft exited unexpectedly (${code}):\n${weft?.logs()}`);
   });
   weftDied.catch(() => {});
-  const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: weft.baseUrl }));
+  const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: weft.baseUrl, ...benchTransportOptions() }));
 
   const work = (async () => {
     const results: ScenarioResult[] = [];
-    for (const sc of SCENARIOS) results.push(await runScenario(client, weft!, handler!, sc));
-    const raw = await runRaw(weft!, handler!);
-    log(`watch fan-out: ${WATCHERS} watchers on one run of ${WATCH_STEPS} steps`);
-    const watch = await runWatchFanout(weft!.baseUrl, handler!, WATCHERS, WATCH_STEPS, Date.now() + PHASE_LIMIT_MS);
+    for (const sc of SCENARIOS) if (selected(sc.name)) results.push(await runScenario(client, weft!, handler!, sc));
+    const raw = selected("raw") ? await runRaw(weft!, handler!) : undefined;
+    let watch: WatchFanoutResult | undefined;
+    if (selected("watch")) {
+      log(`watch fan-out: ${WATCHERS} watchers on one run of ${WATCH_STEPS} steps`);
+      watch = await runWatchFanout(weft!.baseUrl, handler!, WATCHERS, WATCH_STEPS, Date.now() + PHASE_LIMIT_MS);
+    }
     return { results, raw, watch };
   })();
   const { results, raw, watch } = await Promise.race([work, weftDied]);

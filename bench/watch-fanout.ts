@@ -10,6 +10,7 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { benchTransportOptions } from "./auth.ts";
 import { WorkflowService } from "../gen/ts/weft/v1/workflow_pb.js";
 import type { HandlerChild } from "./children.ts";
 import { type Dist, dist, sleep } from "./stats.ts";
@@ -35,7 +36,7 @@ export async function runWatchFanout(
   // Several HTTP/2 connections, as many dashboards would have.
   const connections = Math.max(1, Math.ceil(watchers / 100));
   const clients = Array.from({ length: connections }, () =>
-    createClient(WorkflowService, createGrpcTransport({ baseUrl: weftBaseUrl })),
+    createClient(WorkflowService, createGrpcTransport({ baseUrl: weftBaseUrl, ...benchTransportOptions() })),
   );
   const ids = Array.from({ length: steps }, (_, i) => `w${String(i).padStart(3, "0")}`);
   const { workflow } = await clients[0].createWorkflow({

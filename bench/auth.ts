@@ -1,0 +1,23 @@
+// The benchmark's API key: Weft runs with one and every call carries it, as in
+// production, unless BENCH_API_KEY=off.
+import { randomBytes } from "node:crypto";
+import type { Interceptor } from "@connectrpc/connect";
+
+const KEY = process.env.BENCH_API_KEY === "off" ? undefined : `bench-${randomBytes(16).toString("hex")}`;
+
+export const benchAuthLabel = KEY ? "API key (write scope) on every call" : "no API key (BENCH_API_KEY=off)";
+
+/** Weft's arguments that configure the key. */
+export function weftAuthArgs(): string[] {
+  return KEY ? ["--api-keys", `write:${KEY}`] : [];
+}
+
+const bearer: Interceptor = (next) => (req) => {
+  req.header.set("authorization", `Bearer ${KEY}`);
+  return next(req);
+};
+
+/** Options for createGrpcTransport: the interceptor that sends the key. */
+export function benchTransportOptions(): { interceptors: Interceptor[] } {
+  return { interceptors: KEY ? [bearer] : [] };
+}
