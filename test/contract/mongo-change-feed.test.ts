@@ -136,4 +136,68 @@ describeMongo("MongoDB change feed: each event once", (mongo) => {
     expect(ofRun.filter((s) => s === last.seq), "deliveries of the run's terminal event").toHaveLength(1);
     expect(others).toBe(OTHERS);
   });
+
+  test("events a dead replica committed long ago and never copied reach a polling replica's listeners once its successor copies them", async () => {
+    const database = newTestDbName();
+    const [a, b] = await Promise.all(
+      [0, 1].map(async () => {
+        const s = await MongoWorkflowStore.open({ uri: mongo().uri, database, leaseTtlMs: 300 });
+        closers.push(() => s.close());
+        return s;
+      }),
+    );
+    await a.renewLease();
+    const run = newRun();
+    await a.createRun(run, [createdEvent(run)]);
+    const machine = new RunMachine(structuredClone(run));
+    machine.start(Date.now());
+    await a.commit(machine.takePatch()!);
+    await until(async () => (await a.events.countDocuments({ runId: run.runId })) === machine.run.lastSeq, "the start events to be copied");
+    const copiedBefore = machine.run.lastSeq;
+
+    // Replica b polls the events collection, looking back 30 s from the newest event it has.
+    const feed = new MongoChangeFeed({ client: b.client, events: b.events, logger: silent, pollIntervalMs: 20, overlapMs: 30_000, mode: "poll" });
+    await feed.start();
+    closers.push(() => feed.close());
+    const ofRun: number[] = [];
+    let others = 0;
+    let markers = 0;
+    feed.subscribe(run.runId, (_, e) => ofRun.push(e.seq));
+    feed.subscribe(undefined, (_, e) => {
+      if (e.runId === "wf_other") others++;
+      if (e.runId === "wf_marker") markers++;
+    });
+
+    // 1. a's commit ten minutes ago (a step completed), then a crash before copying its events:
+    //    they are in the run document's outbox only, stamped with the commit's time.
+    machine.attemptSucceeded(0, 1, { n: 1 }, Date.now());
+    const patch = machine.takePatch()!;
+    const committedAt = new Date(Date.now() - 600_000);
+    await a.runs.updateOne(
+      { _id: run.runId },
+      {
+        $set: {
+          version: patch.version,
+          lastSeq: patch.lastSeq,
+          "steps.0": { ...patch.steps.find((st) => st.index === 0)!.record, result: undefined, resultJson: '{"n":1}' },
+          outbox: patch.events.map((e) => eventToDoc(e, "feed-once", committedAt)),
+        },
+      },
+    );
+    // 2. Other replicas' events since then: b's cursor is at the present.
+    await b.events.insertOne(eventToDoc(otherEvent("wf_other", 1), "others", new Date()));
+    await until(() => others === 1, "the other replicas' event");
+    // 3. a's lease runs out; b takes the run over and copies its outbox.
+    await until(async () => (await a.runs.db.collection<{ expiresAt: number }>("replicas").countDocuments({ expiresAt: { $gt: Date.now() } })) === 0, "a's lease to expire");
+    await b.renewLease();
+    const [claimed] = await b.claimOrphans(10);
+    expect(claimed?.runId).toBe(run.runId);
+    await until(async () => (await b.events.countDocuments({ runId: run.runId })) === patch.lastSeq, "the outbox to be copied");
+    // 4. A marker after the copy: once the feed has it, a poll that sees the copy has been made.
+    await b.events.insertOne(eventToDoc(otherEvent("wf_marker", 1), "others", new Date()));
+    await until(() => markers === 1, "the marker");
+    // The first poll found the run's first events (copied just before the feed started), the last ones the copy.
+    expect(patch.events[0].seq).toBe(copiedBefore + 1);
+    expect(ofRun, "the run's events delivered by b's polling feed").toEqual(Array.from({ length: patch.lastSeq }, (_, i) => i + 1));
+  });
 });
