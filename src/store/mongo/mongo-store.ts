@@ -313,10 +313,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
         // reach of the polling feed and rescans, which look back a few seconds from the newest.
         const ts = new Date();
         // Ordered: a run's events reach the collection (and change streams) in sequence order.
-        await this.events.insertMany(
-          docs.map((d) => ({ ...d, ts })),
-          { ordered: true },
-        );
+        await this.events.insertMany(docs.map((d) => ({ ...d, ts })), { ordered: true });
         docs = [];
       } catch (err) {
         const first = err instanceof MongoBulkWriteError ? err.writeErrors : undefined;
