@@ -23,6 +23,7 @@ import {
 } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { compileWorkflow, formatViolations } from "../domain/compile-workflow.ts";
 import { isTerminal as isTerminalState, type RunEvent, type RunState } from "../domain/run-record.ts";
+import { SeenEvents } from "../domain/seen-events.ts";
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
 import { type Engine, RunFinishedError, RunNotFoundError } from "../engine/engine.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
@@ -39,6 +40,8 @@ const MAX_EVENT_PAGE_SIZE = 1000;
 const CATCH_UP_BATCH = 500;
 /** Events a watcher may have queued before it falls back to reading the store. */
 const WATCH_QUEUE_LIMIT = 10_000;
+/** Runs whose events a WatchWorkflows stream remembers, to send each (run, sequence) at most once. */
+const WATCH_REMEMBERED_RUNS = 10_000;
 
 export interface WorkflowServiceOptions {
   engine: Engine;
@@ -300,6 +303,8 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     this.refuseWhileClosing();
     const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
     const queue = new EventQueue<{ workflowId: string; event: RunEvent }>(WATCH_QUEUE_LIMIT);
+    // The feed delivers each event once; this holds the promise on the stream whatever the feed does.
+    const sent = new SeenEvents({ maxRuns: WATCH_REMEMBERED_RUNS });
     const unsubscribe = this.feed.subscribe(undefined, (workflowId, event) => {
       if (event.kind !== "run") return;
       if (states.size > 0 && !states.has(event.to as RunState)) return;
@@ -317,6 +322,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
           if (!signal.aborted) yield { $typeName: "weft.v1.WatchWorkflowsResponse", kind: heartbeat() };
           continue;
         }
+        if (!sent.firstTime(next.event.runId, next.event.seq)) continue;
         yield {
           $typeName: "weft.v1.WatchWorkflowsResponse",
           kind: { case: "event", value: eventToProto(next.event, next.workflowId) },

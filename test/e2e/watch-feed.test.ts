@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS } from "../../src/domain/workflow-spec.ts";
 import { WorkflowServiceHandler } from "../../src/transport/workflow-service.ts";
 import { HandlerServer } from "../support/handler-server.ts";
 import { type FeedPolicy, UnreliableFeed } from "../support/unreliable-feed.ts";
-import { collectWatch, complexPipeline, Gate, gated, listEvents, range, seqs, until, within } from "../support/watch.ts";
+import { collectWatch, complexPipeline, describeEvent, Gate, gated, listEvents, range, seqs, until, within } from "../support/watch.ts";
 import { startWeft, type TestWeft } from "../support/weft.ts";
 
 let handlers: HandlerServer;
@@ -99,6 +99,44 @@ describe("WatchWorkflow over an unreliable feed", () => {
 });
 
 describe("WatchWorkflows over an unreliable feed", () => {
+  test("events the feed repeats, at once or long after, reach a dashboard once each, in order", async () => {
+    // Every run event twice, and with each terminal event every earlier event of its run again.
+    const { feed, client } = serviceWith((e, _n, seen) => {
+      if (e.kind !== "run") return [e];
+      return isTerminal(e) ? [e, ...seen.filter((o) => o.runId === e.runId), e] : [e, e];
+    });
+    const got = new Map<string, string[]>();
+    const abort = new AbortController();
+    const baseline = weft.server.feed.listenerCount;
+    const dashboard = (async () => {
+      for await (const m of client.watchWorkflows({ workflowId: "dup-dash" }, { signal: abort.signal })) {
+        if (m.kind.case !== "event") continue;
+        const e = m.kind.value;
+        got.set(e.runId, [...(got.get(e.runId) ?? []), describeEvent(e)]);
+      }
+    })().catch((err: unknown) => (abort.signal.aborted ? undefined : err));
+    await until(() => weft.server.feed.listenerCount > baseline, "the dashboard to subscribe");
+    const runs: string[] = [];
+    for (const k of [1, 2, 3]) {
+      handlers.on(`/dup-dash/${k}`, () => ({ json: { success: true } }));
+      const steps = [{ id: "a", url: handlers.url(`/dup-dash/${k}`) }, { id: "b", url: handlers.url(`/dup-dash/${k}`), dependsOn: ["a"] }];
+      runs.push((await weft.client.createWorkflow({ id: "dup-dash", steps })).workflow!.id);
+    }
+    const finished = (id: string) => (got.get(id) ?? []).some((d) => d.endsWith("→COMPLETED"));
+    await until(() => runs.every(finished), "the dashboard to see every run finish", 15_000);
+    // A last run through the same stream: whatever was queued before its events has been sent by now.
+    handlers.on("/dup-dash/last", () => ({ json: { success: true } }));
+    const last = (await weft.client.createWorkflow({ id: "dup-dash", steps: [{ id: "a", url: handlers.url("/dup-dash/last") }] })).workflow!.id;
+    await until(() => finished(last), "the dashboard to see the last run finish", 15_000);
+    abort.abort();
+    expect(await dashboard).toBeUndefined();
+    expect(feed.extra).toBeGreaterThan(0);
+    for (const id of [...runs, last]) {
+      const log = (await listEvents(weft.client, id, 100)).events.filter((e) => e.transition.case === "run");
+      expect(got.get(id), id).toEqual(log.map(describeEvent));
+    }
+  });
+
   test("a dashboard that falls too far behind gets RESOURCE_EXHAUSTED and its subscription is released", async () => {
     const baseline = weft.server.feed.listenerCount;
     let flooded = false;

@@ -7,12 +7,20 @@
 // - The stream's resume token (the driver keeps the post-batch token) is used
 //   to resume after errors; the driver resumes by itself after network errors.
 // - A lost history (ChangeStreamHistoryLost) or a dropped connection triggers a
-//   rescan of the recent events by time, deduplicated by _id.
+//   rescan of the recent events by time.
+// - Every event reaches the listeners once: the feed remembers, per run, the
+//   sequences it delivered (SeenEvents, bounded by runs), and drops whatever
+//   comes again, however late: the same insert seen by the stream and by a
+//   rescan, a stream resumed from an older token, or the announcement of an
+//   insert that copied an event again (a takeover or a sweep copying an outbox;
+//   MongoDB refuses it as a duplicate key, but some servers, mongo-java-server
+//   for one, announce every insert attempt on the change stream).
 // - Without change streams (a standalone server) the feed logs one warning and
 //   polls the events collection instead.
 import type { Collection, MongoClient, ResumeToken } from "mongodb";
 import { MongoServerError } from "mongodb";
 import type { Logger } from "pino";
+import { SeenEvents } from "../../domain/seen-events.ts";
 import { LocalEventFeed } from "../../engine/local-event-feed.ts";
 import type { EventFeed, EventListener } from "../../ports/event-feed.ts";
 import type { NoticeSource, OwnershipNotice } from "../../ports/run-ownership.ts";
@@ -28,6 +36,8 @@ export interface MongoChangeFeedOptions {
   overlapMs?: number;
   /** "poll" forces polling even where change streams work. */
   mode?: "auto" | "poll";
+  /** Runs whose delivered events are remembered (default FEED_REMEMBERED_RUNS). */
+  rememberedRuns?: number;
 }
 
 type FeedDoc = EventDoc | (NoticeDoc & { _id: unknown });
@@ -36,6 +46,10 @@ const HISTORY_LOST = new Set([286, 280]);
 /** An empty answer faster than this came from a server that does not honour awaitData. */
 const FAST_EMPTY_MS = 10;
 const POLL_BATCH = 5000;
+/** Runs whose delivered events the feed remembers (the least recently active are forgotten first). */
+export const FEED_REMEMBERED_RUNS = 65_536;
+/** Notices (hints, few) whose ids are remembered. */
+const REMEMBERED_NOTICES = 1024;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -59,8 +73,10 @@ export class MongoChangeFeed implements EventFeed, NoticeSource {
   private readonly overlapMs: number;
   private readonly stop = new AbortController();
   private readonly mode: "auto" | "poll";
-  /** _id → ts of what was delivered recently (rescans and polls overlap). */
-  private readonly recent = new Map<string, number>();
+  /** The events delivered, per run: a repeat is dropped however late it comes. */
+  private readonly delivered: SeenEvents;
+  /** Ids of the notices delivered recently (rescans and polls overlap). */
+  private readonly noticesDelivered = new Set<string>();
   /** Latest ts delivered: where a poll or rescan continues. */
   private cursorTs = Date.now();
   private needRescan = false;
@@ -75,6 +91,7 @@ export class MongoChangeFeed implements EventFeed, NoticeSource {
     this.pollIntervalMs = options.pollIntervalMs;
     this.overlapMs = options.overlapMs ?? 5000;
     this.mode = options.mode ?? "auto";
+    this.delivered = new SeenEvents({ maxRuns: options.rememberedRuns ?? FEED_REMEMBERED_RUNS });
     const onPoolCleared = () => {
       this.needRescan = true;
     };
@@ -221,29 +238,22 @@ export class MongoChangeFeed implements EventFeed, NoticeSource {
   /** Hands one document to its listeners unless it was delivered already; true if it was new. */
   private deliver(doc: FeedDoc | undefined): boolean {
     if (!doc) return false;
-    const id = String(doc._id);
     const ts = doc.ts instanceof Date ? doc.ts.getTime() : Date.now();
-    if (this.recent.has(id)) return false;
-    this.recent.set(id, ts);
-    if (ts > this.cursorTs) this.cursorTs = ts;
-    this.prune();
     if ("notice" in doc) {
+      const id = String(doc._id);
+      if (this.noticesDelivered.has(id)) return false;
+      this.noticesDelivered.add(id);
+      if (this.noticesDelivered.size > REMEMBERED_NOTICES) this.noticesDelivered.delete(this.noticesDelivered.values().next().value as string);
+      if (ts > this.cursorTs) this.cursorTs = ts;
       const n: OwnershipNotice =
         doc.notice === "cancel" ? { type: "cancel", runId: doc.target ?? "", reason: doc.reason ?? "" } : { type: "released" };
       for (const l of this.noticeListeners) l(n);
       return true;
     }
     const e = doc as EventDoc;
+    if (!this.delivered.firstTime(e.runId, e.seq)) return false;
+    if (ts > this.cursorTs) this.cursorTs = ts;
     this.local.publish(e.workflowId, [eventFromDoc(e)]);
     return true;
-  }
-
-  private prune(): void {
-    if (this.recent.size < 4096) return;
-    const horizon = this.cursorTs - 2 * this.overlapMs;
-    for (const [id, ts] of this.recent) {
-      if (ts >= horizon) break;
-      this.recent.delete(id);
-    }
   }
 }

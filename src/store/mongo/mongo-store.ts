@@ -308,8 +308,12 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
     let delay = 50;
     while (docs.length > 0 && !this.closed) {
       try {
+        // Stamped with the time of this insert (the outbox holds the commit's time): a copy made
+        // long after its commit (by the run's next owner, or after an outage) is still within
+        // reach of the polling feed and rescans, which look back a few seconds from the newest.
+        const ts = new Date();
         // Ordered: a run's events reach the collection (and change streams) in sequence order.
-        await this.events.insertMany(docs, { ordered: true });
+        await this.events.insertMany(docs.map((d) => ({ ...d, ts })), { ordered: true });
         docs = [];
       } catch (err) {
         const first = err instanceof MongoBulkWriteError ? err.writeErrors : undefined;
