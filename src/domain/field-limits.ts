@@ -62,3 +62,34 @@ function cut(s: string, n: number): string {
 export function tooLong(value: string, max: number): string | undefined {
   return value.length > max ? `must be at most ${max} characters (got ${value.length})` : undefined;
 }
+
+// ---- the largest answer -------------------------------------------------------------------
+
+/** Protobuf bytes of a google.protobuf.Value per character of its JSON text, at most ("0," is 2 characters, 11 bytes in a ListValue). */
+export const VALUE_BYTES_PER_JSON_CHAR = 5.5;
+/** UTF-8 bytes per UTF-16 unit, at most. */
+const UTF8_BYTES_PER_UNIT = 3;
+/** One ErrorDetail: the message (a step failure adds `step "<id>" failed: `), reason, step id, numbers, tags. */
+const ERROR_DETAIL_BYTES = UTF8_BYTES_PER_UNIT * (FIELD_LIMITS.maxErrorMessageLength + FIELD_LIMITS.maxIdLength + 32) + 256;
+/** One StepStatus without its result and the submitted definition: id twice (plus once in a step list), six timestamps, counters, retry defaults and two errors. */
+const STEP_STATUS_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxIdLength + 3) + 6 * 16 + 128;
+/** Run-level fields not in the request: error, webhook (resolved URL, ids, error), resolved on_complete/on_error, timestamps. */
+const RUN_FIXED_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxUrlLength + 3) + 1024;
+
+export interface AnswerLimits {
+  maxSteps: number;
+  maxRequestBytes: number;
+  maxRunResultBytes: number;
+}
+
+/**
+ * The largest encoded Workflow (GetWorkflow, CancelWorkflow, a WatchWorkflow
+ * snapshot) the limits allow: the submitted spec (at most max-request-bytes,
+ * encoded the same way again), every step's status, and the results twice (in
+ * `results` and in each step), each character of their JSON at most
+ * VALUE_BYTES_PER_JSON_CHAR bytes. README "Limits" shows the arithmetic.
+ */
+export function maxWorkflowAnswerBytes(limits: AnswerLimits): number {
+  const results = 2 * VALUE_BYTES_PER_JSON_CHAR * limits.maxRunResultBytes + limits.maxSteps * (FIELD_LIMITS.maxIdLength + 16);
+  return Math.ceil(limits.maxRequestBytes + limits.maxSteps * STEP_STATUS_BYTES + results + RUN_FIXED_BYTES);
+}
