@@ -253,6 +253,42 @@ describe("list pages", () => {
     expect(pages).toBeGreaterThan(1);
   }, 300_000);
 
+  test("ListWorkflowEvents pages are cut by bytes too, and their tokens lead to every event once", async () => {
+    // A server whose runs may hold more results than one page's byte budget.
+    const big = await startWeft({ limits: { ...weft.config.limits, maxRunResultBytes: 8 * 1024 * 1024 } });
+    try {
+      handlers.on("/events-big/a", () => ({ json: { success: true, result: "r".repeat(1_000_000) } }));
+      const steps = Array.from({ length: 6 }, (_, i) => ({ id: `s${i}`, url: handlers.url("/events-big/a"), parallel: true }));
+      const { workflow } = await big.client.createWorkflow({ id: "events-big", steps });
+      const id = workflow!.id;
+      const done = await waitForRun(big.client, id);
+      expect(done.state).toBe(WorkflowState.COMPLETED);
+      const sequences: bigint[] = [];
+      let pageToken = "";
+      let pages = 0;
+      do {
+        const page = await big.client.listWorkflowEvents({ id, pageSize: 1000, pageToken });
+        pages++;
+        expect(page.events.length).toBeGreaterThan(0);
+        expect(toBinary(ListWorkflowEventsResponseSchema, page).byteLength).toBeLessThan(4 * 1024 * 1024 + 1024 * 1024);
+        sequences.push(...page.events.map((e) => e.sequence));
+        pageToken = page.nextPageToken;
+      } while (pageToken && pages < 20);
+      expect(pages).toBeGreaterThan(1);
+      expect(sequences).toEqual(Array.from({ length: Number(done.lastSequence) }, (_, i) => BigInt(i + 1)));
+    } finally {
+      await big.stop();
+    }
+  }, 120_000);
+
+  test("a create with thousands of problems lists at most 50 in its BadRequest, and says how many there were", async () => {
+    const err = await connectError(weft.client.createWorkflow({ id: "many-problems", steps: Array.from({ length: 1000 }, (_, i) => ({ id: `s${i}`, url: "" })) }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(violationsOf(err)).toHaveLength(50);
+    expect(err.findDetails(ErrorInfoSchema)[0]?.metadata.violations).toBe("1000");
+    expect(err.rawMessage).toContain("… and 980 more");
+  });
+
   test("more states than there are is INVALID_ARGUMENT naming states; duplicates within that collapse", async () => {
     const many = await connectError(weft.client.listWorkflows({ states: Array.from({ length: 32_766 }, () => WorkflowState.RUNNING) }));
     expect(many.code).toBe(Code.InvalidArgument);
