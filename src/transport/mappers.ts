@@ -32,6 +32,7 @@ import type {
   RunEvent,
   RunRecord,
   RunState,
+  RunSummary,
   StepState,
   WebhookRecord,
   WebhookState,
@@ -225,7 +226,7 @@ export function workflowToProto(run: RunRecord): Workflow {
  * The basic view (ListWorkflows' default): every field but context, results
  * and steps, the parts whose size grows with the run.
  */
-export function basicWorkflowToProto(run: RunRecord): Workflow {
+export function basicWorkflowToProto(run: RunSummary): Workflow {
   const current: string[] = [];
   const completed: string[] = [];
   const failed: string[] = [];
@@ -237,7 +238,7 @@ export function basicWorkflowToProto(run: RunRecord): Workflow {
   return basicWorkflow(run, current, completed, failed);
 }
 
-function basicWorkflow(run: RunRecord, current: string[], completed: string[], failed: string[]): Workflow {
+function basicWorkflow(run: RunSummary, current: string[], completed: string[], failed: string[]): Workflow {
   const spec = run.spec;
   return create(WorkflowSchema, {
     id: run.runId,

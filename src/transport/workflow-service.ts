@@ -244,20 +244,24 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     if (violations.length > 0) throw invalidArgument(violations);
     const pageSize = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     const beforeRunId = req.pageToken ? decodePageToken(req.pageToken) : undefined;
-    const runs = await this.engine.list({
-      states,
-      workflowId: req.workflowId || undefined,
-      beforeRunId,
-      limit: pageSize + 1,
-    });
-    const toProto = req.view === WorkflowView.FULL ? workflowToProto : basicWorkflowToProto;
-    const workflows: Workflow[] = runs.slice(0, pageSize).map(toProto);
+    const query = { states, workflowId: req.workflowId || undefined, beforeRunId, limit: pageSize + 1 };
+    // The basic view is read without what grows with a run (context, step definitions, results).
+    let found: number;
+    let workflows: Workflow[];
+    if (req.view === WorkflowView.FULL) {
+      const runs = await this.engine.list(query);
+      found = runs.length;
+      workflows = runs.slice(0, pageSize).map(workflowToProto);
+    } else {
+      const runs = await this.engine.listSummaries(query);
+      found = runs.length;
+      workflows = runs.slice(0, pageSize).map(basicWorkflowToProto);
+    }
     const kept = fitPage(workflows, (w) => toBinary(WorkflowSchema, w).byteLength);
-    const more = runs.length > kept;
     return {
       $typeName: "weft.v1.ListWorkflowsResponse",
       workflows: workflows.slice(0, kept),
-      nextPageToken: more ? encodePageToken(runs[kept - 1].runId) : "",
+      nextPageToken: found > kept ? encodePageToken(workflows[kept - 1].id) : "",
     };
   }
 

@@ -255,7 +255,7 @@ describe("list pages", () => {
 
   test("ListWorkflowEvents pages are cut by bytes too, and their tokens lead to every event once", async () => {
     // A server whose runs may hold more results than one page's byte budget.
-    const big = await startWeft({ limits: { ...weft.config.limits, maxRunResultBytes: 8 * 1024 * 1024 } });
+    const big = await startWeft({ limits: { ...weft.config.limits, maxRunResultBytes: 6 * 1024 * 1024 } });
     try {
       handlers.on("/events-big/a", () => ({ json: { success: true, result: "r".repeat(1_000_000) } }));
       const steps = Array.from({ length: 6 }, (_, i) => ({ id: `s${i}`, url: handlers.url("/events-big/a"), parallel: true }));
