@@ -35,6 +35,7 @@ import type {
   WorkflowInput,
   WorkflowSpec,
 } from "./workflow-spec.ts";
+import { FIELD_LIMITS, quoteInput as quote } from "./field-limits.ts";
 import { DEFAULTS } from "./workflow-spec.ts";
 import { OutboundPolicy } from "./outbound-policy.ts";
 import { checkUrlHost } from "./outbound-url.ts";
@@ -43,7 +44,7 @@ export type CompileResult =
   | { ok: true; spec: WorkflowSpec }
   | { ok: false; violations: FieldViolation[] };
 
-export const MAX_REQUEST_ID_LENGTH = 256;
+export const MAX_REQUEST_ID_LENGTH = FIELD_LIMITS.maxRequestIdLength;
 /** Nesting depth accepted in `context` (protobuf's own recursion limit is 100). */
 export const MAX_CONTEXT_DEPTH = 100;
 
@@ -134,10 +135,19 @@ export function compileWorkflow(
     const seen = new Map<string, number>();
     const stepEdges: { k: number; to: number }[] = [];
     const deps: string[] = [];
-    step.dependsOn.forEach((dep, k) => {
+    // No more entries than there are steps: a longer list must repeat or name unknown steps.
+    const maxDeps = Math.max(steps.length, 1);
+    if (step.dependsOn.length > maxDeps) {
+      add(`${p}.depends_on`, `at most ${maxDeps} entries, the number of steps (got ${step.dependsOn.length})`);
+    }
+    step.dependsOn.slice(0, maxDeps).forEach((dep, k) => {
       const f = `${p}.depends_on[${k}]`;
       if (dep === "") {
         add(f, "must not be empty");
+        return;
+      }
+      if (dep.length > DEFAULTS.maxIdLength) {
+        add(f, `must be at most ${DEFAULTS.maxIdLength} characters (got ${dep.length})`);
         return;
       }
       const prev = seen.get(dep);
@@ -508,7 +518,3 @@ function short(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}…`;
 }
 
-/** A string for a message: JSON-quoted, long values cut short. */
-function quote(s: string): string {
-  return s.length <= 80 ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, 80)).slice(0, -1)}…"`;
-}

@@ -17,6 +17,7 @@
 //   retried with exponential backoff until the retry period runs out (a
 //   destination the outbound policy denies fails it at once).
 import { isPermanentFailure } from "./attempt-outcome.ts";
+import { truncateText } from "./field-limits.ts";
 import { nextAttemptDelayMs } from "./retry-policy.ts";
 import {
   type CompensationRecord,
@@ -98,6 +99,14 @@ function withoutUndefined<T extends object>(o: T): T {
   for (const k in o) if (o[k] !== undefined) out[k] = o[k];
   return out;
 }
+
+/** A failure's error as stored: the attempt recorded, the message bounded (handler texts can be long). */
+function storedError(failure: AttemptFailure, attempt: number): ErrorInfo {
+  return { ...failure.error, message: truncateText(failure.error.message), attempt, retryable: failure.retryable };
+}
+
+/** What in-flight steps record when the run is cancelled: the reason is kept once, in the run's error. */
+export const STEP_CANCELLED_MESSAGE = "run cancelled";
 
 function jsonLength(value: JsonValue): number {
   return JSON.stringify(value ?? null).length;
@@ -213,13 +222,19 @@ export class RunMachine {
     }
   }
 
+  /**
+   * Cancels the run: `message` (which may carry the caller's reason) becomes the
+   * run's error; in-flight steps record STEP_CANCELLED_MESSAGE instead, so the
+   * reason is stored once, not once per step.
+   */
   cancel(now: number, message: string): Effects {
-    return this.abortRun(now, "cancelled", { reason: "cancelled", message });
+    return this.abortRun(now, "cancelled", { reason: "cancelled", message: truncateText(message) }, STEP_CANCELLED_MESSAGE);
   }
 
   deadlineReached(now: number): Effects {
     const seconds = this.run.spec.timeoutMs / 1000;
-    return this.abortRun(now, "failed", { reason: "timed_out", message: `workflow timed out after ${seconds}s` });
+    const message = `workflow timed out after ${seconds}s`;
+    return this.abortRun(now, "failed", { reason: "timed_out", message }, message);
   }
 
   // ---- step commands ---------------------------------------------------------------
@@ -254,7 +269,7 @@ export class RunMachine {
     const fx = effects();
     const st = this.run.steps[index];
     if (!this.isCurrentAttempt(st, attempt)) return fx;
-    const error: ErrorInfo = { ...failure.error, attempt, retryable: failure.retryable };
+    const error = storedError(failure, attempt);
     const delay =
       failure.retryable && !this.failing
         ? nextAttemptDelayMs(this.run.spec.steps[index].retry, attempt, failure.retryAfterMs, this.random)
@@ -301,7 +316,7 @@ export class RunMachine {
   compensationFailed(index: number, attempt: number, failure: AttemptFailure, now: number): Effects {
     const fx = effects();
     if (!this.isCurrentCompensation(index, attempt)) return fx;
-    const error: ErrorInfo = { ...failure.error, attempt, retryable: failure.retryable };
+    const error = storedError(failure, attempt);
     const delay = failure.retryable
       ? nextAttemptDelayMs(this.compensationPolicy(index), attempt, failure.retryAfterMs, this.random)
       : undefined;
@@ -345,14 +360,14 @@ export class RunMachine {
     if (w?.state !== "delivering" || w.attempts !== attempt) return fx;
     if (isPermanentFailure(failure.error)) {
       // Denied by the outbound policy: no retry can be delivered either.
-      w.lastError = { ...failure.error, attempt, retryable: false };
+      w.lastError = { ...storedError(failure, attempt), retryable: false };
       w.state = "failed";
       delete w.nextAttemptAt;
       this.dirtyRun = true;
       fx.done = true;
       return fx;
     }
-    w.lastError = { ...failure.error, attempt, retryable: true };
+    w.lastError = { ...storedError(failure, attempt), retryable: true };
     const p = this.webhookPolicy;
     const backoff = Math.min(p.initialIntervalMs * 2 ** (attempt - 1), p.maxIntervalMs);
     const delay = Math.max(backoff * (0.8 + 0.4 * this.random()), failure.retryAfterMs ?? 0);
@@ -436,13 +451,13 @@ export class RunMachine {
     });
   }
 
-  private abortRun(now: number, outcome: "failed" | "cancelled", error: ErrorInfo): Effects {
+  private abortRun(now: number, outcome: "failed" | "cancelled", error: ErrorInfo, stepMessage: string): Effects {
     const fx = effects();
     if (this.run.state !== "running" && this.run.state !== "pending") return fx;
     this.run.steps.forEach((st, i) => {
       if (st.state === "running") fx.abort.push(i);
       if (isInFlight(st.state)) {
-        const stepError: ErrorInfo = { reason: error.reason, message: error.message, attempt: st.attempts };
+        const stepError: ErrorInfo = { reason: error.reason, message: stepMessage, attempt: st.attempts };
         this.setStep(i, "cancelled", now, { completedAt: now, nextAttemptAt: undefined, error: stepError }, { attempt: st.attempts, error: stepError });
       }
     });

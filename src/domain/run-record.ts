@@ -162,6 +162,19 @@ export function needsDriving(run: RunHeader): boolean {
   return w === "pending" || w === "delivering" || w === "retry_wait";
 }
 
+/**
+ * A run without the parts that grow with it (context, step definitions, step
+ * results and errors): what the basic view of a list needs. A RunRecord is one.
+ */
+export interface RunSummary extends RunHeader {
+  runId: string;
+  spec: Omit<WorkflowSpec, "steps" | "context">;
+  createdAt: number;
+  /** Same order as spec.steps. */
+  steps: Pick<StepRecord, "id" | "state">[];
+  lastSeq: number;
+}
+
 export function runHeader(run: RunRecord): RunHeader {
   const h: RunHeader = { state: run.state, deadlineAt: run.deadlineAt };
   if (run.startedAt !== undefined) h.startedAt = run.startedAt;

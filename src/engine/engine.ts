@@ -12,7 +12,7 @@
 import type { Logger } from "pino";
 import type { AttemptOutcome } from "../domain/attempt-outcome.ts";
 import { type Effects, type MachineOptions, RunMachine, type Work, type WorkKind } from "../domain/run-machine.ts";
-import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord } from "../domain/run-record.ts";
+import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord, type RunSummary } from "../domain/run-record.ts";
 import { RunIdGenerator } from "../domain/run-id.ts";
 import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
@@ -195,6 +195,10 @@ export class Engine {
 
   list(query: ListRunsQuery): Promise<RunRecord[]> {
     return this.store.listRuns(query);
+  }
+
+  listSummaries(query: ListRunsQuery): Promise<RunSummary[]> {
+    return this.store.listRunSummaries(query);
   }
 
   events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {

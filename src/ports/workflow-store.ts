@@ -1,7 +1,7 @@
 // The store port: everything the engine and the API need from durable storage.
 // Implemented by the embedded SQLite store and the MongoDB store; both pass
 // test/contract/workflow-store.contract.ts.
-import type { RunEvent, RunPatch, RunRecord, RunState } from "../domain/run-record.ts";
+import type { RunEvent, RunPatch, RunRecord, RunState, RunSummary } from "../domain/run-record.ts";
 
 export interface ListRunsQuery {
   /** Any state when empty. */
@@ -51,6 +51,8 @@ export interface WorkflowStore {
   getRun(runId: string): Promise<RunRecord | undefined>;
   /** Newest first. */
   listRuns(query: ListRunsQuery): Promise<RunRecord[]>;
+  /** listRuns without reading what grows with a run (context, step definitions, results) where the store can avoid it. */
+  listRunSummaries(query: ListRunsQuery): Promise<RunSummary[]>;
   /** Events with seq > afterSeq, in order, at most limit. */
   listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
   /** Runs the engine still has work for (not terminal, or a webhook to deliver), oldest first. */

@@ -16,7 +16,7 @@
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createTransport as createConnectFetchTransport } from "@connectrpc/connect/protocol-connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { WorkflowService, WorkflowView } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { parseSecretList } from "../signing/secrets.ts";
 import { verifyRequest as verifyFetchRequest, verifyRequestDetailed, type VerifyResult } from "../signing/verify.ts";
 import {
@@ -223,6 +223,7 @@ function lazyPlatform(getOptions: () => PlatformOptions): { platform: Platform; 
             workflowId: opts.workflowId ?? "",
             pageSize: opts.pageSize ?? 0,
             pageToken: opts.pageToken ?? "",
+            view: opts.view === "full" ? WorkflowView.FULL : WorkflowView.BASIC,
           },
           callOptions,
         ),

@@ -168,6 +168,11 @@ export interface ListWorkflowsOptions {
   pageSize?: number;
   /** From a previous page's nextPageToken. */
   pageToken?: string;
+  /**
+   * "basic" (the default) leaves out context, results and steps; "full" has
+   * every field, as getStatus returns it (pages may then end early by size).
+   */
+  view?: "basic" | "full";
 }
 
 export interface WorkflowPage {

@@ -8,6 +8,7 @@ import { file_google_rpc_status } from "../../gen/ts/google/rpc/status_pb.js";
 import { file_health_v1_health, Health, HealthCheckResponse_ServingStatus } from "../../gen/ts/health/v1/health_pb.js";
 import { toJson } from "@bufbuild/protobuf";
 import { file_weft_v1_workflow, WorkflowSchema, WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { maxWorkflowAnswerBytes } from "../domain/field-limits.ts";
 import type { RunRecord } from "../domain/run-record.ts";
 import { LocalEventFeed } from "../engine/local-event-feed.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
@@ -160,7 +161,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     // Headroom over the configured request limit so that an oversized
     // CreateWorkflow gets a field-level INVALID_ARGUMENT, not a transport error.
     readMaxBytes: config.limits.maxRequestBytes * 2 + 65_536,
-    writeMaxBytes: 64 * 1024 * 1024,
+    // The largest answer the limits allow (README "Limits") always fits.
+    writeMaxBytes: Math.max(64 * 1024 * 1024, maxWorkflowAnswerBytes(config.limits) + 65_536),
     // gzip only what is worth it: small responses cost more CPU to compress than they save.
     compressMinBytes: 64 * 1024,
     // Reject misspelled fields and unknown enum names in JSON instead of

@@ -22,6 +22,7 @@ import {
   needsDriving,
   type RunEvent,
   type RunHeader,
+  type RunSummary,
   runHeader,
   type RunPatch,
   type RunRecord,
@@ -101,6 +102,9 @@ CREATE TABLE IF NOT EXISTS events (
 
 /** A run's row and its spec: the start of every query that reads whole runs. */
 const RUN_ROWS = "SELECT runs.*, run_specs.spec FROM runs JOIN run_specs ON run_specs.run_id = runs.run_id";
+/** RUN_ROWS with the spec's context and steps left out (RunSummary). */
+const SUMMARY_ROWS =
+  "SELECT runs.*, json_remove(run_specs.spec, '$.context', '$.steps') AS spec FROM runs JOIN run_specs ON run_specs.run_id = runs.run_id";
 
 /** PRAGMA user_version of the schema above. 0: a new file, or the first layout (the spec inside runs). */
 const SCHEMA_VERSION = 2;
@@ -253,6 +257,9 @@ export class SqliteWorkflowStore implements WorkflowStore {
       ),
       getRun: db.prepare(`${RUN_ROWS} WHERE runs.run_id = ?`),
       getSteps: db.prepare("SELECT record FROM steps WHERE run_id = ? ORDER BY idx"),
+      getStepStates: db.prepare(
+        "SELECT record ->> '$.id' AS id, record ->> '$.state' AS state FROM steps WHERE run_id = ? ORDER BY idx",
+      ),
       events: db.prepare(
         "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
@@ -285,6 +292,26 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
+    const { sql, params } = this.listQuery(RUN_ROWS, query);
+    const rows = this.db.prepare(sql).all(...params) as unknown as RunRow[];
+    return rows.map((r) => this.toRecord(r));
+  }
+
+  async listRunSummaries(query: ListRunsQuery): Promise<RunSummary[]> {
+    // SQLite drops the context and the step definitions from the spec, and reads only each step's id and state.
+    const { sql, params } = this.listQuery(SUMMARY_ROWS, query);
+    const rows = this.db.prepare(sql).all(...params) as unknown as RunRow[];
+    return rows.map((row) => ({
+      ...(JSON.parse(row.header) as RunHeader),
+      runId: row.run_id,
+      spec: JSON.parse(row.spec) as RunSummary["spec"],
+      createdAt: row.created_at,
+      steps: this.stmt.getStepStates.all(row.run_id) as unknown as RunSummary["steps"],
+      lastSeq: row.last_seq,
+    }));
+  }
+
+  private listQuery(select: string, query: ListRunsQuery): { sql: string; params: (string | number)[] } {
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (query.states.length > 0) {
@@ -299,10 +326,9 @@ export class SqliteWorkflowStore implements WorkflowStore {
       where.push("runs.run_id < ?");
       params.push(query.beforeRunId);
     }
-    const sql = `${RUN_ROWS} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY runs.run_id DESC LIMIT ?`;
+    const sql = `${select} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY runs.run_id DESC LIMIT ?`;
     params.push(query.limit);
-    const rows = this.db.prepare(sql).all(...params) as unknown as RunRow[];
-    return rows.map((r) => this.toRecord(r));
+    return { sql, params };
   }
 
   async listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {

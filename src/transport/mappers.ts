@@ -32,6 +32,7 @@ import type {
   RunEvent,
   RunRecord,
   RunState,
+  RunSummary,
   StepState,
   WebhookRecord,
   WebhookState,
@@ -214,6 +215,31 @@ export function workflowToProto(run: RunRecord): Workflow {
       compensationCompletedAt: ts(st.compensation?.completedAt),
     });
   });
+  const w = basicWorkflow(run, current, completed, failed);
+  w.context = spec.context as JsonObject;
+  w.results = results;
+  w.steps = steps;
+  return w;
+}
+
+/**
+ * The basic view (ListWorkflows' default): every field but context, results
+ * and steps, the parts whose size grows with the run.
+ */
+export function basicWorkflowToProto(run: RunSummary): Workflow {
+  const current: string[] = [];
+  const completed: string[] = [];
+  const failed: string[] = [];
+  for (const st of run.steps) {
+    if (st.state === "running" || st.state === "retry_wait") current.push(st.id);
+    else if (st.state === "failed") failed.push(st.id);
+    else if (st.state === "completed") completed.push(st.id);
+  }
+  return basicWorkflow(run, current, completed, failed);
+}
+
+function basicWorkflow(run: RunSummary, current: string[], completed: string[], failed: string[]): Workflow {
+  const spec = run.spec;
   return create(WorkflowSchema, {
     id: run.runId,
     workflowId: spec.workflowId,
@@ -224,9 +250,6 @@ export function workflowToProto(run: RunRecord): Workflow {
     currentSteps: current,
     completedSteps: completed,
     failedSteps: failed,
-    context: spec.context as JsonObject,
-    results,
-    steps,
     error: errorToProto(run.error),
     onComplete: spec.onComplete ?? "",
     onError: spec.onError ?? "",

@@ -19,9 +19,14 @@ import {
   type WatchWorkflowResponse,
   type WatchWorkflowsRequest,
   type WatchWorkflowsResponse,
+  type Workflow,
+  WorkflowEventSchema,
+  WorkflowSchema,
   WorkflowService,
+  WorkflowView,
 } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { compileWorkflow, formatViolations } from "../domain/compile-workflow.ts";
+import { FIELD_LIMITS, isRunId, PAGE_BYTE_BUDGET, quoteInput, tooLong } from "../domain/field-limits.ts";
 import { isTerminal as isTerminalState, type RunEvent, type RunState } from "../domain/run-record.ts";
 import { SeenEvents } from "../domain/seen-events.ts";
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
@@ -29,7 +34,14 @@ import { type Engine, RunFinishedError, RunNotFoundError } from "../engine/engin
 import type { EventFeed } from "../ports/event-feed.ts";
 import { StoreUnavailableError } from "../ports/workflow-store.ts";
 import { EventQueue, TIMEOUT } from "./event-queue.ts";
-import { eventToProto, isTerminalRunEvent, RUN_STATE_FROM_PROTO, workflowInput, workflowToProto } from "./mappers.ts";
+import {
+  basicWorkflowToProto,
+  eventToProto,
+  isTerminalRunEvent,
+  RUN_STATE_FROM_PROTO,
+  workflowInput,
+  workflowToProto,
+} from "./mappers.ts";
 
 export const ERROR_DOMAIN = "weft.v1";
 const DEFAULT_PAGE_SIZE = 50;
@@ -51,13 +63,22 @@ export interface WorkflowServiceOptions {
   heartbeatMs: number;
 }
 
+/**
+ * INVALID_ARGUMENT with a google.rpc.BadRequest: at most FIELD_LIMITS.maxFieldViolations
+ * violations are listed (ErrorInfo metadata `violations` gives the total), so a
+ * request with thousands of problems does not get an answer many times its size.
+ */
 export function invalidArgument(violations: FieldViolation[]): ConnectError {
+  const listed = violations.slice(0, FIELD_LIMITS.maxFieldViolations);
   return new ConnectError(formatViolations(violations), Code.InvalidArgument, undefined, [
     {
       desc: BadRequestSchema,
-      value: { fieldViolations: violations.map((v) => ({ field: v.field, description: v.description })) },
+      value: { fieldViolations: listed.map((v) => ({ field: v.field, description: v.description })) },
     },
-    { desc: ErrorInfoSchema, value: { reason: "INVALID_ARGUMENT", domain: ERROR_DOMAIN, metadata: {} } },
+    {
+      desc: ErrorInfoSchema,
+      value: { reason: "INVALID_ARGUMENT", domain: ERROR_DOMAIN, metadata: { violations: String(violations.length) } },
+    },
   ]);
 }
 
@@ -72,28 +93,67 @@ function encodePageToken(lastRunId: string): string {
 }
 
 function decodePageToken(token: string): string {
+  if (token.length > FIELD_LIMITS.maxPageTokenLength) {
+    throw invalidArgument([{ field: "page_token", description: "invalid page token" }]);
+  }
   try {
     const v = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { before?: unknown };
-    if (typeof v.before === "string" && v.before.startsWith("wf_")) return v.before;
+    if (typeof v.before === "string" && isRunId(v.before)) return v.before;
   } catch {
     // fall through
   }
   throw invalidArgument([{ field: "page_token", description: "invalid page token" }]);
 }
 
-function requireRunId(id: string): void {
-  if (!id) throw invalidArgument([{ field: "id", description: "required" }]);
+/** A run id field: required, and of the form the server assigns (checked before the store is asked). */
+function checkRunId(id: string, violations: FieldViolation[]): void {
+  if (!id) violations.push({ field: "id", description: "required" });
+  else if (!isRunId(id)) violations.push({ field: "id", description: "not a run id" });
 }
 
-/** The `states` filter of a request, as domain states; unknown values become violations. */
+function requireRunId(id: string): void {
+  const violations: FieldViolation[] = [];
+  checkRunId(id, violations);
+  if (violations.length > 0) throw invalidArgument(violations);
+}
+
+/** A string field that must not pass `max` characters. */
+function checkLength(field: string, value: string, max: number, violations: FieldViolation[]): void {
+  const problem = tooLong(value, max);
+  if (problem !== undefined) violations.push({ field, description: problem });
+}
+
+const STATE_COUNT = Object.keys(RUN_STATE_FROM_PROTO).length;
+
+/**
+ * The `states` filter of a request, as distinct domain states; unknown values
+ * become violations. More entries than there are states are refused outright.
+ */
 function parseStates(states: readonly number[], violations: FieldViolation[]): RunState[] {
-  const out: RunState[] = [];
+  if (states.length > STATE_COUNT) {
+    violations.push({ field: "states", description: `at most ${STATE_COUNT} entries (got ${states.length})` });
+    return [];
+  }
+  const out = new Set<RunState>();
   states.forEach((s, i) => {
     const state = RUN_STATE_FROM_PROTO[s];
     if (state === undefined) violations.push({ field: `states[${i}]`, description: `unknown state ${s}` });
-    else out.push(state);
+    else out.add(state);
   });
-  return out;
+  return [...out];
+}
+
+/**
+ * Keeps items while the page's encoded size stays within PAGE_BYTE_BUDGET;
+ * the first item is always kept. Returns how many were kept.
+ */
+function fitPage<T>(items: readonly T[], size: (item: T) => number): number {
+  let bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    bytes += size(items[i]) + 8; // field tag and length prefix
+    if (bytes > PAGE_BYTE_BUDGET && i > 0) return i;
+  }
+  return items.length;
 }
 
 /** Storage that could not be reached is UNAVAILABLE (retry), not INTERNAL. */
@@ -123,7 +183,7 @@ function streaming<A extends unknown[], R>(fn: (...args: A) => AsyncGenerator<R>
 }
 
 function runNotFound(id: string): ConnectError {
-  return withInfo(`workflow run "${id}" not found`, Code.NotFound, "RUN_NOT_FOUND", { id });
+  return withInfo(`workflow run ${quoteInput(id)} not found`, Code.NotFound, "RUN_NOT_FOUND", { id: id.slice(0, FIELD_LIMITS.maxQuotedInputLength) });
 }
 
 function heartbeat() {
@@ -180,26 +240,39 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     const violations: FieldViolation[] = [];
     if (req.pageSize < 0) violations.push({ field: "page_size", description: "must not be negative" });
     const states = parseStates(req.states, violations);
+    checkLength("workflow_id", req.workflowId, FIELD_LIMITS.maxIdLength, violations);
+    if (req.view !== WorkflowView.UNSPECIFIED && req.view !== WorkflowView.BASIC && req.view !== WorkflowView.FULL) {
+      violations.push({ field: "view", description: `unknown view ${req.view}` });
+    }
     if (violations.length > 0) throw invalidArgument(violations);
     const pageSize = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     const beforeRunId = req.pageToken ? decodePageToken(req.pageToken) : undefined;
-    const runs = await this.engine.list({
-      states,
-      workflowId: req.workflowId || undefined,
-      beforeRunId,
-      limit: pageSize + 1,
-    });
-    const page = runs.slice(0, pageSize);
-    const more = runs.length > pageSize;
+    const query = { states, workflowId: req.workflowId || undefined, beforeRunId, limit: pageSize + 1 };
+    // The basic view is read without what grows with a run (context, step definitions, results).
+    let found: number;
+    let workflows: Workflow[];
+    if (req.view === WorkflowView.FULL) {
+      const runs = await this.engine.list(query);
+      found = runs.length;
+      workflows = runs.slice(0, pageSize).map(workflowToProto);
+    } else {
+      const runs = await this.engine.listSummaries(query);
+      found = runs.length;
+      workflows = runs.slice(0, pageSize).map(basicWorkflowToProto);
+    }
+    const kept = fitPage(workflows, (w) => toBinary(WorkflowSchema, w).byteLength);
     return {
       $typeName: "weft.v1.ListWorkflowsResponse",
-      workflows: page.map(workflowToProto),
-      nextPageToken: more ? encodePageToken(page[page.length - 1].runId) : "",
+      workflows: workflows.slice(0, kept),
+      nextPageToken: found > kept ? encodePageToken(workflows[kept - 1].id) : "",
     };
   }
 
   async cancelWorkflow(req: CancelWorkflowRequest): Promise<CancelWorkflowResponse> {
-    requireRunId(req.id);
+    const violations: FieldViolation[] = [];
+    checkRunId(req.id, violations);
+    checkLength("reason", req.reason, FIELD_LIMITS.maxCancelReasonLength, violations);
+    if (violations.length > 0) throw invalidArgument(violations);
     try {
       const run = await this.engine.cancel(req.id, req.reason);
       return { $typeName: "weft.v1.CancelWorkflowResponse", workflow: workflowToProto(run) };
@@ -299,6 +372,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
   async *watchWorkflows(req: WatchWorkflowsRequest, ctx: HandlerContext): AsyncGenerator<WatchWorkflowsResponse> {
     const violations: FieldViolation[] = [];
     const states = new Set(parseStates(req.states, violations));
+    checkLength("workflow_id", req.workflowId, FIELD_LIMITS.maxIdLength, violations);
     if (violations.length > 0) throw invalidArgument(violations);
     this.refuseWhileClosing();
     const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
@@ -337,6 +411,9 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     requireRunId(req.id);
     if (req.pageSize < 0) throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
     let after = 0;
+    if (req.pageToken.length > FIELD_LIMITS.maxPageTokenLength) {
+      throw invalidArgument([{ field: "page_token", description: "invalid page token" }]);
+    }
     if (req.pageToken) {
       const text = Buffer.from(req.pageToken, "base64url").toString("utf8");
       after = /^\d{1,15}$/.test(text) ? Number(text) : -1;
@@ -347,12 +424,13 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     const run = await this.engine.get(req.id);
     if (!run) throw runNotFound(req.id);
     const size = Math.min(req.pageSize || DEFAULT_EVENT_PAGE_SIZE, MAX_EVENT_PAGE_SIZE);
-    const events = await this.engine.events(req.id, after, size);
-    const last = events.at(-1);
+    const events = (await this.engine.events(req.id, after, size)).map((e) => eventToProto(e, run.spec.workflowId));
+    const page = events.slice(0, fitPage(events, (e) => toBinary(WorkflowEventSchema, e).byteLength));
+    const last = page.at(-1);
     return {
       $typeName: "weft.v1.ListWorkflowEventsResponse",
-      events: events.map((e) => eventToProto(e, run.spec.workflowId)),
-      nextPageToken: last && last.seq < run.lastSeq ? Buffer.from(String(last.seq)).toString("base64url") : "",
+      events: page,
+      nextPageToken: last && last.sequence < BigInt(run.lastSeq) ? Buffer.from(String(last.sequence)).toString("base64url") : "",
     };
   }
 }

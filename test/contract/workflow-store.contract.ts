@@ -165,6 +165,26 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       expect(page1[0].steps).toHaveLength(2);
     });
 
+    test("listRunSummaries selects and orders like listRuns, without context, step definitions or results", async () => {
+      const base = Date.now();
+      const runs = [0, 1, 2].map((i) => newRun({ workflowId: "summaries", now: base + i }));
+      for (const r of runs) await create(h.store, r);
+      const m = new RunMachine(runs[2]);
+      m.start(base + 10);
+      m.attemptSucceeded(0, 1, { big: "result" }, base + 11);
+      await h.store.commit(m.takePatch()!);
+
+      const summaries = await h.store.listRunSummaries({ states: [], workflowId: "summaries", limit: 2 });
+      expect(summaries.map((r) => r.runId)).toEqual([runs[2].runId, runs[1].runId]);
+      const s = summaries[0];
+      expect(s.steps).toEqual([{ id: "a", state: "completed" }, { id: "b", state: "running" }]);
+      expect(s).toMatchObject({ state: "running", createdAt: runs[2].createdAt, lastSeq: m.run.lastSeq, deadlineAt: runs[2].deadlineAt });
+      expect(s.spec).toEqual({ workflowId: "summaries", timeoutMs: runs[2].spec.timeoutMs, saga: false });
+      expect(JSON.stringify(s)).not.toContain("result");
+      const next = await h.store.listRunSummaries({ states: ["pending"], workflowId: "summaries", limit: 10, beforeRunId: runs[2].runId });
+      expect(next.map((r) => r.runId)).toEqual([runs[1].runId, runs[0].runId]);
+    });
+
     test("listActiveRuns returns the runs that are not finished", async () => {
       const done = newRun();
       const live = newRun();

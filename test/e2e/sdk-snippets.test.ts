@@ -112,11 +112,12 @@ describe("the product document's snippets, through the SDK", () => {
     const { workflow } = await import("../support/sdk-snippets/overview.ts");
     await settle(platform, workflow.id);
 
-    // As written, the snippet asks for 'workflow_abc123', which no server has: NOT_FOUND.
+    // As written, the snippet asks for 'workflow_abc123', which is not a run id (those are
+    // server-assigned 'wf_…'): INVALID_ARGUMENT naming the field, before any lookup.
     const notFound = await platform.workflows.getStatus("workflow_abc123").catch((e: unknown) => e);
     expect(notFound).toBeInstanceOf(WeftError);
-    expect((notFound as WeftError).code).toBe("not_found");
-    expect((notFound as WeftError).reason).toBe("RUN_NOT_FOUND");
+    expect((notFound as WeftError).code).toBe("invalid_argument");
+    expect((notFound as WeftError).fieldViolations).toEqual([{ field: "id", description: "not a run id" }]);
 
     // Run it with that id standing for the overview's run (a Connect interceptor,
     // test only: real run ids are assigned by the server), capturing console.log.

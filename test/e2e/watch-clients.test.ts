@@ -111,7 +111,7 @@ describe("WatchWorkflow over every client", () => {
       expect(resumed.snapshot).toBeUndefined();
       expect(resumed.events).toEqual(w.events.slice(3));
       // An unknown run fails with NOT_FOUND (grpc status 5).
-      const missing = await collectWatch((signal) => g.watch({ $typeName: "weft.v1.WatchWorkflowRequest", id: "wf_missing", afterSequence: 0n }, signal));
+      const missing = await collectWatch((signal) => g.watch({ $typeName: "weft.v1.WatchWorkflowRequest", id: "wf_00000000000000000000000000", afterSequence: 0n }, signal));
       expect((missing.error as { code?: number }).code).toBe(5);
     } finally {
       g.close();

@@ -523,7 +523,7 @@ describe("WatchWorkflow", () => {
     expect((await streamError({ id: "wf_x", afterSequence: -1n })).code).toBe(Code.InvalidArgument);
     // Over HTTP/1.1 (Connect protocol) the same codes.
     const h1 = weft.connectClient("1.1");
-    const h1err = await collectWatch((signal) => h1.watchWorkflow({ id: "wf_missing" }, { signal }), { timeoutMs: 5_000 });
+    const h1err = await collectWatch((signal) => h1.watchWorkflow({ id: "wf_00000000000000000000000000" }, { signal }), { timeoutMs: 5_000 });
     expect(ConnectError.from(h1err.error).code).toBe(Code.NotFound);
 
     const { workflow } = await weft.client.createWorkflow({ id: "errors", steps: [{ id: "a", url: handlers.url("/w9/a") }] });

@@ -605,3 +605,20 @@ describe("formatViolations", () => {
     expect(formatViolations([])).toBe("");
   });
 });
+
+describe("bounded repeated fields and quoted input", () => {
+  it("depends_on has at most as many entries as there are steps; each entry at most 128 characters", () => {
+    const v = violations(workflow([step("a"), step("b", Array.from({ length: 100_000 }, () => ""))]));
+    // One violation for the list and at most one per entry kept (2), not 100,000.
+    expect(v[0]).toEqual({ field: "steps[1].depends_on", description: "at most 2 entries, the number of steps (got 100000)" });
+    expect(v.length).toBeLessThanOrEqual(3);
+    const long = violations(workflow([step("a"), step("b", ["x".repeat(10_000)])]));
+    expect(long).toEqual([{ field: "steps[1].depends_on[0]", description: "must be at most 128 characters (got 10000)" }]);
+  });
+
+  it("quotes at most 80 characters of a value in a description", () => {
+    const v = violations(workflow([step("a", ["y".repeat(128)])]));
+    expect(v[0].field).toBe("steps[0].depends_on[0]");
+    expect(v[0].description).toBe(`unknown step "${"y".repeat(80)}…"`);
+  });
+});

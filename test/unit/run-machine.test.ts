@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { compileWorkflow } from "../../src/domain/compile-workflow.ts";
-import { RunMachine } from "../../src/domain/run-machine.ts";
+import { FIELD_LIMITS, TRUNCATION_MARKER } from "../../src/domain/field-limits.ts";
+import { RunMachine, STEP_CANCELLED_MESSAGE } from "../../src/domain/run-machine.ts";
 import { applyPatch, newRunRecord, type RunRecord } from "../../src/domain/run-record.ts";
 import { DEFAULT_LIMITS, type StepInput } from "../../src/domain/workflow-spec.ts";
 
@@ -144,6 +145,35 @@ describe("RunMachine cancel, deadline and recovery", () => {
     expect(m.run.error).toMatchObject({ reason: "cancelled" });
     expect(states(m)).toEqual({ a: "cancelled", b: "completed", c: "skipped" });
     expect(m.attemptSucceeded(0, 1, null, 4).dispatch).toEqual([]);
+  });
+
+  test("cancel stores the reason once: in the run's error, not in every in-flight step or its event", () => {
+    const steps = Array.from({ length: 20 }, (_, i) => ({ id: `s${i}`, parallel: true }));
+    const m = new RunMachine(run(steps));
+    m.start(1);
+    m.takePatch();
+    const reason = "r".repeat(1024);
+    m.cancel(2, `cancelled: ${reason}`);
+    expect(m.run.error).toMatchObject({ reason: "cancelled", message: `cancelled: ${reason}` });
+    for (const st of m.run.steps) {
+      expect(st.state).toBe("cancelled");
+      expect(st.error).toMatchObject({ reason: "cancelled", message: STEP_CANCELLED_MESSAGE });
+    }
+    const patch = m.takePatch()!;
+    const stepEvents = patch.events.filter((e) => e.kind === "step");
+    expect(stepEvents).toHaveLength(20);
+    for (const e of stepEvents) expect(e.error?.message).toBe(STEP_CANCELLED_MESSAGE);
+    // The reason appears in the run's error and the run's own transition event only.
+    expect(JSON.stringify(patch).split(reason).length - 1).toBeLessThanOrEqual(3);
+  });
+
+  test("stored error messages are bounded: a handler's huge error text is cut with a marker", () => {
+    const m = new RunMachine(run([{ id: "a" }]));
+    m.start(1);
+    m.attemptFailed(0, 1, { error: { reason: "handler_error", message: "e".repeat(1_000_000) }, retryable: false }, 2);
+    expect(m.run.steps[0].error?.message).toHaveLength(FIELD_LIMITS.maxErrorMessageLength);
+    expect(m.run.steps[0].error?.message.endsWith(TRUNCATION_MARKER)).toBe(true);
+    expect(m.run.error!.message.length).toBeLessThan(FIELD_LIMITS.maxErrorMessageLength + 200);
   });
 
   test("the deadline fails the run as timed_out", () => {

@@ -465,7 +465,7 @@ func TestCancelRunningWorkflow(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition || weft.ErrorReason(err) != "RUN_FINISHED" {
 		t.Errorf("second cancel: %v (reason %q)", err, weft.ErrorReason(err))
 	}
-	_, err = client.GetWorkflow(ctx, "wf_does_not_exist")
+	_, err = client.GetWorkflow(ctx, "wf_01ARZ3NDEKTSV4RRFFQ69G5FAV")
 	if status.Code(err) != codes.NotFound || weft.ErrorReason(err) != "RUN_NOT_FOUND" {
 		t.Errorf("unknown run: %v (reason %q)", err, weft.ErrorReason(err))
 	}

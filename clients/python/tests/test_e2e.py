@@ -285,7 +285,7 @@ def test_every_problem_is_reported_at_once(client: Client):
 
 def test_unknown_run_is_not_found(client: Client):
     with pytest.raises(grpc.RpcError) as info:
-        client.get_workflow("wf_01JDQ0000000000000000NOPE0")
+        client.get_workflow("wf_01JDQ0000000000000000000Z0")
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_info(info.value).reason == "RUN_NOT_FOUND"
     assert field_violations(info.value) == []

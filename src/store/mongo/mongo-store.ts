@@ -23,7 +23,8 @@ import {
   MongoServerError,
   MongoServerSelectionError,
 } from "mongodb";
-import { CANCELLABLE_RUN_STATES, needsDriving, type RunEvent, type RunPatch, type RunRecord } from "../../domain/run-record.ts";
+import { CANCELLABLE_RUN_STATES, needsDriving, type RunEvent, type RunPatch, type RunRecord, type RunSummary } from "../../domain/run-record.ts";
+import type { WorkflowSpec } from "../../domain/workflow-spec.ts";
 import type { CancelRequest, RunOwnership } from "../../ports/run-ownership.ts";
 import {
   type CreateRunResult,
@@ -95,6 +96,15 @@ async function mapped<T>(p: Promise<T>): Promise<T> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** The runs a list query selects (ListRunsQuery), newest first by _id. */
+function listFilter(query: ListRunsQuery): Record<string, unknown> {
+  const filter: Record<string, unknown> = {};
+  if (query.states.length > 0) filter.state = { $in: query.states };
+  if (query.workflowId) filter.workflowId = query.workflowId;
+  if (query.beforeRunId) filter._id = { $lt: query.beforeRunId };
+  return filter;
 }
 
 export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
@@ -232,12 +242,27 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
-    const filter: Record<string, unknown> = {};
-    if (query.states.length > 0) filter.state = { $in: query.states };
-    if (query.workflowId) filter.workflowId = query.workflowId;
-    if (query.beforeRunId) filter._id = { $lt: query.beforeRunId };
+    const filter = listFilter(query);
     const docs = await mapped(this.runs.find(filter).sort({ _id: -1 }).limit(query.limit).toArray());
     return docs.map(runFromDoc);
+  }
+
+  async listRunSummaries(query: ListRunsQuery): Promise<RunSummary[]> {
+    // The spec is one JSON text (read whole); the steps' results, errors and the outbox stay in the database.
+    const filter = listFilter(query);
+    const projection = { _id: 1, header: 1, spec: 1, createdAt: 1, lastSeq: 1, "steps.id": 1, "steps.state": 1 };
+    const docs = await mapped(this.runs.find(filter, { projection }).sort({ _id: -1 }).limit(query.limit).toArray());
+    return docs.map((doc) => {
+      const { steps: _, context: __, ...spec } = JSON.parse(doc.spec) as WorkflowSpec;
+      return {
+        ...doc.header,
+        runId: doc._id,
+        spec,
+        createdAt: doc.createdAt,
+        steps: doc.steps.map((s) => ({ id: s.id, state: s.state })),
+        lastSeq: doc.lastSeq,
+      };
+    });
   }
 
   listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {

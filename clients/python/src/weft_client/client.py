@@ -197,9 +197,16 @@ class Client:
         workflow_id: str = "",
         page_size: int = 0,
         page_token: str = "",
+        view: pb.WorkflowView = pb.WORKFLOW_VIEW_BASIC,
     ) -> pb.ListWorkflowsResponse:
-        """One page of runs, newest first (``.workflows``, ``.next_page_token``)."""
-        req = pb.ListWorkflowsRequest(states=list(states), workflow_id=workflow_id, page_size=page_size, page_token=page_token)
+        """One page of runs, newest first (``.workflows``, ``.next_page_token``).
+
+        The basic view (default) leaves out ``context``, ``results`` and ``steps``;
+        ``view=pb.WORKFLOW_VIEW_FULL`` returns each run as ``get_workflow`` does.
+        """
+        req = pb.ListWorkflowsRequest(
+            states=list(states), workflow_id=workflow_id, page_size=page_size, page_token=page_token, view=view
+        )
         return cast(pb.ListWorkflowsResponse, self._stub.ListWorkflows(req, timeout=self._timeout, metadata=self._md()))
 
     def list_events(self, run_id: str, *, page_size: int = 0) -> Iterator[pb.WorkflowEvent]:

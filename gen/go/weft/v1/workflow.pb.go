@@ -348,6 +348,59 @@ func (WebhookState) EnumDescriptor() ([]byte, []int) {
 	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{4}
 }
 
+// How much of each run ListWorkflows returns.
+type WorkflowView int32
+
+const (
+	// The basic view.
+	WorkflowView_WORKFLOW_VIEW_UNSPECIFIED WorkflowView = 0
+	// Every field except context, results and steps (the per-step statuses).
+	WorkflowView_WORKFLOW_VIEW_BASIC WorkflowView = 1
+	// Every field, as GetWorkflow returns it.
+	WorkflowView_WORKFLOW_VIEW_FULL WorkflowView = 2
+)
+
+// Enum value maps for WorkflowView.
+var (
+	WorkflowView_name = map[int32]string{
+		0: "WORKFLOW_VIEW_UNSPECIFIED",
+		1: "WORKFLOW_VIEW_BASIC",
+		2: "WORKFLOW_VIEW_FULL",
+	}
+	WorkflowView_value = map[string]int32{
+		"WORKFLOW_VIEW_UNSPECIFIED": 0,
+		"WORKFLOW_VIEW_BASIC":       1,
+		"WORKFLOW_VIEW_FULL":        2,
+	}
+)
+
+func (x WorkflowView) Enum() *WorkflowView {
+	p := new(WorkflowView)
+	*p = x
+	return p
+}
+
+func (x WorkflowView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WorkflowView) Descriptor() protoreflect.EnumDescriptor {
+	return file_weft_v1_workflow_proto_enumTypes[5].Descriptor()
+}
+
+func (WorkflowView) Type() protoreflect.EnumType {
+	return &file_weft_v1_workflow_proto_enumTypes[5]
+}
+
+func (x WorkflowView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WorkflowView.Descriptor instead.
+func (WorkflowView) EnumDescriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
+}
+
 // The definition of one step: an HTTP job handler called with the workflow's
 // context and the results of the steps it depends on.
 type StepDefinition struct {
@@ -1756,14 +1809,17 @@ func (x *GetWorkflowResponse) GetWorkflow() *Workflow {
 
 type ListWorkflowsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many runs (1..100); 0 means 50.
+	// At most this many runs (1..100); 0 means 50. A page also ends early once
+	// its encoded size passes 4 MiB (at least one run per page).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// From a previous response's next_page_token.
+	// From a previous response's next_page_token (at most 256 characters).
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Only runs in these states (any state when empty).
+	// Only runs in these states (any state when empty; at most 6 entries).
 	States []WorkflowState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=weft.v1.WorkflowState" json:"states,omitempty"`
-	// Only runs of this workflow id.
-	WorkflowId    string `protobuf:"bytes,4,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Only runs of this workflow id (at most 128 characters).
+	WorkflowId string `protobuf:"bytes,4,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Unspecified means WORKFLOW_VIEW_BASIC.
+	View          WorkflowView `protobuf:"varint,5,opt,name=view,proto3,enum=weft.v1.WorkflowView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1826,6 +1882,13 @@ func (x *ListWorkflowsRequest) GetWorkflowId() string {
 	return ""
 }
 
+func (x *ListWorkflowsRequest) GetView() WorkflowView {
+	if x != nil {
+		return x.View
+	}
+	return WorkflowView_WORKFLOW_VIEW_UNSPECIFIED
+}
+
 type ListWorkflowsResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Workflows []*Workflow            `protobuf:"bytes,1,rep,name=workflows,proto3" json:"workflows,omitempty"`
@@ -1883,7 +1946,7 @@ type CancelWorkflowRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The run's id ("wf_…").
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Recorded in the run's error.
+	// Recorded in the run's error (at most 1024 characters).
 	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2271,7 +2334,8 @@ type ListWorkflowEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The run's id ("wf_…").
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// At most this many events (1..1000); 0 means 100.
+	// At most this many events (1..1000); 0 means 100. A page also ends early
+	// once its encoded size passes 4 MiB (at least one event per page).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -2525,14 +2589,15 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x12GetWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"D\n" +
 	"\x13GetWorkflowResponse\x12-\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"\xa3\x01\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"\xce\x01\n" +
 	"\x14ListWorkflowsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12.\n" +
 	"\x06states\x18\x03 \x03(\x0e2\x16.weft.v1.WorkflowStateR\x06states\x12\x1f\n" +
 	"\vworkflow_id\x18\x04 \x01(\tR\n" +
-	"workflowId\"p\n" +
+	"workflowId\x12)\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x15.weft.v1.WorkflowViewR\x04view\"p\n" +
 	"\x15ListWorkflowsResponse\x12/\n" +
 	"\tworkflows\x18\x01 \x03(\v2\x11.weft.v1.WorkflowR\tworkflows\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +
@@ -2600,7 +2665,11 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x18WEBHOOK_STATE_DELIVERING\x10\x02\x12\x1c\n" +
 	"\x18WEBHOOK_STATE_RETRY_WAIT\x10\x03\x12\x1b\n" +
 	"\x17WEBHOOK_STATE_DELIVERED\x10\x04\x12\x18\n" +
-	"\x14WEBHOOK_STATE_FAILED\x10\x052\xf0\x04\n" +
+	"\x14WEBHOOK_STATE_FAILED\x10\x05*^\n" +
+	"\fWorkflowView\x12\x1d\n" +
+	"\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n" +
+	"\x12WORKFLOW_VIEW_FULL\x10\x022\xf0\x04\n" +
 	"\x0fWorkflowService\x12Q\n" +
 	"\x0eCreateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\x12M\n" +
 	"\vGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"\x03\x90\x02\x01\x12S\n" +
@@ -2623,7 +2692,7 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_weft_v1_workflow_proto_rawDescData
 }
 
-var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
@@ -2631,118 +2700,120 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(StepState)(0),                     // 2: weft.v1.StepState
 	(CompensationState)(0),             // 3: weft.v1.CompensationState
 	(WebhookState)(0),                  // 4: weft.v1.WebhookState
-	(*StepDefinition)(nil),             // 5: weft.v1.StepDefinition
-	(*RetryPolicy)(nil),                // 6: weft.v1.RetryPolicy
-	(*ErrorDetail)(nil),                // 7: weft.v1.ErrorDetail
-	(*StepStatus)(nil),                 // 8: weft.v1.StepStatus
-	(*WebhookDelivery)(nil),            // 9: weft.v1.WebhookDelivery
-	(*Workflow)(nil),                   // 10: weft.v1.Workflow
-	(*WorkflowEvent)(nil),              // 11: weft.v1.WorkflowEvent
-	(*RunTransition)(nil),              // 12: weft.v1.RunTransition
-	(*StepTransition)(nil),             // 13: weft.v1.StepTransition
-	(*CompensationTransition)(nil),     // 14: weft.v1.CompensationTransition
-	(*Heartbeat)(nil),                  // 15: weft.v1.Heartbeat
-	(*CreateWorkflowRequest)(nil),      // 16: weft.v1.CreateWorkflowRequest
-	(*CreateWorkflowResponse)(nil),     // 17: weft.v1.CreateWorkflowResponse
-	(*GetWorkflowRequest)(nil),         // 18: weft.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),        // 19: weft.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),       // 20: weft.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),      // 21: weft.v1.ListWorkflowsResponse
-	(*CancelWorkflowRequest)(nil),      // 22: weft.v1.CancelWorkflowRequest
-	(*CancelWorkflowResponse)(nil),     // 23: weft.v1.CancelWorkflowResponse
-	(*WatchWorkflowRequest)(nil),       // 24: weft.v1.WatchWorkflowRequest
-	(*WatchWorkflowResponse)(nil),      // 25: weft.v1.WatchWorkflowResponse
-	(*WatchWorkflowsRequest)(nil),      // 26: weft.v1.WatchWorkflowsRequest
-	(*WatchWorkflowsResponse)(nil),     // 27: weft.v1.WatchWorkflowsResponse
-	(*ListWorkflowEventsRequest)(nil),  // 28: weft.v1.ListWorkflowEventsRequest
-	(*ListWorkflowEventsResponse)(nil), // 29: weft.v1.ListWorkflowEventsResponse
-	nil,                                // 30: weft.v1.Workflow.ResultsEntry
-	(*durationpb.Duration)(nil),        // 31: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 32: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 33: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 34: google.protobuf.Struct
+	(WorkflowView)(0),                  // 5: weft.v1.WorkflowView
+	(*StepDefinition)(nil),             // 6: weft.v1.StepDefinition
+	(*RetryPolicy)(nil),                // 7: weft.v1.RetryPolicy
+	(*ErrorDetail)(nil),                // 8: weft.v1.ErrorDetail
+	(*StepStatus)(nil),                 // 9: weft.v1.StepStatus
+	(*WebhookDelivery)(nil),            // 10: weft.v1.WebhookDelivery
+	(*Workflow)(nil),                   // 11: weft.v1.Workflow
+	(*WorkflowEvent)(nil),              // 12: weft.v1.WorkflowEvent
+	(*RunTransition)(nil),              // 13: weft.v1.RunTransition
+	(*StepTransition)(nil),             // 14: weft.v1.StepTransition
+	(*CompensationTransition)(nil),     // 15: weft.v1.CompensationTransition
+	(*Heartbeat)(nil),                  // 16: weft.v1.Heartbeat
+	(*CreateWorkflowRequest)(nil),      // 17: weft.v1.CreateWorkflowRequest
+	(*CreateWorkflowResponse)(nil),     // 18: weft.v1.CreateWorkflowResponse
+	(*GetWorkflowRequest)(nil),         // 19: weft.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),        // 20: weft.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),       // 21: weft.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),      // 22: weft.v1.ListWorkflowsResponse
+	(*CancelWorkflowRequest)(nil),      // 23: weft.v1.CancelWorkflowRequest
+	(*CancelWorkflowResponse)(nil),     // 24: weft.v1.CancelWorkflowResponse
+	(*WatchWorkflowRequest)(nil),       // 25: weft.v1.WatchWorkflowRequest
+	(*WatchWorkflowResponse)(nil),      // 26: weft.v1.WatchWorkflowResponse
+	(*WatchWorkflowsRequest)(nil),      // 27: weft.v1.WatchWorkflowsRequest
+	(*WatchWorkflowsResponse)(nil),     // 28: weft.v1.WatchWorkflowsResponse
+	(*ListWorkflowEventsRequest)(nil),  // 29: weft.v1.ListWorkflowEventsRequest
+	(*ListWorkflowEventsResponse)(nil), // 30: weft.v1.ListWorkflowEventsResponse
+	nil,                                // 31: weft.v1.Workflow.ResultsEntry
+	(*durationpb.Duration)(nil),        // 32: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 33: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 34: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 35: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
-	6,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	31, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	7,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
+	32, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
 	0,  // 2: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	31, // 3: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	31, // 4: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	32, // 3: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	32, // 4: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
 	2,  // 5: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	32, // 6: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	32, // 7: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	33, // 8: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
-	7,  // 9: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	32, // 10: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	5,  // 11: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
+	33, // 6: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	33, // 7: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	34, // 8: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	8,  // 9: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
+	33, // 10: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	6,  // 11: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
 	3,  // 12: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
-	7,  // 13: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	32, // 14: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	32, // 15: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	8,  // 13: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
+	33, // 14: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	33, // 15: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
 	4,  // 16: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	7,  // 17: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	32, // 18: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	32, // 19: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	32, // 20: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	8,  // 17: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	33, // 18: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	33, // 19: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	33, // 20: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
 	1,  // 21: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	32, // 22: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	32, // 23: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	32, // 24: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	34, // 25: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	30, // 26: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	8,  // 27: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	7,  // 28: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	31, // 29: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	32, // 30: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 31: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	32, // 32: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	12, // 33: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	13, // 34: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	14, // 35: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	7,  // 36: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	33, // 37: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	33, // 22: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	33, // 23: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	33, // 24: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	35, // 25: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	31, // 26: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	9,  // 27: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	8,  // 28: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	32, // 29: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	33, // 30: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	10, // 31: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	33, // 32: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	13, // 33: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	14, // 34: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	15, // 35: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	8,  // 36: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	34, // 37: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
 	1,  // 38: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
 	1,  // 39: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
 	2,  // 40: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
 	2,  // 41: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
 	3,  // 42: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
 	3,  // 43: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	32, // 44: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	5,  // 45: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	34, // 46: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	31, // 47: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	10, // 48: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	10, // 49: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	33, // 44: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	6,  // 45: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	35, // 46: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	32, // 47: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	11, // 48: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	11, // 49: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
 	1,  // 50: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	10, // 51: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	10, // 52: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	10, // 53: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	11, // 54: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	15, // 55: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	1,  // 56: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	11, // 57: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	15, // 58: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	11, // 59: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	33, // 60: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	16, // 61: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	18, // 62: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	20, // 63: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	22, // 64: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	24, // 65: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	26, // 66: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	28, // 67: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	17, // 68: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	19, // 69: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	21, // 70: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	23, // 71: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	25, // 72: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	27, // 73: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	29, // 74: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	68, // [68:75] is the sub-list for method output_type
-	61, // [61:68] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	5,  // 51: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	11, // 52: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	11, // 53: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	11, // 54: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	12, // 55: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	16, // 56: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	1,  // 57: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	12, // 58: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	16, // 59: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	12, // 60: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	34, // 61: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	17, // 62: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	19, // 63: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	21, // 64: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	23, // 65: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	25, // 66: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	27, // 67: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	29, // 68: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	18, // 69: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	20, // 70: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	22, // 71: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	24, // 72: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	26, // 73: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	28, // 74: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	30, // 75: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	69, // [69:76] is the sub-list for method output_type
+	62, // [62:69] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -2769,7 +2840,7 @@ func file_weft_v1_workflow_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -57,6 +57,12 @@ class WebhookState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WEBHOOK_STATE_RETRY_WAIT: _ClassVar[WebhookState]
     WEBHOOK_STATE_DELIVERED: _ClassVar[WebhookState]
     WEBHOOK_STATE_FAILED: _ClassVar[WebhookState]
+
+class WorkflowView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORKFLOW_VIEW_UNSPECIFIED: _ClassVar[WorkflowView]
+    WORKFLOW_VIEW_BASIC: _ClassVar[WorkflowView]
+    WORKFLOW_VIEW_FULL: _ClassVar[WorkflowView]
 BACKOFF_UNSPECIFIED: Backoff
 BACKOFF_EXPONENTIAL: Backoff
 BACKOFF_LINEAR: Backoff
@@ -88,6 +94,9 @@ WEBHOOK_STATE_DELIVERING: WebhookState
 WEBHOOK_STATE_RETRY_WAIT: WebhookState
 WEBHOOK_STATE_DELIVERED: WebhookState
 WEBHOOK_STATE_FAILED: WebhookState
+WORKFLOW_VIEW_UNSPECIFIED: WorkflowView
+WORKFLOW_VIEW_BASIC: WorkflowView
+WORKFLOW_VIEW_FULL: WorkflowView
 
 class StepDefinition(_message.Message):
     __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation")
@@ -347,16 +356,18 @@ class GetWorkflowResponse(_message.Message):
     def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
 
 class ListWorkflowsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "states", "workflow_id")
+    __slots__ = ("page_size", "page_token", "states", "workflow_id", "view")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     states: _containers.RepeatedScalarFieldContainer[WorkflowState]
     workflow_id: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., states: _Optional[_Iterable[_Union[WorkflowState, str]]] = ..., workflow_id: _Optional[str] = ...) -> None: ...
+    view: WorkflowView
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., states: _Optional[_Iterable[_Union[WorkflowState, str]]] = ..., workflow_id: _Optional[str] = ..., view: _Optional[_Union[WorkflowView, str]] = ...) -> None: ...
 
 class ListWorkflowsResponse(_message.Message):
     __slots__ = ("workflows", "next_page_token")

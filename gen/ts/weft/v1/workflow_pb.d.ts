@@ -794,32 +794,40 @@ export declare const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse>;
  */
 export declare type ListWorkflowsRequest = Message<"weft.v1.ListWorkflowsRequest"> & {
   /**
-   * At most this many runs (1..100); 0 means 50.
+   * At most this many runs (1..100); 0 means 50. A page also ends early once
+   * its encoded size passes 4 MiB (at least one run per page).
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
-   * From a previous response's next_page_token.
+   * From a previous response's next_page_token (at most 256 characters).
    *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
-   * Only runs in these states (any state when empty).
+   * Only runs in these states (any state when empty; at most 6 entries).
    *
    * @generated from field: repeated weft.v1.WorkflowState states = 3;
    */
   states: WorkflowState[];
 
   /**
-   * Only runs of this workflow id.
+   * Only runs of this workflow id (at most 128 characters).
    *
    * @generated from field: string workflow_id = 4;
    */
   workflowId: string;
+
+  /**
+   * Unspecified means WORKFLOW_VIEW_BASIC.
+   *
+   * @generated from field: weft.v1.WorkflowView view = 5;
+   */
+  view: WorkflowView;
 };
 
 /**
@@ -863,7 +871,7 @@ export declare type CancelWorkflowRequest = Message<"weft.v1.CancelWorkflowReque
   id: string;
 
   /**
-   * Recorded in the run's error.
+   * Recorded in the run's error (at most 1024 characters).
    *
    * @generated from field: string reason = 2;
    */
@@ -1019,7 +1027,8 @@ export declare type ListWorkflowEventsRequest = Message<"weft.v1.ListWorkflowEve
   id: string;
 
   /**
-   * At most this many events (1..1000); 0 means 100.
+   * At most this many events (1..1000); 0 means 100. A page also ends early
+   * once its encoded size passes 4 MiB (at least one event per page).
    *
    * @generated from field: int32 page_size = 2;
    */
@@ -1328,6 +1337,39 @@ export enum WebhookState {
  * Describes the enum weft.v1.WebhookState.
  */
 export declare const WebhookStateSchema: GenEnum<WebhookState>;
+
+/**
+ * How much of each run ListWorkflows returns.
+ *
+ * @generated from enum weft.v1.WorkflowView
+ */
+export enum WorkflowView {
+  /**
+   * The basic view.
+   *
+   * @generated from enum value: WORKFLOW_VIEW_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every field except context, results and steps (the per-step statuses).
+   *
+   * @generated from enum value: WORKFLOW_VIEW_BASIC = 1;
+   */
+  BASIC = 1,
+
+  /**
+   * Every field, as GetWorkflow returns it.
+   *
+   * @generated from enum value: WORKFLOW_VIEW_FULL = 2;
+   */
+  FULL = 2,
+}
+
+/**
+ * Describes the enum weft.v1.WorkflowView.
+ */
+export declare const WorkflowViewSchema: GenEnum<WorkflowView>;
 
 /**
  * Runs, in creation order, and their lifecycle.
