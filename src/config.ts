@@ -1,5 +1,6 @@
 // Configuration from flags and environment variables, parsed once at start-up.
 // A flag wins over its environment variable, which wins over the default.
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { parseArgs } from "node:util";
@@ -127,11 +128,15 @@ function loadTls(certFile: string, keyFile: string, clientCaFile: string): TlsCo
     throw new ConfigError(`tls-key: ${keyFile} is not a valid private key for ${certFile} (${(err as Error).message})`);
   }
   if (clientCa) {
+    let isCa = false;
     try {
+      // The first certificate in the file; Node skips what it cannot use as a CA, so check here.
+      isCa = new X509Certificate(clientCa).ca;
       createSecureContext({ ca: clientCa });
     } catch (err) {
       throw new ConfigError(`tls-client-ca: ${clientCaFile} holds no valid CA certificate (${(err as Error).message})`);
     }
+    if (!isCa) throw new ConfigError(`tls-client-ca: ${clientCaFile} holds no valid CA certificate (its first certificate is not a CA)`);
   }
   return { certFile, keyFile, clientCaFile: clientCaFile || undefined, cert, key, clientCa };
 }
