@@ -117,7 +117,8 @@ func (w *logWriter) String() string {
 	return w.all.String()
 }
 
-func startWeft() (*weftServer, error) {
+// startWeft starts a server; extraArgs are added to its command line.
+func startWeft(extraArgs ...string) (*weftServer, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
@@ -131,9 +132,10 @@ func startWeft() (*weftServer, error) {
 		return nil, err
 	}
 	out := &logWriter{port: make(chan int, 1)}
-	cmd := exec.Command(node, "src/main.ts",
+	args := append([]string{"src/main.ts",
 		"--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir,
-		"--signing-secrets", testSecret, "--shutdown-grace-ms", "2000")
+		"--signing-secrets", testSecret, "--shutdown-grace-ms", "2000"}, extraArgs...)
+	cmd := exec.Command(node, args...)
 	cmd.Dir = root
 	cmd.Stdout = out
 	cmd.Stderr = out
