@@ -69,6 +69,30 @@ describe("header and request timeouts (real server)", () => {
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
   });
 
+  test("an idle HTTP/1.1 keep-alive connection outlives the timeouts and serves its next request", async () => {
+    const socket = net.connect(weft.server.port, "127.0.0.1");
+    socket.on("error", () => {});
+    let received = "";
+    socket.setEncoding("latin1").on("data", (d: string) => (received += d));
+    let closed = false;
+    socket.once("close", () => (closed = true));
+    const body = "{}";
+    const request = `POST /weft.v1.WorkflowService/ListWorkflows HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    try {
+      socket.write(request);
+      await until(() => /\r\n\r\n\{.*\}$/s.test(received), "the first response", 20_000);
+      expect(received).toMatch(/^HTTP\/1\.1 200 /);
+      await sleep(4 * REQUEST_TIMEOUT_MS);
+      expect(closed).toBe(false);
+      received = "";
+      socket.write(request);
+      await until(() => /\r\n\r\n\{.*\}$/s.test(received), "the second response", 20_000);
+      expect(received).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      socket.destroy();
+    }
+  });
+
   test("an HTTP/2 session that never sends a request is closed after the header timeout", async () => {
     const session = http2.connect(`http://127.0.0.1:${weft.server.port}`);
     session.on("error", () => {});

@@ -8,6 +8,8 @@ import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as http2 from "node:http2";
+import * as https from "node:https";
 import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -19,6 +21,7 @@ import {
 } from "../../gen/ts/health/v1/health_pb.js";
 import { WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { ConfigError, loadConfig } from "../../src/config.ts";
+import { listen } from "../../src/server/listener.ts";
 import { findGrpcurl, runGrpcurl } from "../support/grpcurl.ts";
 import { makeTestCerts, type TestCerts } from "../support/tls-certs.ts";
 import { kill9, spawnWeft } from "../support/weft-process.ts";
@@ -118,6 +121,36 @@ describe("TLS", () => {
     expect(list.stdout.split("\n")).toContain("weft.v1.WorkflowService");
     const refused = await runGrpcurl(bin, [`127.0.0.1:${weft.server.port}`, "list"]);
     expect(refused.code).not.toBe(0);
+  });
+});
+
+describe("graceful close with TLS", () => {
+  test("idle HTTP/1.1 and HTTP/2 connections are closed at once, without waiting for the grace period", async () => {
+    const listener = await listen((_req, res) => res.end("ok"), { host: "127.0.0.1", port: 0, tls: { cert: certs.cert, key: certs.key } });
+    const agent = new https.Agent({ keepAlive: true, ca: certs.ca });
+    const h1Closed = new Promise<void>((resolve, reject) => {
+      https
+        .get({ host: "127.0.0.1", port: listener.port, path: "/", agent }, (res) => {
+          res.resume();
+          res.socket.once("close", () => resolve());
+        })
+        .on("error", reject);
+    });
+    const session = http2.connect(`https://127.0.0.1:${listener.port}`, { ca: certs.ca });
+    session.on("error", () => {});
+    const h2Closed = new Promise<void>((resolve) => session.once("close", () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      const req = session.request({ ":path": "/" });
+      req.on("error", reject);
+      req.resume();
+      req.on("end", () => resolve());
+    });
+    const started = performance.now();
+    // A grace period far longer than the test may take: close() must not need it.
+    await listener.close(600_000);
+    await Promise.all([h1Closed, h2Closed]);
+    expect(performance.now() - started).toBeLessThan(300_000);
+    agent.destroy();
   });
 });
 
