@@ -11,8 +11,10 @@ export function ensurePrivateDir(dir: string, warn: (message: string) => void): 
   mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const st = statSync(dir);
   if ((st.mode & 0o777) === PRIVATE_DIR_MODE) return;
-  if (typeof process.getuid === "function" && st.uid !== process.getuid()) {
-    warn(`data directory ${dir} is not owned by this user and has mode ${(st.mode & 0o777).toString(8)}: others may read the data; make it 0700`);
+  const shared = (st.mode & 0o1000) !== 0; // sticky, like /tmp: a directory meant for everyone
+  if (shared || (typeof process.getuid === "function" && st.uid !== process.getuid())) {
+    const why = shared ? "is a shared (sticky) directory" : "is not owned by this user";
+    warn(`data directory ${dir} ${why} and has mode ${(st.mode & 0o777).toString(8)}: others may see the data; use a directory of its own, mode 0700`);
     return;
   }
   try {
