@@ -25,6 +25,7 @@ tsc --noEmit -p tsconfig.json || exit 1
 
 step "TypeScript tests (vitest)"
 bash scripts/install-mongo-java-server.sh || exit 1
+bash scripts/install-tools.sh || exit 1
 vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" "$@" || status=1
 
 step "TypeScript end-to-end tests again, every server on the MongoDB store"

@@ -1,6 +1,8 @@
 // Configuration from flags and environment variables, parsed once at start-up.
 // A flag wins over its environment variable, which wins over the default.
+import { X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { parseArgs } from "node:util";
 import { OUTBOUND_PRESETS, OutboundPolicy, OutboundPolicyError, type OutboundPreset } from "./domain/outbound-policy.ts";
 import { ApiKeyConfigError, type ApiKeyDigest, type ApiKeyEntry, digestApiKeys, isLoopbackHost, parseApiKeyFile, parseApiKeyList } from "./domain/api-keys.ts";
@@ -10,6 +12,10 @@ import { parseSecretList } from "./signing/secrets.ts";
 export interface Config {
   host: string;
   port: number;
+  /** Set: the port speaks TLS only (ALPN h2 and http/1.1); unset: cleartext (h2c and HTTP/1.1). */
+  tls: TlsConfig | undefined;
+  /** Connection cap and timeouts of the listener. */
+  connections: { max: number; headerTimeoutMs: number; requestTimeoutMs: number };
   dataDir: string;
   sqliteSynchronous: "normal" | "full";
   /** Empty: a secret is generated once and kept in the data directory. */
@@ -38,6 +44,16 @@ export interface Config {
   };
 }
 
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  /** Set: mutual TLS, clients must present a certificate signed by one of these CAs. */
+  clientCaFile: string | undefined;
+  cert: Buffer;
+  key: Buffer;
+  clientCa: Buffer | undefined;
+}
+
 interface Option {
   flag: string;
   env: string;
@@ -52,6 +68,12 @@ interface Option {
 export const OPTIONS: Option[] = [
   { flag: "host", env: "WEFT_HOST", default: "", shownDefault: "127.0.0.1 | 0.0.0.0", help: "address to listen on; default 127.0.0.1 without API keys, 0.0.0.0 with" },
   { flag: "port", env: "WEFT_PORT", default: "8080", help: "port for gRPC, gRPC-Web and Connect (0 = any free port)" },
+  { flag: "tls-cert", env: "WEFT_TLS_CERT", default: "", help: "PEM file of the server certificate (chain): the port then speaks TLS only; needs --tls-key" },
+  { flag: "tls-key", env: "WEFT_TLS_KEY", default: "", help: "PEM file of the private key of --tls-cert" },
+  { flag: "tls-client-ca", env: "WEFT_TLS_CLIENT_CA", default: "", help: "PEM file of the CA certificate(s) for client certificates: set, every client must present one (mutual TLS); needs --tls-cert" },
+  { flag: "max-connections", env: "WEFT_MAX_CONNECTIONS", default: "1024", help: "most open client connections; further ones are closed at once" },
+  { flag: "header-timeout-ms", env: "WEFT_HEADER_TIMEOUT_MS", default: "10000", help: "a new connection must complete its TLS handshake and its first request's headers within this time, and every later HTTP/1.1 request its headers" },
+  { flag: "request-timeout-ms", env: "WEFT_REQUEST_TIMEOUT_MS", default: "30000", help: "a request must be received in full (headers and body) within this time; responses, streams included, are not limited" },
   { flag: "data-dir", env: "WEFT_DATA_DIR", default: "./data", help: "directory of the embedded store" },
   { flag: "sqlite-synchronous", env: "WEFT_SQLITE_SYNCHRONOUS", default: "normal", help: "normal (survives process crashes) or full (also fsyncs every commit, survives power loss)" },
   { flag: "signing-secrets", env: "WEFT_SIGNING_SECRETS", default: "", help: "comma-separated secrets (whsec_<base64> or raw) used to sign step requests; all are used, for rotation. Empty: one is generated in <data-dir>/signing-secret" },
@@ -94,6 +116,52 @@ export function helpText(): string {
 }
 
 export class ConfigError extends Error {}
+
+function readPem(name: string, file: string): Buffer {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!data.includes("-----BEGIN ")) throw new ConfigError(`${name}: ${file} is not a PEM file (no "-----BEGIN" line)`);
+  return data;
+}
+
+/** Reads and checks the TLS files: both cert and key or neither; a client CA only with them. */
+function loadTls(certFile: string, keyFile: string, clientCaFile: string): TlsConfig | undefined {
+  if (!certFile && !keyFile) {
+    if (clientCaFile) throw new ConfigError("tls-client-ca: needs --tls-cert and --tls-key (mutual TLS is TLS)");
+    return undefined;
+  }
+  if (!certFile) throw new ConfigError("tls-key: needs --tls-cert too");
+  if (!keyFile) throw new ConfigError("tls-cert: needs --tls-key too");
+  const cert = readPem("tls-cert", certFile);
+  const key = readPem("tls-key", keyFile);
+  const clientCa = clientCaFile ? readPem("tls-client-ca", clientCaFile) : undefined;
+  try {
+    createSecureContext({ cert });
+  } catch (err) {
+    throw new ConfigError(`tls-cert: ${certFile} holds no valid certificate (${(err as Error).message})`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new ConfigError(`tls-key: ${keyFile} is not a valid private key for ${certFile} (${(err as Error).message})`);
+  }
+  if (clientCa) {
+    let isCa = false;
+    try {
+      // The first certificate in the file; Node skips what it cannot use as a CA, so check here.
+      isCa = new X509Certificate(clientCa).ca;
+      createSecureContext({ ca: clientCa });
+    } catch (err) {
+      throw new ConfigError(`tls-client-ca: ${clientCaFile} holds no valid CA certificate (${(err as Error).message})`);
+    }
+    if (!isCa) throw new ConfigError(`tls-client-ca: ${clientCaFile} holds no valid CA certificate (its first certificate is not a CA)`);
+  }
+  return { certFile, keyFile, clientCaFile: clientCaFile || undefined, cert, key, clientCa };
+}
 
 function int(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name}: "${raw}" is not a whole number`);
@@ -180,9 +248,20 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
       );
     }
   }
+  const headerTimeoutMs = int("header-timeout-ms", get("header-timeout-ms"), 100);
+  const requestTimeoutMs = int("request-timeout-ms", get("request-timeout-ms"), 100);
+  if (requestTimeoutMs < headerTimeoutMs) {
+    throw new ConfigError(`request-timeout-ms: ${requestTimeoutMs} must not be less than header-timeout-ms (${headerTimeoutMs})`);
+  }
   return {
     host,
     port: int("port", get("port"), 0, 65535),
+    tls: loadTls(get("tls-cert").trim(), get("tls-key").trim(), get("tls-client-ca").trim()),
+    connections: {
+      max: int("max-connections", get("max-connections"), 1),
+      headerTimeoutMs,
+      requestTimeoutMs,
+    },
     dataDir: get("data-dir"),
     sqliteSynchronous: sync,
     signingSecrets: parseSecretList(get("signing-secrets")),

@@ -1,4 +1,4 @@
-// One TCP port, two HTTP flavours.
+// One TCP port, two HTTP flavours, optionally over TLS.
 //
 // gRPC clients (grpc-js, grpc-go, grpcurl) speak HTTP/2 over cleartext with
 // "prior knowledge": the first bytes on the wire are the HTTP/2 connection
@@ -7,10 +7,20 @@
 // then hand the socket to an `http2` or an `http` server that never listens
 // itself. Both servers dispatch to the same request handler, e.g. the
 // function returned by `connectNodeAdapter(...)`.
+//
+// With TLS, every accepted socket goes through a `tls.Server` (that never
+// listens either) and ALPN picks the flavour: "h2" or "http/1.1".
+//
+// Limits: at most `maxConnections` open connections (more are closed at once);
+// a connection must be classified (TLS: handshake done) and send its first
+// request's headers within `headerTimeoutMs`; every request must be received
+// in full within `requestTimeoutMs`. Responses, streams included, are not
+// limited, and HTTP/1.1 keep-alive idles for 65 s as before.
 
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 
 /** What `connectNodeAdapter(...)` returns; serves both HTTP versions. */
 export type RequestHandler = (
@@ -21,16 +31,19 @@ export type RequestHandler = (
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-/** A connection that has not sent enough bytes to be classified by then is dropped. */
-const PEEK_TIMEOUT_MS = 10_000;
+/** Defaults of the limits, see `ListenOptions`. */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Dropped connections are logged at most this often (with their count). */
+const DROP_LOG_INTERVAL_MS = 10_000;
 
 /**
  * HTTP/1.1 idle keep-alive: longer than the usual 60 s idle timeout of load
  * balancers and proxies in front of us, so they close first (no races on reuse).
  */
 const H1_KEEP_ALIVE_TIMEOUT_MS = 65_000;
-/** Must exceed keepAliveTimeout, see the Node.js docs for `server.headersTimeout`. */
-const H1_HEADERS_TIMEOUT_MS = 66_000;
 
 /**
  * HTTP/2 settings for a server with many concurrent, long-lived streams
@@ -68,6 +81,20 @@ export interface ListenOptions {
   maxHeaderBytes?: number;
   /** Called for every new HTTP/2 session, e.g. to log or count connections. */
   onHttp2Session?: (session: http2.ServerHttp2Session) => void;
+  /** Set: TLS only on this port (ALPN h2 and http/1.1). `clientCa` set: mutual TLS. */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
+  /** Most open connections; further ones are closed at once. Default 1024. */
+  maxConnections?: number;
+  /**
+   * A new connection must be classified (with TLS: finish its handshake) and
+   * send the headers of its first request within this time; so must every
+   * further HTTP/1.1 request. Default 10 s.
+   */
+  headerTimeoutMs?: number;
+  /** Time to receive a whole request (headers and body). Not less than headerTimeoutMs. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Told, at most every 10 s, how many connections the cap closed so far. */
+  onConnectionsDropped?: (total: number, maxConnections: number) => void;
 }
 
 type Protocol = "h1" | "h2" | "undecided";
@@ -86,25 +113,37 @@ function classify(head: Buffer): Protocol {
 
 export async function listen(handler: RequestHandler, options: ListenOptions): Promise<Listener> {
   const maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
+  const requestTimeoutMs = Math.max(headerTimeoutMs, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
 
   let closing = false;
   let closePromise: Promise<void> | undefined;
   /** Set by close() while it waits for the last connection to go. */
   let onDrained: (() => void) | undefined;
 
-  /** Every accepted socket and where it went; leftovers are destroyed at the end of close(). */
-  const sockets = new Map<net.Socket, Protocol>();
+  /**
+   * Every accepted TCP socket, where it went, and the socket the HTTP server
+   * reads (the TLS socket over it with TLS, else itself); leftovers are
+   * destroyed at the end of close().
+   */
+  const sockets = new Map<net.Socket, { protocol: Protocol; app: net.Socket }>();
   const h2Sessions = new Set<http2.ServerHttp2Session>();
-  /** In-flight HTTP/1.1 requests per socket (pipelining aside, 0 or 1). */
+  /** In-flight HTTP/1.1 requests per (app) socket (pipelining aside, 0 or 1). */
   const h1Active = new Map<net.Socket, number>();
 
   // ---- HTTP/1.1 ----------------------------------------------------------
   const h1 = http.createServer({
     maxHeaderSize: maxHeaderBytes,
     keepAliveTimeout: H1_KEEP_ALIVE_TIMEOUT_MS,
-    headersTimeout: H1_HEADERS_TIMEOUT_MS,
-    // requestTimeout (time to receive the whole request) keeps Node's 300 s
-    // default: Connect/gRPC-Web over HTTP/1.1 have short request bodies.
+    // Both run from a request's first byte (an idle keep-alive connection has
+    // none pending, so keepAliveTimeout applies to it instead). Node answers
+    // 408 and closes the connection when one passes.
+    headersTimeout: headerTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    // How often Node checks those two (its default, 30 s, would let a small
+    // timeout run far over).
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headerTimeoutMs / 4))),
   });
   h1.on("connection", (socket: net.Socket) => {
     h1Active.set(socket, 0);
@@ -134,20 +173,76 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
   });
   h2.on("session", (session: http2.ServerHttp2Session) => {
     h2Sessions.add(session);
-    session.once("close", () => h2Sessions.delete(session));
+    // A session must open its first stream (send a request's headers) in
+    // time; afterwards it may idle: clients keep connections for later calls.
+    const firstRequest = setTimeout(() => session.destroy(), headerTimeoutMs);
+    firstRequest.unref();
+    session.once("stream", () => clearTimeout(firstRequest));
+    session.once("close", () => {
+      clearTimeout(firstRequest);
+      h2Sessions.delete(session);
+    });
     // Without a listener, a session "error" event would be thrown.
     session.on("error", () => {});
     options.onHttp2Session?.(session);
     if (closing) session.close();
   });
+  h2.on("stream", (stream: http2.ServerHttp2Stream) => {
+    // The request (headers and body) must be in within requestTimeoutMs;
+    // the response, e.g. a long-lived watch stream, is not limited.
+    if (stream.endAfterHeaders) return;
+    const timer = setTimeout(() => {
+      if (!stream.destroyed && stream.state.remoteClose !== 1) stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, requestTimeoutMs);
+    timer.unref();
+    stream.once("close", () => clearTimeout(timer));
+  });
   h2.on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     handler(req, res);
   });
 
+  // ---- TLS (optional) ----------------------------------------------------
+  /**
+   * TCP sockets in their TLS handshake by peer address: a TLS socket has the
+   * peer address of the TCP socket under it, which is unique among open ones.
+   */
+  const handshaking = new Map<string, net.Socket>();
+  const peerKey = (socket: net.Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
+  const secure = options.tls
+    ? tls.createServer({
+        cert: options.tls.cert,
+        key: options.tls.key,
+        ALPNProtocols: ["h2", "http/1.1"],
+        minVersion: "TLSv1.2",
+        // Time for the whole handshake; a client that stalls in it is dropped.
+        handshakeTimeout: headerTimeoutMs,
+        ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+      })
+    : undefined;
+  if (secure) {
+    secure.on("secureConnection", (tlsSocket: tls.TLSSocket) => {
+      const raw = handshaking.get(peerKey(tlsSocket));
+      if (!raw || !sockets.has(raw) || closing) {
+        tlsSocket.destroy();
+        return;
+      }
+      // Errors (ECONNRESET, ...) are per-connection and not ours to rethrow.
+      tlsSocket.on("error", () => {});
+      // No ALPN (e.g. an old HTTP/1.1 client) means HTTP/1.1.
+      const protocol = tlsSocket.alpnProtocol === "h2" ? "h2" : "h1";
+      handshaking.delete(peerKey(tlsSocket));
+      sockets.set(raw, { protocol, app: tlsSocket });
+      if (protocol === "h2") h2.emit("connection", tlsSocket);
+      else h1.emit("connection", tlsSocket);
+    });
+    // Failed handshakes (no client certificate, wrong CA, timeout...): with
+    // a listener here, closing the connection is ours to do.
+    secure.on("tlsClientError", (_err: Error, tlsSocket: tls.TLSSocket) => tlsSocket.destroy());
+  }
   // ---- TCP accept + protocol sniffing ------------------------------------
   const hand = (socket: net.Socket, head: Buffer, protocol: "h1" | "h2") => {
     // Put the peeked bytes back so the HTTP server parses them first.
-    sockets.set(socket, protocol);
+    sockets.set(socket, { protocol, app: socket });
     socket.pause();
     socket.unshift(head);
     if (protocol === "h2") {
@@ -163,9 +258,21 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
     }
   };
 
+  let dropped = 0;
+  let lastDropLog = 0;
   const tcp = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+  // Node closes connections beyond the cap as they are accepted.
+  tcp.maxConnections = maxConnections;
+  tcp.on("drop", () => {
+    dropped++;
+    const now = Date.now();
+    if (now - lastDropLog >= DROP_LOG_INTERVAL_MS) {
+      lastDropLog = now;
+      options.onConnectionsDropped?.(dropped, maxConnections);
+    }
+  });
   tcp.on("connection", (socket: net.Socket) => {
-    sockets.set(socket, "undecided");
+    sockets.set(socket, { protocol: "undecided", app: socket });
     socket.once("close", () => {
       sockets.delete(socket);
       if (sockets.size === 0) onDrained?.();
@@ -176,8 +283,17 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
       socket.destroy();
       return;
     }
+    if (secure) {
+      const key = peerKey(socket);
+      handshaking.set(key, socket);
+      socket.once("close", () => {
+        if (handshaking.get(key) === socket) handshaking.delete(key);
+      });
+      secure.emit("connection", socket);
+      return;
+    }
     let head: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => socket.destroy(), PEEK_TIMEOUT_MS);
+    const timer = setTimeout(() => socket.destroy(), headerTimeoutMs);
     timer.unref();
     const cleanup = () => {
       clearTimeout(timer);
@@ -228,10 +344,10 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
     for (const session of h2Sessions) session.close();
     // HTTP/1.1: idle keep-alive connections go now, busy ones after their
     // response (see the "request" hook above). Connections still being
-    // sniffed have sent no complete request yet, so they go too.
-    for (const [socket, protocol] of sockets) {
+    // sniffed (or in their TLS handshake) have sent no request yet, so they go too.
+    for (const [socket, { protocol, app }] of sockets) {
       if (protocol === "undecided") socket.destroy();
-      else if (protocol === "h1" && (h1Active.get(socket) ?? 0) === 0) socket.end();
+      else if (protocol === "h1" && (h1Active.get(app) ?? 0) === 0) app.end();
     }
     h1.close(); // stops the connection checking interval
     h2.close();

@@ -169,10 +169,27 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     // silently ignoring them (e.g. "backoff": "linear" must not become the default).
     jsonOptions: { ignoreUnknownFields: false },
   }));
-  const listener = await listen(handler, { host: config.host, port: config.port });
+  const listener = await listen(handler, {
+    host: config.host,
+    port: config.port,
+    tls: config.tls,
+    maxConnections: config.connections.max,
+    headerTimeoutMs: config.connections.headerTimeoutMs,
+    requestTimeoutMs: config.connections.requestTimeoutMs,
+    onConnectionsDropped: (total, max) =>
+      logger.warn({ droppedConnections: total, maxConnections: max }, "connection limit reached: new connections are closed (see --max-connections)"),
+  });
   health.set("", HealthCheckResponse_ServingStatus.SERVING);
   health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.SERVING);
-  logger.info({ port: listener.port, host: config.host, store: ownership ? "mongodb" : config.dataDir }, "weft listening");
+  logger.info(
+    {
+      port: listener.port,
+      host: config.host,
+      store: ownership ? "mongodb" : config.dataDir,
+      tls: config.tls ? (config.tls.clientCa ? "mtls" : "tls") : "off",
+    },
+    "weft listening",
+  );
 
   let closing: Promise<void> | undefined;
   return {

@@ -52,3 +52,20 @@ export function parseSecretList(value: string | undefined): string[] {
   if (value === undefined) return [];
   return value.split(/[\s,]+/).filter((s) => s.length > 0);
 }
+
+/**
+ * Checks the content of a file that holds one signing secret (as Weft writes
+ * it: the secret and a newline). Returns the secret, or a reason it is
+ * unusable that never includes the secret itself.
+ */
+export function parseSecretFile(content: string): { secret: string } | { problem: string } {
+  const secret = content.trim();
+  if (secret.length === 0) return { problem: "it is empty" };
+  if (/[\s\u0000-\u001f\u007f]/.test(secret)) return { problem: "it holds more than one line, or whitespace or control characters inside the secret" };
+  try {
+    secretKey(secret);
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+  return { secret };
+}

@@ -11,11 +11,12 @@
 //
 // Files in the data directory: weft.db (+ -wal, -shm while open), and
 // weft.lock, whose exclusive lock says which process owns the directory.
-import { mkdirSync } from "node:fs";
+// The directory is 0700 and every file in it 0600 (see private-files.ts).
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
 import type { CheckpointerData } from "./sqlite-checkpointer.ts";
+import { ensurePrivateDir, ensurePrivateFile, tightenIfPresent } from "./private-files.ts";
 import {
   type ErrorInfo,
   type EventKind,
@@ -226,9 +227,16 @@ export class SqliteWorkflowStore implements WorkflowStore {
     let path = ":memory:";
     const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
     if (options.dataDir !== ":memory:") {
-      mkdirSync(options.dataDir, { recursive: true });
+      const warn = options.warn ?? (() => {});
+      ensurePrivateDir(options.dataDir, warn);
+      // SQLite creates files 0644 (less the umask) but gives -wal and -shm
+      // the mode of their database file: create the files 0600 before it
+      // opens them, and tighten what an earlier version left.
+      ensurePrivateFile(join(options.dataDir, "weft.lock"), warn);
       this.lock = lockDataDir(options.dataDir);
       path = join(options.dataDir, "weft.db");
+      ensurePrivateFile(path, warn);
+      for (const suffix of ["-wal", "-shm", "-journal"]) tightenIfPresent(path + suffix, warn);
     }
     try {
       this.db = openDatabase(path, synchronous);

@@ -179,7 +179,7 @@ describe("grpcurl", () => {
   test("list, describe, health, create and get through server reflection", async (ctx) => {
     const bin = await findGrpcurl();
     if (!bin) {
-      console.warn("\n!!!! grpcurl is not available (not on PATH and `go install` failed): grpcurl test SKIPPED !!!!\n");
+      console.warn("\n!!!! grpcurl is not installed (scripts/install-tools.sh): grpcurl test SKIPPED !!!!\n");
       ctx.skip();
       return;
     }

@@ -121,7 +121,7 @@ describe("WatchWorkflow over every client", () => {
   test("grpcurl prints the snapshot and every event, and exits 0 when the run finishes", async (ctx) => {
     const bin = await findGrpcurl();
     if (!bin) {
-      console.warn("\n!!!! grpcurl is not available (not on PATH and `go install` failed): grpcurl watch test SKIPPED !!!!\n");
+      console.warn("\n!!!! grpcurl is not installed (scripts/install-tools.sh): grpcurl watch test SKIPPED !!!!\n");
       ctx.skip();
       return;
     }

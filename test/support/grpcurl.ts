@@ -1,7 +1,8 @@
-// Locates (or builds) grpcurl for end-to-end tests against the real wire
-// protocol. Lookup order: `grpcurl` on PATH, then <repo>/.tools/bin/grpcurl
-// (git-ignored), then `go install` into <repo>/.tools/bin. When none works,
-// a loud warning is printed and tests relying on it must skip themselves.
+// Locates grpcurl for end-to-end tests against the real wire protocol:
+// `grpcurl` on PATH, else <repo>/.tools/bin/grpcurl, which
+// scripts/install-tools.sh builds (pinned) before the tests run. Nothing is
+// installed here: a test must not spend its time limit building a tool.
+// Missing, it is a loud skip, or a failure in CI (CI=true).
 
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
@@ -9,10 +10,6 @@ import { access } from "node:fs/promises";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Pinned grpcurl release (its go.mod needs Go >= 1.25; built here with Go 1.26). */
-export const GRPCURL_VERSION = "v1.9.4";
-const GRPCURL_MODULE = "github.com/fullstorydev/grpcurl/cmd/grpcurl";
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const RUN_TIMEOUT_MS = 60_000;
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -38,40 +35,22 @@ async function onPath(name: string): Promise<string | null> {
   return null;
 }
 
-function warnLoudly(lines: string[]): void {
-  const bar = "!".repeat(78);
-  console.warn(["", bar, "!!! WARNING: grpcurl is NOT available; grpcurl tests will be SKIPPED", ...lines.map((l) => "!!! " + l), bar, ""].join("\n"));
-}
-
 async function locate(): Promise<string | null> {
   const fromPath = await onPath("grpcurl");
   if (fromPath !== null) return fromPath;
-
   const local = path.join(toolsBin, "grpcurl");
   if (await isExecutable(local)) return local;
-
-  const go = await onPath("go");
-  if (go === null) {
-    warnLoudly([
-      "not on PATH, not in .tools/bin, and no Go toolchain to build it.",
-      `Install it with: GOBIN=${toolsBin} go install ${GRPCURL_MODULE}@${GRPCURL_VERSION}`,
-    ]);
-    return null;
-  }
-  console.warn(`[grpcurl] building ${GRPCURL_MODULE}@${GRPCURL_VERSION} into ${toolsBin} (one-off, may take minutes)`);
-  const result = await run(go, ["install", `${GRPCURL_MODULE}@${GRPCURL_VERSION}`], {
-    env: { ...process.env, GOBIN: toolsBin },
-    timeoutMs: INSTALL_TIMEOUT_MS,
-  });
-  if (result.code === 0 && (await isExecutable(local))) return local;
-  warnLoudly([
-    `\`go install ${GRPCURL_MODULE}@${GRPCURL_VERSION}\` failed (exit ${result.code}):`,
-    ...result.stderr.trim().split("\n").slice(-15),
-  ]);
+  const why = "grpcurl is not on PATH nor in .tools/bin: run `bash scripts/install-tools.sh` (npm test does) to build it";
+  if (process.env.CI === "true") throw new Error(`${why}. In CI the grpcurl tests must run, so they fail.`);
+  const bar = "!".repeat(78);
+  console.warn(["", bar, "!!! WARNING: grpcurl tests will be SKIPPED", `!!! ${why}`, bar, ""].join("\n"));
   return null;
 }
 
-/** Path of a usable grpcurl binary, or null (after a loud warning). Cached per process. */
+/**
+ * Path of grpcurl, or null (after a loud warning) when it is not installed;
+ * in CI (CI=true) a missing grpcurl rejects, so that the test fails. Cached per process.
+ */
 export function findGrpcurl(): Promise<string | null> {
   cached ??= locate();
   return cached;

@@ -7,6 +7,7 @@ package weft
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -28,21 +30,29 @@ type Client struct {
 	Conn *grpc.ClientConn
 }
 
-// Dial creates a client for addr ("host:port"; a leading "http://" is
-// dropped). Weft speaks gRPC over cleartext HTTP/2, so the connection is
-// insecure unless opts set other transport credentials (later options win).
+// Dial creates a client for addr ("host:port"). With a leading "https://"
+// the connection uses TLS, verified against the system's root CAs; with
+// "http://" or no scheme it is cleartext HTTP/2 (Weft's default). Options
+// come after those defaults and win, e.g. for a private CA or mutual TLS:
+//
+//	weft.Dial("weft.internal:8443", grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+//
 // Like grpc.NewClient, it connects lazily, on the first call.
 //
 // With WithAPIKey (or WEFT_API_KEY set), every call carries the key as a
 // bearer token; over cleartext, only to a loopback address unless
 // WithInsecureAPIKey is given.
 func Dial(addr string, opts ...grpc.DialOption) (*Client, error) {
+	creds := insecure.NewCredentials()
+	if rest, ok := strings.CutPrefix(addr, "https://"); ok {
+		addr, creds = rest, credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
+	}
 	addr = strings.TrimPrefix(addr, "http://")
 	opts, withKey, err := apiKeyDialOptions(addr, opts)
 	if err != nil {
 		return nil, err
 	}
-	all := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	all := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, opts...)
 	conn, err := grpc.NewClient(addr, all...)
 	if err != nil {
 		if withKey && strings.Contains(err.Error(), "transport level security") {

@@ -143,6 +143,7 @@ func (w *logWriter) String() string {
 	return w.all.String()
 }
 
+// startWeft starts a server; extraArgs are added to its command line.
 func startWeft(extraArgs ...string) (*weftServer, error) {
 	root, err := repoRoot()
 	if err != nil {
