@@ -2,10 +2,10 @@
 // that is not a ConnectError (a bug, or a failure nobody mapped), or an
 // INTERNAL one, is logged with its stack and the RPC (never the request) and
 // answered with a bare "internal error", so nothing internal leaks to clients.
-// A request message connect-es could not parse reaches a stream's
-// interceptors as INTERNAL "parse binary: …"; it is the client's fault and
-// becomes INVALID_ARGUMENT (unary calls parse before any interceptor runs:
-// see request-decode-errors.ts).
+// A request message connect-es could not parse (or decompress) reaches a
+// stream's interceptors as INTERNAL; it is the client's fault and becomes
+// INVALID_ARGUMENT (unary calls parse before any interceptor runs: see
+// request-decode-errors.ts).
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { decodeFailureMessage } from "./request-decode-errors.ts";

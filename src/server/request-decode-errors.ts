@@ -1,12 +1,16 @@
-// connect-es (v2) reports a request body that is not valid protobuf binary
-// (truncated varints, illegal tags, invalid UTF-8 in a string, too deep
-// nesting) as INTERNAL "parse binary: …": its binary serialization is shared
-// with clients, where a bad response is an internal error, and it cannot be
-// replaced per router. Request parsing happens before interceptors run, so
-// this wraps each route's handler instead and turns exactly that error into
-// INVALID_ARGUMENT, in the form of each protocol: the gRPC trailer, the
-// gRPC-Web trailer frame, the Connect unary error body and the Connect
-// end-of-stream message. Every other response passes through untouched.
+// connect-es (v2) reports some requests a client got wrong as INTERNAL: a body
+// that is not valid protobuf binary ("parse binary: …": truncated varints,
+// illegal tags, invalid UTF-8 in a string, too deep nesting; its binary
+// serialization is shared with clients, where a bad response is an internal
+// error, and it cannot be replaced per router), a compressed message without a
+// declared encoding, and a compressed message that does not decompress. Request
+// parsing happens before interceptors run for unary calls, so this wraps each
+// route's handler and turns exactly those errors into INVALID_ARGUMENT, in the
+// form of each protocol: the gRPC trailer, the gRPC-Web trailer frame, the
+// Connect unary error body and the Connect end-of-stream message. It also
+// refuses a Connect GET whose base64 `message` does not decode (connect-es
+// would answer INTERNAL). Every other response passes through untouched.
+import { base64Decode } from "@bufbuild/protobuf/wire";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 
 const PARSE_BINARY = "parse binary: ";
@@ -14,9 +18,15 @@ const GRPC_WEB_TRAILER_FLAG = 0x80;
 const CONNECT_END_STREAM_FLAG = 0x02;
 const COMPRESSED_FLAG = 0x01;
 
-/** The INVALID_ARGUMENT message for a connect-es request parse failure, or undefined for any other message. */
+/** connect-es's INTERNAL messages for requests the client got wrong, and what to say instead. */
+const CLIENT_FAULTS: Record<string, string> = {
+  "received compressed envelope, but do not know how to decompress": "the request message is compressed, but no message encoding was declared",
+  "decompression failed": "the request message could not be decompressed",
+};
+
+/** The INVALID_ARGUMENT message for a connect-es request decode failure, or undefined for any other message. */
 export function decodeFailureMessage(message: string): string | undefined {
-  if (!message.startsWith(PARSE_BINARY)) return undefined;
+  if (!message.startsWith(PARSE_BINARY)) return CLIENT_FAULTS[message];
   const reason = message.slice(PARSE_BINARY.length);
   return `malformed request message: ${reason.length > 100 ? reason.slice(0, 100) + "…" : reason}`;
 }
@@ -148,9 +158,30 @@ async function fixResponse(protocol: Protocol, res: UniversalServerResponse): Pr
   }
 }
 
+/** A Connect GET's `message` query parameter, when base64, must decode. */
+function validGetMessage(url: string): boolean {
+  const query = new URL(url, "http://localhost").searchParams;
+  if (query.get("base64") !== "1") return true;
+  try {
+    base64Decode(query.get("message") ?? "");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function connectUnaryError(status: number, code: string, message: string): UniversalServerResponse {
+  const body = new TextEncoder().encode(JSON.stringify({ code, message }));
+  const header = new Headers({ "content-type": "application/json", "content-length": String(body.byteLength) });
+  return { status, header, body: (async function* () { yield body; })() };
+}
+
 /** The handler, answering INVALID_ARGUMENT where connect-es answers INTERNAL for an unparseable request message. */
 export function withRequestDecodeErrors(handler: UniversalHandler): UniversalHandler {
   const wrapped = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+    if (req.method === "GET" && !validGetMessage(req.url)) {
+      return connectUnaryError(400, "invalid_argument", "message: not valid base64");
+    }
     const res = await handler(req);
     return fixResponse(protocolOf(req.header.get("content-type") ?? ""), res);
   };

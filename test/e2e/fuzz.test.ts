@@ -20,7 +20,7 @@ import {
   WatchWorkflowsRequestSchema,
   WorkflowState,
 } from "../../gen/ts/weft/v1/workflow_pb.js";
-import { connectStreamCall, connectUnaryCall, envelope, grpcCall, grpcWebCall, type Protocol, type RawAnswer } from "../support/raw-rpc.ts";
+import { connectGetCall, connectStreamCall, connectUnaryCall, envelope, grpcCall, grpcWebCall, type Protocol, type RawAnswer, type RawOptions } from "../support/raw-rpc.ts";
 import { spawnWeft, stopWeft, type WeftProcess } from "../support/weft-process.ts";
 
 const SEED = 0x5eed_f00d;
@@ -148,11 +148,33 @@ const JSON_MUTATIONS: Record<string, (json: string, rpc: Rpc) => Uint8Array> = {
   valid: (json) => enc(json),
 };
 
+/** Broken framing (gRPC, gRPC-Web, Connect streams): flags, lengths, compression. */
+const FRAME_MUTATIONS: Record<string, (message: Uint8Array) => RawOptions> = {
+  flags: (m) => ({ rawBody: envelope(int(256), m) }),
+  shortLength: (m) => ({ rawBody: Buffer.concat([envelope(0, m).subarray(0, 5 + int(m.length + 1)), Buffer.from(bytes(int(3)))]) }),
+  claimsMore: (m) => {
+    const e = envelope(0, m);
+    e.writeUInt32BE(m.length + 1 + int(1000), 1);
+    return { rawBody: e };
+  },
+  hugeLength: (m) => {
+    const e = envelope(0, m);
+    e.writeUInt32BE(0xffffffff - int(1000), 1);
+    return { rawBody: e };
+  },
+  twoMessages: (m) => ({ rawBody: Buffer.concat([envelope(0, m), envelope(0, m)]) }),
+  noMessage: () => ({ rawBody: new Uint8Array(0) }),
+  headerOnly: () => ({ rawBody: bytes(int(5)) }),
+  gzipGarbage: (m) => ({ rawBody: envelope(1, bytes(1 + int(m.length + 1))), headers: { [pick(["grpc-encoding", "connect-content-encoding"])]: "gzip" } }),
+  unknownEncoding: (m) => ({ rawBody: envelope(1, m), headers: { "grpc-encoding": "zstd", "connect-content-encoding": "zstd" } }),
+};
+
 interface Sent {
-  protocol: Protocol;
+  protocol: Protocol | "connect-get";
   rpc: string;
   mutation: string;
   body: Uint8Array;
+  opts?: RawOptions;
 }
 
 let weft: WeftProcess;
@@ -179,8 +201,10 @@ afterAll(async () => {
 async function send(s: Sent, stream: boolean): Promise<RawAnswer> {
   const path = `/weft.v1.WorkflowService/${s.rpc}`;
   // Streams that are validly opened stay open: a short deadline ends them with a status.
-  const opts = stream ? { timeoutMs: 300 } : {};
+  const opts: RawOptions = { ...s.opts, ...(stream ? { timeoutMs: 300 } : {}) };
   switch (s.protocol) {
+    case "connect-get":
+      return connectGetCall(weft.port, path, new TextDecoder().decode(s.body));
     case "grpc":
       return grpcCall(session, path, s.body, opts);
     case "grpc-web":
@@ -188,7 +212,7 @@ async function send(s: Sent, stream: boolean): Promise<RawAnswer> {
     case "connect-json":
     case "connect-proto": {
       const format = s.protocol === "connect-json" ? "json" : "proto";
-      return stream ? connectStreamCall(weft.port, path, s.body, format, opts) : connectUnaryCall(weft.port, path, s.body, format);
+      return stream ? connectStreamCall(weft.port, path, s.body, format, opts) : connectUnaryCall(weft.port, path, s.body, format, opts);
     }
   }
 }
@@ -201,12 +225,29 @@ it(`survives ${REQUESTS} fuzzed requests on every protocol without an INTERNAL a
     const rpc = pick(RPCS);
     const protocol = pick(protocols);
     const msg = create(rpc.schema, rpc.valid() as never);
-    if (protocol === "connect-json") {
+    const binary = toBinary(rpc.schema, msg);
+    const framed = protocol === "grpc" || protocol === "grpc-web" || rpc.stream;
+    if (framed && rand() < 0.15) {
+      const mutation = pick(Object.keys(FRAME_MUTATIONS));
+      const body = protocol === "connect-json" ? enc(toJsonString(rpc.schema, msg)) : binary;
+      plan.push({ protocol, rpc: rpc.name, mutation: `frame:${mutation}`, body, opts: FRAME_MUTATIONS[mutation](body) });
+    } else if (!rpc.stream && rpc.name !== "CreateWorkflow" && rpc.name !== "CancelWorkflow" && rand() < 0.1) {
+      // Connect GET: the message in the query string, base64 binary or JSON.
+      const mutation = pick(Object.keys(BINARY_MUTATIONS));
+      const b64 = Buffer.from(BINARY_MUTATIONS[mutation](binary)).toString("base64url");
+      const query = pick([
+        `connect=v1&encoding=proto&base64=1&message=${b64}`,
+        `connect=v1&encoding=proto&base64=1&message=${b64.slice(0, -1)}!${pick(["", "%", "*"])}`,
+        `connect=v1&encoding=json&message=${encodeURIComponent(toJsonString(rpc.schema, msg)).slice(0, int(60) + 5)}`,
+        `connect=v1&encoding=json&message=%FF%FE`,
+      ]);
+      plan.push({ protocol: "connect-get", rpc: rpc.name, mutation: `get:${mutation}`, body: enc(query) });
+    } else if (protocol === "connect-json") {
       const mutation = pick(Object.keys(JSON_MUTATIONS));
       plan.push({ protocol, rpc: rpc.name, mutation, body: JSON_MUTATIONS[mutation](toJsonString(rpc.schema, msg), rpc) });
     } else {
       const mutation = pick(Object.keys(BINARY_MUTATIONS));
-      plan.push({ protocol, rpc: rpc.name, mutation, body: BINARY_MUTATIONS[mutation](toBinary(rpc.schema, msg)) });
+      plan.push({ protocol, rpc: rpc.name, mutation, body: BINARY_MUTATIONS[mutation](binary) });
     }
   }
 
@@ -254,4 +295,3 @@ it(`survives ${REQUESTS} fuzzed requests on every protocol without an INTERNAL a
   expect(growth, `RSS grew by ${Math.round(growth / 1048576)} MB`).toBeLessThan(RSS_GROWTH_LIMIT);
 });
 
-void envelope;

@@ -16,7 +16,7 @@ import {
   WatchWorkflowsRequestSchema,
   type WorkflowState,
 } from "../../gen/ts/weft/v1/workflow_pb.js";
-import { connectStreamCall, connectUnaryCall, envelope, grpcCall, grpcWebCall, type RawAnswer } from "../support/raw-rpc.ts";
+import { connectGetCall, connectStreamCall, connectUnaryCall, envelope, grpcCall, grpcWebCall, type RawAnswer } from "../support/raw-rpc.ts";
 import { type TestWeft, useWeft } from "../support/weft.ts";
 
 const SVC = "/weft.v1.WorkflowService/";
@@ -213,4 +213,23 @@ describe("request size limits", () => {
   });
 });
 
-void envelope;
+
+describe("framing and compression faults", () => {
+  it("a compressed message without a declared encoding, or that does not decompress, is INVALID_ARGUMENT", async () => {
+    const compressed = envelope(1, new Uint8Array([0x0a, 0x01, 0x61]));
+    const a = await grpcCall(session, SVC + "GetWorkflow", new Uint8Array(0), { rawBody: compressed });
+    expectInvalid(a);
+    expect(a.message).toMatch(/compressed, but no message encoding/);
+    expectInvalid(await grpcCall(session, SVC + "GetWorkflow", new Uint8Array(0), { rawBody: compressed, headers: { "grpc-encoding": "gzip" } }));
+    expectInvalid(await grpcWebCall(port(), SVC + "GetWorkflow", new Uint8Array(0), { rawBody: compressed }));
+    expectInvalid(await connectStreamCall(port(), SVC + "WatchWorkflows", new Uint8Array(0), "proto", { rawBody: compressed, timeoutMs: 5000 }));
+    expectInvalid(await connectUnaryCall(port(), SVC + "GetWorkflow", new Uint8Array([1, 2, 3]), "proto", { headers: { "content-encoding": "gzip" } }));
+  });
+
+  it("a Connect GET whose base64 message does not decode is INVALID_ARGUMENT", async () => {
+    const a = await connectGetCall(port(), SVC + "GetWorkflow", "connect=v1&encoding=proto&base64=1&message=!!!!");
+    expectInvalid(a);
+    expect(a.message).toBe("message: not valid base64");
+    expectInvalid(await connectGetCall(port(), SVC + "GetWorkflow", `connect=v1&encoding=proto&base64=1&message=${Buffer.from(BAD_UTF8).toString("base64url")}`));
+  });
+});

@@ -64,6 +64,8 @@ export interface RawOptions {
   timeoutMs?: number;
   /** Overrides the request body entirely (already framed where the protocol frames). */
   rawBody?: Uint8Array;
+  /** Extra request headers (e.g. a message encoding). */
+  headers?: Record<string, string>;
 }
 
 /** gRPC over HTTP/2 on a session the caller owns. */
@@ -76,6 +78,7 @@ export function grpcCall(session: http2.ClientHttp2Session, path: string, messag
       te: "trailers",
     };
     if (opts.timeoutMs) headers["grpc-timeout"] = `${opts.timeoutMs}m`;
+    Object.assign(headers, opts.headers);
     const req = session.request(headers);
     let head: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader = {};
     let trailers: http2.IncomingHttpHeaders | undefined;
@@ -114,7 +117,7 @@ function h1(port: number, path: string, contentType: string, body: Uint8Array, e
 }
 
 export async function grpcWebCall(port: number, path: string, message: Uint8Array, opts: RawOptions = {}): Promise<RawAnswer> {
-  const extra: http.OutgoingHttpHeaders = opts.timeoutMs ? { "grpc-timeout": `${opts.timeoutMs}m` } : {};
+  const extra: http.OutgoingHttpHeaders = { ...(opts.timeoutMs ? { "grpc-timeout": `${opts.timeoutMs}m` } : {}), ...opts.headers };
   const res = await h1(port, path, "application/grpc-web+proto", opts.rawBody ?? envelope(0, message), extra);
   const frames = splitEnvelopes(res.body);
   const trailer = frames?.find((f) => (f.flags & 0x80) === 0x80);
@@ -146,7 +149,7 @@ function connectError(e: ConnectErrorJson | undefined): Pick<RawAnswer, "code" |
 
 /** Connect unary (application/json or application/proto) over HTTP/1.1. */
 export async function connectUnaryCall(port: number, path: string, body: Uint8Array, format: "json" | "proto", opts: RawOptions = {}): Promise<RawAnswer> {
-  const res = await h1(port, path, `application/${format}`, opts.rawBody ?? body, { "connect-protocol-version": "1" });
+  const res = await h1(port, path, `application/${format}`, opts.rawBody ?? body, { "connect-protocol-version": "1", ...opts.headers });
   if (res.status === 200) return { code: "ok", message: "", proper: true, httpStatus: 200 };
   let parsed: ConnectErrorJson | undefined;
   try {
@@ -161,6 +164,7 @@ export async function connectUnaryCall(port: number, path: string, body: Uint8Ar
 export async function connectStreamCall(port: number, path: string, message: Uint8Array, format: "json" | "proto", opts: RawOptions = {}): Promise<RawAnswer> {
   const extra: http.OutgoingHttpHeaders = { "connect-protocol-version": "1" };
   if (opts.timeoutMs) extra["connect-timeout-ms"] = String(opts.timeoutMs);
+  Object.assign(extra, opts.headers);
   const res = await h1(port, path, `application/connect+${format}`, opts.rawBody ?? envelope(0, message), extra);
   const frames = splitEnvelopes(res.body);
   const end = frames?.find((f) => (f.flags & 0x02) === 0x02);
@@ -175,4 +179,28 @@ export async function connectStreamCall(port: number, path: string, message: Uin
   }
   if (!parsed.error) return { code: "ok", message: "", proper: true, httpStatus: 200 };
   return { ...connectError(parsed.error), httpStatus: res.status };
+}
+
+/** Connect unary GET (side-effect-free RPCs): the request in the query string. */
+export function connectGetCall(port: number, path: string, query: string): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path: `${path}?${query}`, method: "GET" }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        const status = res.statusCode ?? 0;
+        if (status === 200) return resolve({ code: "ok", message: "", proper: true, httpStatus: 200 });
+        let parsed: ConnectErrorJson | undefined;
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ConnectErrorJson;
+        } catch {
+          parsed = undefined;
+        }
+        resolve({ ...connectError(parsed), httpStatus: status });
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
