@@ -28,10 +28,13 @@ import { withSpecGrpcMessage } from "./grpc-message-encoding.ts";
 import { internalErrorInterceptor } from "./internal-errors.ts";
 import { withRequestDecodeErrors } from "./request-decode-errors.ts";
 import { unknownEnumInterceptor } from "./unknown-enum-interceptor.ts";
-import { MAX_SMALL_REQUEST_BYTES, strictJsonOptions } from "../transport/strict-json-decoder.ts";
+import { strictJsonOptions } from "../transport/strict-json-decoder.ts";
 import { listen } from "./listener.ts";
 import { registerReflection } from "./reflection-service.ts";
 import { generateSigningSecret, resolveSigningSecrets } from "./signing-secrets.ts";
+
+/** Largest request of every RPC but CreateWorkflow (which has --max-request-bytes). */
+export const MAX_SMALL_REQUEST_BYTES = 64 * 1024;
 
 /** The on_complete / on_error body: the run's final status, as GetWorkflow returns it. */
 function renderWebhook(run: RunRecord): string {

@@ -20,13 +20,11 @@ export interface JsonTextDecoder {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Largest request of every RPC but CreateWorkflow (which has --max-request-bytes). */
-export const MAX_SMALL_REQUEST_BYTES = 64 * 1024;
-
 /**
  * jsonOptions for a Connect handler: unknown fields refused, and with a
  * message descriptor, a decoder that checks the body and names the failing field.
- * (connect-es reads `textDecoder` from jsonOptions; its type does not list it.)
+ * (connect-es's JSON serialization reads `textDecoder` from jsonOptions, though the
+ * handler options' type does not list it.)
  */
 export function strictJsonOptions(desc?: DescMessage): { ignoreUnknownFields: false } {
   const options = { ignoreUnknownFields: false as const, textDecoder: desc ? strictJsonDecoder(desc) : utf8OnlyDecoder };

@@ -14,14 +14,18 @@ function violation(field: string, e: DescEnum, n: unknown): FieldViolation {
   return { field, description: `unknown ${e.typeName} value ${String(n)}` };
 }
 
+/** A oneof member's value, if it is the one set. */
+function oneofValue(oneof: unknown, localName: string): unknown {
+  const o = oneof as { case?: string; value?: unknown } | undefined;
+  return o?.case === localName ? o.value : undefined;
+}
+
 /** Every enum field (also in lists, maps and nested messages) holding a number its enum does not define. */
 export function unknownEnumViolations(desc: DescMessage, message: Message, path = "", out: FieldViolation[] = []): FieldViolation[] {
   const m = message as unknown as Record<string, unknown>;
   for (const field of desc.fields) {
     const name = path ? `${path}.${field.name}` : field.name;
-    const value = field.oneof ? (m[field.oneof.localName] as { case?: string; value?: unknown })?.case === field.localName
-      ? (m[field.oneof.localName] as { value: unknown }).value
-      : undefined : m[field.localName];
+    const value = field.oneof ? oneofValue(m[field.oneof.localName], field.localName) : m[field.localName];
     if (value === undefined || value === null) continue;
     switch (field.fieldKind) {
       case "enum":
