@@ -93,7 +93,7 @@ interface ConnectErrorJson {
   message?: unknown;
 }
 
-/** A Connect error JSON with the decode failure turned into invalid_argument, or undefined if it is another error. */
+/** Turns a Connect error JSON holding a decode failure into invalid_argument, in place; false for any other error. */
 function fixConnectErrorJson(error: ConnectErrorJson): boolean {
   if (error.code !== "internal" || typeof error.message !== "string") return false;
   const message = decodeFailureMessage(error.message);
