@@ -196,10 +196,12 @@ describe("request size limits", () => {
     expect(ok.code).toBe("ok");
   });
 
-  it("an 8 MB GetWorkflow over Connect (HTTP/1.1) and a 100 KB WatchWorkflow get RESOURCE_EXHAUSTED", async () => {
-    const err = await weft.connectClient("1.1").getWorkflow({ id: "wf_" + "x".repeat(8_000_000) }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConnectError);
-    expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
+  it("an 8 MB GetWorkflow over Connect (HTTP/1.1 and HTTP/2) and a 100 KB WatchWorkflow get RESOURCE_EXHAUSTED", async () => {
+    for (const version of ["1.1", "2"] as const) {
+      const err = await weft.connectClient(version).getWorkflow({ id: "wf_" + "x".repeat(8_000_000) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code, `HTTP/${version}: ${String(err)}`).toBe(Code.ResourceExhausted);
+    }
     const watch = await grpcCall(session, SVC + "WatchWorkflow", toBinary(WatchWorkflowRequestSchema, create(WatchWorkflowRequestSchema, { id: "x".repeat(100_000) })), { timeoutMs: 5000 });
     expect(watch.proper, watch.problem).toBe(true);
     expect(watch.code).toBe("resource_exhausted");
