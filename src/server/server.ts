@@ -28,9 +28,16 @@ import { isLoopbackHost } from "../domain/api-keys.ts";
 import { ApiKeyRing, apiKeyInterceptor } from "./api-key-auth.ts";
 import { HealthStatusRegistry, healthServiceImpl } from "./health-service.ts";
 import { withSpecGrpcMessage } from "./grpc-message-encoding.ts";
+import { internalErrorInterceptor } from "./internal-errors.ts";
+import { withRequestDecodeErrors } from "./request-decode-errors.ts";
+import { unknownEnumInterceptor } from "./unknown-enum-interceptor.ts";
+import { strictJsonOptions } from "../transport/strict-json-decoder.ts";
 import { listen } from "./listener.ts";
 import { registerReflection } from "./reflection-service.ts";
 import { generateSigningSecret, resolveSigningSecrets } from "./signing-secrets.ts";
+
+/** Largest request of every RPC but CreateWorkflow (which has --max-request-bytes). */
+export const MAX_SMALL_REQUEST_BYTES = 64 * 1024;
 
 /** The on_complete / on_error body: the run's final status, as GetWorkflow returns it. */
 function renderWebhook(run: RunRecord): string {
@@ -134,8 +141,19 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   const service = new WorkflowServiceHandler({ engine, feed, limits: config.limits, heartbeatMs: config.watchHeartbeatMs });
 
   const health = new HealthStatusRegistry();
+  // Headroom over the configured request limit so that an oversized
+  // CreateWorkflow gets a field-level INVALID_ARGUMENT, not a transport error.
+  const createReadMaxBytes = config.limits.maxRequestBytes * 2 + 65_536;
   const routes = (router: ConnectRouter) => {
-    router.service(WorkflowService, service);
+    // Method by method, so each gets its request size limit and a JSON reader
+    // that names the field a malformed request got wrong.
+    for (const method of WorkflowService.methods) {
+      const impl = (service as unknown as Record<string, (...args: never[]) => unknown>)[method.localName];
+      router.rpc(method, impl as never, {
+        readMaxBytes: method === WorkflowService.method.createWorkflow ? createReadMaxBytes : MAX_SMALL_REQUEST_BYTES,
+        jsonOptions: strictJsonOptions(method.input),
+      });
+    }
     router.service(Health, healthServiceImpl(health));
     // google.rpc files are listed so that grpcurl can decode error details.
     if (config.auth.reflection !== "off") registerReflection(
@@ -143,6 +161,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       [file_weft_v1_workflow, file_health_v1_health, file_google_rpc_error_details, file_google_rpc_status],
       [WorkflowService.typeName, Health.typeName],
     );
+    router.handlers.forEach((h, i) => (router.handlers[i] = withRequestDecodeErrors(h)));
   };
   const keys = new ApiKeyRing(config.auth.keys);
   if (keys.size > 0) {
@@ -157,17 +176,21 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   }
   const handler = withSpecGrpcMessage(connectNodeAdapter({
     routes,
-    interceptors: keys.size > 0 ? [apiKeyInterceptor(keys, config.auth.reflection)] : [],
-    // Headroom over the configured request limit so that an oversized
-    // CreateWorkflow gets a field-level INVALID_ARGUMENT, not a transport error.
-    readMaxBytes: config.limits.maxRequestBytes * 2 + 65_536,
+    // Every RPC but CreateWorkflow (above) takes small requests.
+    readMaxBytes: MAX_SMALL_REQUEST_BYTES,
     // The largest answer the limits allow (README "Limits") always fits.
     writeMaxBytes: Math.max(64 * 1024 * 1024, maxWorkflowAnswerBytes(config.limits) + 65_536),
     // gzip only what is worth it: small responses cost more CPU to compress than they save.
     compressMinBytes: 64 * 1024,
     // Reject misspelled fields and unknown enum names in JSON instead of
-    // silently ignoring them (e.g. "backoff": "linear" must not become the default).
-    jsonOptions: { ignoreUnknownFields: false },
+    // silently ignoring them (e.g. "backoff": "linear" must not become the default);
+    // refuse invalid UTF-8.
+    jsonOptions: strictJsonOptions(),
+    interceptors: [
+      internalErrorInterceptor(logger),
+      ...(keys.size > 0 ? [apiKeyInterceptor(keys, config.auth.reflection)] : []),
+      unknownEnumInterceptor,
+    ],
   }));
   const listener = await listen(handler, {
     host: config.host,
