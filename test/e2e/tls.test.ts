@@ -81,7 +81,7 @@ describe("TLS", () => {
     for (const [name, client] of clients(weft.server.port, { ca: certs.ca })) {
       const res = await client.listWorkflows({ pageSize: 1 });
       expect(res.workflows, name).toBeDefined();
-      await expect(client.getWorkflow({ id: "no-such-run" }), name).rejects.toMatchObject({ code: 5 });
+      await expect(client.getWorkflow({ id: "wf_00000000000000000000000000" }), name).rejects.toMatchObject({ code: 5 });
     }
   });
 
