@@ -33,6 +33,7 @@ import { withRequestDecodeErrors } from "./request-decode-errors.ts";
 import { unknownEnumInterceptor } from "./unknown-enum-interceptor.ts";
 import { strictJsonOptions } from "../transport/strict-json-decoder.ts";
 import { listen } from "./listener.ts";
+import { unknownRoute } from "./unknown-route.ts";
 import { registerReflection } from "./reflection-service.ts";
 import { generateSigningSecret, resolveSigningSecrets } from "./signing-secrets.ts";
 
@@ -176,6 +177,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   }
   const handler = withSpecGrpcMessage(connectNodeAdapter({
     routes,
+    fallback: unknownRoute,
     // Every RPC but CreateWorkflow (above) takes small requests.
     readMaxBytes: MAX_SMALL_REQUEST_BYTES,
     // The largest answer the limits allow (README "Limits") always fits.

@@ -235,3 +235,29 @@ describe("framing and compression faults", () => {
     expectInvalid(await connectGetCall(port(), SVC + "GetWorkflow", `connect=v1&encoding=proto&base64=1&message=${Buffer.from(BAD_UTF8).toString("base64url")}`));
   });
 });
+
+describe("an unknown service or method", () => {
+  it("is UNIMPLEMENTED as a status for gRPC and gRPC-Web clients, and a 404 for Connect", async () => {
+    const path = "/weft.v1.WorkflowService/NoSuchMethod";
+    const viaGrpc = await grpcCall(session, path, new Uint8Array(0), { timeoutMs: 10_000 });
+    expect(viaGrpc.proper, viaGrpc.problem).toBe(true);
+    expect(viaGrpc.code).toBe("unimplemented");
+    const viaGrpcWeb = await grpcWebCall(port(), "/no.such.Service/Get", new Uint8Array(0));
+    expect(viaGrpcWeb.proper, viaGrpcWeb.problem).toBe(true);
+    expect(viaGrpcWeb.code).toBe("unimplemented");
+    const viaConnect = await connectUnaryCall(port(), path, enc("{}"), "json");
+    expect(viaConnect.httpStatus).toBe(404);
+    // grpc-js sees a status, not a broken stream; the session still serves.
+    const client = new grpc.Client(`127.0.0.1:${port()}`, grpc.credentials.createInsecure());
+    try {
+      const err = await new Promise<grpc.ServiceError>((resolve) =>
+        client.makeUnaryRequest(path, (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), (e) => resolve(e as grpc.ServiceError)),
+      );
+      expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+    } finally {
+      client.close();
+    }
+    const ok = await grpcCall(session, SVC + "ListWorkflows", new Uint8Array(0), { timeoutMs: 10_000 });
+    expect(ok.code).toBe("ok");
+  });
+});
