@@ -65,6 +65,16 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
     return stores;
   }
 
+  /**
+   * What a replica that stops renewing its lease looks like to the others once
+   * the lease has run out, without waiting for it: the tests use long leases
+   * (nothing may expire by accident on a slow machine) and end one on purpose.
+   */
+  async function expireLease(store: MongoWorkflowStore): Promise<void> {
+    const leases = store.client.db(store.runs.dbName).collection<{ _id: string; expiresAt: number }>("replicas");
+    await leases.updateOne({ _id: store.replicaId }, { $set: { expiresAt: Date.now() - 1 } });
+  }
+
   async function started(store: MongoWorkflowStore): Promise<{ run: RunRecord; machine: RunMachine }> {
     const run = newRun();
     await store.createRun(run, [createdEvent(run)]);
@@ -95,13 +105,13 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
   });
 
   test("runs of a replica whose lease expired are claimed by exactly one other replica, which then drives them", async () => {
-    const [a, b, c] = await replicas(3, 400);
+    const [a, b, c] = await replicas(3, 60_000);
     await a.renewLease();
     const runs = await Promise.all([1, 2, 3, 4, 5].map(() => started(a)));
     await Promise.all([b.renewLease(), c.renewLease()]);
     expect(await b.claimOrphans(100)).toEqual([]);
     // a stops renewing; b and c keep their leases alive and race for a's runs.
-    await new Promise((r) => setTimeout(r, 500));
+    await expireLease(a);
     await Promise.all([b.renewLease(), c.renewLease()]);
     const [byB, byC] = await Promise.all([b.claimOrphans(100), c.claimOrphans(100)]);
     const claimed = [...byB, ...byC].map((r) => r.runId).sort();
@@ -145,7 +155,7 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
   });
 
   test("events a replica committed but did not copy before dying are read from the outbox and copied by the next owner", async () => {
-    const [a, b] = await replicas(2, 300);
+    const [a, b] = await replicas(2, 60_000);
     await a.renewLease();
     const { run, machine } = await started(a);
     machine.attemptSucceeded(0, 1, { n: 1 }, Date.now());
@@ -167,7 +177,7 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
     const read = await b.listEvents(run.runId, 0, 100);
     expect(read.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(read[3]).toMatchObject({ stepId: "a", to: "completed", result: { n: 1 } });
-    await new Promise((r) => setTimeout(r, 400));
+    await expireLease(a);
     await b.renewLease();
     const [claimed] = await b.claimOrphans(10);
     expect(claimed.lastSeq).toBe(5);
@@ -175,7 +185,7 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
   });
 
   test("a finished run's last events, not copied before its owner died, are copied by a live replica's sweep", async () => {
-    const [a, b] = await replicas(2, 300);
+    const [a, b] = await replicas(2, 60_000);
     await a.renewLease();
     const { run, machine } = await started(a);
     machine.cancel(Date.now(), "cancelled: test");
@@ -202,7 +212,7 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
     // While a's lease lasts the run is a's business.
     await b.claimOrphans(10);
     expect(await copied()).toEqual([1, 2, 3]);
-    await new Promise((r) => setTimeout(r, 400));
+    await expireLease(a);
     await b.renewLease();
     expect(await b.claimOrphans(10)).toEqual([]);
     expect(await copied()).toEqual(patch.events.length === 0 ? [1, 2, 3] : [1, 2, 3, ...patch.events.map((e) => e.seq)]);
