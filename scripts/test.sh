@@ -46,7 +46,7 @@ fi
 
 if [ -d clients/python ]; then
   step "Python client tests (pytest)"
-  .venv/bin/pip install -q --disable-pip-version-check -r clients/python/requirements-dev.txt -e gen/python -e clients/python || exit 1
+  .venv/bin/pip install -q --disable-pip-version-check -r clients/python/requirements-dev.txt -e clients/python || exit 1
   .venv/bin/python -m pytest clients/python -q -p no:cacheprovider --junit-xml="$reports/pytest.xml" || status=1
 fi
 
