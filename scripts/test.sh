@@ -23,9 +23,15 @@ bash scripts/check-generated.sh || exit 1
 step "typecheck"
 tsc --noEmit -p tsconfig.json || exit 1
 
-step "TypeScript tests (vitest)"
+step "set-up: tools, Python dependencies, packages to test"
 bash scripts/install-mongo-java-server.sh || exit 1
 bash scripts/install-tools.sh || exit 1
+if [ -d clients/python ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -r clients/python/requirements-dev.txt -e clients/python || exit 1
+  bash scripts/prepare-python-package-test.sh || exit 1
+fi
+
+step "TypeScript tests (vitest)"
 vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" "$@" || status=1
 
 step "TypeScript end-to-end tests again, every server on the MongoDB store"
@@ -46,7 +52,6 @@ fi
 
 if [ -d clients/python ]; then
   step "Python client tests (pytest)"
-  .venv/bin/pip install -q --disable-pip-version-check -r clients/python/requirements-dev.txt -e gen/python -e clients/python || exit 1
   .venv/bin/python -m pytest clients/python -q -p no:cacheprovider --junit-xml="$reports/pytest.xml" || status=1
 fi
 

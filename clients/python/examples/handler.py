@@ -21,7 +21,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from weft_client import SignatureError, secrets_from_env, verify_request
+from weftflow import SignatureError, secrets_from_env, verify_request
 
 
 def prepare_batch(job: dict[str, Any]) -> Any:

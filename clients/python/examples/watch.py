@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from weft_client import Client, WorkflowState, field_violations, format_event, to_python
+from weftflow import Client, WorkflowState, field_violations, format_event, to_python
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """Fixtures for the end-to-end tests: a real Weft server (the repository's
 ``node_modules/.bin/node src/main.ts``) and Python step handlers (stdlib
-http.server) that verify every request's signature with weft_client."""
+http.server) that verify every request's signature with weftflow."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import pytest
 
-from weft_client import Client, SignatureError, verify_request
+from weftflow import Client, SignatureError, verify_request
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 NODE = REPO_ROOT / "node_modules" / ".bin" / "node"

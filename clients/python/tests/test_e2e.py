@@ -1,5 +1,5 @@
 """End to end: a real Weft server, Python step handlers that verify every
-request, and weft_client's Client and watcher."""
+request, and weftflow's Client and watcher."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import uuid
 import grpc
 import pytest
 
-from weft_client import (
+from weftflow import (
     Client,
     StepState,
     WorkflowState,

@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from conftest import NODE, REPO_ROOT, STARTUP_TIMEOUT_S, _drain
-from weft_client import Client
+from weftflow import Client
 
 
 def _openssl(cwd: Path, *args: str) -> None:

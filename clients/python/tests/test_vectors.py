@@ -1,5 +1,5 @@
 """The shared signature vectors (test/vectors/signatures.json) against
-weft_client.verify_request and weft_client.sign, plus the header handling that
+weftflow.verify_request and weftflow.sign, plus the header handling that
 Python web frameworks need."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from weft_client import SignatureError, parse_secret_list, sign, sign_headers, verify_request
+from weftflow import SignatureError, parse_secret_list, sign, sign_headers, verify_request
 
 VECTORS_PATH = Path(__file__).resolve().parents[3] / "test" / "vectors" / "signatures.json"
 VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Python client for Weft: the WorkflowService over gRPC, a run watcher, and
 Standard Webhooks request verification for step handlers."""
 
-from weft.v1.workflow_pb2 import (
+from ._proto.weft.v1.workflow_pb2 import (
     Backoff,
     CompensationState,
     StepDefinition,

@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import Any, Union, cast
 
 from google.protobuf import duration_pb2, struct_pb2
-from weft.v1 import workflow_pb2 as pb
+
+from ._proto.weft.v1 import workflow_pb2 as pb
 
 __all__ = [
     "DurationLike",

@@ -9,9 +9,9 @@ from typing import Any, Optional, cast
 
 import grpc
 from google.protobuf import struct_pb2
-from weft.v1 import workflow_pb2 as pb
-from weft.v1 import workflow_pb2_grpc as pb_grpc
 
+from ._proto.weft.v1 import workflow_pb2 as pb
+from ._proto.weft.v1 import workflow_pb2_grpc as pb_grpc
 from .convert import DurationLike, StepLike, duration, struct, to_step
 
 __all__ = ["Client", "TERMINAL_RUN_STATES", "format_event", "is_terminal_event"]

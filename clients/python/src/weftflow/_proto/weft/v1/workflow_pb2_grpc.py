@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from weft.v1 import workflow_pb2 as weft_dot_v1_dot_workflow__pb2
+from weftflow._proto.weft.v1 import workflow_pb2 as weft_dot_v1_dot_workflow__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

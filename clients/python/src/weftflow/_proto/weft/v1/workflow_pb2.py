@@ -31,7 +31,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16weft/v1/workfl
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'weft.v1.workflow_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'weftflow._proto.weft.v1.workflow_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\013com.weft.v1B\rWorkflowProtoP\001Z.github.com/weft-dev/weft/gen/go/weft/v1;weftv1\242\002\003WXX\252\002\007Weft.V1\312\002\007Weft\\V1\342\002\023Weft\\V1\\GPBMetadata\352\002\010Weft::V1'
