@@ -8,6 +8,12 @@
 //     const input = await req.json();
 //     …
 //   }
+//
+// Not the `standardwebhooks` npm package: it takes one secret per instance (no
+// rotation lists), a string body, JSON-parses the payload on success, reports
+// failures as exceptions without a reason, and has a fixed tolerance; this is
+// the same scheme in a few lines on the platform's own HMAC, checked against
+// the shared vectors in test/vectors/signatures.json.
 import { processEnv } from "./env.ts";
 import { parseSecretList, secretKey, toBase64 } from "./secrets.ts";
 
