@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Regenerates gen/ and the Python package's generated code from proto/ (and the
-# third-party protos in node_modules).
+# Regenerates gen/ and the TypeScript and Python packages' generated code from
+# proto/ (and the third-party protos in node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-codegen.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 # Only generated files are removed: gen/go/go.mod etc. stay.
-rm -rf gen/ts gen/go/weft
+rm -rf gen/ts gen/go/weft clients/ts/src/gen
 py_gen=clients/python/src/weftflow/_proto
 rm -rf "$py_gen"
 buf generate
 buf generate --template scripts/buf/ts-deps.gen.yaml
+buf generate --template scripts/buf/client-ts-deps.gen.yaml
 # The Python code is generated for the import path weft.v1, but ships inside the
 # weftflow distribution as weftflow._proto.weft.v1 (the top-level name `weft`
 # belongs to another PyPI package). Neither protoc's python generator nor

@@ -20,8 +20,13 @@ else
 fi
 step "generated code is up to date"
 bash scripts/check-generated.sh || exit 1
+step "package tests: set-up (TypeScript client)"
+# Installs clients/ts's dependencies (the typecheck and the tests use them) and
+# prepares a fresh project with @weftflow/client installed from its tarball.
+bash scripts/prepare-package-tests-ts.sh || exit 1
 step "typecheck"
 tsc --noEmit -p tsconfig.json || exit 1
+(cd clients/ts && tsc --noEmit -p tsconfig.json) || exit 1
 
 step "set-up: tools, Python dependencies, packages to test"
 bash scripts/install-mongo-java-server.sh || exit 1

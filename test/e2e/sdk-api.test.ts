@@ -1,6 +1,7 @@
-// The TypeScript SDK (src/sdk) against a real Weft server, over each of its
-// transports: Connect on Node's http (default), gRPC (HTTP/2), and Connect over
-// a fetch() implementation. Status shape, watch, cancel, list, errors, verifyRequest.
+// The TypeScript client (clients/ts/src, the @weftflow/client package's sources)
+// against a real Weft server, over each of its transports: Connect over the
+// global fetch() (default), gRPC (HTTP/2, through the optional @connectrpc/connect-node),
+// and Connect over a fetch() the caller gives. Status shape, watch, cancel, list, errors, verifyRequest.
 import type { Interceptor } from "@connectrpc/connect";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, describe, expect, test } from "vitest";
@@ -14,7 +15,7 @@ import {
   type WatchMessage,
   type WorkflowStatus,
   WeftError,
-} from "../../src/sdk/platform.ts";
+} from "../../clients/ts/src/index.ts";
 import type { HandlerServer } from "../support/handler-server.ts";
 import { fetchRequestFor, settle } from "../support/sdk.ts";
 import { Gate, gated, within } from "../support/watch.ts";

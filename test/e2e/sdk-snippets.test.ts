@@ -1,8 +1,8 @@
 // The product document's code snippets, run verbatim through the TypeScript SDK
-// (src/sdk) against a real Weft server and real HTTP step handlers.
+// (clients/ts/src, the @weftflow/client package's sources) against a real Weft server and real HTTP step handlers.
 //
 // Each snippet lives in test/support/sdk-snippets/<name>.ts, exactly as in the
-// document except its import line ('@/lib/platform' → src/sdk/platform.ts);
+// document except its import line ('@/lib/platform' → clients/ts/src/index.ts);
 // importing the module runs it. The snippets use the default `platform`, which
 // reads its configuration from the environment on first use, so before any
 // snippet runs this file sets:
@@ -16,7 +16,7 @@
 // need root and a TLS certificate; with the rewrite, the snippet text stays as
 // it is and everything after the SDK (validation, dispatch, signing) is real.
 import { describe, expect, test, vi } from "vitest";
-import { configurePlatform, platform, type WatchEvent, type WatchMessage, WeftError } from "../../src/sdk/platform.ts";
+import { configurePlatform, platform, type WatchEvent, type WatchMessage, WeftError } from "../../clients/ts/src/index.ts";
 import { db } from "../support/sdk-snippets/db.ts";
 import { POST } from "../support/sdk-snippets/finalize-batch-route.ts";
 import { NextRequest } from "../support/sdk-snippets/next-server.ts";

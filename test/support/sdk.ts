@@ -1,6 +1,6 @@
 // Helpers for the SDK tests (test/e2e/sdk-*.test.ts).
 import type { Interceptor } from "@connectrpc/connect";
-import type { Platform, WatchMessage, WorkflowStatus } from "../../src/sdk/platform.ts";
+import type { Platform, WatchMessage, WorkflowStatus } from "../../clients/ts/src/index.ts";
 import type { RecordedCall, Reply } from "./handler-server.ts";
 
 /** Follows a run with the SDK's watch until it ends; returns everything watched and the final status. */

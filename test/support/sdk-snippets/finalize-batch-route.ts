@@ -1,5 +1,5 @@
 // The product document's "Fan-In Patterns" snippet, copied verbatim (only re-indented).
-// Only its import line(s) changed: '@/lib/platform' is the SDK in src/sdk/, 'next/server' a stand-in.
+// Only its import line(s) changed: '@/lib/platform' is the client's sources, clients/ts/src/, 'next/server' a stand-in.
 // The snippet uses a `db` it never imports (the app's own database); the import of a
 // test double below is the one addition before it.
 // test/e2e/sdk-snippets.test.ts calls POST with a Fetch Request built from what the
@@ -7,7 +7,7 @@
 import { db } from './db.ts' // test addition: the snippet's undeclared `db`
 // ---- snippet ----
 // app/api/jobs/finalize-batch/route.ts
-import { platform } from '../../../src/sdk/platform.ts'
+import { platform } from '../../../clients/ts/src/index.ts'
 import { NextRequest } from './next-server.ts'
 export async function POST(req: NextRequest) {
   const isValid = await platform.jobs.verifyRequest(req)

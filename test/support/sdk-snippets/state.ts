@@ -1,12 +1,12 @@
 // The product document's "Workflow State Management" snippet, copied verbatim (only re-indented).
-// Only its import line(s) changed: '@/lib/platform' is the SDK in src/sdk/.
+// Only its import line(s) changed: '@/lib/platform' is the client's sources, clients/ts/src/.
 // Importing this module runs the snippet (top-level await). test/e2e/sdk-snippets.test.ts
 // first points the default `platform` at the test servers: WEFT_URL, WEFT_SIGNING_SECRETS
 // and WEFT_JOBS_BASE_URL (the handler server, for relative step URLs), and for absolute
 // https://myapp.com URLs configurePlatform({ rewriteUrl }) (see that test for why).
 // Everything between the markers is the snippet.
 // ---- snippet ----
-import { platform } from '../../../src/sdk/platform.ts'
+import { platform } from '../../../clients/ts/src/index.ts'
 // Get workflow status
 const status = await platform.workflows.getStatus('workflow_abc123')
 console.log({

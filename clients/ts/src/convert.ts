@@ -1,4 +1,4 @@
-// Conversions between the SDK's shapes (types.ts) and the generated weft.v1
+// Conversions between the client's shapes (types.ts) and the generated weft.v1
 // messages. Generated types stop here.
 import { type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { type Duration, durationMs, type Timestamp, timestampDate, type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
@@ -13,7 +13,7 @@ import {
   type Workflow,
   type WorkflowEvent,
   WorkflowState as PbWorkflowState,
-} from "../../gen/ts/weft/v1/workflow_pb.js";
+} from "./gen/weft/v1/workflow_pb.js";
 import { type FieldViolation, invalidArgument } from "./errors.ts";
 import type {
   BackoffStrategy,

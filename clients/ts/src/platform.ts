@@ -1,24 +1,21 @@
-// The Weft TypeScript SDK: the `platform` object of the product document.
+// The Weft TypeScript client: the `platform` object of the product document.
 //
-//   import { platform } from "weft/sdk";          // (see src/sdk/index.ts)
+//   import { platform } from "@weftflow/client";
 //   const run = await platform.workflows.create({ id: "order-processing", steps: [...] });
 //   const status = await platform.workflows.getStatus(run.id);
 //
 // `platform` is configured from the environment, read on first use:
 //   WEFT_URL              the Weft server (default http://localhost:8080)
 //   WEFT_API_KEY          API key sent as `authorization: Bearer <key>` on every call
-//   WEFT_TRANSPORT        "connect" (default; HTTP/1.1) or "grpc" (HTTP/2)
+//   WEFT_TRANSPORT        "connect" (default: the Connect protocol over fetch()) or
+//                         "grpc" (HTTP/2; needs @connectrpc/connect-node installed)
 //   WEFT_SIGNING_SECRETS  secrets that verify job requests (comma/space separated)
 //   WEFT_JOBS_BASE_URL    base for step URLs given as paths ('/api/jobs/x') when
 //                         create() gets no `baseUrl`
 // `configurePlatform({...})` overrides any of these in code (also after first
 // use); `createPlatform({ baseUrl, ... })` makes an independent instance.
-import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createTransport as createConnectFetchTransport } from "@connectrpc/connect/protocol-connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { WorkflowService, WorkflowView } from "../../gen/ts/weft/v1/workflow_pb.js";
-import { parseSecretList } from "../signing/secrets.ts";
-import { verifyRequest as verifyFetchRequest, verifyRequestDetailed, type VerifyResult } from "../signing/verify.ts";
+import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
 import {
   isTerminalEvent,
   TERMINAL_STATES,
@@ -27,8 +24,10 @@ import {
   toWorkflowStatus,
   workflowStatesToProto,
 } from "./convert.ts";
+import { processEnv } from "./env.ts";
 import { WeftError } from "./errors.ts";
-import { fetchHttpClient } from "./fetch-client.ts";
+import { WorkflowService, WorkflowView } from "./gen/weft/v1/workflow_pb.js";
+import { parseSecretList } from "./secrets.ts";
 import type {
   CreatedWorkflow,
   CreateWorkflowInput,
@@ -38,6 +37,7 @@ import type {
   WorkflowPage,
   WorkflowStatus,
 } from "./types.ts";
+import { verifyRequest as verifyFetchRequest, verifyRequestDetailed, type VerifyResult } from "./verify.ts";
 
 export interface PlatformOptions {
   /** The Weft server, e.g. "http://localhost:8080". */
@@ -53,11 +53,15 @@ export interface PlatformOptions {
    * streams too). Unset: the WEFT_API_KEY environment variable, read on first use.
    */
   apiKey?: string;
-  /** "connect" (default: the Connect protocol, binary, over HTTP/1.1) or "grpc" (HTTP/2). */
+  /**
+   * "connect" (default: the Connect protocol, binary, over fetch(); runs on
+   * Node >= 20, Bun, Deno, edge runtimes and browsers) or "grpc" (gRPC over
+   * HTTP/2, Node only: needs the optional peer dependency @connectrpc/connect-node).
+   */
   transport?: "grpc" | "connect";
   /**
-   * Send Connect-protocol requests with this fetch() (edge runtimes, tests)
-   * instead of Node's http module. Only with transport "connect".
+   * Send Connect-protocol requests with this fetch() (an instrumented fetch,
+   * tests) instead of the global one. Only with transport "connect".
    */
   fetch?: typeof globalThis.fetch;
   /** Base for step URLs given as paths when create() gets no `baseUrl`. */
@@ -142,21 +146,56 @@ function bearer(apiKey: string): Interceptor {
 function makeTransport(o: PlatformOptions): Transport {
   const baseUrl = o.baseUrl.replace(/\/+$/, "");
   const interceptors = [...(o.apiKey ? [bearer(o.apiKey)] : []), ...(o.interceptors ?? [])];
-  if ((o.transport ?? "connect") === "grpc") return createGrpcTransport({ baseUrl, interceptors });
-  if (o.fetch) {
-    return createConnectFetchTransport({
-      httpClient: fetchHttpClient(o.fetch),
-      baseUrl,
-      useBinaryFormat: true,
-      interceptors,
-      acceptCompression: [],
-      sendCompression: null,
-      compressMinBytes: 1024,
-      readMaxBytes: 0xffffffff,
-      writeMaxBytes: 0xffffffff,
-    });
-  }
-  return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
+  if ((o.transport ?? "connect") === "grpc") return grpcTransport(baseUrl, interceptors);
+  return createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors, fetch: networkErrorsUnavailable(o.fetch) });
+}
+
+/**
+ * fetch() rejects with a TypeError when the server cannot be reached (refused,
+ * reset, DNS); Connect would report that as "unknown". It is "unavailable", as
+ * over gRPC: worth retrying.
+ */
+function networkErrorsUnavailable(custom: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
+  return async (input, init) => {
+    try {
+      return await (custom ?? globalThis.fetch)(input, init);
+    } catch (err) {
+      if (!(err instanceof TypeError) || init?.signal?.aborted) throw err;
+      throw new ConnectError(`cannot reach the Weft server: ${err.message}`, Code.Unavailable, undefined, undefined, err);
+    }
+  };
+}
+
+interface ConnectNode {
+  createGrpcTransport(options: { baseUrl: string; interceptors: Interceptor[] }): Transport;
+}
+
+// A variable, so that bundlers leave the optional dependency alone.
+const CONNECT_NODE = "@connectrpc/connect-node";
+
+/** gRPC over HTTP/2 from @connectrpc/connect-node, loaded on the first call. */
+function grpcTransport(baseUrl: string, interceptors: Interceptor[]): Transport {
+  let loaded: Promise<Transport> | undefined;
+  const get = (): Promise<Transport> =>
+    (loaded ??= import(/* webpackIgnore: true */ /* @vite-ignore */ CONNECT_NODE).then(
+      (m: ConnectNode) => m.createGrpcTransport({ baseUrl, interceptors }),
+      (err: unknown) => {
+        loaded = undefined;
+        throw new WeftError(
+          "unimplemented",
+          'Weft platform: transport "grpc" needs the package @connectrpc/connect-node (npm install @connectrpc/connect-node), or use transport "connect"',
+          { cause: err },
+        );
+      },
+    ));
+  return {
+    async unary(method, signal, timeoutMs, header, input, contextValues) {
+      return (await get()).unary(method, signal, timeoutMs, header, input, contextValues);
+    },
+    async stream(method, signal, timeoutMs, header, input, contextValues) {
+      return (await get()).stream(method, signal, timeoutMs, header, input, contextValues);
+    },
+  };
 }
 
 function secretsOf(o: PlatformOptions): string[] | undefined {
@@ -310,11 +349,11 @@ async function* watchRun(
 export function createPlatform(options: PlatformOptions): Platform {
   checkOptions(options);
   const fixed = { ...options };
-  return lazyPlatform(() => (fixed.apiKey !== undefined ? fixed : { ...fixed, apiKey: process.env.WEFT_API_KEY || undefined })).platform;
+  return lazyPlatform(() => (fixed.apiKey !== undefined ? fixed : { ...fixed, apiKey: processEnv().WEFT_API_KEY || undefined })).platform;
 }
 
 /** Options read from the environment (see the top of this file). */
-export function optionsFromEnv(env: Record<string, string | undefined> = process.env): PlatformOptions {
+export function optionsFromEnv(env: Record<string, string | undefined> = processEnv()): PlatformOptions {
   const transport = env.WEFT_TRANSPORT || undefined;
   return {
     baseUrl: env.WEFT_URL || DEFAULT_WEFT_URL,
@@ -354,4 +393,4 @@ export function configurePlatform(options: Partial<PlatformOptions> | null): voi
 export { WeftError } from "./errors.ts";
 export type { FieldViolation, WeftErrorCode } from "./errors.ts";
 export type * from "./types.ts";
-export type { VerifyResult } from "../signing/verify.ts";
+export type { VerifyResult } from "./verify.ts";

@@ -1,4 +1,4 @@
-// The public shapes of the Weft TypeScript SDK. They follow the product
+// The public shapes of the Weft TypeScript client. They follow the product
 // document: camelCase fields, durations in seconds, states as lowercase strings,
 // times as Date. No generated (protobuf) type leaks through them.
 

@@ -1,6 +1,6 @@
-// WeftError: every failure of an SDK call, with the server's details decoded.
+// WeftError: every failure of a client call, with the server's details decoded.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 
 /** The RPC status codes, written as in the Connect protocol. */
 export type WeftErrorCode =
@@ -72,7 +72,7 @@ export class WeftError extends Error {
     this.fieldViolations = init.fieldViolations ?? [];
   }
 
-  /** Wraps anything thrown by a Connect call (or the SDK) into a WeftError. */
+  /** Wraps anything thrown by a Connect call (or the client) into a WeftError. */
   static from(err: unknown): WeftError {
     if (err instanceof WeftError) return err;
     const ce = ConnectError.from(err);
