@@ -26,6 +26,7 @@ tsc --noEmit -p tsconfig.json || exit 1
 step "TypeScript tests (vitest)"
 bash scripts/install-mongo-java-server.sh || exit 1
 bash scripts/install-tools.sh || exit 1
+if [ -d clients/go ]; then bash scripts/prepare-go-package-test.sh || exit 1; fi
 vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" "$@" || status=1
 
 step "TypeScript end-to-end tests again, every server on the MongoDB store"
