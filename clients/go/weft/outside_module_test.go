@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -21,26 +22,25 @@ const clientModule = "github.com/weftflow/weft/clients/go"
 // TestOutsideModule builds testdata/outside-module/main.go in a fresh module
 // (example.com/app, in a temp dir outside the repository) that requires the
 // client with one replace line, as clients/go/README.md tells other projects
-// to, and runs it against a real Weft server. The module's go.mod and go.sum
-// come from scripts/prepare-go-package-test.sh (set-up: go mod tidy, the only
-// downloads); here the go command runs with GOPROXY=off and GOSUMDB=off.
+// to, with the oldest Go the client supports (1.24.0), and runs it against a
+// real Weft server. The module's go.mod and go.sum and that Go come from
+// scripts/prepare-go-package-test.sh (set-up: go mod tidy and the toolchain,
+// the only downloads); here the go command runs with GOPROXY=off, GOSUMDB=off.
 func TestOutsideModule(t *testing.T) {
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	prepared := filepath.Join(root, ".tools", "pkg-test", "go")
-	if _, err := os.Stat(filepath.Join(prepared, "go.mod")); err != nil {
+	goBinFile, err := os.ReadFile(filepath.Join(prepared, "go-bin"))
+	if err != nil {
 		msg := "the outside-module test needs its set-up: run `bash scripts/prepare-go-package-test.sh` in " + root + " (" + err.Error() + ")"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip("SKIPPED: " + msg)
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	goBin := strings.TrimSpace(string(goBinFile))
 
 	app := t.TempDir()
 	for _, f := range []struct{ from, to string }{
@@ -58,7 +58,13 @@ func TestOutsideModule(t *testing.T) {
 	}
 	// No registry, no checksum database, no toolchain download: everything
 	// comes from the module cache the set-up filled and the go.sum it wrote.
-	env := append(os.Environ(), "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=-mod=readonly")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOROOT=") { // goBin finds its own
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=-mod=readonly")
 	goCmd := func(timeout time.Duration, args ...string) []byte {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -74,24 +80,31 @@ func TestOutsideModule(t *testing.T) {
 		return out
 	}
 
+	// go mod tidy in the set-up raises the go line when the client needs a newer Go.
+	goMod, err := os.ReadFile(filepath.Join(app, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(goMod)
+	if goLine == nil || string(goLine[1]) != "1.24.0" || regexp.MustCompile(`(?m)^toolchain `).Match(goMod) {
+		t.Fatalf("after go mod tidy the outside module's go.mod wants a newer Go than 1.24.0 (the oldest the client supports):\n%s", goMod)
+	}
+	if v := string(goCmd(time.Minute, "version")); !strings.HasPrefix(v, "go version go1.24.0 ") {
+		t.Fatalf("%s is %q, want the oldest Go the client supports, go1.24.0", goBin, v)
+	}
+
 	// The replace points at this checkout's client (the set-up may have run in another).
 	clientDir := filepath.Join(root, "clients", "go")
 	goCmd(time.Minute, "mod", "edit", "-replace", clientModule+"="+clientDir)
 	var mod struct {
-		Go        string
-		Toolchain string
-		Require   []struct{ Path, Version string }
-		Replace   []struct{ Old, New struct{ Path string } }
+		Require []struct{ Path, Version string }
+		Replace []struct{ Old, New struct{ Path string } }
 	}
 	if err := json.Unmarshal(goCmd(time.Minute, "mod", "edit", "-json"), &mod); err != nil {
 		t.Fatal(err)
 	}
 	if len(mod.Replace) != 1 || mod.Replace[0].Old.Path != clientModule {
 		t.Fatalf("the outside module needs exactly one replace (%s), has %+v", clientModule, mod.Replace)
-	}
-	// go mod tidy in the set-up raises this when the client needs a newer Go.
-	if mod.Go != "1.24.0" || mod.Toolchain != "" {
-		t.Fatalf("the outside module's go.mod says go %q, toolchain %q after go mod tidy; want go 1.24.0, no toolchain line (the oldest Go the client supports)", mod.Go, mod.Toolchain)
 	}
 	if !slices.ContainsFunc(mod.Require, func(r struct{ Path, Version string }) bool { return r.Path == clientModule }) {
 		t.Fatalf("the outside module does not require %s: %+v", clientModule, mod.Require)
@@ -106,6 +119,9 @@ func TestOutsideModule(t *testing.T) {
 
 	bin := filepath.Join(app, "app")
 	goCmd(10*time.Minute, "build", "-o", bin, ".")
+	if v := string(goCmd(time.Minute, "version", bin)); !strings.Contains(v, ": go1.24.0") {
+		t.Fatalf("the program was built with %q, want go1.24.0", v)
+	}
 
 	addr := weftAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
