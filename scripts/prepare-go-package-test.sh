@@ -27,6 +27,7 @@ go mod edit -replace github.com/weftflow/weft/clients/go="$root/clients/go"
 go mod tidy
 mkdir -p "$(dirname "$dest")"
 next="$(mktemp -d "$dest.XXXXXX")"
+chmod 755 "$next"
 cp go.mod go.sum "$next/"
 echo "$go_min" >"$next/go-bin"
 rm -rf "$dest"
