@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates gen/ and the TypeScript and Python packages' generated code from
-# proto/ (and the third-party protos in node_modules).
+# Regenerates gen/ and the TypeScript, Go and Python packages' generated code
+# from proto/ (and the third-party protos in node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-codegen.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
-# Only generated files are removed: gen/go/go.mod etc. stay.
-rm -rf gen/ts gen/go/weft clients/ts/src/gen
+rm -rf gen/ts clients/ts/src/gen clients/go/gen
 py_gen=clients/python/src/weftflow/_proto
 rm -rf "$py_gen"
 buf generate

@@ -36,6 +36,8 @@ if [ -d clients/python ]; then
   bash scripts/prepare-python-package-test.sh || exit 1
 fi
 
+if [ -d clients/go ]; then bash scripts/prepare-go-package-test.sh || exit 1; fi
+
 step "TypeScript tests (vitest)"
 vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" "$@" || status=1
 

@@ -1,18 +1,15 @@
-module github.com/weft-dev/weft/clients/go
+module github.com/weftflow/weft/clients/go
 
-go 1.26.0
+go 1.24.0
 
 require (
-	github.com/weft-dev/weft/gen/go v0.0.0
-	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1
-	google.golang.org/grpc v1.85.0
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260120221211-b8f7ae30c516
+	google.golang.org/grpc v1.80.0
 	google.golang.org/protobuf v1.36.12
 )
 
 require (
-	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/net v0.49.0 // indirect
+	golang.org/x/sys v0.40.0 // indirect
+	golang.org/x/text v0.33.0 // indirect
 )
-
-replace github.com/weft-dev/weft/gen/go => ../../gen/go

@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	weftv1 "github.com/weft-dev/weft/gen/go/weft/v1"
+	weftv1 "github.com/weftflow/weft/clients/go/gen/weft/v1"
 )
 
 // Client talks to one Weft server.

@@ -17,9 +17,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	weftv1 "github.com/weft-dev/weft/gen/go/weft/v1"
+	weftv1 "github.com/weftflow/weft/clients/go/gen/weft/v1"
 
-	"github.com/weft-dev/weft/clients/go/weft"
+	"github.com/weftflow/weft/clients/go/weft"
 )
 
 // stepCall is one verified request a handler received.

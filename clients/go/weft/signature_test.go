@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weft-dev/weft/clients/go/weft"
+	"github.com/weftflow/weft/clients/go/weft"
 )
 
 func signedRequest(t *testing.T, body string, ts int64, secrets ...string) *http.Request {

@@ -21,8 +21,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
-	"github.com/weft-dev/weft/clients/go/weft"
-	weftv1 "github.com/weft-dev/weft/gen/go/weft/v1"
+	weftv1 "github.com/weftflow/weft/clients/go/gen/weft/v1"
+	"github.com/weftflow/weft/clients/go/weft"
 )
 
 // testCA makes a CA and a server certificate for 127.0.0.1 in dir; it

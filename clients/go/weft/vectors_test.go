@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weft-dev/weft/clients/go/weft"
+	"github.com/weftflow/weft/clients/go/weft"
 )
 
 // The shared Standard Webhooks vectors (test/vectors/signatures.json).

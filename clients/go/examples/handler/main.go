@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weft-dev/weft/clients/go/weft"
+	"github.com/weftflow/weft/clients/go/weft"
 )
 
 func main() {

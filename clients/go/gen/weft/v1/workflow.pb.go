@@ -2677,8 +2677,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0eCancelWorkflow\x12\x1e.weft.v1.CancelWorkflowRequest\x1a\x1f.weft.v1.CancelWorkflowResponse\x12U\n" +
 	"\rWatchWorkflow\x12\x1d.weft.v1.WatchWorkflowRequest\x1a\x1e.weft.v1.WatchWorkflowResponse\"\x03\x90\x02\x010\x01\x12X\n" +
 	"\x0eWatchWorkflows\x12\x1e.weft.v1.WatchWorkflowsRequest\x1a\x1f.weft.v1.WatchWorkflowsResponse\"\x03\x90\x02\x010\x01\x12b\n" +
-	"\x12ListWorkflowEvents\x12\".weft.v1.ListWorkflowEventsRequest\x1a#.weft.v1.ListWorkflowEventsResponse\"\x03\x90\x02\x01B\x89\x01\n" +
-	"\vcom.weft.v1B\rWorkflowProtoP\x01Z.github.com/weft-dev/weft/gen/go/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
+	"\x12ListWorkflowEvents\x12\".weft.v1.ListWorkflowEventsRequest\x1a#.weft.v1.ListWorkflowEventsResponse\"\x03\x90\x02\x01B\x91\x01\n" +
+	"\vcom.weft.v1B\rWorkflowProtoP\x01Z6github.com/weftflow/weft/clients/go/gen/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
 
 var (
 	file_weft_v1_workflow_proto_rawDescOnce sync.Once
