@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { spawnWeft, stopWeft } from "../support/weft-process.ts";
-import { startWeft, TEST_STORE, type TestWeft } from "../support/weft.ts";
+import { loadConfig } from "../../src/config.ts";
+import { describeMongo, newTestDbName } from "../support/mongo-server.ts";
+import { startWeft, type TestWeft } from "../support/weft.ts";
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 const roots: string[] = [];
@@ -25,13 +27,14 @@ function newRoot(): string {
 async function startWithUmask(mask: number, dataDir: string): Promise<TestWeft> {
   const old = process.umask(mask);
   try {
-    return await startWeft({ signingSecrets: [] }, dataDir);
+    // The embedded store, also when the end-to-end suites run on MongoDB (this file is about its files).
+    return await startWeft({ signingSecrets: [], mongodb: loadConfig([], {})!.mongodb }, dataDir);
   } finally {
     process.umask(old);
   }
 }
 
-describe.runIf(TEST_STORE === "embedded")("file modes of the embedded store", () => {
+describe("file modes of the embedded store", () => {
   test("a new data directory is 0700 and every file in it 0600, even with umask 000", async () => {
     const dir = join(newRoot(), "nested", "data");
     const weft = await startWithUmask(0o000, dir);
@@ -69,10 +72,11 @@ describe.runIf(TEST_STORE === "embedded")("file modes of the embedded store", ()
   });
 });
 
-describe.runIf(TEST_STORE === "mongodb")("with the MongoDB store", () => {
+describeMongo("with the MongoDB store", (mongo) => {
   test("no data directory is made", async () => {
     const dir = join(newRoot(), "data");
-    const weft = await startWeft({ signingSecrets: [] }, dir);
+    const mongodb = { ...loadConfig([], {})!.mongodb, uri: mongo().uri, database: newTestDbName() };
+    const weft = await startWeft({ signingSecrets: [], mongodb }, dir);
     try {
       expect(existsSync(dir)).toBe(false);
     } finally {
