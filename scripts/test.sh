@@ -26,6 +26,9 @@ tsc --noEmit -p tsconfig.json || exit 1
 step "TypeScript tests (vitest)"
 bash scripts/install-mongo-java-server.sh || exit 1
 bash scripts/install-tools.sh || exit 1
+# The server's packaging tests: the container image's install step, npm pack + install into a
+# fresh project, npm ci --omit=dev in a copy of the repository (the registry is reached here only).
+node scripts/prepare-server-package-tests.ts || exit 1
 vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest.json" "$@" || status=1
 
 step "TypeScript end-to-end tests again, every server on the MongoDB store"
@@ -33,7 +36,8 @@ step "TypeScript end-to-end tests again, every server on the MongoDB store"
 # MONGODB_URI, Docker, or mongo-java-server). Without any, this pass says so and is skipped.
 if node -e 'import("./test/support/mongo-server.ts").then((m) => { const p = m.mongoPreflight(); if ("skip" in p) { console.log("SKIPPED: no MongoDB: " + p.skip); process.exit(1); } })'; then
   WEFT_TEST_STORE=mongodb vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest-mongodb.json" \
-    test/e2e --exclude '**/mongo-*.test.ts' --exclude '**/durability.test.ts' || status=1
+    test/e2e --exclude '**/mongo-*.test.ts' --exclude '**/durability.test.ts' \
+    --exclude '**/container-image.test.ts' --exclude '**/server-package.test.ts' || status=1
 fi
 
 if [ -d clients/go ]; then
