@@ -57,8 +57,9 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 }
 
 describe.skipIf("missing" in state)("the container image's install and start steps, outside Docker", () => {
-  const prepared = "prepared" in state ? state.prepared : undefined!;
-  const inStage = (p: string) => join(prepared.finalRoot, p);
+  // (The body runs even when the suite is skipped: nothing here may need the prepared directory.)
+  const finalRoot = "prepared" in state ? state.prepared.finalRoot : "/nonexistent";
+  const inStage = (p: string) => join(finalRoot, p);
   const { argv, workdir, env: imageEnv } = imageCommand();
   const cwd = inStage(workdir);
   const dataDir = inStage(imageEnv.WEFT_DATA_DIR ?? "/data");
