@@ -14,9 +14,11 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { buildStages, readDockerfile, stageRoot } from "../test/support/dockerfile.ts";
-import { type ImagePrepared, type NpmPrepared, type StartPrepared, preparedRoot, REPO_ROOT, sha256, systemPath } from "../test/support/server-package.ts";
+import { type ImagePrepared, type NpmPrepared, type StartPrepared, preparedRoot, REPO_ROOT, sha256, sourcesDigest, systemPath } from "../test/support/server-package.ts";
 
 const root = preparedRoot();
+// Taken before anything is prepared: a change made meanwhile makes the result stale.
+const sources = sourcesDigest();
 const env = { ...process.env, PATH: systemPath(), npm_config_update_notifier: "false" };
 const log = (m: string) => console.log(`prepare-server-package-tests: ${m}`);
 
@@ -54,7 +56,7 @@ function prepareImage(): void {
   log(`image: building ${stages.length} stages in ${dir}`);
   buildStages(stages, { context: REPO_ROOT, root: dir, env: runEnv, skip });
   for (const [index, stamp] of Object.entries(stamps)) writeFileSync(join(dir, `stage-${index}.stamp`), stamp);
-  const prepared: ImagePrepared = { dockerfile: sha256(text), finalRoot: stageRoot(dir, stages.length - 1) };
+  const prepared: ImagePrepared = { sources, dockerfile: sha256(text), finalRoot: stageRoot(dir, stages.length - 1) };
   writeFileSync(join(dir, "prepared.json"), JSON.stringify(prepared, null, 2));
 }
 
@@ -81,7 +83,7 @@ function prepareNpm(): void {
     execFileSync("npm", ["install", "--no-audit", "--no-fund", tarballFile], { cwd: project, env, stdio: "inherit" });
     writeFileSync(stampFile, tarball);
   }
-  const prepared: NpmPrepared = { tarball, tarballFile, project };
+  const prepared: NpmPrepared = { sources, tarball, tarballFile, project };
   writeFileSync(join(dir, "prepared.json"), JSON.stringify(prepared, null, 2));
 }
 
@@ -107,7 +109,7 @@ function prepareStart(): void {
     execFileSync("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund"], { cwd: app, env, stdio: "inherit" });
     writeFileSync(stampFile, stamp);
   }
-  const prepared: StartPrepared = { lock: stamp, app };
+  const prepared: StartPrepared = { sources, lock: stamp, app };
   writeFileSync(join(dir, "prepared.json"), JSON.stringify(prepared, null, 2));
 }
 

@@ -6,7 +6,7 @@
 // <dir> is outside the repository (a project inside it would resolve the repository's own
 // node_modules and hide a missing dependency), one per clone: $TMPDIR/weft-pkg-test/<hash>/server.
 import { createHash } from "node:crypto";
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +19,28 @@ export function preparedRoot(repoRoot = REPO_ROOT): string {
   return join(tmpdir(), "weft-pkg-test", id, "server");
 }
 
+/** What the packaged server is made of: a change to any of these makes a prepared directory stale. */
+export const SERVER_SOURCES = ["package.json", "package-lock.json", "Dockerfile", "tsconfig.json", "tsconfig.build.json", "bin", "src", "gen/ts"];
+
+/** sha256 over the files at `paths` (relative to the repository; directories recursively), names and contents. */
+export function sourcesDigest(paths: string[] = SERVER_SOURCES, repoRoot = REPO_ROOT): string {
+  const hash = createHash("sha256");
+  const visit = (rel: string) => {
+    const abs = join(repoRoot, rel);
+    if (!existsSync(abs)) return;
+    if (statSync(abs).isDirectory()) {
+      for (const entry of readdirSync(abs).sort()) visit(join(rel, entry));
+      return;
+    }
+    hash.update(rel).update("\0").update(readFileSync(abs)).update("\0");
+  };
+  for (const p of paths) visit(p);
+  return hash.digest("hex");
+}
+
 export interface ImagePrepared {
+  /** sourcesDigest() when it was prepared. */
+  sources: string;
   /** sha256 of the Dockerfile the stages were built from. */
   dockerfile: string;
   /** The last stage's filesystem (its / ). */
@@ -27,6 +48,8 @@ export interface ImagePrepared {
 }
 
 export interface NpmPrepared {
+  /** sourcesDigest() when it was prepared. */
+  sources: string;
   /** sha256 of the tarball installed into the project. */
   tarball: string;
   tarballFile: string;
@@ -34,6 +57,8 @@ export interface NpmPrepared {
 }
 
 export interface StartPrepared {
+  /** sourcesDigest() when it was prepared. */
+  sources: string;
   /** sha256 of the package-lock.json installed. */
   lock: string;
   /** The copy of the repository, with its production dependencies installed. */
@@ -72,8 +97,8 @@ export function readPrepared<T>(kind: "image" | "npm" | "start", check: (p: T) =
   const file = join(preparedRoot(), kind, "prepared.json");
   const rerun = "run `node scripts/prepare-server-package-tests.ts` (npm test does)";
   if (!existsSync(file)) return { missing: `${file} does not exist: ${rerun}` };
-  const prepared = JSON.parse(readFileSync(file, "utf8")) as T;
-  const stale = check(prepared);
+  const prepared = JSON.parse(readFileSync(file, "utf8")) as T & { sources?: string };
+  const stale = prepared.sources !== sourcesDigest() ? "the server's files changed since" : check(prepared);
   return stale ? { missing: `${file} is stale (${stale}): ${rerun}` } : { prepared };
 }
 
