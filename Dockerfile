@@ -1,8 +1,8 @@
-# The Weft server image: docker build -t weft .
+# The Weft server image: docker build -t weft:local . (README, Deploying)
 # Node 24 comes from the base image; the production dependencies are installed without
 # install scripts (the `node` package's only job, downloading Node 24, is not needed here).
 # test/e2e/container-image.test.ts runs this file's install step and its start command outside
-# Docker (scripts/prepare-package-tests.sh does the install), so keep them in this form.
+# Docker (scripts/prepare-server-package-tests.ts does the install), so keep them in this form.
 
 FROM node:24-slim AS deps
 WORKDIR /app
