@@ -105,7 +105,7 @@ export const OPTIONS: Option[] = [
 ];
 
 export function helpText(): string {
-  const lines = ["Usage: npm start -- [options]   (or: node src/main.ts [options])", "", "Options (flag, environment variable, default):"];
+  const lines = ["Usage: weft server [options]   (in a clone of the repository: npm start -- [options])", "", "Options (flag, environment variable, default):"];
   for (const o of OPTIONS) {
     const shown = o.shownDefault ?? (o.default === "" ? "(none)" : o.default);
     lines.push(`  --${o.flag.padEnd(20)} ${o.env.padEnd(26)} ${shown}`);

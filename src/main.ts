@@ -1,12 +1,13 @@
-// Entry point: `npm start` / `node src/main.ts [options]`.
+// The server's entry: `weft server [options]` (bin/weft.js imports this module and calls
+// serve()), `npm start -- [options]`, or `node src/main.ts [options]`.
 import { pino } from "pino";
 import { ConfigError, helpText, loadConfig } from "./config.ts";
 import { startServer } from "./server/server.ts";
 
-async function main(): Promise<void> {
+async function main(args: string[]): Promise<void> {
   let config;
   try {
-    config = loadConfig(process.argv.slice(2), process.env);
+    config = loadConfig(args, process.env);
   } catch (err) {
     process.stderr.write(`weft: ${(err as Error).message}\n\n${helpText()}\n`);
     process.exit(2);
@@ -34,8 +35,13 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) process.stderr.write(`weft: ${err.message}\n`);
-  else process.stderr.write(`weft: failed to start: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+/** Starts the server with command-line options `args` (without the command); exits the process on failure. */
+export function serve(args: readonly string[]): void {
+  main([...args]).catch((err: unknown) => {
+    if (err instanceof ConfigError) process.stderr.write(`weft: ${err.message}\n`);
+    else process.stderr.write(`weft: failed to start: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  });
+}
+
+if (import.meta.main) serve(process.argv.slice(2));

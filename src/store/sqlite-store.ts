@@ -12,9 +12,10 @@
 // Files in the data directory: weft.db (+ -wal, -shm while open), and
 // weft.lock, whose exclusive lock says which process owns the directory.
 // The directory is 0700 and every file in it 0600 (see private-files.ts).
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
 import type { CheckpointerData } from "./sqlite-checkpointer.ts";
 import { ensurePrivateDir, ensurePrivateFile, tightenIfPresent } from "./private-files.ts";
 import {
@@ -191,9 +192,12 @@ interface Checkpointer {
 
 function startCheckpointer(data: CheckpointerData, warn: (message: string) => void): Checkpointer {
   // Of the flags the server was started with (--input-type, --cpu-prof, …) the thread takes only
-  // those it needs to load TypeScript (Node versions before type stripping was on by default).
-  const execArgv = process.execArgv.filter((a) => /^--(experimental-strip-types|experimental-transform-types|no-warnings)/.test(a));
-  const worker = new Worker(new URL("./sqlite-checkpointer.ts", import.meta.url), { workerData: data, execArgv });
+  // those it needs to load TypeScript (Node versions before type stripping was on by default) and
+  // the warnings switched off.
+  const execArgv = process.execArgv.filter((a) => /^--(experimental-strip-types|experimental-transform-types|no-warnings|disable-warning)/.test(a));
+  // Built (dist/*.js, the npm package) or run from source (src/*.ts): the thread's file has this file's extension.
+  const file = new URL(`./sqlite-checkpointer${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  const worker = new Worker(file, { workerData: data, execArgv });
   // The server's lifetime is not tied to this thread.
   worker.unref();
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// `weft`, the Weft command: `weft server [options]` starts the server.
+//
+// Plain JavaScript that any Node.js >= 20 runs (the one that installed the package). The server
+// itself runs on Node.js 24, from the `node` package (a dependency of @weftflow/server, installed
+// into node_modules/node): if this process is not that Node, the server is started on it as a
+// child process, which gets this process's signals and whose exit code (or signal) this process
+// ends with. On that Node (npm start), or with no `node` package but a Node >= 24 (the container
+// image, whose base image brings Node 24), the server runs in this process.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { createRequire } from "node:module";
+import { constants } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const RUNTIME_MAJOR = 24;
+const FORWARDED_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"];
+
+const COMMANDS = {
+  server: { summary: "start the server: gRPC, gRPC-Web and Connect on one port ('weft server --help' lists its options)", run: server },
+};
+
+function usage() {
+  const lines = ["Usage: weft <command> [options]", "", "Commands:"];
+  for (const [name, { summary }] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${summary}`);
+  lines.push("", "Options:", "  --help, -h   print this and exit", "  --version    print the version and exit");
+  return lines.join("\n") + "\n";
+}
+
+function main(argv) {
+  const [command, ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(usage());
+    return;
+  }
+  if (command === "--version") {
+    process.stdout.write(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version + "\n");
+    return;
+  }
+  const known = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!known) {
+    const what = command === undefined ? "no command given" : `unknown command ${JSON.stringify(command.slice(0, 40))}`;
+    process.stderr.write(`weft: ${what}\n\n${usage()}`);
+    process.exit(2);
+  }
+  known.run(rest);
+}
+
+/** The server's entry: the sources in a clone of the repository, the compiled files in the package. */
+function serverEntry() {
+  const source = join(ROOT, "src", "main.ts");
+  return existsSync(source) ? source : join(ROOT, "dist", "main.js");
+}
+
+/** The Node.js binary of the `node` package, if it is installed (its install script ran). */
+function bundledNode() {
+  try {
+    const manifest = createRequire(join(ROOT, "package.json")).resolve("node/package.json");
+    const { bin } = JSON.parse(readFileSync(manifest, "utf8"));
+    const file = join(dirname(manifest), typeof bin === "string" ? bin : bin.node);
+    return existsSync(file) ? file : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameFile(a, b) {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+function server(args) {
+  const entry = serverEntry();
+  const runtime = bundledNode();
+  if (runtime && !sameFile(runtime, process.execPath)) {
+    reexec(runtime, entry, args);
+    return;
+  }
+  if (!runtime && Number(process.versions.node.split(".")[0]) < RUNTIME_MAJOR) {
+    process.stderr.write(
+      `weft: the server runs on Node.js ${RUNTIME_MAJOR}, which the "node" package (a dependency of @weftflow/server) ` +
+        `brings; it is not installed (was its install script skipped, e.g. --ignore-scripts?), and this is Node.js ` +
+        `${process.version}. Reinstall with install scripts, or run weft on Node.js ${RUNTIME_MAJOR}.\n`,
+    );
+    process.exit(1);
+  }
+  // Node 24 prints no ExperimentalWarning for type stripping or node:sqlite; if a version does,
+  // such warnings are dropped here (they would be plain text among the JSON log lines). Other
+  // warnings are printed as usual.
+  const printers = process.listeners("warning");
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => {
+    if (warning.name !== "ExperimentalWarning") for (const print of printers) print(warning);
+  });
+  import(pathToFileURL(entry).href).then(
+    (m) => m.serve(args),
+    (err) => {
+      process.stderr.write(`weft: failed to start: ${err?.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+function reexec(runtime, entry, args) {
+  const child = spawn(runtime, ["--disable-warning=ExperimentalWarning", entry, ...args], { stdio: "inherit" });
+  const forward = (signal) => child.kill(signal);
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  child.on("error", (err) => {
+    process.stderr.write(`weft: cannot start ${runtime}: ${err.message}\n`);
+    process.exit(1);
+  });
+  child.on("exit", (code, signal) => {
+    for (const s of FORWARDED_SIGNALS) process.off(s, forward);
+    if (!signal) process.exit(code ?? 1);
+    // End the way the child did; if that signal does not end this process, exit as a shell would.
+    process.kill(process.pid, signal);
+    setImmediate(() => process.exit(128 + (constants.signals[signal] ?? 0)));
+  });
+}
+
+main(process.argv.slice(2));
