@@ -533,16 +533,16 @@ export class Engine {
     const status = outcome.ok ? 200 : (outcome.error.httpStatus ?? 0);
     const failure = outcome.ok || (work.kind === "webhook" && status >= 200 && status < 300) ? undefined : outcome.error;
     this.metrics.attempt(work.kind, failure === undefined, failure?.reason ?? "", seconds);
-    const log = runLog(this.log, active);
     if (failure === undefined) {
-      if (log.isLevelEnabled("debug")) {
-        log.debug({ kind: work.kind, stepId: active.machine.run.steps[work.index]?.id, attempt: work.attempt, durationMs: Math.round(seconds * 1000) }, "attempt succeeded");
+      // The hot path: no child logger, no fields unless debug is on.
+      if (this.log.isLevelEnabled("debug")) {
+        runLog(this.log, active).debug({ kind: work.kind, stepId: active.machine.run.steps[work.index]?.id, attempt: work.attempt, durationMs: Math.round(seconds * 1000) }, "attempt succeeded");
       }
       return;
     }
     let retryAt: number | undefined;
     for (const t of fx.timers) if (t.kind === work.kind && t.index === work.index) retryAt = t.at;
-    log.info(
+    runLog(this.log, active).info(
       {
         kind: work.kind,
         stepId: active.machine.run.steps[work.index]?.id,

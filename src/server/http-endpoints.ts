@@ -1,6 +1,8 @@
 // Plain HTTP endpoints in front of the Connect handler, on the same port
 // (HTTP/1.1 and HTTP/2): GET /healthz (live), GET /readyz (ready to serve) and
 // GET /metrics (Prometheus). Every other request goes on to Connect.
+import type { ServerResponse } from "node:http";
+import { Code } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
 import type { RequestHandler } from "./listener.ts";
 import { type ApiKeyRing, checkAuthorization } from "./api-key-auth.ts";
@@ -22,7 +24,7 @@ type Res = Parameters<RequestHandler>[1];
 
 function send(res: Res, status: number, body: string, contentType = "text/plain; charset=utf-8", head = false): void {
   // Both response kinds have these; their union's overloads do not type-check together.
-  const r = res as import("node:http").ServerResponse;
+  const r = res as ServerResponse;
   r.statusCode = status;
   r.setHeader("content-type", contentType);
   r.setHeader("cache-control", "no-store");
@@ -65,8 +67,8 @@ function serveMetrics(req: Req, res: Res, metrics: NonNullable<HttpEndpointsOpti
     const error = checkAuthorization(metrics.keys, typeof header === "string" ? header : null, "read");
     if (error) {
       // The same words as the RPCs' errors; never the header's value.
-      const status = error.code === 7 /* PermissionDenied */ ? 403 : 401;
-      (res as import("node:http").ServerResponse).setHeader("www-authenticate", 'Bearer realm="weft"');
+      const status = error.code === Code.PermissionDenied ? 403 : 401;
+      (res as ServerResponse).setHeader("www-authenticate", 'Bearer realm="weft"');
       return send(res, status, error.rawMessage + "\n", undefined, head);
     }
   }

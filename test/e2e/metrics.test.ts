@@ -277,8 +277,9 @@ describe("start-up errors", () => {
 
   it("a failure to start (port in use) is a JSON log line on stdout", async () => {
     const w = await start({});
+    const dir = mkdtempSync(join(tmpdir(), "weft-metrics-"));
     try {
-      const r = spawnSync(process.execPath, ["src/main.ts", "--port", String(w.server.port), "--data-dir", mkdtempSync(join(tmpdir(), "weft-metrics-"))], {
+      const r = spawnSync(process.execPath, ["src/main.ts", "--port", String(w.server.port), "--data-dir", dir], {
         cwd: REPO_ROOT,
         encoding: "utf8",
         timeout: 30_000,
@@ -290,6 +291,7 @@ describe("start-up errors", () => {
       expect((line!.err as { code?: string }).code).toBe("EADDRINUSE");
     } finally {
       await w.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
