@@ -187,7 +187,10 @@ export class Engine {
   /** Finished runs driven here whose webhook is not delivered yet (for metrics). */
   get webhookBacklog(): number {
     let n = 0;
-    for (const a of this.active.values()) if (a.machine.run.webhook?.state === "delivering") n++;
+    for (const a of this.active.values()) {
+      const w = a.machine.run.webhook?.state;
+      if (w === "pending" || w === "delivering" || w === "retry_wait") n++;
+    }
     return n;
   }
 

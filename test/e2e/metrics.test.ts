@@ -11,7 +11,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Backoff, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { Backoff, StepState, WebhookState, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { digestApiKeys } from "../../src/domain/api-keys.ts";
 import { type RunningServer, startServer } from "../../src/server/server.ts";
@@ -231,6 +231,43 @@ describe("metrics, health endpoints and logs (API keys configured)", () => {
     expect(bad.retryAt).toBeUndefined();
     // Successful attempts are logged at debug only.
     expect(weft.logs.some((l) => l.msg === "attempt succeeded")).toBe(false);
+  });
+});
+
+describe("gauges", () => {
+  it("count runs active, retries waiting, undelivered webhooks and watchers while they last", async () => {
+    const handlers = await HandlerServer.start();
+    handlers.on("/down", () => ({ status: 503, text: "down" }));
+    handlers.on("/ok", () => ({ json: { success: true } }));
+    const w = await start({ webhook: { retryPeriodMs: 3_600_000, initialIntervalMs: 600_000, maxIntervalMs: 600_000, timeoutMs: 5_000 } });
+    const abort = new AbortController();
+    try {
+      const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: w.baseUrl }));
+      const long = { maxAttempts: 3, backoff: Backoff.FIXED, initialInterval: durationFromMs(600_000) };
+      const { workflow: retrying } = await client.createWorkflow({ id: "gauge-retry", steps: [{ id: "s", url: handlers.url("/down"), retries: long }] });
+      const { workflow: notifying } = await client.createWorkflow({ id: "gauge-webhook", steps: [{ id: "s", url: handlers.url("/ok") }], onComplete: handlers.url("/down") });
+      // Both wait (the step for its retry, the webhook for its next delivery) for ten minutes.
+      await waitForRun(client, retrying!.id, (r) => r.steps[0]?.state === StepState.RETRY_WAIT);
+      await waitForRun(client, notifying!.id, (r) => r.webhook?.state === WebhookState.RETRY_WAIT);
+      const watching = (async () => {
+        for await (const _ of client.watchWorkflows({}, { signal: abort.signal }));
+      })().catch(() => {});
+      const want = { weft_runs_active: 2, weft_retries_waiting: 1, weft_webhook_backlog: 1, weft_watchers: 1 };
+      let got: Record<string, number | undefined> = {};
+      for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+        const text = await (await fetch(`${w.baseUrl}/metrics`)).text();
+        got = Object.fromEntries(Object.keys(want).map((k) => [k, sample(text, k)]));
+        if (Object.entries(want).every(([k, v]) => got[k] === v)) break;
+      }
+      expect(got).toEqual(want);
+      await client.cancelWorkflow({ id: retrying!.id });
+      abort.abort();
+      await watching;
+    } finally {
+      abort.abort();
+      await w.stop();
+      await handlers.close();
+    }
   });
 });
 
