@@ -42,6 +42,14 @@ export interface Config {
     reflection: "auth" | "open" | "off";
     allowUnauthenticated: boolean;
   };
+  /** GET /metrics (Prometheus). */
+  metrics: {
+    enabled: boolean;
+    /** auth: needs a read key when keys are configured; open: no key. */
+    auth: "auth" | "open";
+    /** Distinct workflow ids with a label value of their own; later ones are "other". */
+    maxWorkflowLabels: number;
+  };
 }
 
 export interface TlsConfig {
@@ -101,6 +109,9 @@ export const OPTIONS: Option[] = [
   { flag: "api-keys-file", env: "WEFT_API_KEYS_FILE", default: "", help: "file of API keys, one '<scope> <key> [name]' per line (# comments); must not be readable by group or others" },
   { flag: "reflection", env: "WEFT_REFLECTION", default: "auth", help: "server reflection: auth (needs a read key when keys are configured), open, or off" },
   { flag: "allow-unauthenticated", env: "WEFT_ALLOW_UNAUTHENTICATED", default: "false", boolean: true, help: "allow listening on a non-loopback host without API keys (anyone who reaches the port can read and cancel runs)" },
+  { flag: "metrics", env: "WEFT_METRICS", default: "on", help: "GET /metrics (Prometheus) on the API port: on or off" },
+  { flag: "metrics-auth", env: "WEFT_METRICS_AUTH", default: "auth", help: "/metrics: auth (needs a read key when keys are configured) or open" },
+  { flag: "metrics-max-workflow-ids", env: "WEFT_METRICS_MAX_WORKFLOW_IDS", default: "200", help: "distinct workflow ids that get their own metric label value; later ones are counted as \"other\"" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
 ];
 
@@ -284,7 +295,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
       feed,
     },
     auth,
+    metrics: loadMetrics(get, int),
   };
+}
+
+function loadMetrics(get: (flag: string) => string, int: (name: string, value: string, min: number, max?: number) => number): Config["metrics"] {
+  const enabled = get("metrics").trim();
+  if (enabled !== "on" && enabled !== "off") throw new ConfigError(`metrics: "${enabled.slice(0, 20)}" must be on or off`);
+  const auth = get("metrics-auth").trim();
+  if (auth !== "auth" && auth !== "open") throw new ConfigError(`metrics-auth: "${auth.slice(0, 20)}" must be auth or open`);
+  return { enabled: enabled === "on", auth, maxWorkflowLabels: int("metrics-max-workflow-ids", get("metrics-max-workflow-ids"), 0, 100_000) };
 }
 
 /** Reads a key file, refusing one that group or others may read or write. */

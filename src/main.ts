@@ -4,11 +4,21 @@ import { pino } from "pino";
 import { ConfigError, helpText, loadConfig } from "./config.ts";
 import { startServer } from "./server/server.ts";
 
+/**
+ * Logs a start-up failure as a JSON line on stdout (where the server's logs
+ * go), synchronously, since the process exits right after.
+ */
+function logStartupError(msg: string, err: unknown): void {
+  const logger = pino({ base: { service: "weft" } }, pino.destination({ dest: 1, sync: true }));
+  logger.fatal(err instanceof ConfigError ? { reason: "invalid_config", error: err.message } : { reason: "start_failed", err }, msg);
+}
+
 async function main(args: string[]): Promise<void> {
   let config;
   try {
     config = loadConfig(args, process.env);
   } catch (err) {
+    logStartupError("invalid configuration", err);
     process.stderr.write(`weft: ${(err as Error).message}\n\n${helpText()}\n`);
     process.exit(2);
   }
@@ -38,6 +48,7 @@ async function main(args: string[]): Promise<void> {
 /** Starts the server with command-line options `args` (without the command); exits the process on failure. */
 export function serve(args: readonly string[]): void {
   main([...args]).catch((err: unknown) => {
+    logStartupError(err instanceof ConfigError ? "invalid configuration" : "failed to start", err);
     if (err instanceof ConfigError) process.stderr.write(`weft: ${err.message}\n`);
     else process.stderr.write(`weft: failed to start: ${(err as Error).stack ?? err}\n`);
     process.exit(1);

@@ -17,6 +17,7 @@ import { RunIdGenerator } from "../domain/run-id.ts";
 import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
+import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
 import { ATTEMPT_TIMEOUT, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { NoticeSource, OwnershipNotice, RunOwnership } from "../ports/run-ownership.ts";
 import type { ListRunsQuery, WorkflowStore } from "../ports/workflow-store.ts";
@@ -66,6 +67,8 @@ export interface EngineOptions {
   sweepIntervalMs?: number;
   /** With ownership: how long CancelWorkflow waits for the replica driving the run to apply it. */
   cancelWaitMs?: number;
+  /** Where runs, attempts and commits are counted and timed (default: nowhere). */
+  metrics?: EngineMetrics;
 }
 
 /** A cancel asked for on one replica while another drives the run, not applied within cancelWaitMs. */
@@ -99,6 +102,9 @@ interface ActiveRun {
 
 const key = (kind: WorkKind, index: number) => `${kind}:${index}`;
 
+/** Seconds since `start` (a performance.now() reading). */
+const since = (start: number) => (performance.now() - start) / 1000;
+
 function runLog(parent: Logger, active: ActiveRun): Logger {
   return (active.log ??= parent.child({ runId: active.machine.run.runId }));
 }
@@ -126,6 +132,7 @@ export class Engine {
   private sweeping: Promise<void> | undefined;
   private sweepAgain = false;
   private leaseValidUntil = 0;
+  private readonly metrics: EngineMetrics;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -141,6 +148,7 @@ export class Engine {
     this.notices = options.notices;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 2000;
     this.cancelWaitMs = options.cancelWaitMs ?? 10_000;
+    this.metrics = options.metrics ?? noopMetrics;
   }
 
   /**
@@ -167,6 +175,25 @@ export class Engine {
     return this.active.size;
   }
 
+  /** Step and compensation attempts waiting for their retry delay (for metrics; walks the active runs). */
+  get retriesWaiting(): number {
+    let n = 0;
+    for (const a of this.active.values()) {
+      for (const k of a.timers.keys()) if (!k.startsWith("webhook")) n++;
+    }
+    return n;
+  }
+
+  /** Finished runs driven here whose webhook is not delivered yet (for metrics). */
+  get webhookBacklog(): number {
+    let n = 0;
+    for (const a of this.active.values()) {
+      const w = a.machine.run.webhook?.state;
+      if (w === "pending" || w === "delivering" || w === "retry_wait") n++;
+    }
+    return n;
+  }
+
   /** Durably creates a run (or returns the one with the same request id) and starts it. */
   async create(spec: WorkflowSpec): Promise<{ run: RunRecord; created: boolean }> {
     const now = this.clock.now();
@@ -183,6 +210,8 @@ export class Engine {
     }
     if (!result.created) return result;
     this.feed.publish(spec.workflowId, [first]);
+    this.metrics.runCreated(spec.workflowId);
+    this.log.info({ runId: run.runId, workflowId: spec.workflowId, steps: spec.steps.length }, "workflow created");
     // The machine replaces step records rather than changing them: copying the array is enough.
     const snapshot: RunRecord = { ...run, steps: [...run.steps] };
     if (!this.stopping) this.activate(run, (m) => m.start(this.clock.now()));
@@ -414,19 +443,21 @@ export class Engine {
 
   /** Commits what the machine changed, publishes the events, then performs the effects. */
   private react(active: ActiveRun, fx: Effects): Promise<void> {
+    const start = performance.now();
     const patch = active.machine.takePatch();
     for (const index of fx.abort) active.inflight.get(key("step", index))?.abort();
     if (fx.terminal) active.cancelDeadline?.();
     if (fx.done) this.finish(active);
     if (!patch) {
-      this.perform(active, fx);
+      this.perform(active, fx, start);
       return Promise.resolve();
     }
     const workflowId = active.machine.run.spec.workflowId;
     const committed = this.store.commit(patch).then(
       () => {
+        this.metrics.storeCommit(since(start));
         this.feed.publish(workflowId, patch.events);
-        this.perform(active, fx);
+        this.perform(active, fx, start);
       },
       (err: unknown) => this.onCommitFailure(active, err),
     );
@@ -435,10 +466,22 @@ export class Engine {
     return committed;
   }
 
-  private perform(active: ActiveRun, fx: Effects): void {
+  /** Performs fx; `start` (performance.now()) is when what led to them happened, for the overhead metric. */
+  private perform(active: ActiveRun, fx: Effects, start: number): void {
     if (fx.terminal) {
       const run = active.machine.run;
-      runLog(this.log, active).info({ state: run.state, error: run.error, compensationFailed: run.compensation?.failed }, "workflow finished");
+      this.metrics.runFinished(run.spec.workflowId, run.state);
+      runLog(this.log, active).info(
+        {
+          workflowId: run.spec.workflowId,
+          state: run.state,
+          durationMs: this.clock.now() - run.createdAt,
+          reason: run.error?.reason,
+          error: run.error,
+          compensationFailed: run.compensation?.failed,
+        },
+        "workflow finished",
+      );
     }
     if (active.detached || this.stopping) return;
     for (const t of fx.timers) {
@@ -455,7 +498,9 @@ export class Engine {
       }, t.at - this.clock.now());
       active.timers.set(k, cancel);
     }
+    if (fx.dispatch.length === 0) return;
     for (const work of fx.dispatch) this.send(active, work);
+    this.metrics.overhead(since(start));
   }
 
   private send(active: ActiveRun, work: Work): void {
@@ -466,6 +511,7 @@ export class Engine {
     active.inflight.set(k, controller);
     // One controller per call: the timeout and a cancel both abort it.
     const cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), call.timeoutMs);
+    const sent = performance.now();
     void this.dispatcher
       .dispatch(call, controller.signal)
       .catch((err: unknown): AttemptOutcome => ({
@@ -477,16 +523,47 @@ export class Engine {
         cancelTimeout();
         if (active.inflight.get(k) === controller) active.inflight.delete(k);
         if (active.detached) return;
-        void this.react(active, this.applyOutcome(active, work, outcome));
+        const seconds = since(sent);
+        const fx = this.applyOutcome(active, work, outcome);
+        this.record(active, work, outcome, seconds, fx);
+        void this.react(active, fx);
       });
+  }
+
+  /** Counts a finished call and logs it: failures at info (with whether and when it is retried), successes at debug. */
+  private record(active: ActiveRun, work: Work, outcome: AttemptOutcome, seconds: number, fx: Effects): void {
+    // Any 2xx delivers a webhook, whatever the body says (as in applyOutcome).
+    const status = outcome.ok ? 200 : (outcome.error.httpStatus ?? 0);
+    const failure = outcome.ok || (work.kind === "webhook" && status >= 200 && status < 300) ? undefined : outcome.error;
+    this.metrics.attempt(work.kind, failure === undefined, failure?.reason ?? "", seconds);
+    if (failure === undefined) {
+      // The hot path: no child logger, no fields unless debug is on.
+      if (this.log.isLevelEnabled("debug")) {
+        runLog(this.log, active).debug({ kind: work.kind, stepId: active.machine.run.steps[work.index]?.id, attempt: work.attempt, durationMs: Math.round(seconds * 1000) }, "attempt succeeded");
+      }
+      return;
+    }
+    let retryAt: number | undefined;
+    for (const t of fx.timers) if (t.kind === work.kind && t.index === work.index) retryAt = t.at;
+    runLog(this.log, active).info(
+      {
+        kind: work.kind,
+        stepId: active.machine.run.steps[work.index]?.id,
+        attempt: work.attempt,
+        httpStatus: failure.httpStatus,
+        reason: failure.reason,
+        durationMs: Math.round(seconds * 1000),
+        retry: retryAt !== undefined,
+        retryAt: retryAt === undefined ? undefined : new Date(retryAt).toISOString(),
+        error: failure.message,
+      },
+      work.kind === "step" ? "step attempt failed" : work.kind === "compensation" ? "compensation attempt failed" : "webhook delivery failed",
+    );
   }
 
   private applyOutcome(active: ActiveRun, work: Work, outcome: AttemptOutcome): Effects {
     const m = active.machine;
     const now = this.clock.now();
-    if (!outcome.ok) {
-      runLog(this.log, active).debug({ kind: work.kind, stepId: m.run.steps[work.index]?.id, attempt: work.attempt, error: outcome.error }, "call failed");
-    }
     switch (work.kind) {
       case "step":
         return outcome.ok

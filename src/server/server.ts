@@ -33,12 +33,17 @@ import { withRequestDecodeErrors } from "./request-decode-errors.ts";
 import { unknownEnumInterceptor } from "./unknown-enum-interceptor.ts";
 import { strictJsonOptions } from "../transport/strict-json-decoder.ts";
 import { listen } from "./listener.ts";
+import { withHttpEndpoints } from "./http-endpoints.ts";
+import { PrometheusMetrics } from "../metrics/prometheus-metrics.ts";
 import { unknownRoute } from "./unknown-route.ts";
 import { registerReflection } from "./reflection-service.ts";
 import { generateSigningSecret, resolveSigningSecrets } from "./signing-secrets.ts";
 
 /** Largest request of every RPC but CreateWorkflow (which has --max-request-bytes). */
 export const MAX_SMALL_REQUEST_BYTES = 64 * 1024;
+
+/** /readyz answers 503 if the store does not answer a read within this time. */
+const READY_STORE_TIMEOUT_MS = 2000;
 
 /** The on_complete / on_error body: the run's final status, as GetWorkflow returns it. */
 function renderWebhook(run: RunRecord): string {
@@ -55,6 +60,8 @@ export interface RunningServer {
   readonly feed: EventFeed & { readonly listenerCount: number };
   /** "embedded" or "mongodb". */
   readonly storeKind: "embedded" | "mongodb";
+  /** Prometheus metrics (undefined with --metrics off). */
+  readonly metrics: PrometheusMetrics | undefined;
   /** The MongoDB store's replica id (empty with the embedded store). */
   readonly replicaId: () => string;
   /** Graceful: streams and in-flight attempts get graceMs, then everything is closed. */
@@ -125,7 +132,9 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     outbound: config.limits.outbound,
     resolve: options.resolve,
   });
+  const metrics = config.metrics.enabled ? new PrometheusMetrics({ maxWorkflowLabels: config.metrics.maxWorkflowLabels }) : undefined;
   const engine = new Engine({
+    metrics,
     store,
     dispatcher,
     clock: systemClock,
@@ -139,6 +148,12 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     sweepIntervalMs: config.mongodb.sweepIntervalMs,
   });
   await engine.start();
+  metrics?.setGaugeSources({
+    runsActive: () => engine.activeRuns,
+    retriesWaiting: () => engine.retriesWaiting,
+    webhookBacklog: () => engine.webhookBacklog,
+    watchers: () => feed.listenerCount,
+  });
   const service = new WorkflowServiceHandler({ engine, feed, limits: config.limits, heartbeatMs: config.watchHeartbeatMs });
 
   const health = new HealthStatusRegistry();
@@ -175,7 +190,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       "authentication off on a non-loopback address (--allow-unauthenticated): anyone who reaches the port can read, list and cancel runs",
     );
   }
-  const handler = withSpecGrpcMessage(connectNodeAdapter({
+  let ready = false;
+  const connectHandler = withSpecGrpcMessage(connectNodeAdapter({
     routes,
     fallback: unknownRoute,
     // Every RPC but CreateWorkflow (above) takes small requests.
@@ -194,6 +210,10 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       unknownEnumInterceptor,
     ],
   }));
+  const handler = withHttpEndpoints(connectHandler, {
+    ready: () => (ready ? storeAnswers(store) : Promise.resolve(false)),
+    metrics: metrics && { registry: metrics.registry, keys, auth: config.metrics.auth },
+  });
   const listener = await listen(handler, {
     host: config.host,
     port: config.port,
@@ -206,12 +226,14 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   });
   health.set("", HealthCheckResponse_ServingStatus.SERVING);
   health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.SERVING);
+  ready = true;
   logger.info(
     {
       port: listener.port,
       host: config.host,
       store: ownership ? "mongodb" : config.dataDir,
       tls: config.tls ? (config.tls.clientCa ? "mtls" : "tls") : "off",
+      metrics: metrics ? config.metrics.auth : "off",
     },
     "weft listening",
   );
@@ -221,10 +243,12 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     port: listener.port,
     engine,
     feed,
+    metrics,
     storeKind: ownership ? "mongodb" : "embedded",
     replicaId: () => ownership?.replicaId ?? "",
     close(graceMs: number) {
       closing ??= (async () => {
+        ready = false;
         health.set("", HealthCheckResponse_ServingStatus.NOT_SERVING);
         health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.NOT_SERVING);
         service.closeStreams();
@@ -237,4 +261,15 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       return closing;
     },
   };
+}
+
+/** Whether the store answers a read (of a run that does not exist) in time. */
+async function storeAnswers(store: WorkflowStore): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), READY_STORE_TIMEOUT_MS)));
+  try {
+    return await Promise.race([store.getRun("wf_readyz").then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

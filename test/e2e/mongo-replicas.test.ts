@@ -285,13 +285,14 @@ describeMongo("several Weft replicas on one MongoDB database", (mongo) => {
 
   function formatLogs(r: Replica): string {
     const lines = r.logs.flatMap((chunk) => chunk.split("\n")).filter((l) => l.trim() !== "");
-    // Per-run "workflow finished" lines would drown the rest: they are only counted.
-    const finished = lines.filter((l) => l.includes('"msg":"workflow finished"') && l.includes('"level":30')).length;
-    const rest = lines.filter((l) => !(l.includes('"msg":"workflow finished"') && l.includes('"level":30')));
+    // Per-run "workflow created"/"workflow finished" lines would drown the rest: they are only counted.
+    const perRun = (l: string) => (l.includes('"msg":"workflow finished"') || l.includes('"msg":"workflow created"')) && l.includes('"level":30');
+    const finished = lines.filter(perRun).length;
+    const rest = lines.filter((l) => !perRun(l));
     const shown = rest.slice(-200);
     return (
       `\n===== logs of replica ${r.name} (${r.replicaId}, ${r.cleanedUp ? "running until the test's cleanup" : alive(r) ? "running" : `exited ${r.child.exitCode ?? r.child.signalCode}`}): ` +
-      `${finished} "workflow finished" lines omitted${rest.length > shown.length ? `, first ${rest.length - shown.length} other lines omitted` : ""}\n` +
+      `${finished} "workflow created"/"workflow finished" lines omitted${rest.length > shown.length ? `, first ${rest.length - shown.length} other lines omitted` : ""}\n` +
       shown.join("\n")
     );
   }
