@@ -12,6 +12,7 @@
 // Authentication: Weft runs with an API key and every call carries it, as in
 // production; BENCH_API_KEY=off runs it without keys (to measure their cost).
 // BENCH_ONLY=chain-10,fanout-100,chain-10@1,raw,watch runs only those parts.
+// BENCH_WEFT_ARGS (space-separated) adds server flags, e.g. "--metrics off".
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { MongoClient } from "mongodb";
@@ -467,7 +468,8 @@ async function main(): Promise<void> {
   dataDir = mkdtempSync(join(tmpdir(), "weft-bench-"));
   handler = await spawnHandler(FINAL_STEP);
   const nodeArgs = (process.env.BENCH_WEFT_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  weft = await spawnWeft(dataDir, nodeArgs, [...(await storeArgs()), ...weftAuthArgs()]);
+  const weftArgs = (process.env.BENCH_WEFT_ARGS ?? "").split(" ").filter(Boolean);
+  weft = await spawnWeft(dataDir, nodeArgs, [...(await storeArgs()), ...weftAuthArgs(), ...weftArgs]);
   log(`weft on ${weft.baseUrl} (data ${dataDir}), handler on ${handler.baseUrl}`);
   const weftDied = weft.exited.then((code) => {
     throw new Error(`weft exited unexpectedly (${code}):\n${weft?.logs()}`);
