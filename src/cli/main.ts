@@ -156,7 +156,8 @@ function parseContextFile(file: string): Record<string, unknown> {
 
 /** Follows a run to its end: live view on a terminal (text), JSON lines otherwise. Returns the exit code. */
 async function follow(client: Service, runId: string, output: "text" | "json"): Promise<number> {
-  const live = output === "text" && process.stdout.isTTY;
+  // A terminal that reports no width (e.g. a pseudo-terminal never sized) gets plain lines instead.
+  const live = output === "text" && process.stdout.isTTY && (process.stdout.columns ?? 0) > 0;
   const log = live ? createLogUpdate(process.stdout) : undefined;
   let view: RunView | undefined;
   const draw = () => view && log?.(renderLive(view, new Date()));

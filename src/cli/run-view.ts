@@ -1,6 +1,7 @@
 // What the CLI shows of a run while it is watched: a view built from the watch stream's snapshot
 // and events, rendered as the live terminal view, the final summary, and JSON lines. Pure.
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { toJson } from "@bufbuild/protobuf";
+import { timestampDate, type Timestamp, ValueSchema } from "@bufbuild/protobuf/wkt";
 import {
   CompensationState,
   type ErrorDetail,
@@ -181,7 +182,7 @@ export function eventRecord(e: WorkflowEvent, extra: { nextAttemptAt?: Date } = 
     record.error = { reason: e.error.reason, message: e.error.message, ...(e.error.httpStatus ? { httpStatus: e.error.httpStatus } : {}), retryable: e.error.retryable };
   }
   if (extra.nextAttemptAt) record.nextAttemptAt = iso(extra.nextAttemptAt);
-  if (e.result !== undefined) record.result = e.result;
+  if (e.result) record.result = toJson(ValueSchema, e.result);
   return record;
 }
 

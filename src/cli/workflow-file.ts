@@ -101,7 +101,7 @@ export function parseWorkflowFile(text: string): ParseResult {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: false });
   const problems: FileProblem[] = [];
   for (const err of doc.errors) {
-    const pos = err.linePos?.[0];
+    const pos = err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
     problems.push({ path: "", line: pos?.line, column: pos?.col, message: err.message.split("\n")[0] });
   }
   if (problems.length) return { ok: false, problems };
@@ -115,7 +115,11 @@ export function parseWorkflowFile(text: string): ParseResult {
   }
   const checker = new Checker(lineAt, problems);
   const request = checker.workflow(root);
-  if (problems.length || !request) return { ok: false, problems: problems.length ? problems : [{ path: "", message: "not a workflow" }] };
+  if (problems.length || !request) {
+    // In the file's order.
+    problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    return { ok: false, problems: problems.length ? problems : [{ path: "", message: "not a workflow" }] };
+  }
   return { ok: true, request };
 }
 
