@@ -134,7 +134,8 @@ async function runCommand(g: Globals, file: string, o: RunOptions): Promise<numb
   if (output === "json") jsonLine({ type: "created", runId: run.id, workflowId: run.workflowId, state: workflowStateName(run.state), deduplicated: created.deduplicated });
   else if (!o.watch) out(run.id);
   if (!o.watch) return EXIT.ok;
-  return follow(client, run.id, output);
+  // From the sequence the run was created at: every event of the run is shown, however soon it came.
+  return follow(client, run.id, output, run);
 }
 
 function parseContextFile(file: string): Record<string, unknown> {
@@ -154,12 +155,15 @@ function parseContextFile(file: string): Record<string, unknown> {
 
 // ---- watch ----
 
-/** Follows a run to its end: live view on a terminal (text), JSON lines otherwise. Returns the exit code. */
-async function follow(client: Service, runId: string, output: "text" | "json"): Promise<number> {
+/**
+ * Follows a run to its end: live view on a terminal (text), JSON lines otherwise. Returns the exit
+ * code. With `from` (the run as created), the events after it, else a snapshot and the events after it.
+ */
+async function follow(client: Service, runId: string, output: "text" | "json", from?: Workflow): Promise<number> {
   // A terminal that reports no width (e.g. a pseudo-terminal never sized) gets plain lines instead.
   const live = output === "text" && process.stdout.isTTY && (process.stdout.columns ?? 0) > 0;
   const log = live ? createLogUpdate(process.stdout) : undefined;
-  let view: RunView | undefined;
+  let view: RunView | undefined = from && viewFromSnapshot(from);
   const draw = () => view && log?.(renderLive(view, new Date()));
   const timer = live ? setInterval(draw, 500) : undefined;
   const interrupt = () => {
@@ -169,7 +173,8 @@ async function follow(client: Service, runId: string, output: "text" | "json"): 
   };
   process.once("SIGINT", interrupt);
   try {
-    let after = 0n;
+    let after = from?.lastSequence ?? 0n;
+    if (from && output === "json") jsonLine(snapshotRecord(from));
     for (let reconnects = 0; ; ) {
       let progressed = false;
       try {

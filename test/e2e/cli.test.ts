@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { loadConfig } from "../../src/config.ts";
 import { HandlerServer } from "../support/handler-server.ts";
+import { makeTestCerts } from "../support/tls-certs.ts";
 import { REPO_ROOT, systemNode, systemPath } from "../support/server-package.ts";
 import { startWeft, type TestWeft, waitForRun } from "../support/weft.ts";
 
@@ -288,6 +289,24 @@ steps:
     expect(usage.code).toBe(2);
     const unknownFlag = await weftCli(BUNDLED_NODE, ["get", "--nope"]);
     expect(unknownFlag.code).toBe(2);
+  }, 60_000);
+
+  it("https:// reaches a server with TLS (its CA from NODE_EXTRA_CA_CERTS); an untrusted certificate exits 4", async () => {
+    const certs = makeTestCerts();
+    const tlsWeft = await startWeft({ tls: { certFile: certs.files.cert, keyFile: certs.files.key, clientCaFile: undefined, cert: certs.cert, key: certs.key, clientCa: undefined } });
+    try {
+      const url = tlsWeft.baseUrl.replace("http://", "https://");
+      const wf = file("tls.yaml", `id: over-tls\nsteps:\n  - id: a\n    url: ${handlers.url("/tls-a")}\n`);
+      const r = await weftCli(SYSTEM_NODE ?? BUNDLED_NODE, ["run", wf, "--watch", "--url", url], userEnv({ NODE_EXTRA_CA_CERTS: certs.files.ca }));
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(jsonLines(r.stdout).at(-1)).toMatchObject({ type: "summary", state: "completed" });
+      const untrusted = await weftCli(BUNDLED_NODE, ["list", "--url", url]);
+      expect(untrusted.code).toBe(4);
+    } finally {
+      await tlsWeft.stop();
+      certs.remove();
+    }
   }, 60_000);
 
   it.skipIf(!existsSync("/usr/bin/script"))("on a terminal, run --watch shows the live view and the final summary", async () => {
