@@ -191,7 +191,7 @@ async function follow(client: Service, runId: string, output: "text" | "json", f
             applyEvent(view, e);
             let nextAttemptAt: Date | undefined;
             if (e.transition.case === "step" && e.transition.value.toState === StepState.RETRY_WAIT) {
-              nextAttemptAt = await nextAttempt(client, runId, e.stepId);
+              nextAttemptAt = await nextAttempt(client, runId, e.stepId, e.attempt);
               const step = view.steps.find((s) => s.id === e.stepId);
               if (step && step.state === StepState.RETRY_WAIT) step.nextAttemptAt = nextAttemptAt;
             }
@@ -227,11 +227,12 @@ async function follow(client: Service, runId: string, output: "text" | "json", f
   return exitCodeFor(v.state);
 }
 
-async function nextAttempt(client: Service, runId: string, stepId: string): Promise<Date | undefined> {
+/** When the attempt after `attempt` of a step waiting to retry is due; undefined once it has started. */
+async function nextAttempt(client: Service, runId: string, stepId: string, attempt: number): Promise<Date | undefined> {
   try {
     const { workflow } = await client.getWorkflow({ id: runId });
-    const t = workflow?.steps.find((s) => s.id === stepId)?.nextAttemptAt;
-    return t ? timestampDate(t) : undefined;
+    const step = workflow?.steps.find((s) => s.id === stepId);
+    return step && step.state === StepState.RETRY_WAIT && step.attempts === attempt && step.nextAttemptAt ? timestampDate(step.nextAttemptAt) : undefined;
   } catch {
     return undefined; // only for the countdown
   }

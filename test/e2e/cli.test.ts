@@ -93,7 +93,7 @@ steps:
     url: /flaky
     dependsOn: [prepare]
     parallel: true
-    retries: {maxAttempts: 3, backoff: fixed, initialInterval: 0.2}
+    retries: {maxAttempts: 3, backoff: fixed, initialInterval: 3}
   - id: other
     url: /other
     depends_on: [prepare]
@@ -116,11 +116,14 @@ steps:
       // The retry: attempt 1 of flaky went to retry_wait with its error and when the next attempt is due.
       const retry = events.find((e) => e.stepId === "flaky" && e.to === "retry_wait");
       expect(retry).toMatchObject({ attempt: 1, from: "running", error: { reason: "http_status", httpStatus: 503, retryable: true } });
-      expect(Date.parse(retry!.nextAttemptAt)).toBeGreaterThan(0);
+      // Fetched while the step waits (3 s, far longer than a GetWorkflow takes).
+      expect(Date.parse(retry!.nextAttemptAt)).toBeGreaterThan(Date.parse(retry!.time));
       expect(events.some((e) => e.stepId === "flaky" && e.to === "completed" && e.attempt === 2)).toBe(true);
       expect(events.at(-1)).toMatchObject({ kind: "run", to: "completed" });
-      const seqs = events.map((e) => e.sequence as number);
-      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      // Every event from the run's creation on, in order and without gaps, however soon it came.
+      expect(lines[1]).toMatchObject({ type: "snapshot", runId, state: "pending", sequence: 1 });
+      expect(events[0]).toMatchObject({ kind: "run", from: "pending", to: "running" });
+      expect(events.map((e) => e.sequence as number)).toEqual(events.map((_, i) => i + 2));
       const summary = lines.at(-1)!;
       expect(summary).toMatchObject({ type: "summary", runId, state: "completed" });
       expect(summary.steps.map((s: { id: string; state: string }) => [s.id, s.state])).toEqual([
