@@ -26,7 +26,7 @@ import {
   stepStateName,
   formatDuration,
 } from "./run-view.ts";
-import { formatProblem, lineForField, parseWorkflowFile } from "./workflow-file.ts";
+import { formatProblem, lineForField, parseContextFile, parseWorkflowFile } from "./workflow-file.ts";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, unreachable: 4 } as const;
@@ -113,8 +113,7 @@ async function runCommand(g: Globals, file: string, o: RunOptions): Promise<numb
   if (o.contextFile && o.context.length) throw new CliError("--context and --context-file exclude each other", EXIT.usage);
   let context = parsed.request.context;
   if (o.contextFile) {
-    const ctx = parseContextFile(o.contextFile);
-    context = ctx;
+    context = contextFromFile(o.contextFile);
   } else if (o.context.length) {
     try {
       context = mergeContext(context, o.context);
@@ -138,19 +137,10 @@ async function runCommand(g: Globals, file: string, o: RunOptions): Promise<numb
   return follow(client, run.id, output, run);
 }
 
-function parseContextFile(file: string): Record<string, unknown> {
-  const text = readText(file, "--context-file");
-  const parsed = parseWorkflowFile(`context:\n${text.replace(/^/gm, "  ")}\nid: x\nsteps: []\n`);
-  // Read as the `context` of a workflow: YAML or JSON, a mapping.
-  if (!parsed.ok) {
-    throw new CliError(
-      parsed.problems.map((p) => formatProblem(file, { ...p, line: p.line ? p.line - 1 : undefined, path: p.path.replace(/^context\.?/, "") })).join("\n"),
-      EXIT.usage,
-    );
-  }
-  const ctx = parsed.request.context;
-  if (!ctx) throw new CliError(`${file}: must be a mapping (the context)`, EXIT.usage);
-  return ctx;
+function contextFromFile(file: string): Record<string, unknown> {
+  const parsed = parseContextFile(readText(file, "--context-file"));
+  if (!parsed.ok) throw new CliError(parsed.problems.map((p) => formatProblem(file, p)).join("\n"), EXIT.usage);
+  return parsed.context;
 }
 
 // ---- watch ----

@@ -263,6 +263,31 @@ export function formatPath(path: readonly (string | number)[]): string {
   return s;
 }
 
+/** A context file (`--context-file`): a YAML or JSON mapping. */
+export function parseContextFile(text: string): { ok: true; context: Record<string, unknown> } | { ok: false; problems: FileProblem[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: false });
+  if (doc.errors.length) {
+    return {
+      ok: false,
+      problems: doc.errors.map((err) => {
+        const pos = err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
+        return { path: "", line: pos.line, column: pos.col, message: err.message.split("\n")[0] };
+      }),
+    };
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 0 });
+  } catch (err) {
+    return { ok: false, problems: [{ path: "", message: clip((err as Error).message, 100) }] };
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { ok: false, problems: [{ path: "", line: 1, message: `must be a mapping (the context), not ${typeName(value)}` }] };
+  }
+  return { ok: true, context: value as Record<string, unknown> };
+}
+
 /** "file.yaml:12: steps[2].url: must be a string" (the file's name first, the line if known). */
 export function formatProblem(file: string, p: FileProblem): string {
   const where = p.line ? `${file}:${p.line}${p.column ? `:${p.column}` : ""}` : file;

@@ -179,7 +179,8 @@ steps:
 
   it("get, list and events print the run, the runs and the event log", async () => {
     const wf = file("listed.yaml", `id: listed\nsteps:\n  - id: one\n    url: ${handlers.url("/one")}\n  - {id: two, url: "${handlers.url("/two")}", dependsOn: [one]}\n`);
-    const created = await weftCli(BUNDLED_NODE, ["run", wf, "--url", open.baseUrl]);
+    const ctx = file("ctx.json", '{\n  "orderId": "o1",\n  "qty": 2\n}\n');
+    const created = await weftCli(BUNDLED_NODE, ["run", wf, "--url", open.baseUrl, "--context-file", ctx]);
     const runId = created.stdout.trim();
     const client = createClient(WorkflowService, createConnectTransport({ baseUrl: open.baseUrl, httpVersion: "1.1" }));
     const done = await waitForRun(client, runId);
@@ -193,7 +194,7 @@ steps:
     expect(get.stdout).toMatch(/✔ one\s+completed in/);
     expect(get.stdout).toMatch(/✔ two\s+completed in/);
     const getJson = await weftCli(BUNDLED_NODE, ["get", runId, "--output", "json"], env);
-    expect(JSON.parse(getJson.stdout)).toMatchObject({ id: runId, workflowId: "listed", state: "WORKFLOW_STATE_COMPLETED", results: { one: { step: "one" } } });
+    expect(JSON.parse(getJson.stdout)).toMatchObject({ id: runId, workflowId: "listed", state: "WORKFLOW_STATE_COMPLETED", results: { one: { step: "one" } }, context: { orderId: "o1", qty: 2 } });
 
     const list = await weftCli(BUNDLED_NODE, ["list", "--workflow", "listed"], env);
     expect(list.code).toBe(0);

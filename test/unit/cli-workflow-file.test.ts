@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Backoff } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { mergeContext, seconds, toCreateRequest } from "../../src/cli/create-request.ts";
-import { formatProblem, lineForField, parseWorkflowFile } from "../../src/cli/workflow-file.ts";
+import { formatProblem, lineForField, parseContextFile, parseWorkflowFile } from "../../src/cli/workflow-file.ts";
 
 const ORDER = `id: order-processing
 baseUrl: https://myapp.com
@@ -111,5 +111,15 @@ describe("workflow files", () => {
     expect(mergeContext({ a: 1, b: "x" }, ["b=y", "n=3", "o={\"k\":true}", "s=hello world"])).toEqual({ a: 1, b: "y", n: 3, o: { k: true }, s: "hello world" });
     expect(() => mergeContext({}, ["novalue"])).toThrow("--context: expected key=value");
     expect(seconds(2.5)).toMatchObject({ seconds: 2n, nanos: 500_000_000 });
+  });
+
+  it("reads a context file: a YAML or JSON mapping", () => {
+    expect(parseContextFile("orderId: o1\nitems: [{sku: A, quantity: 2}]\n")).toEqual({ ok: true, context: { orderId: "o1", items: [{ sku: "A", quantity: 2 }] } });
+    expect(parseContextFile('{\n  "a": 1\n}')).toEqual({ ok: true, context: { a: 1 } });
+    const list = parseContextFile("- a\n");
+    expect(list.ok || formatProblem("c.yaml", list.problems[0])).toBe("c.yaml:1: must be a mapping (the context), not a list");
+    const broken = parseContextFile("a: 1\nb: [\n");
+    expect(broken.ok).toBe(false);
+    expect(broken.ok || broken.problems[0].line).toBeGreaterThanOrEqual(2);
   });
 });
