@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `weft`, the Weft command: `weft server [options]` starts the server.
+// `weft`, the Weft command: `weft server [options]` starts the server; `weft run|get|list|watch|
+// cancel|events` operate one (src/cli/main.ts, on the same Node 24 as the server).
 //
 // Plain JavaScript that any Node.js >= 20 runs (the one that installed the package). The server
 // itself runs on Node.js 24, from the `node` package (a dependency of @weftflow/server, installed
@@ -20,12 +21,19 @@ const FORWARDED_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"];
 
 const COMMANDS = {
   server: { summary: "start the server: gRPC, gRPC-Web and Connect on one port ('weft server --help' lists its options)", run: server },
+  run: { summary: "start a run of a workflow file (YAML or JSON); --watch follows it", run: operator("run") },
+  get: { summary: "a run's state and steps", run: operator("get") },
+  list: { summary: "runs, newest first (--state, --workflow, --limit, --all)", run: operator("list") },
+  watch: { summary: "follow a run to its end: live view on a terminal, JSON lines otherwise", run: operator("watch") },
+  cancel: { summary: "cancel a run that has not finished", run: operator("cancel") },
+  events: { summary: "a run's event log", run: operator("events") },
 };
 
 function usage() {
   const lines = ["Usage: weft <command> [options]", "", "Commands:"];
   for (const [name, { summary }] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${summary}`);
   lines.push("", "Options:", "  --help, -h   print this and exit", "  --version    print the version and exit");
+  lines.push("", "'weft <command> --help' describes a command. The operator commands reach the server at --url or", "WEFT_URL (default http://127.0.0.1:8080) with the API key --api-key or WEFT_API_KEY.");
   return lines.join("\n") + "\n";
 }
 
@@ -48,10 +56,14 @@ function main(argv) {
   known.run(rest);
 }
 
-/** The server's entry: the sources in a clone of the repository, the compiled files in the package. */
+/** An entry (e.g. "main"): the sources in a clone of the repository, the compiled files in the package. */
+function entryFile(name) {
+  const source = join(ROOT, "src", `${name}.ts`);
+  return existsSync(source) ? source : join(ROOT, "dist", `${name}.js`);
+}
+
 function serverEntry() {
-  const source = join(ROOT, "src", "main.ts");
-  return existsSync(source) ? source : join(ROOT, "dist", "main.js");
+  return entryFile("main");
 }
 
 /** The Node.js binary of the `node` package, if it is installed (its install script ran). */
@@ -75,7 +87,16 @@ function sameFile(a, b) {
 }
 
 function server(args) {
-  const entry = serverEntry();
+  runOnRuntime(serverEntry(), args, "the server runs", (m) => m.serve(args));
+}
+
+/** `weft <command>` of the operator CLI: src/cli/main.ts (dist/cli/main.js), on Node 24 too (its dependencies need it). */
+function operator(command) {
+  return (args) => runOnRuntime(entryFile(join("cli", "main")), [command, ...args], "weft's commands run", (m) => m.cli([command, ...args]));
+}
+
+/** Runs `entry` on Node 24: re-executed on the bundled Node with `args`, or imported here and started with `start`. */
+function runOnRuntime(entry, args, what, start) {
   const runtime = bundledNode();
   if (runtime && !sameFile(runtime, process.execPath)) {
     reexec(runtime, entry, args);
@@ -83,7 +104,7 @@ function server(args) {
   }
   if (!runtime && Number(process.versions.node.split(".")[0]) < RUNTIME_MAJOR) {
     process.stderr.write(
-      `weft: the server runs on Node.js ${RUNTIME_MAJOR}, which the "node" package (a dependency of @weftflow/server) ` +
+      `weft: ${what} on Node.js ${RUNTIME_MAJOR}, which the "node" package (a dependency of @weftflow/server) ` +
         `brings; it is not installed (was its install script skipped, e.g. --ignore-scripts?), and this is Node.js ` +
         `${process.version}. Reinstall with install scripts, or run weft on Node.js ${RUNTIME_MAJOR}.\n`,
     );
@@ -98,7 +119,7 @@ function server(args) {
     if (warning.name !== "ExperimentalWarning") for (const print of printers) print(warning);
   });
   import(pathToFileURL(entry).href).then(
-    (m) => m.serve(args),
+    (m) => start(m),
     (err) => {
       process.stderr.write(`weft: failed to start: ${err?.stack ?? err}\n`);
       process.exit(1);

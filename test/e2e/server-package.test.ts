@@ -1,10 +1,11 @@
 // @weftflow/server as a user gets it: scripts/prepare-server-package-tests.ts packed the
 // repository (`npm pack`) and installed the tarball into a fresh project outside it, with the
 // machine's own Node (20 in CI) and npm. Here `weft` runs there on that Node: it answers --help,
-// refuses unknown commands, and `weft server` serves (on the bundled Node 24) and stops on SIGTERM.
+// refuses unknown commands, `weft server` serves (on the bundled Node 24) and stops on SIGTERM, and
+// the operator commands (`weft run`, `weft get`: the compiled CLI) work against a server.
 // Traffic goes only to 127.0.0.1.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -15,7 +16,8 @@ import { WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb
 import { HandlerServer } from "../support/handler-server.ts";
 import { expectSigned } from "../support/run-observer.ts";
 import { missingPrepared, type NpmPrepared, readPrepared, sha256, type StartPrepared, systemNode, systemPath } from "../support/server-package.ts";
-import { TEST_SECRET, waitForRun } from "../support/weft.ts";
+import { loadConfig } from "../../src/config.ts";
+import { startWeft, TEST_SECRET, waitForRun } from "../support/weft.ts";
 
 const WRITE_KEY = "wk_package_93b1d07e4c2a58f6";
 
@@ -29,7 +31,8 @@ describe.skipIf("missing" in state || !node)("the @weftflow/server package, inst
   // The user's shell: the machine's Node first, nothing from the repository.
   const env = { PATH: `${dirname(node ?? "/")}${delimiter}${systemPath()}`, HOME: process.env.HOME ?? "/" };
   const weft = join(project, "node_modules", ".bin", "weft");
-  const run = (args: string[]) => {
+  const run = (args: string[]) => runWith(args, env);
+  const runWith = (args: string[], env: Record<string, string>) => {
     const child = spawn(weft, args, { cwd: project, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
@@ -59,6 +62,7 @@ describe.skipIf("missing" in state || !node)("the @weftflow/server package, inst
     const pkg = join(project, "node_modules", "@weftflow", "server");
     expect(existsSync(join(pkg, "dist", "main.js"))).toBe(true);
     expect(existsSync(join(pkg, "dist", "store", "sqlite-checkpointer.js"))).toBe(true);
+    expect(existsSync(join(pkg, "dist", "cli", "main.js"))).toBe(true);
     expect(existsSync(join(pkg, "src"))).toBe(false);
     for (const dev of ["vitest", "typescript", "@bufbuild/buf", "testcontainers"]) expect(existsSync(join(project, "node_modules", dev)), dev).toBe(false);
     // The `node` package brought its Node 24.
@@ -83,6 +87,29 @@ describe.skipIf("missing" in state || !node)("the @weftflow/server package, inst
     expect(unknown.stderr).toContain("Usage: weft <command>");
     expect((await run([])).code).toBe(2);
   });
+
+  it("the operator commands run from the package: weft run --watch, weft get (compiled CLI, bundled Node 24)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "weft-pkg-cli-"));
+    dirs.push(dataDir);
+    const weftServer = await startWeft({ dataDir: join(dataDir, "data"), auth: loadConfig(["--api-keys", `write:${WRITE_KEY}`], {})!.auth });
+    try {
+      const file = join(dataDir, "wf.yaml");
+      writeFileSync(file, `id: from-package\nsteps:\n  - id: a\n    url: ${handlers.url("/pkg-cli/a")}\n  - id: b\n    url: ${handlers.url("/pkg-cli/b")}\n    dependsOn: [a]\n`);
+      const cliEnv = { ...env, WEFT_URL: weftServer.baseUrl, WEFT_API_KEY: WRITE_KEY };
+      const watched = await runWith(["run", file, "--watch"], cliEnv);
+      expect(watched.stderr).toBe("");
+      expect(watched.code).toBe(0);
+      const lines = watched.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; runId: string; state?: string });
+      expect(lines.at(-1)).toMatchObject({ type: "summary", state: "completed" });
+      const get = await runWith(["get", lines[0].runId], cliEnv);
+      expect(get.code).toBe(0);
+      expect(get.stdout).toContain("2/2 steps done");
+      const help = await run(["run", "--help"]);
+      expect(help.stdout).toContain("Usage: weft run [options] <file>");
+    } finally {
+      await weftServer.stop();
+    }
+  }, 120_000);
 
   it("npx weft server --help works as the README says", () => {
     const out = execFileSync("npx", ["weft", "server", "--help"], { cwd: project, env, encoding: "utf8" });

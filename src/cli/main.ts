@@ -1,0 +1,432 @@
+// The operator commands of `weft` (bin/weft.js runs this module on Node 24 for every command but
+// `server`): run, get, list, watch, cancel, events. A Connect client (HTTP/1.1, http or https)
+// of the server at --url / WEFT_URL, sending --api-key / WEFT_API_KEY as `authorization: Bearer`.
+// Exit codes: 0 ok (a watched run completed), 1 a watched run failed or another error,
+// 2 usage or bad input, 3 a watched run was cancelled, 4 server not reachable or key refused.
+import { readFileSync } from "node:fs";
+import { toJson } from "@bufbuild/protobuf";
+import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { Command, CommanderError, Option } from "commander";
+import { createLogUpdate } from "log-update";
+import { BadRequestSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { type Workflow, WorkflowSchema, WorkflowService, WorkflowState, WorkflowEventSchema, StepState } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { mergeContext, toCreateRequest } from "./create-request.ts";
+import {
+  applyEvent,
+  eventRecord,
+  exitCodeFor,
+  renderLive,
+  renderSummary,
+  type RunView,
+  summaryRecord,
+  TERMINAL_STATES,
+  viewFromSnapshot,
+  workflowStateName,
+  stepStateName,
+  formatDuration,
+} from "./run-view.ts";
+import { formatProblem, lineForField, parseContextFile, parseWorkflowFile } from "./workflow-file.ts";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, unreachable: 4 } as const;
+
+/** An error that ends the command with `code` after printing `message` on stderr. */
+export class CliError extends Error {
+  readonly code: number;
+  constructor(message: string, code: number) {
+    super(message);
+    this.code = code;
+  }
+}
+
+interface Globals {
+  url: string;
+  apiKey?: string;
+}
+
+type Service = Client<typeof WorkflowService>;
+
+function connect(g: Globals): Service {
+  let url: URL;
+  try {
+    url = new URL(g.url);
+  } catch {
+    throw new CliError(`--url: not a URL: ${JSON.stringify(g.url.slice(0, 100))}`, EXIT.usage);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new CliError(`--url: must be http:// or https://, not ${url.protocol}`, EXIT.usage);
+  const interceptors: Interceptor[] = [];
+  const key = g.apiKey;
+  if (key) {
+    interceptors.push((next) => (req) => {
+      req.header.set("authorization", `Bearer ${key}`);
+      return next(req);
+    });
+  }
+  return createClient(WorkflowService, createConnectTransport({ baseUrl: url.href.replace(/\/$/, ""), httpVersion: "1.1", interceptors }));
+}
+
+const out = (line: string) => process.stdout.write(line + "\n");
+const jsonLine = (value: unknown) => out(JSON.stringify(value));
+
+/** The state names the CLI takes: "failed", "FAILED" or "WORKFLOW_STATE_FAILED". */
+function parseState(s: string): WorkflowState {
+  const name = s.trim().toUpperCase().replace(/^WORKFLOW_STATE_/, "");
+  const value = (WorkflowState as unknown as Record<string, number>)[name];
+  if (value === undefined || value === WorkflowState.UNSPECIFIED) {
+    throw new CliError(`--state: unknown state ${JSON.stringify(s.slice(0, 40))} (pending, running, completed, failed, cancelled, compensating)`, EXIT.usage);
+  }
+  return value;
+}
+
+function positiveInt(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name}: must be a whole number ≥ 1, not ${JSON.stringify(v.slice(0, 20))}`, EXIT.usage);
+    return n;
+  };
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+// ---- run ----
+
+interface RunOptions {
+  watch?: boolean;
+  context: string[];
+  contextFile?: string;
+  output?: "text" | "json";
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new CliError(`${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT.usage);
+  }
+}
+
+async function runCommand(g: Globals, file: string, o: RunOptions): Promise<number> {
+  const text = readText(file, "workflow file");
+  const parsed = parseWorkflowFile(text);
+  if (!parsed.ok) throw new CliError(parsed.problems.map((p) => formatProblem(file, p)).join("\n"), EXIT.usage);
+  if (o.contextFile && o.context.length) throw new CliError("--context and --context-file exclude each other", EXIT.usage);
+  let context = parsed.request.context;
+  if (o.contextFile) {
+    context = contextFromFile(o.contextFile);
+  } else if (o.context.length) {
+    try {
+      context = mergeContext(context, o.context);
+    } catch (err) {
+      throw new CliError((err as Error).message, EXIT.usage);
+    }
+  }
+  const client = connect(g);
+  let created;
+  try {
+    created = await client.createWorkflow(toCreateRequest(parsed.request, { context }));
+  } catch (err) {
+    throw serverError(err, { file, text });
+  }
+  const run = created.workflow!;
+  const output = o.output ?? (o.watch && !process.stdout.isTTY ? "json" : "text");
+  if (output === "json") jsonLine({ type: "created", runId: run.id, workflowId: run.workflowId, state: workflowStateName(run.state), deduplicated: created.deduplicated });
+  else if (!o.watch) out(run.id);
+  if (!o.watch) return EXIT.ok;
+  // From the sequence the run was created at: every event of the run is shown, however soon it came.
+  return follow(client, run.id, output, run);
+}
+
+function contextFromFile(file: string): Record<string, unknown> {
+  const parsed = parseContextFile(readText(file, "--context-file"));
+  if (!parsed.ok) throw new CliError(parsed.problems.map((p) => formatProblem(file, p)).join("\n"), EXIT.usage);
+  return parsed.context;
+}
+
+// ---- watch ----
+
+/**
+ * Follows a run to its end: live view on a terminal (text), JSON lines otherwise. Returns the exit
+ * code. With `from` (the run as created), the events after it, else a snapshot and the events after it.
+ */
+async function follow(client: Service, runId: string, output: "text" | "json", from?: Workflow): Promise<number> {
+  // A terminal that reports no width (e.g. a pseudo-terminal never sized) gets plain lines instead.
+  const live = output === "text" && process.stdout.isTTY && (process.stdout.columns ?? 0) > 0;
+  const log = live ? createLogUpdate(process.stdout) : undefined;
+  let view: RunView | undefined = from && viewFromSnapshot(from);
+  const draw = () => view && log?.(renderLive(view, new Date()));
+  const timer = live ? setInterval(draw, 500) : undefined;
+  const interrupt = () => {
+    log?.done();
+    process.stderr.write(`weft: stopped watching; run ${runId} goes on\n`);
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupt);
+  try {
+    let after = from?.lastSequence ?? 0n;
+    if (from && output === "json") jsonLine(snapshotRecord(from));
+    for (let reconnects = 0; ; ) {
+      let progressed = false;
+      try {
+        for await (const msg of client.watchWorkflow({ id: runId, afterSequence: after })) {
+          if (msg.kind.case === "snapshot") {
+            view = viewFromSnapshot(msg.kind.value);
+            after = msg.kind.value.lastSequence;
+            if (output === "json") jsonLine(snapshotRecord(msg.kind.value));
+          } else if (msg.kind.case === "event" && view) {
+            const e = msg.kind.value;
+            if (e.sequence <= after) continue;
+            after = e.sequence;
+            progressed = true;
+            applyEvent(view, e);
+            let nextAttemptAt: Date | undefined;
+            if (e.transition.case === "step" && e.transition.value.toState === StepState.RETRY_WAIT) {
+              nextAttemptAt = await nextAttempt(client, runId, e.stepId, e.attempt);
+              const step = view.steps.find((s) => s.id === e.stepId);
+              if (step && step.state === StepState.RETRY_WAIT) step.nextAttemptAt = nextAttemptAt;
+            }
+            if (output === "json") jsonLine(eventRecord(e, { nextAttemptAt }));
+            else if (!live) out(eventText(e));
+          }
+          draw();
+        }
+      } catch (err) {
+        const ce = ConnectError.from(err);
+        // A dropped stream is resumed after the last event seen; anything else ends the command.
+        if (!view || ![Code.Unavailable, Code.Unknown, Code.Internal].includes(ce.code) || reconnects >= 5) throw serverError(err);
+        reconnects++;
+        await new Promise((r) => setTimeout(r, 500 * reconnects));
+        continue;
+      }
+      if (view && TERMINAL_STATES.has(view.state)) break;
+      if (!view) throw new CliError(`run ${runId}: the server ended the watch without a snapshot`, EXIT.failed);
+      if (progressed) reconnects = 0;
+      if (++reconnects > 5) throw new CliError(`run ${runId}: the watch ended before the run did`, EXIT.failed);
+    }
+  } finally {
+    if (timer) clearInterval(timer);
+    process.off("SIGINT", interrupt);
+  }
+  const v = view!;
+  if (log) {
+    log(renderLive(v, new Date()));
+    log.done();
+  }
+  if (output === "json") jsonLine(summaryRecord(v));
+  else out(renderSummary(v));
+  return exitCodeFor(v.state);
+}
+
+/** When the attempt after `attempt` of a step waiting to retry is due; undefined once it has started. */
+async function nextAttempt(client: Service, runId: string, stepId: string, attempt: number): Promise<Date | undefined> {
+  try {
+    const { workflow } = await client.getWorkflow({ id: runId });
+    const step = workflow?.steps.find((s) => s.id === stepId);
+    return step && step.state === StepState.RETRY_WAIT && step.attempts === attempt && step.nextAttemptAt ? timestampDate(step.nextAttemptAt) : undefined;
+  } catch {
+    return undefined; // only for the countdown
+  }
+}
+
+function snapshotRecord(w: Workflow): Record<string, unknown> {
+  return {
+    type: "snapshot",
+    runId: w.id,
+    workflowId: w.workflowId,
+    state: workflowStateName(w.state),
+    sequence: Number(w.lastSequence),
+    steps: w.steps.map((s) => ({ id: s.id, state: stepStateName(s.state), attempts: s.attempts })),
+  };
+}
+
+function eventText(e: Parameters<typeof eventRecord>[0]): string {
+  const r = eventRecord(e);
+  const who = e.stepId ? `${r.kind} ${e.stepId}` : "run";
+  const err = r.error as { reason: string; message: string } | undefined;
+  return [
+    `#${r.sequence}`,
+    String(r.time ?? ""),
+    `${who}: ${r.from} -> ${r.to}`,
+    e.attempt ? `attempt ${e.attempt}` : "",
+    err ? `${err.reason}: ${err.message.slice(0, 200)}` : "",
+  ]
+    .filter(Boolean)
+    .join("  ");
+}
+
+// ---- get, list, cancel, events ----
+
+async function getCommand(g: Globals, runId: string, o: { output?: string }): Promise<number> {
+  const client = connect(g);
+  const { workflow } = await client.getWorkflow({ id: runId }).catch((err) => Promise.reject(serverError(err)));
+  const w = workflow!;
+  if (o.output === "json") {
+    out(JSON.stringify(toJson(WorkflowSchema, w), null, 2));
+    return EXIT.ok;
+  }
+  out(renderLive(viewFromSnapshot(w), new Date()));
+  const fmt = (t: typeof w.createdAt) => (t ? timestampDate(t).toISOString() : "-");
+  out(`created ${fmt(w.createdAt)}  started ${fmt(w.startedAt)}  completed ${fmt(w.completedAt)}`);
+  if (w.error && (w.error.message || w.error.reason)) out(`error: ${w.error.reason}: ${w.error.message}`);
+  return EXIT.ok;
+}
+
+async function listCommand(g: Globals, o: { state: string[]; workflow?: string; limit?: number; all?: boolean; output?: string }): Promise<number> {
+  const states = o.state.flatMap((s) => s.split(",")).filter((s) => s.trim()).map(parseState);
+  const limit = o.all ? Infinity : (o.limit ?? 20);
+  const client = connect(g);
+  const runs: Workflow[] = [];
+  let pageToken = "";
+  do {
+    const page = await client
+      .listWorkflows({ states, workflowId: o.workflow ?? "", pageSize: Math.min(100, limit - runs.length), pageToken })
+      .catch((err) => Promise.reject(serverError(err)));
+    runs.push(...page.workflows);
+    pageToken = page.nextPageToken;
+  } while (pageToken && runs.length < limit);
+  const shown = runs.slice(0, limit);
+  if (o.output === "json") {
+    for (const w of shown) out(JSON.stringify(toJson(WorkflowSchema, w)));
+    return EXIT.ok;
+  }
+  const rows = [["RUN", "WORKFLOW", "STATE", "CREATED", "DURATION"]];
+  for (const w of shown) {
+    const start = w.startedAt ?? w.createdAt;
+    const took = start && w.completedAt ? formatDuration(timestampDate(w.completedAt).getTime() - timestampDate(start).getTime()) : "";
+    rows.push([w.id, w.workflowId, workflowStateName(w.state), w.createdAt ? timestampDate(w.createdAt).toISOString() : "", took]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) out(r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  if (pageToken && !o.all) process.stderr.write(`(more runs: --limit or --all)\n`);
+  return EXIT.ok;
+}
+
+async function cancelCommand(g: Globals, runId: string, o: { reason?: string; output?: string }): Promise<number> {
+  const client = connect(g);
+  const { workflow } = await client.cancelWorkflow({ id: runId, reason: o.reason ?? "" }).catch((err) => Promise.reject(serverError(err)));
+  if (o.output === "json") out(JSON.stringify(toJson(WorkflowSchema, workflow!)));
+  else out(`${workflow!.id} ${workflowStateName(workflow!.state)}`);
+  return EXIT.ok;
+}
+
+async function eventsCommand(g: Globals, runId: string, o: { output?: string }): Promise<number> {
+  const client = connect(g);
+  let pageToken = "";
+  do {
+    const page = await client.listWorkflowEvents({ id: runId, pageSize: 1000, pageToken }).catch((err) => Promise.reject(serverError(err)));
+    for (const e of page.events) out(o.output === "json" ? JSON.stringify(toJson(WorkflowEventSchema, e)) : eventText(e));
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return EXIT.ok;
+}
+
+// ---- errors ----
+
+/** A server's (or the connection's) error as a CliError: field violations one per line, the exit code by kind. */
+export function serverError(err: unknown, file?: { file: string; text: string }): CliError {
+  if (err instanceof CliError) return err;
+  const ce = ConnectError.from(err);
+  const code = Code[ce.code]?.replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase()) ?? String(ce.code);
+  const violations = ce.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
+  let message: string;
+  if (violations.length) {
+    const lines = violations.map((v) => {
+      const line = file && v.field ? lineForField(file.text, v.field) : undefined;
+      const where = file ? `${file.file}${line ? `:${line}` : ""}: ` : "";
+      return `${where}${v.field ? `${v.field}: ` : ""}${v.description}`;
+    });
+    message = `the server refused the request (${code}):\n${lines.join("\n")}`;
+  } else {
+    const cause = (ce.cause as { code?: unknown; message?: unknown } | undefined) ?? undefined;
+    const detail = typeof cause?.code === "string" ? ` (${cause.code})` : "";
+    message = `${code}: ${ce.rawMessage}${detail}`;
+  }
+  const unreachable =
+    [Code.Unavailable, Code.Unauthenticated, Code.PermissionDenied].includes(ce.code) || typeof (ce.cause as { code?: unknown } | undefined)?.code === "string";
+  const exit = unreachable ? EXIT.unreachable : [Code.InvalidArgument, Code.NotFound].includes(ce.code) ? EXIT.usage : EXIT.failed;
+  return new CliError(message, exit);
+}
+
+// ---- commands ----
+
+function program(result: (p: Promise<number>) => void): Command {
+  const p = new Command("weft")
+    .description("Operate a Weft server")
+    .addOption(new Option("--url <url>", "the server").env("WEFT_URL").default("http://127.0.0.1:8080"))
+    .addOption(new Option("--api-key <key>", "API key, sent as authorization: Bearer").env("WEFT_API_KEY"))
+    .exitOverride()
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, "weft: ")) });
+  const output = () => new Option("--output <format>", "text or json").choices(["text", "json"]);
+  const globals = (cmd: Command) => cmd.optsWithGlobals() as Globals;
+
+  p.command("run")
+    .description("start a run of the workflow in a YAML or JSON file; prints its id, or follows it with --watch")
+    .argument("<file>", "workflow file (.yaml, .yml or .json)")
+    .option("--watch", "follow the run to its end; the exit code says how it ended")
+    .option("--context <key=value>", "set a context field (repeatable; the value is JSON or else a string)", collect, [])
+    .option("--context-file <file>", "the context, from a YAML or JSON file (replaces the file's)")
+    .addOption(output())
+    .action((file: string, o: RunOptions, cmd: Command) => result(runCommand(globals(cmd), file, o)));
+
+  p.command("get")
+    .description("a run's state and steps")
+    .argument("<runId>")
+    .addOption(output())
+    .action((id: string, o: { output?: string }, cmd: Command) => result(getCommand(globals(cmd), id, o)));
+
+  p.command("list")
+    .description("runs, newest first")
+    .option("--state <state>", "only runs in this state (repeatable, or comma-separated)", collect, [])
+    .option("--workflow <id>", "only runs of this workflow id")
+    .option("--limit <n>", "at most n runs (default 20)", positiveInt("--limit"))
+    .option("--all", "every run")
+    .addOption(output())
+    .action((o: Parameters<typeof listCommand>[1], cmd: Command) => result(listCommand(globals(cmd), o)));
+
+  p.command("watch")
+    .description("follow a run to its end; the exit code says how it ended")
+    .argument("<runId>")
+    .addOption(output())
+    .action((id: string, o: { output?: "text" | "json" }, cmd: Command) =>
+      result(follow(connect(globals(cmd)), id, o.output ?? (process.stdout.isTTY ? "text" : "json"))),
+    );
+
+  p.command("cancel")
+    .description("cancel a run that has not finished")
+    .argument("<runId>")
+    .option("--reason <text>", "recorded in the run's error")
+    .addOption(output())
+    .action((id: string, o: { reason?: string; output?: string }, cmd: Command) => result(cancelCommand(globals(cmd), id, o)));
+
+  p.command("events")
+    .description("a run's event log, oldest first")
+    .argument("<runId>")
+    .addOption(output())
+    .action((id: string, o: { output?: string }, cmd: Command) => result(eventsCommand(globals(cmd), id, o)));
+  return p;
+}
+
+/** Runs the command line `args` (without "weft") and exits with the command's code. */
+export function cli(args: readonly string[]): void {
+  let pending: Promise<number> | undefined;
+  try {
+    program((p) => (pending = p)).parse([...args], { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT.usage);
+    if (err instanceof CliError) {
+      process.stderr.write(`weft: ${err.message}\n`);
+      process.exit(err.code);
+    }
+    throw err;
+  }
+  // Exits once stdout has taken everything written (open connections would keep the process up).
+  const exit = (code: number) => process.stdout.write("", () => process.exit(code));
+  (pending ?? Promise.resolve(EXIT.ok)).then(exit, (err: unknown) => {
+    const e = err instanceof CliError ? err : serverError(err);
+    process.stderr.write(`weft: ${e.message}\n`);
+    exit(e.code);
+  });
+}
+
+if (import.meta.main) cli(process.argv.slice(2));

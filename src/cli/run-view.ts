@@ -1,0 +1,214 @@
+// What the CLI shows of a run while it is watched: a view built from the watch stream's snapshot
+// and events, rendered as the live terminal view, the final summary, and JSON lines. Pure.
+import { toJson } from "@bufbuild/protobuf";
+import { timestampDate, type Timestamp, ValueSchema } from "@bufbuild/protobuf/wkt";
+import {
+  CompensationState,
+  type ErrorDetail,
+  StepState,
+  type Workflow,
+  type WorkflowEvent,
+  WorkflowState,
+} from "../../gen/ts/weft/v1/workflow_pb.js";
+
+export interface StepView {
+  id: string;
+  state: StepState;
+  attempts: number;
+  startedAt?: Date;
+  completedAt?: Date;
+  nextAttemptAt?: Date;
+  error?: string;
+}
+
+export interface RunView {
+  runId: string;
+  workflowId: string;
+  state: WorkflowState;
+  createdAt?: Date;
+  startedAt?: Date;
+  completedAt?: Date;
+  steps: StepView[];
+  error?: string;
+  lastSequence: number;
+}
+
+export const TERMINAL_STATES: ReadonlySet<WorkflowState> = new Set([WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.CANCELLED]);
+
+const date = (t: Timestamp | undefined) => (t ? timestampDate(t) : undefined);
+
+/** "RETRY_WAIT" -> "retry_wait"; the names used in text and JSON output. */
+export const workflowStateName = (s: WorkflowState) => (WorkflowState[s] ?? String(s)).toLowerCase();
+export const stepStateName = (s: StepState) => (StepState[s] ?? String(s)).toLowerCase();
+export const compensationStateName = (s: CompensationState) => (CompensationState[s] ?? String(s)).toLowerCase();
+
+export function errorText(e: ErrorDetail | undefined): string | undefined {
+  if (!e || (!e.message && !e.reason)) return undefined;
+  const status = e.httpStatus ? ` (HTTP ${e.httpStatus})` : "";
+  return `${e.reason || "error"}${status}: ${e.message}`;
+}
+
+export function viewFromSnapshot(w: Workflow): RunView {
+  return {
+    runId: w.id,
+    workflowId: w.workflowId,
+    state: w.state,
+    createdAt: date(w.createdAt),
+    startedAt: date(w.startedAt),
+    completedAt: date(w.completedAt),
+    error: errorText(w.error),
+    lastSequence: Number(w.lastSequence),
+    steps: w.steps.map((s) => ({
+      id: s.id,
+      state: s.state,
+      attempts: s.attempts,
+      startedAt: date(s.startedAt),
+      completedAt: date(s.completedAt),
+      nextAttemptAt: s.state === StepState.RETRY_WAIT ? date(s.nextAttemptAt) : undefined,
+      error: errorText(s.error),
+    })),
+  };
+}
+
+/** Applies one event of the run (in sequence order) to the view. */
+export function applyEvent(view: RunView, e: WorkflowEvent): void {
+  view.lastSequence = Math.max(view.lastSequence, Number(e.sequence));
+  const time = date(e.time);
+  const t = e.transition;
+  if (t.case === "run") {
+    view.state = t.value.toState;
+    if (t.value.toState === WorkflowState.RUNNING && !view.startedAt) view.startedAt = time;
+    if (TERMINAL_STATES.has(t.value.toState)) view.completedAt = time;
+    view.error = errorText(e.error) ?? view.error;
+    return;
+  }
+  if (t.case !== "step") return;
+  let step = view.steps.find((s) => s.id === e.stepId);
+  if (!step) {
+    step = { id: e.stepId, state: StepState.PENDING, attempts: 0 };
+    view.steps.push(step);
+  }
+  step.state = t.value.toState;
+  if (e.attempt) step.attempts = Math.max(step.attempts, e.attempt);
+  if (t.value.toState === StepState.RUNNING && !step.startedAt) step.startedAt = time;
+  if (t.value.toState !== StepState.RETRY_WAIT) step.nextAttemptAt = undefined;
+  if ([StepState.COMPLETED, StepState.FAILED, StepState.CANCELLED].includes(t.value.toState)) step.completedAt = time;
+  step.error = errorText(e.error) ?? (t.value.toState === StepState.COMPLETED ? undefined : step.error);
+}
+
+/** "1.2s", "340ms", "2m05s". */
+export function formatDuration(ms: number): string {
+  if (ms < 0) ms = 0;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.floor((ms % 60_000) / 1000);
+  return m < 60 ? `${m}m${String(s).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+const MARK: Record<number, string> = {
+  [StepState.PENDING]: "·",
+  [StepState.RUNNING]: "▶",
+  [StepState.RETRY_WAIT]: "↻",
+  [StepState.COMPLETED]: "✔",
+  [StepState.FAILED]: "✘",
+  [StepState.CANCELLED]: "■",
+  [StepState.SKIPPED]: "-",
+};
+
+function stepLine(s: StepView, now: Date, width: number): string {
+  let detail = "";
+  if (s.state === StepState.RUNNING) detail = `running ${s.startedAt ? formatDuration(now.getTime() - s.startedAt.getTime()) : ""}`;
+  else if (s.state === StepState.RETRY_WAIT)
+    detail = `retrying: attempt ${s.attempts + 1} ${s.nextAttemptAt ? `in ${formatDuration(s.nextAttemptAt.getTime() - now.getTime())}` : "soon"}`;
+  else if (s.startedAt && s.completedAt) detail = `${stepStateName(s.state)} in ${formatDuration(s.completedAt.getTime() - s.startedAt.getTime())}`;
+  else detail = stepStateName(s.state);
+  if (s.attempts > 1 && s.state !== StepState.RETRY_WAIT) detail += ` (${s.attempts} attempts)`;
+  const line = `  ${MARK[s.state] ?? "?"} ${s.id.padEnd(width)}  ${detail}`;
+  return s.error && s.state !== StepState.COMPLETED ? `${line}\n      ${s.error.slice(0, 200)}` : line;
+}
+
+function counts(view: RunView) {
+  const n = (st: StepState) => view.steps.filter((s) => s.state === st).length;
+  return { done: n(StepState.COMPLETED), running: n(StepState.RUNNING), retrying: n(StepState.RETRY_WAIT), failed: n(StepState.FAILED), total: view.steps.length };
+}
+
+/** The live view on a terminal, as of `now`. */
+export function renderLive(view: RunView, now: Date): string {
+  const c = counts(view);
+  const since = view.startedAt ?? view.createdAt;
+  const head =
+    `${view.workflowId} ${view.runId}  ${workflowStateName(view.state)}` +
+    (since ? ` ${formatDuration((view.completedAt ?? now).getTime() - since.getTime())}` : "");
+  const tally = `${c.done}/${c.total} steps done, ${c.running} running, ${c.retrying} retrying, ${c.failed} failed`;
+  const width = Math.min(40, Math.max(0, ...view.steps.map((s) => s.id.length)));
+  return [head, tally, ...view.steps.map((s) => stepLine(s, now, width))].join("\n");
+}
+
+/** The final summary (text). */
+export function renderSummary(view: RunView): string {
+  const c = counts(view);
+  const since = view.startedAt ?? view.createdAt;
+  const took = since && view.completedAt ? ` in ${formatDuration(view.completedAt.getTime() - since.getTime())}` : "";
+  const lines = [`Run ${view.runId} (${view.workflowId}) ${workflowStateName(view.state)}${took}: ${c.done}/${c.total} steps completed${c.failed ? `, ${c.failed} failed` : ""}`];
+  if (view.error) lines.push(`  error: ${view.error.slice(0, 300)}`);
+  return lines.join("\n");
+}
+
+const iso = (d: Date | undefined) => d?.toISOString();
+
+/** One JSON line per event: {"type":"event",...}. */
+export function eventRecord(e: WorkflowEvent, extra: { nextAttemptAt?: Date } = {}): Record<string, unknown> {
+  const t = e.transition;
+  const names =
+    t.case === "run"
+      ? { from: workflowStateName(t.value.fromState), to: workflowStateName(t.value.toState) }
+      : t.case === "step"
+        ? { from: stepStateName(t.value.fromState), to: stepStateName(t.value.toState) }
+        : t.case === "compensation"
+          ? { from: compensationStateName(t.value.fromState), to: compensationStateName(t.value.toState) }
+          : {};
+  const record: Record<string, unknown> = {
+    type: "event",
+    runId: e.runId,
+    sequence: Number(e.sequence),
+    time: iso(date(e.time)),
+    kind: t.case ?? "unknown",
+    ...(e.stepId ? { stepId: e.stepId } : {}),
+    ...names,
+  };
+  if (e.attempt) record.attempt = e.attempt;
+  if (e.error && (e.error.message || e.error.reason)) {
+    record.error = { reason: e.error.reason, message: e.error.message, ...(e.error.httpStatus ? { httpStatus: e.error.httpStatus } : {}), retryable: e.error.retryable };
+  }
+  if (extra.nextAttemptAt) record.nextAttemptAt = iso(extra.nextAttemptAt);
+  if (e.result) record.result = toJson(ValueSchema, e.result);
+  return record;
+}
+
+/** The final JSON line: {"type":"summary",...}. */
+export function summaryRecord(view: RunView): Record<string, unknown> {
+  const since = view.startedAt ?? view.createdAt;
+  return {
+    type: "summary",
+    runId: view.runId,
+    workflowId: view.workflowId,
+    state: workflowStateName(view.state),
+    ...(since && view.completedAt ? { durationMs: view.completedAt.getTime() - since.getTime() } : {}),
+    ...(view.error ? { error: view.error } : {}),
+    steps: view.steps.map((s) => ({
+      id: s.id,
+      state: stepStateName(s.state),
+      attempts: s.attempts,
+      ...(s.startedAt && s.completedAt ? { durationMs: s.completedAt.getTime() - s.startedAt.getTime() } : {}),
+      ...(s.error && s.state !== StepState.COMPLETED ? { error: s.error } : {}),
+    })),
+  };
+}
+
+/** How a run's end maps to the exit code: 0 completed, 1 failed, 3 cancelled. */
+export function exitCodeFor(state: WorkflowState): number {
+  if (state === WorkflowState.COMPLETED) return 0;
+  if (state === WorkflowState.CANCELLED) return 3;
+  return 1;
+}

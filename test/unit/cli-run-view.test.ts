@@ -1,0 +1,83 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
+import { StepState, WorkflowEventSchema, WorkflowSchema, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { applyEvent, eventRecord, exitCodeFor, formatDuration, renderLive, renderSummary, summaryRecord, viewFromSnapshot } from "../../src/cli/run-view.ts";
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const at = (ms: number) => timestampFromMs(T0 + ms);
+
+function snapshot() {
+  return create(WorkflowSchema, {
+    id: "wf_01JDQ0000000000000000000AB",
+    workflowId: "batch",
+    state: WorkflowState.RUNNING,
+    createdAt: at(0),
+    startedAt: at(0),
+    lastSequence: 3n,
+    steps: [
+      { id: "prepare", state: StepState.COMPLETED, attempts: 1, startedAt: at(0), completedAt: at(250) },
+      { id: "flaky", state: StepState.RUNNING, attempts: 1, startedAt: at(250) },
+      { id: "finalize", state: StepState.PENDING },
+    ],
+  });
+}
+
+const stepEvent = (sequence: number, stepId: string, from: StepState, to: StepState, ms: number, attempt: number, error?: { reason: string; message: string; httpStatus?: number }) =>
+  create(WorkflowEventSchema, { sequence: BigInt(sequence), time: at(ms), runId: "wf_01JDQ0000000000000000000AB", stepId, transition: { case: "step", value: { fromState: from, toState: to } }, attempt, error });
+
+describe("the watched run's view", () => {
+  it("shows done of total, running, retrying with its countdown, then the summary", () => {
+    const view = viewFromSnapshot(snapshot());
+    expect(renderLive(view, new Date(T0 + 1000))).toBe(
+      ["batch wf_01JDQ0000000000000000000AB  running 1.0s", "1/3 steps done, 1 running, 0 retrying, 0 failed", "  ✔ prepare   completed in 250ms", "  ▶ flaky     running 750ms", "  · finalize  pending"].join("\n"),
+    );
+    applyEvent(view, stepEvent(4, "flaky", StepState.RUNNING, StepState.RETRY_WAIT, 1100, 1, { reason: "http_status", message: "HTTP 503: busy", httpStatus: 503 }));
+    view.steps[1].nextAttemptAt = new Date(T0 + 3100);
+    const live = renderLive(view, new Date(T0 + 1600));
+    expect(live).toContain("1/3 steps done, 0 running, 1 retrying, 0 failed");
+    expect(live).toContain("  ↻ flaky     retrying: attempt 2 in 1.5s\n      http_status (HTTP 503): HTTP 503: busy");
+    applyEvent(view, stepEvent(5, "flaky", StepState.RETRY_WAIT, StepState.RUNNING, 3100, 2));
+    applyEvent(view, stepEvent(6, "flaky", StepState.RUNNING, StepState.COMPLETED, 3200, 2));
+    applyEvent(view, stepEvent(7, "finalize", StepState.PENDING, StepState.FAILED, 3300, 1, { reason: "http_status", message: "HTTP 500: boom", httpStatus: 500 }));
+    applyEvent(
+      view,
+      create(WorkflowEventSchema, { sequence: 8n, time: at(3400), transition: { case: "run", value: { fromState: WorkflowState.RUNNING, toState: WorkflowState.FAILED } }, error: { reason: "step_failed", message: 'step "finalize" failed' } }),
+    );
+    expect(renderLive(view, new Date(T0 + 9999))).toContain("  ✔ flaky     completed in 3.0s (2 attempts)");
+    expect(renderSummary(view)).toBe('Run wf_01JDQ0000000000000000000AB (batch) failed in 3.4s: 2/3 steps completed, 1 failed\n  error: step_failed: step "finalize" failed');
+    expect(summaryRecord(view)).toMatchObject({
+      type: "summary",
+      state: "failed",
+      durationMs: 3400,
+      steps: [
+        { id: "prepare", state: "completed", attempts: 1, durationMs: 250 },
+        { id: "flaky", state: "completed", attempts: 2, durationMs: 2950 },
+        { id: "finalize", state: "failed", attempts: 1, error: "http_status (HTTP 500): HTTP 500: boom" },
+      ],
+    });
+    expect(exitCodeFor(view.state)).toBe(1);
+  });
+
+  it("writes an event as a JSON record with lower-case state names", () => {
+    const e = stepEvent(4, "flaky", StepState.RUNNING, StepState.RETRY_WAIT, 1100, 1, { reason: "timeout", message: "no answer in 5s" });
+    expect(eventRecord(e, { nextAttemptAt: new Date(T0 + 2000) })).toEqual({
+      type: "event",
+      runId: "wf_01JDQ0000000000000000000AB",
+      sequence: 4,
+      time: "2026-01-01T12:00:01.100Z",
+      kind: "step",
+      stepId: "flaky",
+      from: "running",
+      to: "retry_wait",
+      attempt: 1,
+      error: { reason: "timeout", message: "no answer in 5s", retryable: false },
+      nextAttemptAt: "2026-01-01T12:00:02.000Z",
+    });
+  });
+
+  it("maps how a run ended to the exit code, and formats durations", () => {
+    expect([WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.CANCELLED].map(exitCodeFor)).toEqual([0, 1, 3]);
+    expect([0, 999, 1500, 65_000, 3_700_000].map(formatDuration)).toEqual(["0ms", "999ms", "1.5s", "1m05s", "1h01m"]);
+  });
+});

@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import { Backoff } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { mergeContext, seconds, toCreateRequest } from "../../src/cli/create-request.ts";
+import { formatProblem, lineForField, parseContextFile, parseWorkflowFile } from "../../src/cli/workflow-file.ts";
+
+const ORDER = `id: order-processing
+baseUrl: https://myapp.com
+saga: true
+timeout: 3600
+onComplete: https://myapp.com/api/webhooks/workflow-complete
+context:
+  orderId: order_123
+  items: [{sku: SKU001, quantity: 2}]
+steps:
+  - id: validate
+    url: /api/jobs/validate-order
+  - id: charge
+    url: /api/jobs/charge-payment
+    dependsOn: [validate]
+    parallel: true
+    timeout: 0.5
+    compensation: /api/jobs/refund
+    retries:
+      maxAttempts: 3
+      backoff: linear
+      initialInterval: 1.25
+      maxInterval: 30
+      jitter: 0.1
+`;
+
+describe("workflow files", () => {
+  it("reads the product document's shape into a CreateWorkflow request", () => {
+    const parsed = parseWorkflowFile(ORDER);
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const req = toCreateRequest(parsed.request);
+    expect(req.id).toBe("order-processing");
+    expect(req.baseUrl).toBe("https://myapp.com");
+    expect(req.saga).toBe(true);
+    expect(req.timeout).toMatchObject({ seconds: 3600n, nanos: 0 });
+    expect(req.onComplete).toBe("https://myapp.com/api/webhooks/workflow-complete");
+    expect(req.context).toEqual({ orderId: "order_123", items: [{ sku: "SKU001", quantity: 2 }] });
+    expect(req.steps.map((s) => s.id)).toEqual(["validate", "charge"]);
+    const charge = req.steps[1];
+    expect(charge).toMatchObject({ url: "/api/jobs/charge-payment", dependsOn: ["validate"], parallel: true, compensation: "/api/jobs/refund" });
+    expect(charge.timeout).toMatchObject({ seconds: 0n, nanos: 500_000_000 });
+    expect(charge.retries).toMatchObject({ maxAttempts: 3, backoff: Backoff.LINEAR, jitter: 0.1 });
+    expect(charge.retries!.initialInterval).toMatchObject({ seconds: 1n, nanos: 250_000_000 });
+    expect(charge.retries!.maxInterval).toMatchObject({ seconds: 30n, nanos: 0 });
+    expect(req.steps[0].retries).toBeUndefined();
+    expect(req.steps[0].timeout).toBeUndefined();
+  });
+
+  it("reads JSON, and the proto's snake_case names", () => {
+    const parsed = parseWorkflowFile(
+      JSON.stringify({ id: "w", base_url: "http://x", on_error: "http://e", request_id: "r1", steps: [{ id: "a", url: "/a", depends_on: [], retries: { max_attempts: 2, backoff: "fixed", initial_interval: 2 } }] }),
+    );
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const req = toCreateRequest(parsed.request);
+    expect(req).toMatchObject({ baseUrl: "http://x", onError: "http://e", requestId: "r1" });
+    expect(req.steps[0].retries).toMatchObject({ maxAttempts: 2, backoff: Backoff.FIXED, initialInterval: { seconds: 2n } });
+  });
+
+  it("names the path and the line of every bad field, all at once", () => {
+    const parsed = parseWorkflowFile(
+      ["id: 7", "stepz: []", "steps:", "  - id: a", "    url: /a", "    dependsOn: a", "    retries: {backoff: quadratic}", "  - url: /b", "    parallel: yes", "    timeout: -1", "  - just a string"].join("\n"),
+    );
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.problems.map((p) => formatProblem("f.yaml", p))).toEqual([
+      "f.yaml:1: id: must be a string, not number",
+      'f.yaml:2: stepz: unknown field "stepz" of a workflow (known: id, steps, context, onComplete, onError, timeout, saga, baseUrl, requestId)',
+      "f.yaml:6: steps[0].dependsOn: must be a list of step ids, not a string",
+      'f.yaml:7: steps[0].retries.backoff: must be one of exponential, linear, fixed, not "quadratic"',
+      'f.yaml:8: steps[1]: missing field "id"',
+      "f.yaml:9: steps[1].parallel: must be true or false, not a string",
+      "f.yaml:10: steps[1].timeout: must be a number of seconds (e.g. 300 or 0.5), not -1",
+      "f.yaml:11: steps[2]: must be a mapping (a step), not a string",
+    ]);
+  });
+
+  it("refuses a field given in both spellings, a file that is not a mapping, and aliases", () => {
+    const both = parseWorkflowFile("id: w\nsteps: []\nbaseUrl: a\nbase_url: b\n");
+    expect(both.ok || both.problems.map((p) => formatProblem("f", p))).toEqual(['f:4: base_url: "base_url" repeats "baseUrl"']);
+    const list = parseWorkflowFile("- a\n- b\n");
+    expect(list.ok || list.problems[0].message).toBe("must be a mapping (a workflow), not a list");
+    const aliases = parseWorkflowFile("id: w\nsteps: []\ncontext:\n  a: &x [1, 2]\n  b: *x\n");
+    expect(aliases.ok).toBe(false);
+  });
+
+  it("reports YAML syntax errors with line and column", () => {
+    const parsed = parseWorkflowFile('id: w\nsteps:\n  - {id: "a", url: }\n  - [\n');
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.problems[0].line).toBeGreaterThanOrEqual(4);
+    expect(parsed.problems[0].column).toBeGreaterThan(0);
+    expect(formatProblem("f.yaml", parsed.problems[0])).toMatch(/^f\.yaml:\d+:\d+: \S/);
+  });
+
+  it("finds the line of a field the server names in proto field names", () => {
+    expect(lineForField(ORDER, "steps[1].retries.max_attempts")).toBe(19);
+    expect(lineForField(ORDER, "steps[1].depends_on[0]")).toBe(14);
+    expect(lineForField(ORDER, "base_url")).toBe(2);
+    // A field the file does not have: the nearest one it has.
+    expect(lineForField(ORDER, "steps[0].retries")).toBe(10);
+    expect(lineForField(ORDER, "")).toBeUndefined();
+  });
+
+  it("merges --context pairs, reading JSON values", () => {
+    expect(mergeContext({ a: 1, b: "x" }, ["b=y", "n=3", "o={\"k\":true}", "s=hello world"])).toEqual({ a: 1, b: "y", n: 3, o: { k: true }, s: "hello world" });
+    expect(() => mergeContext({}, ["novalue"])).toThrow("--context: expected key=value");
+    expect(seconds(2.5)).toMatchObject({ seconds: 2n, nanos: 500_000_000 });
+  });
+
+  it("reads a context file: a YAML or JSON mapping", () => {
+    expect(parseContextFile("orderId: o1\nitems: [{sku: A, quantity: 2}]\n")).toEqual({ ok: true, context: { orderId: "o1", items: [{ sku: "A", quantity: 2 }] } });
+    expect(parseContextFile('{\n  "a": 1\n}')).toEqual({ ok: true, context: { a: 1 } });
+    const list = parseContextFile("- a\n");
+    expect(list.ok || formatProblem("c.yaml", list.problems[0])).toBe("c.yaml:1: must be a mapping (the context), not a list");
+    const broken = parseContextFile("a: 1\nb: [\n");
+    expect(broken.ok).toBe(false);
+    expect(broken.ok || broken.problems[0].line).toBeGreaterThanOrEqual(2);
+  });
+});
