@@ -205,6 +205,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     maxConnections: config.connections.max,
     headerTimeoutMs: config.connections.headerTimeoutMs,
     requestTimeoutMs: config.connections.requestTimeoutMs,
+    idleTimeoutMs: config.connections.idleTimeoutMs,
     onConnectionsDropped: (total, max) =>
       logger.warn({ droppedConnections: total, maxConnections: max }, "connection limit reached: new connections are closed (see --max-connections)"),
   });
