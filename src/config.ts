@@ -41,6 +41,8 @@ export interface Config {
     /** auth: reflection needs a read key (when keys are configured); open: no key; off: not served. */
     reflection: "auth" | "open" | "off";
     allowUnauthenticated: boolean;
+    /** Keys were given with --api-keys, where every local user can read them in the process list. */
+    keysOnCommandLine?: boolean;
   };
 }
 
@@ -201,6 +203,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     throw new ConfigError(`${flag}: "${raw.slice(0, 20)}" must be true or false`);
   };
   const auth = loadAuth(get, bool);
+  const keysFlag = (parsed.values as Record<string, string | boolean | undefined>)["api-keys"];
+  if (typeof keysFlag === "string" && keysFlag.trim() !== "") auth.keysOnCommandLine = true;
   const host = get("host").trim() || (auth.keys.length > 0 ? "0.0.0.0" : "127.0.0.1");
   if (auth.keys.length === 0 && !isLoopbackHost(host) && !auth.allowUnauthenticated) {
     throw new ConfigError(

@@ -172,6 +172,9 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   };
   if (keys.size > 0) {
     logger.info({ apiKeys: keys.counts(), reflection: config.auth.reflection }, "authentication on: every call needs an API key (health checks excepted)");
+    if (config.auth.keysOnCommandLine) {
+      logger.warn("API keys given with --api-keys are visible to every local user in the process list: use WEFT_API_KEYS or --api-keys-file");
+    }
   } else if (isLoopbackHost(config.host)) {
     logger.info({ host: config.host }, "authentication off: no API keys are configured; listening on a loopback address only");
   } else {
