@@ -15,7 +15,7 @@ export interface Config {
   /** Set: the port speaks TLS only (ALPN h2 and http/1.1); unset: cleartext (h2c and HTTP/1.1). */
   tls: TlsConfig | undefined;
   /** Connection cap and timeouts of the listener. */
-  connections: { max: number; headerTimeoutMs: number; requestTimeoutMs: number };
+  connections: { max: number; headerTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number };
   dataDir: string;
   sqliteSynchronous: "normal" | "full";
   /** Empty: a secret is generated once and kept in the data directory. */
@@ -41,6 +41,8 @@ export interface Config {
     /** auth: reflection needs a read key (when keys are configured); open: no key; off: not served. */
     reflection: "auth" | "open" | "off";
     allowUnauthenticated: boolean;
+    /** Keys were given with --api-keys, where every local user can read them in the process list. */
+    keysOnCommandLine?: boolean;
   };
   /** GET /metrics (Prometheus). */
   metrics: {
@@ -80,6 +82,7 @@ export const OPTIONS: Option[] = [
   { flag: "tls-key", env: "WEFT_TLS_KEY", default: "", help: "PEM file of the private key of --tls-cert" },
   { flag: "tls-client-ca", env: "WEFT_TLS_CLIENT_CA", default: "", help: "PEM file of the CA certificate(s) for client certificates: set, every client must present one (mutual TLS); needs --tls-cert" },
   { flag: "max-connections", env: "WEFT_MAX_CONNECTIONS", default: "1024", help: "most open client connections; further ones are closed at once" },
+  { flag: "idle-timeout-ms", env: "WEFT_IDLE_TIMEOUT_MS", default: "65000", help: "an idle connection (HTTP/1.1 keep-alive, or HTTP/2 with no open stream) is closed after this time" },
   { flag: "header-timeout-ms", env: "WEFT_HEADER_TIMEOUT_MS", default: "10000", help: "a new connection must complete its TLS handshake and its first request's headers within this time, and every later HTTP/1.1 request its headers" },
   { flag: "request-timeout-ms", env: "WEFT_REQUEST_TIMEOUT_MS", default: "30000", help: "a request must be received in full (headers and body) within this time; responses, streams included, are not limited" },
   { flag: "data-dir", env: "WEFT_DATA_DIR", default: "./data", help: "directory of the embedded store" },
@@ -211,6 +214,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     throw new ConfigError(`${flag}: "${raw.slice(0, 20)}" must be true or false`);
   };
   const auth = loadAuth(get, bool);
+  const keysFlag = (parsed.values as Record<string, string | boolean | undefined>)["api-keys"];
+  if (typeof keysFlag === "string" && keysFlag.trim() !== "") auth.keysOnCommandLine = true;
   const host = get("host").trim() || (auth.keys.length > 0 ? "0.0.0.0" : "127.0.0.1");
   if (auth.keys.length === 0 && !isLoopbackHost(host) && !auth.allowUnauthenticated) {
     throw new ConfigError(
@@ -272,6 +277,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
       max: int("max-connections", get("max-connections"), 1),
       headerTimeoutMs,
       requestTimeoutMs,
+      idleTimeoutMs: int("idle-timeout-ms", get("idle-timeout-ms"), 100),
     },
     dataDir: get("data-dir"),
     sqliteSynchronous: sync,

@@ -1,8 +1,8 @@
-// API-key authentication: a Connect interceptor that checks every call's
-// `authorization: Bearer <key>` against the configured keys (kept only as
-// SHA-256 digests) and the scope the RPC needs. Streams are checked when they start.
+// API-key authentication: every call's `authorization: Bearer <key>` is checked
+// against the configured keys (kept only as SHA-256 digests) and the scope the
+// RPC needs. api-key-gate.ts applies it to each route before the request body is read.
 import { timingSafeEqual } from "node:crypto";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { Health } from "../../gen/ts/health/v1/health_pb.js";
 import { WorkflowService } from "../../gen/ts/weft/v1/workflow_pb.js";
@@ -105,13 +105,4 @@ export function checkAuthorization(ring: ApiKeyRing, header: string | null, requ
     });
   }
   return undefined;
-}
-
-/** The interceptor: every call (unary, or a stream at its start) is checked before its handler runs. */
-export function apiKeyInterceptor(ring: ApiKeyRing, reflection: "auth" | "open" | "off"): Interceptor {
-  return (next) => async (req) => {
-    const error = checkAuthorization(ring, req.header.get("authorization"), requirementOf(req.service.typeName, req.method.name, reflection));
-    if (error) throw error;
-    return next(req);
-  };
 }

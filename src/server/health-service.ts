@@ -82,7 +82,15 @@ export class HealthStatusRegistry {
 
 type CheckResponseInit = MessageInitShape<typeof HealthCheckResponseSchema>;
 
-export function healthServiceImpl(registry: HealthStatusRegistry): ServiceImpl<typeof Health> {
+/**
+ * Most Health/Watch streams open at once, server-wide. Health needs no API
+ * key and a watch never ends by itself, so beyond this a new one is refused
+ * with RESOURCE_EXHAUSTED (Check is not limited).
+ */
+export const MAX_HEALTH_WATCHES = 100;
+
+export function healthServiceImpl(registry: HealthStatusRegistry, maxWatches = MAX_HEALTH_WATCHES): ServiceImpl<typeof Health> {
+  let openWatches = 0;
   return {
     check(request: HealthCheckRequest): CheckResponseInit {
       const status = registry.get(request.service);
@@ -97,6 +105,10 @@ export function healthServiceImpl(registry: HealthStatusRegistry): ServiceImpl<t
     // the latest status is kept for a slow reader: intermediate flaps are
     // coalesced, never queued without bound.
     async *watch(request: HealthCheckRequest, context: HandlerContext): AsyncGenerator<CheckResponseInit> {
+      if (openWatches >= maxWatches) {
+        throw new ConnectError(`too many Health/Watch streams are open (at most ${maxWatches}); use Health/Check or try again later`, Code.ResourceExhausted);
+      }
+      openWatches++;
       const { signal } = context;
       const current = (): ServingStatus => registry.get(request.service) ?? ServingStatus.SERVICE_UNKNOWN;
       let wake: (() => void) | undefined;
@@ -121,6 +133,7 @@ export function healthServiceImpl(registry: HealthStatusRegistry): ServiceImpl<t
           wake = undefined;
         }
       } finally {
+        openWatches--;
         unsubscribe();
         signal.removeEventListener("abort", poke);
       }

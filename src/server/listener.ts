@@ -15,7 +15,9 @@
 // a connection must be classified (TLS: handshake done) and send its first
 // request's headers within `headerTimeoutMs`; every request must be received
 // in full within `requestTimeoutMs`. Responses, streams included, are not
-// limited, and HTTP/1.1 keep-alive idles for 65 s as before.
+// limited. An idle connection (HTTP/1.1 keep-alive between requests, an
+// HTTP/2 session with no open stream) is closed after `idleTimeoutMs`
+// (HTTP/2: GOAWAY); a long-lived stream keeps its session open.
 
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -35,15 +37,14 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 export const DEFAULT_MAX_CONNECTIONS = 1024;
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Idle connections: longer than the usual 60 s idle timeout of load balancers
+ * and proxies in front of us, so they close first (no races on reuse).
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 65_000;
 
 /** Dropped connections are logged at most this often (with their count). */
 const DROP_LOG_INTERVAL_MS = 10_000;
-
-/**
- * HTTP/1.1 idle keep-alive: longer than the usual 60 s idle timeout of load
- * balancers and proxies in front of us, so they close first (no races on reuse).
- */
-const H1_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /**
  * HTTP/2 settings for a server with many concurrent, long-lived streams
@@ -53,7 +54,9 @@ const H2_SETTINGS: http2.Settings = {
   // Streams one client connection may have open at once. Node's default is
   // effectively unlimited; a bound keeps one misbehaving peer in check while
   // leaving ample room for a gateway that multiplexes many watchers.
-  maxConcurrentStreams: 1000,
+  // 256: room for a gateway's 100+ watchers on one connection, while the
+  // streams of one connection cannot hold unbounded memory.
+  maxConcurrentStreams: 256,
   // 1 MiB per-stream flow-control window: fewer WINDOW_UPDATE round trips for
   // larger messages (the default is 64 KiB).
   initialWindowSize: 1 << 20,
@@ -93,6 +96,8 @@ export interface ListenOptions {
   headerTimeoutMs?: number;
   /** Time to receive a whole request (headers and body). Not less than headerTimeoutMs. Default 30 s. */
   requestTimeoutMs?: number;
+  /** An HTTP/1.1 connection between requests, or an HTTP/2 session without open streams, is closed after this. Default 65 s. */
+  idleTimeoutMs?: number;
   /** Told, at most every 10 s, how many connections the cap closed so far. */
   onConnectionsDropped?: (total: number, maxConnections: number) => void;
 }
@@ -116,6 +121,7 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
   const requestTimeoutMs = Math.max(headerTimeoutMs, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
 
   let closing = false;
   let closePromise: Promise<void> | undefined;
@@ -135,7 +141,7 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
   // ---- HTTP/1.1 ----------------------------------------------------------
   const h1 = http.createServer({
     maxHeaderSize: maxHeaderBytes,
-    keepAliveTimeout: H1_KEEP_ALIVE_TIMEOUT_MS,
+    keepAliveTimeout: idleTimeoutMs,
     // Both run from a request's first byte (an idle keep-alive connection has
     // none pending, so keepAliveTimeout applies to it instead). Node answers
     // 408 and closes the connection when one passes.
@@ -174,12 +180,26 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
   h2.on("session", (session: http2.ServerHttp2Session) => {
     h2Sessions.add(session);
     // A session must open its first stream (send a request's headers) in
-    // time; afterwards it may idle: clients keep connections for later calls.
+    // time; afterwards it may idle (clients keep connections for later
+    // calls), but with no open stream for idleTimeoutMs it gets GOAWAY.
     const firstRequest = setTimeout(() => session.destroy(), headerTimeoutMs);
     firstRequest.unref();
+    let openStreams = 0;
+    let idle: NodeJS.Timeout | undefined;
     session.once("stream", () => clearTimeout(firstRequest));
+    session.on("stream", (stream: http2.ServerHttp2Stream) => {
+      openStreams++;
+      clearTimeout(idle);
+      idle = undefined;
+      stream.once("close", () => {
+        if (--openStreams > 0 || session.closed || session.destroyed) return;
+        idle = setTimeout(() => session.close(), idleTimeoutMs);
+        idle.unref();
+      });
+    });
     session.once("close", () => {
       clearTimeout(firstRequest);
+      clearTimeout(idle);
       h2Sessions.delete(session);
     });
     // Without a listener, a session "error" event would be thrown.

@@ -25,7 +25,8 @@ import { Signer } from "../signing/sign.ts";
 import { SqliteWorkflowStore } from "../store/sqlite-store.ts";
 import { WorkflowServiceHandler } from "../transport/workflow-service.ts";
 import { isLoopbackHost } from "../domain/api-keys.ts";
-import { ApiKeyRing, apiKeyInterceptor } from "./api-key-auth.ts";
+import { ApiKeyRing } from "./api-key-auth.ts";
+import { withApiKeyGate } from "./api-key-gate.ts";
 import { HealthStatusRegistry, healthServiceImpl } from "./health-service.ts";
 import { withSpecGrpcMessage } from "./grpc-message-encoding.ts";
 import { internalErrorInterceptor } from "./internal-errors.ts";
@@ -160,6 +161,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   // Headroom over the configured request limit so that an oversized
   // CreateWorkflow gets a field-level INVALID_ARGUMENT, not a transport error.
   const createReadMaxBytes = config.limits.maxRequestBytes * 2 + 65_536;
+  const keys = new ApiKeyRing(config.auth.keys);
   const routes = (router: ConnectRouter) => {
     // Method by method, so each gets its request size limit and a JSON reader
     // that names the field a malformed request got wrong.
@@ -177,11 +179,17 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       [file_weft_v1_workflow, file_health_v1_health, file_google_rpc_error_details, file_google_rpc_status],
       [WorkflowService.typeName, Health.typeName],
     );
-    router.handlers.forEach((h, i) => (router.handlers[i] = withRequestDecodeErrors(h)));
+    router.handlers.forEach((h, i) => {
+      const decoded = withRequestDecodeErrors(h);
+      // The key is checked before the request body is read.
+      router.handlers[i] = keys.size > 0 ? withApiKeyGate(decoded, keys, config.auth.reflection) : decoded;
+    });
   };
-  const keys = new ApiKeyRing(config.auth.keys);
   if (keys.size > 0) {
     logger.info({ apiKeys: keys.counts(), reflection: config.auth.reflection }, "authentication on: every call needs an API key (health checks excepted)");
+    if (config.auth.keysOnCommandLine) {
+      logger.warn("API keys given with --api-keys are visible to every local user in the process list: use WEFT_API_KEYS or --api-keys-file");
+    }
   } else if (isLoopbackHost(config.host)) {
     logger.info({ host: config.host }, "authentication off: no API keys are configured; listening on a loopback address only");
   } else {
@@ -206,7 +214,6 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     jsonOptions: strictJsonOptions(),
     interceptors: [
       internalErrorInterceptor(logger),
-      ...(keys.size > 0 ? [apiKeyInterceptor(keys, config.auth.reflection)] : []),
       unknownEnumInterceptor,
     ],
   }));
@@ -221,6 +228,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     maxConnections: config.connections.max,
     headerTimeoutMs: config.connections.headerTimeoutMs,
     requestTimeoutMs: config.connections.requestTimeoutMs,
+    idleTimeoutMs: config.connections.idleTimeoutMs,
     onConnectionsDropped: (total, max) =>
       logger.warn({ droppedConnections: total, maxConnections: max }, "connection limit reached: new connections are closed (see --max-connections)"),
   });

@@ -82,12 +82,23 @@ describe("start-up with and without API keys", () => {
     expect(on?.apiKeys).toEqual({ read: 1, write: 1 });
     expect(proc.logs.join("\n")).not.toContain(WRITE_KEY);
     expect(proc.logs.join("\n")).not.toContain(READ_KEY);
+    expect(logEntries(proc).some((e) => typeof e.msg === "string" && e.msg.includes("process list"))).toBe(false);
 
     const err = await proc.client.listWorkflows({}).then(
       () => undefined,
       (e: unknown) => ConnectError.from(e),
     );
     expect(err?.code).toBe(Code.Unauthenticated);
+    const { workflows } = await proc.client.listWorkflows({}, { headers: { authorization: `Bearer ${READ_KEY}` } });
+    expect(workflows).toEqual([]);
+  });
+
+  it("keys given with --api-keys work, and start-up warns that the process list shows them", async () => {
+    proc = await spawnWeft(tmp(), ["--api-keys", `read:${READ_KEY}`], { env: cleanEnv() });
+    const warning = logEntries(proc).find((e) => typeof e.msg === "string" && e.msg.includes("process list"));
+    expect(warning?.level).toBe(40);
+    expect(warning?.msg).toContain("WEFT_API_KEYS");
+    expect(proc.logs.join("\n")).not.toContain(READ_KEY);
     const { workflows } = await proc.client.listWorkflows({}, { headers: { authorization: `Bearer ${READ_KEY}` } });
     expect(workflows).toEqual([]);
   });

@@ -1,8 +1,9 @@
 // The listener's limits against real sockets: a connection that sends half a
 // request, or nothing, is dropped after the header/request timeout; beyond
 // --max-connections new connections are closed at once while the open ones
-// keep working; and long-lived watch streams (HTTP/2 and HTTP/1.1) outlive
-// every timeout.
+// keep working; long-lived watch streams (HTTP/2 and HTTP/1.1) outlive
+// every timeout; and an HTTP/2 session with no open stream is closed after
+// the idle timeout.
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -40,7 +41,7 @@ describe("header and request timeouts (real server)", () => {
   beforeAll(async () => {
     handlers = await HandlerServer.start();
     weft = await startWeft({
-      connections: { max: 100, headerTimeoutMs: HEADER_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+      connections: { max: 100, headerTimeoutMs: HEADER_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, idleTimeoutMs: 65_000 },
       // No heartbeat during the test: the watch streams below stay silent for longer than every timeout.
       watchHeartbeatMs: 600_000,
     });
@@ -128,6 +129,76 @@ describe("header and request timeouts (real server)", () => {
       expect(w.heartbeats).toBe(0);
       expect(w.snapshot?.state).toBe(WorkflowState.RUNNING);
       expect(w.events.some(isTerminalRunEvent)).toBe(true);
+    }
+  });
+});
+
+describe("idle timeout (real server)", () => {
+  const IDLE_TIMEOUT_MS = 400;
+  let weft: TestWeft;
+  beforeAll(async () => {
+    weft = await startWeft({
+      connections: { max: 100, headerTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: IDLE_TIMEOUT_MS },
+      watchHeartbeatMs: 100,
+    });
+  });
+  afterAll(async () => {
+    await weft?.stop();
+  });
+
+  const connect = async () => {
+    const session = http2.connect(`http://127.0.0.1:${weft.server.port}`);
+    session.on("error", () => {});
+    await new Promise<void>((resolve) => session.once("connect", () => resolve()));
+    let closed = false;
+    let goaway = false;
+    session.once("goaway", () => (goaway = true));
+    session.once("close", () => (closed = true));
+    return { session, closed: () => closed, goaway: () => goaway };
+  };
+  /** One unary call (Health/Check) on the session, to its end. */
+  const healthCheck = (session: http2.ClientHttp2Session) =>
+    new Promise<string | undefined>((resolve, reject) => {
+      const req = session.request({ ":method": "POST", ":path": "/grpc.health.v1.Health/Check", "content-type": "application/grpc", te: "trailers" });
+      let status: string | undefined;
+      req.on("trailers", (t) => (status = t["grpc-status"] as string | undefined));
+      req.on("error", reject);
+      req.on("data", () => {});
+      req.on("end", () => resolve(status));
+      req.end(Buffer.from([0, 0, 0, 0, 0]));
+    });
+
+  test("an HTTP/2 session that made a call and then idles is sent GOAWAY and closed", async () => {
+    const c = await connect();
+    try {
+      expect(await healthCheck(c.session)).toBe("0");
+      await until(() => c.closed(), "the idle session to be closed", 30_000);
+      expect(c.goaway()).toBe(true);
+    } finally {
+      c.session.destroy();
+    }
+  });
+
+  test("a session with an open WatchWorkflows stream stays open while the stream lasts, and idles out after", async () => {
+    const c = await connect();
+    try {
+      const req = c.session.request({ ":method": "POST", ":path": "/weft.v1.WorkflowService/WatchWorkflows", "content-type": "application/grpc", te: "trailers" });
+      req.on("error", () => {});
+      let received = 0;
+      req.on("data", (d: Buffer) => (received += d.length));
+      req.end(Buffer.from([0, 0, 0, 0, 0]));
+      // Heartbeats keep coming; many idle timeouts pass.
+      await until(() => received > 0, "a first heartbeat", 20_000);
+      const start = received;
+      await sleep(6 * IDLE_TIMEOUT_MS);
+      expect(c.closed()).toBe(false);
+      expect(received).toBeGreaterThan(start);
+      // A second call on the same session still works.
+      expect(await healthCheck(c.session)).toBe("0");
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      await until(() => c.closed(), "the session to be closed once idle", 30_000);
+    } finally {
+      c.session.destroy();
     }
   });
 });

@@ -89,6 +89,11 @@ describe("configuration of authentication", () => {
     expect(c.auth.keys[0]!.digest).toHaveLength(32);
   });
 
+  test("keys on the command line are marked (start-up warns: ps shows them); from the environment they are not", () => {
+    expect(loadConfig(["--api-keys", `write:${W}`], {})!.auth.keysOnCommandLine).toBe(true);
+    expect(loadConfig([], { WEFT_API_KEYS: `write:${W}` })!.auth.keysOnCommandLine).toBeFalsy();
+  });
+
   test("a non-loopback host without keys is refused unless --allow-unauthenticated is given", () => {
     for (const host of ["0.0.0.0", "::", "10.1.2.3", "weft.internal"]) {
       expect(() => loadConfig(["--host", host], {})).toThrow(ConfigError);
