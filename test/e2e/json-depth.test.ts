@@ -5,6 +5,7 @@
 // server, real handlers and real clients (Connect over gRPC, the Connect
 // protocol with JSON, @grpc/grpc-js) and a real process for restarts.
 import { mkdtempSync, rmSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, type JsonObject, toBinary, toJson } from "@bufbuild/protobuf";
@@ -245,6 +246,55 @@ describe("a restart", () => {
       expect(logEntries(p).filter((e) => (e.level as number) >= 50)).toEqual([]);
     } finally {
       await stopWeft(p);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe("a run whose stored data cannot be rendered", () => {
+  test("(written before the limit existed) neither stops start-up nor the other runs: its webhook fails, reads of it alone are INTERNAL", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-poison-"));
+    const webhook = { retryPeriodMs: 600_000, initialIntervalMs: 50, maxIntervalMs: 200, timeoutMs: 2_000 };
+    let accept = false;
+    handlers.on("/poison/hook", () => ({ status: accept ? 200 : 503, json: {} }));
+    handlers.on("/poison/step", () => ({ json: { success: true, result: "POISON_MARK" } }));
+    handlers.on("/poison/fine", () => ({ json: { success: true, result: "fine" } }));
+    let w = await startWeft({ webhook }, dir);
+    let poison = "";
+    let healthy = "";
+    try {
+      poison = (await w.client.createWorkflow({ id: "poison", steps: [{ id: "s", url: handlers.url("/poison/step") }], onComplete: handlers.url("/poison/hook") })).workflow!.id;
+      healthy = (await w.client.createWorkflow({ id: "healthy", steps: [{ id: "s", url: handlers.url("/poison/fine") }], onComplete: handlers.url("/poison/hook") })).workflow!.id;
+      for (const id of [poison, healthy]) await waitForRun(w.client, id, (r) => (r.webhook?.attempts ?? 0) >= 1, 30_000);
+    } finally {
+      await w.server.close(500);
+    }
+    // What an older version could store: a result nested deeper than any client (or renderer) reads.
+    const db = new DatabaseSync(join(dir, "weft.db"));
+    const changed = db.prepare("UPDATE steps SET record = replace(record, '\"POISON_MARK\"', ?) WHERE run_id = ?").run(deepText(150), poison);
+    db.close();
+    expect(changed.changes).toBe(1);
+
+    accept = true;
+    w = await startWeft({ webhook }, dir);
+    try {
+      const fine = await waitForRun(w.client, healthy, (r) => r.webhook?.state === WebhookState.DELIVERED, 30_000);
+      expect(fine.state).toBe(WorkflowState.COMPLETED);
+      const end = Date.now() + 30_000;
+      for (;;) {
+        const run = await w.server.engine.get(poison);
+        if (run?.webhook?.state === "failed") {
+          expect(run.webhook.lastError?.reason).toBe("render_failed");
+          break;
+        }
+        if (Date.now() > end) throw new Error(`webhook of the poisoned run did not fail: ${JSON.stringify(run?.webhook)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const err = await connectError(w.client.getWorkflow({ id: poison }));
+      expect(err.code).toBe(Code.Internal);
+      expect((await w.client.listWorkflows({})).workflows.map((x) => x.id)).toContain(healthy);
+    } finally {
+      await w.server.close(500);
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
