@@ -3,6 +3,7 @@
 import type { AttemptFailure } from "./run-machine.ts";
 import type { ErrorInfo } from "./run-record.ts";
 import type { JsonValue } from "./workflow-spec.ts";
+import { MAX_JSON_DEPTH, nestedTooDeep, tooDeepMessage } from "./json-depth.ts";
 
 export type AttemptOutcome = ({ ok: true; result: JsonValue }) | ({ ok: false } & AttemptFailure);
 
@@ -28,9 +29,15 @@ export function destinationDenied(message: string): AttemptOutcome {
   return terminalFailure(DESTINATION_DENIED, message);
 }
 
+/**
+ * The request body could not be rendered from the run's data (nothing was
+ * sent). Never retried: the data does not change.
+ */
+export const RENDER_FAILED = "render_failed";
+
 /** A failure no later attempt can mend, even for deliveries that retry every other failure (webhooks). */
 export function isPermanentFailure(error: { reason: string }): boolean {
-  return error.reason === DESTINATION_DENIED;
+  return error.reason === DESTINATION_DENIED || error.reason === RENDER_FAILED;
 }
 
 /** 408, 429 and 5xx are worth another attempt; other statuses are the handler's final word. */
@@ -74,6 +81,18 @@ function tryParse(text: string): { ok: true; value: JsonValue } | { ok: false } 
 }
 
 /**
+ * A result every client can read back: nested at most MAX_JSON_DEPTH levels,
+ * measured right after parsing (before anything stringifies or encodes it).
+ * A deeper one fails the step, not retried.
+ */
+function resultOutcome(result: JsonValue, status: number): AttemptOutcome {
+  if (nestedTooDeep(result, MAX_JSON_DEPTH)) {
+    return terminalFailure("invalid_response", `handler result ${tooDeepMessage(MAX_JSON_DEPTH)}`, { httpStatus: status });
+  }
+  return { ok: true, result };
+}
+
+/**
  * Classifies a handler's HTTP response.
  * - 2xx `{success: true, result}` → result; `{success: false, error, retryable?}` → failed attempt
  *   (retried unless `retryable: false`); any other JSON → taken as the result; empty body → null;
@@ -98,14 +117,14 @@ export function classifyResponse(
     }
     const body = parsed.value;
     if (body && typeof body === "object" && !Array.isArray(body) && typeof body.success === "boolean") {
-      if (body.success) return { ok: true, result: body.result === undefined ? null : body.result };
+      if (body.success) return resultOutcome(body.result === undefined ? null : body.result, status);
       const message = errorMessage(body, "handler reported failure");
       const extra = { httpStatus: status };
       return body.retryable === false
         ? terminalFailure("handler_error", message, extra)
         : retryableFailure("handler_error", message, extra, parseRetryAfter(retryAfter, nowMs));
     }
-    return { ok: true, result: body };
+    return resultOutcome(body, status);
   }
   const fallback = text.trim() ? snippet(text.trim()) : `HTTP ${status}`;
   const message = `HTTP ${status}: ${parsed.ok ? errorMessage(parsed.value, fallback) : fallback}`;

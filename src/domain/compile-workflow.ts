@@ -37,6 +37,7 @@ import type {
 } from "./workflow-spec.ts";
 import { FIELD_LIMITS, quoteInput as quote } from "./field-limits.ts";
 import { DEFAULTS } from "./workflow-spec.ts";
+import { MAX_JSON_DEPTH, nestedTooDeep, tooDeepMessage } from "./json-depth.ts";
 import { OutboundPolicy } from "./outbound-policy.ts";
 import { checkUrlHost } from "./outbound-url.ts";
 
@@ -45,8 +46,8 @@ export type CompileResult =
   | { ok: false; violations: FieldViolation[] };
 
 export const MAX_REQUEST_ID_LENGTH = FIELD_LIMITS.maxRequestIdLength;
-/** Nesting depth accepted in `context` (protobuf's own recursion limit is 100). */
-export const MAX_CONTEXT_DEPTH = 100;
+/** Nesting depth accepted in `context` (see src/domain/json-depth.ts). */
+export const MAX_CONTEXT_DEPTH = MAX_JSON_DEPTH;
 
 const ID_CHAR = /^[A-Za-z0-9_.:-]$/;
 const BACKOFFS: readonly Backoff[] = ["exponential", "linear", "fixed"];
@@ -429,6 +430,7 @@ function compileRetry(r: RetryInput | undefined, p: string, add: Add): RetryPoli
 /** Why `value` is not an acceptable context, or undefined when it is. */
 function checkContext(value: unknown, maxBytes: number): string | undefined {
   if (!isPlainObject(value)) return "must be a JSON object";
+  if (nestedTooDeep(value, MAX_CONTEXT_DEPTH)) return tooDeepMessage(MAX_CONTEXT_DEPTH);
   const problem = checkJson(value, "", 0);
   if (problem !== undefined) return problem;
   const bytes = new TextEncoder().encode(JSON.stringify(value)).length;
@@ -443,7 +445,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function checkJson(v: unknown, path: string, depth: number): string | undefined {
-  if (depth > MAX_CONTEXT_DEPTH) return `must not be nested deeper than ${MAX_CONTEXT_DEPTH} levels`;
+  if (depth > MAX_CONTEXT_DEPTH) return tooDeepMessage(MAX_CONTEXT_DEPTH);
   const at = path === "" ? "" : ` at ${quote(path)}`;
   if (v === null || typeof v === "boolean" || typeof v === "string") return undefined;
   if (typeof v === "number") return Number.isFinite(v) ? undefined : `non-finite number${at}`;

@@ -10,7 +10,7 @@
 // - an outcome is applied only if it belongs to the current attempt, so a
 //   result is never applied twice.
 import type { Logger } from "pino";
-import type { AttemptOutcome } from "../domain/attempt-outcome.ts";
+import { type AttemptOutcome, RENDER_FAILED, terminalFailure } from "../domain/attempt-outcome.ts";
 import { type Effects, type MachineOptions, RunMachine, type Work, type WorkKind } from "../domain/run-machine.ts";
 import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord, type RunSummary } from "../domain/run-record.ts";
 import { RunIdGenerator } from "../domain/run-id.ts";
@@ -412,9 +412,21 @@ export class Engine {
 
   /** Drives a run loaded from the store: in-flight calls are sent again, and a recorded cancel request applies. */
   private resume(run: RunRecord): void {
-    const request = run.cancelRequest;
-    const active = this.activate(run, (m) => m.recover(this.clock.now()));
-    if (request) this.applyCancelRequest(active.machine.run.runId, request.reason);
+    try {
+      const request = run.cancelRequest;
+      const active = this.activate(run, (m) => m.recover(this.clock.now()));
+      if (request) this.applyCancelRequest(active.machine.run.runId, request.reason);
+    } catch (err) {
+      // A run whose stored data cannot be driven (e.g. written by an older
+      // version without today's limits) must not stop the others or start-up.
+      const active = this.active.get(run.runId);
+      if (active) {
+        active.detached = true;
+        active.cancelDeadline?.();
+        this.active.delete(run.runId);
+      }
+      this.log.error({ err, runId: run.runId }, "could not resume run; left as stored");
+    }
   }
 
   // ---- driving runs -------------------------------------------------------------
@@ -504,7 +516,20 @@ export class Engine {
   }
 
   private send(active: ActiveRun, work: Work): void {
-    const call = this.callFor(active, work);
+    let call: StepCall | undefined;
+    try {
+      call = this.callFor(active, work);
+    } catch (err) {
+      // Rendering a request body can fail for one run's data: that call fails
+      // (never retried), the process and the other runs go on.
+      const stepId = work.kind === "webhook" ? undefined : active.machine.run.spec.steps[work.index]?.id;
+      runLog(this.log, active).error({ err, kind: work.kind, stepId, attempt: work.attempt }, "could not render the request");
+      const outcome = terminalFailure(RENDER_FAILED, "could not render the request body from the run's data");
+      queueMicrotask(() => {
+        if (!active.detached) void this.react(active, this.applyOutcome(active, work, outcome));
+      });
+      return;
+    }
     if (!call) return;
     const k = key(work.kind, work.index);
     const controller = new AbortController();

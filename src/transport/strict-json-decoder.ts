@@ -6,6 +6,8 @@
 // field nor its path).
 import { type DescMessage, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { MAX_JSON_DEPTH, nestedTooDeep, tooDeepMessage } from "../domain/json-depth.ts";
+import type { FieldViolation } from "../domain/workflow-spec.ts";
 import { locateJsonError } from "./json-field-path.ts";
 import { invalidArgument } from "./workflow-service.ts";
 
@@ -51,6 +53,8 @@ export function strictJsonDecoder(desc: DescMessage): JsonTextDecoder {
       } catch (err) {
         throw new ConnectError(`request body is not valid JSON: ${clip((err as Error).message)}`, Code.InvalidArgument);
       }
+      const deep = tooDeepField(desc, json);
+      if (deep) throw invalidArgument([deep]);
       try {
         fromJson(desc, json, { ignoreUnknownFields: false });
       } catch (err) {
@@ -61,4 +65,22 @@ export function strictJsonDecoder(desc: DescMessage): JsonTextDecoder {
       return text;
     },
   };
+}
+
+/**
+ * A JSON-valued field (google.protobuf.Struct or Value, e.g. `context`) nested
+ * more than MAX_JSON_DEPTH levels: named with its own message, before
+ * protobuf-es's recursion limit would refuse it with a vaguer one.
+ */
+function tooDeepField(desc: DescMessage, json: JsonValue): FieldViolation | undefined {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
+  for (const f of desc.fields) {
+    if (f.fieldKind !== "message") continue;
+    const type = f.message.typeName;
+    if (type !== "google.protobuf.Struct" && type !== "google.protobuf.Value") continue;
+    const v = Object.hasOwn(json, f.jsonName) ? json[f.jsonName] : Object.hasOwn(json, f.name) ? json[f.name] : undefined;
+    // A Struct field's value is the object itself: its own level counts as one.
+    if (v !== undefined && nestedTooDeep(v, MAX_JSON_DEPTH)) return { field: f.name, description: tooDeepMessage(MAX_JSON_DEPTH) };
+  }
+  return undefined;
 }

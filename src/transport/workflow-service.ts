@@ -32,7 +32,7 @@ import { SeenEvents } from "../domain/seen-events.ts";
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
 import { type Engine, RunFinishedError, RunNotFoundError } from "../engine/engine.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
-import { StoreUnavailableError } from "../ports/workflow-store.ts";
+import { type ListRunsQuery, StoreUnavailableError } from "../ports/workflow-store.ts";
 import { EventQueue, TIMEOUT } from "./event-queue.ts";
 import {
   basicWorkflowToProto,
@@ -143,6 +143,9 @@ function parseStates(states: readonly number[], violations: FieldViolation[]): R
   return [...out];
 }
 
+/** Runs read (and encoded) at a time for a full-view ListWorkflows page. */
+const FULL_VIEW_BATCH = 4;
+
 /**
  * Keeps items while the page's encoded size stays within PAGE_BYTE_BUDGET;
  * the first item is always kept. Returns how many were kept.
@@ -248,23 +251,51 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     const pageSize = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     const beforeRunId = req.pageToken ? decodePageToken(req.pageToken) : undefined;
     const query = { states, workflowId: req.workflowId || undefined, beforeRunId, limit: pageSize + 1 };
+    if (req.view === WorkflowView.FULL) return this.listFull(query, pageSize);
     // The basic view is read without what grows with a run (context, step definitions, results).
-    let found: number;
-    let workflows: Workflow[];
-    if (req.view === WorkflowView.FULL) {
-      const runs = await this.engine.list(query);
-      found = runs.length;
-      workflows = runs.slice(0, pageSize).map(workflowToProto);
-    } else {
-      const runs = await this.engine.listSummaries(query);
-      found = runs.length;
-      workflows = runs.slice(0, pageSize).map(basicWorkflowToProto);
-    }
+    const runs = await this.engine.listSummaries(query);
+    const found = runs.length;
+    const workflows = runs.slice(0, pageSize).map(basicWorkflowToProto);
     const kept = fitPage(workflows, (w) => toBinary(WorkflowSchema, w).byteLength);
     return {
       $typeName: "weft.v1.ListWorkflowsResponse",
       workflows: workflows.slice(0, kept),
       nextPageToken: found > kept ? encodePageToken(workflows[kept - 1].id) : "",
+    };
+  }
+
+  /**
+   * The full view, read and encoded a few runs at a time: the page stops as
+   * soon as it passes PAGE_BYTE_BUDGET (or holds pageSize runs), so the work is
+   * bounded by the page, not by pageSize times the size of a run.
+   */
+  private async listFull(query: ListRunsQuery, pageSize: number): Promise<ListWorkflowsResponse> {
+    const workflows: Workflow[] = [];
+    let bytes = 0;
+    let more = false;
+    let cursor = query.beforeRunId;
+    page: while (workflows.length < pageSize) {
+      const take = Math.min(FULL_VIEW_BATCH, pageSize - workflows.length);
+      // One more than taken tells whether anything follows.
+      const runs = await this.engine.list({ ...query, beforeRunId: cursor, limit: take + 1 });
+      for (const run of runs.slice(0, take)) {
+        const w = workflowToProto(run);
+        const size = toBinary(WorkflowSchema, w).byteLength + 8; // field tag and length prefix
+        if (workflows.length > 0 && bytes + size > PAGE_BYTE_BUDGET) {
+          more = true;
+          break page;
+        }
+        bytes += size;
+        workflows.push(w);
+      }
+      more = runs.length > take;
+      if (!more) break;
+      cursor = runs[take - 1].runId;
+    }
+    return {
+      $typeName: "weft.v1.ListWorkflowsResponse",
+      workflows,
+      nextPageToken: more ? encodePageToken(workflows[workflows.length - 1].id) : "",
     };
   }
 
