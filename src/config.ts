@@ -288,6 +288,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
 }
 
 /** Reads a key file, refusing one that group or others may read or write. */
+/**
+ * Why a key file's permission bits are unsafe, or undefined if they are fine. Others may not
+ * access it at all, and its group may not write it; the group may read it, as with secret mounts
+ * that give a service group read access (Kubernetes fsGroup, mode 0440 or 0640).
+ */
+export function keyFileModeProblem(mode: number): string | undefined {
+  if ((mode & 0o007) !== 0) return "accessible to others";
+  if ((mode & 0o020) !== 0) return "writable by its group";
+  return undefined;
+}
+
 function readKeyFile(path: string): ApiKeyEntry[] {
   let mode: number;
   try {
@@ -295,10 +306,11 @@ function readKeyFile(path: string): ApiKeyEntry[] {
   } catch (err) {
     throw new ConfigError(`api-keys-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (process.platform !== "win32" && (mode & 0o077) !== 0) {
+  const problem = process.platform === "win32" ? undefined : keyFileModeProblem(mode);
+  if (problem) {
     throw new ConfigError(
-      `api-keys-file: ${path} is accessible to group or others (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); ` +
-        `it holds secrets: chmod 600 ${path}`,
+      `api-keys-file: ${path} is ${problem} (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); ` +
+        `it holds secrets: chmod 600 ${path} (or 640/440 for a group that runs Weft)`,
     );
   }
   let text: string;

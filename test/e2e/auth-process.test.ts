@@ -96,6 +96,6 @@ describe("start-up with and without API keys", () => {
     const dir = tmp();
     const file = join(dir, "api-keys");
     writeFileSync(file, `write ${WRITE_KEY}\n`, { mode: 0o644 });
-    await expect(spawnWeft(join(dir, "data"), ["--api-keys-file", file], { env: cleanEnv() })).rejects.toThrow(/accessible to group or others \(mode 0644\)/);
+    await expect(spawnWeft(join(dir, "data"), ["--api-keys-file", file], { env: cleanEnv() })).rejects.toThrow(/accessible to others \(mode 0644\)/);
   });
 });
