@@ -98,7 +98,7 @@ export const OPTIONS: Option[] = [
   { flag: "poll-interval-ms", env: "WEFT_POLL_INTERVAL_MS", default: "500", help: "MongoDB store without change streams (standalone server): how often the events collection is polled" },
   { flag: "mongodb-feed", env: "WEFT_MONGODB_FEED", default: "auto", help: "auto (change streams where the deployment has them, else polling) or poll" },
   { flag: "api-keys", env: "WEFT_API_KEYS", default: "", help: "comma-separated <scope>:<key> API keys (scope read or write), e.g. write:k1,read:k2; clients send 'authorization: Bearer <key>'" },
-  { flag: "api-keys-file", env: "WEFT_API_KEYS_FILE", default: "", help: "file of API keys, one '<scope> <key> [name]' per line (# comments); must not be readable by group or others" },
+  { flag: "api-keys-file", env: "WEFT_API_KEYS_FILE", default: "", help: "file of API keys, one '<scope> <key> [name]' per line (# comments); others may not read it, its group may (e.g. mode 0440)" },
   { flag: "reflection", env: "WEFT_REFLECTION", default: "auth", help: "server reflection: auth (needs a read key when keys are configured), open, or off" },
   { flag: "allow-unauthenticated", env: "WEFT_ALLOW_UNAUTHENTICATED", default: "false", boolean: true, help: "allow listening on a non-loopback host without API keys (anyone who reaches the port can read and cancel runs)" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
