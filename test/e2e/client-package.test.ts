@@ -67,6 +67,10 @@ describe.skipIf(mode !== "run")("@weftflow/client installed from its tarball", (
   }
   const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
 
+  test("the package ships the Apache License 2.0 text", () => {
+    expect(readFileSync(join(dir, "node_modules/@weftflow/client/LICENSE"), "utf8")).toBe(readFileSync(join(REPO_ROOT, "LICENSE"), "utf8"));
+  });
+
   test("the system Node is 20 or newer, and not the project's Node", () => {
     expect(Number(/^v(\d+)/.exec(node!.version)![1])).toBeGreaterThanOrEqual(20);
     expect(node!.path).not.toContain("node_modules");

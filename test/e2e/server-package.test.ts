@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { HandlerServer } from "../support/handler-server.ts";
 import { expectSigned } from "../support/run-observer.ts";
-import { missingPrepared, type NpmPrepared, readPrepared, sha256, type StartPrepared, systemNode, systemPath } from "../support/server-package.ts";
+import { missingPrepared, type NpmPrepared, readPrepared, REPO_ROOT, sha256, type StartPrepared, systemNode, systemPath } from "../support/server-package.ts";
 import { TEST_SECRET, waitForRun } from "../support/weft.ts";
 
 const WRITE_KEY = "wk_package_93b1d07e4c2a58f6";
@@ -60,6 +60,7 @@ describe.skipIf("missing" in state || !node)("the @weftflow/server package, inst
     expect(existsSync(join(pkg, "dist", "main.js"))).toBe(true);
     expect(existsSync(join(pkg, "dist", "store", "sqlite-checkpointer.js"))).toBe(true);
     expect(existsSync(join(pkg, "src"))).toBe(false);
+    expect(readFileSync(join(pkg, "LICENSE"), "utf8")).toBe(readFileSync(join(REPO_ROOT, "LICENSE"), "utf8"));
     for (const dev of ["vitest", "typescript", "@bufbuild/buf", "testcontainers"]) expect(existsSync(join(project, "node_modules", dev)), dev).toBe(false);
     // The `node` package brought its Node 24.
     expect(existsSync(join(project, "node_modules", "node", "bin", "node"))).toBe(true);
