@@ -6,8 +6,10 @@
 // itself runs on Node.js 24, from the `node` package (a dependency of @weftflow/server, installed
 // into node_modules/node): if this process is not that Node, the server is started on it as a
 // child process, which gets this process's signals and whose exit code (or signal) this process
-// ends with. On that Node (npm start), or with no `node` package but a Node >= 24 (the container
-// image, whose base image brings Node 24), the server runs in this process.
+// ends with, and which shuts down when this process is gone (bin/follow-parent.js). On that Node
+// (npm start), or with no `node` package but a Node >= 24 (the container image, whose base image
+// brings Node 24), the server runs in this process. Without either, `weft server --help` still
+// prints the options (from dist/, which runs on Node 20).
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -103,6 +105,10 @@ function runOnRuntime(entry, args, what, start) {
     return;
   }
   if (!runtime && Number(process.versions.node.split(".")[0]) < RUNTIME_MAJOR) {
+    if (args.includes("--help") || args.includes("-h")) {
+      printHelpHere();
+      return;
+    }
     process.stderr.write(
       `weft: ${what} on Node.js ${RUNTIME_MAJOR}, which the "node" package (a dependency of @weftflow/server) ` +
         `brings; it is not installed (was its install script skipped, e.g. --ignore-scripts?), and this is Node.js ` +
@@ -127,8 +133,24 @@ function runOnRuntime(entry, args, what, start) {
   );
 }
 
+/** `weft server --help` without the Node 24 runtime: the compiled configuration module runs on any Node >= 20. */
+function printHelpHere() {
+  const config = join(ROOT, "dist", "config.js");
+  import(pathToFileURL(config).href).then(
+    (m) => process.stdout.write(m.helpText() + "\n"),
+    (err) => {
+      process.stderr.write(`weft: cannot print the server's options without Node.js ${RUNTIME_MAJOR}: ${err?.message ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
+
 function reexec(runtime, entry, args) {
-  const child = spawn(runtime, ["--disable-warning=ExperimentalWarning", entry, ...args], { stdio: "inherit" });
+  // The IPC channel lets the child notice when this process is gone (bin/follow-parent.js).
+  const follow = pathToFileURL(join(ROOT, "bin", "follow-parent.js")).href;
+  const child = spawn(runtime, ["--disable-warning=ExperimentalWarning", "--import", follow, entry, ...args], {
+    stdio: ["inherit", "inherit", "inherit", "ipc"],
+  });
   const forward = (signal) => child.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   child.on("error", (err) => {

@@ -109,7 +109,7 @@ export const OPTIONS: Option[] = [
   { flag: "poll-interval-ms", env: "WEFT_POLL_INTERVAL_MS", default: "500", help: "MongoDB store without change streams (standalone server): how often the events collection is polled" },
   { flag: "mongodb-feed", env: "WEFT_MONGODB_FEED", default: "auto", help: "auto (change streams where the deployment has them, else polling) or poll" },
   { flag: "api-keys", env: "WEFT_API_KEYS", default: "", help: "comma-separated <scope>:<key> API keys (scope read or write), e.g. write:k1,read:k2; clients send 'authorization: Bearer <key>'" },
-  { flag: "api-keys-file", env: "WEFT_API_KEYS_FILE", default: "", help: "file of API keys, one '<scope> <key> [name]' per line (# comments); must not be readable by group or others" },
+  { flag: "api-keys-file", env: "WEFT_API_KEYS_FILE", default: "", help: "file of API keys, one '<scope> <key> [name]' per line (# comments); others may not read it, its group may (e.g. mode 0440)" },
   { flag: "reflection", env: "WEFT_REFLECTION", default: "auth", help: "server reflection: auth (needs a read key when keys are configured), open, or off" },
   { flag: "allow-unauthenticated", env: "WEFT_ALLOW_UNAUTHENTICATED", default: "false", boolean: true, help: "allow listening on a non-loopback host without API keys (anyone who reaches the port can read and cancel runs)" },
   { flag: "metrics", env: "WEFT_METRICS", default: "on", help: "GET /metrics (Prometheus) on the API port: on or off" },
@@ -314,6 +314,17 @@ function loadMetrics(get: (flag: string) => string, int: (name: string, value: s
 }
 
 /** Reads a key file, refusing one that group or others may read or write. */
+/**
+ * Why a key file's permission bits are unsafe, or undefined if they are fine. Others may not
+ * access it at all, and its group may not write it; the group may read it, as with secret mounts
+ * that give a service group read access (Kubernetes fsGroup, mode 0440 or 0640).
+ */
+export function keyFileModeProblem(mode: number): string | undefined {
+  if ((mode & 0o007) !== 0) return "accessible to others";
+  if ((mode & 0o020) !== 0) return "writable by its group";
+  return undefined;
+}
+
 function readKeyFile(path: string): ApiKeyEntry[] {
   let mode: number;
   try {
@@ -321,10 +332,11 @@ function readKeyFile(path: string): ApiKeyEntry[] {
   } catch (err) {
     throw new ConfigError(`api-keys-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (process.platform !== "win32" && (mode & 0o077) !== 0) {
+  const problem = process.platform === "win32" ? undefined : keyFileModeProblem(mode);
+  if (problem) {
     throw new ConfigError(
-      `api-keys-file: ${path} is accessible to group or others (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); ` +
-        `it holds secrets: chmod 600 ${path}`,
+      `api-keys-file: ${path} is ${problem} (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); ` +
+        `it holds secrets: chmod 600 ${path} (or 640/440 for a group that runs Weft)`,
     );
   }
   let text: string;

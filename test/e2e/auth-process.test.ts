@@ -2,7 +2,7 @@
 // non-loopback host refuses to start; --allow-unauthenticated starts with a
 // warning; keys from a file turn authentication on. Traffic goes only to 127.0.0.1.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -103,10 +103,20 @@ describe("start-up with and without API keys", () => {
     expect(workflows).toEqual([]);
   });
 
+  it("a key file its group may read (0440, as a secret mount with fsGroup) is accepted", async () => {
+    const dir = tmp();
+    const file = join(dir, "api-keys");
+    writeFileSync(file, `read ${READ_KEY}\n`, { mode: 0o440 });
+    chmodSync(file, 0o440);
+    proc = await spawnWeft(join(dir, "data"), ["--api-keys-file", file], { env: cleanEnv() });
+    const { workflows } = await proc.client.listWorkflows({}, { headers: { authorization: `Bearer ${READ_KEY}` } });
+    expect(workflows).toEqual([]);
+  });
+
   it("a key file readable by others stops start-up", async () => {
     const dir = tmp();
     const file = join(dir, "api-keys");
     writeFileSync(file, `write ${WRITE_KEY}\n`, { mode: 0o644 });
-    await expect(spawnWeft(join(dir, "data"), ["--api-keys-file", file], { env: cleanEnv() })).rejects.toThrow(/accessible to group or others \(mode 0644\)/);
+    await expect(spawnWeft(join(dir, "data"), ["--api-keys-file", file], { env: cleanEnv() })).rejects.toThrow(/accessible to others \(mode 0644\)/);
   });
 });

@@ -5,7 +5,8 @@
 // server (on the project's Node 24) and real HTTP handlers on loopback:
 //   - plain ESM (`node file.mjs`) and CommonJS (`require`), no build step;
 //   - tsc with strict flags (exactOptionalPropertyTypes) under moduleResolution
-//     node16 and bundler, over files that use every export;
+//     node16 and bundler, over files that use every export, and options taken from
+//     process.env as the READMEs do (also under node10);
 //   - the product document's snippets with only their import changed;
 //   - signature verification against test/vectors/signatures.json.
 // Without the prepared project (or a system Node) they fail in CI and skip elsewhere.
@@ -43,7 +44,7 @@ describe.skipIf(mode !== "run")("@weftflow/client installed from its tarball", (
 
   beforeAll(() => {
     mkdirSync(cases, { recursive: true });
-    for (const f of ["esm-run.mjs", "cjs-run.cjs", "vectors.mjs", "consumer.ts", "consumer-cjs.cts"]) {
+    for (const f of ["esm-run.mjs", "cjs-run.cjs", "vectors.mjs", "consumer.ts", "consumer-cjs.cts", "consumer-env.ts"]) {
       copyFileSync(join(SUPPORT, f), join(cases, f));
     }
   });
@@ -65,6 +66,10 @@ describe.skipIf(mode !== "run")("@weftflow/client installed from its tarball", (
     });
   }
   const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
+
+  test("the package ships the Apache License 2.0 text", () => {
+    expect(readFileSync(join(dir, "node_modules/@weftflow/client/LICENSE"), "utf8")).toBe(readFileSync(join(REPO_ROOT, "LICENSE"), "utf8"));
+  });
 
   test("the system Node is 20 or newer, and not the project's Node", () => {
     expect(Number(/^v(\d+)/.exec(node!.version)![1])).toBeGreaterThanOrEqual(20);
@@ -150,8 +155,13 @@ describe.skipIf(mode !== "run")("@weftflow/client installed from its tarball", (
     // type HeadersInit, which @types/node lacks; the bundler case checks every .d.ts.
     ["node16", { ...STRICT, skipLibCheck: true, module: "node16", moduleResolution: "node16", lib: ["es2023"], types: ["node"] }, ["consumer.ts", "consumer-cjs.cts"]],
     ["bundler", { ...STRICT, module: "esnext", moduleResolution: "bundler", lib: ["es2023", "dom", "dom.iterable"], types: [] }, ["consumer.ts"]],
+    // Options from process.env, as in the READMEs (`process.env.X` is what
+    // noPropertyAccessFromIndexSignature forbids, so that one is off here).
+    ["node16 (process.env)", { ...STRICT, noPropertyAccessFromIndexSignature: false, skipLibCheck: true, module: "node16", moduleResolution: "node16", lib: ["es2023"], types: ["node"] }, ["consumer-env.ts"]],
+    // Older set-ups (module commonjs): "exports" unread; the subpaths resolve through typesVersions.
+    ["node10", { ...STRICT, noPropertyAccessFromIndexSignature: false, skipLibCheck: true, module: "commonjs", moduleResolution: "node10", ignoreDeprecations: "6.0", lib: ["es2023"], types: ["node"] }, ["consumer-env.ts"]],
   ])("tsc --strict with exactOptionalPropertyTypes, moduleResolution %s, over every export", async (name, compilerOptions, files) => {
-    const config = join(cases, `tsconfig.${name}.json`);
+    const config = join(cases, `tsconfig.${name.replace(/\W+/g, "-")}.json`);
     writeFileSync(config, JSON.stringify({ compilerOptions, files }, null, 2));
     await run(["node_modules/typescript/bin/tsc", "-p", config]);
   });

@@ -4,8 +4,8 @@
 // refuses unknown commands, `weft server` serves (on the bundled Node 24) and stops on SIGTERM, and
 // the operator commands (`weft run`, `weft get`: the compiled CLI) work against a server.
 // Traffic goes only to 127.0.0.1.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { HandlerServer } from "../support/handler-server.ts";
 import { expectSigned } from "../support/run-observer.ts";
-import { missingPrepared, type NpmPrepared, readPrepared, sha256, type StartPrepared, systemNode, systemPath } from "../support/server-package.ts";
+import { missingPrepared, type NpmPrepared, readPrepared, REPO_ROOT, sha256, type StartPrepared, systemNode, systemPath } from "../support/server-package.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startWeft, TEST_SECRET, waitForRun } from "../support/weft.ts";
 
@@ -64,6 +64,7 @@ describe.skipIf("missing" in state || !node)("the @weftflow/server package, inst
     expect(existsSync(join(pkg, "dist", "store", "sqlite-checkpointer.js"))).toBe(true);
     expect(existsSync(join(pkg, "dist", "cli", "main.js"))).toBe(true);
     expect(existsSync(join(pkg, "src"))).toBe(false);
+    expect(readFileSync(join(pkg, "LICENSE"), "utf8")).toBe(readFileSync(join(REPO_ROOT, "LICENSE"), "utf8"));
     for (const dev of ["vitest", "typescript", "@bufbuild/buf", "testcontainers"]) expect(existsSync(join(project, "node_modules", dev)), dev).toBe(false);
     // The `node` package brought its Node 24.
     expect(existsSync(join(project, "node_modules", "node", "bin", "node"))).toBe(true);
@@ -115,6 +116,77 @@ describe.skipIf("missing" in state || !node)("the @weftflow/server package, inst
     const out = execFileSync("npx", ["weft", "server", "--help"], { cwd: project, env, encoding: "utf8" });
     expect(out).toContain("Usage: weft server [options]");
   });
+
+  it("weft server --help needs no Node 24: it prints the options when the `node` package is missing (install scripts off)", async () => {
+    // The package as `npm install --ignore-scripts` leaves it for this: no node/bin/node beside it.
+    const bare = mkdtempSync(join(tmpdir(), "weft-pkg-noruntime-"));
+    dirs.push(bare);
+    const pkg = join(project, "node_modules", "@weftflow", "server");
+    for (const f of ["bin", "dist", "package.json"]) cpSync(join(pkg, f), join(bare, f), { recursive: true });
+    const runBare = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(node!, [join(bare, "bin", "weft.js"), ...args], { cwd: bare, env }, (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }),
+        );
+      });
+    const help = await runBare(["server", "--help"]);
+    expect(help.stderr).toBe("");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: weft server [options]");
+    expect(help.stdout).toContain("WEFT_API_KEYS_FILE");
+    const nodeMajor = Number(execFileSync(node!, ["-p", "process.versions.node"], { encoding: "utf8" }).split(".")[0]);
+    if (nodeMajor < 24) {
+      // Serving still needs it, and says so.
+      const serve = await runBare(["server", "--port", "0"]);
+      expect(serve.code).toBe(1);
+      expect(serve.stderr).toContain("it is not installed");
+    }
+  });
+
+  it.runIf(process.platform === "linux")("SIGKILL to weft (e.g. a process manager giving up): the server it started on Node 24 shuts down", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "weft-pkg-orphan-"));
+    dirs.push(dataDir);
+    const wrapper = spawn(weft, ["server", ...serverArgs(join(dataDir, "data"))], { cwd: project, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    // "close": weft has exited and so has everything that shares its output (the server).
+    const closed = new Promise((resolve) => wrapper.on("close", resolve));
+    const lines: string[] = [];
+    let serverPid = 0;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`weft did not start the server:\n${lines.join("\n")}`)), 60_000);
+        createInterface({ input: wrapper.stdout! }).on("line", (line) => {
+          lines.push(line);
+          if (line.includes('"weft listening"')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      // The server is weft's child process (the machine's Node is not 24), or weft itself.
+      const children = readFileSync(`/proc/${wrapper.pid}/task/${wrapper.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+      serverPid = children[0] ?? wrapper.pid!;
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      process.kill(wrapper.pid!, "SIGKILL");
+      for (let i = 0; i < 600 && alive(serverPid); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(serverPid)).toBe(false);
+      await closed;
+      // The server (weft's child) stopped the graceful way, as on SIGTERM.
+      if (serverPid !== wrapper.pid) expect(lines.filter((l) => /"shutting down"|"weft stopped"/.test(l))).toHaveLength(2);
+    } finally {
+      try {
+        process.kill(-wrapper.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }, 180_000);
 
   it("weft server serves a workflow; SIGTERM to weft stops the server with 0; nothing on stderr", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "weft-pkg-server-"));

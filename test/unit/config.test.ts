@@ -131,7 +131,7 @@ describe("configuration of authentication", () => {
     expect(() => loadConfig(["--api-keys", `admin:${W}`], {})).toThrow(/scope "admin" must be read or write/);
   });
 
-  test("a key file: read when private, refused when group or others may read it", () => {
+  test("a key file: read when private or group-readable, refused when others may access it or its group write it", () => {
     const good = keyFile(`# keys\nwrite ${W} ci\nread ${R}\n`, 0o600);
     const c = loadConfig(["--api-keys-file", good], {})!;
     expect(c.auth.keys.map((k) => [k.scope, k.name])).toEqual([["write", "ci"], ["read", undefined]]);
@@ -139,10 +139,22 @@ describe("configuration of authentication", () => {
     // Both sources together.
     expect(loadConfig(["--api-keys", "read:another-key-0123456"], { WEFT_API_KEYS_FILE: good })!.auth.keys).toHaveLength(3);
 
-    for (const mode of [0o644, 0o640, 0o604, 0o620]) {
+    // Secret mounts: owner-only, or readable by the group that runs Weft (fsGroup).
+    for (const mode of [0o400, 0o440, 0o640]) {
+      expect(loadConfig(["--api-keys-file", keyFile(`write ${W}\n`, mode)], {})!.auth.keys).toHaveLength(1);
+    }
+    const refused: Array<[number, string]> = [
+      [0o644, "accessible to others"],
+      [0o604, "accessible to others"],
+      [0o601, "accessible to others"],
+      [0o444, "accessible to others"],
+      [0o620, "writable by its group"],
+      [0o660, "writable by its group"],
+    ];
+    for (const [mode, why] of refused) {
       const open = keyFile(`write ${W}\n`, mode);
       expect(() => loadConfig(["--api-keys-file", open], {})).toThrow(ConfigError);
-      expect(() => loadConfig(["--api-keys-file", open], {})).toThrow(new RegExp(`accessible to group or others \\(mode 0${mode.toString(8)}\\).*chmod 600`));
+      expect(() => loadConfig(["--api-keys-file", open], {})).toThrow(new RegExp(`${why} \\(mode 0${mode.toString(8)}\\).*chmod 600`));
     }
     expect(() => loadConfig(["--api-keys-file", "/nonexistent/weft-keys"], {})).toThrow(/api-keys-file: cannot read \/nonexistent\/weft-keys: ENOENT/);
   });

@@ -11,6 +11,7 @@ import { REPO_ROOT } from "../support/server-package.ts";
 const read = (f: string) => readFileSync(join(REPO_ROOT, f), "utf8");
 const pkg = JSON.parse(read("package.json")) as {
   name: string;
+  license: string;
   engines: { node: string };
   bin: Record<string, string>;
   dependencies: Record<string, string>;
@@ -80,4 +81,17 @@ describe("the compose files", () => {
       expect(text).not.toMatch(/\$\{[A-Z_]+:?-/);
     });
   }
+});
+
+describe("the licence", () => {
+  it("LICENSE (Apache License 2.0) is at the root, and each package ships an identical copy", () => {
+    const text = read("LICENSE");
+    expect(text).toContain("Apache License\n                           Version 2.0, January 2004");
+    expect(text).toContain("END OF TERMS AND CONDITIONS");
+    for (const copy of ["clients/ts/LICENSE", "clients/go/LICENSE", "clients/python/LICENSE"]) expect(read(copy), copy).toBe(text);
+    expect(pkg.license).toBe("Apache-2.0");
+    expect((JSON.parse(read("package.json")) as { files: string[] }).files).toContain("LICENSE");
+    expect((JSON.parse(read("clients/ts/package.json")) as { files: string[]; license: string }).files).toContain("LICENSE");
+    expect(read("clients/python/pyproject.toml")).toMatch(/^license-files = \["LICENSE"\]$/m);
+  });
 });

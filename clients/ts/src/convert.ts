@@ -127,9 +127,9 @@ export function secondsToDuration(s: number): { seconds: bigint; nanos: number }
 
 export interface RequestDefaults {
   /** Base for relative step URLs when the call gives none. */
-  jobsBaseUrl?: string;
+  jobsBaseUrl?: string | undefined;
   /** Applied to every URL of the request (steps, compensations, webhooks, base URL). */
-  rewriteUrl?: (url: string) => string;
+  rewriteUrl?: ((url: string) => string) | undefined;
 }
 
 /**

@@ -48,9 +48,9 @@ export interface FieldViolation {
 
 export interface WeftErrorInit {
   /** Machine-readable reason from google.rpc.ErrorInfo, e.g. 'RUN_NOT_FOUND', 'RUN_FINISHED'. */
-  reason?: string;
-  fieldViolations?: FieldViolation[];
-  metadata?: Record<string, string>;
+  reason?: string | undefined;
+  fieldViolations?: FieldViolation[] | undefined;
+  metadata?: Record<string, string> | undefined;
   cause?: unknown;
 }
 

@@ -47,40 +47,40 @@ export interface PlatformOptions {
    * a string may list several, comma/space separated). Unset: the
    * WEFT_SIGNING_SECRETS environment variable at verification time.
    */
-  signingSecrets?: string | readonly string[];
+  signingSecrets?: string | readonly string[] | undefined;
   /**
    * API key, sent as `authorization: Bearer <key>` on every call (watch
    * streams too). Unset: the WEFT_API_KEY environment variable, read on first use.
    */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /**
    * "connect" (default: the Connect protocol, binary, over fetch(); runs on
    * Node >= 20, Bun, Deno, edge runtimes and browsers) or "grpc" (gRPC over
    * HTTP/2, Node only: needs the optional peer dependency @connectrpc/connect-node).
    */
-  transport?: "grpc" | "connect";
+  transport?: "grpc" | "connect" | undefined;
   /**
    * Send Connect-protocol requests with this fetch() (an instrumented fetch,
    * tests) instead of the global one. Only with transport "connect".
    */
-  fetch?: typeof globalThis.fetch;
+  fetch?: typeof globalThis.fetch | undefined;
   /** Base for step URLs given as paths when create() gets no `baseUrl`. */
-  jobsBaseUrl?: string;
+  jobsBaseUrl?: string | undefined;
   /**
    * Maps every URL create() sends (steps, compensations, onComplete, onError,
    * base URL) before it is sent, e.g. to point production URLs at a local
    * server in development or tests: `(u) => u.replace("https://myapp.com", "http://localhost:3000")`.
    */
-  rewriteUrl?: (url: string) => string;
+  rewriteUrl?: ((url: string) => string) | undefined;
   /** Connect interceptors applied to every call (logging, auth headers, …). */
-  interceptors?: Interceptor[];
+  interceptors?: Interceptor[] | undefined;
   /** Timeout of each unary call in ms (not watch streams). Default 30000; 0 means none. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 export interface VerifyOptions {
   /** Accepted clock skew either way, in seconds. Default 300. */
-  toleranceSeconds?: number;
+  toleranceSeconds?: number | undefined;
 }
 
 export interface WorkflowsApi {

@@ -11,15 +11,15 @@ export type BackoffStrategy = "exponential" | "linear" | "fixed";
 /** How failed attempts of a step are retried. Intervals are in seconds. */
 export interface RetryConfig {
   /** Total attempts including the first (1..100). Default 1 (no retry). */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Default 'exponential'. */
-  backoff?: BackoffStrategy;
+  backoff?: BackoffStrategy | undefined;
   /** Delay before the second attempt, in seconds. Default 1. */
-  initialInterval?: number;
+  initialInterval?: number | undefined;
   /** Upper bound for any delay, in seconds. Default 60. */
-  maxInterval?: number;
+  maxInterval?: number | undefined;
   /** Random spread applied to each delay, a fraction in [0, 1]. Default 0. */
-  jitter?: number;
+  jitter?: number | undefined;
 }
 
 export interface WorkflowStep {
@@ -28,14 +28,14 @@ export interface WorkflowStep {
   /** Job handler URL: absolute, or a path resolved against the base URL. */
   url: string;
   /** Step ids that must complete before this step. */
-  dependsOn?: string[];
+  dependsOn?: string[] | undefined;
   /** Run concurrently with other parallel steps. Default false. */
-  parallel?: boolean;
-  retries?: RetryConfig;
+  parallel?: boolean | undefined;
+  retries?: RetryConfig | undefined;
   /** Per-attempt timeout in seconds. Default 300. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** URL called to undo this step when a saga run fails. */
-  compensation?: string;
+  compensation?: string | undefined;
 }
 
 export interface CreateWorkflowInput {
@@ -43,22 +43,22 @@ export interface CreateWorkflowInput {
   id: string;
   steps: WorkflowStep[];
   /** Initial context passed to all steps (a JSON object). */
-  context?: Record<string, unknown>;
+  context?: Record<string, unknown> | undefined;
   /** Webhook URL called when the workflow completes. */
-  onComplete?: string;
+  onComplete?: string | undefined;
   /** Webhook URL called when the workflow fails, times out or is cancelled. */
-  onError?: string;
+  onError?: string | undefined;
   /** Maximum workflow duration in seconds. Default 86400. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Saga mode: compensate completed steps when the run fails. */
-  saga?: boolean;
+  saga?: boolean | undefined;
   /**
    * Base for step URLs given as paths ('/api/jobs/x'). Defaults to the
    * platform's `jobsBaseUrl` (env WEFT_JOBS_BASE_URL).
    */
-  baseUrl?: string;
+  baseUrl?: string | undefined;
   /** Idempotency key: creating again with the same key returns the original run. */
-  requestId?: string;
+  requestId?: string | undefined;
 }
 
 export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating";
@@ -161,18 +161,18 @@ export interface CreatedWorkflow extends WorkflowStatus {
 
 export interface ListWorkflowsOptions {
   /** Only runs in this state / these states. */
-  state?: WorkflowState | WorkflowState[];
+  state?: WorkflowState | WorkflowState[] | undefined;
   /** Only runs of this workflow id. */
-  workflowId?: string;
+  workflowId?: string | undefined;
   /** 1..100, default 50. */
-  pageSize?: number;
+  pageSize?: number | undefined;
   /** From a previous page's nextPageToken. */
-  pageToken?: string;
+  pageToken?: string | undefined;
   /**
    * "basic" (the default) leaves out context, results and steps; "full" has
    * every field, as getStatus returns it (pages may then end early by size).
    */
-  view?: "basic" | "full";
+  view?: "basic" | "full" | undefined;
 }
 
 export interface WorkflowPage {
@@ -184,9 +184,9 @@ export interface WorkflowPage {
 
 export interface WatchOptions {
   /** Resume: deliver exactly the events after this sequence number, and no snapshot. */
-  afterSequence?: number;
+  afterSequence?: number | undefined;
   /** Aborting it ends the watch (the iterator throws a WeftError with code 'canceled'). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export type EventKind = "run" | "step" | "compensation";

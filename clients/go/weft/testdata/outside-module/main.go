@@ -1,6 +1,7 @@
 // Command app uses the Go client the way another project does: from its own
 // module (example.com/app), through the import path
-// github.com/weftflow/weft/clients/go only. scripts/prepare-go-package-test.sh
+// github.com/weftflow/weft/clients/go, and grpc's codes and status directly
+// (as the README's error handling does). scripts/prepare-go-package-test.sh
 // makes that module outside the repository; TestOutsideModule builds and runs
 // this file in it.
 //
@@ -23,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	weftv1 "github.com/weftflow/weft/clients/go/gen/weft/v1"
@@ -106,8 +109,11 @@ func main() {
 		},
 	})
 	if err != nil {
-		for _, v := range weft.FieldViolations(err) {
-			log.Printf("%s: %s", v.GetField(), v.GetDescription())
+		// As the README's error handling does: grpc's codes and status, imported directly.
+		if status.Code(err) == codes.InvalidArgument {
+			for _, v := range weft.FieldViolations(err) {
+				log.Printf("%s: %s", v.GetField(), v.GetDescription())
+			}
 		}
 		log.Fatalf("CreateWorkflow: %v", err)
 	}
