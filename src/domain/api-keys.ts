@@ -1,6 +1,6 @@
 // API keys: parsing and validating the configured keys (pure; no I/O).
 // A key grants one scope: `read` (get, list, watch) or `write` (everything).
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export type ApiKeyScope = "read" | "write";
 export const API_KEY_SCOPES: readonly ApiKeyScope[] = ["read", "write"];
@@ -101,7 +101,7 @@ export interface ApiKeyDigest {
 }
 
 export function digestApiKey(key: string): Buffer {
-  return createHash("sha256").update(key, "utf8").digest();
+  return hash("sha256", key, "buffer");
 }
 
 /** Digests the entries; refuses a key configured twice. */
