@@ -146,7 +146,7 @@ describe.skipIf("missing" in state || !node)("the @weftflow/server package, inst
   it.runIf(process.platform === "linux")("SIGKILL to weft (e.g. a process manager giving up): the server it started on Node 24 shuts down", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "weft-pkg-orphan-"));
     dirs.push(dataDir);
-    const wrapper = spawn(weft, ["server", ...serverArgs(join(dataDir, "data"))], { cwd: project, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const wrapper = spawn(weft, ["server", ...serverArgs(join(dataDir, "data"))], { cwd: project, env: { ...env, WEFT_API_KEYS: `write:${WRITE_KEY}` }, stdio: ["ignore", "pipe", "pipe"], detached: true });
     // "close": weft has exited and so has everything that shares its output (the server).
     const closed = new Promise((resolve) => wrapper.on("close", resolve));
     const lines: string[] = [];
@@ -224,7 +224,9 @@ describe.skipIf("missing" in startState || !node)("npm ci --omit=dev && npm star
 });
 
 function serverArgs(dataDir: string): string[] {
-  return ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--api-keys", `write:${WRITE_KEY}`, "--signing-secrets", TEST_SECRET];
+  // The key comes from WEFT_API_KEYS (see serveOneRunAndStop), as the README advises: on the command line it
+  // would be visible in the process list, and the server warns about that.
+  return ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--signing-secrets", TEST_SECRET];
 }
 
 /**
@@ -241,7 +243,7 @@ async function serveOneRunAndStop(
   signalExit?: NodeJS.Signals,
 ): Promise<void> {
   // Its own process group, so that whatever it leaves behind can be ended (see below).
-  const child: ChildProcess = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child: ChildProcess = spawn(command, args, { cwd, env: { ...env, WEFT_API_KEYS: `write:${WRITE_KEY}` }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   // "close": the command has exited and so has everything that shares its output (the server npm started).
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.on("close", (code, signal) => resolve(code ?? signal)));
   let stderr = "";
