@@ -7,9 +7,9 @@ const KEY = process.env.BENCH_API_KEY === "off" ? undefined : `bench-${randomByt
 
 export const benchAuthLabel = KEY ? "API key (write scope) on every call" : "no API key (BENCH_API_KEY=off)";
 
-/** Weft's arguments that configure the key. */
-export function weftAuthArgs(): string[] {
-  return KEY ? ["--api-keys", `write:${KEY}`] : [];
+/** Weft's environment that configures the key (WEFT_API_KEYS: a key on the command line is in the process list). */
+export function weftAuthEnv(): Record<string, string> {
+  return KEY ? { WEFT_API_KEYS: `write:${KEY}` } : {};
 }
 
 const bearer: Interceptor = (next) => (req) => {

@@ -80,7 +80,7 @@ export interface WeftChild {
  * print its "weft listening" line, so the port is chosen here and readiness is
  * a successful TCP connect (Weft binds only after its store is open).
  */
-export async function spawnWeft(dataDir: string, extraNodeArgs: string[] = [], extraArgs: string[] = []): Promise<WeftChild> {
+export async function spawnWeft(dataDir: string, extraNodeArgs: string[] = [], extraArgs: string[] = [], env: Record<string, string> = {}): Promise<WeftChild> {
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -98,7 +98,7 @@ export async function spawnWeft(dataDir: string, extraNodeArgs: string[] = [], e
         "--shutdown-grace-ms", "3000",
         ...extraArgs,
       ],
-      { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+      { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
     );
     child.stdout!.on("data", (d: Buffer) => tail.push(d));
     child.stderr!.on("data", (d: Buffer) => tail.push(d));

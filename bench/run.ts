@@ -22,7 +22,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { benchAuthLabel, benchTransportOptions, weftAuthArgs } from "./auth.ts";
+import { benchAuthLabel, benchTransportOptions, weftAuthEnv } from "./auth.ts";
 import { Agent, request } from "undici";
 import { WorkflowService } from "../gen/ts/weft/v1/workflow_pb.js";
 import { type HandlerChild, spawnHandler, spawnWeft, type WeftChild } from "./children.ts";
@@ -469,7 +469,7 @@ async function main(): Promise<void> {
   handler = await spawnHandler(FINAL_STEP);
   const nodeArgs = (process.env.BENCH_WEFT_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const weftArgs = (process.env.BENCH_WEFT_ARGS ?? "").split(" ").filter(Boolean);
-  weft = await spawnWeft(dataDir, nodeArgs, [...(await storeArgs()), ...weftAuthArgs(), ...weftArgs]);
+  weft = await spawnWeft(dataDir, nodeArgs, [...(await storeArgs()), ...weftArgs], weftAuthEnv());
   log(`weft on ${weft.baseUrl} (data ${dataDir}), handler on ${handler.baseUrl}`);
   const weftDied = weft.exited.then((code) => {
     throw new Error(`weft exited unexpectedly (${code}):\n${weft?.logs()}`);
