@@ -6,9 +6,11 @@
 // the authorization header against the scope table (api-key-auth.ts) and, when
 // the call is refused, answers in the protocol's own error form (gRPC trailer,
 // gRPC-Web trailer frame, Connect unary JSON error, Connect end-of-stream
-// message) without touching the body. An HTTP/1.1 connection whose refused
-// request may carry more than a small body is closed after the answer rather
-// than drained.
+// message) without parsing the body. An HTTP/1.1 connection whose refused
+// request declares more than a small body is closed after the answer rather
+// than drained; a body of unknown length (chunked) is read, unparsed, up to
+// that bound first, so that a client still sending it reads the refusal
+// instead of a broken pipe.
 import type { ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
@@ -59,6 +61,17 @@ export function refusal(req: UniversalServerRequest, error: ConnectError): Unive
   return { status: codeToHttpStatus(error.code), header, body: once(body) };
 }
 
+/** Reads (and drops) a request body of unknown length; true if it ended within `max` bytes. */
+async function drained(body: UniversalServerRequest["body"], max: number): Promise<boolean> {
+  if (typeof body !== "object" || body === null || !(Symbol.asyncIterator in body)) return true;
+  let seen = 0;
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    seen += chunk.byteLength;
+    if (seen > max) return false;
+  }
+  return true;
+}
+
 /** Whether the handler would take this request at all (else it answers 405/415 itself, without reading the body). */
 function servedBy(handler: UniversalHandler, req: UniversalServerRequest): boolean {
   if (!handler.allowedMethods.includes(req.method)) return false;
@@ -75,8 +88,10 @@ export function withApiKeyGate(handler: UniversalHandler, ring: ApiKeyRing, refl
     if (!error) return handler(req);
     const res = refusal(req, error);
     if (req.httpVersion.startsWith("1") && req.method !== "GET") {
-      const length = Number(req.header.get("content-length") ?? NaN);
-      if (!(length <= DRAIN_MAX_BYTES)) res.header!.set("connection", "close");
+      const declared = req.header.get("content-length");
+      const length = declared === null ? NaN : Number(declared);
+      const small = length <= DRAIN_MAX_BYTES || (Number.isNaN(length) && (await drained(req.body, DRAIN_MAX_BYTES)));
+      if (!small) res.header!.set("connection", "close");
     }
     return res;
   };

@@ -137,7 +137,7 @@ steps:
       const [call] = handlers.callsFor(runId, "/prepare");
       expect(call.body.context).toEqual({ batch: "b1", user: "u1", n: 3 });
       expect(call.headers.authorization).toBeUndefined();
-    }, 60_000);
+    }, 180_000);
   }
 
   it("off a terminal, run --watch writes JSON lines by default; a failing run exits 1", async () => {
@@ -147,7 +147,7 @@ steps:
     const lines = jsonLines(r.stdout);
     expect(lines.at(-1)).toMatchObject({ type: "summary", state: "failed", steps: [{ id: "a", state: "failed" }] });
     expect(lines.at(-1)!.error).toContain("boom");
-  }, 60_000);
+  }, 180_000);
 
   it("run without --watch prints the run id; cancel cancels it; watch then exits 3", async () => {
     const wf = file("slow.json", JSON.stringify({ id: "slow", steps: [{ id: "wait", url: handlers.url("/slow") }] }));
@@ -175,7 +175,7 @@ steps:
     const again = await weftCli(BUNDLED_NODE, ["cancel", runId], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("failed_precondition");
-  }, 60_000);
+  }, 180_000);
 
   it("get, list and events print the run, the runs and the event log", async () => {
     const wf = file("listed.yaml", `id: listed\nsteps:\n  - id: one\n    url: ${handlers.url("/one")}\n  - {id: two, url: "${handlers.url("/two")}", dependsOn: [one]}\n`);
@@ -223,7 +223,7 @@ steps:
     const missing = await weftCli(BUNDLED_NODE, ["get", "wf_00000000000000000000000000"], env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("not_found");
-  }, 60_000);
+  }, 180_000);
 
   it("a YAML file with a bad field: the line and the field, exit 2, no run", async () => {
     const wf = file(
@@ -258,7 +258,7 @@ steps:
     const client = createClient(WorkflowService, createConnectTransport({ baseUrl: open.baseUrl, httpVersion: "1.1" }));
     const { workflows } = await client.listWorkflows({ workflowId: "bad-file" });
     expect(workflows).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it("the server's INVALID_ARGUMENT: one field violation per line, with the file's line; exit 2", async () => {
     const wf = file(
@@ -271,7 +271,7 @@ steps:
     expect(lines[0]).toBe("weft: the server refused the request (invalid_argument):");
     expect(lines).toContain(`${wf}:7: steps[1].depends_on[0]: unknown step "charge"`);
     expect(lines.some((l) => l.startsWith(`${wf}:8: steps[1].retries.max_attempts: `))).toBe(true);
-  }, 60_000);
+  }, 180_000);
 
   it("a server with API keys: no key or a wrong key exits 4; an unreachable server exits 4", async () => {
     const noKey = await weftCli(BUNDLED_NODE, ["list", "--url", keyed.baseUrl]);
@@ -293,7 +293,7 @@ steps:
     expect(usage.code).toBe(2);
     const unknownFlag = await weftCli(BUNDLED_NODE, ["get", "--nope"]);
     expect(unknownFlag.code).toBe(2);
-  }, 60_000);
+  }, 180_000);
 
   it("https:// reaches a server with TLS (its CA from NODE_EXTRA_CA_CERTS); an untrusted certificate exits 4", async () => {
     const certs = makeTestCerts();
@@ -311,7 +311,7 @@ steps:
       await tlsWeft.stop();
       certs.remove();
     }
-  }, 60_000);
+  }, 180_000);
 
   it.skipIf(!existsSync("/usr/bin/script"))("on a terminal, run --watch shows the live view and the final summary", async () => {
     const wf = file("tty.yaml", fanOut("tty"));
@@ -323,5 +323,5 @@ steps:
     expect(text).toMatch(/4\/4 steps done, 0 running, 0 retrying, 0 failed/);
     expect(text).toMatch(/✔ flaky\s+completed in \S+ \(2 attempts\)/);
     expect(text).toMatch(/Run wf_[0-9A-Z]{26} \(tty\) completed in \S+: 4\/4 steps completed/);
-  }, 60_000);
+  }, 180_000);
 });
