@@ -4,6 +4,7 @@
 // ListWorkflows reads only as many runs as its page holds. Against a real
 // server, real handlers and real clients (Connect over gRPC, the Connect
 // protocol with JSON, @grpc/grpc-js) and a real process for restarts.
+import { loadConfig } from "../../src/config.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
@@ -259,7 +260,7 @@ describe("a run whose stored data cannot be rendered", () => {
     handlers.on("/poison/hook", () => ({ status: accept ? 200 : 503, json: {} }));
     handlers.on("/poison/step", () => ({ json: { success: true, result: "POISON_MARK" } }));
     handlers.on("/poison/fine", () => ({ json: { success: true, result: "fine" } }));
-    let w = await startWeft({ webhook }, dir);
+    let w = await startWeft({ webhook, mongodb: loadConfig([], {})!.mongodb }, dir);
     let poison = "";
     let healthy = "";
     try {
@@ -276,7 +277,7 @@ describe("a run whose stored data cannot be rendered", () => {
     expect(changed.changes).toBe(1);
 
     accept = true;
-    w = await startWeft({ webhook }, dir);
+    w = await startWeft({ webhook, mongodb: loadConfig([], {})!.mongodb }, dir);
     try {
       const fine = await waitForRun(w.client, healthy, (r) => r.webhook?.state === WebhookState.DELIVERED, 30_000);
       expect(fine.state).toBe(WorkflowState.COMPLETED);
