@@ -12,28 +12,15 @@
 // that bound first, so that a client still sending it reads the refusal
 // instead of a broken pipe.
 import type { ConnectError } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { encodeEnvelope, type UniversalHandler, type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { type ApiKeyRing, checkAuthorization, requirementOf } from "./api-key-auth.ts";
+import { singleChunk } from "./universal-body.ts";
 
 /** An HTTP/1.1 request body up to this size is drained after a refusal (keep-alive); a larger or unknown one closes the connection. */
 const DRAIN_MAX_BYTES = 64 * 1024;
-
-function once(chunk: Uint8Array): AsyncIterable<Uint8Array> {
-  return (async function* () {
-    yield chunk;
-  })();
-}
-
-function envelope(flags: number, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + data.byteLength);
-  out[0] = flags;
-  new DataView(out.buffer).setUint32(1, data.byteLength);
-  out.set(data, 5);
-  return out;
-}
 
 /** The refusal in the form of the request's protocol (from its content type; a GET is Connect unary). */
 export function refusal(req: UniversalServerRequest, error: ConnectError): UniversalServerResponse {
@@ -43,7 +30,7 @@ export function refusal(req: UniversalServerRequest, error: ConnectError): Unive
     const trailer = new Headers();
     setTrailerStatus(trailer, error);
     const header = new Headers({ "content-type": json ? "application/grpc-web+json" : "application/grpc-web+proto" });
-    return { status: 200, header, body: once(envelope(trailerFlag, trailerSerialize(trailer))) };
+    return { status: 200, header, body: singleChunk(encodeEnvelope(trailerFlag, trailerSerialize(trailer))) };
   }
   if (contentType.startsWith("application/grpc")) {
     const trailer = new Headers();
@@ -54,11 +41,11 @@ export function refusal(req: UniversalServerRequest, error: ConnectError): Unive
   if (contentType.startsWith("application/connect+")) {
     const end = new TextEncoder().encode(JSON.stringify(endStreamToJson(new Headers(), error, undefined)));
     const header = new Headers({ "content-type": json ? "application/connect+json" : "application/connect+proto" });
-    return { status: 200, header, body: once(envelope(endStreamFlag, end)) };
+    return { status: 200, header, body: singleChunk(encodeEnvelope(endStreamFlag, end)) };
   }
   const body = errorToJsonBytes(error, {});
   const header = new Headers({ "content-type": "application/json", "content-length": String(body.byteLength) });
-  return { status: codeToHttpStatus(error.code), header, body: once(body) };
+  return { status: codeToHttpStatus(error.code), header, body: singleChunk(body) };
 }
 
 /** Reads (and drops) a request body of unknown length; true if it ended within `max` bytes. */

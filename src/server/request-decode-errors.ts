@@ -11,7 +11,9 @@
 // refuses a Connect GET whose base64 `message` does not decode (connect-es
 // would answer INTERNAL). Every other response passes through untouched.
 import { base64Decode } from "@bufbuild/protobuf/wire";
-import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { encodeEnvelope, type UniversalHandler, type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { singleChunk } from "./universal-body.ts";
 
 const PARSE_BINARY = "parse binary: ";
 const GRPC_WEB_TRAILER_FLAG = 0x80;
@@ -59,14 +61,6 @@ function fixGrpcStatus(headers: Headers): boolean {
   return true;
 }
 
-function envelope(flags: number, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + data.byteLength);
-  out[0] = flags;
-  new DataView(out.buffer).setUint32(1, data.byteLength);
-  out.set(data, 5);
-  return out;
-}
-
 /** The single envelope a chunk holds (connect-es writes one envelope per chunk), if it has the flag. */
 function envelopeData(chunk: Uint8Array, flag: number): Uint8Array | undefined {
   if (chunk.byteLength < 5 || (chunk[0] & flag) !== flag || (chunk[0] & COMPRESSED_FLAG) !== 0) return undefined;
@@ -77,15 +71,9 @@ function envelopeData(chunk: Uint8Array, flag: number): Uint8Array | undefined {
 function fixGrpcWebTrailer(chunk: Uint8Array): Uint8Array {
   const data = envelopeData(chunk, GRPC_WEB_TRAILER_FLAG);
   if (!data) return chunk;
-  const headers = new Headers();
-  for (const line of new TextDecoder().decode(data).split("\r\n")) {
-    const i = line.indexOf(":");
-    if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
-  }
+  const headers = trailerParse(data);
   if (!fixGrpcStatus(headers)) return chunk;
-  let text = "";
-  headers.forEach((value, key) => (text += `${key}: ${value}\r\n`));
-  return envelope(chunk[0], new TextEncoder().encode(text));
+  return encodeEnvelope(chunk[0], trailerSerialize(headers));
 }
 
 interface ConnectErrorJson {
@@ -109,7 +97,7 @@ function fixConnectEndStream(chunk: Uint8Array): Uint8Array {
   try {
     const end = JSON.parse(new TextDecoder().decode(data)) as { error?: ConnectErrorJson };
     if (!end.error || !fixConnectErrorJson(end.error)) return chunk;
-    return envelope(chunk[0], new TextEncoder().encode(JSON.stringify(end)));
+    return encodeEnvelope(chunk[0], new TextEncoder().encode(JSON.stringify(end)));
   } catch {
     return chunk;
   }
@@ -126,7 +114,7 @@ async function fixConnectUnary(res: UniversalServerResponse): Promise<UniversalS
   const chunks: Uint8Array[] = [];
   for await (const chunk of res.body) chunks.push(chunk);
   const body = Buffer.concat(chunks);
-  const unchanged = { ...res, body: (async function* () { yield body; })() };
+  const unchanged = { ...res, body: singleChunk(body) };
   let error: ConnectErrorJson;
   try {
     error = JSON.parse(body.toString("utf8")) as ConnectErrorJson;
@@ -137,7 +125,7 @@ async function fixConnectUnary(res: UniversalServerResponse): Promise<UniversalS
   const fixed = new TextEncoder().encode(JSON.stringify(error));
   const header = new Headers(res.header);
   header.set("content-length", String(fixed.byteLength));
-  return { ...res, status: 400, header, body: (async function* () { yield fixed; })() };
+  return { ...res, status: 400, header, body: singleChunk(fixed) };
 }
 
 async function fixResponse(protocol: Protocol, res: UniversalServerResponse): Promise<UniversalServerResponse> {
@@ -173,7 +161,7 @@ function validGetMessage(url: string): boolean {
 function connectUnaryError(status: number, code: string, message: string): UniversalServerResponse {
   const body = new TextEncoder().encode(JSON.stringify({ code, message }));
   const header = new Headers({ "content-type": "application/json", "content-length": String(body.byteLength) });
-  return { status, header, body: (async function* () { yield body; })() };
+  return { status, header, body: singleChunk(body) };
 }
 
 /** The handler, answering INVALID_ARGUMENT where connect-es answers INTERNAL for an unparseable request message. */
