@@ -228,7 +228,7 @@ describe.each(TRANSPORTS)("SDK over %s", (t) => {
       break;
     }
     expect(seen).toBe(1);
-    await expect.poll(() => weft.server.feed.listenerCount, { timeout: 5_000, interval: 10 }).toBe(baseline);
+    await expect.poll(() => weft.server.feed.listenerCount, { timeout: 30_000, interval: 10 }).toBe(baseline);
 
     const abort = new AbortController();
     const watching = (async () => {
@@ -238,7 +238,7 @@ describe.each(TRANSPORTS)("SDK over %s", (t) => {
     })();
     const err = await rejection(watching);
     expect(err.code).toBe("canceled");
-    await expect.poll(() => weft.server.feed.listenerCount, { timeout: 5_000, interval: 10 }).toBe(baseline);
+    await expect.poll(() => weft.server.feed.listenerCount, { timeout: 30_000, interval: 10 }).toBe(baseline);
 
     // The run itself is untouched by watchers going away; cancel it.
     expect((await platform.workflows.getStatus(run.id)).state).toBe("running");

@@ -71,7 +71,7 @@ function replay(events: WorkflowEvent[]) {
 }
 
 async function expectListenersBack(baseline: number): Promise<void> {
-  await expect.poll(() => weft.server.feed.listenerCount, { timeout: 5_000, interval: 10 }).toBe(baseline);
+  await expect.poll(() => weft.server.feed.listenerCount, { timeout: 30_000, interval: 10 }).toBe(baseline);
 }
 
 describe("WatchWorkflow", () => {
