@@ -9,6 +9,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, test } from "vitest";
 import { BadRequestSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { type StepDefinitionSchema, StepState, type WorkflowEvent, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { createPlatform, WeftError } from "../../clients/ts/src/index.ts";
 import { db } from "../support/sdk-snippets/db.ts";
 import { POST } from "../support/sdk-snippets/finalize-batch-route.ts";
 import { NextRequest } from "../support/sdk-snippets/next-server.ts";
@@ -371,5 +372,48 @@ describe("definitions", () => {
       ["steps[4].join", "no policy set: expected one of all, all_settled, at_least, tolerated_failure_percent, any"],
     ]);
     expect((await weft.client.listWorkflows({ pageSize: 100 })).workflows.length).toBe(before);
+  });
+});
+
+describe("the TypeScript SDK", () => {
+  test("create() takes join as in the README: 'all_settled', { atLeast }, { toleratedFailurePercent }, 'any'; status shows the failed and cancelled steps", async () => {
+    const p = prefix();
+    handlers.on(`${p}/b`, () => broken);
+    handlers.on(`${p}/slow`, hangUntilAborted());
+    const sdk = createPlatform({ baseUrl: weft.baseUrl, jobsBaseUrl: handlers.baseUrl, signingSecrets: [TEST_SECRET] });
+    const workflow = await sdk.workflows.create({
+      id: "sdk-joins",
+      steps: [
+        { id: "a", url: `${p}/a`, parallel: true },
+        { id: "b", url: `${p}/b`, parallel: true },
+        { id: "slow", url: `${p}/slow`, parallel: true },
+        { id: "settled", url: `${p}/settled`, dependsOn: ["a", "b"], join: "all_settled", parallel: true },
+        { id: "two", url: `${p}/two`, dependsOn: ["a", "b", "settled"], join: { atLeast: 2 }, parallel: true },
+        { id: "pct", url: `${p}/pct`, dependsOn: ["a", "b"], join: { toleratedFailurePercent: 50 }, parallel: true },
+        { id: "first", url: `${p}/first`, dependsOn: ["a", "slow"], join: "any" },
+      ],
+    });
+    await waitForRun(weft.client, workflow.id);
+    const status = await sdk.workflows.getStatus(workflow.id);
+    expect(status.state).toBe("completed");
+    expect(status.failedSteps).toEqual(["b"]);
+    expect(Object.fromEntries(status.steps.map((s) => [s.id, s.state]))).toEqual({
+      a: "completed",
+      b: "failed",
+      slow: "cancelled",
+      settled: "completed",
+      two: "completed",
+      pct: "completed",
+      first: "completed",
+    });
+    expect(status.steps.find((s) => s.id === "slow")!.error).toMatchObject({ reason: "not_needed" });
+
+    const err = await sdk.workflows
+      .create({ id: "bad", steps: [{ id: "a", url: "/a" }, { id: "b", url: "/b", dependsOn: ["a"], join: "majority" as never }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WeftError);
+    expect((err as WeftError).fieldViolations).toEqual([
+      { field: "steps[1].join", description: 'must be "all", "all_settled", "any", { atLeast: k } or { toleratedFailurePercent: p }' },
+    ]);
   });
 });
