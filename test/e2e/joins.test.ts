@@ -346,17 +346,41 @@ describe("definitions", () => {
     expect(stepOf(done, "plain").definition?.join).toBeUndefined();
   });
 
+  test("Connect JSON: the README's spelling is accepted; a wrongly typed policy is refused naming the field", async () => {
+    const post = (body: unknown) =>
+      fetch(`${weft.baseUrl}/weft.v1.WorkflowService/CreateWorkflow`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    // Loopback handlers only (the default one answers at once).
+    const steps = (join: unknown) => [
+      { id: "a", url: "/json/a" },
+      { id: "b", url: "/json/b", dependsOn: ["a"], join },
+    ];
+    for (const join of [{ allSettled: {} }, { atLeast: 1 }, { toleratedFailurePercent: 10 }, { any: {} }, { all: {} }]) {
+      const res = await post({ id: "json-join", baseUrl: handlers.baseUrl, steps: steps(join) });
+      expect(res.status, JSON.stringify(join)).toBe(200);
+      const { workflow } = (await res.json()) as { workflow: { id: string; steps: { definition: { join?: unknown } }[] } };
+      expect(workflow.steps[1].definition.join).toEqual(join);
+      expect(WorkflowState[(await waitForRun(weft.client, workflow.id)).state]).toBe("COMPLETED");
+    }
+    const bad = await post({ id: "json-join", baseUrl: handlers.baseUrl, steps: steps({ atLeast: "two" }) });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain("steps[1].join.at_least");
+  });
+
   test("impossible settings are rejected with INVALID_ARGUMENT naming the field, and no run is created", async () => {
     const before = (await weft.client.listWorkflows({ pageSize: 100 })).workflows.length;
     const err = await weft.client
       .createWorkflow({
         id: "bad-joins",
         steps: [
-          { id: "a", url: "https://h.test/a", join: { policy: { case: "any", value: {} } } },
-          { id: "b", url: "https://h.test/b" },
-          { id: "c", url: "https://h.test/c", dependsOn: ["a", "b"], join: { policy: { case: "atLeast", value: 3 } } },
-          { id: "d", url: "https://h.test/d", dependsOn: ["a", "b"], join: { policy: { case: "toleratedFailurePercent", value: Number.NaN } } },
-          { id: "e", url: "https://h.test/e", dependsOn: ["a"], join: {} },
+          { id: "a", url: "http://127.0.0.1:9/a", join: { policy: { case: "any", value: {} } } },
+          { id: "b", url: "http://127.0.0.1:9/b" },
+          { id: "c", url: "http://127.0.0.1:9/c", dependsOn: ["a", "b"], join: { policy: { case: "atLeast", value: 3 } } },
+          { id: "d", url: "http://127.0.0.1:9/d", dependsOn: ["a", "b"], join: { policy: { case: "toleratedFailurePercent", value: Number.NaN } } },
+          { id: "e", url: "http://127.0.0.1:9/e", dependsOn: ["a"], join: {} },
         ],
       })
       .then(

@@ -230,7 +230,8 @@ def test_join_policy_forms_and_invalid_joins(client: Client):
     err = _invalid(
         client,
         _unique("bad-join"),
-        [{"id": "a", "url": URL}, {"id": "b", "url": URL, "depends_on": ["a"], "join": {"at_least": 2}}],
+        # Loopback URLs: even if it were accepted, no packet would leave the machine.
+        [{"id": "a", "url": "http://127.0.0.1:9/a"}, {"id": "b", "url": "http://127.0.0.1:9/b", "depends_on": ["a"], "join": {"at_least": 2}}],
     )
     assert field_violations(err) == [("steps[1].join.at_least", "must be at most 1, the number of dependencies (got 2)")]
 
