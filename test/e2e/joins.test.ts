@@ -326,7 +326,10 @@ describe("saga mode", () => {
     expect(WorkflowState[done.state]).toBe("FAILED");
     expect(done.error).toMatchObject({ reason: "join_failed", stepId: "fin" });
     expect(stateOf(done)).toEqual({ prepare: "COMPLETED", b: "FAILED", c: "CANCELLED", fin: "SKIPPED" });
-    expect(handlers.callsFor(id).filter((c) => c.path.includes("/undo-")).map((c) => c.path)).toEqual([`${p}/undo-prepare`]);
+    const undo = handlers.callsFor(id).filter((c) => c.path.includes("/undo-"));
+    expect(undo.map((c) => c.path)).toEqual([`${p}/undo-prepare`]);
+    // Compensation calls list the completed steps only, as before join policies.
+    expect(Object.keys(undo[0].body.previousSteps)).toEqual(["prepare"]);
   });
 });
 
