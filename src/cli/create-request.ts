@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { type Duration, DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Backoff, type CreateWorkflowRequest, CreateWorkflowRequestSchema } from "../../gen/ts/weft/v1/workflow_pb.js";
-import type { WorkflowRequest } from "./workflow-file.ts";
+import type { JoinRequest, WorkflowRequest } from "./workflow-file.ts";
 
 const BACKOFF = { exponential: Backoff.EXPONENTIAL, linear: Backoff.LINEAR, fixed: Backoff.FIXED } as const;
 
@@ -11,6 +11,14 @@ const BACKOFF = { exponential: Backoff.EXPONENTIAL, linear: Backoff.LINEAR, fixe
 export function seconds(value: number): Duration {
   const whole = Math.floor(value);
   return create(DurationSchema, { seconds: BigInt(whole), nanos: Math.round((value - whole) * 1e9) });
+}
+
+function joinPolicy(j: JoinRequest) {
+  if (j === "all") return { policy: { case: "all" as const, value: {} } };
+  if (j === "all_settled") return { policy: { case: "allSettled" as const, value: {} } };
+  if (j === "any") return { policy: { case: "any" as const, value: {} } };
+  if ("atLeast" in j) return { policy: { case: "atLeast" as const, value: j.atLeast } };
+  return { policy: { case: "toleratedFailurePercent" as const, value: j.toleratedFailurePercent } };
 }
 
 export function toCreateRequest(w: WorkflowRequest, overrides: { context?: Record<string, unknown> } = {}): CreateWorkflowRequest {
@@ -31,6 +39,7 @@ export function toCreateRequest(w: WorkflowRequest, overrides: { context?: Recor
       },
       timeout: s.timeout === undefined ? undefined : seconds(s.timeout),
       compensation: s.compensation ?? "",
+      join: s.join === undefined ? undefined : joinPolicy(s.join),
     })),
     context: context as JsonObject | undefined,
     onComplete: w.onComplete ?? "",

@@ -42,7 +42,11 @@ export interface StepRequest {
   };
   timeout?: number;
   compensation?: string;
+  join?: JoinRequest;
 }
+
+/** `join: all_settled` (or all, any), `join: { at_least: 2 }`, `join: { tolerated_failure_percent: 10 }`. */
+export type JoinRequest = "all" | "all_settled" | "any" | { atLeast: number } | { toleratedFailurePercent: number };
 
 export type ParseResult = { ok: true; request: WorkflowRequest } | { ok: false; problems: FileProblem[] };
 
@@ -59,7 +63,7 @@ const WORKFLOW_FIELDS: Record<string, Kind | "steps"> = {
   baseUrl: "string",
   requestId: "string",
 };
-const STEP_FIELDS: Record<string, Kind | "retries"> = {
+const STEP_FIELDS: Record<string, Kind | "retries" | "join"> = {
   id: "string",
   url: "string",
   dependsOn: "strings",
@@ -67,7 +71,11 @@ const STEP_FIELDS: Record<string, Kind | "retries"> = {
   retries: "retries",
   timeout: "seconds",
   compensation: "string",
+  join: "join",
 };
+/** The join policies written as a name; at_least and tolerated_failure_percent take a number, as a mapping. */
+const JOIN_NAMES = ["all", "all_settled", "any"] as const;
+const JOIN_FIELDS: Record<string, Kind> = { atLeast: "integer", toleratedFailurePercent: "number" };
 const RETRY_FIELDS: Record<string, Kind | "backoff"> = {
   maxAttempts: "integer",
   backoff: "backoff",
@@ -236,9 +244,34 @@ class Checker {
     for (const name of ["id", "url"] as const) if (!fields.has(name)) this.fail(path, `missing field "${name}"`);
     for (const [key, [v, raw]] of fields) {
       const kind = STEP_FIELDS[key];
-      out[key] = kind === "retries" ? this.retries(v, [...path, raw]) : this.scalar(kind, v, [...path, raw]);
+      out[key] =
+        kind === "retries" ? this.retries(v, [...path, raw]) : kind === "join" ? this.join(v, [...path, raw]) : this.scalar(kind, v, [...path, raw]);
     }
     return out as unknown as StepRequest;
+  }
+
+  private join(value: unknown, path: (string | number)[]): JoinRequest | undefined {
+    const expected = `${JOIN_NAMES.join(", ")}, { at_least: <k> } or { tolerated_failure_percent: <p> }`;
+    if (typeof value === "string") {
+      const name = camelKey(value) === "allSettled" ? "all_settled" : value;
+      if ((JOIN_NAMES as readonly string[]).includes(name)) return name as JoinRequest;
+      this.fail(path, `must be one of ${expected}, not ${JSON.stringify(clip(value, 40))}`);
+      return undefined;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      this.fail(path, `must be one of ${expected}, not ${typeName(value)}`);
+      return undefined;
+    }
+    const fields = this.fields(value, path, JOIN_FIELDS, "a join");
+    if (!fields) return undefined;
+    if (fields.size !== 1) {
+      if (fields.size > 1 || Object.keys(value).length === 0) this.fail(path, `must name one policy: ${expected}`);
+      return undefined;
+    }
+    const [[key, [v, raw]]] = fields;
+    const n = this.scalar(JOIN_FIELDS[key], v, [...path, raw]) as number | undefined;
+    if (n === undefined) return undefined;
+    return key === "atLeast" ? { atLeast: n } : { toleratedFailurePercent: n };
   }
 
   private retries(value: unknown, path: (string | number)[]): StepRequest["retries"] {

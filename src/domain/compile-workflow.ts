@@ -40,6 +40,7 @@ import { DEFAULTS } from "./workflow-spec.ts";
 import { MAX_JSON_DEPTH, nestedTooDeep, tooDeepMessage } from "./json-depth.ts";
 import { OutboundPolicy } from "./outbound-policy.ts";
 import { checkUrlHost } from "./outbound-url.ts";
+import { checkJoin } from "./join-policy.ts";
 
 export type CompileResult =
   | { ok: true; spec: WorkflowSpec }
@@ -184,6 +185,11 @@ export function compileWorkflow(
     resolvedCompensations.push(
       step.compensation === "" ? undefined : resolveUrl(step.compensation, `${p}.compensation`, urlContext, add),
     );
+
+    // join
+    if (step.join !== undefined) {
+      for (const [suffix, description] of checkJoin(step.join, step.dependsOn.length)) add(`${p}.join${suffix}`, description);
+    }
   });
 
   // dependency cycles
@@ -228,6 +234,8 @@ export function compileWorkflow(
     };
     const compensation = resolvedCompensations[i];
     if (compensation !== undefined) spec.compensation = compensation;
+    // Validated above: a policy, not "none". The default is not stored.
+    if (step.join !== undefined && step.join.kind !== "none" && step.join.kind !== "all") spec.join = step.join;
     return spec;
   });
 

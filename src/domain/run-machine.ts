@@ -1,13 +1,24 @@
 // The run state machine: commands in, effects and a patch out. No I/O.
 //
 // Rules (README "Execution semantics"):
-// - a step becomes ready when all its dependencies have completed;
+// - a step becomes ready when its join policy says so (src/domain/join-policy.ts;
+//   the default, all: when all its dependencies have completed);
 // - ready steps start in definition order; `parallel` steps start at once,
 //   at most one non-parallel step is in flight (running or waiting for a retry);
 // - a failed attempt is retried per the step's policy when retryable;
-// - a step that fails for good fails the run: nothing new starts, attempts in
+// - a step that fails for good fails the run unless it is tolerated: it has
+//   dependents and none of those still waiting decides to fail because of it
+//   (a dependent whose join policy can no longer be met is skipped with reason
+//   join_failed; under the default policy, all, the run's error names the failed
+//   step as it always did). A run that fails: nothing new starts, attempts in
 //   flight finish and are recorded, waiting retries are cancelled, then steps
 //   that never started become skipped;
+// - when a join decides (any ran, or a join failed) its unfinished dependencies
+//   that no other waiting step needs are cancelled (reason not_needed: calls in
+//   flight aborted, waiting retries and pending steps cancelled), and so on up
+//   the graph; the default policy never cancels;
+// - the run completes when every step is settled (completed, failed, cancelled,
+//   skipped) and no failure failed it: tolerated failures stay failed;
 // - cancel and the run deadline abort attempts in flight;
 // - saga mode: a run that fails (or is cancelled, or times out) first calls the
 //   compensation of every completed step that has one, one at a time, in
@@ -17,6 +28,7 @@
 //   retried with exponential backoff until the retry period runs out (a
 //   destination the outbound policy denies fails it at once).
 import { isPermanentFailure } from "./attempt-outcome.ts";
+import { decideJoin, describeJoin, type JoinDecision, JOIN_ALL, type JoinPolicy } from "./join-policy.ts";
 import { truncateText } from "./field-limits.ts";
 import { nextAttemptDelayMs } from "./retry-policy.ts";
 import {
@@ -116,19 +128,33 @@ function isInFlight(state: StepState): boolean {
   return state === "running" || state === "retry_wait";
 }
 
+/** Completed, failed, cancelled or skipped: the step will not change again. */
+export function isSettled(state: StepState): boolean {
+  return state === "completed" || state === "failed" || state === "cancelled" || state === "skipped";
+}
+
+/** The reason of steps cancelled because the steps waiting for them went on without them. */
+export const NOT_NEEDED = "not_needed";
+/** The reason of steps skipped because their join policy can no longer be met. */
+export const JOIN_FAILED = "join_failed";
+
 export class RunMachine {
   readonly run: RunRecord;
   private readonly random: () => number;
   private readonly webhookPolicy: WebhookPolicy;
   private readonly parallel: boolean[];
+  private readonly dependencies: number[][];
   private readonly dependents: number[][];
-  /** Per step: dependencies not completed yet. */
-  private readonly remaining: number[];
-  /** Pending steps whose dependencies have all completed. */
+  private readonly joins: JoinPolicy[];
+  /** Per step: its dependencies that completed, and that failed (or were cancelled or skipped). */
+  private readonly depCompleted: number[];
+  private readonly depFailed: number[];
+  /** Pending steps whose join decided to run. */
   private readonly ready = new Set<number>();
   private running = 0;
   private serialInFlight = 0;
-  private completed = 0;
+  /** Steps not settled yet. */
+  private unsettled = 0;
   private dirtyRun = false;
   private readonly dirtySteps = new Set<number>();
   private events: RunEvent[] = [];
@@ -144,23 +170,45 @@ export class RunMachine {
     const steps = run.spec.steps;
     const index = new Map(steps.map((s, i) => [s.id, i]));
     this.parallel = steps.map((s) => s.parallel);
+    this.joins = steps.map((s) => s.join ?? JOIN_ALL);
+    this.dependencies = steps.map(() => []);
     this.dependents = steps.map(() => []);
-    this.remaining = steps.map(() => 0);
+    this.depCompleted = steps.map(() => 0);
+    this.depFailed = steps.map(() => 0);
     steps.forEach((s, i) => {
       for (const dep of s.dependsOn) {
         const d = index.get(dep);
         if (d === undefined) throw new Error(`step ${s.id}: unknown dependency ${dep}`);
+        this.dependencies[i].push(d);
         this.dependents[d].push(i);
-        if (run.steps[d].state !== "completed") this.remaining[i]++;
+        const state = run.steps[d].state;
+        if (state === "completed") this.depCompleted[i]++;
+        else if (isSettled(state)) this.depFailed[i]++;
       }
     });
     run.steps.forEach((st, i) => {
-      if (st.state === "completed") this.completed++;
+      if (!isSettled(st.state)) this.unsettled++;
       if (st.result !== undefined) this.resultBytes += jsonLength(st.result);
       if (st.state === "running") this.running++;
       if (isInFlight(st.state) && !this.parallel[i]) this.serialInFlight++;
-      if (st.state === "pending" && this.remaining[i] === 0) this.ready.add(i);
+      // The same decisions as when the run was driven: the join sees the same states.
+      if (st.state === "pending" && this.join(i).decision === "run") this.ready.add(i);
     });
+  }
+
+  /** The join decision of step i now. */
+  private join(i: number): JoinDecision {
+    const n = this.dependencies[i].length;
+    return decideJoin(this.joins[i], {
+      completed: this.depCompleted[i],
+      failed: this.depFailed[i],
+      unfinished: n - this.depCompleted[i] - this.depFailed[i],
+    });
+  }
+
+  /** Pending and its join has not decided yet: it still waits for its dependencies. */
+  private waiting(i: number): boolean {
+    return this.run.steps[i].state === "pending" && !this.ready.has(i);
   }
 
   /** True once a step failed for good: the run is winding down. */
@@ -197,11 +245,7 @@ export class RunMachine {
           if (st.state === "running") fx.dispatch.push({ kind: "step", index: i, attempt: st.attempts });
           else if (st.state === "retry_wait") fx.timers.push({ kind: "step", index: i, at: st.nextAttemptAt ?? now });
         });
-        if (this.failing) {
-          if (this.running === 0) this.end("failed", now, fx);
-        } else {
-          this.plan(now, fx);
-        }
+        this.proceed(now, fx);
         return fx;
       case "compensating":
         run.steps.forEach((st, i) => {
@@ -252,16 +296,8 @@ export class RunMachine {
     // completedSeq is the sequence number of this very event: completion order, exactly.
     const completedSeq = this.run.lastSeq + 1;
     this.setStep(index, "completed", now, { completedAt: now, completedSeq, result, error: undefined }, { attempt, result });
-    for (const d of this.dependents[index]) {
-      if (--this.remaining[d] === 0 && this.run.steps[d].state === "pending") this.ready.add(d);
-    }
-    if (this.failing) {
-      if (this.running === 0) this.end("failed", now, fx);
-    } else if (this.completed === this.run.steps.length) {
-      this.end("completed", now, fx);
-    } else {
-      this.plan(now, fx);
-    }
+    if (!this.failing) this.decideDependents(index, now, fx);
+    this.proceed(now, fx);
     return fx;
   }
 
@@ -282,16 +318,78 @@ export class RunMachine {
     }
     this.setStep(index, "failed", now, { error, completedAt: now, nextAttemptAt: undefined }, { attempt, error });
     if (!this.failing) {
-      this.failRun(now, {
-        reason: "step_failed",
-        message: `step "${st.id}" failed: ${error.message}`,
-        stepId: st.id,
-        httpStatus: error.httpStatus,
-        attempt,
-      });
+      // Tolerated only by dependents: a step nothing waits for fails the run.
+      const tolerated = this.dependents[index].length > 0 && this.decideDependents(index, now, fx);
+      if (!tolerated && !this.failing) {
+        this.failRun(now, {
+          reason: "step_failed",
+          message: `step "${st.id}" failed: ${error.message}`,
+          stepId: st.id,
+          httpStatus: error.httpStatus,
+          attempt,
+        });
+      }
     }
-    if (this.running === 0) this.end("failed", now, fx);
+    this.proceed(now, fx);
     return fx;
+  }
+
+  /**
+   * Step `index` settled: its waiting dependents decide. Returns false when one
+   * of them cannot run because of it under the default policy (the caller fails
+   * the run with the step's own error); a failed join of another policy skips
+   * that step and fails the run here.
+   */
+  private decideDependents(index: number, now: number, fx: Effects): boolean {
+    let tolerated = true;
+    for (const d of this.dependents[index]) {
+      if (!this.waiting(d)) continue;
+      const j = this.join(d);
+      if (j.decision === "run") {
+        this.ready.add(d);
+        if (j.cancelUnfinished) this.release(d, `step "${this.run.steps[d].id}" went on without it`, now, fx);
+      } else if (j.decision === "fail") {
+        if (this.joins[d].kind === "all") {
+          tolerated = false;
+          continue;
+        }
+        const id = this.run.steps[d].id;
+        const message = `step "${id}" cannot run (join ${describeJoin(this.joins[d])}): ${j.message}`;
+        const error: ErrorInfo = { reason: JOIN_FAILED, message };
+        this.setStep(d, "skipped", now, { error }, { error });
+        if (!this.failing) this.failRun(now, { reason: JOIN_FAILED, message, stepId: id });
+        if (j.cancelUnfinished) this.release(d, `step "${id}" can no longer run`, now, fx);
+      }
+    }
+    return tolerated;
+  }
+
+  /**
+   * Step `index` no longer waits for its unfinished dependencies: cancel those
+   * no other waiting step needs (aborting calls in flight), then theirs.
+   */
+  private release(index: number, why: string, now: number, fx: Effects): void {
+    for (const p of this.dependencies[index]) {
+      const st = this.run.steps[p];
+      if (isSettled(st.state) || this.dependents[p].some((q) => this.waiting(q))) continue;
+      if (st.state === "running") fx.abort.push(p);
+      this.ready.delete(p);
+      const error: ErrorInfo = { reason: NOT_NEEDED, message: `not needed: ${why}` };
+      if (st.attempts > 0) error.attempt = st.attempts;
+      this.setStep(p, "cancelled", now, { completedAt: now, nextAttemptAt: undefined, error }, { attempt: error.attempt, error });
+      this.release(p, why, now, fx);
+    }
+  }
+
+  /** After a step settled: end the run if nothing is left (or it failed and nothing is in flight), else start what is ready. */
+  private proceed(now: number, fx: Effects): void {
+    if (this.failing) {
+      if (this.running === 0) this.end("failed", now, fx);
+    } else if (this.unsettled === 0) {
+      this.end("completed", now, fx);
+    } else {
+      this.plan(now, fx);
+    }
   }
 
   /** A step's retry timer fired. */
@@ -593,7 +691,13 @@ export class RunMachine {
       if (isInFlight(from)) this.serialInFlight--;
       if (isInFlight(to)) this.serialInFlight++;
     }
-    if (to === "completed") this.completed++;
+    if (!isSettled(from) && isSettled(to)) {
+      this.unsettled--;
+      for (const d of this.dependents[index]) {
+        if (to === "completed") this.depCompleted[d]++;
+        else this.depFailed[d]++;
+      }
+    }
     this.run.steps[index] = withoutUndefined({ ...st, ...fields, state: to });
     this.record(index, "step", from, to, now, extra);
   }

@@ -1,5 +1,6 @@
 // The workflow definition as the engine sees it: validated, defaults applied,
 // URLs resolved, durations in milliseconds. No transport or storage types here.
+import type { JoinInput, JoinPolicy } from "./join-policy.ts";
 import type { OutboundPolicy } from "./outbound-policy.ts";
 
 export type JsonValue =
@@ -33,6 +34,8 @@ export interface StepSpec {
   timeoutMs: number;
   /** Absolute http(s) URL, saga mode only. */
   compensation?: string;
+  /** How failed dependencies are treated; absent means all (also in runs stored before joins existed). */
+  join?: JoinPolicy;
   /** The step as submitted, for status display (relative url, optional fields). */
   submitted: StepInput;
 }
@@ -73,6 +76,8 @@ export interface StepInput {
   /** Absent means the default. */
   timeoutMs?: number;
   compensation: string;
+  /** Absent means all. */
+  join?: JoinInput;
 }
 
 export interface RetryInput {

@@ -92,7 +92,7 @@ interface ActiveRun {
   cancelDeadline?: () => void;
   /** Serialized context, built once. */
   contextJson: string;
-  /** previousSteps entries of completed steps, built once per step. */
+  /** previousSteps entries of settled steps, built once per step. */
   fragments: Map<number, string>;
   /** Set when the engine stops driving this run (done, evicted, shutting down). */
   detached: boolean;
@@ -642,7 +642,7 @@ export class Engine {
       `,"failedStep":${JSON.stringify(run.error?.stepId ?? null)},"error":${JSON.stringify(run.error ?? null)}`;
     return {
       url: step.compensation,
-      body: this.stepBody(active, work.index, work.attempt, extra),
+      body: this.stepBody(active, work.index, work.attempt, extra, false),
       timeoutMs: step.timeoutMs,
       idempotencyKey: `${run.runId}:${step.id}:compensation`,
       messageId: `${run.runId}:${step.id}:compensation:${work.attempt}`,
@@ -650,19 +650,27 @@ export class Engine {
     };
   }
 
-  /** `{workflowId, runId, workflow, stepId, attempt, context, previousSteps, …extra}` */
-  private stepBody(active: ActiveRun, index: number, attempt: number, extra: string): string {
+  /**
+   * `{workflowId, runId, workflow, stepId, attempt, context, previousSteps, …extra}`.
+   * previousSteps holds the completed steps (`{result, completedAt, attempts}`)
+   * and, for step calls (join policies let a step run after failures), the
+   * failed and cancelled ones (`{state, error, completedAt, attempts}`, no
+   * result). Compensation calls list the completed steps only, as before joins.
+   */
+  private stepBody(active: ActiveRun, index: number, attempt: number, extra: string, unsuccessful = true): string {
     const run = active.machine.run;
     const parts: string[] = [];
     run.steps.forEach((st, i) => {
-      if (st.state !== "completed") return;
+      if (st.state !== "completed" && !(unsuccessful && (st.state === "failed" || st.state === "cancelled"))) return;
+      // Each of these states is final: the fragment never changes.
       let f = active.fragments.get(i);
       if (f === undefined) {
-        f = `${JSON.stringify(st.id)}:${JSON.stringify({
-          result: st.result ?? null,
-          completedAt: new Date(st.completedAt ?? 0).toISOString(),
-          attempts: st.attempts,
-        })}`;
+        const completedAt = new Date(st.completedAt ?? 0).toISOString();
+        const entry =
+          st.state === "completed"
+            ? { result: st.result ?? null, completedAt, attempts: st.attempts }
+            : { state: st.state, error: st.error ?? null, completedAt, attempts: st.attempts };
+        f = `${JSON.stringify(st.id)}:${JSON.stringify(entry)}`;
         active.fragments.set(i, f);
       }
       parts.push(f);

@@ -4,6 +4,7 @@ import {
   type Duration,
   durationFromMs,
   durationMs,
+  EmptySchema,
   timestampFromMs,
   ValueSchema,
 } from "@bufbuild/protobuf/wkt";
@@ -13,6 +14,8 @@ import {
   type CreateWorkflowRequest,
   type ErrorDetail,
   ErrorDetailSchema,
+  type JoinPolicy as PbJoinPolicy,
+  JoinPolicySchema,
   type StepDefinition,
   StepDefinitionSchema,
   StepState as PbStepState,
@@ -37,6 +40,7 @@ import type {
   WebhookRecord,
   WebhookState,
 } from "../domain/run-record.ts";
+import type { JoinInput, JoinPolicy } from "../domain/join-policy.ts";
 import type {
   Backoff as DomainBackoff,
   JsonObject,
@@ -64,8 +68,39 @@ const BACKOFF_TO_PROTO: Record<DomainBackoff, Backoff> = {
   fixed: Backoff.FIXED,
 };
 
+function joinInput(j: PbJoinPolicy): JoinInput {
+  switch (j.policy.case) {
+    case "all":
+    case "allSettled":
+    case "any":
+      return { kind: j.policy.case === "allSettled" ? "all_settled" : j.policy.case };
+    case "atLeast":
+      return { kind: "at_least", count: j.policy.value };
+    case "toleratedFailurePercent":
+      return { kind: "tolerated_failure_percent", percent: j.policy.value };
+    default:
+      return { kind: "none" };
+  }
+}
+
+function joinToProto(j: JoinPolicy): PbJoinPolicy {
+  const empty = create(EmptySchema);
+  switch (j.kind) {
+    case "all":
+      return create(JoinPolicySchema, { policy: { case: "all", value: empty } });
+    case "all_settled":
+      return create(JoinPolicySchema, { policy: { case: "allSettled", value: empty } });
+    case "any":
+      return create(JoinPolicySchema, { policy: { case: "any", value: empty } });
+    case "at_least":
+      return create(JoinPolicySchema, { policy: { case: "atLeast", value: j.count } });
+    case "tolerated_failure_percent":
+      return create(JoinPolicySchema, { policy: { case: "toleratedFailurePercent", value: j.percent } });
+  }
+}
+
 function stepInput(s: StepDefinition): StepInput {
-  return {
+  const input: StepInput = {
     id: s.id,
     url: s.url,
     dependsOn: [...s.dependsOn],
@@ -80,6 +115,8 @@ function stepInput(s: StepDefinition): StepInput {
     timeoutMs: optionalMs(s.timeout),
     compensation: s.compensation,
   };
+  if (s.join) input.join = joinInput(s.join);
+  return input;
 }
 
 export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
@@ -207,6 +244,8 @@ export function workflowToProto(run: RunRecord): Workflow {
         },
         timeout: durationFromMs(def.timeoutMs),
         compensation: sub.compensation,
+        // As submitted: an explicit `all` shows, the default stays unset.
+        join: sub.join != null && sub.join.kind !== "none" ? joinToProto(sub.join) : undefined,
       }),
       compensationState: COMPENSATION_STATE_TO_PROTO[st.compensation?.state ?? ""],
       compensationAttempts: st.compensation?.attempts ?? 0,

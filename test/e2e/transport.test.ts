@@ -265,6 +265,7 @@ describe("transport: one port for gRPC, gRPC-Web and Connect", () => {
     expect(workflowFiles.map((f) => f.name)).toEqual([
       "weft/v1/workflow.proto",
       "google/protobuf/duration.proto",
+      "google/protobuf/empty.proto",
       "google/protobuf/struct.proto",
       "google/protobuf/timestamp.proto",
     ]);

@@ -107,6 +107,76 @@ describe("workflow files", () => {
     expect(lineForField(ORDER, "")).toBeUndefined();
   });
 
+  it("reads join policies: a name, or a mapping with at_least or tolerated_failure_percent", () => {
+    const text = [
+      "id: fan-in",
+      "steps:",
+      "  - {id: a, url: /a}",
+      "  - {id: b, url: /b}",
+      "  - {id: c, url: /c, dependsOn: [a, b], join: all_settled}",
+      "  - {id: d, url: /d, dependsOn: [a, b], join: {at_least: 1}}",
+      "  - {id: e, url: /e, dependsOn: [a, b], join: {toleratedFailurePercent: 12.5}}",
+      "  - {id: f, url: /f, dependsOn: [a, b], join: any}",
+      "  - {id: g, url: /g, dependsOn: [a], join: all}",
+      "  - {id: h, url: /h, dependsOn: [a], join: allSettled}",
+    ].join("\n");
+    const parsed = parseWorkflowFile(text);
+    expect(parsed.ok || parsed.problems).toBe(true);
+    if (!parsed.ok) return;
+    const req = toCreateRequest(parsed.request);
+    expect(req.steps.map((s) => s.join?.policy)).toEqual([
+      undefined,
+      undefined,
+      { case: "allSettled", value: expect.anything() },
+      { case: "atLeast", value: 1 },
+      { case: "toleratedFailurePercent", value: 12.5 },
+      { case: "any", value: expect.anything() },
+      { case: "all", value: expect.anything() },
+      { case: "allSettled", value: expect.anything() },
+    ]);
+    // JSON, as the proto JSON spells the names too.
+    const json = parseWorkflowFile(JSON.stringify({ id: "w", steps: [{ id: "a", url: "/a" }, { id: "b", url: "/b", depends_on: ["a"], join: { atLeast: 1 } }] }));
+    expect(json.ok && toCreateRequest(json.request).steps[1].join?.policy).toEqual({ case: "atLeast", value: 1 });
+  });
+
+  it("names the line of a bad join", () => {
+    const text = [
+      "id: w",
+      "steps:",
+      "  - {id: a, url: /a}",
+      "  - id: b",
+      "    url: /b",
+      "    dependsOn: [a]",
+      "    join: majority",
+      "  - id: c",
+      "    url: /c",
+      "    join:",
+      "      at_least: 1.5",
+      "  - id: d",
+      "    url: /d",
+      "    join: {at_least: 1, any: 2}",
+      "  - id: e",
+      "    url: /e",
+      "    join: [any]",
+      "  - id: f",
+      "    url: /f",
+      "    join: {}",
+    ].join("\n");
+    const parsed = parseWorkflowFile(text);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    const expected = "all, all_settled, any, { at_least: <k> } or { tolerated_failure_percent: <p> }";
+    expect(parsed.problems.map((p) => formatProblem("f.yaml", p))).toEqual([
+      `f.yaml:7: steps[1].join: must be one of ${expected}, not "majority"`,
+      "f.yaml:11: steps[2].join.at_least: must be a whole number, not 1.5",
+      'f.yaml:14: steps[3].join.any: unknown field "any" of a join (known: atLeast, toleratedFailurePercent)',
+      `f.yaml:17: steps[4].join: must be one of ${expected}, not a list`,
+      `f.yaml:20: steps[5].join: must name one policy: ${expected}`,
+    ]);
+    // The server's field names map back to the file's lines.
+    expect(lineForField(text, "steps[2].join.at_least")).toBe(11);
+  });
+
   it("merges --context pairs, reading JSON values", () => {
     expect(mergeContext({ a: 1, b: "x" }, ["b=y", "n=3", "o={\"k\":true}", "s=hello world"])).toEqual({ a: 1, b: "y", n: 3, o: { k: true }, s: "hello world" });
     expect(() => mergeContext({}, ["novalue"])).toThrow("--context: expected key=value");

@@ -622,3 +622,54 @@ describe("bounded repeated fields and quoted input", () => {
     expect(v[0].description).toBe(`unknown step "${"y".repeat(80)}…"`);
   });
 });
+
+describe("join policies", () => {
+  const branches = ["a", "b", "c"].map((id) => step(id));
+  it("stores a policy on the step; the default (unset or all) stores nothing", () => {
+    const spec = ok(
+      workflow([
+        ...branches,
+        step("settled", ["a", "b", "c"], { join: { kind: "all_settled" } }),
+        step("two", ["a", "b", "c"], { join: { kind: "at_least", count: 2 } }),
+        step("pct", ["a", "b", "c"], { join: { kind: "tolerated_failure_percent", percent: 33.4 } }),
+        step("first", ["a", "b"], { join: { kind: "any" } }),
+        step("explicit", ["a"], { join: { kind: "all" } }),
+        step("plain", ["a"]),
+      ]),
+    );
+    expect(spec.steps.slice(3).map((s) => s.join)).toEqual([
+      { kind: "all_settled" },
+      { kind: "at_least", count: 2 },
+      { kind: "tolerated_failure_percent", percent: 33.4 },
+      { kind: "any" },
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it("reports impossible settings by field", () => {
+    expect(
+      violations(
+        workflow([
+          ...branches,
+          step("lonely", [], { join: { kind: "any" } }),
+          step("too-many", ["a", "b", "c"], { join: { kind: "at_least", count: 4 } }),
+          step("zero", ["a"], { join: { kind: "at_least", count: 0 } }),
+          step("pct", ["a"], { join: { kind: "tolerated_failure_percent", percent: 101 } }),
+          step("nan", ["a"], { join: { kind: "tolerated_failure_percent", percent: Number.NaN } }),
+          step("unset", ["a"], { join: { kind: "none" } }),
+        ]),
+      ),
+    ).toEqual([
+      { field: "steps[3].join", description: "only a step with depends_on can have a join policy" },
+      { field: "steps[4].join.at_least", description: "must be at most 3, the number of dependencies (got 4)" },
+      { field: "steps[5].join.at_least", description: "must be at least 1 (got 0)" },
+      { field: "steps[6].join.tolerated_failure_percent", description: "must be between 0 and 100 (got 101)" },
+      { field: "steps[7].join.tolerated_failure_percent", description: "must be a finite number" },
+      {
+        field: "steps[8].join",
+        description: "no policy set: expected one of all, all_settled, at_least, tolerated_failure_percent, any",
+      },
+    ]);
+  });
+});

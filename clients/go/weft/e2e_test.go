@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	weftv1 "github.com/weftflow/weft/clients/go/gen/weft/v1"
@@ -367,6 +368,80 @@ func TestBatchFanOutFanInWatchedToCompletion(t *testing.T) {
 		return nil
 	}); err != nil || len(again) != 1 || again[0].GetSnapshot().GetState() != weftv1.WorkflowState_WORKFLOW_STATE_COMPLETED {
 		t.Fatalf("watch of a finished run: %v, %v", again, err)
+	}
+}
+
+// The product document's fan-in with one failed item, under join all_settled:
+// the fan-in runs, sees the failure in PreviousSteps, and the run completes.
+func TestAllSettledFanInToleratesAFailedItem(t *testing.T) {
+	ctx := testContext(t)
+	client := dial(t)
+	h := newHandlers(t)
+	h.on("/joins/item", func(req *weft.StepRequest, _ *http.Request) weft.StepResponse {
+		if req.StepID == "item-2" {
+			return weft.PermanentFailure("item is corrupt")
+		}
+		return weft.Success(map[string]any{"success": true})
+	})
+	var seen weft.PreviousStep
+	h.on("/joins/finalize", func(req *weft.StepRequest, _ *http.Request) weft.StepResponse {
+		stats := map[string]int{"successful": 0, "failed": 0}
+		for id, prev := range req.PreviousSteps {
+			if !strings.HasPrefix(id, "item-") {
+				continue
+			}
+			var r struct {
+				Success bool `json:"success"`
+			}
+			if err := prev.DecodeResult(&r); err != nil {
+				return weft.PermanentFailure(err.Error())
+			}
+			if r.Success {
+				stats["successful"]++
+			} else {
+				stats["failed"]++
+			}
+			if id == "item-2" {
+				seen = prev
+			}
+		}
+		return weft.Success(stats)
+	})
+	item := func(n string) *weftv1.StepDefinition {
+		return &weftv1.StepDefinition{Id: "item-" + n, Url: h.url("/joins/item"), Parallel: true}
+	}
+	run, err := client.CreateWorkflow(ctx, &weftv1.CreateWorkflowRequest{
+		Id: "go-joins",
+		Steps: []*weftv1.StepDefinition{
+			item("1"), item("2"), item("3"),
+			{
+				Id: "finalize", Url: h.url("/joins/finalize"), DependsOn: []string{"item-1", "item-2", "item-3"},
+				Join: &weftv1.JoinPolicy{Policy: &weftv1.JoinPolicy_AllSettled{AllSettled: &emptypb.Empty{}}},
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Watch(ctx, run.GetId(), 0, func(*weftv1.WatchWorkflowResponse) error { return nil }); err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	done, err := client.GetWorkflow(ctx, run.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.GetState() != weftv1.WorkflowState_WORKFLOW_STATE_COMPLETED || len(done.GetFailedSteps()) != 1 || done.GetFailedSteps()[0] != "item-2" {
+		t.Fatalf("run %v, failed steps %v", done.GetState(), done.GetFailedSteps())
+	}
+	stats := done.GetResults()["finalize"].GetStructValue().AsMap()
+	if stats["successful"] != float64(2) || stats["failed"] != float64(1) {
+		t.Fatalf("finalize counted %v", stats)
+	}
+	if seen.Completed() || seen.State != "failed" || seen.Error == nil || seen.Error.Reason != "handler_error" || len(seen.Result) != 0 {
+		t.Fatalf("finalize saw item-2 as %+v (error %+v)", seen, seen.Error)
+	}
+	if got := done.GetSteps()[3].GetDefinition().GetJoin().GetAllSettled(); got == nil {
+		t.Fatal("the step definition does not show join all_settled")
 	}
 }
 

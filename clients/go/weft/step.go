@@ -20,17 +20,36 @@ type StepRequest struct {
 	Attempt int `json:"attempt"`
 	// The run's context, a JSON object; see DecodeContext.
 	Context json.RawMessage `json:"context"`
-	// Every step of the run that has completed, by step id.
+	// Every step of the run that has completed, by step id; and, for a step
+	// that runs under a join policy tolerating failures, the steps that failed
+	// or were cancelled (State and Error set, no Result).
 	PreviousSteps map[string]PreviousStep `json:"previousSteps"`
 }
 
-// PreviousStep is a completed step as a later step sees it.
+// PreviousStep is a settled step as a later step sees it.
 type PreviousStep struct {
-	// The step's result, as JSON; see DecodeResult.
+	// The step's result, as JSON; see DecodeResult. Empty for a failed or cancelled step.
 	Result      json.RawMessage `json:"result"`
 	CompletedAt time.Time       `json:"completedAt"`
 	Attempts    int             `json:"attempts"`
+	// "failed" or "cancelled" for a step that did not complete; empty for a completed one.
+	State string `json:"state,omitempty"`
+	// Why the step did not complete (State set).
+	Error *PreviousStepError `json:"error,omitempty"`
 }
+
+// PreviousStepError is why a failed or cancelled step did not complete.
+type PreviousStepError struct {
+	// Machine-readable, e.g. "http_status", "timeout", "not_needed".
+	Reason     string `json:"reason"`
+	Message    string `json:"message"`
+	HTTPStatus int    `json:"httpStatus,omitempty"`
+	Attempt    int    `json:"attempt,omitempty"`
+	Retryable  bool   `json:"retryable,omitempty"`
+}
+
+// Completed reports whether the step completed (it has a result).
+func (p PreviousStep) Completed() bool { return p.State == "" }
 
 // ParseStepRequest decodes a step request body (as returned by VerifyRequest).
 func ParseStepRequest(body []byte) (*StepRequest, error) {

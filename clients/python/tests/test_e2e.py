@@ -20,6 +20,7 @@ from weftflow import (
     field_violations,
     format_event,
     is_terminal_event,
+    join_policy,
     step,
     to_python,
     verify_request,
@@ -170,6 +171,69 @@ def test_batch_fan_out_fan_in_watched_to_completion(client: Client, handlers, we
     assert fin.received_at >= max(c.responded_at for c in items)
     assert fin.body["previousSteps"]["process-item-2"]["result"] == {"success": True, "processedCount": 7}
     assert fin.body["previousSteps"]["prepare"]["result"] == {"items": ["item_1", "item_2", "item_3"]}
+
+
+def test_all_settled_fan_in_counts_a_failed_item_and_the_run_completes(client: Client, handlers):
+    prefix = "/" + _unique("joins")
+    handlers.on(f"{prefix}/prepare", lambda call: {"json": {"success": True, "result": {}}})
+    handlers.on(
+        f"{prefix}/item",
+        lambda call: {"status": 500, "json": {"success": False, "error": "corrupt"}}
+        if call.body["stepId"] == "item-2"
+        else {"json": {"success": True, "result": {"success": True, "processedCount": 1}}},
+    )
+
+    def finalize(call):
+        # The product document's fan-in handler; a failed item has no "result".
+        results = [
+            {"stepId": sid, **(entry.get("result") or {})}
+            for sid, entry in call.body["previousSteps"].items()
+            if sid.startswith("item-")
+        ]
+        ok = sum(1 for r in results if r.get("success"))
+        return {"json": {"success": True, "result": {"successful": ok, "failed": len(results) - ok}}}
+
+    handlers.on(f"{prefix}/finalize", finalize)
+    items = ["item-1", "item-2", "item-3"]
+    run = client.create_workflow(
+        _unique("fan-in"),
+        [
+            {"id": "prepare", "url": f"{prefix}/prepare"},
+            *[{"id": i, "url": f"{prefix}/item", "depends_on": ["prepare"], "parallel": True} for i in items],
+            step("finalize", f"{prefix}/finalize", depends_on=items, join="all_settled"),
+            {"id": "any", "url": f"{prefix}/prepare", "depends_on": items, "join": {"at_least": 2}},
+        ],
+        base_url=handlers.base_url,
+    ).workflow
+    list(client.watch(run.id, timeout=60))
+    status = client.get_workflow(run.id)
+    assert status.state == WorkflowState.WORKFLOW_STATE_COMPLETED
+    assert list(status.failed_steps) == ["item-2"]
+    assert to_python(status.results["finalize"]) == {"successful": 2, "failed": 1}
+    by_id = {s.id: s for s in status.steps}
+    assert by_id["item-2"].state == StepState.STEP_STATE_FAILED
+    assert by_id["finalize"].definition.join.WhichOneof("policy") == "all_settled"
+    assert by_id["any"].definition.join.at_least == 2
+    (fin,) = handlers.calls_for(run.id, f"{prefix}/finalize")
+    failed = fin.body["previousSteps"]["item-2"]
+    assert failed["state"] == "failed" and failed["error"]["reason"] == "http_status" and "result" not in failed
+
+
+def test_join_policy_forms_and_invalid_joins(client: Client):
+    assert join_policy("any").WhichOneof("policy") == "any"
+    assert join_policy("allSettled").WhichOneof("policy") == "all_settled"
+    assert join_policy({"toleratedFailurePercent": 12.5}).tolerated_failure_percent == 12.5
+    with pytest.raises(ValueError):
+        join_policy("majority")
+    with pytest.raises(TypeError):
+        join_policy({"at_least": 1, "any": 2})
+    err = _invalid(
+        client,
+        _unique("bad-join"),
+        # Loopback URLs: even if it were accepted, no packet would leave the machine.
+        [{"id": "a", "url": "http://127.0.0.1:9/a"}, {"id": "b", "url": "http://127.0.0.1:9/b", "depends_on": ["a"], "join": {"at_least": 2}}],
+    )
+    assert field_violations(err) == [("steps[1].join.at_least", "must be at most 1, the number of dependencies (got 2)")]
 
 
 def test_handler_rejects_unsigned_and_forged_requests(handlers):

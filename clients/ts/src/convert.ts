@@ -109,7 +109,8 @@ export function workflowStatesToProto(states: WorkflowState | WorkflowState[] | 
 // ---- create request -----------------------------------------------------------------
 
 const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId"]);
-const STEP_FIELDS = new Set(["id", "url", "dependsOn", "parallel", "retries", "timeout", "compensation"]);
+const STEP_FIELDS = new Set(["id", "url", "dependsOn", "parallel", "retries", "timeout", "compensation", "join"]);
+const JOIN_NAMES = { all: "all", all_settled: "allSettled", any: "any" } as const;
 const RETRY_FIELDS = new Set(["maxAttempts", "backoff", "initialInterval", "maxInterval", "jitter"]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -230,6 +231,21 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
           maxInterval: seconds(r.maxInterval, `${rp}.max_interval`),
           jitter,
         };
+      }
+    }
+    const j = raw.join;
+    if (j !== undefined && j !== null) {
+      const jp = `${p}.join`;
+      const expected = `must be "all", "all_settled", "any", { atLeast: k } or { toleratedFailurePercent: p }`;
+      if (typeof j === "string" && Object.hasOwn(JOIN_NAMES, j)) {
+        step.join = { policy: { case: JOIN_NAMES[j as keyof typeof JOIN_NAMES], value: {} } };
+      } else if (isRecord(j) && Object.keys(j).length === 1 && typeof j.atLeast === "number") {
+        if (!Number.isInteger(j.atLeast) || Math.abs(j.atLeast) > 2 ** 31 - 1) add(`${jp}.at_least`, "must be an integer");
+        else step.join = { policy: { case: "atLeast", value: j.atLeast } };
+      } else if (isRecord(j) && Object.keys(j).length === 1 && typeof j.toleratedFailurePercent === "number") {
+        step.join = { policy: { case: "toleratedFailurePercent", value: j.toleratedFailurePercent } };
+      } else {
+        add(jp, expected);
       }
     }
     steps.push(step);

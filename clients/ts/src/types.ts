@@ -36,7 +36,17 @@ export interface WorkflowStep {
   timeout?: number | undefined;
   /** URL called to undo this step when a saga run fails. */
   compensation?: string | undefined;
+  /**
+   * How a step with dependsOn treats failed dependencies. Default 'all' (each
+   * must complete); 'all_settled' runs once all finished, failed ones included;
+   * { atLeast: k } needs k completed; { toleratedFailurePercent: p } tolerates
+   * up to p % failed; 'any' runs at the first completion and cancels the rest.
+   */
+  join?: JoinPolicy | undefined;
 }
+
+/** A step's join policy (README "Partial failures"). */
+export type JoinPolicy = "all" | "all_settled" | "any" | { atLeast: number } | { toleratedFailurePercent: number };
 
 export interface CreateWorkflowInput {
   /** Unique workflow identifier (its name, e.g. 'order-processing'). */

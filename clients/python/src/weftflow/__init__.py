@@ -13,7 +13,7 @@ from ._proto.weft.v1.workflow_pb2 import (
 )
 
 from .client import TERMINAL_RUN_STATES, Client, format_event, is_terminal_event
-from .convert import duration, retry_policy, step, struct, to_python
+from .convert import duration, join_policy, retry_policy, step, struct, to_python
 from .errors import error_info, field_violations, rich_status
 from .signing import (
     DEFAULT_TOLERANCE_SECONDS,
@@ -47,6 +47,7 @@ __all__ = [
     "field_violations",
     "format_event",
     "is_terminal_event",
+    "join_policy",
     "parse_secret_list",
     "retry_policy",
     "rich_status",

@@ -13,8 +13,10 @@ from ._proto.weft.v1 import workflow_pb2 as pb
 
 __all__ = [
     "DurationLike",
+    "JoinLike",
     "StepLike",
     "duration",
+    "join_policy",
     "retry_policy",
     "step",
     "struct",
@@ -27,7 +29,18 @@ DurationLike = Union[duration_pb2.Duration, timedelta, int, float, str]
 StepLike = Union[pb.StepDefinition, Mapping[str, Any]]
 """A step: a StepDefinition, or a dict with the same fields (snake_case or camelCase)."""
 
+JoinLike = Union[pb.JoinPolicy, str, Mapping[str, Any]]
+"""A join policy: "all", "all_settled", "any", {"at_least": k}, {"tolerated_failure_percent": p} or a JoinPolicy."""
+
 _MAX_SAFE_INT = 2**53
+
+_JOIN_NAMES = {"all": "all", "all_settled": "all_settled", "allSettled": "all_settled", "any": "any"}
+_JOIN_FIELDS = {
+    "at_least": "at_least",
+    "atLeast": "at_least",
+    "tolerated_failure_percent": "tolerated_failure_percent",
+    "toleratedFailurePercent": "tolerated_failure_percent",
+}
 
 
 def duration(value: DurationLike) -> duration_pb2.Duration:
@@ -109,6 +122,31 @@ def _retries(value: Any) -> pb.RetryPolicy:
     return retry_policy(**kwargs)
 
 
+def join_policy(value: JoinLike) -> pb.JoinPolicy:
+    """A ``JoinPolicy``: ``join_policy("all_settled")``, ``join_policy({"at_least": 2})``."""
+    if isinstance(value, pb.JoinPolicy):
+        return value
+    expected = '"all", "all_settled", "any", {"at_least": k} or {"tolerated_failure_percent": p}'
+    if isinstance(value, str):
+        if value not in _JOIN_NAMES:
+            raise ValueError(f"join must be {expected}, not {value[:40]!r}")
+        j = pb.JoinPolicy()
+        getattr(j, _JOIN_NAMES[value]).SetInParent()
+        return j
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise TypeError(f"join must be {expected}")
+    ((key, v),) = value.items()
+    if key not in _JOIN_FIELDS:
+        raise TypeError(f"join must be {expected}, not a dict with {str(key)[:40]!r}")
+    if _JOIN_FIELDS[key] == "at_least":
+        if isinstance(v, bool) or not isinstance(v, int) or abs(v) > 2**31 - 1:
+            raise TypeError("join at_least must be an int")
+        return pb.JoinPolicy(at_least=v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError("join tolerated_failure_percent must be a number")
+    return pb.JoinPolicy(tolerated_failure_percent=float(v))
+
+
 def step(
     id: str,
     url: str,
@@ -118,6 +156,7 @@ def step(
     retries: pb.RetryPolicy | Mapping[str, Any] | None = None,
     timeout: DurationLike | None = None,
     compensation: str = "",
+    join: JoinLike | None = None,
 ) -> pb.StepDefinition:
     """A ``StepDefinition``: ``step("charge", "/api/jobs/charge", depends_on=["validate"])``."""
     if isinstance(depends_on, str):
@@ -127,6 +166,8 @@ def step(
         s.retries.CopyFrom(_retries(retries))
     if timeout is not None:
         s.timeout.CopyFrom(duration(timeout))
+    if join is not None:
+        s.join.CopyFrom(join_policy(join))
     return s
 
 
@@ -139,6 +180,7 @@ _STEP_FIELDS = {
     "retries": "retries",
     "timeout": "timeout",
     "compensation": "compensation",
+    "join": "join",
 }
 
 
@@ -151,7 +193,7 @@ def to_step(value: StepLike) -> pb.StepDefinition:
     kwargs: dict[str, Any] = {}
     for key, v in value.items():
         if key not in _STEP_FIELDS:
-            raise TypeError(f"unknown step field {key!r} (fields: id, url, depends_on, parallel, retries, timeout, compensation)")
+            raise TypeError(f"unknown step field {key!r} (fields: id, url, depends_on, parallel, retries, timeout, compensation, join)")
         kwargs[_STEP_FIELDS[key]] = v
     return step(kwargs.pop("id", ""), kwargs.pop("url", ""), **kwargs)
 

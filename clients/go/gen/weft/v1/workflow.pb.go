@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -89,9 +90,11 @@ const (
 	WorkflowState_WORKFLOW_STATE_PENDING WorkflowState = 1
 	// Steps are being executed.
 	WorkflowState_WORKFLOW_STATE_RUNNING WorkflowState = 2
-	// Every step completed.
+	// Every step completed, or failed with every step waiting for it tolerating
+	// the failure (join policies), or was cancelled as not needed.
 	WorkflowState_WORKFLOW_STATE_COMPLETED WorkflowState = 3
-	// A step failed for good (or the run timed out).
+	// A step failed for good and a step waiting for it could not tolerate it, or
+	// a step without dependents failed (or the run timed out).
 	WorkflowState_WORKFLOW_STATE_FAILED WorkflowState = 4
 	// Cancelled by CancelWorkflow.
 	WorkflowState_WORKFLOW_STATE_CANCELLED WorkflowState = 5
@@ -163,9 +166,11 @@ const (
 	StepState_STEP_STATE_COMPLETED StepState = 4
 	// The step failed for good.
 	StepState_STEP_STATE_FAILED StepState = 5
-	// The run was cancelled or failed while this step was in flight or waiting.
+	// The run was cancelled or failed while this step was in flight or waiting,
+	// or the steps waiting for it went on without it (reason "not_needed").
 	StepState_STEP_STATE_CANCELLED StepState = 6
-	// The step never started because the run ended first.
+	// The step never started because the run ended first, or because its join
+	// policy could no longer be met (reason "join_failed").
 	StepState_STEP_STATE_SKIPPED StepState = 7
 )
 
@@ -410,7 +415,8 @@ type StepDefinition struct {
 	// Absolute http(s) URL, or a path ("/api/jobs/x") resolved against the
 	// workflow's base_url.
 	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
-	// Ids of the steps that must complete before this one starts.
+	// Ids of the steps this one waits for; by default each must complete before
+	// this one starts (see join).
 	DependsOn []string `protobuf:"bytes,3,rep,name=depends_on,json=dependsOn,proto3" json:"depends_on,omitempty"`
 	// When true the step runs concurrently with anything; at most one
 	// non-parallel step of a run is in flight at a time.
@@ -420,7 +426,10 @@ type StepDefinition struct {
 	// Per-attempt timeout; unset means 300 s.
 	Timeout *durationpb.Duration `protobuf:"bytes,6,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	// URL called to undo this step when a saga run fails (saga mode).
-	Compensation  string `protobuf:"bytes,7,opt,name=compensation,proto3" json:"compensation,omitempty"`
+	Compensation string `protobuf:"bytes,7,opt,name=compensation,proto3" json:"compensation,omitempty"`
+	// How the step treats failed dependencies; unset means all (every
+	// dependency must complete). Only for steps with depends_on.
+	Join          *JoinPolicy `protobuf:"bytes,8,opt,name=join,proto3" json:"join,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -504,6 +513,156 @@ func (x *StepDefinition) GetCompensation() string {
 	return ""
 }
 
+func (x *StepDefinition) GetJoin() *JoinPolicy {
+	if x != nil {
+		return x.Join
+	}
+	return nil
+}
+
+// When a step with dependencies runs, given which of them completed or failed.
+// Exactly one policy is set. A dependency failure that every dependent
+// tolerates does not fail the run.
+type JoinPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Policy:
+	//
+	//	*JoinPolicy_All
+	//	*JoinPolicy_AllSettled
+	//	*JoinPolicy_AtLeast
+	//	*JoinPolicy_ToleratedFailurePercent
+	//	*JoinPolicy_Any
+	Policy        isJoinPolicy_Policy `protobuf_oneof:"policy"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinPolicy) Reset() {
+	*x = JoinPolicy{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinPolicy) ProtoMessage() {}
+
+func (x *JoinPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinPolicy.ProtoReflect.Descriptor instead.
+func (*JoinPolicy) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *JoinPolicy) GetPolicy() isJoinPolicy_Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *JoinPolicy) GetAll() *emptypb.Empty {
+	if x != nil {
+		if x, ok := x.Policy.(*JoinPolicy_All); ok {
+			return x.All
+		}
+	}
+	return nil
+}
+
+func (x *JoinPolicy) GetAllSettled() *emptypb.Empty {
+	if x != nil {
+		if x, ok := x.Policy.(*JoinPolicy_AllSettled); ok {
+			return x.AllSettled
+		}
+	}
+	return nil
+}
+
+func (x *JoinPolicy) GetAtLeast() int32 {
+	if x != nil {
+		if x, ok := x.Policy.(*JoinPolicy_AtLeast); ok {
+			return x.AtLeast
+		}
+	}
+	return 0
+}
+
+func (x *JoinPolicy) GetToleratedFailurePercent() float64 {
+	if x != nil {
+		if x, ok := x.Policy.(*JoinPolicy_ToleratedFailurePercent); ok {
+			return x.ToleratedFailurePercent
+		}
+	}
+	return 0
+}
+
+func (x *JoinPolicy) GetAny() *emptypb.Empty {
+	if x != nil {
+		if x, ok := x.Policy.(*JoinPolicy_Any); ok {
+			return x.Any
+		}
+	}
+	return nil
+}
+
+type isJoinPolicy_Policy interface {
+	isJoinPolicy_Policy()
+}
+
+type JoinPolicy_All struct {
+	// Runs when every dependency completed; a failed dependency fails the
+	// run (the default).
+	All *emptypb.Empty `protobuf:"bytes,1,opt,name=all,proto3,oneof"`
+}
+
+type JoinPolicy_AllSettled struct {
+	// Runs once every dependency completed or failed; failed ones appear in
+	// previousSteps with their state and error.
+	AllSettled *emptypb.Empty `protobuf:"bytes,2,opt,name=all_settled,json=allSettled,proto3,oneof"`
+}
+
+type JoinPolicy_AtLeast struct {
+	// Runs once every dependency settled if at least this many completed
+	// (1..number of dependencies); fails as soon as that is out of reach.
+	AtLeast int32 `protobuf:"varint,3,opt,name=at_least,json=atLeast,proto3,oneof"`
+}
+
+type JoinPolicy_ToleratedFailurePercent struct {
+	// Runs once every dependency settled if the failed ones are at most this
+	// percentage (0..100) of them; fails as soon as it is exceeded.
+	ToleratedFailurePercent float64 `protobuf:"fixed64,4,opt,name=tolerated_failure_percent,json=toleratedFailurePercent,proto3,oneof"`
+}
+
+type JoinPolicy_Any struct {
+	// Runs as soon as one dependency completed; the unfinished ones that no
+	// other waiting step needs are cancelled. Fails when every one failed.
+	Any *emptypb.Empty `protobuf:"bytes,5,opt,name=any,proto3,oneof"`
+}
+
+func (*JoinPolicy_All) isJoinPolicy_Policy() {}
+
+func (*JoinPolicy_AllSettled) isJoinPolicy_Policy() {}
+
+func (*JoinPolicy_AtLeast) isJoinPolicy_Policy() {}
+
+func (*JoinPolicy_ToleratedFailurePercent) isJoinPolicy_Policy() {}
+
+func (*JoinPolicy_Any) isJoinPolicy_Policy() {}
+
 // How failed attempts of a step are retried.
 type RetryPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -523,7 +682,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[1]
+	mi := &file_weft_v1_workflow_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -535,7 +694,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[1]
+	mi := &file_weft_v1_workflow_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -548,7 +707,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{1}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -592,7 +751,9 @@ type ErrorDetail struct {
 	// Human-readable description.
 	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
 	// Machine-readable reason, e.g. "http_status", "timeout", "connection",
-	// "handler_error", "invalid_response", "step_failed", "cancelled", "timed_out".
+	// "handler_error", "invalid_response", "step_failed", "cancelled", "timed_out",
+	// "join_failed" (a step's join policy can no longer be met), "not_needed" (a
+	// step cancelled because the steps waiting for it went on without it).
 	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	// HTTP status returned by the handler, 0 when there was no response.
 	HttpStatus int32 `protobuf:"varint,3,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
@@ -608,7 +769,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[2]
+	mi := &file_weft_v1_workflow_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +781,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[2]
+	mi := &file_weft_v1_workflow_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +794,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{2}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ErrorDetail) GetMessage() string {
@@ -707,7 +868,7 @@ type StepStatus struct {
 
 func (x *StepStatus) Reset() {
 	*x = StepStatus{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[3]
+	mi := &file_weft_v1_workflow_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +880,7 @@ func (x *StepStatus) String() string {
 func (*StepStatus) ProtoMessage() {}
 
 func (x *StepStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[3]
+	mi := &file_weft_v1_workflow_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +893,7 @@ func (x *StepStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepStatus.ProtoReflect.Descriptor instead.
 func (*StepStatus) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{3}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StepStatus) GetId() string {
@@ -854,7 +1015,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[4]
+	mi := &file_weft_v1_workflow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1027,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[4]
+	mi := &file_weft_v1_workflow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1040,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{4}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WebhookDelivery) GetUrl() string {
@@ -989,7 +1150,7 @@ type Workflow struct {
 
 func (x *Workflow) Reset() {
 	*x = Workflow{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[5]
+	mi := &file_weft_v1_workflow_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1162,7 @@ func (x *Workflow) String() string {
 func (*Workflow) ProtoMessage() {}
 
 func (x *Workflow) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[5]
+	mi := &file_weft_v1_workflow_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1175,7 @@ func (x *Workflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workflow.ProtoReflect.Descriptor instead.
 func (*Workflow) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Workflow) GetId() string {
@@ -1206,7 +1367,7 @@ type WorkflowEvent struct {
 
 func (x *WorkflowEvent) Reset() {
 	*x = WorkflowEvent{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[6]
+	mi := &file_weft_v1_workflow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1379,7 @@ func (x *WorkflowEvent) String() string {
 func (*WorkflowEvent) ProtoMessage() {}
 
 func (x *WorkflowEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[6]
+	mi := &file_weft_v1_workflow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1392,7 @@ func (x *WorkflowEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowEvent.ProtoReflect.Descriptor instead.
 func (*WorkflowEvent) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{6}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WorkflowEvent) GetSequence() int64 {
@@ -1356,7 +1517,7 @@ type RunTransition struct {
 
 func (x *RunTransition) Reset() {
 	*x = RunTransition{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[7]
+	mi := &file_weft_v1_workflow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1529,7 @@ func (x *RunTransition) String() string {
 func (*RunTransition) ProtoMessage() {}
 
 func (x *RunTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[7]
+	mi := &file_weft_v1_workflow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1542,7 @@ func (x *RunTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTransition.ProtoReflect.Descriptor instead.
 func (*RunTransition) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{7}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RunTransition) GetFromState() WorkflowState {
@@ -1408,7 +1569,7 @@ type StepTransition struct {
 
 func (x *StepTransition) Reset() {
 	*x = StepTransition{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[8]
+	mi := &file_weft_v1_workflow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1420,7 +1581,7 @@ func (x *StepTransition) String() string {
 func (*StepTransition) ProtoMessage() {}
 
 func (x *StepTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[8]
+	mi := &file_weft_v1_workflow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1594,7 @@ func (x *StepTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepTransition.ProtoReflect.Descriptor instead.
 func (*StepTransition) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{8}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StepTransition) GetFromState() StepState {
@@ -1460,7 +1621,7 @@ type CompensationTransition struct {
 
 func (x *CompensationTransition) Reset() {
 	*x = CompensationTransition{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[9]
+	mi := &file_weft_v1_workflow_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1633,7 @@ func (x *CompensationTransition) String() string {
 func (*CompensationTransition) ProtoMessage() {}
 
 func (x *CompensationTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[9]
+	mi := &file_weft_v1_workflow_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1646,7 @@ func (x *CompensationTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompensationTransition.ProtoReflect.Descriptor instead.
 func (*CompensationTransition) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{9}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CompensationTransition) GetFromState() CompensationState {
@@ -1512,7 +1673,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[10]
+	mi := &file_weft_v1_workflow_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1685,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[10]
+	mi := &file_weft_v1_workflow_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1698,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{10}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -1574,7 +1735,7 @@ type CreateWorkflowRequest struct {
 
 func (x *CreateWorkflowRequest) Reset() {
 	*x = CreateWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[11]
+	mi := &file_weft_v1_workflow_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1747,7 @@ func (x *CreateWorkflowRequest) String() string {
 func (*CreateWorkflowRequest) ProtoMessage() {}
 
 func (x *CreateWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[11]
+	mi := &file_weft_v1_workflow_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1760,7 @@ func (x *CreateWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*CreateWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{11}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateWorkflowRequest) GetId() string {
@@ -1676,7 +1837,7 @@ type CreateWorkflowResponse struct {
 
 func (x *CreateWorkflowResponse) Reset() {
 	*x = CreateWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[12]
+	mi := &file_weft_v1_workflow_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1688,7 +1849,7 @@ func (x *CreateWorkflowResponse) String() string {
 func (*CreateWorkflowResponse) ProtoMessage() {}
 
 func (x *CreateWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[12]
+	mi := &file_weft_v1_workflow_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1701,7 +1862,7 @@ func (x *CreateWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*CreateWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{12}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateWorkflowResponse) GetWorkflow() *Workflow {
@@ -1728,7 +1889,7 @@ type GetWorkflowRequest struct {
 
 func (x *GetWorkflowRequest) Reset() {
 	*x = GetWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[13]
+	mi := &file_weft_v1_workflow_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1901,7 @@ func (x *GetWorkflowRequest) String() string {
 func (*GetWorkflowRequest) ProtoMessage() {}
 
 func (x *GetWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[13]
+	mi := &file_weft_v1_workflow_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1914,7 @@ func (x *GetWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{13}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetWorkflowRequest) GetId() string {
@@ -1772,7 +1933,7 @@ type GetWorkflowResponse struct {
 
 func (x *GetWorkflowResponse) Reset() {
 	*x = GetWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[14]
+	mi := &file_weft_v1_workflow_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +1945,7 @@ func (x *GetWorkflowResponse) String() string {
 func (*GetWorkflowResponse) ProtoMessage() {}
 
 func (x *GetWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[14]
+	mi := &file_weft_v1_workflow_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +1958,7 @@ func (x *GetWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{14}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetWorkflowResponse) GetWorkflow() *Workflow {
@@ -1826,7 +1987,7 @@ type ListWorkflowsRequest struct {
 
 func (x *ListWorkflowsRequest) Reset() {
 	*x = ListWorkflowsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[15]
+	mi := &file_weft_v1_workflow_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +1999,7 @@ func (x *ListWorkflowsRequest) String() string {
 func (*ListWorkflowsRequest) ProtoMessage() {}
 
 func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[15]
+	mi := &file_weft_v1_workflow_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +2012,7 @@ func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{15}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListWorkflowsRequest) GetPageSize() int32 {
@@ -1900,7 +2061,7 @@ type ListWorkflowsResponse struct {
 
 func (x *ListWorkflowsResponse) Reset() {
 	*x = ListWorkflowsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[16]
+	mi := &file_weft_v1_workflow_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +2073,7 @@ func (x *ListWorkflowsResponse) String() string {
 func (*ListWorkflowsResponse) ProtoMessage() {}
 
 func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[16]
+	mi := &file_weft_v1_workflow_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2086,7 @@ func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{16}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListWorkflowsResponse) GetWorkflows() []*Workflow {
@@ -1954,7 +2115,7 @@ type CancelWorkflowRequest struct {
 
 func (x *CancelWorkflowRequest) Reset() {
 	*x = CancelWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[17]
+	mi := &file_weft_v1_workflow_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2127,7 @@ func (x *CancelWorkflowRequest) String() string {
 func (*CancelWorkflowRequest) ProtoMessage() {}
 
 func (x *CancelWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[17]
+	mi := &file_weft_v1_workflow_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2140,7 @@ func (x *CancelWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*CancelWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{17}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CancelWorkflowRequest) GetId() string {
@@ -2005,7 +2166,7 @@ type CancelWorkflowResponse struct {
 
 func (x *CancelWorkflowResponse) Reset() {
 	*x = CancelWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[18]
+	mi := &file_weft_v1_workflow_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2178,7 @@ func (x *CancelWorkflowResponse) String() string {
 func (*CancelWorkflowResponse) ProtoMessage() {}
 
 func (x *CancelWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[18]
+	mi := &file_weft_v1_workflow_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2191,7 @@ func (x *CancelWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*CancelWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{18}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CancelWorkflowResponse) GetWorkflow() *Workflow {
@@ -2053,7 +2214,7 @@ type WatchWorkflowRequest struct {
 
 func (x *WatchWorkflowRequest) Reset() {
 	*x = WatchWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[19]
+	mi := &file_weft_v1_workflow_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +2226,7 @@ func (x *WatchWorkflowRequest) String() string {
 func (*WatchWorkflowRequest) ProtoMessage() {}
 
 func (x *WatchWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[19]
+	mi := &file_weft_v1_workflow_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +2239,7 @@ func (x *WatchWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{19}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchWorkflowRequest) GetId() string {
@@ -2109,7 +2270,7 @@ type WatchWorkflowResponse struct {
 
 func (x *WatchWorkflowResponse) Reset() {
 	*x = WatchWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[20]
+	mi := &file_weft_v1_workflow_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2282,7 @@ func (x *WatchWorkflowResponse) String() string {
 func (*WatchWorkflowResponse) ProtoMessage() {}
 
 func (x *WatchWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[20]
+	mi := &file_weft_v1_workflow_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2295,7 @@ func (x *WatchWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{20}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchWorkflowResponse) GetKind() isWatchWorkflowResponse_Kind {
@@ -2206,7 +2367,7 @@ type WatchWorkflowsRequest struct {
 
 func (x *WatchWorkflowsRequest) Reset() {
 	*x = WatchWorkflowsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[21]
+	mi := &file_weft_v1_workflow_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2379,7 @@ func (x *WatchWorkflowsRequest) String() string {
 func (*WatchWorkflowsRequest) ProtoMessage() {}
 
 func (x *WatchWorkflowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[21]
+	mi := &file_weft_v1_workflow_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2392,7 @@ func (x *WatchWorkflowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowsRequest.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{21}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchWorkflowsRequest) GetStates() []WorkflowState {
@@ -2261,7 +2422,7 @@ type WatchWorkflowsResponse struct {
 
 func (x *WatchWorkflowsResponse) Reset() {
 	*x = WatchWorkflowsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[22]
+	mi := &file_weft_v1_workflow_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2434,7 @@ func (x *WatchWorkflowsResponse) String() string {
 func (*WatchWorkflowsResponse) ProtoMessage() {}
 
 func (x *WatchWorkflowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[22]
+	mi := &file_weft_v1_workflow_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2447,7 @@ func (x *WatchWorkflowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowsResponse.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{22}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchWorkflowsResponse) GetKind() isWatchWorkflowsResponse_Kind {
@@ -2345,7 +2506,7 @@ type ListWorkflowEventsRequest struct {
 
 func (x *ListWorkflowEventsRequest) Reset() {
 	*x = ListWorkflowEventsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[23]
+	mi := &file_weft_v1_workflow_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2357,7 +2518,7 @@ func (x *ListWorkflowEventsRequest) String() string {
 func (*ListWorkflowEventsRequest) ProtoMessage() {}
 
 func (x *ListWorkflowEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[23]
+	mi := &file_weft_v1_workflow_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2370,7 +2531,7 @@ func (x *ListWorkflowEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkflowEventsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{23}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListWorkflowEventsRequest) GetId() string {
@@ -2405,7 +2566,7 @@ type ListWorkflowEventsResponse struct {
 
 func (x *ListWorkflowEventsResponse) Reset() {
 	*x = ListWorkflowEventsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[24]
+	mi := &file_weft_v1_workflow_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2578,7 @@ func (x *ListWorkflowEventsResponse) String() string {
 func (*ListWorkflowEventsResponse) ProtoMessage() {}
 
 func (x *ListWorkflowEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[24]
+	mi := &file_weft_v1_workflow_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2591,7 @@ func (x *ListWorkflowEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkflowEventsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{24}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListWorkflowEventsResponse) GetEvents() []*WorkflowEvent {
@@ -2451,7 +2612,7 @@ var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x01\n" +
+	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x02\n" +
 	"\x0eStepDefinition\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1d\n" +
@@ -2460,7 +2621,17 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\bparallel\x18\x04 \x01(\bR\bparallel\x12.\n" +
 	"\aretries\x18\x05 \x01(\v2\x14.weft.v1.RetryPolicyR\aretries\x123\n" +
 	"\atimeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\"\n" +
-	"\fcompensation\x18\a \x01(\tR\fcompensation\"\xf8\x01\n" +
+	"\fcompensation\x18\a \x01(\tR\fcompensation\x12'\n" +
+	"\x04join\x18\b \x01(\v2\x13.weft.v1.JoinPolicyR\x04join\"\x84\x02\n" +
+	"\n" +
+	"JoinPolicy\x12*\n" +
+	"\x03all\x18\x01 \x01(\v2\x16.google.protobuf.EmptyH\x00R\x03all\x129\n" +
+	"\vall_settled\x18\x02 \x01(\v2\x16.google.protobuf.EmptyH\x00R\n" +
+	"allSettled\x12\x1b\n" +
+	"\bat_least\x18\x03 \x01(\x05H\x00R\aatLeast\x12<\n" +
+	"\x19tolerated_failure_percent\x18\x04 \x01(\x01H\x00R\x17toleratedFailurePercent\x12*\n" +
+	"\x03any\x18\x05 \x01(\v2\x16.google.protobuf.EmptyH\x00R\x03anyB\b\n" +
+	"\x06policy\"\xf8\x01\n" +
 	"\vRetryPolicy\x12!\n" +
 	"\fmax_attempts\x18\x01 \x01(\x05R\vmaxAttempts\x12*\n" +
 	"\abackoff\x18\x02 \x01(\x0e2\x10.weft.v1.BackoffR\abackoff\x12D\n" +
@@ -2693,7 +2864,7 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
 	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
@@ -2702,118 +2873,124 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(WebhookState)(0),                  // 4: weft.v1.WebhookState
 	(WorkflowView)(0),                  // 5: weft.v1.WorkflowView
 	(*StepDefinition)(nil),             // 6: weft.v1.StepDefinition
-	(*RetryPolicy)(nil),                // 7: weft.v1.RetryPolicy
-	(*ErrorDetail)(nil),                // 8: weft.v1.ErrorDetail
-	(*StepStatus)(nil),                 // 9: weft.v1.StepStatus
-	(*WebhookDelivery)(nil),            // 10: weft.v1.WebhookDelivery
-	(*Workflow)(nil),                   // 11: weft.v1.Workflow
-	(*WorkflowEvent)(nil),              // 12: weft.v1.WorkflowEvent
-	(*RunTransition)(nil),              // 13: weft.v1.RunTransition
-	(*StepTransition)(nil),             // 14: weft.v1.StepTransition
-	(*CompensationTransition)(nil),     // 15: weft.v1.CompensationTransition
-	(*Heartbeat)(nil),                  // 16: weft.v1.Heartbeat
-	(*CreateWorkflowRequest)(nil),      // 17: weft.v1.CreateWorkflowRequest
-	(*CreateWorkflowResponse)(nil),     // 18: weft.v1.CreateWorkflowResponse
-	(*GetWorkflowRequest)(nil),         // 19: weft.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),        // 20: weft.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),       // 21: weft.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),      // 22: weft.v1.ListWorkflowsResponse
-	(*CancelWorkflowRequest)(nil),      // 23: weft.v1.CancelWorkflowRequest
-	(*CancelWorkflowResponse)(nil),     // 24: weft.v1.CancelWorkflowResponse
-	(*WatchWorkflowRequest)(nil),       // 25: weft.v1.WatchWorkflowRequest
-	(*WatchWorkflowResponse)(nil),      // 26: weft.v1.WatchWorkflowResponse
-	(*WatchWorkflowsRequest)(nil),      // 27: weft.v1.WatchWorkflowsRequest
-	(*WatchWorkflowsResponse)(nil),     // 28: weft.v1.WatchWorkflowsResponse
-	(*ListWorkflowEventsRequest)(nil),  // 29: weft.v1.ListWorkflowEventsRequest
-	(*ListWorkflowEventsResponse)(nil), // 30: weft.v1.ListWorkflowEventsResponse
-	nil,                                // 31: weft.v1.Workflow.ResultsEntry
-	(*durationpb.Duration)(nil),        // 32: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 33: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 34: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 35: google.protobuf.Struct
+	(*JoinPolicy)(nil),                 // 7: weft.v1.JoinPolicy
+	(*RetryPolicy)(nil),                // 8: weft.v1.RetryPolicy
+	(*ErrorDetail)(nil),                // 9: weft.v1.ErrorDetail
+	(*StepStatus)(nil),                 // 10: weft.v1.StepStatus
+	(*WebhookDelivery)(nil),            // 11: weft.v1.WebhookDelivery
+	(*Workflow)(nil),                   // 12: weft.v1.Workflow
+	(*WorkflowEvent)(nil),              // 13: weft.v1.WorkflowEvent
+	(*RunTransition)(nil),              // 14: weft.v1.RunTransition
+	(*StepTransition)(nil),             // 15: weft.v1.StepTransition
+	(*CompensationTransition)(nil),     // 16: weft.v1.CompensationTransition
+	(*Heartbeat)(nil),                  // 17: weft.v1.Heartbeat
+	(*CreateWorkflowRequest)(nil),      // 18: weft.v1.CreateWorkflowRequest
+	(*CreateWorkflowResponse)(nil),     // 19: weft.v1.CreateWorkflowResponse
+	(*GetWorkflowRequest)(nil),         // 20: weft.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),        // 21: weft.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),       // 22: weft.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),      // 23: weft.v1.ListWorkflowsResponse
+	(*CancelWorkflowRequest)(nil),      // 24: weft.v1.CancelWorkflowRequest
+	(*CancelWorkflowResponse)(nil),     // 25: weft.v1.CancelWorkflowResponse
+	(*WatchWorkflowRequest)(nil),       // 26: weft.v1.WatchWorkflowRequest
+	(*WatchWorkflowResponse)(nil),      // 27: weft.v1.WatchWorkflowResponse
+	(*WatchWorkflowsRequest)(nil),      // 28: weft.v1.WatchWorkflowsRequest
+	(*WatchWorkflowsResponse)(nil),     // 29: weft.v1.WatchWorkflowsResponse
+	(*ListWorkflowEventsRequest)(nil),  // 30: weft.v1.ListWorkflowEventsRequest
+	(*ListWorkflowEventsResponse)(nil), // 31: weft.v1.ListWorkflowEventsResponse
+	nil,                                // 32: weft.v1.Workflow.ResultsEntry
+	(*durationpb.Duration)(nil),        // 33: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 34: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 35: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 36: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 37: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
-	7,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	32, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
-	0,  // 2: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	32, // 3: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	32, // 4: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
-	2,  // 5: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	33, // 6: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	33, // 7: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	34, // 8: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
-	8,  // 9: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	33, // 10: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	6,  // 11: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
-	3,  // 12: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
-	8,  // 13: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	33, // 14: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	33, // 15: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
-	4,  // 16: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	8,  // 17: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	33, // 18: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	33, // 19: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	33, // 20: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
-	1,  // 21: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	33, // 22: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	33, // 23: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	33, // 24: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	35, // 25: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	31, // 26: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	9,  // 27: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	8,  // 28: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	32, // 29: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	33, // 30: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	10, // 31: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	33, // 32: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	13, // 33: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	14, // 34: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	15, // 35: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	8,  // 36: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	34, // 37: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	1,  // 38: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	1,  // 39: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	2,  // 40: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	2,  // 41: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	3,  // 42: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	3,  // 43: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	33, // 44: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	6,  // 45: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	35, // 46: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	32, // 47: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	11, // 48: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	11, // 49: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	1,  // 50: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	5,  // 51: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	11, // 52: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	11, // 53: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	11, // 54: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	12, // 55: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	16, // 56: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	1,  // 57: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	12, // 58: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	16, // 59: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	12, // 60: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	34, // 61: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	17, // 62: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	19, // 63: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	21, // 64: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	23, // 65: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	25, // 66: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	27, // 67: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	29, // 68: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	18, // 69: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	20, // 70: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	22, // 71: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	24, // 72: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	26, // 73: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	28, // 74: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	30, // 75: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	69, // [69:76] is the sub-list for method output_type
-	62, // [62:69] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	8,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
+	33, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	7,  // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
+	34, // 3: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	34, // 4: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	34, // 5: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	0,  // 6: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
+	33, // 7: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	33, // 8: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	2,  // 9: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
+	35, // 10: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	35, // 11: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	36, // 12: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	9,  // 13: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
+	35, // 14: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	6,  // 15: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
+	3,  // 16: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
+	9,  // 17: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
+	35, // 18: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	35, // 19: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	4,  // 20: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
+	9,  // 21: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	35, // 22: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	35, // 23: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	35, // 24: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	1,  // 25: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
+	35, // 26: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	35, // 27: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	35, // 28: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	37, // 29: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	32, // 30: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	10, // 31: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	9,  // 32: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	33, // 33: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	35, // 34: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	11, // 35: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	35, // 36: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	14, // 37: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	15, // 38: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	16, // 39: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	9,  // 40: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	36, // 41: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	1,  // 42: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	1,  // 43: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	2,  // 44: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	2,  // 45: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	3,  // 46: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	3,  // 47: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	35, // 48: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	6,  // 49: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	37, // 50: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	33, // 51: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	12, // 52: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	12, // 53: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	1,  // 54: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	5,  // 55: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	12, // 56: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	12, // 57: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	12, // 58: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	13, // 59: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	17, // 60: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	1,  // 61: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	13, // 62: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	17, // 63: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	13, // 64: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	36, // 65: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	18, // 66: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	20, // 67: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	22, // 68: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	24, // 69: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	26, // 70: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	28, // 71: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	30, // 72: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	19, // 73: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	21, // 74: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	23, // 75: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	25, // 76: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	27, // 77: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	29, // 78: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	31, // 79: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	73, // [73:80] is the sub-list for method output_type
+	66, // [66:73] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -2821,17 +2998,24 @@ func file_weft_v1_workflow_proto_init() {
 	if File_weft_v1_workflow_proto != nil {
 		return
 	}
-	file_weft_v1_workflow_proto_msgTypes[6].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[1].OneofWrappers = []any{
+		(*JoinPolicy_All)(nil),
+		(*JoinPolicy_AllSettled)(nil),
+		(*JoinPolicy_AtLeast)(nil),
+		(*JoinPolicy_ToleratedFailurePercent)(nil),
+		(*JoinPolicy_Any)(nil),
+	}
+	file_weft_v1_workflow_proto_msgTypes[7].OneofWrappers = []any{
 		(*WorkflowEvent_Run)(nil),
 		(*WorkflowEvent_Step)(nil),
 		(*WorkflowEvent_Compensation)(nil),
 	}
-	file_weft_v1_workflow_proto_msgTypes[20].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[21].OneofWrappers = []any{
 		(*WatchWorkflowResponse_Snapshot)(nil),
 		(*WatchWorkflowResponse_Event)(nil),
 		(*WatchWorkflowResponse_Heartbeat)(nil),
 	}
-	file_weft_v1_workflow_proto_msgTypes[22].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[23].OneofWrappers = []any{
 		(*WatchWorkflowsResponse_Event)(nil),
 		(*WatchWorkflowsResponse_Heartbeat)(nil),
 	}
@@ -2841,7 +3025,7 @@ func file_weft_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
-import type { Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
+import type { Duration, Empty, Timestamp, Value } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file weft/v1/workflow.proto.
@@ -34,7 +34,8 @@ export declare type StepDefinition = Message<"weft.v1.StepDefinition"> & {
   url: string;
 
   /**
-   * Ids of the steps that must complete before this one starts.
+   * Ids of the steps this one waits for; by default each must complete before
+   * this one starts (see join).
    *
    * @generated from field: repeated string depends_on = 3;
    */
@@ -68,6 +69,14 @@ export declare type StepDefinition = Message<"weft.v1.StepDefinition"> & {
    * @generated from field: string compensation = 7;
    */
   compensation: string;
+
+  /**
+   * How the step treats failed dependencies; unset means all (every
+   * dependency must complete). Only for steps with depends_on.
+   *
+   * @generated from field: weft.v1.JoinPolicy join = 8;
+   */
+  join?: JoinPolicy | undefined;
 };
 
 /**
@@ -75,6 +84,71 @@ export declare type StepDefinition = Message<"weft.v1.StepDefinition"> & {
  * Use `create(StepDefinitionSchema)` to create a new message.
  */
 export declare const StepDefinitionSchema: GenMessage<StepDefinition>;
+
+/**
+ * When a step with dependencies runs, given which of them completed or failed.
+ * Exactly one policy is set. A dependency failure that every dependent
+ * tolerates does not fail the run.
+ *
+ * @generated from message weft.v1.JoinPolicy
+ */
+export declare type JoinPolicy = Message<"weft.v1.JoinPolicy"> & {
+  /**
+   * @generated from oneof weft.v1.JoinPolicy.policy
+   */
+  policy: {
+    /**
+     * Runs when every dependency completed; a failed dependency fails the
+     * run (the default).
+     *
+     * @generated from field: google.protobuf.Empty all = 1;
+     */
+    value: Empty;
+    case: "all";
+  } | {
+    /**
+     * Runs once every dependency completed or failed; failed ones appear in
+     * previousSteps with their state and error.
+     *
+     * @generated from field: google.protobuf.Empty all_settled = 2;
+     */
+    value: Empty;
+    case: "allSettled";
+  } | {
+    /**
+     * Runs once every dependency settled if at least this many completed
+     * (1..number of dependencies); fails as soon as that is out of reach.
+     *
+     * @generated from field: int32 at_least = 3;
+     */
+    value: number;
+    case: "atLeast";
+  } | {
+    /**
+     * Runs once every dependency settled if the failed ones are at most this
+     * percentage (0..100) of them; fails as soon as it is exceeded.
+     *
+     * @generated from field: double tolerated_failure_percent = 4;
+     */
+    value: number;
+    case: "toleratedFailurePercent";
+  } | {
+    /**
+     * Runs as soon as one dependency completed; the unfinished ones that no
+     * other waiting step needs are cancelled. Fails when every one failed.
+     *
+     * @generated from field: google.protobuf.Empty any = 5;
+     */
+    value: Empty;
+    case: "any";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weft.v1.JoinPolicy.
+ * Use `create(JoinPolicySchema)` to create a new message.
+ */
+export declare const JoinPolicySchema: GenMessage<JoinPolicy>;
 
 /**
  * How failed attempts of a step are retried.
@@ -139,7 +213,9 @@ export declare type ErrorDetail = Message<"weft.v1.ErrorDetail"> & {
 
   /**
    * Machine-readable reason, e.g. "http_status", "timeout", "connection",
-   * "handler_error", "invalid_response", "step_failed", "cancelled", "timed_out".
+   * "handler_error", "invalid_response", "step_failed", "cancelled", "timed_out",
+   * "join_failed" (a step's join policy can no longer be met), "not_needed" (a
+   * step cancelled because the steps waiting for it went on without it).
    *
    * @generated from field: string reason = 2;
    */
@@ -1135,14 +1211,16 @@ export enum WorkflowState {
   RUNNING = 2,
 
   /**
-   * Every step completed.
+   * Every step completed, or failed with every step waiting for it tolerating
+   * the failure (join policies), or was cancelled as not needed.
    *
    * @generated from enum value: WORKFLOW_STATE_COMPLETED = 3;
    */
   COMPLETED = 3,
 
   /**
-   * A step failed for good (or the run timed out).
+   * A step failed for good and a step waiting for it could not tolerate it, or
+   * a step without dependents failed (or the run timed out).
    *
    * @generated from enum value: WORKFLOW_STATE_FAILED = 4;
    */
@@ -1215,14 +1293,16 @@ export enum StepState {
   FAILED = 5,
 
   /**
-   * The run was cancelled or failed while this step was in flight or waiting.
+   * The run was cancelled or failed while this step was in flight or waiting,
+   * or the steps waiting for it went on without it (reason "not_needed").
    *
    * @generated from enum value: STEP_STATE_CANCELLED = 6;
    */
   CANCELLED = 6,
 
   /**
-   * The step never started because the run ended first.
+   * The step never started because the run ended first, or because its join
+   * policy could no longer be met (reason "join_failed").
    *
    * @generated from enum value: STEP_STATE_SKIPPED = 7;
    */

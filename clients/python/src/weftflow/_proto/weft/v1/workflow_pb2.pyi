@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -99,7 +100,7 @@ WORKFLOW_VIEW_BASIC: WorkflowView
 WORKFLOW_VIEW_FULL: WorkflowView
 
 class StepDefinition(_message.Message):
-    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation")
+    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join")
     ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +108,7 @@ class StepDefinition(_message.Message):
     RETRIES_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     COMPENSATION_FIELD_NUMBER: _ClassVar[int]
+    JOIN_FIELD_NUMBER: _ClassVar[int]
     id: str
     url: str
     depends_on: _containers.RepeatedScalarFieldContainer[str]
@@ -114,7 +116,22 @@ class StepDefinition(_message.Message):
     retries: RetryPolicy
     timeout: _duration_pb2.Duration
     compensation: str
-    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ...) -> None: ...
+    join: JoinPolicy
+    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ..., join: _Optional[_Union[JoinPolicy, _Mapping]] = ...) -> None: ...
+
+class JoinPolicy(_message.Message):
+    __slots__ = ("all", "all_settled", "at_least", "tolerated_failure_percent", "any")
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    ALL_SETTLED_FIELD_NUMBER: _ClassVar[int]
+    AT_LEAST_FIELD_NUMBER: _ClassVar[int]
+    TOLERATED_FAILURE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    ANY_FIELD_NUMBER: _ClassVar[int]
+    all: _empty_pb2.Empty
+    all_settled: _empty_pb2.Empty
+    at_least: int
+    tolerated_failure_percent: float
+    any: _empty_pb2.Empty
+    def __init__(self, all: _Optional[_Union[_empty_pb2.Empty, _Mapping]] = ..., all_settled: _Optional[_Union[_empty_pb2.Empty, _Mapping]] = ..., at_least: _Optional[int] = ..., tolerated_failure_percent: _Optional[float] = ..., any: _Optional[_Union[_empty_pb2.Empty, _Mapping]] = ...) -> None: ...
 
 class RetryPolicy(_message.Message):
     __slots__ = ("max_attempts", "backoff", "initial_interval", "max_interval", "jitter")
