@@ -31,6 +31,8 @@ tsc --noEmit -p tsconfig.json || exit 1
 step "set-up: tools, Python dependencies, packages to test"
 bash scripts/install-mongo-java-server.sh || exit 1
 bash scripts/install-tools.sh || exit 1
+# The web console (console/dist): the browser tests use it, and the packages ship it.
+npm run build:console || exit 1
 if [ -d clients/python ]; then
   .venv/bin/pip install -q --disable-pip-version-check -r clients/python/requirements-dev.txt -e clients/python || exit 1
   bash scripts/prepare-python-package-test.sh || exit 1
