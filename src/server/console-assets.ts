@@ -70,7 +70,8 @@ export function isConsolePath(path: string): boolean {
  */
 export function consoleSegments(path: string): string[] | undefined {
   if (!path.startsWith(CONSOLE_PATH) || path.length > LONGEST_PATH) return undefined;
-  const rest = path.slice(CONSOLE_PATH.length);
+  // One trailing slash is allowed (a client-side route written as a directory).
+  const rest = path.slice(CONSOLE_PATH.length).replace(/(?<=[^/])\/$/, "");
   if (rest === "") return [];
   const segments: string[] = [];
   for (const raw of rest.split("/")) {
