@@ -67,20 +67,31 @@ export function useRuns(query: RunsQuery): RunsResult {
       clearTimeout(timer);
       timer = setTimeout(() => void load(), RELOAD_DEBOUNCE_MS);
     };
+    const startPolling = () => {
+      poller ??= setInterval(() => {
+        void load();
+        setResult((r) => ({ ...r, changes: r.changes + 1 }));
+      }, POLL_MS);
+    };
     const watch = async () => {
       while (!abort.signal.aborted) {
         try {
+          // Until the stream shows it is open (its headers, or its first message, which may be a
+          // heartbeat a while later), the page is also polled so that nothing in between is missed.
           setResult((r) => ({ ...r, live: "connecting" }));
-          const stream = weft.watchWorkflows({ workflowId: query.workflowId }, { signal: abort.signal });
-          let first = true;
+          startPolling();
+          let open = false;
+          const opened = () => {
+            if (open) return;
+            open = true;
+            clearInterval(poller);
+            poller = undefined;
+            setResult((r) => ({ ...r, live: "watch", changes: r.changes + 1 }));
+            reload();
+          };
+          const stream = weft.watchWorkflows({ workflowId: query.workflowId }, { signal: abort.signal, onHeader: opened });
           for await (const msg of stream) {
-            if (first) {
-              first = false;
-              clearInterval(poller);
-              poller = undefined;
-              setResult((r) => ({ ...r, live: "watch" }));
-              reload();
-            }
+            opened();
             if (msg.kind.case === "event") {
               setResult((r) => ({ ...r, changes: r.changes + 1 }));
               reload();
@@ -96,10 +107,7 @@ export function useRuns(query: RunsQuery): RunsResult {
         }
         // The stream ended or failed: ListWorkflows paging (polled) until it reconnects.
         setResult((r) => ({ ...r, live: "poll" }));
-        poller ??= setInterval(() => {
-          void load();
-          setResult((r) => ({ ...r, changes: r.changes + 1 }));
-        }, POLL_MS);
+        startPolling();
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
     };
