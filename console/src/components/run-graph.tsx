@@ -72,6 +72,7 @@ export function RunGraph({ steps, now, selected, onSelect }: { steps: StepView[]
           edges={edges}
           nodeTypes={nodeTypes}
           fitView
+          fitViewOptions={{ maxZoom: 1, padding: 0.12 }}
           minZoom={0.02}
           maxZoom={2}
           onlyRenderVisibleElements={big}
