@@ -4,6 +4,8 @@
 # then type-checks and bundles it with Vite. `npm run build:console`; scripts/test.sh runs it in
 # its set-up, and the npm package and the container image ship console/dist.
 set -euo pipefail
+# Everything it prints goes to stderr: `npm pack --json` (whose prepack runs this) keeps stdout for its JSON.
+exec 1>&2
 cd "$(dirname "$0")/../console"
 stamp=node_modules/.weft-installed-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
