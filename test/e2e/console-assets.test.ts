@@ -6,11 +6,13 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { connect as connectH2 } from "node:http2";
+import { request as requestTls } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { digestApiKeys } from "../../src/domain/api-keys.ts";
 import { CONSOLE_CSP, consoleSegments } from "../../src/server/console-assets.ts";
+import { makeTestCerts } from "../support/tls-certs.ts";
 import { startWeft, type TestWeft } from "../support/weft.ts";
 
 interface Answer {
@@ -205,6 +207,48 @@ describe("without built files, or switched off", () => {
       expect(res.body).not.toContain("console");
     } finally {
       await w.stop();
+    }
+  });
+});
+
+describe("with TLS", () => {
+  it("the console is served over TLS, HTTP/2 (ALPN) and HTTP/1.1", async () => {
+    const certs = makeTestCerts();
+    const w = await startWeft({
+      console: { enabled: true, assetsDir: assets },
+      tls: { certFile: certs.files.cert, keyFile: certs.files.key, clientCaFile: undefined, cert: certs.cert, key: certs.key, clientCa: undefined },
+    });
+    try {
+      const { port } = new URL(w.baseUrl);
+      const h1 = await new Promise<{ status: number; body: string; csp: unknown }>((resolve, reject) => {
+        const req = requestTls({ host: "127.0.0.1", port, path: "/ui/runs/wf_x", ca: certs.ca }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), csp: res.headers["content-security-policy"] }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      expect(h1).toEqual({ status: 200, body: INDEX, csp: CONSOLE_CSP });
+      const session = connectH2(`https://127.0.0.1:${port}`, { ca: certs.ca });
+      try {
+        const h2 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const stream = session.request({ ":method": "GET", ":path": "/ui/assets/index-abc123.js" });
+          let status = 0;
+          const chunks: Buffer[] = [];
+          stream.on("response", (h) => (status = Number(h[":status"])));
+          stream.on("data", (c: Buffer) => chunks.push(c));
+          stream.on("end", () => resolve({ status, body: Buffer.concat(chunks).toString("utf8") }));
+          stream.on("error", reject);
+          stream.end();
+        });
+        expect(h2).toEqual({ status: 200, body: "console.log('weft');\n" });
+      } finally {
+        session.close();
+      }
+    } finally {
+      await w.stop();
+      certs.remove();
     }
   });
 });
