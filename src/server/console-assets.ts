@@ -4,12 +4,15 @@
 // Vite's content-hashed files under /ui/assets/ are cached for a year, everything else is
 // revalidated. Every answer has a strict Content-Security-Policy and nosniff. A path is decoded
 // segment by segment and must stay inside the directory (no "..", no encoded separators, no
-// symbolic link out of it).
+// symbolic link out of it). Text files are sent gzipped to clients that accept it (compressed once,
+// kept in memory while the file is unchanged).
 import { realpathSync } from "node:fs";
 import { readFile, realpath, stat } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { extname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { gzip as gzipCallback } from "node:zlib";
 import type { RequestHandler } from "./listener.ts";
 
 type Req = Parameters<RequestHandler>[0];
@@ -59,6 +62,11 @@ const NOT_BUILT = `<!doctype html>
 
 const LONGEST_PATH = 1024;
 
+const gzip = promisify(gzipCallback);
+/** Smaller files are sent as they are. */
+const GZIP_MIN_BYTES = 1024;
+const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".map", ".svg", ".txt", ".wasm"]);
+
 /** Whether an URL path is the console's. */
 export function isConsolePath(path: string): boolean {
   return path === "/ui" || path.startsWith(CONSOLE_PATH);
@@ -92,6 +100,7 @@ export interface ConsoleAssets {
 }
 
 export function consoleAssets(dir: string = DEFAULT_CONSOLE_DIR): ConsoleAssets {
+  const compressor = gzipCache();
   // Resolved once when it exists (a build after start-up is found on the next request).
   let root: string | undefined;
   const rootDir = (): string | undefined => {
@@ -117,7 +126,8 @@ export function consoleAssets(dir: string = DEFAULT_CONSOLE_DIR): ConsoleAssets 
       }
       const segments = consoleSegments(path);
       if (!segments) return send(res, 404, "not found\n", "text/plain; charset=utf-8", "no-store", head);
-      void serve(rootDir(), segments, res, head).catch(() => {
+      const gzipOk = /\bgzip\b/i.test(String(req.headers["accept-encoding"] ?? ""));
+      void serve(rootDir(), segments, res, head, gzipOk ? compressor : undefined).catch(() => {
         if (!res.headersSent) send(res, 500, "console file unreadable\n", "text/plain; charset=utf-8", "no-store", head);
         else res.destroy();
       });
@@ -125,20 +135,46 @@ export function consoleAssets(dir: string = DEFAULT_CONSOLE_DIR): ConsoleAssets 
   };
 }
 
-async function serve(root: string | undefined, segments: string[], res: Res, head: boolean): Promise<void> {
+type Compressor = (file: string, body: Buffer) => Promise<Buffer | undefined>;
+
+/** Gzipped copies of compressible files, by path, while their size and modification time are unchanged. */
+function gzipCache(): Compressor {
+  const cache = new Map<string, { stamp: string; gz: Buffer }>();
+  return async (file, body) => {
+    if (body.byteLength < GZIP_MIN_BYTES || !COMPRESSIBLE.has(extname(file).toLowerCase())) return undefined;
+    const { size, mtimeMs } = await stat(file);
+    const stamp = `${size}:${mtimeMs}`;
+    const hit = cache.get(file);
+    if (hit?.stamp === stamp) return hit.gz;
+    const gz = await gzip(body, { level: 9 });
+    cache.set(file, { stamp, gz });
+    return gz;
+  };
+}
+
+async function serve(root: string | undefined, segments: string[], res: Res, head: boolean, compress: Compressor | undefined): Promise<void> {
   const index = root && (await regularFile(root, join(root, "index.html")));
   if (!root || !index) return send(res, 503, NOT_BUILT, "text/html; charset=utf-8", "no-store", head);
   const file = segments.length === 0 ? index : await regularFile(root, join(root, ...segments));
   if (file) {
     const type = TYPES[extname(file).toLowerCase()] ?? "application/octet-stream";
     const hashed = segments.length === 2 && segments[0] === "assets";
-    return send(res, 200, await readFile(file), type, hashed ? "public, max-age=31536000, immutable" : "no-cache", head);
+    return sendFile(res, file, type, hashed ? "public, max-age=31536000, immutable" : "no-cache", head, compress);
   }
   // A missing file (a name with an extension, or under assets/) is a 404; anything else is a
   // client-side route of the console, answered with index.html.
   const last = segments[segments.length - 1]!;
   if (segments[0] === "assets" || extname(last) !== "") return send(res, 404, "not found\n", "text/plain; charset=utf-8", "no-store", head);
-  return send(res, 200, await readFile(index), "text/html; charset=utf-8", "no-cache", head);
+  return sendFile(res, index, "text/html; charset=utf-8", "no-cache", head, compress);
+}
+
+async function sendFile(res: Res, file: string, type: string, cache: string, head: boolean, compress: Compressor | undefined): Promise<void> {
+  const body = await readFile(file);
+  const r = res as ServerResponse;
+  if (COMPRESSIBLE.has(extname(file).toLowerCase())) r.setHeader("vary", "accept-encoding");
+  const gz = compress && (await compress(file, body));
+  if (gz) r.setHeader("content-encoding", "gzip");
+  send(res, 200, gz ?? body, type, cache, head);
 }
 
 /** The real path of a regular file inside root, or undefined. */

@@ -8,6 +8,7 @@ import { request } from "node:http";
 import { connect as connectH2 } from "node:http2";
 import { request as requestTls } from "node:https";
 import { tmpdir } from "node:os";
+import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { digestApiKeys } from "../../src/domain/api-keys.ts";
@@ -19,6 +20,7 @@ interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  bytes: Buffer;
 }
 
 function raw(baseUrl: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
@@ -27,7 +29,10 @@ function raw(baseUrl: string, method: string, path: string, headers: Record<stri
     const req = request({ host: hostname, port, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("end", () => {
+        const bytes = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes.toString("utf8"), bytes });
+      });
     });
     req.on("error", reject);
     req.end();
@@ -42,6 +47,8 @@ const KEYS = {
 
 const INDEX = '<!doctype html><html><head><script type="module" src="/ui/assets/index-abc123.js"></script></head><body>console</body></html>';
 
+const BIG = `export const rows = ${JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ step: `s${i}`, state: "completed" })))};\n`;
+
 let root: string;
 let assets: string;
 let weft: TestWeft;
@@ -53,6 +60,7 @@ beforeAll(async () => {
   writeFileSync(join(assets, "index.html"), INDEX);
   writeFileSync(join(assets, "assets", "index-abc123.js"), "console.log('weft');\n");
   writeFileSync(join(assets, "assets", "index-abc123.css"), "body{}\n");
+  writeFileSync(join(assets, "assets", "big-abc123.js"), BIG);
   writeFileSync(join(assets, "logo.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>");
   // Outside the console's directory: what a traversal would reach.
   writeFileSync(join(root, "secret.txt"), "not for the console");
@@ -104,6 +112,20 @@ describe("the console's files", () => {
     const svg = await raw(weft.baseUrl, "GET", "/ui/logo.svg");
     expect(svg.headers["content-type"]).toBe("image/svg+xml");
     expect(svg.headers["cache-control"]).toBe("no-cache");
+  });
+
+  it("text files are gzipped for clients that accept it, and only for them", async () => {
+    const gz = await raw(weft.baseUrl, "GET", "/ui/assets/big-abc123.js", { "accept-encoding": "br, gzip" });
+    expect(gz.status).toBe(200);
+    expect(gz.headers["content-encoding"]).toBe("gzip");
+    expect(gz.headers.vary).toBe("accept-encoding");
+    expect(gz.bytes.byteLength).toBeLessThan(Buffer.byteLength(BIG) / 4);
+    expect(gunzipSync(gz.bytes).toString("utf8")).toBe(BIG);
+    const again = await raw(weft.baseUrl, "GET", "/ui/assets/big-abc123.js", { "accept-encoding": "gzip" });
+    expect(again.bytes.equals(gz.bytes)).toBe(true);
+    const plain = await raw(weft.baseUrl, "GET", "/ui/assets/big-abc123.js");
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    expect(plain.body).toBe(BIG);
   });
 
   it("a missing file is a 404, not index.html", async () => {
