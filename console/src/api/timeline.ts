@@ -1,6 +1,26 @@
 // The run's timeline (Gantt) from its event log: one bar per attempt, retry wait and
 // compensation call of each step, and the webhook delivery.
-import type { EventView, RunDetail } from "./view-models.ts";
+// Pure (no imports): its inputs are the parts of the view models (view-models.ts) it reads.
+
+/** What the timeline reads of a run (RunDetail has it). */
+export interface TimelineRun {
+  steps: { id: string }[];
+  createdAt?: number;
+  completedAt?: number;
+  webhook?: { state: string; attempts: number; deliveredAt?: number; giveUpAt?: number; lastError?: { message: string } };
+}
+
+/** What the timeline reads of an event (EventView has it). */
+export interface TimelineEvent {
+  sequence: number;
+  time: number;
+  stepId: string;
+  kind: "run" | "step" | "compensation" | "other";
+  from: string;
+  to: string;
+  attempt: number;
+  error?: { message: string };
+}
 
 export type BarKind = "attempt" | "retry_wait" | "compensation" | "compensation_wait" | "webhook";
 
@@ -25,7 +45,7 @@ export interface Timeline {
 
 export const WEBHOOK_ROW = "webhook";
 
-export function buildTimeline(run: RunDetail, events: EventView[], now: number): Timeline {
+export function buildTimeline(run: TimelineRun, events: TimelineEvent[], now: number): Timeline {
   const bars: TimelineBar[] = [];
   const open = new Map<string, TimelineBar>();
   const key = (row: string, kind: BarKind) => `${kind}\u0000${row}`;
