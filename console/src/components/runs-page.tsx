@@ -18,7 +18,12 @@ const PAGE_SIZE = 25;
 /** The runs, newest first: filters, counts by state, paging; live. */
 export function RunsPage() {
   const auth = useAuth();
-  const [filters, setFilters] = useState<Filters>({ state: "", workflowId: "" });
+  // The filters are kept in the address (?state=…&workflow=…), so that a link shows the same list.
+  const [filters, setFilters] = useState<Filters>(() => {
+    const q = new URLSearchParams(window.location.search);
+    const state = q.get("state") ?? "";
+    return { state: runStateOf(state) === undefined ? "" : state, workflowId: (q.get("workflow") ?? "").slice(0, 128) };
+  });
   // Tokens of the pages before the current one (the first page's is "").
   const [tokens, setTokens] = useState<string[]>([""]);
   const [searchProblem, setSearchProblem] = useState<ApiProblem>();
@@ -30,7 +35,14 @@ export function RunsPage() {
   );
   const result = useRuns(query);
   const counts = useStateCounts(filters.workflowId, result.changes, auth.version);
-  useEffect(() => setTokens([""]), [filters.state, filters.workflowId]);
+  useEffect(() => {
+    setTokens([""]);
+    const q = new URLSearchParams();
+    if (filters.state) q.set("state", filters.state);
+    if (filters.workflowId) q.set("workflow", filters.workflowId);
+    const search = q.size > 0 ? `?${q}` : "";
+    if (search !== window.location.search) window.history.replaceState(null, "", `${window.location.pathname}${search}`);
+  }, [filters.state, filters.workflowId]);
 
   const search = async (runId: string) => {
     setSearchProblem(undefined);

@@ -184,6 +184,12 @@ describe("runs page", () => {
     await poll(countOf(page.getByTestId("run-row"))).toBe(1);
     await poll(textOf(page.getByTestId("count-completed-value"))).toBe("1");
     await poll(textOf(page.getByTestId("count-failed-value"))).toBe("0");
+    // The filter is in the address: a reload (or a link) shows the same list.
+    expect(new URL(page.url()).searchParams.get("workflow")).toBe("console-filter-a");
+    await page.reload();
+    await shown(page.locator(`[data-testid=run-row][data-run-id="${done}"]`));
+    await poll(countOf(page.getByTestId("run-row"))).toBe(1);
+    expect(await page.getByTestId("filter-workflow").inputValue()).toBe("console-filter-a");
 
     await page.getByTestId("search-run").fill(failed);
     await page.getByTestId("search-run-go").click();
