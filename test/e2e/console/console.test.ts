@@ -1,7 +1,8 @@
 // The web console in a real browser (Debian's Chromium through playwright-core) against a real
 // Weft with API keys configured and real step handlers: runs move live on the run page (a handler
-// held open, then released), a retry shows on the timeline, Cancel cancels the run (checked
-// through the API), the runs list filters and shows new runs without a reload, the key form, and a
+// held open, then released; a large result collapsed; the webhook delivery), a retry shows on the
+// timeline, Cancel cancels the run (checked
+// through the API), the runs list filters, pages and shows new runs without a reload, the key form, and a
 // read key cannot cancel. The console's files are the built ones (npm run build:console, done by
 // scripts/test.sh's set-up). Every wait is Playwright's auto-waiting expect with a generous limit.
 import { existsSync } from "node:fs";
@@ -101,11 +102,19 @@ describe("run page", () => {
   it("shows steps change state live as a held handler is released", async () => {
     const hold = gate();
     handlers.on("/live/hold", () => hold.promise.then(() => ({ json: { success: true, result: { held: true } } })));
-    const runId = await createRun("console-live", [
-      { id: "first", url: handlers.url("/live/first") },
-      { id: "held", url: handlers.url("/live/hold"), dependsOn: ["first"] },
-      { id: "last", url: handlers.url("/live/last"), dependsOn: ["held"] },
-    ]);
+    const big = Array.from({ length: 300 }, (_, i) => ({ item: i, sku: `sku-${i}` }));
+    handlers.on("/live/last", () => ({ json: { success: true, result: { items: big } } }));
+    handlers.on("/live/done", () => ({ json: {} }));
+    const { workflow } = await api.createWorkflow({
+      id: "console-live",
+      steps: [
+        { id: "first", url: handlers.url("/live/first") },
+        { id: "held", url: handlers.url("/live/hold"), dependsOn: ["first"] },
+        { id: "last", url: handlers.url("/live/last"), dependsOn: ["held"] },
+      ] as StepDefinition[],
+      onComplete: handlers.url("/live/done"),
+    });
+    const runId = workflow!.id;
     await openConsole(`/ui/runs/${runId}`);
     await poll(attrOf(page.getByTestId("node-first"), "data-state")).toBe("completed");
     await poll(attrOf(page.getByTestId("node-held"), "data-state")).toBe("running");
@@ -118,6 +127,16 @@ describe("run page", () => {
     // The step panel shows the released handler's result.
     await page.getByTestId("node-held").click();
     await poll(textOf(page.getByTestId("step-result"))).toContain('"held": true');
+    // A large result is collapsed until opened.
+    await page.getByTestId("node-last").click();
+    const result = page.locator("details[data-testid=step-result]");
+    await poll(textOf(result.locator("summary"))).toMatch(/^JSON, [\d,]+ characters \(show\)$/);
+    expect(await result.evaluate((d) => (d as unknown as { open: boolean }).open)).toBe(false);
+    await result.locator("summary").click();
+    await poll(textOf(result.locator("pre"))).toContain('"sku": "sku-299"');
+    // The on_complete webhook's delivery, on the run and on the timeline.
+    await poll(attrOf(page.getByTestId("webhook-state"), "data-state")).toBe("delivered");
+    await poll(countOf(page.locator("[data-testid=timeline-bar][data-kind=webhook]"))).toBe(1);
   });
 
   it("shows a failed attempt and its retry wait on the timeline, and the attempt's error in the step panel", async () => {
@@ -195,6 +214,23 @@ describe("runs page", () => {
     await page.getByTestId("search-run-go").click();
     await poll(attrOf(page.getByTestId("run-page"), "data-run-id")).toBe(failed);
     await poll(textOf(page.getByTestId("run-error"))).toContain("HTTP 400");
+  });
+
+  it("pages through the runs, 25 a page", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 27; i++) ids.push(await createRun("console-paging", [{ id: "s", url: handlers.url("/paging/ok") }]));
+    await openConsole("/ui/?workflow=console-paging");
+    const rows = page.getByTestId("run-row");
+    // Newest first.
+    await poll(attrOf(rows, "data-run-id")).toBe(ids[26]);
+    await poll(countOf(rows)).toBe(25);
+    await page.getByTestId("page-next").click();
+    await poll(countOf(rows)).toBe(2);
+    expect(await rows.evaluateAll((r) => r.map((e) => e.getAttribute("data-run-id")))).toEqual([ids[1], ids[0]]);
+    expect(await page.getByTestId("page-next").isDisabled()).toBe(true);
+    await page.getByTestId("page-prev").click();
+    await poll(countOf(rows)).toBe(25);
+    await poll(attrOf(rows, "data-run-id")).toBe(ids[26]);
   });
 
   it("shows new runs and their state changes without a reload", async () => {
