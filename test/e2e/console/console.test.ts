@@ -1,10 +1,10 @@
 // The web console in a real browser (Debian's Chromium through playwright-core) against a real
 // Weft with API keys configured and real step handlers: runs move live on the run page (a handler
 // held open, then released; a large result collapsed; the webhook delivery), a retry shows on the
-// timeline, Cancel cancels the run (checked
-// through the API), the runs list filters, pages and shows new runs without a reload, the key form, and a
-// read key cannot cancel. The console's files are the built ones (npm run build:console, done by
-// scripts/test.sh's set-up). Every wait is Playwright's auto-waiting expect with a generous limit.
+// timeline, Cancel cancels the run (checked through the API), the runs list filters, pages and
+// shows new runs without a reload, the key form, and a read key cannot cancel. The console's files
+// are the built ones (npm run build:console, done by scripts/test.sh's set-up). Every wait polls
+// the page (vitest's expect.poll over Playwright locators) with a generous limit, never a sleep.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
