@@ -47,7 +47,23 @@ function loadElk(): Promise<Elk> {
   return elk;
 }
 
-export async function layoutDag(steps: LayoutStep[]): Promise<Layout> {
+/** Layouts of the graphs seen on this page (by shape), so that going back to a run is instant. */
+const cache = new Map<string, Promise<Layout>>();
+const CACHE_SIZE = 20;
+
+export function layoutDag(steps: LayoutStep[]): Promise<Layout> {
+  const shape = JSON.stringify(steps.map((s) => [s.id, s.dependsOn]));
+  let layout = cache.get(shape);
+  if (!layout) {
+    layout = computeLayout(steps);
+    layout.catch(() => cache.delete(shape));
+    cache.set(shape, layout);
+    if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  }
+  return layout;
+}
+
+async function computeLayout(steps: LayoutStep[]): Promise<Layout> {
   const started = performance.now();
   const ids = new Set(steps.map((s) => s.id));
   const graph: ElkNode = {
