@@ -20,6 +20,8 @@ COPY package.json ./
 COPY bin ./bin
 COPY gen/ts ./gen/ts
 COPY src ./src
+# The web console (/ui/), built beforehand: npm run build:console
+COPY console/dist ./console/dist
 RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 USER node

@@ -52,6 +52,12 @@ export interface Config {
     /** Distinct workflow ids with a label value of their own; later ones are "other". */
     maxWorkflowLabels: number;
   };
+  /** The web console at /ui/. */
+  console: {
+    enabled: boolean;
+    /** Directory of the built console (default: console/dist of the installation); tests point it elsewhere. */
+    assetsDir?: string;
+  };
 }
 
 export interface TlsConfig {
@@ -115,6 +121,7 @@ export const OPTIONS: Option[] = [
   { flag: "metrics", env: "WEFT_METRICS", default: "on", help: "GET /metrics (Prometheus) on the API port: on or off" },
   { flag: "metrics-auth", env: "WEFT_METRICS_AUTH", default: "auth", help: "/metrics: auth (needs a read key when keys are configured) or open" },
   { flag: "metrics-max-workflow-ids", env: "WEFT_METRICS_MAX_WORKFLOW_IDS", default: "200", help: "distinct workflow ids that get their own metric label value; later ones are counted as \"other\"" },
+  { flag: "console", env: "WEFT_CONSOLE", default: "on", help: "the web console at /ui/ on the API port: on or off (its API calls need a key like any client's)" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
 ];
 
@@ -302,7 +309,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     },
     auth,
     metrics: loadMetrics(get, int),
+    console: { enabled: onOff("console", get("console")) },
   };
+}
+
+function onOff(name: string, value: string): boolean {
+  const v = value.trim();
+  if (v !== "on" && v !== "off") throw new ConfigError(`${name}: "${v.slice(0, 20)}" must be on or off`);
+  return v === "on";
 }
 
 function loadMetrics(get: (flag: string) => string, int: (name: string, value: string, min: number, max?: number) => number): Config["metrics"] {

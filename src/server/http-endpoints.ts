@@ -1,11 +1,13 @@
 // Plain HTTP endpoints in front of the Connect handler, on the same port
 // (HTTP/1.1 and HTTP/2): GET /healthz (live), GET /readyz (ready to serve) and
-// GET /metrics (Prometheus). Every other request goes on to Connect.
+// GET /metrics (Prometheus), and the web console's files under /ui/ (console-assets.ts). Every
+// other request goes on to Connect.
 import type { ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
 import type { RequestHandler } from "./listener.ts";
 import { type ApiKeyRing, checkAuthorization } from "./api-key-auth.ts";
+import { type ConsoleAssets, isConsolePath } from "./console-assets.ts";
 
 export interface HttpEndpointsOptions {
   /** Resolves with whether the server is ready (start-up recovery done, store reachable, not shutting down). */
@@ -17,6 +19,8 @@ export interface HttpEndpointsOptions {
     keys: ApiKeyRing;
     auth: "auth" | "open";
   };
+  /** Unset: no console (/ui/ goes on to Connect, which answers 404). */
+  console?: ConsoleAssets;
 }
 
 type Req = Parameters<RequestHandler>[0];
@@ -36,12 +40,14 @@ function send(res: Res, status: number, body: string, contentType = "text/plain;
 export function withHttpEndpoints(next: RequestHandler, options: HttpEndpointsOptions): RequestHandler {
   const metrics = options.metrics;
   const needsKey = metrics !== undefined && metrics.auth === "auth" && metrics.keys.size > 0;
+  const consoleAssets = options.console;
   return (req, res) => {
     const method = req.method;
-    if (method !== "GET" && method !== "HEAD") return next(req, res);
     const url = req.url ?? "";
     const q = url.indexOf("?");
     const path = q === -1 ? url : url.slice(0, q);
+    if (consoleAssets && isConsolePath(path)) return consoleAssets.handle(req, res, path);
+    if (method !== "GET" && method !== "HEAD") return next(req, res);
     const head = method === "HEAD";
     switch (path) {
       case "/healthz":

@@ -35,6 +35,7 @@ import { unknownEnumInterceptor } from "./unknown-enum-interceptor.ts";
 import { strictJsonOptions } from "../transport/strict-json-decoder.ts";
 import { listen } from "./listener.ts";
 import { withHttpEndpoints } from "./http-endpoints.ts";
+import { consoleAssets } from "./console-assets.ts";
 import { PrometheusMetrics } from "../metrics/prometheus-metrics.ts";
 import { unknownRoute } from "./unknown-route.ts";
 import { registerReflection } from "./reflection-service.ts";
@@ -220,6 +221,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   const handler = withHttpEndpoints(connectHandler, {
     ready: () => (ready ? storeAnswers(store) : Promise.resolve(false)),
     metrics: metrics && { registry: metrics.registry, keys, auth: config.metrics.auth },
+    console: config.console.enabled ? consoleAssets(config.console.assetsDir) : undefined,
   });
   const listener = await listen(handler, {
     host: config.host,
@@ -242,6 +244,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       store: ownership ? "mongodb" : config.dataDir,
       tls: config.tls ? (config.tls.clientCa ? "mtls" : "tls") : "off",
       metrics: metrics ? config.metrics.auth : "off",
+      console: config.console.enabled ? "/ui/" : "off",
     },
     "weft listening",
   );

@@ -151,6 +151,10 @@ describe.skipIf("missing" in state)("the container image's install and start ste
       const calls = handlers.callsFor(workflow!.id);
       expect(calls.map((c) => c.path)).toEqual(["/image/a", "/image/b"]);
       for (const call of calls) expectSigned(call);
+      // The image ships the built web console.
+      const ui = await fetch(`http://127.0.0.1:${port}/ui/`);
+      expect(ui.status).toBe(200);
+      expect(await ui.text()).toContain('<div id="root">');
     } finally {
       if (child.exitCode === null) child.kill("SIGTERM");
     }

@@ -63,6 +63,9 @@ describe.skipIf("missing" in state || !node)("the @weftflow/server package, inst
     expect(existsSync(join(pkg, "dist", "main.js"))).toBe(true);
     expect(existsSync(join(pkg, "dist", "store", "sqlite-checkpointer.js"))).toBe(true);
     expect(existsSync(join(pkg, "dist", "cli", "main.js"))).toBe(true);
+    // The built web console (served at /ui/).
+    expect(readFileSync(join(pkg, "console", "dist", "index.html"), "utf8")).toContain('<div id="root">');
+    expect(existsSync(join(pkg, "console", "src"))).toBe(false);
     expect(existsSync(join(pkg, "src"))).toBe(false);
     expect(readFileSync(join(pkg, "LICENSE"), "utf8")).toBe(readFileSync(join(REPO_ROOT, "LICENSE"), "utf8"));
     for (const dev of ["vitest", "typescript", "@bufbuild/buf", "testcontainers"]) expect(existsSync(join(project, "node_modules", dev)), dev).toBe(false);

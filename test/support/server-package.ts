@@ -20,7 +20,7 @@ export function preparedRoot(repoRoot = REPO_ROOT): string {
 }
 
 /** What the packaged server is made of: a change to any of these makes a prepared directory stale. */
-export const SERVER_SOURCES = ["package.json", "package-lock.json", "Dockerfile", "tsconfig.json", "tsconfig.build.json", "bin", "src", "gen/ts"];
+export const SERVER_SOURCES = ["package.json", "package-lock.json", "Dockerfile", "tsconfig.json", "tsconfig.build.json", "bin", "src", "gen/ts", "console/dist", "console/.npmignore"];
 
 /** sha256 over the files at `paths` (relative to the repository; directories recursively), names and contents. */
 export function sourcesDigest(paths: string[] = SERVER_SOURCES, repoRoot = REPO_ROOT): string {

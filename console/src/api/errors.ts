@@ -1,0 +1,31 @@
+// API errors as the console shows them.
+import { Code, ConnectError } from "@connectrpc/connect";
+
+export interface ApiProblem {
+  code: Code;
+  codeName: string;
+  message: string;
+  /** UNAUTHENTICATED: the key form is shown. */
+  needsKey: boolean;
+  /** PERMISSION_DENIED: the key's scope is too small. */
+  denied: boolean;
+}
+
+const CODE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Code).filter(([, v]) => typeof v === "number").map(([k, v]) => [v, k.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()]),
+);
+
+export function toProblem(err: unknown): ApiProblem {
+  const e = ConnectError.from(err);
+  return {
+    code: e.code,
+    codeName: CODE_NAMES[e.code] ?? String(e.code),
+    message: e.rawMessage,
+    needsKey: e.code === Code.Unauthenticated,
+    denied: e.code === Code.PermissionDenied,
+  };
+}
+
+export function isAbort(err: unknown): boolean {
+  return err instanceof ConnectError ? err.code === Code.Canceled : (err as Error)?.name === "AbortError";
+}

@@ -1,0 +1,68 @@
+import { useEffect, useState } from "react";
+import { useAuth } from "../api/auth-context.ts";
+import { isTerminalRun, runStateOf } from "../api/states.ts";
+import { navigate, RUNS_HREF } from "../hooks/use-route.ts";
+import { useNow } from "../hooks/use-now.ts";
+import { useRun } from "../hooks/use-run.ts";
+import { useWriteAccess } from "../hooks/use-write-access.ts";
+import { CancelButton } from "./cancel-button.tsx";
+import { EventLog } from "./event-log.tsx";
+import { ProblemBanner } from "./problem-banner.tsx";
+import { RunGraph } from "./run-graph.tsx";
+import { RunOverview } from "./run-overview.tsx";
+import { StateBadge } from "./state-badge.tsx";
+import { StepPanel } from "./step-panel.tsx";
+import { TimelineChart } from "./timeline-chart.tsx";
+
+/** One run: its DAG, timeline, selected step, fields and event log, live; Cancel. */
+export function RunPage({ id }: { id: string }) {
+  const auth = useAuth();
+  const { run, events, problem, live, setRun } = useRun(id);
+  const access = useWriteAccess(auth.version);
+  const [selected, setSelected] = useState<string>();
+  const terminal = run ? isTerminalRun(runStateOf(run.state) ?? 0) : false;
+  const now = useNow(500, !terminal);
+  useEffect(() => setSelected(undefined), [id]);
+  const step = run?.steps.find((s) => s.id === selected);
+
+  return (
+    <section data-testid="run-page" data-run-id={id}>
+      <div className="page-head">
+        <a
+          href={RUNS_HREF}
+          onClick={(e) => {
+            e.preventDefault();
+            navigate(RUNS_HREF);
+          }}
+        >
+          ← Runs
+        </a>
+        <h1>
+          <code>{id}</code>
+        </h1>
+        {run && <StateBadge state={run.state} testId="run-state" />}
+        <span className={`live live-${live ? "watch" : "poll"}`}>{live ? "live" : terminal ? "finished" : "reconnecting…"}</span>
+        {run && !terminal && <CancelButton runId={id} access={access} onCancelled={setRun} />}
+      </div>
+      {problem && <ProblemBanner problem={problem} />}
+      {!run ? (
+        !problem && <p className="muted">loading…</p>
+      ) : (
+        <>
+          <RunGraph steps={run.steps} now={now} selected={selected} onSelect={setSelected} />
+          <div className="columns">
+            <div className="column-main">
+              <h2>Timeline</h2>
+              <TimelineChart run={run} events={events} now={now} selected={selected} onSelect={setSelected} />
+              {step ? <StepPanel step={step} events={events} now={now} /> : <p className="muted pad">Select a step in the graph or the timeline.</p>}
+            </div>
+            <div className="column-side">
+              <RunOverview run={run} now={now} />
+            </div>
+          </div>
+          <EventLog events={events} />
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,83 @@
+import { useEffect, useMemo, useState } from "react";
+import { Code } from "@connectrpc/connect";
+import { weft } from "../api/client.ts";
+import { toProblem, type ApiProblem } from "../api/errors.ts";
+import { useAuth } from "../api/auth-context.ts";
+import { runStateOf } from "../api/states.ts";
+import { navigate, runHref } from "../hooks/use-route.ts";
+import { useRuns } from "../hooks/use-runs.ts";
+import { useStateCounts } from "../hooks/use-state-counts.ts";
+import { useNow } from "../hooks/use-now.ts";
+import { ProblemBanner } from "./problem-banner.tsx";
+import { RunFilters, type Filters } from "./run-filters.tsx";
+import { RunsTable } from "./runs-table.tsx";
+import { StateCounts } from "./state-counts.tsx";
+
+const PAGE_SIZE = 25;
+
+/** The runs, newest first: filters, counts by state, paging; live. */
+export function RunsPage() {
+  const auth = useAuth();
+  // The filters are kept in the address (?state=…&workflow=…), so that a link shows the same list.
+  const [filters, setFilters] = useState<Filters>(() => {
+    const q = new URLSearchParams(window.location.search);
+    const state = q.get("state") ?? "";
+    return { state: runStateOf(state) === undefined ? "" : state, workflowId: (q.get("workflow") ?? "").slice(0, 128) };
+  });
+  // Tokens of the pages before the current one (the first page's is "").
+  const [tokens, setTokens] = useState<string[]>([""]);
+  const [searchProblem, setSearchProblem] = useState<ApiProblem>();
+  const now = useNow(1000);
+  const state = runStateOf(filters.state);
+  const query = useMemo(
+    () => ({ states: state === undefined ? [] : [state], workflowId: filters.workflowId, pageToken: tokens[tokens.length - 1]!, pageSize: PAGE_SIZE }),
+    [state, filters.workflowId, tokens],
+  );
+  const result = useRuns(query);
+  const counts = useStateCounts(filters.workflowId, result.changes, auth.version);
+  useEffect(() => {
+    setTokens([""]);
+    const q = new URLSearchParams();
+    if (filters.state) q.set("state", filters.state);
+    if (filters.workflowId) q.set("workflow", filters.workflowId);
+    const search = q.size > 0 ? `?${q}` : "";
+    if (search !== window.location.search) window.history.replaceState(null, "", `${window.location.pathname}${search}`);
+  }, [filters.state, filters.workflowId]);
+
+  const search = async (runId: string) => {
+    setSearchProblem(undefined);
+    try {
+      const { workflow } = await weft.getWorkflow({ id: runId });
+      if (workflow) navigate(runHref(workflow.id));
+    } catch (err) {
+      const p = toProblem(err);
+      if (p.needsKey) auth.reportUnauthenticated(p.message);
+      setSearchProblem(p.code === Code.NotFound ? { ...p, message: `no run ${runId.slice(0, 64)}` } : p);
+    }
+  };
+
+  return (
+    <section data-testid="runs-page">
+      <div className="page-head">
+        <h1>Runs</h1>
+        <span className={`live live-${result.live}`} data-testid="runs-live" title="WatchWorkflows stream, or ListWorkflows polling">
+          {result.live === "watch" ? "live" : result.live === "poll" ? "polling" : "connecting…"}
+        </span>
+      </div>
+      <StateCounts counts={counts} onPick={(s) => setFilters({ ...filters, state: s })} />
+      <RunFilters filters={filters} onChange={setFilters} onSearch={(id) => void search(id)} />
+      {searchProblem && <ProblemBanner problem={searchProblem} />}
+      {result.problem && <ProblemBanner problem={result.problem} />}
+      <RunsTable runs={result.runs} now={now} />
+      <div className="pager">
+        <button data-testid="page-prev" disabled={tokens.length <= 1} onClick={() => setTokens(tokens.slice(0, -1))}>
+          ← Newer
+        </button>
+        <span className="muted">page {tokens.length}</span>
+        <button data-testid="page-next" disabled={!result.nextPageToken} onClick={() => setTokens([...tokens, result.nextPageToken])}>
+          Older →
+        </button>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,90 @@
+import type { EventView, StepView } from "../api/view-models.ts";
+import { durationBetween, formatDuration, formatTime } from "../format.ts";
+import { ErrorDetailView } from "./error-detail.tsx";
+import { JsonView } from "./json-view.tsx";
+import { StateBadge } from "./state-badge.tsx";
+
+/** A step: its definition, state, result, every attempt's error and the next retry time. */
+export function StepPanel({ step, events, now }: { step: StepView; events: EventView[]; now: number }) {
+  const d = step.definition;
+  const failedAttempts = events.filter((e) => e.kind === "step" && e.stepId === step.id && e.error);
+  const compensationErrors = events.filter((e) => e.kind === "compensation" && e.stepId === step.id && e.error);
+  return (
+    <div className="panel" data-testid="step-panel" data-step={step.id}>
+      <h2>
+        Step <code>{step.id}</code> <StateBadge state={step.state} testId="step-state" />
+      </h2>
+      <dl>
+        <dt>Attempts</dt>
+        <dd data-testid="step-attempts">{step.attempts}{d.retries ? ` of ${d.retries.maxAttempts}` : ""}</dd>
+        <dt>Started</dt>
+        <dd>{formatTime(step.startedAt)}</dd>
+        <dt>Completed</dt>
+        <dd>{formatTime(step.completedAt)}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(durationBetween(step.startedAt, step.completedAt, now))}</dd>
+        {step.state === "retry_wait" && (
+          <>
+            <dt>Next attempt</dt>
+            <dd data-testid="step-next-attempt">{formatTime(step.nextAttemptAt)} (in {formatDuration((step.nextAttemptAt ?? now) - now)})</dd>
+          </>
+        )}
+        <dt>Last error</dt>
+        <dd><ErrorDetailView error={step.error} testId="step-error" /></dd>
+      </dl>
+      <h3>Definition</h3>
+      <dl>
+        <dt>URL</dt>
+        <dd><code>{d.url}</code></dd>
+        <dt>Depends on</dt>
+        <dd>{d.dependsOn.length ? d.dependsOn.map((x) => <code key={x}>{x} </code>) : "—"}</dd>
+        <dt>Parallel</dt>
+        <dd>{d.parallel ? "yes" : "no"}</dd>
+        <dt>Timeout</dt>
+        <dd>{d.timeoutMs === undefined ? "300 s (default)" : formatDuration(d.timeoutMs)}</dd>
+        <dt>Retries</dt>
+        <dd>
+          {d.retries
+            ? `${d.retries.maxAttempts} attempts, ${d.retries.backoff}, initial ${formatDuration(d.retries.initialIntervalMs ?? 1000)}, max ${formatDuration(d.retries.maxIntervalMs ?? 60_000)}, jitter ${d.retries.jitter}`
+            : "single attempt"}
+        </dd>
+        {d.compensation && (
+          <>
+            <dt>Compensation</dt>
+            <dd><code>{d.compensation}</code></dd>
+          </>
+        )}
+      </dl>
+      <h3>Failed attempts</h3>
+      {failedAttempts.length === 0 ? (
+        <p className="muted">none</p>
+      ) : (
+        <ul data-testid="step-attempt-errors">
+          {failedAttempts.map((e) => (
+            <li key={e.sequence}>
+              attempt {e.attempt} at {formatTime(e.time)} → {e.to.replace("_", " ")}: <ErrorDetailView error={e.error} />
+            </li>
+          ))}
+        </ul>
+      )}
+      {step.compensation.state !== "none" && (
+        <>
+          <h3>Compensation</h3>
+          <dl>
+            <dt>State</dt>
+            <dd><StateBadge state={step.compensation.state} testId="step-compensation-state" /></dd>
+            <dt>Attempts</dt>
+            <dd>{step.compensation.attempts}</dd>
+            <dt>Error</dt>
+            <dd><ErrorDetailView error={step.compensation.error} /></dd>
+          </dl>
+          {compensationErrors.map((e) => (
+            <div key={e.sequence}>attempt {e.attempt}: <ErrorDetailView error={e.error} /></div>
+          ))}
+        </>
+      )}
+      <h3>Result</h3>
+      <JsonView value={step.result} testId="step-result" />
+    </div>
+  );
+}

@@ -1,0 +1,126 @@
+// One run, live: WatchWorkflow's snapshot, then its events; the full event log from
+// ListWorkflowEvents. Each event reloads the run (GetWorkflow, debounced) so that every field
+// (results, next retry times, compensation and webhook states) is current. After the run ends,
+// the run is reloaded while its webhook is still being delivered.
+import { useEffect, useRef, useState } from "react";
+import { Code } from "@connectrpc/connect";
+import { weft } from "../api/client.ts";
+import { isAbort, toProblem, type ApiProblem } from "../api/errors.ts";
+import { useAuth } from "../api/auth-context.ts";
+import { toEventView, toRunDetail, type EventView, type RunDetail } from "../api/view-models.ts";
+
+export interface RunResult {
+  run?: RunDetail;
+  events: EventView[];
+  problem?: ApiProblem;
+  live: boolean;
+  /** Replaces the run (e.g. with CancelWorkflow's answer). */
+  setRun(run: RunDetail): void;
+}
+
+const RELOAD_DEBOUNCE_MS = 150;
+const WEBHOOK_POLL_MS = 2000;
+const EVENTS_PAGE = 1000;
+
+export function useRun(id: string): RunResult {
+  const auth = useAuth();
+  const [run, setRun] = useState<RunDetail>();
+  const [events, setEvents] = useState<EventView[]>([]);
+  const [problem, setProblem] = useState<ApiProblem>();
+  const [live, setLive] = useState(false);
+  const eventMap = useRef(new Map<number, EventView>());
+
+  useEffect(() => {
+    const abort = new AbortController();
+    const signal = abort.signal;
+    eventMap.current = new Map();
+    setRun(undefined);
+    setEvents([]);
+    setProblem(undefined);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let lastSequence = 0n;
+
+    const fail = (err: unknown): boolean => {
+      if (signal.aborted || isAbort(err)) return true;
+      const p = toProblem(err);
+      if (p.needsKey) auth.reportUnauthenticated(p.message);
+      setProblem(p);
+      return p.needsKey || p.denied || p.code === Code.NotFound || p.code === Code.InvalidArgument;
+    };
+    const addEvents = (list: EventView[]) => {
+      for (const e of list) eventMap.current.set(e.sequence, e);
+      setEvents([...eventMap.current.values()].sort((a, b) => a.sequence - b.sequence));
+    };
+    const reload = async () => {
+      try {
+        const { workflow } = await weft.getWorkflow({ id }, { signal });
+        if (workflow && !signal.aborted) {
+          setRun(toRunDetail(workflow));
+          return toRunDetail(workflow);
+        }
+      } catch (err) {
+        fail(err);
+      }
+      return undefined;
+    };
+    const scheduleReload = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void reload(), RELOAD_DEBOUNCE_MS);
+    };
+    const loadLog = async () => {
+      let token = "";
+      do {
+        const res = await weft.listWorkflowEvents({ id, pageSize: EVENTS_PAGE, pageToken: token }, { signal });
+        addEvents(res.events.map(toEventView));
+        token = res.nextPageToken;
+      } while (token && !signal.aborted);
+    };
+
+    const follow = async () => {
+      let loggedOnce = false;
+      while (!signal.aborted) {
+        try {
+          const stream = weft.watchWorkflow({ id, afterSequence: lastSequence }, { signal });
+          setLive(true);
+          for await (const msg of stream) {
+            if (msg.kind.case === "snapshot") {
+              const w = msg.kind.value;
+              lastSequence = w.lastSequence;
+              setRun(toRunDetail(w));
+              setProblem(undefined);
+              if (!loggedOnce) {
+                loggedOnce = true;
+                void loadLog().catch(fail);
+              }
+            } else if (msg.kind.case === "event") {
+              lastSequence = msg.kind.value.sequence;
+              addEvents([toEventView(msg.kind.value)]);
+              scheduleReload();
+            }
+          }
+          // The stream ends after the run's terminal transition.
+          setLive(false);
+          clearTimeout(timer);
+          let final = await reload();
+          while (!signal.aborted && final?.webhook && ["pending", "delivering", "retry_wait"].includes(final.webhook.state)) {
+            await new Promise((r) => setTimeout(r, WEBHOOK_POLL_MS));
+            final = (await reload()) ?? final;
+          }
+          return;
+        } catch (err) {
+          setLive(false);
+          if (fail(err)) return;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    };
+    void follow();
+    return () => {
+      abort.abort();
+      clearTimeout(timer);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [id, auth.version]);
+
+  return { run, events, problem, live, setRun };
+}

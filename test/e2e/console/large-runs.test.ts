@@ -1,0 +1,83 @@
+// Large runs stay readable in the console: a 1000-step chain and a 200-wide fan-out are laid out
+// and drawn, zooming in draws only the nodes in view (onlyRenderVisibleElements), the timeline
+// draws only the rows in view, and a step can be selected. The layout and render times are
+// printed (measured in the browser), never asserted.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StepDefinition } from "../../../gen/ts/weft/v1/workflow_pb.js";
+import { DEFAULT_CONSOLE_DIR } from "../../../src/server/console-assets.ts";
+import { launchChromium, pageErrors } from "../../support/browser.ts";
+import { HandlerServer } from "../../support/handler-server.ts";
+import { startWeft, type TestWeft } from "../../support/weft.ts";
+
+const WAIT_MS = 120_000;
+const poll = <T>(query: () => Promise<T>) => expect.poll(query, { timeout: WAIT_MS, interval: 250 });
+
+let weft: TestWeft;
+let handlers: HandlerServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(join(DEFAULT_CONSOLE_DIR, "index.html"))) {
+    throw new Error(`the console is not built (${DEFAULT_CONSOLE_DIR}): run npm run build:console (scripts/test.sh's set-up does)`);
+  }
+  handlers = await HandlerServer.start();
+  weft = await startWeft();
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await weft?.stop();
+  await handlers?.close();
+});
+
+const pad = (i: number) => String(i).padStart(4, "0");
+
+async function measure(page: Page, runId: string, label: string, steps: number): Promise<void> {
+  const errors = pageErrors(page);
+  await page.goto(`${weft.baseUrl}/ui/runs/${runId}`);
+  const graph = page.getByTestId("run-graph");
+  await poll(() => graph.getAttribute("data-render-ms")).not.toBeNull();
+  const layoutMs = await graph.getAttribute("data-layout-ms");
+  const renderMs = await graph.getAttribute("data-render-ms");
+  const sinceNavigation = await graph.getAttribute("data-rendered-at-ms");
+  console.log(`console ${label} (${steps} steps): ELK layout ${layoutMs} ms, layout + first paint ${renderMs} ms, page start to graph painted ${sinceNavigation} ms`);
+
+  // Fitted, every node is in view; zoomed in, only those in view are drawn.
+  const drawn = () => page.locator("[data-testid^=node-][data-state]").count();
+  await poll(drawn).toBeGreaterThan(0);
+  for (let i = 0; i < 8; i++) await page.locator(".react-flow__controls-zoomin").click();
+  await poll(drawn).toBeLessThan(steps / 2);
+  await page.locator(".react-flow__controls-fitview").click();
+
+  // The timeline draws the rows in view only.
+  const rows = await page.getByTestId("timeline-row").count();
+  expect(rows).toBeGreaterThan(0);
+  expect(rows).toBeLessThan(100);
+  // A step can be picked from the timeline.
+  await page.getByTestId("timeline-row").first().click();
+  await page.getByTestId("step-panel").waitFor({ state: "visible", timeout: WAIT_MS });
+  expect(errors.filter((e) => !/status of (400|404)/.test(e))).toEqual([]);
+}
+
+describe("large runs in the console", () => {
+  it("a 1000-step chain", async () => {
+    const steps = Array.from({ length: 1000 }, (_, i) => ({ id: `s${pad(i)}`, url: handlers.url("/chain"), dependsOn: i === 0 ? [] : [`s${pad(i - 1)}`] }));
+    const { workflow } = await weft.client.createWorkflow({ id: "console-chain", steps: steps as StepDefinition[] });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await measure(page, workflow!.id, "1000-step chain", 1000);
+    await page.close();
+  });
+
+  it("a 200-wide fan-out", async () => {
+    const wide = Array.from({ length: 200 }, (_, i) => ({ id: `w${pad(i)}`, url: handlers.url("/wide"), dependsOn: ["start"], parallel: true }));
+    const steps = [{ id: "start", url: handlers.url("/start") }, ...wide, { id: "join", url: handlers.url("/join"), dependsOn: wide.map((w) => w.id) }];
+    const { workflow } = await weft.client.createWorkflow({ id: "console-fan-out", steps: steps as StepDefinition[] });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await measure(page, workflow!.id, "200-wide fan-out", 202);
+    await page.close();
+  });
+});
