@@ -52,6 +52,14 @@ export interface Config {
     /** Distinct workflow ids with a label value of their own; later ones are "other". */
     maxWorkflowLabels: number;
   };
+  /** Distributed traces: off, or OpenTelemetry spans exported over OTLP/HTTP. */
+  tracing: {
+    mode: "off" | "otlp";
+    /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL (the exporter reads the endpoint, headers, timeout itself). */
+    protocol: "http/protobuf" | "http/json";
+    /** OTEL_BSP_SCHEDULE_DELAY: the longest a finished span waits before its batch is exported. */
+    scheduleDelayMs: number;
+  };
 }
 
 export interface TlsConfig {
@@ -115,6 +123,7 @@ export const OPTIONS: Option[] = [
   { flag: "metrics", env: "WEFT_METRICS", default: "on", help: "GET /metrics (Prometheus) on the API port: on or off" },
   { flag: "metrics-auth", env: "WEFT_METRICS_AUTH", default: "auth", help: "/metrics: auth (needs a read key when keys are configured) or open" },
   { flag: "metrics-max-workflow-ids", env: "WEFT_METRICS_MAX_WORKFLOW_IDS", default: "200", help: "distinct workflow ids that get their own metric label value; later ones are counted as \"other\"" },
+  { flag: "tracing", env: "WEFT_TRACING", default: "off", help: "distributed traces: off, or otlp (OpenTelemetry spans of runs and calls, exported to OTEL_EXPORTER_OTLP_ENDPOINT; traceparent sent to handlers)" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
 ];
 
@@ -302,7 +311,22 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     },
     auth,
     metrics: loadMetrics(get, int),
+    tracing: loadTracing(get("tracing"), env),
   };
+}
+
+/** --tracing, and the OTLP protocol from the standard OpenTelemetry variables (default http/protobuf, as the OTLP spec says). */
+function loadTracing(value: string, env: NodeJS.ProcessEnv | Record<string, string | undefined>): Config["tracing"] {
+  const mode = value.trim();
+  if (mode !== "off" && mode !== "otlp") throw new ConfigError(`tracing: "${mode.slice(0, 20)}" must be off or otlp`);
+  const raw = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || "http/protobuf").trim();
+  if (mode === "otlp" && raw !== "http/protobuf" && raw !== "http/json") {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL: "${raw.slice(0, 20)}" is not supported: use http/protobuf or http/json`);
+  }
+  const delay = (env.OTEL_BSP_SCHEDULE_DELAY ?? "").trim();
+  const scheduleDelayMs = delay === "" ? 5000 : Number(delay);
+  if (!Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 0) throw new ConfigError(`OTEL_BSP_SCHEDULE_DELAY: "${delay.slice(0, 20)}" must be a number of milliseconds`);
+  return { mode, protocol: raw === "http/json" ? "http/json" : "http/protobuf", scheduleDelayMs };
 }
 
 function loadMetrics(get: (flag: string) => string, int: (name: string, value: string, min: number, max?: number) => number): Config["metrics"] {
