@@ -280,3 +280,22 @@ test("with tracing off (the default) no traceparent is sent", async () => {
     await weft.stop();
   }
 });
+
+test("with tracing off the OpenTelemetry SDK is not even loaded; with it on, it is", async () => {
+  const loaded = async (args: string[]): Promise<number> => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-tracing-imports-"));
+    dirs.push(dir);
+    const p = await spawnWeft(dir, args, {
+      env: { NODE_OPTIONS: "--import ./test/support/record-otel-imports.ts", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.endpoint },
+    });
+    procs.push(p);
+    const { workflow } = await p.client.createWorkflow({ id: "imports", steps: [{ id: "a", url: handlers.url("/imports/a") }] });
+    await waitForRun(p.client, workflow!.id);
+    expect(await stopWeft(p)).toBe(0);
+    const line = p.logs.join("").match(/opentelemetry SDK modules loaded: (\d+)/);
+    expect(line, p.logs.join("").slice(-2000)).not.toBeNull();
+    return Number(line![1]);
+  };
+  expect(await loaded([])).toBe(0);
+  expect(await loaded(["--tracing", "otlp"])).toBeGreaterThan(0);
+});
