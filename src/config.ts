@@ -325,7 +325,9 @@ function loadTracing(value: string, env: NodeJS.ProcessEnv | Record<string, stri
   }
   const delay = (env.OTEL_BSP_SCHEDULE_DELAY ?? "").trim();
   const scheduleDelayMs = delay === "" ? 5000 : Number(delay);
-  if (!Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 0) throw new ConfigError(`OTEL_BSP_SCHEDULE_DELAY: "${delay.slice(0, 20)}" must be a number of milliseconds`);
+  if (mode === "otlp" && (!Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 0)) throw new ConfigError(`OTEL_BSP_SCHEDULE_DELAY: "${delay.slice(0, 20)}" must be a number of milliseconds`);
+  // With tracing off the OpenTelemetry variables are not Weft's concern.
+  if (mode === "off") return { mode, protocol: "http/protobuf", scheduleDelayMs: 5000 };
   return { mode, protocol: raw === "http/json" ? "http/json" : "http/protobuf", scheduleDelayMs };
 }
 
