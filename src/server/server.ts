@@ -135,7 +135,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     resolve: options.resolve,
   });
   const metrics = config.metrics.enabled ? new PrometheusMetrics({ maxWorkflowLabels: config.metrics.maxWorkflowLabels }) : undefined;
-  const tracer = await openTracer(config);
+  const tracer = await openTracer(config, logger);
   const engine = new Engine({
     metrics,
     tracer,
@@ -278,10 +278,10 @@ export async function startServer(config: Config, logger: Logger, options: Serve
 }
 
 /** With --tracing otlp, the OpenTelemetry SDK is loaded here, and only here: off, none of it is. */
-async function openTracer(config: Config): Promise<Tracer> {
+async function openTracer(config: Config, logger: Logger): Promise<Tracer> {
   if (config.tracing.mode === "off") return noopTracer;
   const { createOtelTracer } = await import("../tracing/otel-tracer.ts");
-  return createOtelTracer({ protocol: config.tracing.protocol, scheduleDelayMs: config.tracing.scheduleDelayMs });
+  return createOtelTracer({ protocol: config.tracing.protocol, scheduleDelayMs: config.tracing.scheduleDelayMs, log: logger });
 }
 
 /** Whether the store answers a read (of a run that does not exist) in time. */

@@ -14,7 +14,7 @@
 // startSpan call (and random ids otherwise). This keeps the span a regular
 // SDK span (resource, limits, sampler, batch processor and exporter apply as
 // for any other) rather than a ReadableSpan assembled by hand.
-import { ROOT_CONTEXT, type Context, type Span, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api";
+import { diag, DiagLogLevel, ROOT_CONTEXT, type Context, type Span, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api";
 import { TraceState, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, type IdGenerator, RandomIdGenerator, type SpanExporter, TracerProvider } from "@opentelemetry/sdk-trace";
@@ -25,8 +25,15 @@ import type { AttemptEnd, AttemptSpan, IncomingTraceHeaders, RpcSpan, Tracer } f
 
 export type OtlpProtocol = "http/protobuf" | "http/json";
 
+/** Where the SDK's own warnings go (failed exports, spans dropped from a full queue). */
+export interface TracingLog {
+  warn(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
+}
+
 export interface OtelTracerOptions {
   protocol: OtlpProtocol;
+  log?: TracingLog;
   /** Default service.name (OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override it). */
   serviceName?: string;
   serviceVersion?: string;
@@ -69,6 +76,15 @@ interface OtelRpcSpan extends RpcSpan {
 }
 
 export async function createOtelTracer(options: OtelTracerOptions): Promise<OtelTracer> {
+  const log = options.log;
+  if (log) {
+    // Without a diag logger the SDK says nothing when an export fails or spans are dropped.
+    const say = (level: "warn" | "error") => (message: string, ...args: unknown[]) => log[level]({ component: "opentelemetry", details: args.map(String).join(" ").slice(0, 500) || undefined }, message);
+    diag.setLogger(
+      { error: say("error"), warn: say("warn"), info: () => {}, debug: () => {}, verbose: () => {} },
+      { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+    );
+  }
   let exporter = options.exporter;
   if (!exporter) {
     // Each exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT, _COMPRESSION and the TLS files itself.
