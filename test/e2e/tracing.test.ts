@@ -14,6 +14,7 @@ import { Backoff, WebhookState, WorkflowState } from "../../gen/ts/weft/v1/workf
 import { HandlerServer, type RecordedCall } from "../support/handler-server.ts";
 import { kill9, spawnWeft, stopWeft, type WeftProcess } from "../support/weft-process.ts";
 import { startWeft, waitForRun } from "../support/weft.ts";
+import { describeMongo, newTestDbName } from "../support/mongo-server.ts";
 
 interface ReceivedSpan {
   traceId: string;
@@ -124,10 +125,10 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function tracedWeft(dir?: string): Promise<{ p: WeftProcess; dir: string }> {
+async function tracedWeft(dir?: string, args: string[] = []): Promise<{ p: WeftProcess; dir: string }> {
   const d = dir ?? mkdtempSync(join(tmpdir(), "weft-tracing-"));
   if (!dir) dirs.push(d);
-  const p = await spawnWeft(d, ["--tracing", "otlp", "--webhook-initial-backoff-ms", "50"], {
+  const p = await spawnWeft(d, ["--tracing", "otlp", "--webhook-initial-backoff-ms", "50", ...args], {
     env: {
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.endpoint,
@@ -298,4 +299,50 @@ test("with tracing off the OpenTelemetry SDK is not even loaded; with it on, it 
   };
   expect(await loaded([])).toBe(0);
   expect(await loaded(["--tracing", "otlp"])).toBeGreaterThan(0);
+});
+
+describeMongo("tracing across MongoDB replicas", (mongo) => {
+  test("a run taken over by another replica after kill -9: its attempts there parent to the run span the first replica chose", async () => {
+    const database = newTestDbName();
+    const args = ["--mongodb-uri", mongo().uri, "--mongodb-database", database, "--lease-ttl-ms", "2000", "--sweep-interval-ms", "300", "--poll-interval-ms", "20", "--shutdown-grace-ms", "300"];
+    const a = await tracedWeft(undefined, args);
+    const b = await tracedWeft(undefined, args);
+    let hang = true;
+    handlers.on("/replica-traced/b", () => {
+      if (hang) {
+        hang = false;
+        return { json: { success: true, result: "too late" }, delayMs: 60_000 };
+      }
+      return { json: { success: true, result: "ok" } };
+    });
+    const { workflow } = await a.p.client.createWorkflow(
+      {
+        id: "replica-traced",
+        steps: [
+          { id: "a", url: handlers.url("/replica-traced/a") },
+          { id: "b", url: handlers.url("/replica-traced/b"), dependsOn: ["a"] },
+        ],
+      },
+      { headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } },
+    );
+    const runId = workflow!.id;
+    await handlers.waitForCall((c) => c.body.runId === runId && c.path === "/replica-traced/b");
+    await kill9(a.p);
+    const done = await waitForRun(b.p.client, runId, undefined, 60_000);
+    expect(done.state).toBe(WorkflowState.COMPLETED);
+    const calls = handlers.callsFor(runId, "/replica-traced/b");
+    expect(calls).toHaveLength(2);
+    const [before, after] = calls.map((c) => parseTraceparent(c.headers.traceparent));
+    expect(before.traceId).toBe("0af7651916cd43dd8448eb211c80319c");
+    expect(after.traceId).toBe(before.traceId);
+    // Replica b exports the run span with the ids replica a stored, and b's attempt is its child.
+    const run = await receiver.waitFor("the run span", () => receiver.forRun(runId).find((s) => s.name === "workflow replica-traced"));
+    expect(run.traceId).toBe(before.traceId);
+    const rpc = receiver.spans.find((s) => s.name.endsWith("/CreateWorkflow") && s.attributes["weft.run_id"] === runId);
+    expect(rpc).toMatchObject({ parentSpanId: "b7ad6b7169203331" });
+    expect(run.parentSpanId).toBe(rpc!.spanId);
+    const resent = await receiver.waitFor("b's attempt span", () => receiver.forRun(runId).find((s) => s.spanId === after.spanId));
+    expect(resent).toMatchObject({ name: "step b", parentSpanId: run.spanId, traceId: before.traceId });
+    await stopWeft(b.p);
+  }, 120_000);
 });
