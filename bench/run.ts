@@ -13,7 +13,13 @@
 // production; BENCH_API_KEY=off runs it without keys (to measure their cost).
 // BENCH_ONLY=chain-10,fanout-100,chain-10@1,raw,watch runs only those parts.
 // BENCH_WEFT_ARGS (space-separated) adds server flags, e.g. "--metrics off".
+// BENCH_TRACING=sink runs Weft with --tracing otlp (http/protobuf, the default
+// protocol) exporting to an OTLP/HTTP endpoint in this process that discards
+// what it receives (to measure what tracing costs Weft).
+// `node bench/compare.ts` runs this benchmark in interleaved A/B pairs.
 import { spawnSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { MongoClient } from "mongodb";
 import { startMongoJavaServer } from "../test/support/mongo-server.ts";
@@ -447,6 +453,31 @@ async function storeArgs(): Promise<string[]> {
   return ["--mongodb-uri", uri, "--mongodb-database", database];
 }
 
+/** An OTLP/HTTP endpoint that reads and discards every export (BENCH_TRACING=sink). */
+async function startTraceSink(): Promise<{ env: Record<string, string>; close: () => Promise<void> }> {
+  let exports = 0;
+  let bytes = 0;
+  const server: Server = createServer((req, res) => {
+    req.on("data", (c: Buffer) => (bytes += c.length));
+    req.on("end", () => {
+      exports++;
+      // An empty ExportTraceServiceResponse: everything accepted.
+      res.writeHead(200, { "content-type": "application/x-protobuf" });
+      res.end();
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    env: { WEFT_TRACING: "otlp", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces`, OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" },
+    close: async () => {
+      log(`trace sink: ${exports} exports, ${Math.round(bytes / 1024)} KiB received`);
+      server.closeAllConnections();
+      await new Promise<void>((ok) => server.close(() => ok()));
+    },
+  };
+}
+
 function killEverything(): void {
   weft?.kill();
   handler?.kill();
@@ -469,7 +500,9 @@ async function main(): Promise<void> {
   handler = await spawnHandler(FINAL_STEP);
   const nodeArgs = (process.env.BENCH_WEFT_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const weftArgs = (process.env.BENCH_WEFT_ARGS ?? "").split(" ").filter(Boolean);
-  weft = await spawnWeft(dataDir, nodeArgs, [...(await storeArgs()), ...weftArgs], weftAuthEnv());
+  const sink = process.env.BENCH_TRACING === "sink" ? await startTraceSink() : undefined;
+  if (sink) storeLabel += "; tracing on (OTLP to a discarding sink)";
+  weft = await spawnWeft(dataDir, nodeArgs, [...(await storeArgs()), ...weftArgs], { ...weftAuthEnv(), ...sink?.env });
   log(`weft on ${weft.baseUrl} (data ${dataDir}), handler on ${handler.baseUrl}`);
   const weftDied = weft.exited.then((code) => {
     throw new Error(`weft exited unexpectedly (${code}):\n${weft?.logs()}`);
@@ -498,6 +531,7 @@ async function main(): Promise<void> {
   const warnings = w.logs();
   await handler.stop();
   handler = undefined;
+  await sink?.close();
   rmSync(dataDir, { recursive: true, force: true });
   dataDir = undefined;
   await stopStore();

@@ -58,6 +58,14 @@ export interface Config {
     /** Directory of the built console (default: console/dist of the installation); tests point it elsewhere. */
     assetsDir?: string;
   };
+  /** Distributed traces: off, or OpenTelemetry spans exported over OTLP/HTTP. */
+  tracing: {
+    mode: "off" | "otlp";
+    /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL (the exporter reads the endpoint, headers, timeout itself). */
+    protocol: "http/protobuf" | "http/json";
+    /** OTEL_BSP_SCHEDULE_DELAY: the longest a finished span waits before its batch is exported. */
+    scheduleDelayMs: number;
+  };
 }
 
 export interface TlsConfig {
@@ -122,6 +130,7 @@ export const OPTIONS: Option[] = [
   { flag: "metrics-auth", env: "WEFT_METRICS_AUTH", default: "auth", help: "/metrics: auth (needs a read key when keys are configured) or open" },
   { flag: "metrics-max-workflow-ids", env: "WEFT_METRICS_MAX_WORKFLOW_IDS", default: "200", help: "distinct workflow ids that get their own metric label value; later ones are counted as \"other\"" },
   { flag: "console", env: "WEFT_CONSOLE", default: "on", help: "the web console at /ui/ on the API port: on or off (its API calls need a key like any client's)" },
+  { flag: "tracing", env: "WEFT_TRACING", default: "off", help: "distributed traces: off, or otlp (OpenTelemetry spans of runs and calls, exported to OTEL_EXPORTER_OTLP_ENDPOINT; traceparent sent to handlers)" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
 ];
 
@@ -310,6 +319,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     auth,
     metrics: loadMetrics(get, int),
     console: { enabled: onOff("console", get("console")) },
+    tracing: loadTracing(get("tracing"), env),
   };
 }
 
@@ -317,6 +327,22 @@ function onOff(name: string, value: string): boolean {
   const v = value.trim();
   if (v !== "on" && v !== "off") throw new ConfigError(`${name}: "${v.slice(0, 20)}" must be on or off`);
   return v === "on";
+}
+
+/** --tracing, and the OTLP protocol from the standard OpenTelemetry variables (default http/protobuf, as the OTLP spec says). */
+function loadTracing(value: string, env: NodeJS.ProcessEnv | Record<string, string | undefined>): Config["tracing"] {
+  const mode = value.trim();
+  if (mode !== "off" && mode !== "otlp") throw new ConfigError(`tracing: "${mode.slice(0, 20)}" must be off or otlp`);
+  const raw = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || "http/protobuf").trim();
+  if (mode === "otlp" && raw !== "http/protobuf" && raw !== "http/json") {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL: "${raw.slice(0, 20)}" is not supported: use http/protobuf or http/json`);
+  }
+  const delay = (env.OTEL_BSP_SCHEDULE_DELAY ?? "").trim();
+  const scheduleDelayMs = delay === "" ? 5000 : Number(delay);
+  if (mode === "otlp" && (!Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 0)) throw new ConfigError(`OTEL_BSP_SCHEDULE_DELAY: "${delay.slice(0, 20)}" must be a number of milliseconds`);
+  // With tracing off the OpenTelemetry variables are not Weft's concern.
+  if (mode === "off") return { mode, protocol: "http/protobuf", scheduleDelayMs: 5000 };
+  return { mode, protocol: raw === "http/json" ? "http/json" : "http/protobuf", scheduleDelayMs };
 }
 
 function loadMetrics(get: (flag: string) => string, int: (name: string, value: string, min: number, max?: number) => number): Config["metrics"] {

@@ -81,6 +81,21 @@ export interface WebhookRecord {
   giveUpAt: number;
 }
 
+/**
+ * The run's span in a distributed trace (set when the run was created with
+ * tracing on). Kept with the run so that attempts made after a restart or on
+ * another replica parent to the same run span. Lowercase hex W3C ids.
+ */
+export interface RunTrace {
+  traceId: string;
+  spanId: string;
+  /** The span the run span is a child of (the CreateWorkflow span of a caller's trace). */
+  parentSpanId?: string;
+  sampled: boolean;
+  /** The caller's W3C tracestate, passed on with the run's calls. */
+  traceState?: string;
+}
+
 /** The run's own fields that change while it runs (what a patch carries). */
 export interface RunHeader {
   state: RunState;
@@ -91,6 +106,8 @@ export interface RunHeader {
   /** Saga mode, once compensating: the state the run ends in, and whether a compensation failed for good. */
   compensation?: { outcome: "failed" | "cancelled"; failed: boolean };
   webhook?: WebhookRecord;
+  /** Never changes once set; carried in the header so that both stores keep it without a schema change. */
+  trace?: RunTrace;
 }
 
 export interface RunRecord extends RunHeader {
@@ -182,6 +199,7 @@ export function runHeader(run: RunRecord): RunHeader {
   if (run.error !== undefined) h.error = run.error;
   if (run.compensation !== undefined) h.compensation = { ...run.compensation };
   if (run.webhook !== undefined) h.webhook = { ...run.webhook };
+  if (run.trace !== undefined) h.trace = run.trace;
   return h;
 }
 

@@ -20,6 +20,7 @@ import type { EventFeed } from "../ports/event-feed.ts";
 import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
 import { ATTEMPT_TIMEOUT, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { NoticeSource, OwnershipNotice, RunOwnership } from "../ports/run-ownership.ts";
+import { type AttemptSpan, noopTracer, type RpcSpan, type Tracer } from "../ports/tracing.ts";
 import type { ListRunsQuery, WorkflowStore } from "../ports/workflow-store.ts";
 
 export class RunNotFoundError extends Error {
@@ -69,6 +70,8 @@ export interface EngineOptions {
   cancelWaitMs?: number;
   /** Where runs, attempts and commits are counted and timed (default: nowhere). */
   metrics?: EngineMetrics;
+  /** Where run and attempt spans go (default: nowhere). */
+  tracer?: Tracer;
 }
 
 /** A cancel asked for on one replica while another drives the run, not applied within cancelWaitMs. */
@@ -133,6 +136,7 @@ export class Engine {
   private sweepAgain = false;
   private leaseValidUntil = 0;
   private readonly metrics: EngineMetrics;
+  private readonly tracer: Tracer;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -149,6 +153,7 @@ export class Engine {
     this.sweepIntervalMs = options.sweepIntervalMs ?? 2000;
     this.cancelWaitMs = options.cancelWaitMs ?? 10_000;
     this.metrics = options.metrics ?? noopMetrics;
+    this.tracer = options.tracer ?? noopTracer;
   }
 
   /**
@@ -194,10 +199,15 @@ export class Engine {
     return n;
   }
 
-  /** Durably creates a run (or returns the one with the same request id) and starts it. */
-  async create(spec: WorkflowSpec): Promise<{ run: RunRecord; created: boolean }> {
+  /**
+   * Durably creates a run (or returns the one with the same request id) and starts it.
+   * `rpc`: the CreateWorkflow span of the caller's trace, which the run's span joins.
+   */
+  async create(spec: WorkflowSpec, rpc?: RpcSpan): Promise<{ run: RunRecord; created: boolean }> {
     const now = this.clock.now();
     const run = newRunRecord(this.ids.next(now), spec, now);
+    const trace = this.tracer.newRun(run.runId, spec.workflowId, rpc);
+    if (trace) run.trace = trace;
     const first = createdEvent(run);
     let result: { run: RunRecord; created: boolean };
     try {
@@ -461,6 +471,7 @@ export class Engine {
     if (fx.terminal) active.cancelDeadline?.();
     if (fx.done) this.finish(active);
     if (!patch) {
+      if (fx.done) this.tracer.runEnded(active.machine.run);
       this.perform(active, fx, start);
       return Promise.resolve();
     }
@@ -469,6 +480,7 @@ export class Engine {
       () => {
         this.metrics.storeCommit(since(start));
         this.feed.publish(workflowId, patch.events);
+        if (fx.done) this.tracer.runEnded(active.machine.run);
         this.perform(active, fx, start);
       },
       (err: unknown) => this.onCommitFailure(active, err),
@@ -531,6 +543,8 @@ export class Engine {
       return;
     }
     if (!call) return;
+    const span = this.tracer.startAttempt(active.machine.run, work.kind, work.index, work.attempt);
+    if (span) Object.assign(call.headers, span.headers);
     const k = key(work.kind, work.index);
     const controller = new AbortController();
     active.inflight.set(k, controller);
@@ -547,21 +561,25 @@ export class Engine {
       .then((outcome) => {
         cancelTimeout();
         if (active.inflight.get(k) === controller) active.inflight.delete(k);
-        if (active.detached) return;
+        if (active.detached) {
+          span?.end({ ok: outcome.ok, abandoned: true });
+          return;
+        }
         const seconds = since(sent);
         const fx = this.applyOutcome(active, work, outcome);
-        this.record(active, work, outcome, seconds, fx);
+        this.record(active, work, outcome, seconds, fx, span);
         void this.react(active, fx);
       });
   }
 
   /** Counts a finished call and logs it: failures at info (with whether and when it is retried), successes at debug. */
-  private record(active: ActiveRun, work: Work, outcome: AttemptOutcome, seconds: number, fx: Effects): void {
+  private record(active: ActiveRun, work: Work, outcome: AttemptOutcome, seconds: number, fx: Effects, span: AttemptSpan | undefined): void {
     // Any 2xx delivers a webhook, whatever the body says (as in applyOutcome).
     const status = outcome.ok ? 200 : (outcome.error.httpStatus ?? 0);
     const failure = outcome.ok || (work.kind === "webhook" && status >= 200 && status < 300) ? undefined : outcome.error;
     this.metrics.attempt(work.kind, failure === undefined, failure?.reason ?? "", seconds);
     if (failure === undefined) {
+      span?.end({ ok: true, httpStatus: outcome.ok ? undefined : status });
       // The hot path: no child logger, no fields unless debug is on.
       if (this.log.isLevelEnabled("debug")) {
         runLog(this.log, active).debug({ kind: work.kind, stepId: active.machine.run.steps[work.index]?.id, attempt: work.attempt, durationMs: Math.round(seconds * 1000) }, "attempt succeeded");
@@ -570,6 +588,7 @@ export class Engine {
     }
     let retryAt: number | undefined;
     for (const t of fx.timers) if (t.kind === work.kind && t.index === work.index) retryAt = t.at;
+    span?.end({ ok: false, httpStatus: failure.httpStatus, reason: failure.reason, message: failure.message, retryAt });
     runLog(this.log, active).info(
       {
         kind: work.kind,

@@ -1,11 +1,14 @@
 // The Prometheus adapter of the EngineMetrics port (prom-client), with one
 // registry per server: the engine's counters and histograms, gauges read at
 // scrape time, and prom-client's default process metrics.
-// Label children are bound once and kept, so recording is a map lookup and an add.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+// The engine's counters and histograms are pre-bound (prebound-metrics.ts): a
+// series is looked up once per label set and kept, so recording a step is a
+// map lookup at most and a few adds, with no allocation.
+import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { LabelCap } from "../domain/label-cap.ts";
 import type { RunState } from "../domain/run-record.ts";
 import type { CallKind, EngineMetrics } from "../ports/metrics.ts";
+import { type CounterCell, type HistogramCell, PreboundCounter, PreboundHistogram } from "./prebound-metrics.ts";
 
 /** Values read when Prometheus scrapes. */
 export interface GaugeSources {
@@ -29,69 +32,53 @@ const MAX_REASON_LABELS = 64;
 const ATTEMPT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-interface Inc {
-  inc(): void;
-}
-interface Observe {
-  observe(v: number): void;
-}
-
 export class PrometheusMetrics implements EngineMetrics {
   readonly registry = new Registry();
   readonly #workflows: LabelCap;
   readonly #reasons = new LabelCap(MAX_REASON_LABELS);
-  readonly #created: Counter<"workflow">;
-  readonly #finished: Counter<"workflow" | "state">;
-  readonly #attempts: Counter<"kind" | "outcome" | "reason">;
-  readonly #attemptSeconds: Histogram<"kind">;
-  readonly #overhead: Observe;
-  readonly #commit: Observe;
-  readonly #createdBy = new Map<string, Inc>();
-  readonly #finishedBy = new Map<string, Inc>();
-  readonly #attemptsBy = new Map<string, Inc>();
-  readonly #attemptSecondsBy: Record<CallKind, Observe>;
+  readonly #created: PreboundCounter;
+  readonly #finished: PreboundCounter;
+  readonly #attempts: PreboundCounter;
+  readonly #overhead: HistogramCell;
+  readonly #commit: HistogramCell;
+  /** Per workflow label value: its created counter, and its finished counters by state. */
+  readonly #byWorkflow = new Map<string, { created: CounterCell; finished: Map<string, CounterCell> }>();
+  /** Successful calls by kind; failed calls by kind, then by (capped) reason. */
+  readonly #attemptsOk: Record<CallKind, CounterCell>;
+  readonly #attemptsFailed: Record<CallKind, Map<string, CounterCell>> = { step: new Map(), compensation: new Map(), webhook: new Map() };
+  readonly #attemptSeconds: Record<CallKind, HistogramCell>;
   #sources: GaugeSources | undefined;
 
   constructor(options: PrometheusMetricsOptions) {
-    const registers = [this.registry];
+    const registry = this.registry;
+    const registers = [registry];
     this.#workflows = new LabelCap(options.maxWorkflowLabels);
-    this.#created = new Counter({ name: "weft_runs_created_total", help: "Runs created, by workflow id", labelNames: ["workflow"], registers });
-    this.#finished = new Counter({
-      name: "weft_runs_finished_total",
-      help: "Runs that reached a terminal state, by workflow id and state (completed, failed, cancelled)",
-      labelNames: ["workflow", "state"],
-      registers,
-    });
-    this.#attempts = new Counter({
-      name: "weft_attempts_total",
-      help: "Finished HTTP calls, by kind (step, compensation, webhook), outcome (ok, failed) and failure reason",
-      labelNames: ["kind", "outcome", "reason"],
-      registers,
-    });
-    this.#attemptSeconds = new Histogram({
-      name: "weft_attempt_duration_seconds",
-      help: "Duration of one HTTP call (step, compensation or webhook attempt)",
-      labelNames: ["kind"],
-      buckets: ATTEMPT_BUCKETS,
-      registers,
-    });
-    this.#attemptSecondsBy = {
-      step: this.#attemptSeconds.labels("step"),
-      compensation: this.#attemptSeconds.labels("compensation"),
-      webhook: this.#attemptSeconds.labels("webhook"),
+    this.#created = new PreboundCounter("weft_runs_created_total", "Runs created, by workflow id", registry);
+    this.#finished = new PreboundCounter(
+      "weft_runs_finished_total",
+      "Runs that reached a terminal state, by workflow id and state (completed, failed, cancelled)",
+      registry,
+    );
+    this.#attempts = new PreboundCounter(
+      "weft_attempts_total",
+      "Finished HTTP calls, by kind (step, compensation, webhook), outcome (ok, failed) and failure reason",
+      registry,
+    );
+    const ok = (kind: CallKind) => this.#attempts.cell(`${kind}\nok`, () => ({ kind, outcome: "ok", reason: "" }));
+    this.#attemptsOk = { step: ok("step"), compensation: ok("compensation"), webhook: ok("webhook") };
+    const attemptSeconds = new PreboundHistogram("weft_attempt_duration_seconds", "Duration of one HTTP call (step, compensation or webhook attempt)", ATTEMPT_BUCKETS, registry);
+    this.#attemptSeconds = {
+      step: attemptSeconds.cell({ kind: "step" }),
+      compensation: attemptSeconds.cell({ kind: "compensation" }),
+      webhook: attemptSeconds.cell({ kind: "webhook" }),
     };
-    this.#overhead = new Histogram({
-      name: "weft_orchestration_overhead_seconds",
-      help: "From what made a call ready (a dependency's result, the run's start, a retry timer firing) to the call being sent, store commit included",
-      buckets: FAST_BUCKETS,
-      registers,
-    });
-    this.#commit = new Histogram({
-      name: "weft_store_commit_duration_seconds",
-      help: "Duration of one store commit of a run's changes",
-      buckets: FAST_BUCKETS,
-      registers,
-    });
+    this.#overhead = new PreboundHistogram(
+      "weft_orchestration_overhead_seconds",
+      "From what made a call ready (a dependency's result, the run's start, a retry timer firing) to the call being sent, store commit included",
+      FAST_BUCKETS,
+      registry,
+    ).cell();
+    this.#commit = new PreboundHistogram("weft_store_commit_duration_seconds", "Duration of one store commit of a run's changes", FAST_BUCKETS, registry).cell();
     const gauge = (name: string, help: string, read: (s: GaugeSources) => number) =>
       new Gauge({
         name,
@@ -106,7 +93,7 @@ export class PrometheusMetrics implements EngineMetrics {
     gauge("weft_retries_waiting", "Step and compensation attempts waiting for their retry delay", (s) => s.retriesWaiting());
     gauge("weft_webhook_backlog", "Finished runs whose on_complete/on_error webhook is not delivered yet", (s) => s.webhookBacklog());
     gauge("weft_watchers", "Open WatchWorkflow/WatchWorkflows subscriptions", (s) => s.watchers());
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   }
 
   /** Where the gauges read from (set once the engine exists). */
@@ -114,26 +101,44 @@ export class PrometheusMetrics implements EngineMetrics {
     this.#sources = sources;
   }
 
-  runCreated(workflowId: string): void {
+  #workflow(workflowId: string) {
     const w = this.#workflows.label(workflowId);
-    let c = this.#createdBy.get(w);
-    if (!c) this.#createdBy.set(w, (c = this.#created.labels(w)));
-    c.inc();
+    let entry = this.#byWorkflow.get(w);
+    if (entry === undefined) {
+      entry = { created: this.#created.cell(w, () => ({ workflow: w })), finished: new Map() };
+      this.#byWorkflow.set(w, entry);
+    }
+    return entry;
+  }
+
+  runCreated(workflowId: string): void {
+    this.#workflow(workflowId).created.inc();
   }
 
   runFinished(workflowId: string, state: RunState): void {
-    const w = this.#workflows.label(workflowId);
-    const k = `${w}\n${state}`;
-    let c = this.#finishedBy.get(k);
-    if (!c) this.#finishedBy.set(k, (c = this.#finished.labels(w, state)));
+    const entry = this.#workflow(workflowId);
+    let c = entry.finished.get(state);
+    if (c === undefined) {
+      const w = this.#workflows.label(workflowId);
+      c = this.#finished.cell(`${w}\n${state}`, () => ({ workflow: w, state }));
+      entry.finished.set(state, c);
+    }
     c.inc();
   }
 
   attempt(kind: CallKind, ok: boolean, reason: string, seconds: number): void {
-    this.#attemptSecondsBy[kind].observe(seconds);
-    const k = ok ? kind : `${kind}\n${reason}`;
-    let c = this.#attemptsBy.get(k);
-    if (!c) this.#attemptsBy.set(k, (c = ok ? this.#attempts.labels(kind, "ok", "") : this.#attempts.labels(kind, "failed", this.#reasons.label(reason))));
+    this.#attemptSeconds[kind].observe(seconds);
+    if (ok) {
+      this.#attemptsOk[kind].inc();
+      return;
+    }
+    const byReason = this.#attemptsFailed[kind];
+    const r = this.#reasons.label(reason);
+    let c = byReason.get(r);
+    if (c === undefined) {
+      c = this.#attempts.cell(`${kind}\nfailed\n${r}`, () => ({ kind, outcome: "failed", reason: r }));
+      byReason.set(r, c);
+    }
     c.inc();
   }
 

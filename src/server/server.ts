@@ -13,6 +13,7 @@ import type { RunRecord } from "../domain/run-record.ts";
 import { LocalEventFeed } from "../engine/local-event-feed.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
 import type { NoticeSource, RunOwnership } from "../ports/run-ownership.ts";
+import { noopTracer, type Tracer } from "../ports/tracing.ts";
 import type { WorkflowStore } from "../ports/workflow-store.ts";
 import { MongoChangeFeed } from "../store/mongo/mongo-change-feed.ts";
 import { MongoWorkflowStore } from "../store/mongo/mongo-store.ts";
@@ -135,8 +136,10 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     resolve: options.resolve,
   });
   const metrics = config.metrics.enabled ? new PrometheusMetrics({ maxWorkflowLabels: config.metrics.maxWorkflowLabels }) : undefined;
+  const tracer = await openTracer(config, logger);
   const engine = new Engine({
     metrics,
+    tracer,
     store,
     dispatcher,
     clock: systemClock,
@@ -156,7 +159,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     webhookBacklog: () => engine.webhookBacklog,
     watchers: () => feed.listenerCount,
   });
-  const service = new WorkflowServiceHandler({ engine, feed, limits: config.limits, heartbeatMs: config.watchHeartbeatMs });
+  const service = new WorkflowServiceHandler({ engine, feed, limits: config.limits, heartbeatMs: config.watchHeartbeatMs, tracer });
 
   const health = new HealthStatusRegistry();
   // Headroom over the configured request limit so that an oversized
@@ -245,6 +248,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       tls: config.tls ? (config.tls.clientCa ? "mtls" : "tls") : "off",
       metrics: metrics ? config.metrics.auth : "off",
       console: config.console.enabled ? "/ui/" : "off",
+      tracing: config.tracing.mode === "off" ? "off" : `otlp ${config.tracing.protocol}`,
     },
     "weft listening",
   );
@@ -265,6 +269,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
         service.closeStreams();
         await Promise.all([listener.close(graceMs), engine.stop(graceMs)]);
         await dispatcher.close();
+        // The spans of the runs and calls that ended are flushed to the collector.
+        await tracer.shutdown().catch((err: unknown) => logger.warn({ err }, "could not export the last spans"));
         await stopFeed();
         await store.close();
         logger.info("weft stopped");
@@ -272,6 +278,13 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       return closing;
     },
   };
+}
+
+/** With --tracing otlp, the OpenTelemetry SDK is loaded here, and only here: off, none of it is. */
+async function openTracer(config: Config, logger: Logger): Promise<Tracer> {
+  if (config.tracing.mode === "off") return noopTracer;
+  const { createOtelTracer } = await import("../tracing/otel-tracer.ts");
+  return createOtelTracer({ protocol: config.tracing.protocol, scheduleDelayMs: config.tracing.scheduleDelayMs, log: logger });
 }
 
 /** Whether the store answers a read (of a run that does not exist) in time. */

@@ -32,6 +32,7 @@ import { SeenEvents } from "../domain/seen-events.ts";
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
 import { type Engine, RunFinishedError, RunNotFoundError } from "../engine/engine.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
+import { noopTracer, type Tracer } from "../ports/tracing.ts";
 import { type ListRunsQuery, StoreUnavailableError } from "../ports/workflow-store.ts";
 import { EventQueue, TIMEOUT } from "./event-queue.ts";
 import {
@@ -61,6 +62,8 @@ export interface WorkflowServiceOptions {
   limits: Limits;
   /** Idle streams get a heartbeat this often. */
   heartbeatMs: number;
+  /** CreateWorkflow joins the caller's trace (W3C traceparent) when tracing is on. */
+  tracer?: Tracer;
 }
 
 /**
@@ -198,6 +201,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
   private readonly feed: EventFeed;
   private readonly limits: Limits;
   private readonly heartbeatMs: number;
+  private readonly tracer: Tracer;
   /** Aborted at shutdown: every stream ends cleanly. */
   private readonly closing = new AbortController();
 
@@ -206,6 +210,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     this.feed = options.feed;
     this.limits = options.limits;
     this.heartbeatMs = options.heartbeatMs;
+    this.tracer = options.tracer ?? noopTracer;
     this.createWorkflow = unary(this.createWorkflow.bind(this));
     this.getWorkflow = unary(this.getWorkflow.bind(this));
     this.listWorkflows = unary(this.listWorkflows.bind(this));
@@ -224,12 +229,23 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     if (this.closing.signal.aborted) throw new ConnectError("server is shutting down; reconnect to another server or retry", Code.Unavailable);
   }
 
-  async createWorkflow(req: CreateWorkflowRequest): Promise<CreateWorkflowResponse> {
-    const bytes = toBinary(CreateWorkflowRequestSchema, req).byteLength;
-    const compiled = compileWorkflow(workflowInput(req), this.limits, bytes);
-    if (!compiled.ok) throw invalidArgument(compiled.violations);
-    const { run, created } = await this.engine.create(compiled.spec);
-    return { $typeName: "weft.v1.CreateWorkflowResponse", workflow: workflowToProto(run), deduplicated: !created };
+  async createWorkflow(req: CreateWorkflowRequest, ctx: HandlerContext): Promise<CreateWorkflowResponse> {
+    const h = ctx.requestHeader;
+    const rpc = this.tracer.startRpc(`${WorkflowService.typeName}/CreateWorkflow`, {
+      traceparent: h.get("traceparent") ?? undefined,
+      tracestate: h.get("tracestate") ?? undefined,
+    });
+    try {
+      const bytes = toBinary(CreateWorkflowRequestSchema, req).byteLength;
+      const compiled = compileWorkflow(workflowInput(req), this.limits, bytes);
+      if (!compiled.ok) throw invalidArgument(compiled.violations);
+      const { run, created } = await this.engine.create(compiled.spec, rpc);
+      rpc?.end({ runId: run.runId });
+      return { $typeName: "weft.v1.CreateWorkflowResponse", workflow: workflowToProto(run), deduplicated: !created };
+    } catch (err) {
+      rpc?.end({ error: err });
+      throw err;
+    }
   }
 
   async getWorkflow(req: GetWorkflowRequest): Promise<GetWorkflowResponse> {

@@ -199,6 +199,28 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       expect(active).not.toContain(done.runId);
     });
 
+    test("a run's trace context is kept through commits, in every read, and after the store is reopened", async () => {
+      const run = newRun();
+      run.trace = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", parentSpanId: "b7ad6b7169203331", sampled: true, traceState: "vendor=abc" };
+      const trace = structuredClone(run.trace);
+      await create(h.store, run);
+      expect((await h.store.getRun(run.runId))!.trace).toEqual(trace);
+      const m = new RunMachine(run);
+      m.start(run.createdAt + 1);
+      await h.store.commit(m.takePatch()!);
+      m.attemptSucceeded(0, 1, { ok: true }, run.createdAt + 2);
+      await h.store.commit(m.takePatch()!);
+      expect((await h.store.getRun(run.runId))!.trace).toEqual(trace);
+      // What a restarted process or another replica drives the run from.
+      expect((await h.store.listActiveRuns()).find((r) => r.runId === run.runId)!.trace).toEqual(trace);
+      h.store = await h.reopen();
+      expect((await h.store.getRun(run.runId))!.trace).toEqual(trace);
+      // A run created without tracing has none.
+      const plain = newRun();
+      await create(h.store, plain);
+      expect((await h.store.getRun(plain.runId))!.trace).toBeUndefined();
+    });
+
     test("everything committed is there after the store is reopened", async () => {
       const run = newRun({ requestId: "durable-1" });
       await create(h.store, run);

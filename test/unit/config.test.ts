@@ -180,3 +180,27 @@ describe("configuration of authentication", () => {
     for (const s of ["--api-keys", "WEFT_API_KEYS_FILE", "--reflection", "--allow-unauthenticated", "127.0.0.1 | 0.0.0.0"]) expect(help).toContain(s);
   });
 });
+
+describe("configuration of tracing", () => {
+  test("off by default; --tracing or WEFT_TRACING otlp turns it on, the OTLP protocol coming from the OpenTelemetry variables", () => {
+    expect(loadConfig([], {})!.tracing).toEqual({ mode: "off", protocol: "http/protobuf", scheduleDelayMs: 5000 });
+    expect(loadConfig([], { WEFT_TRACING: "otlp" })!.tracing.mode).toBe("otlp");
+    expect(loadConfig(["--tracing", "otlp"], { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "200" })!.tracing).toEqual({
+      mode: "otlp",
+      protocol: "http/json",
+      scheduleDelayMs: 200,
+    });
+    // The traces-specific variable wins over the general one.
+    const env = { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" };
+    expect(loadConfig(["--tracing", "otlp"], env)!.tracing.protocol).toBe("http/protobuf");
+    expect(helpText()).toContain("WEFT_TRACING");
+  });
+
+  test("bad tracing settings are refused at start-up, naming the setting", () => {
+    expect(() => loadConfig(["--tracing", "jaeger"], {})).toThrow(/tracing: "jaeger" must be off or otlp/);
+    expect(() => loadConfig(["--tracing", "otlp"], { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported/);
+    expect(() => loadConfig(["--tracing", "otlp"], { OTEL_BSP_SCHEDULE_DELAY: "soon" })).toThrow(/OTEL_BSP_SCHEDULE_DELAY/);
+    // With tracing off the OpenTelemetry variables are not Weft's concern.
+    expect(loadConfig([], { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_BSP_SCHEDULE_DELAY: "soon" })!.tracing).toEqual({ mode: "off", protocol: "http/protobuf", scheduleDelayMs: 5000 });
+  });
+});
