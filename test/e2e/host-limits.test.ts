@@ -173,6 +173,32 @@ describe("a per-origin override (--host-limit)", () => {
     expect(gathered.counter.total).toBe(width);
     expect(gathered.counter.max).toBeGreaterThanOrEqual(6);
   });
+
+  test("webhooks count against their own URL's origin: at most 2 on_complete deliveries to it at once, every one delivered", async () => {
+    const hooks = counting(100);
+    limited.on("/o/hook", hooks.behaviour);
+    const runs = 8;
+    // Every run's one step is held until all 8 are in, so the 8 runs finish (and want their webhook) together.
+    const gate = counting(async (c) => {
+      const end = Date.now() + 15_000;
+      while (c.total < runs && Date.now() < end) await sleep(5);
+    });
+    free.on("/o/gate", gate.behaviour);
+    const ids: string[] = [];
+    for (let i = 0; i < runs; i++) {
+      const { workflow } = await weft.client.createWorkflow({
+        id: "host-limits-webhooks",
+        onComplete: limited.url("/o/hook"),
+        steps: [{ id: "one", url: free.url("/o/gate") }],
+      });
+      ids.push(workflow!.id);
+    }
+    for (const id of ids) await waitForRun(weft.client, id, (w) => w.webhook?.deliveredAt !== undefined, 60_000);
+    expect(hooks.counter.total).toBe(runs);
+    expect(gate.counter.max).toBe(runs);
+    expect(hooks.counter.max).toBeLessThanOrEqual(2);
+    expect(hooks.counter.max).toBe(2);
+  });
 });
 
 describe("queued calls and the run's cancellation, deadline and attempt timeout (--host-max-inflight 1)", () => {
