@@ -36,7 +36,7 @@ import { describeDenial, OutboundPolicy } from "../domain/outbound-policy.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
 import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { Signer } from "../signing/sign.ts";
-import { OriginLimiter, type Waiting } from "./origin-limiter.ts";
+import { OriginLimiter, Waiter } from "./origin-limiter.ts";
 
 export interface HttpDispatcherOptions {
   signer: Signer;
@@ -126,22 +126,12 @@ export class HttpStepDispatcher implements StepDispatcher {
     if (target.denied !== undefined) return Promise.resolve(destinationDenied(target.denied));
     return new Promise<AttemptOutcome>((resolve) => {
       const gate = target.gate;
-      const handler = new AttemptHandler(call, signal, this.maxResultBytes, resolve, gate);
+      const handler = new AttemptHandler(call, signal, this.maxResultBytes, resolve, target, this.send, progress);
       if (gate.tryEnter()) {
         this.start(handler, call, target);
         return;
       }
-      handler.queued = gate.wait(
-        () => {
-          handler.queued = undefined;
-          progress?.sent();
-          this.start(handler, call, target);
-        },
-        () => {
-          handler.queued = undefined;
-          handler.settle(SHUTTING_DOWN);
-        },
-      );
+      gate.wait(handler);
       progress?.queued(target.origin, gate.waiting - 1);
     });
   }
@@ -150,6 +140,9 @@ export class HttpStepDispatcher implements StepDispatcher {
   *waitingByOrigin(): Iterable<[string, number]> {
     for (const [origin, gate] of this.gates) if (gate.waiting > 0) yield [origin, gate.waiting];
   }
+
+  /** Sends a call that waited, once it holds a slot. */
+  private readonly send = (handler: AttemptHandler): void => this.start(handler, handler.call, handler.target);
 
   /** The call holds a slot of its origin (released when undici is done with it). */
   private start(handler: AttemptHandler, call: StepCall, target: Target): void {
@@ -271,8 +264,8 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** One attempt's lifecycle: collects the response body and settles exactly once. */
-class AttemptHandler implements Dispatcher.DispatchHandler {
+/** One attempt's lifecycle: waits for its origin's limits if it must, collects the response body and settles exactly once. */
+class AttemptHandler extends Waiter implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
   private headers: IncomingHttpHeaders = {};
@@ -282,13 +275,13 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   settled = false;
   /** undici is done with the request (its last callback came). */
   private over = false;
-  private readonly call: StepCall;
+  readonly call: StepCall;
+  readonly target: Target;
   private readonly signal: AbortSignal;
   private readonly maxBytes: number;
   private readonly resolve: (outcome: AttemptOutcome) => void;
-  private readonly gate: OriginLimiter;
-  /** Set while the call waits in its origin's queue. */
-  queued: Waiting | undefined;
+  private readonly send: (h: AttemptHandler) => void;
+  private readonly progress: DispatchProgress | undefined;
   private readonly onAbort = () => {
     if (this.controller) {
       this.controller.abort(new Error("attempt aborted"));
@@ -296,20 +289,28 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       // Waiting in its origin's queue: it leaves it now, and is never sent. Or sent but
       // with no request yet (a connection being opened): answer now, a timeout must not
       // wait for a connection; onRequestStart aborts it before anything is written.
-      if (this.queued) {
-        this.gate.leave(this.queued);
-        this.queued = undefined;
-      }
+      if (this.inQueue) this.target.gate.leave(this);
       this.settle(aborted(this.call, this.signal));
     }
   };
 
-  constructor(call: StepCall, signal: AbortSignal, maxBytes: number, resolve: (outcome: AttemptOutcome) => void, gate: OriginLimiter) {
+  constructor(
+    call: StepCall,
+    signal: AbortSignal,
+    maxBytes: number,
+    resolve: (outcome: AttemptOutcome) => void,
+    target: Target,
+    send: (h: AttemptHandler) => void,
+    progress: DispatchProgress | undefined,
+  ) {
+    super();
     this.call = call;
+    this.target = target;
     this.signal = signal;
     this.maxBytes = maxBytes;
     this.resolve = resolve;
-    this.gate = gate;
+    this.send = send;
+    this.progress = progress;
     signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
@@ -369,10 +370,21 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private requestOver(): void {
     if (this.over) return;
     this.over = true;
-    this.gate.release();
+    this.target.gate.release();
   }
 
-  settle(outcome: AttemptOutcome): void {
+  /** Its turn came in the origin's queue. */
+  admit(): void {
+    this.progress?.sent();
+    this.send(this);
+  }
+
+  /** The dispatcher closed while it waited: answered, never sent. */
+  drop(): void {
+    this.settle(SHUTTING_DOWN);
+  }
+
+  private settle(outcome: AttemptOutcome): void {
     if (this.settled) return;
     this.settled = true;
     this.signal.removeEventListener("abort", this.onAbort);

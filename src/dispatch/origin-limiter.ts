@@ -3,28 +3,21 @@
 // full at first, refilled continuously). Calls that may not start yet wait in a
 // FIFO queue; one that gives up (its call was aborted) leaves it at once and
 // never takes a slot or a token. Every operation is O(1) (the queue is a doubly
-// linked list); with no rate limit, entering is two comparisons and an add.
+// linked list through the waiting calls themselves, so queuing allocates nothing);
+// with no rate limit, entering is two comparisons and an add.
 import type { HostLimit } from "../domain/host-limits.ts";
 import type { Clock } from "../ports/clock.ts";
 
-/** A call in an origin's queue: the handle that takes it out again. */
-export interface Waiting {
-  /** clock.now() when it was queued. */
-  readonly since: number;
-}
-
-class Node implements Waiting {
-  prev: Node | undefined = undefined;
-  next: Node | undefined = undefined;
-  queued = true;
-  readonly admit: () => void;
-  readonly drop: () => void;
-  readonly since: number;
-  constructor(admit: () => void, drop: () => void, since: number) {
-    this.admit = admit;
-    this.drop = drop;
-    this.since = since;
-  }
+/** A call that may wait in an origin's queue. The links belong to the limiter. */
+export abstract class Waiter {
+  prevWaiter: Waiter | undefined = undefined;
+  nextWaiter: Waiter | undefined = undefined;
+  /** In a queue now. */
+  inQueue = false;
+  /** It holds a slot (and a token) now: send it. Never called from within wait(). */
+  abstract admit(): void;
+  /** The limiter was closed while it waited: it will not be sent. */
+  abstract drop(): void;
 }
 
 /** Floating-point slack when comparing refilled tokens with 1. */
@@ -35,8 +28,8 @@ export class OriginLimiter {
   private readonly clock: Clock;
   #inflight = 0;
   #waiting = 0;
-  private head: Node | undefined;
-  private tail: Node | undefined;
+  private head: Waiter | undefined;
+  private tail: Waiter | undefined;
   private tokens: number;
   private refilledAt: number;
   private cancelTimer: (() => void) | undefined;
@@ -75,31 +68,29 @@ export class OriginLimiter {
   }
 
   /**
-   * Queues a call that tryEnter() turned away. `admit` is called (never from
-   * within wait()) once the call holds a slot and a token; `drop` if close() comes first.
+   * Queues a call that tryEnter() turned away: its admit() is called once it holds
+   * a slot and a token, its drop() if close() comes first.
    */
-  wait(admit: () => void, drop: () => void): Waiting {
-    const node = new Node(admit, drop, this.clock.now());
+  wait(w: Waiter): void {
+    if (w.inQueue) throw new Error("already waiting");
     if (this.closed) {
-      node.queued = false;
-      queueMicrotask(drop);
-      return node;
+      queueMicrotask(() => w.drop());
+      return;
     }
-    node.prev = this.tail;
-    if (this.tail) this.tail.next = node;
-    else this.head = node;
-    this.tail = node;
+    w.inQueue = true;
+    w.prevWaiter = this.tail;
+    w.nextWaiter = undefined;
+    if (this.tail) this.tail.nextWaiter = w;
+    else this.head = w;
+    this.tail = w;
     this.#waiting++;
     // With a slot free, what it waits for is a token.
     if (this.#inflight < this.limit.maxInflight) this.arm();
-    return node;
   }
 
-  /** Takes a queued call out (it was aborted): it never gets a slot. Nothing if it was admitted already. */
-  leave(w: Waiting): void {
-    const node = w as Node;
-    if (!node.queued) return;
-    this.unlink(node);
+  /** Takes a queued call out (it was aborted): it never gets a slot. Nothing if it is not in the queue. */
+  leave(w: Waiter): void {
+    if (w.inQueue) this.unlink(w);
   }
 
   /** A call that held a slot is over: the slot goes to the first waiting call (token permitting). */
@@ -113,8 +104,8 @@ export class OriginLimiter {
     this.closed = true;
     this.cancelTimer?.();
     this.cancelTimer = undefined;
-    const dropped: Node[] = [];
-    for (let n = this.head; n !== undefined; n = n.next) dropped.push(n);
+    const dropped: Waiter[] = [];
+    for (let n = this.head; n !== undefined; n = n.nextWaiter) dropped.push(n);
     for (const n of dropped) this.unlink(n);
     for (const n of dropped) n.drop();
   }
@@ -127,13 +118,13 @@ export class OriginLimiter {
     return this.tokens >= this.limit.burst - EPSILON;
   }
 
-  private unlink(node: Node): void {
-    if (node.prev) node.prev.next = node.next;
-    else this.head = node.next;
-    if (node.next) node.next.prev = node.prev;
-    else this.tail = node.prev;
-    node.prev = node.next = undefined;
-    node.queued = false;
+  private unlink(w: Waiter): void {
+    if (w.prevWaiter) w.prevWaiter.nextWaiter = w.nextWaiter;
+    else this.head = w.nextWaiter;
+    if (w.nextWaiter) w.nextWaiter.prevWaiter = w.prevWaiter;
+    else this.tail = w.prevWaiter;
+    w.prevWaiter = w.nextWaiter = undefined;
+    w.inQueue = false;
     this.#waiting--;
   }
 
@@ -148,10 +139,10 @@ export class OriginLimiter {
           this.arm();
           return;
         }
-        const node = this.head;
-        this.unlink(node);
+        const w = this.head;
+        this.unlink(w);
         this.#inflight++;
-        node.admit();
+        w.admit();
       }
     } finally {
       this.pumping = false;

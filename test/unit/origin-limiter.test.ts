@@ -2,7 +2,7 @@
 // rate bound over every window, aborted waiters, close().
 import { describe, expect, test } from "vitest";
 import type { HostLimit } from "../../src/domain/host-limits.ts";
-import { OriginLimiter, type Waiting } from "../../src/dispatch/origin-limiter.ts";
+import { OriginLimiter, Waiter } from "../../src/dispatch/origin-limiter.ts";
 import type { Clock } from "../../src/ports/clock.ts";
 
 class FakeClock implements Clock {
@@ -36,13 +36,29 @@ class FakeClock implements Clock {
   }
 }
 
+class Call extends Waiter {
+  readonly onAdmit: () => void;
+  readonly onDrop: () => void;
+  constructor(onAdmit: () => void, onDrop: () => void = () => {}) {
+    super();
+    this.onAdmit = onAdmit;
+    this.onDrop = onDrop;
+  }
+  admit(): void {
+    this.onAdmit();
+  }
+  drop(): void {
+    this.onDrop();
+  }
+}
+
 const limit = (l: Partial<HostLimit>): HostLimit => ({ maxInflight: 1000, ratePerSecond: 0, burst: 1, ...l });
 
 /** A call: enters at once or waits; records when it was admitted. */
 function caller(gate: OriginLimiter, clock: FakeClock) {
   const admitted: { id: number; at: number }[] = [];
   const dropped: number[] = [];
-  const waiting = new Map<number, Waiting>();
+  const waiting = new Map<number, Waiter>();
   return {
     admitted,
     dropped,
@@ -51,16 +67,15 @@ function caller(gate: OriginLimiter, clock: FakeClock) {
         admitted.push({ id, at: clock.now() });
         return;
       }
-      waiting.set(
-        id,
-        gate.wait(
-          () => {
-            waiting.delete(id);
-            admitted.push({ id, at: clock.now() });
-          },
-          () => dropped.push(id),
-        ),
+      const w = new Call(
+        () => {
+          waiting.delete(id);
+          admitted.push({ id, at: clock.now() });
+        },
+        () => dropped.push(id),
       );
+      waiting.set(id, w);
+      gate.wait(w);
     },
     abort(id: number): void {
       const w = waiting.get(id);
@@ -117,11 +132,10 @@ describe("in-flight limit", () => {
     const order: number[] = [];
     for (let i = 0; i < 20_000; i++) {
       gate.wait(
-        () => {
+        new Call(() => {
           order.push(i);
           gate.release();
-        },
-        () => {},
+        }),
       );
     }
     gate.release();
