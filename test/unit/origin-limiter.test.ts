@@ -197,8 +197,11 @@ describe("rate limit (token bucket)", () => {
       let seen = 0;
       let id = 0;
       let maxInflight = 0;
-      for (let tick = 0; tick < 20_000; tick++) {
-        const arrivals = rand() < 0.3 ? Math.floor(rand() * 8) : 0;
+      for (let tick = 0; tick < 24_000; tick++) {
+        // Busy phases of 2 s (twice the rate, in bursts of up to 8) and idle phases of 4 s, in which
+        // the queue drains and the bucket fills up (to `burst`, and no more).
+        const busy = tick % 6000 < 2000;
+        const arrivals = busy && rand() < (2 * rate) / 1000 / 4 ? Math.floor(rand() * 8) + 1 : 0;
         for (let i = 0; i < arrivals; i++) c.call(id++);
         // Admitted calls finish 0-50 ms after they start.
         for (; seen < c.admitted.length; seen++) running.push(c.admitted[seen].at + Math.floor(rand() * 50));
