@@ -2,12 +2,16 @@
 // the requests they hold at once. In-flight bound under a 2,000-wide fan-out, the
 // rate bound, a per-origin override, a queued call cancelled or timed out by the
 // run before it is ever sent, and the attempt timeout measured from the send.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { StepState, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { loadConfig } from "../../src/config.ts";
 import { type Behaviour, HandlerServer, type RecordedCall } from "../support/handler-server.ts";
 import { hangUntilAborted, sleep } from "../support/run-observer.ts";
+import { logEntries, spawnWeft, stopWeft, type WeftProcess } from "../support/weft-process.ts";
 import { startWeft, TEST_STORE, type TestWeft, waitForRun } from "../support/weft.ts";
 
 /** A behaviour that counts requests held at once; each is held `holdMs`, or until `release()` says so. */
@@ -314,5 +318,35 @@ describe("queued calls and the run's cancellation, deadline and attempt timeout 
     const done = await waitForRun(weft.client, workflow!.id);
     expect(done.state).toBe(WorkflowState.FAILED);
     expect(done.steps[0].error).toMatchObject({ reason: "timeout" });
+  });
+});
+
+describe("the weft process with --host-limit and --log-level debug", () => {
+  test("a call that waits for its origin (set by the flag) is logged at debug, with the origin and the calls ahead of it", async () => {
+    const handlers = await HandlerServer.start();
+    const dir = mkdtempSync(join(tmpdir(), "weft-host-limits-"));
+    let proc: WeftProcess | undefined;
+    try {
+      proc = await spawnWeft(dir, ["--log-level", "debug", "--host-limit", `${handlers.baseUrl}=inflight:1`]);
+      handlers.on("/log/slow", () => ({ json: { success: true, result: 1 }, delayMs: 300 }));
+      const { workflow } = await proc.client.createWorkflow({
+        id: "host-limits-log",
+        baseUrl: handlers.baseUrl,
+        steps: [
+          { id: "first", url: "/log/slow", parallel: true },
+          { id: "second", url: "/log/slow", parallel: true },
+        ],
+      });
+      const done = await waitForRun(proc.client, workflow!.id);
+      expect(done.state).toBe(WorkflowState.COMPLETED);
+      const [a, b] = handlers.callsFor(workflow!.id);
+      expect(b.receivedAt).toBeGreaterThanOrEqual(a.respondedAt!);
+      const waited = logEntries(proc).filter((e) => e.msg === "call waiting for its host's limits");
+      expect(waited).toEqual([expect.objectContaining({ runId: workflow!.id, kind: "step", stepId: "second", attempt: 1, origin: handlers.baseUrl, ahead: 0 })]);
+    } finally {
+      if (proc) await stopWeft(proc);
+      await handlers.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
