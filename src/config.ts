@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { OUTBOUND_PRESETS, OutboundPolicy, OutboundPolicyError, type OutboundPreset } from "./domain/outbound-policy.ts";
 import { ApiKeyConfigError, type ApiKeyDigest, type ApiKeyEntry, digestApiKeys, isLoopbackHost, parseApiKeyFile, parseApiKeyList } from "./domain/api-keys.ts";
 import { DEFAULT_LIMITS, type Limits } from "./domain/workflow-spec.ts";
+import { DEFAULT_HOST_MAX_INFLIGHT, HostLimitError, type HostLimits, parseBurst, parseHostLimits, parseInflight, parseRate } from "./domain/host-limits.ts";
 import { parseSecretList } from "./signing/secrets.ts";
 
 export interface Config {
@@ -25,6 +26,8 @@ export interface Config {
   /** limits.outbound: the outbound policy built from --outbound-policy, --outbound-allow and --outbound-deny. */
   limits: Limits;
   webhook: { retryPeriodMs: number; initialIntervalMs: number; maxIntervalMs: number; timeoutMs: number };
+  /** Per handler origin: calls in flight and calls per second (this replica's). */
+  hostLimits: HostLimits;
   watchHeartbeatMs: number;
   /** Set: the MongoDB store (several replicas may share it); empty: the embedded store in dataDir. */
   mongodb: {
@@ -87,6 +90,8 @@ interface Option {
   shownDefault?: string;
   /** A flag without a value (`--x`); its variable takes true or false. */
   boolean?: true;
+  /** A flag that may be repeated; its values are joined with ";". */
+  multiple?: true;
 }
 
 export const OPTIONS: Option[] = [
@@ -112,6 +117,10 @@ export const OPTIONS: Option[] = [
   { flag: "outbound-policy", env: "WEFT_OUTBOUND_POLICY", default: "default", help: "destinations step, compensation and webhook URLs may reach: default (denies link-local, cloud metadata, unspecified, multicast, broadcast) or public-only (also loopback, private and every other non-global range; for production)" },
   { flag: "outbound-allow", env: "WEFT_OUTBOUND_ALLOW", default: "", help: "comma-separated CIDRs, addresses, host names or *.suffix names always allowed (beat every deny entry)" },
   { flag: "outbound-deny", env: "WEFT_OUTBOUND_DENY", default: "", help: "comma-separated CIDRs, addresses, host names or *.suffix names denied besides the preset's" },
+  { flag: "host-max-inflight", env: "WEFT_HOST_MAX_INFLIGHT", default: String(DEFAULT_HOST_MAX_INFLIGHT), help: "most calls (steps, compensations, webhooks) in flight to one handler origin (scheme://host:port); more wait in a queue" },
+  { flag: "host-max-rate", env: "WEFT_HOST_MAX_RATE", default: "", shownDefault: "unlimited", help: "most calls started per second to one handler origin (a token bucket; e.g. 50 or 0.5); more wait in a queue" },
+  { flag: "host-rate-burst", env: "WEFT_HOST_RATE_BURST", default: "", shownDefault: "rate/10, at least 1", help: "calls to one origin that may start back to back after it was idle (the token bucket's size)" },
+  { flag: "host-limit", env: "WEFT_HOST_LIMITS", default: "", multiple: true, help: "limits of one origin, e.g. https://api.example.com=inflight:20,rate:50[,burst:5]; repeat the flag, or separate origins with ';' in the variable" },
   { flag: "webhook-retry-period-ms", env: "WEFT_WEBHOOK_RETRY_PERIOD_MS", default: "86400000", help: "how long after a run ends its on_complete/on_error delivery is retried" },
   { flag: "webhook-initial-backoff-ms", env: "WEFT_WEBHOOK_INITIAL_BACKOFF_MS", default: "1000", help: "delay before the second webhook delivery attempt (doubles each time)" },
   { flag: "webhook-max-backoff-ms", env: "WEFT_WEBHOOK_MAX_BACKOFF_MS", default: "3600000", help: "longest delay between webhook delivery attempts" },
@@ -210,7 +219,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     args: argv,
     options: {
       help: { type: "boolean" },
-      ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: o.boolean ? ("boolean" as const) : ("string" as const) }])),
+      ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: o.boolean ? ("boolean" as const) : ("string" as const), multiple: o.multiple === true }])),
     },
     strict: true,
     allowPositionals: false,
@@ -218,7 +227,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
   if (parsed.values.help) return undefined;
   const get = (flag: string): string => {
     const o = OPTIONS.find((x) => x.flag === flag)!;
-    const v = (parsed.values as Record<string, string | boolean | undefined>)[flag];
+    const v = (parsed.values as Record<string, string | boolean | string[] | undefined>)[flag];
+    if (Array.isArray(v)) return v.join(";");
     if (typeof v === "string") return v;
     if (typeof v === "boolean") return String(v);
     return env[o.env] ?? o.default;
@@ -307,6 +317,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
       maxIntervalMs: int("webhook-max-backoff-ms", get("webhook-max-backoff-ms"), 1),
       timeoutMs: int("webhook-timeout-ms", get("webhook-timeout-ms"), 1),
     },
+    hostLimits: loadHostLimits(get),
     watchHeartbeatMs: int("watch-heartbeat-ms", get("watch-heartbeat-ms"), 10),
     mongodb: {
       uri: mongoUri,
@@ -343,6 +354,20 @@ function loadTracing(value: string, env: NodeJS.ProcessEnv | Record<string, stri
   // With tracing off the OpenTelemetry variables are not Weft's concern.
   if (mode === "off") return { mode, protocol: "http/protobuf", scheduleDelayMs: 5000 };
   return { mode, protocol: raw === "http/json" ? "http/json" : "http/protobuf", scheduleDelayMs };
+}
+
+function loadHostLimits(get: (flag: string) => string): HostLimits {
+  try {
+    const burst = get("host-rate-burst").trim();
+    return parseHostLimits([get("host-limit")], {
+      maxInflight: parseInflight(get("host-max-inflight"), "host-max-inflight"),
+      ratePerSecond: parseRate(get("host-max-rate"), "host-max-rate"),
+      burst: burst === "" ? undefined : parseBurst(burst, "host-rate-burst"),
+    });
+  } catch (err) {
+    if (err instanceof HostLimitError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 function loadMetrics(get: (flag: string) => string, int: (name: string, value: string, min: number, max?: number) => number): Config["metrics"] {

@@ -14,6 +14,12 @@
 // then connects to an address that was checked, so DNS rebinding between
 // CreateWorkflow and the call (or between two lookups) cannot pass. undici's
 // dispatch does not follow redirects: a 3xx is the handler's answer.
+//
+// Per-host limits: every origin (scheme://host:port) has an OriginLimiter
+// bounding its calls in flight and, if configured, the calls started per second.
+// A call beyond them waits in the origin's FIFO queue here, not in undici's: one
+// aborted while waiting leaves the queue at once and is never sent, where undici
+// would open it on a connection and then destroy that connection to abort it.
 import type { LookupAddress, LookupAllOptions } from "node:dns";
 import { lookup as dnsLookup } from "node:dns";
 import type { IncomingHttpHeaders } from "node:http";
@@ -25,16 +31,23 @@ import {
   retryableFailure,
   terminalFailure,
 } from "../domain/attempt-outcome.ts";
+import { DEFAULT_HOST_MAX_INFLIGHT, type HostLimits, largestInflight, limitFor } from "../domain/host-limits.ts";
 import { describeDenial, OutboundPolicy } from "../domain/outbound-policy.ts";
-import { ATTEMPT_TIMEOUT, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
+import { type Clock, systemClock } from "../ports/clock.ts";
+import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { Signer } from "../signing/sign.ts";
+import { OriginLimiter, Waiter } from "./origin-limiter.ts";
 
 export interface HttpDispatcherOptions {
   signer: Signer;
   /** Largest response body accepted; larger ones fail the step (not retried). */
   maxResultBytes: number;
-  /** Connections per handler origin. */
+  /** Per-origin limits on calls in flight and calls per second; default: 256 in flight, no rate limit. */
+  hostLimits?: HostLimits;
+  /** Without hostLimits: calls in flight per origin (default 256). */
   connectionsPerOrigin?: number;
+  /** Time for the rate limits' token buckets; default: the system clock. */
+  clock?: Clock;
   userAgent?: string;
   /** Destinations calls may go to; default: the default preset. */
   outbound?: OutboundPolicy;
@@ -53,31 +66,30 @@ export class DestinationDeniedError extends Error {
   readonly code = "EDESTINATIONDENIED";
 }
 
-/** Calls in flight to one origin, and those waiting for one of its connections. */
-interface OriginGate {
-  running: number;
-  waiting: { handler: AttemptHandler; call: StepCall; target: Target }[];
-}
-
 interface Target {
   origin: string;
   path: string;
-  gate: OriginGate;
+  gate: OriginLimiter;
   /** Set when the policy denies the URL's host without resolving it (a literal address or a denied name). */
   denied?: string;
 }
 
 /** Parsed step URLs: a run's steps are called again and again at the same few URLs. */
 const TARGET_CACHE_LIMIT = 10_000;
+/** Origins whose limiter is kept; past it, idle ones are forgotten. */
+const GATE_LIMIT = 10_000;
+
+const SHUTTING_DOWN = retryableFailure("connection", "not sent: the server is shutting down");
 
 export class HttpStepDispatcher implements StepDispatcher {
   private readonly agent: Agent;
   private readonly signer: Signer;
   private readonly maxResultBytes: number;
   private readonly userAgent: string;
-  private readonly connectionsPerOrigin: number;
+  private readonly hostLimits: HostLimits;
+  private readonly clock: Clock;
   private readonly targets = new Map<string, Target>();
-  private readonly gates = new Map<string, OriginGate>();
+  private readonly gates = new Map<string, OriginLimiter>();
   private readonly policy: OutboundPolicy;
   private readonly resolve: Resolve;
 
@@ -85,12 +97,17 @@ export class HttpStepDispatcher implements StepDispatcher {
     this.signer = options.signer;
     this.maxResultBytes = options.maxResultBytes;
     this.userAgent = options.userAgent ?? "weft";
-    this.connectionsPerOrigin = options.connectionsPerOrigin ?? 256;
+    this.hostLimits = options.hostLimits ?? {
+      defaults: { maxInflight: options.connectionsPerOrigin ?? DEFAULT_HOST_MAX_INFLIGHT, ratePerSecond: 0, burst: 1 },
+      origins: new Map(),
+    };
+    this.clock = options.clock ?? systemClock;
     this.policy = options.outbound ?? new OutboundPolicy();
     this.resolve = options.resolve ?? ((hostname, opts, callback) => dnsLookup(hostname, opts, callback));
     // Attempt timeouts come from the caller (an abort with ATTEMPT_TIMEOUT); undici's are switched off.
+    // Enough connections for the largest in-flight limit: calls never wait in undici's queue.
     this.agent = new Agent({
-      connections: this.connectionsPerOrigin,
+      connections: largestInflight(this.hostLimits),
       keepAliveTimeout: 30_000,
       headersTimeout: 0,
       bodyTimeout: 0,
@@ -98,7 +115,7 @@ export class HttpStepDispatcher implements StepDispatcher {
     });
   }
 
-  dispatch(call: StepCall, signal: AbortSignal): Promise<AttemptOutcome> {
+  dispatch(call: StepCall, signal: AbortSignal, progress?: DispatchProgress): Promise<AttemptOutcome> {
     if (signal.aborted) return Promise.resolve(aborted(call, signal));
     let target: Target;
     try {
@@ -109,17 +126,26 @@ export class HttpStepDispatcher implements StepDispatcher {
     if (target.denied !== undefined) return Promise.resolve(destinationDenied(target.denied));
     return new Promise<AttemptOutcome>((resolve) => {
       const gate = target.gate;
-      const handler = new AttemptHandler(call, signal, this.maxResultBytes, resolve, () => this.finished(gate));
-      // Calls beyond the connections wait here rather than in undici's queue: a call
-      // aborted while waiting is simply never sent, where undici would open it on a
-      // connection and then destroy that connection to abort it.
-      if (gate.running < this.connectionsPerOrigin) this.start(handler, call, target);
-      else gate.waiting.push({ handler, call, target });
+      const handler = new AttemptHandler(call, signal, this.maxResultBytes, resolve, target, this.send, progress);
+      if (gate.tryEnter()) {
+        this.start(handler, call, target);
+        return;
+      }
+      gate.wait(handler);
+      progress?.queued(target.origin, gate.waiting - 1);
     });
   }
 
+  /** Calls waiting for their origin's limits, by origin (origins with none left out). */
+  *waitingByOrigin(): Iterable<[string, number]> {
+    for (const [origin, gate] of this.gates) if (gate.waiting > 0) yield [origin, gate.waiting];
+  }
+
+  /** Sends a call that waited, once it holds a slot. */
+  private readonly send = (handler: AttemptHandler): void => this.start(handler, handler.call, handler.target);
+
+  /** The call holds a slot of its origin (released when undici is done with it). */
   private start(handler: AttemptHandler, call: StepCall, target: Target): void {
-    target.gate.running++;
     // Signed when sent, so a call that waited for a connection is not sent with a stale timestamp.
     const now = Date.now();
     const headers: Record<string, string> = {
@@ -137,22 +163,14 @@ export class HttpStepDispatcher implements StepDispatcher {
     }
   }
 
-  /** A call's request is over (answered, failed or aborted): the next waiting call may go. */
-  private finished(gate: OriginGate): void {
-    gate.running--;
-    while (gate.running < this.connectionsPerOrigin && gate.waiting.length > 0) {
-      const next = gate.waiting.shift()!;
-      if (!next.handler.settled) this.start(next.handler, next.call, next.target);
-    }
-  }
-
   private target(url: string): Target {
     let t = this.targets.get(url);
     if (t === undefined) {
       const u = new URL(url);
       let gate = this.gates.get(u.origin);
       if (gate === undefined) {
-        gate = { running: 0, waiting: [] };
+        if (this.gates.size >= GATE_LIMIT) this.forgetIdleGates();
+        gate = new OriginLimiter(limitFor(this.hostLimits, u.origin), this.clock);
         this.gates.set(u.origin, gate);
       }
       t = { origin: u.origin, path: `${u.pathname}${u.search}`, gate };
@@ -211,7 +229,15 @@ export class HttpStepDispatcher implements StepDispatcher {
     }
   };
 
+  /** Forgets the limiters of idle origins, and the parsed URLs that point at them. */
+  private forgetIdleGates(): void {
+    for (const [origin, gate] of this.gates) if (gate.idle) this.gates.delete(origin);
+    this.targets.clear();
+  }
+
+  /** Calls still waiting for their origin are answered (not sent); calls in flight finish or are aborted by their caller. */
   async close(): Promise<void> {
+    for (const gate of this.gates.values()) gate.close();
     await this.agent.close();
   }
 }
@@ -238,8 +264,8 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** One attempt's lifecycle: collects the response body and settles exactly once. */
-class AttemptHandler implements Dispatcher.DispatchHandler {
+/** One attempt's lifecycle: waits for its origin's limits if it must, collects the response body and settles exactly once. */
+class AttemptHandler extends Waiter implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
   private headers: IncomingHttpHeaders = {};
@@ -249,27 +275,42 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   settled = false;
   /** undici is done with the request (its last callback came). */
   private over = false;
-  private readonly call: StepCall;
+  readonly call: StepCall;
+  readonly target: Target;
   private readonly signal: AbortSignal;
   private readonly maxBytes: number;
   private readonly resolve: (outcome: AttemptOutcome) => void;
-  private readonly onOver: () => void;
+  private readonly send: (h: AttemptHandler) => void;
+  private readonly progress: DispatchProgress | undefined;
   private readonly onAbort = () => {
     if (this.controller) {
       this.controller.abort(new Error("attempt aborted"));
     } else {
-      // Not started yet (waiting for a connection, or one being opened): answer now, a
-      // timeout must not wait for a connection; onRequestStart aborts it before anything is written.
+      // Waiting in its origin's queue: it leaves it now, and is never sent. Or sent but
+      // with no request yet (a connection being opened): answer now, a timeout must not
+      // wait for a connection; onRequestStart aborts it before anything is written.
+      if (this.inQueue) this.target.gate.leave(this);
       this.settle(aborted(this.call, this.signal));
     }
   };
 
-  constructor(call: StepCall, signal: AbortSignal, maxBytes: number, resolve: (outcome: AttemptOutcome) => void, onOver: () => void) {
+  constructor(
+    call: StepCall,
+    signal: AbortSignal,
+    maxBytes: number,
+    resolve: (outcome: AttemptOutcome) => void,
+    target: Target,
+    send: (h: AttemptHandler) => void,
+    progress: DispatchProgress | undefined,
+  ) {
+    super();
     this.call = call;
+    this.target = target;
     this.signal = signal;
     this.maxBytes = maxBytes;
     this.resolve = resolve;
-    this.onOver = onOver;
+    this.send = send;
+    this.progress = progress;
     signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
@@ -329,7 +370,18 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private requestOver(): void {
     if (this.over) return;
     this.over = true;
-    this.onOver();
+    this.target.gate.release();
+  }
+
+  /** Its turn came in the origin's queue. */
+  admit(): void {
+    this.progress?.sent();
+    this.send(this);
+  }
+
+  /** The dispatcher closed while it waited: answered, never sent. */
+  drop(): void {
+    this.settle(SHUTTING_DOWN);
   }
 
   private settle(outcome: AttemptOutcome): void {

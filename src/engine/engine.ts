@@ -18,7 +18,7 @@ import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
 import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
-import { ATTEMPT_TIMEOUT, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
+import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { NoticeSource, OwnershipNotice, RunOwnership } from "../ports/run-ownership.ts";
 import { type AttemptSpan, noopTracer, type RpcSpan, type Tracer } from "../ports/tracing.ts";
 import type { ListRunsQuery, WorkflowStore } from "../ports/workflow-store.ts";
@@ -548,18 +548,40 @@ export class Engine {
     const k = key(work.kind, work.index);
     const controller = new AbortController();
     active.inflight.set(k, controller);
-    // One controller per call: the timeout and a cancel both abort it.
-    const cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), call.timeoutMs);
-    const sent = performance.now();
-    void this.dispatcher
-      .dispatch(call, controller.signal)
+    // One controller per call: the timeout and a cancel (or the run's deadline) both abort it.
+    // The attempt timeout runs from when the call is sent: a call waiting for its host's
+    // limits has its timer started when it leaves the queue.
+    const timeoutMs = call.timeoutMs;
+    let cancelTimeout: (() => void) | undefined;
+    let queued = false;
+    let sent = performance.now();
+    const progress: DispatchProgress = {
+      queued: (origin, ahead) => {
+        queued = true;
+        if (this.log.isLevelEnabled("debug")) {
+          runLog(this.log, active).debug(
+            { kind: work.kind, stepId: work.kind === "webhook" ? undefined : active.machine.run.steps[work.index]?.id, attempt: work.attempt, origin, ahead },
+            "call waiting for its host's limits",
+          );
+        }
+      },
+      sent: () => {
+        const now = performance.now();
+        this.metrics.hostWait(since(sent));
+        sent = now;
+        cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), timeoutMs);
+      },
+    };
+    const dispatched = this.dispatcher.dispatch(call, controller.signal, progress);
+    if (!queued) cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), timeoutMs);
+    void dispatched
       .catch((err: unknown): AttemptOutcome => ({
         ok: false,
         retryable: true,
         error: { reason: "internal", message: String(err) },
       }))
       .then((outcome) => {
-        cancelTimeout();
+        cancelTimeout?.();
         if (active.inflight.get(k) === controller) active.inflight.delete(k);
         if (active.detached) {
           span?.end({ ok: outcome.ok, abandoned: true });

@@ -16,6 +16,8 @@ export interface GaugeSources {
   retriesWaiting(): number;
   webhookBacklog(): number;
   watchers(): number;
+  /** Calls waiting for their host's limits, by origin (origins with none may be left out). */
+  hostsWaiting?(): Iterable<[string, number]>;
 }
 
 export interface PrometheusMetricsOptions {
@@ -27,9 +29,13 @@ export interface PrometheusMetricsOptions {
 
 /** Failure reasons come from Weft's code (a fixed set); the cap only guards against a mistake. */
 const MAX_REASON_LABELS = 64;
+/** Handler origins are users' data: the first ones seen get their own label value, later ones are "other". */
+export const MAX_ORIGIN_LABELS = 100;
 
 // Seconds: handler calls are milliseconds to minutes; overhead and commits are sub-millisecond to seconds.
 const ATTEMPT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+// A wait for a host's limits: a fraction of a handler call to as long as a large fan-out takes.
+const WAIT_BUCKETS = [0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
 const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export class PrometheusMetrics implements EngineMetrics {
@@ -41,6 +47,8 @@ export class PrometheusMetrics implements EngineMetrics {
   readonly #attempts: PreboundCounter;
   readonly #overhead: HistogramCell;
   readonly #commit: HistogramCell;
+  readonly #hostWait: HistogramCell;
+  readonly #origins = new LabelCap(MAX_ORIGIN_LABELS);
   /** Per workflow label value: its created counter, and its finished counters by state. */
   readonly #byWorkflow = new Map<string, { created: CounterCell; finished: Map<string, CounterCell> }>();
   /** Successful calls by kind; failed calls by kind, then by (capped) reason. */
@@ -79,6 +87,12 @@ export class PrometheusMetrics implements EngineMetrics {
       registry,
     ).cell();
     this.#commit = new PreboundHistogram("weft_store_commit_duration_seconds", "Duration of one store commit of a run's changes", FAST_BUCKETS, registry).cell();
+    this.#hostWait = new PreboundHistogram(
+      "weft_host_wait_seconds",
+      "How long a call that had to wait for its host's limits (in-flight calls or calls per second) waited before it was sent",
+      WAIT_BUCKETS,
+      registry,
+    ).cell();
     const gauge = (name: string, help: string, read: (s: GaugeSources) => number) =>
       new Gauge({
         name,
@@ -93,6 +107,30 @@ export class PrometheusMetrics implements EngineMetrics {
     gauge("weft_retries_waiting", "Step and compensation attempts waiting for their retry delay", (s) => s.retriesWaiting());
     gauge("weft_webhook_backlog", "Finished runs whose on_complete/on_error webhook is not delivered yet", (s) => s.webhookBacklog());
     gauge("weft_watchers", "Open WatchWorkflow/WatchWorkflows subscriptions", (s) => s.watchers());
+    const origins = this.#origins;
+    const reported = new Set<string>();
+    new Gauge({
+      name: "weft_host_calls_waiting",
+      help: `Calls waiting for their host's limits, by handler origin (the first ${MAX_ORIGIN_LABELS} origins get their own value, later ones count as "other")`,
+      labelNames: ["origin"],
+      registers,
+      collect() {
+        const totals = new Map<string, number>();
+        const read = self.#sources?.hostsWaiting;
+        if (read) {
+          for (const [origin, n] of read.call(self.#sources)) {
+            const l = origins.label(origin);
+            totals.set(l, (totals.get(l) ?? 0) + n);
+          }
+        }
+        // An origin that no longer has calls waiting reads 0 rather than vanishing.
+        for (const l of reported) if (!totals.has(l)) this.set({ origin: l }, 0);
+        for (const [l, n] of totals) {
+          this.set({ origin: l }, n);
+          reported.add(l);
+        }
+      },
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   }
 
@@ -148,5 +186,9 @@ export class PrometheusMetrics implements EngineMetrics {
 
   storeCommit(seconds: number): void {
     this.#commit.observe(seconds);
+  }
+
+  hostWait(seconds: number): void {
+    this.#hostWait.observe(seconds);
   }
 }

@@ -14,6 +14,8 @@ export interface EngineMetrics {
   overhead(seconds: number): void;
   /** One store commit (a run's patch). */
   storeCommit(seconds: number): void;
+  /** A call that waited for its host's limits (in-flight calls or rate) was sent after this long. */
+  hostWait(seconds: number): void;
 }
 
 /** Records nothing: for tests and for --metrics off. */
@@ -23,4 +25,5 @@ export const noopMetrics: EngineMetrics = {
   attempt() {},
   overhead() {},
   storeCommit() {},
+  hostWait() {},
 };

@@ -18,12 +18,26 @@ export interface StepCall {
 /** The abort reason the caller uses when an attempt's timeout (call.timeoutMs) passes. */
 export const ATTEMPT_TIMEOUT = Symbol("attempt timeout");
 
+/**
+ * What a dispatcher tells its caller about a call that must wait before it is
+ * sent (its origin's in-flight or rate limit). Only such calls hear from it.
+ */
+export interface DispatchProgress {
+  /** Called within dispatch(), at most once: the call waits, `ahead` other calls to `origin` wait before it. */
+  queued(origin: string, ahead: number): void;
+  /** Called after queued(), when the call leaves the queue and is sent (not if it was aborted first). */
+  sent(): void;
+}
+
 export interface StepDispatcher {
   /**
    * Never rejects: transport problems come back as failed outcomes. `signal`
-   * aborts the call: with reason ATTEMPT_TIMEOUT it is a (retryable) timeout,
-   * otherwise a cancellation. The caller owns the timer.
+   * aborts the call, also while it waits to be sent: with reason ATTEMPT_TIMEOUT
+   * it is a (retryable) timeout, otherwise a cancellation. The caller owns the
+   * timer: it starts it when dispatch() returns, unless `progress.queued` was
+   * called, in which case when `progress.sent` is (the attempt timeout measures
+   * the handler, not the wait).
    */
-  dispatch(call: StepCall, signal: AbortSignal): Promise<AttemptOutcome>;
+  dispatch(call: StepCall, signal: AbortSignal, progress?: DispatchProgress): Promise<AttemptOutcome>;
   close(): Promise<void>;
 }

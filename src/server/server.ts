@@ -133,6 +133,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     signer: new Signer(secrets),
     maxResultBytes: config.limits.maxResultBytes,
     outbound: config.limits.outbound,
+    hostLimits: config.hostLimits,
+    clock: systemClock,
     resolve: options.resolve,
   });
   const metrics = config.metrics.enabled ? new PrometheusMetrics({ maxWorkflowLabels: config.metrics.maxWorkflowLabels }) : undefined;
@@ -158,6 +160,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     retriesWaiting: () => engine.retriesWaiting,
     webhookBacklog: () => engine.webhookBacklog,
     watchers: () => feed.listenerCount,
+    hostsWaiting: () => dispatcher.waitingByOrigin(),
   });
   const service = new WorkflowServiceHandler({ engine, feed, limits: config.limits, heartbeatMs: config.watchHeartbeatMs, tracer });
 
