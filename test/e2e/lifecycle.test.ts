@@ -80,10 +80,11 @@ test("a second server on a data directory in use exits with a clear error; once 
 test("the workflow timeout aborts the step in flight and fails the run as timed_out", async () => {
   const weft = await startWeft();
   try {
-    handlers.on("/deadline/slow", () => ({ json: { success: true }, delayMs: 10_000 }));
+    handlers.on("/deadline/slow", () => ({ json: { success: true }, delayMs: 120_000 }));
     const { workflow } = await weft.client.createWorkflow({
       id: "deadline",
-      timeout: durationFromMs(400),
+      // Long enough for the step to be sent first on a loaded machine, on either store.
+      timeout: durationFromMs(4000),
       steps: [
         { id: "slow", url: handlers.url("/deadline/slow") },
         { id: "after", url: handlers.url("/deadline/after"), dependsOn: ["slow"] },

@@ -7,7 +7,7 @@ import type { RecordedCall, Reply } from "./handler-server.ts";
 export async function settle(
   platform: Platform,
   id: string,
-  timeoutMs = 20_000,
+  timeoutMs = 120_000,
 ): Promise<{ messages: WatchMessage[]; status: WorkflowStatus }> {
   const messages: WatchMessage[] = [];
   const signal = AbortSignal.timeout(timeoutMs);

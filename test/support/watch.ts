@@ -107,7 +107,7 @@ export async function collectWatch(
 ): Promise<Watched> {
   const abort = new AbortController();
   const w: Watched = { messages: [], events: [], heartbeats: 0, ended: false, stopped: false };
-  const timer = setTimeout(() => abort.abort(new Error("collectWatch timed out")), options.timeoutMs ?? 20_000);
+  const timer = setTimeout(() => abort.abort(new Error("collectWatch timed out")), options.timeoutMs ?? 120_000);
   try {
     for await (const m of open(abort.signal)) {
       w.messages.push(m);

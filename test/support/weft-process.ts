@@ -33,7 +33,7 @@ export async function spawnWeft(dataDir: string, extraArgs: string[] = [], optio
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   child.stderr!.on("data", (d: Buffer) => logs.push(d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`weft did not start:\n${logs.join("")}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`weft did not start:\n${logs.join("")}`)), 60_000);
     createInterface({ input: child.stdout! }).on("line", (line) => {
       logs.push(line);
       try {

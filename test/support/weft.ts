@@ -83,7 +83,7 @@ export async function waitForRun(
   client: Client<typeof WorkflowService>,
   id: string,
   pred: (w: Workflow) => boolean = (w) => TERMINAL.has(w.state),
-  timeoutMs = 20_000,
+  timeoutMs = 120_000,
 ): Promise<Workflow> {
   const end = Date.now() + timeoutMs;
   for (;;) {
