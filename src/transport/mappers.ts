@@ -16,6 +16,8 @@ import {
   ErrorDetailSchema,
   type JoinPolicy as PbJoinPolicy,
   JoinPolicySchema,
+  ItemCountsSchema,
+  ItemStatusSchema,
   type StepDefinition,
   StepDefinitionSchema,
   StepState as PbStepState,
@@ -32,6 +34,7 @@ import {
 import type {
   CompensationState,
   ErrorInfo,
+  ItemRecord,
   RunEvent,
   RunRecord,
   RunState,
@@ -41,6 +44,7 @@ import type {
   WebhookState,
 } from "../domain/run-record.ts";
 import type { JoinInput, JoinPolicy } from "../domain/join-policy.ts";
+import { countItems, ITEM_FAILURES_SHOWN } from "../domain/map-step.ts";
 import type {
   Backoff as DomainBackoff,
   JsonObject,
@@ -116,6 +120,9 @@ function stepInput(s: StepDefinition): StepInput {
     compensation: s.compensation,
   };
   if (s.join) input.join = joinInput(s.join);
+  if (s.forEach !== "") input.forEach = s.forEach;
+  if (s.maxConcurrency !== 0) input.maxConcurrency = s.maxConcurrency;
+  if (s.itemFailures) input.itemFailures = joinInput(s.itemFailures);
   return input;
 }
 
@@ -246,7 +253,11 @@ export function workflowToProto(run: RunRecord): Workflow {
         compensation: sub.compensation,
         // As submitted: an explicit `all` shows, the default stays unset.
         join: sub.join != null && sub.join.kind !== "none" ? joinToProto(sub.join) : undefined,
+        forEach: def.forEach ?? "",
+        maxConcurrency: def.forEach !== undefined ? (def.maxConcurrency ?? 0) : 0,
+        itemFailures: sub.itemFailures != null && sub.itemFailures.kind !== "none" ? joinToProto(sub.itemFailures) : undefined,
       }),
+      ...itemsToProto(run.items?.[i]),
       compensationState: COMPENSATION_STATE_TO_PROTO[st.compensation?.state ?? ""],
       compensationAttempts: st.compensation?.attempts ?? 0,
       compensationError: errorToProto(st.compensation?.error),
@@ -342,6 +353,15 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
         toState: STEP_STATE_TO_PROTO[e.to as StepState],
       },
     };
+  } else if (e.kind === "item") {
+    transition = {
+      case: "item",
+      value: {
+        $typeName: "weft.v1.StepTransition",
+        fromState: STEP_STATE_TO_PROTO[e.from as StepState],
+        toState: STEP_STATE_TO_PROTO[e.to as StepState],
+      },
+    };
   } else {
     transition = {
       case: "compensation",
@@ -362,5 +382,30 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
     attempt: e.attempt ?? 0,
     error: errorToProto(e.error),
     result: e.result === undefined ? undefined : valueToProto(e.result),
+    itemIndex: e.item ?? 0,
   });
+}
+
+/** A map step's item counts and its first failed items (ITEM_FAILURES_SHOWN): bounded whatever the number of items. */
+function itemsToProto(items: readonly ItemRecord[] | undefined): Pick<StepStatus, "items" | "itemFailures"> | object {
+  if (!items) return {};
+  const c = countItems(items);
+  const failures: StepStatus["itemFailures"] = [];
+  for (let k = 0; k < items.length && failures.length < ITEM_FAILURES_SHOWN; k++) {
+    const it = items[k];
+    if (it.state !== "failed" && it.state !== "cancelled") continue;
+    failures.push(create(ItemStatusSchema, { index: k, state: STEP_STATE_TO_PROTO[it.state], attempts: it.attempts, error: errorToProto(it.error) }));
+  }
+  return {
+    items: create(ItemCountsSchema, {
+      total: c.total,
+      pending: c.pending,
+      running: c.running,
+      retryWait: c.retryWait,
+      completed: c.completed,
+      failed: c.failed,
+      cancelled: c.cancelled,
+    }),
+    itemFailures: failures,
+  };
 }

@@ -370,7 +370,7 @@ export function toWatchEvent(e: WorkflowEvent): WatchEvent | undefined {
   if (t.case === "run") {
     from = WORKFLOW_STATES[t.value.fromState];
     to = WORKFLOW_STATES[t.value.toState];
-  } else if (t.case === "step") {
+  } else if (t.case === "step" || t.case === "item") {
     from = STEP_STATES[t.value.fromState];
     to = STEP_STATES[t.value.toState];
   } else if (t.case === "compensation") {
@@ -389,6 +389,7 @@ export function toWatchEvent(e: WorkflowEvent): WatchEvent | undefined {
     attempt: e.attempt === 0 ? undefined : e.attempt,
     error: toErrorDetail(e.error),
     result: json(e.result),
+    ...(t.case === "item" ? { item: e.itemIndex } : {}),
   };
 }
 

@@ -199,7 +199,8 @@ export interface WatchOptions {
   signal?: AbortSignal | undefined;
 }
 
-export type EventKind = "run" | "step" | "compensation";
+/** "item": a failed attempt of an item of a map step (see WatchEvent.item). */
+export type EventKind = "run" | "step" | "compensation" | "item";
 
 export interface WatchSnapshot {
   type: "snapshot";
@@ -222,6 +223,8 @@ export interface WatchEvent {
   error: ErrorDetail | undefined;
   /** The step's result, on its transition to 'completed'. */
   result: JsonValue | undefined;
+  /** Item events: the item's index in the map step's for_each array. */
+  item?: number | undefined;
 }
 
 export type WatchMessage = WatchSnapshot | WatchEvent;
