@@ -9,8 +9,6 @@ export const MAX_MAP_ITEMS = 10_000;
 /** max_concurrency when unset, and the largest accepted. */
 export const DEFAULT_MAX_CONCURRENCY = 10;
 export const MAX_MAX_CONCURRENCY = 1_000;
-/** Failed items GetWorkflow lists per map step (the counts cover every item). */
-export const ITEM_FAILURES_SHOWN = 10;
 /** The reason of a map step whose for_each does not name an array it may run over. */
 export const INVALID_FOR_EACH = "invalid_for_each";
 /** The reason of a map step whose item failures its item_failures policy does not tolerate. */

@@ -44,7 +44,8 @@ import type {
   WebhookState,
 } from "../domain/run-record.ts";
 import type { JoinInput, JoinPolicy } from "../domain/join-policy.ts";
-import { countItems, ITEM_FAILURES_SHOWN } from "../domain/map-step.ts";
+import { countItems } from "../domain/map-step.ts";
+import { ITEM_FAILURES_PER_RUN } from "../domain/field-limits.ts";
 import type {
   Backoff as DomainBackoff,
   JsonObject,
@@ -219,6 +220,7 @@ export function workflowToProto(run: RunRecord): Workflow {
   const completed: string[] = [];
   const failed: string[] = [];
   const results: Workflow["results"] = {};
+  const shown = { n: 0 };
   const steps: StepStatus[] = run.steps.map((st, i) => {
     if (st.state === "running" || st.state === "retry_wait") current.push(st.id);
     if (st.state === "failed") failed.push(st.id);
@@ -257,7 +259,7 @@ export function workflowToProto(run: RunRecord): Workflow {
         maxConcurrency: def.forEach !== undefined ? (def.maxConcurrency ?? 0) : 0,
         itemFailures: sub.itemFailures != null && sub.itemFailures.kind !== "none" ? joinToProto(sub.itemFailures) : undefined,
       }),
-      ...itemsToProto(run.items?.[i]),
+      ...itemsToProto(run.items?.[i], shown),
       compensationState: COMPENSATION_STATE_TO_PROTO[st.compensation?.state ?? ""],
       compensationAttempts: st.compensation?.attempts ?? 0,
       compensationError: errorToProto(st.compensation?.error),
@@ -386,14 +388,19 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
   });
 }
 
-/** A map step's item counts and its first failed items (ITEM_FAILURES_SHOWN): bounded whatever the number of items. */
-function itemsToProto(items: readonly ItemRecord[] | undefined): Pick<StepStatus, "items" | "itemFailures"> | object {
+/**
+ * A map step's item counts and its first failed items: ITEM_FAILURES_PER_RUN
+ * over all the run's map steps (`shown` counts them), so the answer stays
+ * bounded whatever the number of items.
+ */
+function itemsToProto(items: readonly ItemRecord[] | undefined, shown: { n: number }): Pick<StepStatus, "items" | "itemFailures"> | object {
   if (!items) return {};
   const c = countItems(items);
   const failures: StepStatus["itemFailures"] = [];
-  for (let k = 0; k < items.length && failures.length < ITEM_FAILURES_SHOWN; k++) {
+  for (let k = 0; k < items.length && shown.n < ITEM_FAILURES_PER_RUN; k++) {
     const it = items[k];
     if (it.state !== "failed" && it.state !== "cancelled") continue;
+    shown.n++;
     failures.push(create(ItemStatusSchema, { index: k, state: STEP_STATE_TO_PROTO[it.state], attempts: it.attempts, error: errorToProto(it.error) }));
   }
   return {

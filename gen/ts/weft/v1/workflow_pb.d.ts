@@ -382,7 +382,8 @@ export declare type StepStatus = Message<"weft.v1.StepStatus"> & {
   items?: ItemCounts | undefined;
 
   /**
-   * Map steps: the first failed or cancelled items (at most 10), in item order.
+   * Map steps: the first failed or cancelled items, in item order (at most 10
+   * over all the run's map steps; the counts in items cover every item).
    *
    * @generated from field: repeated weft.v1.ItemStatus item_failures = 16;
    */

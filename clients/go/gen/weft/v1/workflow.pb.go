@@ -900,7 +900,8 @@ type StepStatus struct {
 	CompensationCompletedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=compensation_completed_at,json=compensationCompletedAt,proto3" json:"compensation_completed_at,omitempty"`
 	// Map steps, once started: how many items are in each state.
 	Items *ItemCounts `protobuf:"bytes,15,opt,name=items,proto3" json:"items,omitempty"`
-	// Map steps: the first failed or cancelled items (at most 10), in item order.
+	// Map steps: the first failed or cancelled items, in item order (at most 10
+	// over all the run's map steps; the counts in items cover every item).
 	ItemFailures  []*ItemStatus `protobuf:"bytes,16,rep,name=item_failures,json=itemFailures,proto3" json:"item_failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
