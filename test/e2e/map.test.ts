@@ -8,7 +8,8 @@ import { type StepDefinitionSchema, StepState, WorkflowState } from "../../gen/t
 import type { HandlerServer, RecordedCall } from "../support/handler-server.ts";
 import { allEvents, hangUntilAborted, sleep } from "../support/run-observer.ts";
 import { until } from "../support/watch.ts";
-import { type TestWeft, useWeft, waitForRun } from "../support/weft.ts";
+import { createPlatform, WeftError } from "../../clients/ts/src/index.ts";
+import { TEST_SECRET, type TestWeft, useWeft, waitForRun } from "../support/weft.ts";
 
 type StepInit = MessageInitShape<typeof StepDefinitionSchema>;
 
@@ -196,4 +197,31 @@ test("invalid map fields are INVALID_ARGUMENT naming the field", async () => {
     ["steps[2].max_concurrency", "must be between 1 and 1000 (got 5000)"],
     ["steps[3].max_concurrency", "only a map step (with for_each) can have max_concurrency"],
   ]);
+});
+
+test("the TypeScript SDK creates map steps and shows item counts and failures", async () => {
+  const p = prefix();
+  handlers.on(`${p}/item`, (call) =>
+    itemBody(call).index === 2 ? { status: 422, json: { success: false, error: "bad item" } } : { json: { success: true, result: itemBody(call).item } },
+  );
+  const sdk = createPlatform({ baseUrl: weft.baseUrl, jobsBaseUrl: handlers.baseUrl, signingSecrets: [TEST_SECRET] });
+  const workflow = await sdk.workflows.create({
+    id: "sdk-map",
+    steps: [
+      { id: "process", url: `${p}/item`, forEach: "/context/list", maxConcurrency: 2, itemFailures: { atLeast: 3 } },
+      { id: "collect", url: `${p}/collect`, dependsOn: ["process"] },
+    ],
+    context: { list: ["a", "b", "c", "d"] },
+  });
+  await waitForRun(weft.client, workflow.id);
+  const status = await sdk.workflows.getStatus(workflow.id);
+  expect(status.state).toBe("completed");
+  const process = status.steps.find((s) => s.id === "process")!;
+  expect(process.items).toEqual({ total: 4, pending: 0, running: 0, retryWait: 0, completed: 3, failed: 1, cancelled: 0 });
+  expect(process.itemFailures).toMatchObject([{ index: 2, state: "failed", attempts: 1, error: { httpStatus: 422 } }]);
+  const err = await sdk.workflows
+    .create({ id: "bad", steps: [{ id: "a", url: "/a", forEach: "/context/x", maxConcurrency: 1.5, itemFailures: "most" as never }] })
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WeftError);
+  expect((err as WeftError).fieldViolations.map((v) => v.field)).toEqual(["steps[0].max_concurrency", "steps[0].item_failures"]);
 });
