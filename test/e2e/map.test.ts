@@ -45,8 +45,8 @@ test("1,000 items with max_concurrency 50: never more than 50 in flight, results
     const b = itemBody(call);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    // Hold the call a moment so that calls overlap.
-    await sleep(2);
+    // Hold each call a while so that calls pile up to whatever bound Weft keeps.
+    await sleep(20);
     inFlight--;
     if (b.index === 7) {
       attemptsOf7.push(b.attempt);
