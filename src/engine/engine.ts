@@ -668,7 +668,7 @@ export class Engine {
     const c = record.compensation;
     if (c?.state !== "running" || c.attempts !== work.attempt || !step.compensation) return undefined;
     const extra =
-      `,"compensation":true,"result":${JSON.stringify(record.result ?? null)}` +
+      `,"compensation":true,"result":${JSON.stringify(active.machine.items(work.index) ? mapResult(active.machine.items(work.index)!) : (record.result ?? null))}` +
       `,"failedStep":${JSON.stringify(run.error?.stepId ?? null)},"error":${JSON.stringify(run.error ?? null)}`;
     return {
       url: step.compensation,
