@@ -17,6 +17,7 @@ import {
   type JoinPolicy as PbJoinPolicy,
   JoinPolicySchema,
   ItemCountsSchema,
+  type ItemStatus,
   ItemStatusSchema,
   type StepDefinition,
   StepDefinitionSchema,
@@ -385,6 +386,20 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
     error: errorToProto(e.error),
     result: e.result === undefined ? undefined : valueToProto(e.result),
     itemIndex: e.item ?? 0,
+  });
+}
+
+/** One item of a map step, with its result and times (ListStepItems). */
+export function itemToProto(it: ItemRecord, index: number): ItemStatus {
+  return create(ItemStatusSchema, {
+    index,
+    state: STEP_STATE_TO_PROTO[it.state],
+    attempts: it.attempts,
+    error: errorToProto(it.error),
+    result: it.state === "completed" ? valueToProto(it.result ?? null) : undefined,
+    startedAt: ts(it.startedAt),
+    completedAt: ts(it.completedAt),
+    nextAttemptAt: ts(it.nextAttemptAt),
   });
 }
 

@@ -225,3 +225,44 @@ test("the TypeScript SDK creates map steps and shows item counts and failures", 
   expect(err).toBeInstanceOf(WeftError);
   expect((err as WeftError).fieldViolations.map((v) => v.field)).toEqual(["steps[0].max_concurrency", "steps[0].item_failures"]);
 });
+
+test("ListStepItems pages through a map step's items with their results; bad requests name the field", async () => {
+  const p = prefix();
+  handlers.on(`${p}/item`, (call) =>
+    itemBody(call).index === 5 ? { status: 400, json: { success: false, error: "no" } } : { json: { success: true, result: { i: itemBody(call).index } } },
+  );
+  const id = await create(
+    [
+      { id: "prepare", url: `${p}/prepare` },
+      { id: "process", url: `${p}/item`, forEach: "/context/list", maxConcurrency: 5, itemFailures: policy("allSettled") },
+    ],
+    { list: Array.from({ length: 250 }, (_, i) => i) },
+  );
+  await waitForRun(weft.client, id);
+  const seen: { index: number; state: StepState; result: unknown }[] = [];
+  let pageToken = "";
+  let pages = 0;
+  do {
+    const res = await weft.client.listStepItems({ id, stepId: "process", pageSize: 100, pageToken });
+    for (const it of res.items) seen.push({ index: it.index, state: it.state, result: it.result?.kind.case === "structValue" ? it.result.kind.value.fields.i?.kind.value : undefined });
+    pageToken = res.nextPageToken;
+    pages++;
+  } while (pageToken);
+  expect(pages).toBe(3);
+  expect(seen.map((s) => s.index)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+  expect(seen[5].state).toBe(StepState.FAILED);
+  expect(seen[249]).toEqual({ index: 249, state: StepState.COMPLETED, result: 249 });
+  // A step that is not a map step, an unknown step, a bad page token.
+  for (const [req, field] of [
+    [{ id, stepId: "prepare" }, "step_id"],
+    [{ id, stepId: "nope" }, "step_id"],
+    [{ id, stepId: "process", pageToken: "!!" }, "page_token"],
+  ] as const) {
+    const err = await weft.client.listStepItems(req).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(Code.InvalidArgument);
+    expect(err!.findDetails(BadRequestSchema)[0].fieldViolations.map((v) => v.field)).toEqual([field]);
+  }
+});

@@ -473,6 +473,28 @@ export declare type ItemStatus = Message<"weft.v1.ItemStatus"> & {
    * @generated from field: weft.v1.ErrorDetail error = 4;
    */
   error?: ErrorDetail | undefined;
+
+  /**
+   * ListStepItems only: the item's result once completed, and its times.
+   *
+   * @generated from field: google.protobuf.Value result = 5;
+   */
+  result?: Value | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 6;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp completed_at = 7;
+   */
+  completedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp next_attempt_at = 8;
+   */
+  nextAttemptAt?: Timestamp | undefined;
 };
 
 /**
@@ -1294,6 +1316,71 @@ export declare type ListWorkflowEventsResponse = Message<"weft.v1.ListWorkflowEv
 export declare const ListWorkflowEventsResponseSchema: GenMessage<ListWorkflowEventsResponse>;
 
 /**
+ * @generated from message weft.v1.ListStepItemsRequest
+ */
+export declare type ListStepItemsRequest = Message<"weft.v1.ListStepItemsRequest"> & {
+  /**
+   * The run's id ("wf_…").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The map step's id.
+   *
+   * @generated from field: string step_id = 2;
+   */
+  stepId: string;
+
+  /**
+   * At most this many items (1..1000); 0 means 100. A page also ends early
+   * once its encoded size passes 4 MiB (at least one item per page).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.ListStepItemsRequest.
+ * Use `create(ListStepItemsRequestSchema)` to create a new message.
+ */
+export declare const ListStepItemsRequestSchema: GenMessage<ListStepItemsRequest>;
+
+/**
+ * @generated from message weft.v1.ListStepItemsResponse
+ */
+export declare type ListStepItemsResponse = Message<"weft.v1.ListStepItemsResponse"> & {
+  /**
+   * Empty until the map step has started.
+   *
+   * @generated from field: repeated weft.v1.ItemStatus items = 1;
+   */
+  items: ItemStatus[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.ListStepItemsResponse.
+ * Use `create(ListStepItemsResponseSchema)` to create a new message.
+ */
+export declare const ListStepItemsResponseSchema: GenMessage<ListStepItemsResponse>;
+
+/**
  * Delay growth between retry attempts.
  *
  * @generated from enum weft.v1.Backoff
@@ -1673,6 +1760,17 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof ListWorkflowEventsRequestSchema;
     output: typeof ListWorkflowEventsResponseSchema;
+  },
+  /**
+   * The items of a map step, in index order, with their results: a page at a
+   * time (GetWorkflow shows only their counts and first failures).
+   *
+   * @generated from rpc weft.v1.WorkflowService.ListStepItems
+   */
+  listStepItems: {
+    methodKind: "unary";
+    input: typeof ListStepItemsRequestSchema;
+    output: typeof ListStepItemsResponseSchema;
   },
 }>;
 

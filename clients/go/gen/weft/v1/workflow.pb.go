@@ -1148,9 +1148,14 @@ type ItemStatus struct {
 	// The item's index in the for_each array.
 	Index int32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	// PENDING, RUNNING, RETRY_WAIT, COMPLETED, FAILED or CANCELLED.
-	State         StepState    `protobuf:"varint,2,opt,name=state,proto3,enum=weft.v1.StepState" json:"state,omitempty"`
-	Attempts      int32        `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
-	Error         *ErrorDetail `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	State    StepState    `protobuf:"varint,2,opt,name=state,proto3,enum=weft.v1.StepState" json:"state,omitempty"`
+	Attempts int32        `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	Error    *ErrorDetail `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// ListStepItems only: the item's result once completed, and its times.
+	Result        *structpb.Value        `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	CompletedAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1209,6 +1214,34 @@ func (x *ItemStatus) GetAttempts() int32 {
 func (x *ItemStatus) GetError() *ErrorDetail {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *ItemStatus) GetResult() *structpb.Value {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *ItemStatus) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *ItemStatus) GetCompletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompletedAt
+	}
+	return nil
+}
+
+func (x *ItemStatus) GetNextAttemptAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptAt
 	}
 	return nil
 }
@@ -2854,6 +2887,133 @@ func (x *ListWorkflowEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListStepItemsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…").
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The map step's id.
+	StepId string `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// At most this many items (1..1000); 0 means 100. A page also ends early
+	// once its encoded size passes 4 MiB (at least one item per page).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStepItemsRequest) Reset() {
+	*x = ListStepItemsRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStepItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStepItemsRequest) ProtoMessage() {}
+
+func (x *ListStepItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStepItemsRequest.ProtoReflect.Descriptor instead.
+func (*ListStepItemsRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListStepItemsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListStepItemsRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *ListStepItemsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListStepItemsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListStepItemsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty until the map step has started.
+	Items []*ItemStatus `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStepItemsResponse) Reset() {
+	*x = ListStepItemsResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStepItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStepItemsResponse) ProtoMessage() {}
+
+func (x *ListStepItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStepItemsResponse.ProtoReflect.Descriptor instead.
+func (*ListStepItemsResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListStepItemsResponse) GetItems() []*ItemStatus {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ListStepItemsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
@@ -2927,13 +3087,18 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"retry_wait\x18\x04 \x01(\x05R\tretryWait\x12\x1c\n" +
 	"\tcompleted\x18\x05 \x01(\x05R\tcompleted\x12\x16\n" +
 	"\x06failed\x18\x06 \x01(\x05R\x06failed\x12\x1c\n" +
-	"\tcancelled\x18\a \x01(\x05R\tcancelled\"\x94\x01\n" +
+	"\tcancelled\x18\a \x01(\x05R\tcancelled\"\x82\x03\n" +
 	"\n" +
 	"ItemStatus\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12(\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x12.weft.v1.StepStateR\x05state\x12\x1a\n" +
 	"\battempts\x18\x03 \x01(\x05R\battempts\x12*\n" +
-	"\x05error\x18\x04 \x01(\v2\x14.weft.v1.ErrorDetailR\x05error\"\x98\x03\n" +
+	"\x05error\x18\x04 \x01(\v2\x14.weft.v1.ErrorDetailR\x05error\x12.\n" +
+	"\x06result\x18\x05 \x01(\v2\x16.google.protobuf.ValueR\x06result\x129\n" +
+	"\n" +
+	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12=\n" +
+	"\fcompleted_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x12B\n" +
+	"\x0fnext_attempt_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\"\x98\x03\n" +
 	"\x0fWebhookDelivery\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x1d\n" +
@@ -3071,6 +3236,15 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"t\n" +
 	"\x1aListWorkflowEventsResponse\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.weft.v1.WorkflowEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"{\n" +
+	"\x14ListStepItemsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"j\n" +
+	"\x15ListStepItemsResponse\x12)\n" +
+	"\x05items\x18\x01 \x03(\v2\x13.weft.v1.ItemStatusR\x05items\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*b\n" +
 	"\aBackoff\x12\x17\n" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -3111,7 +3285,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\fWorkflowView\x12\x1d\n" +
 	"\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12WORKFLOW_VIEW_FULL\x10\x022\xf0\x04\n" +
+	"\x12WORKFLOW_VIEW_FULL\x10\x022\xc5\x05\n" +
 	"\x0fWorkflowService\x12Q\n" +
 	"\x0eCreateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\x12M\n" +
 	"\vGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"\x03\x90\x02\x01\x12S\n" +
@@ -3119,7 +3293,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0eCancelWorkflow\x12\x1e.weft.v1.CancelWorkflowRequest\x1a\x1f.weft.v1.CancelWorkflowResponse\x12U\n" +
 	"\rWatchWorkflow\x12\x1d.weft.v1.WatchWorkflowRequest\x1a\x1e.weft.v1.WatchWorkflowResponse\"\x03\x90\x02\x010\x01\x12X\n" +
 	"\x0eWatchWorkflows\x12\x1e.weft.v1.WatchWorkflowsRequest\x1a\x1f.weft.v1.WatchWorkflowsResponse\"\x03\x90\x02\x010\x01\x12b\n" +
-	"\x12ListWorkflowEvents\x12\".weft.v1.ListWorkflowEventsRequest\x1a#.weft.v1.ListWorkflowEventsResponse\"\x03\x90\x02\x01B\x91\x01\n" +
+	"\x12ListWorkflowEvents\x12\".weft.v1.ListWorkflowEventsRequest\x1a#.weft.v1.ListWorkflowEventsResponse\"\x03\x90\x02\x01\x12S\n" +
+	"\rListStepItems\x12\x1d.weft.v1.ListStepItemsRequest\x1a\x1e.weft.v1.ListStepItemsResponse\"\x03\x90\x02\x01B\x91\x01\n" +
 	"\vcom.weft.v1B\rWorkflowProtoP\x01Z6github.com/weftflow/weft/clients/go/gen/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
 
 var (
@@ -3135,7 +3310,7 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
 	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
@@ -3171,105 +3346,114 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(*WatchWorkflowsResponse)(nil),     // 31: weft.v1.WatchWorkflowsResponse
 	(*ListWorkflowEventsRequest)(nil),  // 32: weft.v1.ListWorkflowEventsRequest
 	(*ListWorkflowEventsResponse)(nil), // 33: weft.v1.ListWorkflowEventsResponse
-	nil,                                // 34: weft.v1.Workflow.ResultsEntry
-	(*durationpb.Duration)(nil),        // 35: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 36: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 37: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 38: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 39: google.protobuf.Struct
+	(*ListStepItemsRequest)(nil),       // 34: weft.v1.ListStepItemsRequest
+	(*ListStepItemsResponse)(nil),      // 35: weft.v1.ListStepItemsResponse
+	nil,                                // 36: weft.v1.Workflow.ResultsEntry
+	(*durationpb.Duration)(nil),        // 37: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 38: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 40: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 41: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
 	8,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	35, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	37, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
 	7,  // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
 	7,  // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
-	36, // 4: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	36, // 5: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	36, // 6: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	38, // 4: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	38, // 5: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	38, // 6: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
 	0,  // 7: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	35, // 8: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	35, // 9: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	37, // 8: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	37, // 9: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
 	2,  // 10: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	37, // 11: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	37, // 12: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	38, // 13: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	39, // 11: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	39, // 12: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	40, // 13: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
 	9,  // 14: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	37, // 15: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	39, // 15: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	6,  // 16: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
 	3,  // 17: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
 	9,  // 18: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	37, // 19: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	37, // 20: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	39, // 19: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	39, // 20: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
 	11, // 21: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
 	12, // 22: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
 	2,  // 23: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
 	9,  // 24: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	4,  // 25: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	9,  // 26: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	37, // 27: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	37, // 28: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	37, // 29: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
-	1,  // 30: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	37, // 31: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	37, // 32: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	37, // 33: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	39, // 34: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	34, // 35: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	10, // 36: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	9,  // 37: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	35, // 38: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	37, // 39: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	13, // 40: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	37, // 41: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	16, // 42: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	17, // 43: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	18, // 44: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	17, // 45: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
-	9,  // 46: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	38, // 47: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	1,  // 48: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	1,  // 49: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	2,  // 50: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	2,  // 51: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	3,  // 52: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	3,  // 53: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	37, // 54: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	6,  // 55: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	39, // 56: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	35, // 57: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	14, // 58: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	14, // 59: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	1,  // 60: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	5,  // 61: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	14, // 62: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	14, // 63: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	14, // 64: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	15, // 65: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	19, // 66: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	1,  // 67: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	15, // 68: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	19, // 69: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	15, // 70: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	38, // 71: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	20, // 72: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	22, // 73: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	24, // 74: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	26, // 75: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	28, // 76: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	30, // 77: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	32, // 78: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	21, // 79: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	23, // 80: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	25, // 81: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	27, // 82: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	29, // 83: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	31, // 84: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	33, // 85: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	79, // [79:86] is the sub-list for method output_type
-	72, // [72:79] is the sub-list for method input_type
-	72, // [72:72] is the sub-list for extension type_name
-	72, // [72:72] is the sub-list for extension extendee
-	0,  // [0:72] is the sub-list for field type_name
+	40, // 25: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	39, // 26: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	39, // 27: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	39, // 28: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	4,  // 29: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
+	9,  // 30: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	39, // 31: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	39, // 32: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	39, // 33: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	1,  // 34: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
+	39, // 35: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	39, // 36: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	39, // 37: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	41, // 38: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	36, // 39: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	10, // 40: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	9,  // 41: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	37, // 42: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	39, // 43: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	13, // 44: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	39, // 45: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	16, // 46: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	17, // 47: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	18, // 48: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	17, // 49: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
+	9,  // 50: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	40, // 51: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	1,  // 52: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	1,  // 53: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	2,  // 54: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	2,  // 55: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	3,  // 56: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	3,  // 57: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	39, // 58: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	6,  // 59: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	41, // 60: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	37, // 61: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	14, // 62: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	14, // 63: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	1,  // 64: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	5,  // 65: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	14, // 66: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	14, // 67: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	14, // 68: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	15, // 69: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	19, // 70: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	1,  // 71: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	15, // 72: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	19, // 73: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	15, // 74: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	12, // 75: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
+	40, // 76: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	20, // 77: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	22, // 78: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	24, // 79: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	26, // 80: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	28, // 81: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	30, // 82: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	32, // 83: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	34, // 84: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	21, // 85: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	23, // 86: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	25, // 87: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	27, // 88: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	29, // 89: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	31, // 90: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	33, // 91: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	35, // 92: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	85, // [85:93] is the sub-list for method output_type
+	77, // [77:85] is the sub-list for method input_type
+	77, // [77:77] is the sub-list for extension type_name
+	77, // [77:77] is the sub-list for extension extendee
+	0,  // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -3305,7 +3489,7 @@ func file_weft_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

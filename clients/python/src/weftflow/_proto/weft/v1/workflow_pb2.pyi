@@ -224,16 +224,24 @@ class ItemCounts(_message.Message):
     def __init__(self, total: _Optional[int] = ..., pending: _Optional[int] = ..., running: _Optional[int] = ..., retry_wait: _Optional[int] = ..., completed: _Optional[int] = ..., failed: _Optional[int] = ..., cancelled: _Optional[int] = ...) -> None: ...
 
 class ItemStatus(_message.Message):
-    __slots__ = ("index", "state", "attempts", "error")
+    __slots__ = ("index", "state", "attempts", "error", "result", "started_at", "completed_at", "next_attempt_at")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
     index: int
     state: StepState
     attempts: int
     error: ErrorDetail
-    def __init__(self, index: _Optional[int] = ..., state: _Optional[_Union[StepState, str]] = ..., attempts: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ...) -> None: ...
+    result: _struct_pb2.Value
+    started_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    next_attempt_at: _timestamp_pb2.Timestamp
+    def __init__(self, index: _Optional[int] = ..., state: _Optional[_Union[StepState, str]] = ..., attempts: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WebhookDelivery(_message.Message):
     __slots__ = ("url", "event_id", "event_type", "state", "attempts", "last_error", "next_attempt_at", "delivered_at", "give_up_at")
@@ -503,3 +511,23 @@ class ListWorkflowEventsResponse(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[WorkflowEvent]
     next_page_token: str
     def __init__(self, events: _Optional[_Iterable[_Union[WorkflowEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListStepItemsRequest(_message.Message):
+    __slots__ = ("id", "step_id", "page_size", "page_token")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    step_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, id: _Optional[str] = ..., step_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStepItemsResponse(_message.Message):
+    __slots__ = ("items", "next_page_token")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ItemStatus]
+    next_page_token: str
+    def __init__(self, items: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
