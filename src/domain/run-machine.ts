@@ -136,6 +136,9 @@ function isInFlight(state: StepState): boolean {
   return state === "running" || state === "retry_wait";
 }
 
+/** An item's stored error message is cut to this many characters. */
+export const MAX_ITEM_ERROR_LENGTH = 256;
+
 /** Completed, failed, cancelled or skipped: the step will not change again. */
 export function isSettled(state: StepState): boolean {
   return state === "completed" || state === "failed" || state === "cancelled" || state === "skipped";
@@ -517,7 +520,8 @@ export class RunMachine {
   itemFailed(index: number, item: number, attempt: number, failure: AttemptFailure, now: number): Effects {
     const fx = effects();
     if (!this.isCurrentItem(index, item, attempt)) return fx;
-    const error = storedError(failure, attempt);
+    // Shorter than a step's: 10,000 failed items must stay well inside a store document (MongoDB: 16 MiB).
+    const error = { ...storedError(failure, attempt), message: truncateText(failure.error.message, MAX_ITEM_ERROR_LENGTH) };
     const delay =
       failure.retryable && !this.failing
         ? nextAttemptDelayMs(this.run.spec.steps[index].retry, attempt, failure.retryAfterMs, this.random)
