@@ -9,6 +9,9 @@
 // Requests are keyed by the Weft-Run-Id / Weft-Step-Id headers that Weft sends
 // with every attempt (the body is parsed only when they are missing).
 //
+// POST /list answers a list of BENCH_MAP_ITEMS numbers instead (the map scenario's
+// first step).
+//
 // Control endpoints (GET): /records (tab-separated lines), /reset, /stats, and
 // /release, which answers every POST to /hold that has been waiting (the watch
 // benchmark holds a run's first step until its watchers are connected).
@@ -21,6 +24,10 @@ const FINAL_STEP = process.env.BENCH_FINAL_STEP ?? "end";
 const REPLY = Buffer.from('{"success":true,"result":{"ok":true}}');
 const REPLY_HEADERS = { "content-type": "application/json", "content-length": String(REPLY.length) };
 const T0 = process.hrtime.bigint();
+/** POST /list answers {"items": [0, 1, …]} with this many items (the map scenario's first step). */
+const LIST_ITEMS = Number(process.env.BENCH_MAP_ITEMS ?? 10_000);
+const LIST_REPLY = Buffer.from(JSON.stringify({ success: true, result: { items: Array.from({ length: LIST_ITEMS }, (_, i) => i) } }));
+const LIST_HEADERS = { "content-type": "application/json", "content-length": String(LIST_REPLY.length) };
 
 let capacity = Math.max(1024, Number(process.env.BENCH_HANDLER_CAPACITY ?? 131_072));
 let count = 0;
@@ -83,8 +90,13 @@ function onPost(req: IncomingMessage, res: ServerResponse): void {
         stepId = "";
       }
     }
-    res.writeHead(200, REPLY_HEADERS);
-    res.end(REPLY);
+    if (req.url === "/list") {
+      res.writeHead(200, LIST_HEADERS);
+      res.end(LIST_REPLY);
+    } else {
+      res.writeHead(200, REPLY_HEADERS);
+      res.end(REPLY);
+    }
     const sentNs = nowNs();
     if (count < capacity || grow()) {
       runIds[count] = runId!;

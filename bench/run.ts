@@ -11,7 +11,7 @@
 // code path, not a MongoDB figure).
 // Authentication: Weft runs with an API key and every call carries it, as in
 // production; BENCH_API_KEY=off runs it without keys (to measure their cost).
-// BENCH_ONLY=chain-10,fanout-100,chain-10@1,raw,watch runs only those parts.
+// BENCH_ONLY=chain-10,fanout-100,chain-10@1,map-10000,raw,watch runs only those parts.
 // BENCH_WEFT_ARGS (space-separated) adds server flags, e.g. "--metrics off".
 // BENCH_TRACING=sink runs Weft with --tracing otlp (http/protobuf, the default
 // protocol) exporting to an OTLP/HTTP endpoint in this process that discards
@@ -84,6 +84,8 @@ const SCENARIOS: ScenarioConfig[] = [
 ];
 const ONLY = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim().replace(/ /g, "")).filter(Boolean);
 const selected = (name: string) => ONLY.length === 0 || ONLY.includes(name.replace(/ /g, ""));
+/** Map: start → a map step over MAP_ITEMS items (max_concurrency 200) → end, one run at a time. */
+const MAP = { items: 10_000, maxConcurrency: 200, runs: scaled(3, 1), warmupRuns: 1 };
 const RAW = { requests: scaled(20_000, 100), concurrency: 200, warmup: scaled(2000, 50) };
 
 // ---- CPU accounting from /proc (Linux; NaN elsewhere) ------------------------------
@@ -177,6 +179,50 @@ async function runScenario(client: WeftClient, weft: WeftChild, handler: Handler
   };
 }
 
+interface MapResult {
+  runs: number;
+  items: number;
+  wallMs: number;
+  itemsPerSec: number;
+  cpuPct: CpuSample;
+  /** Weft's CPU time per call of the run (items + start + end), µs: compare with fanout-100's per step. */
+  weftCpuUsPerItem: number;
+}
+
+/** 1 → MAP.items → 1 as a map step, MAP.runs runs one after the other (each already has 200 calls in flight). */
+async function runMap(client: WeftClient, weft: WeftChild, handler: HandlerChild): Promise<MapResult> {
+  const steps: StepDef[] = [
+    { id: "start", dependsOn: [], parallel: false },
+    { id: "map", dependsOn: ["start"], parallel: false },
+    { id: FINAL_STEP, dependsOn: ["map"], parallel: false },
+  ];
+  const req = createRequest("map-10000", steps, handler.baseUrl);
+  req.steps![0].url = "/list";
+  req.steps![1].forEach = "/start/result/items";
+  req.steps![1].maxConcurrency = MAP.maxConcurrency;
+  log(`map-10000: warm-up, ${MAP.warmupRuns} run`);
+  const warm = await drive(client, handler, req, MAP.warmupRuns, 1, Date.now() + PHASE_LIMIT_MS);
+  await confirmCompleted(client, warm.runIds, Date.now() + 60_000);
+  await handler.get("/reset");
+  log(`map-10000: ${MAP.runs} runs × ${MAP.items} items, max_concurrency ${MAP.maxConcurrency}, one run at a time`);
+  const cpu0 = sampleCpu(weft, handler);
+  const phase = await drive(client, handler, req, MAP.runs, 1, Date.now() + PHASE_LIMIT_MS);
+  const cpu1 = sampleCpu(weft, handler);
+  const cpuWall = Date.now() - phase.startWall;
+  const latest = await confirmCompleted(client, phase.runIds, Date.now() + 60_000);
+  const wallMs = Math.max(latest, phase.lastFinalWall) - phase.startWall;
+  await handler.get("/reset");
+  const calls = MAP.runs * (MAP.items + 2);
+  return {
+    runs: MAP.runs,
+    items: MAP.items,
+    wallMs,
+    itemsPerSec: (MAP.runs * MAP.items) / (wallMs / 1000),
+    cpuPct: cpuPercent(cpu0, cpu1, cpuWall),
+    weftCpuUsPerItem: ((cpu1.weft - cpu0.weft) * 1000) / calls,
+  };
+}
+
 interface RawResult {
   requests: number;
   concurrency: number;
@@ -256,7 +302,14 @@ function roundDist(d: Dist): Record<string, number> {
   return { n: d.n, p50: round(d.p50, 4), p90: round(d.p90, 4), p99: round(d.p99, 4), max: round(d.max, 4), mean: round(d.mean, 4) };
 }
 
-function report(machine: Record<string, unknown>, results: ScenarioResult[], raw: RawResult | undefined, watch: WatchFanoutResult | undefined, totalMs: number): void {
+function report(
+  machine: Record<string, unknown>,
+  results: ScenarioResult[],
+  raw: RawResult | undefined,
+  watch: WatchFanoutResult | undefined,
+  map: MapResult | undefined,
+  totalMs: number,
+): void {
   const out: string[] = [];
   out.push("");
   out.push(`Weft benchmark  (BENCH_SCALE=${SCALE})`);
@@ -360,6 +413,25 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
     );
     out.push("");
   }
+  if (map) {
+    const fan = results.find((r) => r.name === "fanout-100");
+    out.push(`Map step: start → ${num(map.items)} items (max_concurrency ${MAP.maxConcurrency}) → end, one run at a time`);
+    out.push(
+      table([
+        ["runs", "items/run", "wall", "items/s", "CPU weft/handler/bench", "weft CPU/item", "fanout-100 weft CPU/step"],
+        [
+          String(map.runs),
+          num(map.items),
+          ms(map.wallMs),
+          num(Math.round(map.itemsPerSec)),
+          `${pct(map.cpuPct.weft)} / ${pct(map.cpuPct.handler)} / ${pct(map.cpuPct.bench)}`,
+          `${Math.round(map.weftCpuUsPerItem)} µs`,
+          fan ? `${Math.round(fan.weftCpuUsPerStep)} µs` : "not run",
+        ],
+      ]),
+    );
+    out.push("");
+  }
   out.push(`total benchmark time: ${(totalMs / 1000).toFixed(1)} s`);
   process.stdout.write(out.join("\n") + "\n");
 
@@ -415,6 +487,15 @@ function report(machine: Record<string, unknown>, results: ScenarioResult[], raw
       latencyMs: roundDist(watch.latencyMs),
       connectMs: round(watch.connectMs, 1),
       wallMs: round(watch.wallMs, 1),
+    },
+    map: map && {
+      runs: map.runs,
+      items: map.items,
+      maxConcurrency: MAP.maxConcurrency,
+      wallMs: round(map.wallMs, 1),
+      itemsPerSec: round(map.itemsPerSec, 1),
+      cpuPercentOfOneCore: { weft: round(map.cpuPct.weft, 1), handler: round(map.cpuPct.handler, 1), bench: round(map.cpuPct.bench, 1) },
+      weftCpuMicrosPerItem: round(map.weftCpuUsPerItem, 1),
     },
     totalMs: Math.round(totalMs),
   };
@@ -513,15 +594,16 @@ async function main(): Promise<void> {
   const work = (async () => {
     const results: ScenarioResult[] = [];
     for (const sc of SCENARIOS) if (selected(sc.name)) results.push(await runScenario(client, weft!, handler!, sc));
+    const map = selected("map-10000") ? await runMap(client, weft!, handler!) : undefined;
     const raw = selected("raw") ? await runRaw(weft!, handler!) : undefined;
     let watch: WatchFanoutResult | undefined;
     if (selected("watch")) {
       log(`watch fan-out: ${WATCHERS} watchers on one run of ${WATCH_STEPS} steps`);
       watch = await runWatchFanout(weft!.baseUrl, handler!, WATCHERS, WATCH_STEPS, Date.now() + PHASE_LIMIT_MS);
     }
-    return { results, raw, watch };
+    return { results, raw, watch, map };
   })();
-  const { results, raw, watch } = await Promise.race([work, weftDied]);
+  const { results, raw, watch, map } = await Promise.race([work, weftDied]);
 
   log("stopping weft (SIGTERM) and the handler");
   const w = weft;
@@ -536,7 +618,7 @@ async function main(): Promise<void> {
   dataDir = undefined;
   await stopStore();
   if (warnings) log(`weft wrote (warn and above):\n${warnings}`);
-  report(machine, results, raw, watch, performance.now() - t0);
+  report(machine, results, raw, watch, map, performance.now() - t0);
 }
 
 const watchdog = setTimeout(() => {

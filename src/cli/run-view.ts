@@ -163,7 +163,7 @@ export function eventRecord(e: WorkflowEvent, extra: { nextAttemptAt?: Date } = 
   const names =
     t.case === "run"
       ? { from: workflowStateName(t.value.fromState), to: workflowStateName(t.value.toState) }
-      : t.case === "step"
+      : t.case === "step" || t.case === "item"
         ? { from: stepStateName(t.value.fromState), to: stepStateName(t.value.toState) }
         : t.case === "compensation"
           ? { from: compensationStateName(t.value.fromState), to: compensationStateName(t.value.toState) }
@@ -175,6 +175,7 @@ export function eventRecord(e: WorkflowEvent, extra: { nextAttemptAt?: Date } = 
     time: iso(date(e.time)),
     kind: t.case ?? "unknown",
     ...(e.stepId ? { stepId: e.stepId } : {}),
+    ...(t.case === "item" ? { item: e.itemIndex } : {}),
     ...names,
   };
   if (e.attempt) record.attempt = e.attempt;

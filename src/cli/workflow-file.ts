@@ -43,6 +43,11 @@ export interface StepRequest {
   timeout?: number;
   compensation?: string;
   join?: JoinRequest;
+  /** Map steps: the JSON pointer to the array (`for_each: /prepare/result/items`). */
+  forEach?: string;
+  maxConcurrency?: number;
+  /** Map steps: the join policy applied to the items. */
+  itemFailures?: JoinRequest;
 }
 
 /** `join: all_settled` (or all, any), `join: { at_least: 2 }`, `join: { tolerated_failure_percent: 10 }`. */
@@ -72,6 +77,9 @@ const STEP_FIELDS: Record<string, Kind | "retries" | "join"> = {
   timeout: "seconds",
   compensation: "string",
   join: "join",
+  forEach: "string",
+  maxConcurrency: "integer",
+  itemFailures: "join",
 };
 /** The join policies written as a name; at_least and tolerated_failure_percent take a number, as a mapping. */
 const JOIN_NAMES = ["all", "all_settled", "any"] as const;

@@ -41,6 +41,10 @@ import { MAX_JSON_DEPTH, nestedTooDeep, tooDeepMessage } from "./json-depth.ts";
 import { OutboundPolicy } from "./outbound-policy.ts";
 import { checkUrlHost } from "./outbound-url.ts";
 import { checkJoin } from "./join-policy.ts";
+import { DEFAULT_MAX_CONCURRENCY, MAX_MAP_ITEMS, MAX_MAX_CONCURRENCY, parseForEach } from "./map-step.ts";
+
+/** for_each pointers longer than this are refused. */
+const MAX_FOR_EACH_LENGTH = 1024;
 
 export type CompileResult =
   | { ok: true; spec: WorkflowSpec }
@@ -190,6 +194,34 @@ export function compileWorkflow(
     if (step.join !== undefined) {
       for (const [suffix, description] of checkJoin(step.join, step.dependsOn.length)) add(`${p}.join${suffix}`, description);
     }
+
+    // map steps: for_each, max_concurrency, item_failures
+    const forEach = step.forEach ?? "";
+    if (forEach !== "") {
+      if (forEach.length > MAX_FOR_EACH_LENGTH) {
+        add(`${p}.for_each`, `must be at most ${MAX_FOR_EACH_LENGTH} characters (got ${forEach.length})`);
+      } else {
+        const parsed = parseForEach(forEach);
+        if (typeof parsed === "string") add(`${p}.for_each`, parsed);
+        else if (parsed.source.kind === "step" && !step.dependsOn.includes(parsed.source.stepId)) {
+          add(`${p}.for_each`, `points into step ${quote(parsed.source.stepId)}, which is not in depends_on`);
+        }
+      }
+    }
+    const mc = step.maxConcurrency ?? 0;
+    if (mc !== 0) {
+      if (forEach === "") add(`${p}.max_concurrency`, "only a map step (with for_each) can have max_concurrency");
+      else if (!Number.isInteger(mc) || mc < 1 || mc > MAX_MAX_CONCURRENCY) {
+        add(`${p}.max_concurrency`, `must be between 1 and ${MAX_MAX_CONCURRENCY} (got ${mc})`);
+      }
+    }
+    if (step.itemFailures !== undefined) {
+      if (forEach === "") add(`${p}.item_failures`, "only a map step (with for_each) can have item_failures");
+      else {
+        // k is checked against the items when the step starts (their number is not known yet).
+        for (const [suffix, description] of checkJoin(step.itemFailures, MAX_MAP_ITEMS)) add(`${p}.item_failures${suffix}`, description);
+      }
+    }
   });
 
   // dependency cycles
@@ -236,6 +268,11 @@ export function compileWorkflow(
     if (compensation !== undefined) spec.compensation = compensation;
     // Validated above: a policy, not "none". The default is not stored.
     if (step.join !== undefined && step.join.kind !== "none" && step.join.kind !== "all") spec.join = step.join;
+    if (step.forEach) {
+      spec.forEach = step.forEach;
+      spec.maxConcurrency = step.maxConcurrency || DEFAULT_MAX_CONCURRENCY;
+      if (step.itemFailures !== undefined && step.itemFailures.kind !== "none" && step.itemFailures.kind !== "all") spec.itemFailures = step.itemFailures;
+    }
     return spec;
   });
 

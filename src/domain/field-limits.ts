@@ -71,10 +71,14 @@ export const VALUE_BYTES_PER_JSON_CHAR = 5.5;
 const UTF8_BYTES_PER_UNIT = 3;
 /** One ErrorDetail: the message (a step failure adds `step "<id>" failed: `), reason, step id, numbers, tags. */
 const ERROR_DETAIL_BYTES = UTF8_BYTES_PER_UNIT * (FIELD_LIMITS.maxErrorMessageLength + FIELD_LIMITS.maxIdLength + 32) + 256;
+/** A map step's ItemCounts: seven int32 fields and the message's tag and length. */
+const ITEM_COUNTS_BYTES = 48;
 /** One StepStatus without its result and the submitted definition: id twice (plus once in a step list), six timestamps, counters, retry defaults and two errors. */
-const STEP_STATUS_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxIdLength + 3) + 6 * 16 + 128;
-/** Run-level fields not in the request: error, webhook (resolved URL, ids, error), resolved on_complete/on_error, timestamps. */
-const RUN_FIXED_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxUrlLength + 3) + 1024;
+const STEP_STATUS_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxIdLength + 3) + 6 * 16 + 128 + ITEM_COUNTS_BYTES;
+/** Failed items a Workflow lists, over all its map steps (README "Map steps"). */
+export const ITEM_FAILURES_PER_RUN = 10;
+/** Run-level fields not in the request: error, webhook (resolved URL, ids, error), resolved on_complete/on_error, timestamps; the failed items listed. */
+const RUN_FIXED_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxUrlLength + 3) + 1024 + ITEM_FAILURES_PER_RUN * (ERROR_DETAIL_BYTES + 32);
 
 export interface AnswerLimits {
   maxSteps: number;

@@ -30,11 +30,14 @@
 import { isPermanentFailure } from "./attempt-outcome.ts";
 import { decideJoin, describeJoin, type JoinDecision, JOIN_ALL, type JoinPolicy } from "./join-policy.ts";
 import { truncateText } from "./field-limits.ts";
+import { forEachItems, INVALID_FOR_EACH, ITEMS_FAILED, mapResult, parseForEach, resolvePath, DEFAULT_MAX_CONCURRENCY } from "./map-step.ts";
 import { nextAttemptDelayMs } from "./retry-policy.ts";
 import {
   type CompensationRecord,
   type CompensationState,
   type ErrorInfo,
+  type ItemRecord,
+  type ItemState,
   type RunEvent,
   runHeader,
   type RunPatch,
@@ -45,13 +48,15 @@ import {
 } from "./run-record.ts";
 import type { JsonValue, RetryPolicy } from "./workflow-spec.ts";
 
-export type WorkKind = "step" | "compensation" | "webhook";
+export type WorkKind = "step" | "compensation" | "webhook" | "item";
 
-/** An HTTP call to make once the patch is committed (index -1 for the webhook). */
+/** An HTTP call to make once the patch is committed (index -1 for the webhook; item calls: index is the map step's). */
 export interface Work {
   kind: WorkKind;
   index: number;
   attempt: number;
+  /** Item calls: the item's index. */
+  item?: number;
 }
 
 /** A retry to schedule once the patch is committed. */
@@ -59,6 +64,7 @@ export interface Timer {
   kind: WorkKind;
   index: number;
   at: number;
+  item?: number;
 }
 
 export interface Effects {
@@ -66,6 +72,8 @@ export interface Effects {
   timers: Timer[];
   /** Steps whose in-flight attempt must be aborted now. */
   abort: number[];
+  /** Items (of map steps) whose in-flight attempt must be aborted now. */
+  abortItems: { index: number; item: number }[];
   /** The run reached a terminal state with this command. */
   terminal: boolean;
   /** Nothing is left to do for this run (terminal, webhook settled). */
@@ -102,7 +110,7 @@ export interface MachineOptions {
 export const MIN_COMPENSATION_ATTEMPTS = 3;
 
 function effects(): Effects {
-  return { dispatch: [], timers: [], abort: [], terminal: false, done: false };
+  return { dispatch: [], timers: [], abort: [], abortItems: [], terminal: false, done: false };
 }
 
 /** A copy without undefined fields (cleared fields vanish from the stored JSON; no `delete`, which slows objects down). */
@@ -128,6 +136,9 @@ function isInFlight(state: StepState): boolean {
   return state === "running" || state === "retry_wait";
 }
 
+/** An item's stored error message is cut to this many characters. */
+export const MAX_ITEM_ERROR_LENGTH = 256;
+
 /** Completed, failed, cancelled or skipped: the step will not change again. */
 export function isSettled(state: StepState): boolean {
   return state === "completed" || state === "failed" || state === "cancelled" || state === "skipped";
@@ -138,6 +149,17 @@ export const NOT_NEEDED = "not_needed";
 /** The reason of steps skipped because their join policy can no longer be met. */
 export const JOIN_FAILED = "join_failed";
 
+/** Live counts of a started map step's items. */
+interface MapCounts {
+  /** Items before this index have started (pending items are the ones from here on). */
+  next: number;
+  running: number;
+  retryWait: number;
+  completed: number;
+  /** Failed or cancelled. */
+  failed: number;
+}
+
 export class RunMachine {
   readonly run: RunRecord;
   private readonly random: () => number;
@@ -146,6 +168,12 @@ export class RunMachine {
   private readonly dependencies: number[][];
   private readonly dependents: number[][];
   private readonly joins: JoinPolicy[];
+  private readonly itemJoins: JoinPolicy[];
+  private readonly indexOf: Map<string, number>;
+  /** Started map steps' item counts, by step index. */
+  private readonly maps: (MapCounts | undefined)[];
+  private readonly dirtyItemLists = new Set<number>();
+  private readonly dirtyItems = new Map<number, Set<number>>();
   /** Per step: its dependencies that completed, and that failed (or were cancelled or skipped). */
   private readonly depCompleted: number[];
   private readonly depFailed: number[];
@@ -171,6 +199,22 @@ export class RunMachine {
     const index = new Map(steps.map((s, i) => [s.id, i]));
     this.parallel = steps.map((s) => s.parallel);
     this.joins = steps.map((s) => s.join ?? JOIN_ALL);
+    this.itemJoins = steps.map((s) => s.itemFailures ?? JOIN_ALL);
+    this.indexOf = index;
+    this.maps = steps.map((_, i) => {
+      const items = run.items?.[i];
+      if (!items) return undefined;
+      const m: MapCounts = { next: items.length, running: 0, retryWait: 0, completed: 0, failed: 0 };
+      items.forEach((it, k) => {
+        if (it.state === "pending") m.next = Math.min(m.next, k);
+        else if (it.state === "running") m.running++;
+        else if (it.state === "retry_wait") m.retryWait++;
+        else if (it.state === "completed") m.completed++;
+        else m.failed++;
+        if (it.result !== undefined) this.resultBytes += jsonLength(it.result);
+      });
+      return m;
+    });
     this.dependencies = steps.map(() => []);
     this.dependents = steps.map(() => []);
     this.depCompleted = steps.map(() => 0);
@@ -242,7 +286,15 @@ export class RunMachine {
       case "running":
         if (now >= run.deadlineAt) return this.deadlineReached(now);
         run.steps.forEach((st, i) => {
-          if (st.state === "running") fx.dispatch.push({ kind: "step", index: i, attempt: st.attempts });
+          const items = run.items?.[i];
+          if (st.state === "running" && items) {
+            // A map step: only its items in flight are sent again.
+            items.forEach((it, k) => {
+              if (it.state === "running") fx.dispatch.push({ kind: "item", index: i, item: k, attempt: it.attempts });
+              else if (it.state === "retry_wait") fx.timers.push({ kind: "item", index: i, item: k, at: it.nextAttemptAt ?? now });
+            });
+            this.planItems(i, now, fx);
+          } else if (st.state === "running") fx.dispatch.push({ kind: "step", index: i, attempt: st.attempts });
           else if (st.state === "retry_wait") fx.timers.push({ kind: "step", index: i, at: st.nextAttemptAt ?? now });
         });
         this.proceed(now, fx);
@@ -316,22 +368,224 @@ export class RunMachine {
       fx.timers.push({ kind: "step", index, at });
       return fx;
     }
+    this.failStep(index, attempt, error, now, fx);
+    this.proceed(now, fx);
+    return fx;
+  }
+
+  /** Step `index` failed for good: its dependents decide, and the run fails unless it is tolerated. */
+  private failStep(index: number, attempt: number, error: ErrorInfo, now: number, fx: Effects): void {
+    const st = this.run.steps[index];
     this.setStep(index, "failed", now, { error, completedAt: now, nextAttemptAt: undefined }, { attempt, error });
-    if (!this.failing) {
-      // Tolerated only by dependents: a step nothing waits for fails the run.
-      const tolerated = this.dependents[index].length > 0 && this.decideDependents(index, now, fx);
-      if (!tolerated && !this.failing) {
-        this.failRun(now, {
+    if (this.failing) return;
+    // Tolerated only by dependents: a step nothing waits for fails the run.
+    const tolerated = this.dependents[index].length > 0 && this.decideDependents(index, now, fx);
+    if (!tolerated && !this.failing) {
+      this.failRun(
+        now,
+        {
           reason: "step_failed",
           message: `step "${st.id}" failed: ${error.message}`,
           stepId: st.id,
           httpStatus: error.httpStatus,
           attempt,
-        });
-      }
+        },
+        fx,
+      );
     }
-    this.proceed(now, fx);
+  }
+
+  // ---- map steps ---------------------------------------------------------------------
+
+  /**
+   * The items map step `index` runs over, or why it cannot run: the same
+   * whenever asked, since the context and the results it reads never change
+   * once the step could start.
+   */
+  forEachValues(index: number): JsonValue[] | string {
+    const pointer = this.run.spec.steps[index].forEach ?? "";
+    const parsed = parseForEach(pointer);
+    if (typeof parsed === "string") return `for_each: ${parsed}`;
+    let root: JsonValue | undefined;
+    if (parsed.source.kind === "context") {
+      root = this.run.spec.context;
+    } else {
+      const d = this.indexOf.get(parsed.source.stepId);
+      const dep = d === undefined ? undefined : this.run.steps[d];
+      if (d === undefined || dep?.state !== "completed") root = undefined;
+      else root = this.run.items?.[d] ? mapResult(this.run.items[d]) : dep.result;
+    }
+    const r = forEachItems(resolvePath(root, parsed.path), pointer);
+    return "items" in r ? r.items : r.message;
+  }
+
+  /** The items of a started map step, as stored. */
+  items(index: number): readonly ItemRecord[] | undefined {
+    return this.run.items?.[index];
+  }
+
+  /** A ready map step starts: its items are created, the first ones start. Returns true when the step settled at once. */
+  private startMap(index: number, now: number, fx: Effects): boolean {
+    const attempt = this.startAttempt(index, now);
+    const values = this.forEachValues(index);
+    if (typeof values === "string") {
+      this.failStep(index, attempt, { reason: INVALID_FOR_EACH, message: values, attempt, retryable: false }, now, fx);
+      return true;
+    }
+    (this.run.items ??= {})[index] = values.map((): ItemRecord => ({ state: "pending", attempts: 0 }));
+    this.maps[index] = { next: 0, running: 0, retryWait: 0, completed: 0, failed: 0 };
+    this.dirtyItemLists.add(index);
+    return this.settleMap(index, now, fx);
+  }
+
+  /** Starts pending items while fewer than max_concurrency are in flight. */
+  private planItems(index: number, now: number, fx: Effects): void {
+    const m = this.maps[index];
+    const items = this.run.items?.[index];
+    if (!m || !items || this.run.state !== "running" || this.failing || this.run.steps[index].state !== "running") return;
+    const limit = this.run.spec.steps[index].maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+    while (m.next < items.length && m.running + m.retryWait < limit) {
+      const k = m.next++;
+      if (items[k].state !== "pending") continue;
+      fx.dispatch.push({ kind: "item", index, item: k, attempt: this.startItem(index, k, now) });
+    }
+  }
+
+  private startItem(index: number, item: number, now: number): number {
+    const it = this.run.items![index][item];
+    const attempt = it.attempts + 1;
+    this.setItem(index, item, "running", now, { attempts: attempt, startedAt: it.startedAt ?? now, nextAttemptAt: undefined });
+    return attempt;
+  }
+
+  /**
+   * A map step's items changed: its item_failures policy decides. Returns true
+   * when the step settled (completed or failed); otherwise more items start.
+   */
+  private settleMap(index: number, now: number, fx: Effects): boolean {
+    const m = this.maps[index]!;
+    const st = this.run.steps[index];
+    if (st.state !== "running") return false;
+    const total = this.run.items![index].length;
+    const j = decideJoin(this.itemJoins[index], { completed: m.completed, failed: m.failed, unfinished: total - m.completed - m.failed });
+    if (j.decision === "wait") {
+      this.planItems(index, now, fx);
+      return false;
+    }
+    if (j.decision === "run") {
+      if (j.cancelUnfinished) this.cancelItems(index, { reason: NOT_NEEDED, message: `not needed: step "${st.id}" completed without it` }, now, fx);
+      const completedSeq = this.run.lastSeq + 1;
+      this.setStep(index, "completed", now, { completedAt: now, completedSeq, error: undefined }, { attempt: st.attempts });
+      if (!this.failing) this.decideDependents(index, now, fx);
+      return true;
+    }
+    this.cancelItems(index, { reason: NOT_NEEDED, message: `not needed: step "${st.id}" failed` }, now, fx);
+    const message = `items (item_failures ${describeJoin(this.itemJoins[index])}): ${j.message}`;
+    this.failStep(index, st.attempts, { reason: ITEMS_FAILED, message, attempt: st.attempts, retryable: false }, now, fx);
+    return true;
+  }
+
+  /** Cancels a map step's unfinished items (aborting calls in flight). */
+  private cancelItems(index: number, error: ErrorInfo, now: number, fx: Effects, which: "unfinished" | "waiting" = "unfinished"): void {
+    const items = this.run.items?.[index];
+    const m = this.maps[index];
+    if (!items || !m) return;
+    // Items before m.next have started; the pending ones are all from m.next on.
+    for (let k = 0; k < m.next; k++) {
+      const it = items[k];
+      if (it.state === "running" && which === "unfinished") fx.abortItems.push({ index, item: k });
+      else if (it.state !== "retry_wait") continue;
+      this.setItem(index, k, "cancelled", now, { completedAt: now, nextAttemptAt: undefined, error: it.attempts > 0 ? { ...error, attempt: it.attempts } : error });
+    }
+    for (let k = m.next; k < items.length; k++) {
+      if (items[k].state === "pending") this.setItem(index, k, "cancelled", now, { completedAt: now, error });
+    }
+    m.next = items.length;
+  }
+
+  itemSucceeded(index: number, item: number, attempt: number, result: JsonValue, now: number): Effects {
+    const fx = effects();
+    if (!this.isCurrentItem(index, item, attempt)) return fx;
+    const bytes = jsonLength(result);
+    if (this.resultBytes + bytes > this.maxRunResultBytes) {
+      const message = `the run's step results would exceed the limit of ${this.maxRunResultBytes} bytes (this result: ${bytes})`;
+      return this.itemFailed(index, item, attempt, { retryable: false, error: { reason: "result_too_large", message } }, now);
+    }
+    this.resultBytes += bytes;
+    this.setItem(index, item, "completed", now, { completedAt: now, result, error: undefined, nextAttemptAt: undefined });
+    if (this.settleMap(index, now, fx)) this.proceed(now, fx);
     return fx;
+  }
+
+  itemFailed(index: number, item: number, attempt: number, failure: AttemptFailure, now: number): Effects {
+    const fx = effects();
+    if (!this.isCurrentItem(index, item, attempt)) return fx;
+    // Shorter than a step's: 10,000 failed items must stay well inside a store document (MongoDB: 16 MiB).
+    const error = { ...storedError(failure, attempt), message: truncateText(failure.error.message, MAX_ITEM_ERROR_LENGTH) };
+    const delay =
+      failure.retryable && !this.failing
+        ? nextAttemptDelayMs(this.run.spec.steps[index].retry, attempt, failure.retryAfterMs, this.random)
+        : undefined;
+    if (delay !== undefined) {
+      const at = now + delay;
+      this.setItem(index, item, "retry_wait", now, { error, nextAttemptAt: at }, { attempt, error });
+      fx.timers.push({ kind: "item", index, item, at });
+      return fx;
+    }
+    this.setItem(index, item, "failed", now, { error, completedAt: now, nextAttemptAt: undefined }, { attempt, error });
+    if (this.settleMap(index, now, fx)) this.proceed(now, fx);
+    return fx;
+  }
+
+  /** An item's retry timer fired (its slot stayed taken while it waited). */
+  itemRetryDue(index: number, item: number, now: number): Effects {
+    const fx = effects();
+    const it = this.run.items?.[index]?.[item];
+    if (it?.state !== "retry_wait" || this.run.state !== "running" || this.failing || this.run.steps[index].state !== "running") return fx;
+    fx.dispatch.push({ kind: "item", index, item, attempt: this.startItem(index, item, now) });
+    return fx;
+  }
+
+  private isCurrentItem(index: number, item: number, attempt: number): boolean {
+    const it = this.run.items?.[index]?.[item];
+    return this.run.state === "running" && this.run.steps[index].state === "running" && it?.state === "running" && it.attempts === attempt;
+  }
+
+  /**
+   * Records an item's new state. Only failed attempts become events (with the
+   * item's index): a 10,000-item step does not flood the run's event log.
+   */
+  private setItem(index: number, item: number, to: ItemState, now: number, fields: Partial<ItemRecord>, event?: { attempt: number; error: ErrorInfo }): void {
+    const items = this.run.items![index];
+    const m = this.maps[index]!;
+    const it = items[item];
+    const from = it.state;
+    if (from === "running") m.running--;
+    else if (from === "retry_wait") m.retryWait--;
+    if (to === "running") m.running++;
+    else if (to === "retry_wait") m.retryWait++;
+    else if (to === "completed") m.completed++;
+    else if (to === "failed" || to === "cancelled") m.failed++;
+    items[item] = withoutUndefined({ ...it, ...fields, state: to });
+    if (!this.dirtyItemLists.has(index)) {
+      let set = this.dirtyItems.get(index);
+      if (!set) this.dirtyItems.set(index, (set = new Set()));
+      set.add(item);
+    }
+    if (event) {
+      this.events.push({
+        runId: this.run.runId,
+        seq: ++this.run.lastSeq,
+        at: now,
+        kind: "item",
+        stepId: this.run.steps[index].id,
+        item,
+        from,
+        to,
+        attempt: event.attempt,
+        error: event.error,
+      });
+    }
   }
 
   /**
@@ -357,7 +611,7 @@ export class RunMachine {
         const message = `step "${id}" cannot run (join ${describeJoin(this.joins[d])}): ${j.message}`;
         const error: ErrorInfo = { reason: JOIN_FAILED, message };
         this.setStep(d, "skipped", now, { error }, { error });
-        if (!this.failing) this.failRun(now, { reason: JOIN_FAILED, message, stepId: id });
+        if (!this.failing) this.failRun(now, { reason: JOIN_FAILED, message, stepId: id }, fx);
         if (j.cancelUnfinished) this.release(d, `step "${id}" can no longer run`, now, fx);
       }
     }
@@ -373,6 +627,7 @@ export class RunMachine {
       const st = this.run.steps[p];
       if (isSettled(st.state) || this.dependents[p].some((q) => this.waiting(q))) continue;
       if (st.state === "running") fx.abort.push(p);
+      this.cancelItems(p, { reason: NOT_NEEDED, message: `not needed: ${why}` }, now, fx);
       this.ready.delete(p);
       const error: ErrorInfo = { reason: NOT_NEEDED, message: `not needed: ${why}` };
       if (st.attempts > 0) error.attempt = st.attempts;
@@ -494,7 +749,9 @@ export class RunMachine {
 
   /** Everything changed since the last call, as one compare-and-set patch; undefined when nothing changed. */
   takePatch(): RunPatch | undefined {
-    if (!this.dirtyRun && this.dirtySteps.size === 0 && this.events.length === 0) return undefined;
+    if (!this.dirtyRun && this.dirtySteps.size === 0 && this.events.length === 0 && this.dirtyItemLists.size === 0 && this.dirtyItems.size === 0) {
+      return undefined;
+    }
     const run = this.run;
     const patch: RunPatch = {
       runId: run.runId,
@@ -510,6 +767,16 @@ export class RunMachine {
       events: this.events,
       lastSeq: run.lastSeq,
     };
+    if (this.dirtyItemLists.size > 0) {
+      patch.itemLists = [...this.dirtyItemLists].map((step) => ({ step, records: [...run.items![step]] }));
+    }
+    if (this.dirtyItems.size > 0) {
+      // Item records are replaced, never changed in place: sharing them is safe.
+      patch.items = [];
+      for (const [step, set] of this.dirtyItems) for (const index of set) patch.items.push({ step, index, record: run.items![step][index] });
+    }
+    this.dirtyItemLists.clear();
+    this.dirtyItems.clear();
     run.version++;
     this.dirtyRun = false;
     this.dirtySteps.clear();
@@ -526,10 +793,15 @@ export class RunMachine {
   private plan(now: number, fx: Effects): void {
     if (this.run.state !== "running" || this.failing || this.ready.size === 0) return;
     const order = [...this.ready].sort((a, b) => a - b);
+    let settled = false;
     for (const i of order) {
+      if (!this.ready.has(i) || this.failing) continue;
       if (!this.parallel[i] && this.serialInFlight > 0) continue;
-      fx.dispatch.push({ kind: "step", index: i, attempt: this.startAttempt(i, now) });
+      if (this.run.spec.steps[i].forEach !== undefined) settled = this.startMap(i, now, fx) || settled;
+      else fx.dispatch.push({ kind: "step", index: i, attempt: this.startAttempt(i, now) });
     }
+    // A map step over an empty list (or an unusable for_each) settled at once: its dependents may be ready.
+    if (settled) this.proceed(now, fx);
   }
 
   private startAttempt(index: number, now: number): number {
@@ -540,12 +812,18 @@ export class RunMachine {
     return attempt;
   }
 
-  private failRun(now: number, error: ErrorInfo): void {
+  private failRun(now: number, error: ErrorInfo, fx: Effects): void {
     this.run.error = error;
     this.dirtyRun = true;
     // Waiting retries are new attempts: they do not happen once the run fails.
     this.run.steps.forEach((st, i) => {
       if (st.state === "retry_wait") this.setStep(i, "cancelled", now, { completedAt: now, nextAttemptAt: undefined }, {});
+    });
+    // Map steps: items not started or waiting for a retry are cancelled; items in flight finish.
+    this.run.steps.forEach((st, i) => {
+      if (st.state !== "running" || !this.maps[i]) return;
+      this.cancelItems(i, { reason: "cancelled", message: "run failing" }, now, fx, "waiting");
+      if (this.maps[i]!.running === 0) this.settleMap(i, now, fx);
     });
   }
 
@@ -554,6 +832,7 @@ export class RunMachine {
     if (this.run.state !== "running" && this.run.state !== "pending") return fx;
     this.run.steps.forEach((st, i) => {
       if (st.state === "running") fx.abort.push(i);
+      if (st.state === "running") this.cancelItems(i, { reason: error.reason, message: stepMessage }, now, fx);
       if (isInFlight(st.state)) {
         const stepError: ErrorInfo = { reason: error.reason, message: stepMessage, attempt: st.attempts };
         this.setStep(i, "cancelled", now, { completedAt: now, nextAttemptAt: undefined, error: stepError }, { attempt: st.attempts, error: stepError });

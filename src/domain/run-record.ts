@@ -23,8 +23,21 @@ export type CompensationState = "pending" | "running" | "retry_wait" | "succeede
 
 export type WebhookState = "pending" | "delivering" | "retry_wait" | "delivered" | "failed";
 
-/** What an event is about: the run, a step, or a step's compensation. */
-export type EventKind = "run" | "step" | "compensation";
+/** What an event is about: the run, a step, a step's compensation, or an item of a map step. */
+export type EventKind = "run" | "step" | "compensation" | "item";
+
+export type ItemState = "pending" | "running" | "retry_wait" | "completed" | "failed" | "cancelled";
+
+/** One item of a map step: its own attempts, state, result and error. */
+export interface ItemRecord {
+  state: ItemState;
+  attempts: number;
+  startedAt?: number;
+  completedAt?: number;
+  result?: JsonValue;
+  error?: ErrorInfo;
+  nextAttemptAt?: number;
+}
 
 export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set([
   "completed",
@@ -125,6 +138,8 @@ export interface RunRecord extends RunHeader {
    * shared by several replicas only); the run's owner applies it.
    */
   cancelRequest?: { reason: string; at: number };
+  /** Items of the map steps that started, by step index (stored one record per item). */
+  items?: { [stepIndex: number]: ItemRecord[] };
 }
 
 /** One state transition of a run (no stepId) or of one of its steps. */
@@ -133,8 +148,10 @@ export interface RunEvent {
   seq: number;
   at: number;
   kind: EventKind;
-  /** Set for step and compensation events. */
+  /** Set for step, compensation and item events. */
   stepId?: string;
+  /** Item events: the item's index. */
+  item?: number;
   from: string;
   to: string;
   attempt?: number;
@@ -156,6 +173,10 @@ export interface RunPatch {
   run?: RunHeader;
   /** Full new records of the steps that changed, with their index in run.steps. */
   steps: { index: number; record: StepRecord }[];
+  /** Map steps that started: their whole item lists (written once). */
+  itemLists?: { step: number; records: ItemRecord[] }[];
+  /** Single items that changed (of lists already stored). */
+  items?: { step: number; index: number; record: ItemRecord }[];
   /** Events with consecutive sequence numbers continuing from the stored lastSeq. */
   events: RunEvent[];
   lastSeq: number;
@@ -228,6 +249,11 @@ export function applyPatch(run: RunRecord, patch: RunPatch): void {
     Object.assign(run, patch.run);
   }
   for (const { index, record } of patch.steps) run.steps[index] = record;
+  if (patch.itemLists?.length || patch.items?.length) {
+    const items = (run.items ??= {});
+    for (const { step, records } of patch.itemLists ?? []) items[step] = [...records];
+    for (const { step, index, record } of patch.items ?? []) items[step][index] = record;
+  }
   run.version = patch.version;
   run.lastSeq = patch.lastSeq;
 }

@@ -36,6 +36,12 @@ export interface StepSpec {
   compensation?: string;
   /** How failed dependencies are treated; absent means all (also in runs stored before joins existed). */
   join?: JoinPolicy;
+  /** Map steps: the JSON pointer to the array to run over. */
+  forEach?: string;
+  /** Map steps: items in flight (running or waiting for a retry) at most. */
+  maxConcurrency?: number;
+  /** Map steps: how failed items are treated; absent means all. */
+  itemFailures?: JoinPolicy;
   /** The step as submitted, for status display (relative url, optional fields). */
   submitted: StepInput;
 }
@@ -78,6 +84,12 @@ export interface StepInput {
   compensation: string;
   /** Absent means all. */
   join?: JoinInput;
+  /** Empty: not a map step. */
+  forEach?: string;
+  /** 0 or absent: the default. */
+  maxConcurrency?: number;
+  /** Absent means all. */
+  itemFailures?: JoinInput;
 }
 
 export interface RetryInput {

@@ -14,6 +14,7 @@ import { type AttemptOutcome, RENDER_FAILED, terminalFailure } from "../domain/a
 import { type Effects, type MachineOptions, RunMachine, type Work, type WorkKind } from "../domain/run-machine.ts";
 import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord, type RunSummary } from "../domain/run-record.ts";
 import { RunIdGenerator } from "../domain/run-id.ts";
+import { mapResult } from "../domain/map-step.ts";
 import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
@@ -97,13 +98,15 @@ interface ActiveRun {
   contextJson: string;
   /** previousSteps entries of settled steps, built once per step. */
   fragments: Map<number, string>;
+  /** Map steps: the items' values as JSON text, by step index, built once. */
+  itemValues: Map<number, string[]>;
   /** Set when the engine stops driving this run (done, evicted, shutting down). */
   detached: boolean;
   /** Set when a commit failed and the run was handed back to the store. */
   evicted: boolean;
 }
 
-const key = (kind: WorkKind, index: number) => `${kind}:${index}`;
+const key = (kind: WorkKind, index: number, item?: number) => (item === undefined ? `${kind}:${index}` : `${kind}:${index}:${item}`);
 
 /** Seconds since `start` (a performance.now() reading). */
 const since = (start: number) => (performance.now() - start) / 1000;
@@ -450,6 +453,7 @@ export class Engine {
       timers: new Map(),
       contextJson: JSON.stringify(run.spec.context),
       fragments: new Map(),
+      itemValues: new Map(),
       detached: false,
       evicted: false,
     };
@@ -468,6 +472,7 @@ export class Engine {
     const start = performance.now();
     const patch = active.machine.takePatch();
     for (const index of fx.abort) active.inflight.get(key("step", index))?.abort();
+    for (const { index, item } of fx.abortItems) active.inflight.get(key("item", index, item))?.abort();
     if (fx.terminal) active.cancelDeadline?.();
     if (fx.done) this.finish(active);
     if (!patch) {
@@ -509,7 +514,7 @@ export class Engine {
     }
     if (active.detached || this.stopping) return;
     for (const t of fx.timers) {
-      const k = key(t.kind, t.index);
+      const k = key(t.kind, t.index, t.item);
       active.timers.get(k)?.();
       const cancel = this.clock.setTimer(() => {
         active.timers.delete(k);
@@ -517,7 +522,13 @@ export class Engine {
         const m = active.machine;
         const now = this.clock.now();
         const due =
-          t.kind === "step" ? m.retryDue(t.index, now) : t.kind === "compensation" ? m.compensationRetryDue(t.index, now) : m.webhookRetryDue();
+          t.kind === "step"
+            ? m.retryDue(t.index, now)
+            : t.kind === "item"
+              ? m.itemRetryDue(t.index, t.item!, now)
+              : t.kind === "compensation"
+                ? m.compensationRetryDue(t.index, now)
+                : m.webhookRetryDue();
         void this.react(active, due);
       }, t.at - this.clock.now());
       active.timers.set(k, cancel);
@@ -543,9 +554,9 @@ export class Engine {
       return;
     }
     if (!call) return;
-    const span = this.tracer.startAttempt(active.machine.run, work.kind, work.index, work.attempt);
+    const span = this.tracer.startAttempt(active.machine.run, work.kind === "item" ? "step" : work.kind, work.index, work.attempt, work.item);
     if (span) Object.assign(call.headers, span.headers);
-    const k = key(work.kind, work.index);
+    const k = key(work.kind, work.index, work.item);
     const controller = new AbortController();
     active.inflight.set(k, controller);
     // One controller per call: the timeout and a cancel (or the run's deadline) both abort it.
@@ -599,7 +610,7 @@ export class Engine {
     // Any 2xx delivers a webhook, whatever the body says (as in applyOutcome).
     const status = outcome.ok ? 200 : (outcome.error.httpStatus ?? 0);
     const failure = outcome.ok || (work.kind === "webhook" && status >= 200 && status < 300) ? undefined : outcome.error;
-    this.metrics.attempt(work.kind, failure === undefined, failure?.reason ?? "", seconds);
+    this.metrics.attempt(work.kind === "item" ? "step" : work.kind, failure === undefined, failure?.reason ?? "", seconds);
     if (failure === undefined) {
       span?.end({ ok: true, httpStatus: outcome.ok ? undefined : status });
       // The hot path: no child logger, no fields unless debug is on.
@@ -609,12 +620,13 @@ export class Engine {
       return;
     }
     let retryAt: number | undefined;
-    for (const t of fx.timers) if (t.kind === work.kind && t.index === work.index) retryAt = t.at;
+    for (const t of fx.timers) if (t.kind === work.kind && t.index === work.index && t.item === work.item) retryAt = t.at;
     span?.end({ ok: false, httpStatus: failure.httpStatus, reason: failure.reason, message: failure.message, retryAt });
     runLog(this.log, active).info(
       {
         kind: work.kind,
         stepId: active.machine.run.steps[work.index]?.id,
+        item: work.item,
         attempt: work.attempt,
         httpStatus: failure.httpStatus,
         reason: failure.reason,
@@ -623,7 +635,7 @@ export class Engine {
         retryAt: retryAt === undefined ? undefined : new Date(retryAt).toISOString(),
         error: failure.message,
       },
-      work.kind === "step" ? "step attempt failed" : work.kind === "compensation" ? "compensation attempt failed" : "webhook delivery failed",
+      work.kind === "step" ? "step attempt failed" : work.kind === "item" ? "item attempt failed" : work.kind === "compensation" ? "compensation attempt failed" : "webhook delivery failed",
     );
   }
 
@@ -635,6 +647,10 @@ export class Engine {
         return outcome.ok
           ? m.attemptSucceeded(work.index, work.attempt, outcome.result, now)
           : m.attemptFailed(work.index, work.attempt, outcome, now);
+      case "item":
+        return outcome.ok
+          ? m.itemSucceeded(work.index, work.item!, work.attempt, outcome.result, now)
+          : m.itemFailed(work.index, work.item!, work.attempt, outcome, now);
       case "compensation":
         return outcome.ok
           ? m.compensationSucceeded(work.index, work.attempt, now)
@@ -676,10 +692,24 @@ export class Engine {
         headers,
       };
     }
+    if (work.kind === "item") {
+      const k = work.item!;
+      const it = active.machine.items(work.index)?.[k];
+      if (record.state !== "running" || it?.state !== "running" || it.attempts !== work.attempt) return undefined;
+      const values = this.itemValues(active, work.index);
+      return {
+        url: step.url,
+        body: this.stepBody(active, work.index, work.attempt, `,"item":${values[k]},"index":${k}`),
+        timeoutMs: step.timeoutMs,
+        idempotencyKey: `${run.runId}:${step.id}:${k}`,
+        messageId: `${run.runId}:${step.id}:${k}:${work.attempt}`,
+        headers: { ...headers, "weft-item-index": String(k) },
+      };
+    }
     const c = record.compensation;
     if (c?.state !== "running" || c.attempts !== work.attempt || !step.compensation) return undefined;
     const extra =
-      `,"compensation":true,"result":${JSON.stringify(record.result ?? null)}` +
+      `,"compensation":true,"result":${JSON.stringify(active.machine.items(work.index) ? mapResult(active.machine.items(work.index)!) : (record.result ?? null))}` +
       `,"failedStep":${JSON.stringify(run.error?.stepId ?? null)},"error":${JSON.stringify(run.error ?? null)}`;
     return {
       url: step.compensation,
@@ -707,9 +737,10 @@ export class Engine {
       let f = active.fragments.get(i);
       if (f === undefined) {
         const completedAt = new Date(st.completedAt ?? 0).toISOString();
+        const items = active.machine.items(i);
         const entry =
           st.state === "completed"
-            ? { result: st.result ?? null, completedAt, attempts: st.attempts }
+            ? { result: items ? mapResult(items) : (st.result ?? null), completedAt, attempts: st.attempts }
             : { state: st.state, error: st.error ?? null, completedAt, attempts: st.attempts };
         f = `${JSON.stringify(st.id)}:${JSON.stringify(entry)}`;
         active.fragments.set(i, f);
@@ -722,6 +753,17 @@ export class Engine {
       `"stepId":${JSON.stringify(run.steps[index].id)},"attempt":${attempt},` +
       `"context":${active.contextJson},"previousSteps":{${parts.join(",")}}${extra}}`
     );
+  }
+
+  /** A map step's items as JSON texts (for_each resolves the same way every time: its sources never change). */
+  private itemValues(active: ActiveRun, index: number): string[] {
+    let values = active.itemValues.get(index);
+    if (values === undefined) {
+      const v = active.machine.forEachValues(index);
+      values = typeof v === "string" ? [] : v.map((x) => JSON.stringify(x));
+      active.itemValues.set(index, values);
+    }
+    return values;
   }
 
   private finish(active: ActiveRun): void {

@@ -44,7 +44,7 @@ export interface Tracer {
    */
   newRun(runId: string, workflowId: string, parent: RpcSpan | undefined): RunTrace | undefined;
   /** Starts the span of one call of a run (its parent: the run's stored span). */
-  startAttempt(run: RunRecord, kind: CallKind, index: number, attempt: number): AttemptSpan | undefined;
+  startAttempt(run: RunRecord, kind: CallKind, index: number, attempt: number, item?: number): AttemptSpan | undefined;
   /** The run needs no more driving (finished, compensations and webhook done): its span is exported. */
   runEnded(run: RunRecord): void;
   /** Flushes the spans not exported yet. */

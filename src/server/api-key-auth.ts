@@ -26,6 +26,7 @@ export const WORKFLOW_SERVICE_SCOPES: Readonly<Record<string, ApiKeyScope>> = {
   WatchWorkflow: "read",
   WatchWorkflows: "read",
   ListWorkflowEvents: "read",
+  ListStepItems: "read",
   CreateWorkflow: "write",
   CancelWorkflow: "write",
 };

@@ -21,6 +21,7 @@ import { ensurePrivateDir, ensurePrivateFile, tightenIfPresent } from "./private
 import {
   type ErrorInfo,
   type EventKind,
+  type ItemRecord,
   needsDriving,
   type RunEvent,
   type RunHeader,
@@ -88,6 +89,14 @@ CREATE TABLE IF NOT EXISTS steps (
   record TEXT NOT NULL,
   PRIMARY KEY (run_id, idx)
 ) STRICT, WITHOUT ROWID;
+-- Items of map steps: one row per item, so that an item's completion rewrites one small row.
+CREATE TABLE IF NOT EXISTS items (
+  run_id TEXT NOT NULL,
+  step_idx INTEGER NOT NULL,
+  item_idx INTEGER NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (run_id, step_idx, item_idx)
+) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   run_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
@@ -109,7 +118,7 @@ const SUMMARY_ROWS =
   "SELECT runs.*, json_remove(run_specs.spec, '$.context', '$.steps') AS spec FROM runs JOIN run_specs ON run_specs.run_id = runs.run_id";
 
 /** PRAGMA user_version of the schema above. 0: a new file, or the first layout (the spec inside runs). */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** Brings a data directory written by an earlier version to SCHEMA_VERSION (inside the caller's transaction). */
 function migrate(db: DatabaseSync): void {
@@ -269,6 +278,11 @@ export class SqliteWorkflowStore implements WorkflowStore {
       ),
       getRun: db.prepare(`${RUN_ROWS} WHERE runs.run_id = ?`),
       getSteps: db.prepare("SELECT record FROM steps WHERE run_id = ? ORDER BY idx"),
+      upsertItem: db.prepare(
+        "INSERT INTO items (run_id, step_idx, item_idx, record) VALUES (?, ?, ?, ?) ON CONFLICT (run_id, step_idx, item_idx) DO UPDATE SET record = excluded.record",
+      ),
+      deleteItems: db.prepare("DELETE FROM items WHERE run_id = ? AND step_idx = ?"),
+      getItems: db.prepare("SELECT step_idx, record FROM items WHERE run_id = ? ORDER BY step_idx, item_idx"),
       getStepStates: db.prepare(
         "SELECT record ->> '$.id' AS id, record ->> '$.state' AS state FROM steps WHERE run_id = ? ORDER BY idx",
       ),
@@ -357,8 +371,9 @@ export class SqliteWorkflowStore implements WorkflowStore {
       if (r.step_id !== null) e.stepId = r.step_id as string;
       if (r.attempt !== null) e.attempt = r.attempt as number;
       if (r.data !== null) {
-        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue };
+        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue; item?: number };
         if (data.error !== undefined) e.error = data.error;
+        if (data.item !== undefined) e.item = data.item;
         if ("result" in data) e.result = data.result as JsonValue;
       }
       return e;
@@ -469,14 +484,19 @@ export class SqliteWorkflowStore implements WorkflowStore {
     for (const { index, record } of patch.steps) {
       this.stmt.updateStep.run(JSON.stringify(record), patch.runId, index);
     }
+    for (const { step, records } of patch.itemLists ?? []) {
+      this.stmt.deleteItems.run(patch.runId, step);
+      records.forEach((r, k) => this.stmt.upsertItem.run(patch.runId, step, k, JSON.stringify(r)));
+    }
+    for (const { step, index, record } of patch.items ?? []) this.stmt.upsertItem.run(patch.runId, step, index, JSON.stringify(record));
     for (const e of patch.events) this.insertEvent(e);
     return undefined;
   }
 
   private insertEvent(e: RunEvent): void {
     const data =
-      e.error !== undefined || e.result !== undefined
-        ? JSON.stringify({ error: e.error, result: e.result })
+      e.error !== undefined || e.result !== undefined || e.item !== undefined
+        ? JSON.stringify({ error: e.error, result: e.result, item: e.item })
         : null;
     this.stmt.insertEvent.run(e.runId, e.seq, e.at, e.kind, e.stepId ?? null, e.from, e.to, e.attempt ?? null, data);
   }
@@ -485,7 +505,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
     const steps = (this.stmt.getSteps.all(row.run_id) as { record: string }[]).map(
       (s) => JSON.parse(s.record) as StepRecord,
     );
-    return {
+    const run: RunRecord = {
       ...(JSON.parse(row.header) as RunHeader),
       runId: row.run_id,
       spec: JSON.parse(row.spec) as WorkflowSpec,
@@ -494,5 +514,11 @@ export class SqliteWorkflowStore implements WorkflowStore {
       version: row.version,
       lastSeq: row.last_seq,
     };
+    const items = this.stmt.getItems.all(row.run_id) as { step_idx: number; record: string }[];
+    if (items.length > 0) {
+      run.items = {};
+      for (const r of items) (run.items[r.step_idx] ??= []).push(JSON.parse(r.record) as ItemRecord);
+    }
+    return run;
   }
 }

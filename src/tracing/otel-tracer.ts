@@ -160,11 +160,11 @@ export class OtelTracer implements Tracer {
     return t;
   }
 
-  startAttempt(run: RunRecord, kind: CallKind, index: number, attempt: number): AttemptSpan | undefined {
+  startAttempt(run: RunRecord, kind: CallKind, index: number, attempt: number, item?: number): AttemptSpan | undefined {
     const stored = run.trace;
     const parent = stored ? contextOf(stored, stored.spanId) : ROOT_CONTEXT;
     const stepId = kind === "webhook" ? undefined : run.spec.steps[index]?.id;
-    const name = kind === "webhook" ? `webhook ${run.webhook?.eventType ?? ""}` : `${kind} ${stepId}`;
+    const name = kind === "webhook" ? `webhook ${run.webhook?.eventType ?? ""}` : item === undefined ? `${kind} ${stepId}` : `${kind} ${stepId}[${item}]`;
     const span = this.tracer.startSpan(
       name,
       {
@@ -176,6 +176,7 @@ export class OtelTracer implements Tracer {
           "weft.attempt": attempt,
           [ATTR_HTTP_REQUEST_METHOD]: "POST",
           ...(stepId === undefined ? {} : { "weft.step_id": stepId }),
+          ...(item === undefined ? {} : { "weft.item_index": item }),
         },
       },
       parent,

@@ -16,6 +16,9 @@ import {
   ErrorDetailSchema,
   type JoinPolicy as PbJoinPolicy,
   JoinPolicySchema,
+  ItemCountsSchema,
+  type ItemStatus,
+  ItemStatusSchema,
   type StepDefinition,
   StepDefinitionSchema,
   StepState as PbStepState,
@@ -32,6 +35,7 @@ import {
 import type {
   CompensationState,
   ErrorInfo,
+  ItemRecord,
   RunEvent,
   RunRecord,
   RunState,
@@ -41,6 +45,8 @@ import type {
   WebhookState,
 } from "../domain/run-record.ts";
 import type { JoinInput, JoinPolicy } from "../domain/join-policy.ts";
+import { countItems } from "../domain/map-step.ts";
+import { ITEM_FAILURES_PER_RUN } from "../domain/field-limits.ts";
 import type {
   Backoff as DomainBackoff,
   JsonObject,
@@ -116,6 +122,9 @@ function stepInput(s: StepDefinition): StepInput {
     compensation: s.compensation,
   };
   if (s.join) input.join = joinInput(s.join);
+  if (s.forEach !== "") input.forEach = s.forEach;
+  if (s.maxConcurrency !== 0) input.maxConcurrency = s.maxConcurrency;
+  if (s.itemFailures) input.itemFailures = joinInput(s.itemFailures);
   return input;
 }
 
@@ -212,6 +221,7 @@ export function workflowToProto(run: RunRecord): Workflow {
   const completed: string[] = [];
   const failed: string[] = [];
   const results: Workflow["results"] = {};
+  const shown = { n: 0 };
   const steps: StepStatus[] = run.steps.map((st, i) => {
     if (st.state === "running" || st.state === "retry_wait") current.push(st.id);
     if (st.state === "failed") failed.push(st.id);
@@ -246,7 +256,11 @@ export function workflowToProto(run: RunRecord): Workflow {
         compensation: sub.compensation,
         // As submitted: an explicit `all` shows, the default stays unset.
         join: sub.join != null && sub.join.kind !== "none" ? joinToProto(sub.join) : undefined,
+        forEach: def.forEach ?? "",
+        maxConcurrency: def.forEach !== undefined ? (def.maxConcurrency ?? 0) : 0,
+        itemFailures: sub.itemFailures != null && sub.itemFailures.kind !== "none" ? joinToProto(sub.itemFailures) : undefined,
       }),
+      ...itemsToProto(run.items?.[i], shown),
       compensationState: COMPENSATION_STATE_TO_PROTO[st.compensation?.state ?? ""],
       compensationAttempts: st.compensation?.attempts ?? 0,
       compensationError: errorToProto(st.compensation?.error),
@@ -342,6 +356,15 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
         toState: STEP_STATE_TO_PROTO[e.to as StepState],
       },
     };
+  } else if (e.kind === "item") {
+    transition = {
+      case: "item",
+      value: {
+        $typeName: "weft.v1.StepTransition",
+        fromState: STEP_STATE_TO_PROTO[e.from as StepState],
+        toState: STEP_STATE_TO_PROTO[e.to as StepState],
+      },
+    };
   } else {
     transition = {
       case: "compensation",
@@ -362,5 +385,49 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
     attempt: e.attempt ?? 0,
     error: errorToProto(e.error),
     result: e.result === undefined ? undefined : valueToProto(e.result),
+    itemIndex: e.item ?? 0,
   });
+}
+
+/** One item of a map step, with its result and times (ListStepItems). */
+export function itemToProto(it: ItemRecord, index: number): ItemStatus {
+  return create(ItemStatusSchema, {
+    index,
+    state: STEP_STATE_TO_PROTO[it.state],
+    attempts: it.attempts,
+    error: errorToProto(it.error),
+    result: it.state === "completed" ? valueToProto(it.result ?? null) : undefined,
+    startedAt: ts(it.startedAt),
+    completedAt: ts(it.completedAt),
+    nextAttemptAt: ts(it.nextAttemptAt),
+  });
+}
+
+/**
+ * A map step's item counts and its first failed items: ITEM_FAILURES_PER_RUN
+ * over all the run's map steps (`shown` counts them), so the answer stays
+ * bounded whatever the number of items.
+ */
+function itemsToProto(items: readonly ItemRecord[] | undefined, shown: { n: number }): Pick<StepStatus, "items" | "itemFailures"> | object {
+  if (!items) return {};
+  const c = countItems(items);
+  const failures: StepStatus["itemFailures"] = [];
+  for (let k = 0; k < items.length && shown.n < ITEM_FAILURES_PER_RUN; k++) {
+    const it = items[k];
+    if (it.state !== "failed" && it.state !== "cancelled") continue;
+    shown.n++;
+    failures.push(create(ItemStatusSchema, { index: k, state: STEP_STATE_TO_PROTO[it.state], attempts: it.attempts, error: errorToProto(it.error) }));
+  }
+  return {
+    items: create(ItemCountsSchema, {
+      total: c.total,
+      pending: c.pending,
+      running: c.running,
+      retryWait: c.retryWait,
+      completed: c.completed,
+      failed: c.failed,
+      cancelled: c.cancelled,
+    }),
+    itemFailures: failures,
+  };
 }

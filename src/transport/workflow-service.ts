@@ -11,6 +11,9 @@ import {
   type CreateWorkflowResponse,
   type GetWorkflowRequest,
   type GetWorkflowResponse,
+  ItemStatusSchema,
+  type ListStepItemsRequest,
+  type ListStepItemsResponse,
   type ListWorkflowEventsRequest,
   type ListWorkflowEventsResponse,
   type ListWorkflowsRequest,
@@ -39,6 +42,7 @@ import {
   basicWorkflowToProto,
   eventToProto,
   isTerminalRunEvent,
+  itemToProto,
   RUN_STATE_FROM_PROTO,
   workflowInput,
   workflowToProto,
@@ -218,6 +222,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     this.watchWorkflow = streaming(this.watchWorkflow.bind(this));
     this.watchWorkflows = streaming(this.watchWorkflows.bind(this));
     this.listWorkflowEvents = unary(this.listWorkflowEvents.bind(this));
+    this.listStepItems = unary(this.listStepItems.bind(this));
   }
 
   /** Ends every open stream (server shutdown). */
@@ -478,6 +483,38 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
       $typeName: "weft.v1.ListWorkflowEventsResponse",
       events: page,
       nextPageToken: last && last.sequence < BigInt(run.lastSeq) ? Buffer.from(String(last.sequence)).toString("base64url") : "",
+    };
+  }
+
+  async listStepItems(req: ListStepItemsRequest): Promise<ListStepItemsResponse> {
+    requireRunId(req.id);
+    const violations: FieldViolation[] = [];
+    if (req.stepId === "") violations.push({ field: "step_id", description: "required" });
+    checkLength("step_id", req.stepId, FIELD_LIMITS.maxIdLength, violations);
+    if (req.pageSize < 0) violations.push({ field: "page_size", description: "must not be negative" });
+    let from = 0;
+    if (req.pageToken) {
+      const text = req.pageToken.length > FIELD_LIMITS.maxPageTokenLength ? "" : Buffer.from(req.pageToken, "base64url").toString("utf8");
+      from = /^\d{1,9}$/.test(text) ? Number(text) : -1;
+      if (from < 0) violations.push({ field: "page_token", description: "invalid page token" });
+    }
+    if (violations.length > 0) throw invalidArgument(violations);
+    const run = await this.engine.get(req.id);
+    if (!run) throw runNotFound(req.id);
+    const index = run.steps.findIndex((st) => st.id === req.stepId);
+    if (index < 0) throw invalidArgument([{ field: "step_id", description: `no step ${quoteInput(req.stepId)} in this run` }]);
+    if (run.spec.steps[index].forEach === undefined) {
+      throw invalidArgument([{ field: "step_id", description: `step ${quoteInput(req.stepId)} is not a map step (no for_each)` }]);
+    }
+    const all = run.items?.[index] ?? [];
+    const size = Math.min(req.pageSize || DEFAULT_EVENT_PAGE_SIZE, MAX_EVENT_PAGE_SIZE);
+    const items = all.slice(from, from + size).map((it, k) => itemToProto(it, from + k));
+    const page = items.slice(0, fitPage(items, (it) => toBinary(ItemStatusSchema, it).byteLength));
+    const next = from + page.length;
+    return {
+      $typeName: "weft.v1.ListStepItemsResponse",
+      items: page,
+      nextPageToken: page.length > 0 && next < all.length ? Buffer.from(String(next)).toString("base64url") : "",
     };
   }
 }

@@ -79,7 +79,7 @@ test("a data directory in the first layout (the spec inside runs) is migrated an
     await store.close();
   }
   const db = new DatabaseSync(join(dataDir, "weft.db"), { readOnly: true });
-  expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 2 });
+  expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 3 });
   expect((db.prepare("SELECT name FROM pragma_table_info('runs')").all() as { name: string }[]).map((c) => c.name)).not.toContain("spec");
   db.close();
 });

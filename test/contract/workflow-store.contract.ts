@@ -234,5 +234,44 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       expect(back.version).toBe(2);
       expect((await create(h.store, newRun({ requestId: "durable-1" }))).created).toBe(false);
     });
+
+    test("map step items: the list once, then single items; they read back in order, and item events keep their index", async () => {
+      const compiled = compileWorkflow(
+        {
+          id: "contract-map",
+          steps: [
+            { id: "map", url: "https://h.test/m", dependsOn: [], parallel: false, compensation: "", forEach: "/context/list", maxConcurrency: 2, retries: { maxAttempts: 3, jitter: 0 } },
+          ],
+          context: { list: ["a", "b", "c", "d"] },
+          onComplete: "",
+          onError: "",
+          saga: false,
+          baseUrl: "",
+          requestId: "",
+        },
+        DEFAULT_LIMITS,
+      );
+      if (!compiled.ok) throw new Error("bad fixture");
+      const run = newRunRecord(ids.next(Date.now()), compiled.spec, Date.now());
+      await create(h.store, run);
+      const m = new RunMachine(structuredClone(run), { random: () => 0.5 });
+      m.start(1);
+      const first = m.takePatch()!;
+      expect(first.itemLists?.[0].records).toHaveLength(4);
+      await h.store.commit(first);
+      m.itemSucceeded(0, 1, 1, { "$odd.key": 1 }, 2);
+      m.itemFailed(0, 0, 1, { error: { reason: "http_status", message: "HTTP 503", httpStatus: 503 }, retryable: true }, 3);
+      const second = m.takePatch()!;
+      expect(second.itemLists).toBeUndefined();
+      expect(second.items).toHaveLength(3); // item 1 completed, item 0 waits for a retry, item 2 started
+      await h.store.commit(second);
+      h.store = await h.reopen();
+      const back = (await h.store.getRun(run.runId))!;
+      expect(back.items).toEqual(m.run.items);
+      expect(back.items![0].map((i) => i.state)).toEqual(["retry_wait", "completed", "running", "pending"]);
+      expect(back.items![0][1].result).toEqual({ "$odd.key": 1 });
+      const events = await h.store.listEvents(run.runId, 0, 100);
+      expect(events.filter((e) => e.kind === "item")).toMatchObject([{ stepId: "map", item: 0, from: "running", to: "retry_wait", attempt: 1 }]);
+    });
   });
 }

@@ -14,6 +14,7 @@ import {
   CancelWorkflowRequestSchema,
   CreateWorkflowRequestSchema,
   GetWorkflowRequestSchema,
+  ListStepItemsRequestSchema,
   ListWorkflowEventsRequestSchema,
   ListWorkflowsRequestSchema,
   WatchWorkflowRequestSchema,
@@ -70,6 +71,7 @@ const RPCS: Rpc[] = [
   { name: "ListWorkflows", schema: ListWorkflowsRequestSchema, stream: false, valid: () => ({ states: [WorkflowState.RUNNING], pageSize: 5, workflowId: "fuzz" }) },
   { name: "CancelWorkflow", schema: CancelWorkflowRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000", reason: "fuzz" }) },
   { name: "ListWorkflowEvents", schema: ListWorkflowEventsRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000", pageSize: 10 }) },
+  { name: "ListStepItems", schema: ListStepItemsRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000", stepId: "a", pageSize: 10 }) },
   { name: "WatchWorkflow", schema: WatchWorkflowRequestSchema, stream: true, valid: () => ({ id: "wf_01JDQ00000000000000000000", afterSequence: 3n }) },
   { name: "WatchWorkflows", schema: WatchWorkflowsRequestSchema, stream: true, valid: () => ({ states: [WorkflowState.FAILED], workflowId: "fuzz" }) },
 ];

@@ -76,6 +76,23 @@ describe("the watched run's view", () => {
     });
   });
 
+  it("writes an item event with its index, and leaves the step's line alone", () => {
+    const e = create(WorkflowEventSchema, {
+      sequence: 9n,
+      time: timestampFromMs(T0 + 500),
+      runId: "wf_01JDQ0000000000000000000AB",
+      workflowId: "w",
+      stepId: "process",
+      transition: { case: "item", value: { fromState: StepState.RUNNING, toState: StepState.RETRY_WAIT } },
+      attempt: 1,
+      itemIndex: 42,
+    });
+    expect(eventRecord(e)).toMatchObject({ kind: "item", stepId: "process", item: 42, from: "running", to: "retry_wait", attempt: 1 });
+    const view = viewFromSnapshot(create(WorkflowSchema, { id: "wf_01JDQ0000000000000000000AB", workflowId: "w", state: WorkflowState.RUNNING, steps: [{ id: "process", state: StepState.RUNNING, attempts: 1 }] }));
+    applyEvent(view, e);
+    expect(view.steps[0].state).toBe(StepState.RUNNING);
+  });
+
   it("maps how a run ended to the exit code, and formats durations", () => {
     expect([WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.CANCELLED].map(exitCodeFor)).toEqual([0, 1, 3]);
     expect([0, 999, 1500, 65_000, 3_700_000].map(formatDuration)).toEqual(["0ms", "999ms", "1.5s", "1m05s", "1h01m"]);

@@ -139,6 +139,32 @@ describe("workflow files", () => {
     expect(json.ok && toCreateRequest(json.request).steps[1].join?.policy).toEqual({ case: "atLeast", value: 1 });
   });
 
+  it("reads map steps: for_each, max_concurrency, item_failures", () => {
+    const text = [
+      "id: batch",
+      "steps:",
+      "  - {id: prepare, url: /prepare}",
+      "  - id: process",
+      "    url: /item",
+      "    depends_on: [prepare]",
+      "    for_each: /prepare/result/items",
+      "    max_concurrency: 50",
+      "    item_failures: {tolerated_failure_percent: 5}",
+      "  - {id: other, url: /o, forEach: /context/list, itemFailures: all_settled}",
+    ].join("\n");
+    const parsed = parseWorkflowFile(text);
+    expect(parsed.ok || parsed.problems).toBe(true);
+    if (!parsed.ok) return;
+    const req = toCreateRequest(parsed.request);
+    expect(req.steps.map((s) => [s.forEach, s.maxConcurrency, s.itemFailures?.policy])).toEqual([
+      ["", 0, undefined],
+      ["/prepare/result/items", 50, { case: "toleratedFailurePercent", value: 5 }],
+      ["/context/list", 0, { case: "allSettled", value: expect.anything() }],
+    ]);
+    const bad = parseWorkflowFile(["id: w", "steps:", "  - {id: a, url: /a, for_each: /context/x, max_concurrency: many}"].join("\n"));
+    expect(bad.ok).toBe(false);
+  });
+
   it("names the line of a bad join", () => {
     const text = [
       "id: w",

@@ -25,6 +25,7 @@ from weftflow import (
     to_python,
     verify_request,
 )
+from weftflow.convert import to_step
 
 URL = "https://h.test/x"
 
@@ -234,6 +235,15 @@ def test_join_policy_forms_and_invalid_joins(client: Client):
         [{"id": "a", "url": "http://127.0.0.1:9/a"}, {"id": "b", "url": "http://127.0.0.1:9/b", "depends_on": ["a"], "join": {"at_least": 2}}],
     )
     assert field_violations(err) == [("steps[1].join.at_least", "must be at most 1, the number of dependencies (got 2)")]
+
+
+def test_map_step_fields():
+    s = step("p", "/i", depends_on=["a"], for_each="/a/result/items", max_concurrency=50, item_failures={"at_least": 2})
+    assert (s.for_each, s.max_concurrency, s.item_failures.at_least) == ("/a/result/items", 50, 2)
+    t = to_step({"id": "x", "url": "/x", "forEach": "/context/l", "itemFailures": "all_settled", "maxConcurrency": 3})
+    assert (t.for_each, t.max_concurrency, t.item_failures.WhichOneof("policy")) == ("/context/l", 3, "all_settled")
+    with pytest.raises(TypeError):
+        step("p", "/i", max_concurrency="5")
 
 
 def test_handler_rejects_unsigned_and_forged_requests(handlers):

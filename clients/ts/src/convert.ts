@@ -109,7 +109,19 @@ export function workflowStatesToProto(states: WorkflowState | WorkflowState[] | 
 // ---- create request -----------------------------------------------------------------
 
 const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId"]);
-const STEP_FIELDS = new Set(["id", "url", "dependsOn", "parallel", "retries", "timeout", "compensation", "join"]);
+const STEP_FIELDS = new Set([
+  "id",
+  "url",
+  "dependsOn",
+  "parallel",
+  "retries",
+  "timeout",
+  "compensation",
+  "join",
+  "forEach",
+  "maxConcurrency",
+  "itemFailures",
+]);
 const JOIN_NAMES = { all: "all", all_settled: "allSettled", any: "any" } as const;
 const RETRY_FIELDS = new Set(["maxAttempts", "backoff", "initialInterval", "maxInterval", "jitter"]);
 
@@ -233,21 +245,31 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
         };
       }
     }
-    const j = raw.join;
-    if (j !== undefined && j !== null) {
-      const jp = `${p}.join`;
+    const joinPolicy = (j: unknown, jp: string): StepInit["join"] => {
+      if (j === undefined || j === null) return undefined;
       const expected = `must be "all", "all_settled", "any", { atLeast: k } or { toleratedFailurePercent: p }`;
       if (typeof j === "string" && Object.hasOwn(JOIN_NAMES, j)) {
-        step.join = { policy: { case: JOIN_NAMES[j as keyof typeof JOIN_NAMES], value: {} } };
+        return { policy: { case: JOIN_NAMES[j as keyof typeof JOIN_NAMES], value: {} } };
       } else if (isRecord(j) && Object.keys(j).length === 1 && typeof j.atLeast === "number") {
         if (!Number.isInteger(j.atLeast) || Math.abs(j.atLeast) > 2 ** 31 - 1) add(`${jp}.at_least`, "must be an integer");
-        else step.join = { policy: { case: "atLeast", value: j.atLeast } };
+        else return { policy: { case: "atLeast", value: j.atLeast } };
       } else if (isRecord(j) && Object.keys(j).length === 1 && typeof j.toleratedFailurePercent === "number") {
-        step.join = { policy: { case: "toleratedFailurePercent", value: j.toleratedFailurePercent } };
+        return { policy: { case: "toleratedFailurePercent", value: j.toleratedFailurePercent } };
       } else {
         add(jp, expected);
       }
+      return undefined;
+    };
+    const join = joinPolicy(raw.join, `${p}.join`);
+    if (join) step.join = join;
+    if (raw.forEach !== undefined && raw.forEach !== null) step.forEach = str(raw.forEach, `${p}.for_each`);
+    const mc = raw.maxConcurrency;
+    if (mc !== undefined && mc !== null) {
+      if (typeof mc !== "number" || !Number.isInteger(mc) || Math.abs(mc) > 2 ** 31 - 1) add(`${p}.max_concurrency`, "must be an integer");
+      else step.maxConcurrency = mc;
     }
+    const itemFailures = joinPolicy(raw.itemFailures, `${p}.item_failures`);
+    if (itemFailures) step.itemFailures = itemFailures;
     steps.push(step);
   });
 
@@ -307,6 +329,20 @@ function toStepStatus(s: PbStepStatus): StepStatus {
     result: json(s.result),
     error: toErrorDetail(s.error),
     nextAttemptAt: date(s.nextAttemptAt),
+    ...(s.items
+      ? {
+          items: {
+            total: s.items.total,
+            pending: s.items.pending,
+            running: s.items.running,
+            retryWait: s.items.retryWait,
+            completed: s.items.completed,
+            failed: s.items.failed,
+            cancelled: s.items.cancelled,
+          },
+          itemFailures: s.itemFailures.map((f) => ({ index: f.index, state: STEP_STATES[f.state] ?? "failed", attempts: f.attempts, error: toErrorDetail(f.error) })),
+        }
+      : {}),
     compensation: compensationState && {
       state: compensationState,
       attempts: s.compensationAttempts,
@@ -370,7 +406,7 @@ export function toWatchEvent(e: WorkflowEvent): WatchEvent | undefined {
   if (t.case === "run") {
     from = WORKFLOW_STATES[t.value.fromState];
     to = WORKFLOW_STATES[t.value.toState];
-  } else if (t.case === "step") {
+  } else if (t.case === "step" || t.case === "item") {
     from = STEP_STATES[t.value.fromState];
     to = STEP_STATES[t.value.toState];
   } else if (t.case === "compensation") {
@@ -389,6 +425,7 @@ export function toWatchEvent(e: WorkflowEvent): WatchEvent | undefined {
     attempt: e.attempt === 0 ? undefined : e.attempt,
     error: toErrorDetail(e.error),
     result: json(e.result),
+    ...(t.case === "item" ? { item: e.itemIndex } : {}),
   };
 }
 

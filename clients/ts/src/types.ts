@@ -43,6 +43,16 @@ export interface WorkflowStep {
    * up to p % failed; 'any' runs at the first completion and cancels the rest.
    */
   join?: JoinPolicy | undefined;
+  /**
+   * Makes this a map step (README "Map steps"): a JSON pointer to an array,
+   * '/context/items' or '/<step in dependsOn>/result/items'. The handler is
+   * called once per item, with `item` and `index`.
+   */
+  forEach?: string | undefined;
+  /** Map steps: items in flight at most (1..1000, default 10). */
+  maxConcurrency?: number | undefined;
+  /** Map steps: a join policy applied to the items (default 'all'). */
+  itemFailures?: JoinPolicy | undefined;
 }
 
 /** A step's join policy (README "Partial failures"). */
@@ -113,6 +123,27 @@ export interface StepStatus {
   nextAttemptAt: Date | undefined;
   /** Saga mode: this step's compensation, once the run compensates. */
   compensation: StepCompensationStatus | undefined;
+  /** Map steps, once started: item counts. */
+  items?: ItemCounts | undefined;
+  /** Map steps: the first failed or cancelled items (at most 10 per run). */
+  itemFailures?: ItemStatus[] | undefined;
+}
+
+export interface ItemCounts {
+  total: number;
+  pending: number;
+  running: number;
+  retryWait: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface ItemStatus {
+  index: number;
+  state: StepState;
+  attempts: number;
+  error: ErrorDetail | undefined;
 }
 
 export interface WebhookDelivery {
@@ -199,7 +230,8 @@ export interface WatchOptions {
   signal?: AbortSignal | undefined;
 }
 
-export type EventKind = "run" | "step" | "compensation";
+/** "item": a failed attempt of an item of a map step (see WatchEvent.item). */
+export type EventKind = "run" | "step" | "compensation" | "item";
 
 export interface WatchSnapshot {
   type: "snapshot";
@@ -222,6 +254,8 @@ export interface WatchEvent {
   error: ErrorDetail | undefined;
   /** The step's result, on its transition to 'completed'. */
   result: JsonValue | undefined;
+  /** Item events: the item's index in the map step's for_each array. */
+  item?: number | undefined;
 }
 
 export type WatchMessage = WatchSnapshot | WatchEvent;

@@ -3,7 +3,7 @@
 // Handler-supplied JSON (step results, the workflow spec with its context) is
 // kept as JSON text: any key a handler returns ("$ref", "a.b", "") is then
 // safe, and numbers come back exactly as they went in.
-import { type RunEvent, type RunHeader, type RunRecord, type RunState, runHeader, type StepRecord } from "../../domain/run-record.ts";
+import { type ItemRecord, type RunEvent, type RunHeader, type RunRecord, type RunState, runHeader, type StepRecord } from "../../domain/run-record.ts";
 import type { JsonValue, WorkflowSpec } from "../../domain/workflow-spec.ts";
 
 export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas", settings: "settings" } as const;
@@ -43,6 +43,8 @@ export interface RunDoc {
   header: RunHeader;
   spec: string;
   steps: StepDoc[];
+  /** Map steps' items by step index (absent until one starts). */
+  items?: Record<string, ItemDoc[]>;
   version: number;
   lastSeq: number;
   /**
@@ -72,6 +74,21 @@ export function stepFromDoc(doc: StepDoc): StepRecord {
   return { ...rest, result: JSON.parse(resultJson) as JsonValue };
 }
 
+/** An item of a map step as stored: the record with its result as JSON text. */
+export type ItemDoc = Omit<ItemRecord, "result"> & { resultJson?: string };
+
+export function itemToDoc(it: ItemRecord): ItemDoc {
+  if (!("result" in it)) return it;
+  const { result, ...rest } = it;
+  return result === undefined ? rest : { ...rest, resultJson: JSON.stringify(result) };
+}
+
+export function itemFromDoc(doc: ItemDoc): ItemRecord {
+  if (doc.resultJson === undefined) return doc;
+  const { resultJson, ...rest } = doc;
+  return { ...rest, result: JSON.parse(resultJson) as JsonValue };
+}
+
 export function eventToDoc(e: RunEvent, workflowId: string, ts: Date): EventDoc {
   const doc: EventDoc = {
     _id: `${e.runId}:${e.seq}`,
@@ -86,6 +103,7 @@ export function eventToDoc(e: RunEvent, workflowId: string, ts: Date): EventDoc 
   };
   if (e.stepId !== undefined) doc.stepId = e.stepId;
   if (e.attempt !== undefined) doc.attempt = e.attempt;
+  if (e.item !== undefined) doc.item = e.item;
   if (e.error !== undefined) doc.error = e.error;
   if (e.result !== undefined) doc.resultJson = JSON.stringify(e.result);
   return doc;
@@ -95,6 +113,7 @@ export function eventFromDoc(doc: EventDoc): RunEvent {
   const e: RunEvent = { runId: doc.runId, seq: doc.seq, at: doc.at, kind: doc.kind, from: doc.from, to: doc.to };
   if (doc.stepId !== undefined && doc.stepId !== null) e.stepId = doc.stepId;
   if (doc.attempt !== undefined && doc.attempt !== null) e.attempt = doc.attempt;
+  if (doc.item !== undefined && doc.item !== null) e.item = doc.item;
   if (doc.error !== undefined && doc.error !== null) e.error = doc.error;
   if (doc.resultJson !== undefined && doc.resultJson !== null) e.result = JSON.parse(doc.resultJson) as JsonValue;
   return e;
@@ -130,6 +149,10 @@ export function runFromDoc(doc: RunDoc): RunRecord {
     version: doc.version,
     lastSeq: doc.lastSeq,
   };
+  if (doc.items) {
+    run.items = {};
+    for (const [step, list] of Object.entries(doc.items)) run.items[Number(step)] = list.map(itemFromDoc);
+  }
   if (doc.cancelRequest) run.cancelRequest = { reason: doc.cancelRequest.reason, at: doc.cancelRequest.at };
   return run;
 }

@@ -41,6 +41,7 @@ import {
   type NoticeDoc,
   type RunDoc,
   runFromDoc,
+  itemToDoc,
   runToDoc,
   stepToDoc,
 } from "./mongo-documents.ts";
@@ -226,6 +227,13 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
       if (!set.driving) set.copyPending = true;
     }
     for (const { index, record } of patch.steps) set[`steps.${index}`] = stepToDoc(record);
+    // Map steps' items: the list once, then one path per changed item (not the whole list).
+    const lists = new Set<number>();
+    for (const { step, records } of patch.itemLists ?? []) {
+      lists.add(step);
+      set[`items.${step}`] = records.map(itemToDoc);
+    }
+    for (const { step, index, record } of patch.items ?? []) if (!lists.has(step)) set[`items.${step}.${index}`] = itemToDoc(record);
     const res = await this.runs.updateOne(
       { _id: patch.runId, version: patch.expectedVersion, owner: this.id },
       { $set: set },

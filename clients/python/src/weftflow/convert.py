@@ -157,17 +157,35 @@ def step(
     timeout: DurationLike | None = None,
     compensation: str = "",
     join: JoinLike | None = None,
+    for_each: str = "",
+    max_concurrency: int = 0,
+    item_failures: JoinLike | None = None,
 ) -> pb.StepDefinition:
-    """A ``StepDefinition``: ``step("charge", "/api/jobs/charge", depends_on=["validate"])``."""
+    """A ``StepDefinition``: ``step("charge", "/api/jobs/charge", depends_on=["validate"])``.
+
+    A map step: ``step("process", "/api/jobs/item", depends_on=["prepare"],
+    for_each="/prepare/result/items", max_concurrency=50, item_failures="all_settled")``."""
     if isinstance(depends_on, str):
         raise TypeError("depends_on must be a list of step ids, not a str")
-    s = pb.StepDefinition(id=id, url=url, depends_on=list(depends_on), parallel=parallel, compensation=compensation)
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+        raise TypeError("max_concurrency must be an int")
+    s = pb.StepDefinition(
+        id=id,
+        url=url,
+        depends_on=list(depends_on),
+        parallel=parallel,
+        compensation=compensation,
+        for_each=for_each,
+        max_concurrency=max_concurrency,
+    )
     if retries is not None:
         s.retries.CopyFrom(_retries(retries))
     if timeout is not None:
         s.timeout.CopyFrom(duration(timeout))
     if join is not None:
         s.join.CopyFrom(join_policy(join))
+    if item_failures is not None:
+        s.item_failures.CopyFrom(join_policy(item_failures))
     return s
 
 
@@ -181,6 +199,12 @@ _STEP_FIELDS = {
     "timeout": "timeout",
     "compensation": "compensation",
     "join": "join",
+    "for_each": "for_each",
+    "forEach": "for_each",
+    "max_concurrency": "max_concurrency",
+    "maxConcurrency": "max_concurrency",
+    "item_failures": "item_failures",
+    "itemFailures": "item_failures",
 }
 
 
@@ -193,7 +217,7 @@ def to_step(value: StepLike) -> pb.StepDefinition:
     kwargs: dict[str, Any] = {}
     for key, v in value.items():
         if key not in _STEP_FIELDS:
-            raise TypeError(f"unknown step field {key!r} (fields: id, url, depends_on, parallel, retries, timeout, compensation, join)")
+            raise TypeError(f"unknown step field {key!r} (fields: id, url, depends_on, parallel, retries, timeout, compensation, join, for_each, max_concurrency, item_failures)")
         kwargs[_STEP_FIELDS[key]] = v
     return step(kwargs.pop("id", ""), kwargs.pop("url", ""), **kwargs)
 

@@ -429,7 +429,19 @@ type StepDefinition struct {
 	Compensation string `protobuf:"bytes,7,opt,name=compensation,proto3" json:"compensation,omitempty"`
 	// How the step treats failed dependencies; unset means all (every
 	// dependency must complete). Only for steps with depends_on.
-	Join          *JoinPolicy `protobuf:"bytes,8,opt,name=join,proto3" json:"join,omitempty"`
+	Join *JoinPolicy `protobuf:"bytes,8,opt,name=join,proto3" json:"join,omitempty"`
+	// Makes this a map step: a JSON pointer (RFC 6901) to an array, either in
+	// the context ("/context/items") or in the result of a step in depends_on
+	// ("/prepare/result/items"). The handler is called once per item (with
+	// "item" and "index"), at most 10,000 items; dependents see the array of
+	// item results, in item order.
+	ForEach string `protobuf:"bytes,9,opt,name=for_each,json=forEach,proto3" json:"for_each,omitempty"`
+	// Map steps: items in flight (running or waiting for a retry) at most
+	// (1..1000); 0 means 10.
+	MaxConcurrency int32 `protobuf:"varint,10,opt,name=max_concurrency,json=maxConcurrency,proto3" json:"max_concurrency,omitempty"`
+	// Map steps: how failed items are treated (the same policies as join,
+	// applied to the items); unset means all (one failed item fails the step).
+	ItemFailures  *JoinPolicy `protobuf:"bytes,11,opt,name=item_failures,json=itemFailures,proto3" json:"item_failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -516,6 +528,27 @@ func (x *StepDefinition) GetCompensation() string {
 func (x *StepDefinition) GetJoin() *JoinPolicy {
 	if x != nil {
 		return x.Join
+	}
+	return nil
+}
+
+func (x *StepDefinition) GetForEach() string {
+	if x != nil {
+		return x.ForEach
+	}
+	return ""
+}
+
+func (x *StepDefinition) GetMaxConcurrency() int32 {
+	if x != nil {
+		return x.MaxConcurrency
+	}
+	return 0
+}
+
+func (x *StepDefinition) GetItemFailures() *JoinPolicy {
+	if x != nil {
+		return x.ItemFailures
 	}
 	return nil
 }
@@ -752,8 +785,11 @@ type ErrorDetail struct {
 	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
 	// Machine-readable reason, e.g. "http_status", "timeout", "connection",
 	// "handler_error", "invalid_response", "step_failed", "cancelled", "timed_out",
-	// "join_failed" (a step's join policy can no longer be met), "not_needed" (a
-	// step cancelled because the steps waiting for it went on without it).
+	// "join_failed" (a step's join policy can no longer be met), "items_failed"
+	// (a map step's item_failures policy can no longer be met),
+	// "invalid_for_each" (for_each names no array, or one over the maximum),
+	// "not_needed" (a step cancelled because the steps waiting for it went on
+	// without it).
 	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	// HTTP status returned by the handler, 0 when there was no response.
 	HttpStatus int32 `protobuf:"varint,3,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
@@ -862,8 +898,13 @@ type StepStatus struct {
 	CompensationError       *ErrorDetail           `protobuf:"bytes,12,opt,name=compensation_error,json=compensationError,proto3" json:"compensation_error,omitempty"`
 	CompensationStartedAt   *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=compensation_started_at,json=compensationStartedAt,proto3" json:"compensation_started_at,omitempty"`
 	CompensationCompletedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=compensation_completed_at,json=compensationCompletedAt,proto3" json:"compensation_completed_at,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// Map steps, once started: how many items are in each state.
+	Items *ItemCounts `protobuf:"bytes,15,opt,name=items,proto3" json:"items,omitempty"`
+	// Map steps: the first failed or cancelled items, in item order (at most 10
+	// over all the run's map steps; the counts in items cover every item).
+	ItemFailures  []*ItemStatus `protobuf:"bytes,16,rep,name=item_failures,json=itemFailures,proto3" json:"item_failures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepStatus) Reset() {
@@ -994,6 +1035,217 @@ func (x *StepStatus) GetCompensationCompletedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *StepStatus) GetItems() *ItemCounts {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *StepStatus) GetItemFailures() []*ItemStatus {
+	if x != nil {
+		return x.ItemFailures
+	}
+	return nil
+}
+
+// How the items of a map step stand.
+type ItemCounts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Total         int32                  `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	Pending       int32                  `protobuf:"varint,2,opt,name=pending,proto3" json:"pending,omitempty"`
+	Running       int32                  `protobuf:"varint,3,opt,name=running,proto3" json:"running,omitempty"`
+	RetryWait     int32                  `protobuf:"varint,4,opt,name=retry_wait,json=retryWait,proto3" json:"retry_wait,omitempty"`
+	Completed     int32                  `protobuf:"varint,5,opt,name=completed,proto3" json:"completed,omitempty"`
+	Failed        int32                  `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	Cancelled     int32                  `protobuf:"varint,7,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemCounts) Reset() {
+	*x = ItemCounts{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemCounts) ProtoMessage() {}
+
+func (x *ItemCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemCounts.ProtoReflect.Descriptor instead.
+func (*ItemCounts) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ItemCounts) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *ItemCounts) GetPending() int32 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *ItemCounts) GetRunning() int32 {
+	if x != nil {
+		return x.Running
+	}
+	return 0
+}
+
+func (x *ItemCounts) GetRetryWait() int32 {
+	if x != nil {
+		return x.RetryWait
+	}
+	return 0
+}
+
+func (x *ItemCounts) GetCompleted() int32 {
+	if x != nil {
+		return x.Completed
+	}
+	return 0
+}
+
+func (x *ItemCounts) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *ItemCounts) GetCancelled() int32 {
+	if x != nil {
+		return x.Cancelled
+	}
+	return 0
+}
+
+// One item of a map step.
+type ItemStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item's index in the for_each array.
+	Index int32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// PENDING, RUNNING, RETRY_WAIT, COMPLETED, FAILED or CANCELLED.
+	State    StepState    `protobuf:"varint,2,opt,name=state,proto3,enum=weft.v1.StepState" json:"state,omitempty"`
+	Attempts int32        `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	Error    *ErrorDetail `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// ListStepItems only: the item's result once completed, and its times.
+	Result        *structpb.Value        `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	CompletedAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ItemStatus) Reset() {
+	*x = ItemStatus{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemStatus) ProtoMessage() {}
+
+func (x *ItemStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemStatus.ProtoReflect.Descriptor instead.
+func (*ItemStatus) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ItemStatus) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ItemStatus) GetState() StepState {
+	if x != nil {
+		return x.State
+	}
+	return StepState_STEP_STATE_UNSPECIFIED
+}
+
+func (x *ItemStatus) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *ItemStatus) GetError() *ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ItemStatus) GetResult() *structpb.Value {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *ItemStatus) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *ItemStatus) GetCompletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompletedAt
+	}
+	return nil
+}
+
+func (x *ItemStatus) GetNextAttemptAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptAt
+	}
+	return nil
+}
+
 // The on_complete / on_error notification of a finished run.
 type WebhookDelivery struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1015,7 +1267,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[5]
+	mi := &file_weft_v1_workflow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1279,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[5]
+	mi := &file_weft_v1_workflow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1292,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WebhookDelivery) GetUrl() string {
@@ -1150,7 +1402,7 @@ type Workflow struct {
 
 func (x *Workflow) Reset() {
 	*x = Workflow{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[6]
+	mi := &file_weft_v1_workflow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1414,7 @@ func (x *Workflow) String() string {
 func (*Workflow) ProtoMessage() {}
 
 func (x *Workflow) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[6]
+	mi := &file_weft_v1_workflow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1427,7 @@ func (x *Workflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workflow.ProtoReflect.Descriptor instead.
 func (*Workflow) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{6}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Workflow) GetId() string {
@@ -1355,19 +1607,22 @@ type WorkflowEvent struct {
 	//	*WorkflowEvent_Run
 	//	*WorkflowEvent_Step
 	//	*WorkflowEvent_Compensation
+	//	*WorkflowEvent_Item
 	Transition isWorkflowEvent_Transition `protobuf_oneof:"transition"`
 	// The attempt the transition belongs to, if any.
 	Attempt int32        `protobuf:"varint,9,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	Error   *ErrorDetail `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
 	// The step's result, on its transition to COMPLETED.
-	Result        *structpb.Value `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`
+	Result *structpb.Value `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`
+	// Item transitions: the item's index in the map step's for_each array.
+	ItemIndex     int32 `protobuf:"varint,13,opt,name=item_index,json=itemIndex,proto3" json:"item_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkflowEvent) Reset() {
 	*x = WorkflowEvent{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[7]
+	mi := &file_weft_v1_workflow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1634,7 @@ func (x *WorkflowEvent) String() string {
 func (*WorkflowEvent) ProtoMessage() {}
 
 func (x *WorkflowEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[7]
+	mi := &file_weft_v1_workflow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1647,7 @@ func (x *WorkflowEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowEvent.ProtoReflect.Descriptor instead.
 func (*WorkflowEvent) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{7}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WorkflowEvent) GetSequence() int64 {
@@ -1464,6 +1719,15 @@ func (x *WorkflowEvent) GetCompensation() *CompensationTransition {
 	return nil
 }
 
+func (x *WorkflowEvent) GetItem() *StepTransition {
+	if x != nil {
+		if x, ok := x.Transition.(*WorkflowEvent_Item); ok {
+			return x.Item
+		}
+	}
+	return nil
+}
+
 func (x *WorkflowEvent) GetAttempt() int32 {
 	if x != nil {
 		return x.Attempt
@@ -1485,6 +1749,13 @@ func (x *WorkflowEvent) GetResult() *structpb.Value {
 	return nil
 }
 
+func (x *WorkflowEvent) GetItemIndex() int32 {
+	if x != nil {
+		return x.ItemIndex
+	}
+	return 0
+}
+
 type isWorkflowEvent_Transition interface {
 	isWorkflowEvent_Transition()
 }
@@ -1501,11 +1772,19 @@ type WorkflowEvent_Compensation struct {
 	Compensation *CompensationTransition `protobuf:"bytes,8,opt,name=compensation,proto3,oneof"`
 }
 
+type WorkflowEvent_Item struct {
+	// A failed attempt of an item of a map step (see item_index). Only
+	// failed attempts of items are events; counts are in the step's status.
+	Item *StepTransition `protobuf:"bytes,12,opt,name=item,proto3,oneof"`
+}
+
 func (*WorkflowEvent_Run) isWorkflowEvent_Transition() {}
 
 func (*WorkflowEvent_Step) isWorkflowEvent_Transition() {}
 
 func (*WorkflowEvent_Compensation) isWorkflowEvent_Transition() {}
+
+func (*WorkflowEvent_Item) isWorkflowEvent_Transition() {}
 
 type RunTransition struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1517,7 +1796,7 @@ type RunTransition struct {
 
 func (x *RunTransition) Reset() {
 	*x = RunTransition{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[8]
+	mi := &file_weft_v1_workflow_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1808,7 @@ func (x *RunTransition) String() string {
 func (*RunTransition) ProtoMessage() {}
 
 func (x *RunTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[8]
+	mi := &file_weft_v1_workflow_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1821,7 @@ func (x *RunTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTransition.ProtoReflect.Descriptor instead.
 func (*RunTransition) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{8}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RunTransition) GetFromState() WorkflowState {
@@ -1569,7 +1848,7 @@ type StepTransition struct {
 
 func (x *StepTransition) Reset() {
 	*x = StepTransition{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[9]
+	mi := &file_weft_v1_workflow_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1860,7 @@ func (x *StepTransition) String() string {
 func (*StepTransition) ProtoMessage() {}
 
 func (x *StepTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[9]
+	mi := &file_weft_v1_workflow_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1873,7 @@ func (x *StepTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepTransition.ProtoReflect.Descriptor instead.
 func (*StepTransition) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{9}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StepTransition) GetFromState() StepState {
@@ -1621,7 +1900,7 @@ type CompensationTransition struct {
 
 func (x *CompensationTransition) Reset() {
 	*x = CompensationTransition{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[10]
+	mi := &file_weft_v1_workflow_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1912,7 @@ func (x *CompensationTransition) String() string {
 func (*CompensationTransition) ProtoMessage() {}
 
 func (x *CompensationTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[10]
+	mi := &file_weft_v1_workflow_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1925,7 @@ func (x *CompensationTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompensationTransition.ProtoReflect.Descriptor instead.
 func (*CompensationTransition) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{10}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CompensationTransition) GetFromState() CompensationState {
@@ -1673,7 +1952,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[11]
+	mi := &file_weft_v1_workflow_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +1964,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[11]
+	mi := &file_weft_v1_workflow_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +1977,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{11}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -1735,7 +2014,7 @@ type CreateWorkflowRequest struct {
 
 func (x *CreateWorkflowRequest) Reset() {
 	*x = CreateWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[12]
+	mi := &file_weft_v1_workflow_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +2026,7 @@ func (x *CreateWorkflowRequest) String() string {
 func (*CreateWorkflowRequest) ProtoMessage() {}
 
 func (x *CreateWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[12]
+	mi := &file_weft_v1_workflow_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +2039,7 @@ func (x *CreateWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*CreateWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{12}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateWorkflowRequest) GetId() string {
@@ -1837,7 +2116,7 @@ type CreateWorkflowResponse struct {
 
 func (x *CreateWorkflowResponse) Reset() {
 	*x = CreateWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[13]
+	mi := &file_weft_v1_workflow_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1849,7 +2128,7 @@ func (x *CreateWorkflowResponse) String() string {
 func (*CreateWorkflowResponse) ProtoMessage() {}
 
 func (x *CreateWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[13]
+	mi := &file_weft_v1_workflow_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1862,7 +2141,7 @@ func (x *CreateWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*CreateWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{13}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateWorkflowResponse) GetWorkflow() *Workflow {
@@ -1889,7 +2168,7 @@ type GetWorkflowRequest struct {
 
 func (x *GetWorkflowRequest) Reset() {
 	*x = GetWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[14]
+	mi := &file_weft_v1_workflow_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2180,7 @@ func (x *GetWorkflowRequest) String() string {
 func (*GetWorkflowRequest) ProtoMessage() {}
 
 func (x *GetWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[14]
+	mi := &file_weft_v1_workflow_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2193,7 @@ func (x *GetWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{14}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetWorkflowRequest) GetId() string {
@@ -1933,7 +2212,7 @@ type GetWorkflowResponse struct {
 
 func (x *GetWorkflowResponse) Reset() {
 	*x = GetWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[15]
+	mi := &file_weft_v1_workflow_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2224,7 @@ func (x *GetWorkflowResponse) String() string {
 func (*GetWorkflowResponse) ProtoMessage() {}
 
 func (x *GetWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[15]
+	mi := &file_weft_v1_workflow_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2237,7 @@ func (x *GetWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{15}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetWorkflowResponse) GetWorkflow() *Workflow {
@@ -1987,7 +2266,7 @@ type ListWorkflowsRequest struct {
 
 func (x *ListWorkflowsRequest) Reset() {
 	*x = ListWorkflowsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[16]
+	mi := &file_weft_v1_workflow_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2278,7 @@ func (x *ListWorkflowsRequest) String() string {
 func (*ListWorkflowsRequest) ProtoMessage() {}
 
 func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[16]
+	mi := &file_weft_v1_workflow_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2291,7 @@ func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{16}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListWorkflowsRequest) GetPageSize() int32 {
@@ -2061,7 +2340,7 @@ type ListWorkflowsResponse struct {
 
 func (x *ListWorkflowsResponse) Reset() {
 	*x = ListWorkflowsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[17]
+	mi := &file_weft_v1_workflow_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +2352,7 @@ func (x *ListWorkflowsResponse) String() string {
 func (*ListWorkflowsResponse) ProtoMessage() {}
 
 func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[17]
+	mi := &file_weft_v1_workflow_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +2365,7 @@ func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{17}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListWorkflowsResponse) GetWorkflows() []*Workflow {
@@ -2115,7 +2394,7 @@ type CancelWorkflowRequest struct {
 
 func (x *CancelWorkflowRequest) Reset() {
 	*x = CancelWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[18]
+	mi := &file_weft_v1_workflow_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2127,7 +2406,7 @@ func (x *CancelWorkflowRequest) String() string {
 func (*CancelWorkflowRequest) ProtoMessage() {}
 
 func (x *CancelWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[18]
+	mi := &file_weft_v1_workflow_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2140,7 +2419,7 @@ func (x *CancelWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*CancelWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{18}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CancelWorkflowRequest) GetId() string {
@@ -2166,7 +2445,7 @@ type CancelWorkflowResponse struct {
 
 func (x *CancelWorkflowResponse) Reset() {
 	*x = CancelWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[19]
+	mi := &file_weft_v1_workflow_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +2457,7 @@ func (x *CancelWorkflowResponse) String() string {
 func (*CancelWorkflowResponse) ProtoMessage() {}
 
 func (x *CancelWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[19]
+	mi := &file_weft_v1_workflow_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +2470,7 @@ func (x *CancelWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*CancelWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{19}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelWorkflowResponse) GetWorkflow() *Workflow {
@@ -2214,7 +2493,7 @@ type WatchWorkflowRequest struct {
 
 func (x *WatchWorkflowRequest) Reset() {
 	*x = WatchWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[20]
+	mi := &file_weft_v1_workflow_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2226,7 +2505,7 @@ func (x *WatchWorkflowRequest) String() string {
 func (*WatchWorkflowRequest) ProtoMessage() {}
 
 func (x *WatchWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[20]
+	mi := &file_weft_v1_workflow_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2239,7 +2518,7 @@ func (x *WatchWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{20}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchWorkflowRequest) GetId() string {
@@ -2270,7 +2549,7 @@ type WatchWorkflowResponse struct {
 
 func (x *WatchWorkflowResponse) Reset() {
 	*x = WatchWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[21]
+	mi := &file_weft_v1_workflow_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2282,7 +2561,7 @@ func (x *WatchWorkflowResponse) String() string {
 func (*WatchWorkflowResponse) ProtoMessage() {}
 
 func (x *WatchWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[21]
+	mi := &file_weft_v1_workflow_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2295,7 +2574,7 @@ func (x *WatchWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{21}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchWorkflowResponse) GetKind() isWatchWorkflowResponse_Kind {
@@ -2367,7 +2646,7 @@ type WatchWorkflowsRequest struct {
 
 func (x *WatchWorkflowsRequest) Reset() {
 	*x = WatchWorkflowsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[22]
+	mi := &file_weft_v1_workflow_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2658,7 @@ func (x *WatchWorkflowsRequest) String() string {
 func (*WatchWorkflowsRequest) ProtoMessage() {}
 
 func (x *WatchWorkflowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[22]
+	mi := &file_weft_v1_workflow_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2671,7 @@ func (x *WatchWorkflowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowsRequest.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{22}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchWorkflowsRequest) GetStates() []WorkflowState {
@@ -2422,7 +2701,7 @@ type WatchWorkflowsResponse struct {
 
 func (x *WatchWorkflowsResponse) Reset() {
 	*x = WatchWorkflowsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[23]
+	mi := &file_weft_v1_workflow_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2713,7 @@ func (x *WatchWorkflowsResponse) String() string {
 func (*WatchWorkflowsResponse) ProtoMessage() {}
 
 func (x *WatchWorkflowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[23]
+	mi := &file_weft_v1_workflow_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2726,7 @@ func (x *WatchWorkflowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowsResponse.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{23}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchWorkflowsResponse) GetKind() isWatchWorkflowsResponse_Kind {
@@ -2506,7 +2785,7 @@ type ListWorkflowEventsRequest struct {
 
 func (x *ListWorkflowEventsRequest) Reset() {
 	*x = ListWorkflowEventsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[24]
+	mi := &file_weft_v1_workflow_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2797,7 @@ func (x *ListWorkflowEventsRequest) String() string {
 func (*ListWorkflowEventsRequest) ProtoMessage() {}
 
 func (x *ListWorkflowEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[24]
+	mi := &file_weft_v1_workflow_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2810,7 @@ func (x *ListWorkflowEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkflowEventsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{24}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListWorkflowEventsRequest) GetId() string {
@@ -2566,7 +2845,7 @@ type ListWorkflowEventsResponse struct {
 
 func (x *ListWorkflowEventsResponse) Reset() {
 	*x = ListWorkflowEventsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[25]
+	mi := &file_weft_v1_workflow_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2857,7 @@ func (x *ListWorkflowEventsResponse) String() string {
 func (*ListWorkflowEventsResponse) ProtoMessage() {}
 
 func (x *ListWorkflowEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[25]
+	mi := &file_weft_v1_workflow_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2870,7 @@ func (x *ListWorkflowEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkflowEventsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{25}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListWorkflowEventsResponse) GetEvents() []*WorkflowEvent {
@@ -2608,11 +2887,138 @@ func (x *ListWorkflowEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListStepItemsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…").
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The map step's id.
+	StepId string `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// At most this many items (1..1000); 0 means 100. A page also ends early
+	// once its encoded size passes 4 MiB (at least one item per page).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStepItemsRequest) Reset() {
+	*x = ListStepItemsRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStepItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStepItemsRequest) ProtoMessage() {}
+
+func (x *ListStepItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStepItemsRequest.ProtoReflect.Descriptor instead.
+func (*ListStepItemsRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListStepItemsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListStepItemsRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *ListStepItemsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListStepItemsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListStepItemsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty until the map step has started.
+	Items []*ItemStatus `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStepItemsResponse) Reset() {
+	*x = ListStepItemsResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStepItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStepItemsResponse) ProtoMessage() {}
+
+func (x *ListStepItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStepItemsResponse.ProtoReflect.Descriptor instead.
+func (*ListStepItemsResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListStepItemsResponse) GetItems() []*ItemStatus {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ListStepItemsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x02\n" +
+	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x03\n" +
 	"\x0eStepDefinition\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1d\n" +
@@ -2622,7 +3028,11 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\aretries\x18\x05 \x01(\v2\x14.weft.v1.RetryPolicyR\aretries\x123\n" +
 	"\atimeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\"\n" +
 	"\fcompensation\x18\a \x01(\tR\fcompensation\x12'\n" +
-	"\x04join\x18\b \x01(\v2\x13.weft.v1.JoinPolicyR\x04join\"\x84\x02\n" +
+	"\x04join\x18\b \x01(\v2\x13.weft.v1.JoinPolicyR\x04join\x12\x19\n" +
+	"\bfor_each\x18\t \x01(\tR\aforEach\x12'\n" +
+	"\x0fmax_concurrency\x18\n" +
+	" \x01(\x05R\x0emaxConcurrency\x128\n" +
+	"\ritem_failures\x18\v \x01(\v2\x13.weft.v1.JoinPolicyR\fitemFailures\"\x84\x02\n" +
 	"\n" +
 	"JoinPolicy\x12*\n" +
 	"\x03all\x18\x01 \x01(\v2\x16.google.protobuf.EmptyH\x00R\x03all\x129\n" +
@@ -2645,7 +3055,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"httpStatus\x12\x18\n" +
 	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x1c\n" +
 	"\tretryable\x18\x05 \x01(\bR\tretryable\x12\x17\n" +
-	"\astep_id\x18\x06 \x01(\tR\x06stepId\"\xa6\x06\n" +
+	"\astep_id\x18\x06 \x01(\tR\x06stepId\"\x8b\a\n" +
 	"\n" +
 	"StepStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12(\n" +
@@ -2665,7 +3075,30 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x15compensation_attempts\x18\v \x01(\x05R\x14compensationAttempts\x12C\n" +
 	"\x12compensation_error\x18\f \x01(\v2\x14.weft.v1.ErrorDetailR\x11compensationError\x12R\n" +
 	"\x17compensation_started_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x15compensationStartedAt\x12V\n" +
-	"\x19compensation_completed_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x17compensationCompletedAt\"\x98\x03\n" +
+	"\x19compensation_completed_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x17compensationCompletedAt\x12)\n" +
+	"\x05items\x18\x0f \x01(\v2\x13.weft.v1.ItemCountsR\x05items\x128\n" +
+	"\ritem_failures\x18\x10 \x03(\v2\x13.weft.v1.ItemStatusR\fitemFailures\"\xc9\x01\n" +
+	"\n" +
+	"ItemCounts\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x05R\x05total\x12\x18\n" +
+	"\apending\x18\x02 \x01(\x05R\apending\x12\x18\n" +
+	"\arunning\x18\x03 \x01(\x05R\arunning\x12\x1d\n" +
+	"\n" +
+	"retry_wait\x18\x04 \x01(\x05R\tretryWait\x12\x1c\n" +
+	"\tcompleted\x18\x05 \x01(\x05R\tcompleted\x12\x16\n" +
+	"\x06failed\x18\x06 \x01(\x05R\x06failed\x12\x1c\n" +
+	"\tcancelled\x18\a \x01(\x05R\tcancelled\"\x82\x03\n" +
+	"\n" +
+	"ItemStatus\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12(\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x12.weft.v1.StepStateR\x05state\x12\x1a\n" +
+	"\battempts\x18\x03 \x01(\x05R\battempts\x12*\n" +
+	"\x05error\x18\x04 \x01(\v2\x14.weft.v1.ErrorDetailR\x05error\x12.\n" +
+	"\x06result\x18\x05 \x01(\v2\x16.google.protobuf.ValueR\x06result\x129\n" +
+	"\n" +
+	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12=\n" +
+	"\fcompleted_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x12B\n" +
+	"\x0fnext_attempt_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\"\x98\x03\n" +
 	"\x0fWebhookDelivery\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x1d\n" +
@@ -2711,7 +3144,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\awebhook\x18\x17 \x01(\v2\x18.weft.v1.WebhookDeliveryR\awebhook\x1aR\n" +
 	"\fResultsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xd2\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xa0\x04\n" +
 	"\rWorkflowEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x15\n" +
@@ -2721,11 +3154,14 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\astep_id\x18\x05 \x01(\tR\x06stepId\x12*\n" +
 	"\x03run\x18\x06 \x01(\v2\x16.weft.v1.RunTransitionH\x00R\x03run\x12-\n" +
 	"\x04step\x18\a \x01(\v2\x17.weft.v1.StepTransitionH\x00R\x04step\x12E\n" +
-	"\fcompensation\x18\b \x01(\v2\x1f.weft.v1.CompensationTransitionH\x00R\fcompensation\x12\x18\n" +
+	"\fcompensation\x18\b \x01(\v2\x1f.weft.v1.CompensationTransitionH\x00R\fcompensation\x12-\n" +
+	"\x04item\x18\f \x01(\v2\x17.weft.v1.StepTransitionH\x00R\x04item\x12\x18\n" +
 	"\aattempt\x18\t \x01(\x05R\aattempt\x12*\n" +
 	"\x05error\x18\n" +
 	" \x01(\v2\x14.weft.v1.ErrorDetailR\x05error\x12.\n" +
-	"\x06result\x18\v \x01(\v2\x16.google.protobuf.ValueR\x06resultB\f\n" +
+	"\x06result\x18\v \x01(\v2\x16.google.protobuf.ValueR\x06result\x12\x1d\n" +
+	"\n" +
+	"item_index\x18\r \x01(\x05R\titemIndexB\f\n" +
 	"\n" +
 	"transition\"y\n" +
 	"\rRunTransition\x125\n" +
@@ -2800,6 +3236,15 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"t\n" +
 	"\x1aListWorkflowEventsResponse\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.weft.v1.WorkflowEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"{\n" +
+	"\x14ListStepItemsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"j\n" +
+	"\x15ListStepItemsResponse\x12)\n" +
+	"\x05items\x18\x01 \x03(\v2\x13.weft.v1.ItemStatusR\x05items\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*b\n" +
 	"\aBackoff\x12\x17\n" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -2840,7 +3285,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\fWorkflowView\x12\x1d\n" +
 	"\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12WORKFLOW_VIEW_FULL\x10\x022\xf0\x04\n" +
+	"\x12WORKFLOW_VIEW_FULL\x10\x022\xc5\x05\n" +
 	"\x0fWorkflowService\x12Q\n" +
 	"\x0eCreateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\x12M\n" +
 	"\vGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"\x03\x90\x02\x01\x12S\n" +
@@ -2848,7 +3293,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0eCancelWorkflow\x12\x1e.weft.v1.CancelWorkflowRequest\x1a\x1f.weft.v1.CancelWorkflowResponse\x12U\n" +
 	"\rWatchWorkflow\x12\x1d.weft.v1.WatchWorkflowRequest\x1a\x1e.weft.v1.WatchWorkflowResponse\"\x03\x90\x02\x010\x01\x12X\n" +
 	"\x0eWatchWorkflows\x12\x1e.weft.v1.WatchWorkflowsRequest\x1a\x1f.weft.v1.WatchWorkflowsResponse\"\x03\x90\x02\x010\x01\x12b\n" +
-	"\x12ListWorkflowEvents\x12\".weft.v1.ListWorkflowEventsRequest\x1a#.weft.v1.ListWorkflowEventsResponse\"\x03\x90\x02\x01B\x91\x01\n" +
+	"\x12ListWorkflowEvents\x12\".weft.v1.ListWorkflowEventsRequest\x1a#.weft.v1.ListWorkflowEventsResponse\"\x03\x90\x02\x01\x12S\n" +
+	"\rListStepItems\x12\x1d.weft.v1.ListStepItemsRequest\x1a\x1e.weft.v1.ListStepItemsResponse\"\x03\x90\x02\x01B\x91\x01\n" +
 	"\vcom.weft.v1B\rWorkflowProtoP\x01Z6github.com/weftflow/weft/clients/go/gen/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
 
 var (
@@ -2864,7 +3310,7 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
 	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
@@ -2877,120 +3323,137 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(*RetryPolicy)(nil),                // 8: weft.v1.RetryPolicy
 	(*ErrorDetail)(nil),                // 9: weft.v1.ErrorDetail
 	(*StepStatus)(nil),                 // 10: weft.v1.StepStatus
-	(*WebhookDelivery)(nil),            // 11: weft.v1.WebhookDelivery
-	(*Workflow)(nil),                   // 12: weft.v1.Workflow
-	(*WorkflowEvent)(nil),              // 13: weft.v1.WorkflowEvent
-	(*RunTransition)(nil),              // 14: weft.v1.RunTransition
-	(*StepTransition)(nil),             // 15: weft.v1.StepTransition
-	(*CompensationTransition)(nil),     // 16: weft.v1.CompensationTransition
-	(*Heartbeat)(nil),                  // 17: weft.v1.Heartbeat
-	(*CreateWorkflowRequest)(nil),      // 18: weft.v1.CreateWorkflowRequest
-	(*CreateWorkflowResponse)(nil),     // 19: weft.v1.CreateWorkflowResponse
-	(*GetWorkflowRequest)(nil),         // 20: weft.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),        // 21: weft.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),       // 22: weft.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),      // 23: weft.v1.ListWorkflowsResponse
-	(*CancelWorkflowRequest)(nil),      // 24: weft.v1.CancelWorkflowRequest
-	(*CancelWorkflowResponse)(nil),     // 25: weft.v1.CancelWorkflowResponse
-	(*WatchWorkflowRequest)(nil),       // 26: weft.v1.WatchWorkflowRequest
-	(*WatchWorkflowResponse)(nil),      // 27: weft.v1.WatchWorkflowResponse
-	(*WatchWorkflowsRequest)(nil),      // 28: weft.v1.WatchWorkflowsRequest
-	(*WatchWorkflowsResponse)(nil),     // 29: weft.v1.WatchWorkflowsResponse
-	(*ListWorkflowEventsRequest)(nil),  // 30: weft.v1.ListWorkflowEventsRequest
-	(*ListWorkflowEventsResponse)(nil), // 31: weft.v1.ListWorkflowEventsResponse
-	nil,                                // 32: weft.v1.Workflow.ResultsEntry
-	(*durationpb.Duration)(nil),        // 33: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 34: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 35: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 36: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 37: google.protobuf.Struct
+	(*ItemCounts)(nil),                 // 11: weft.v1.ItemCounts
+	(*ItemStatus)(nil),                 // 12: weft.v1.ItemStatus
+	(*WebhookDelivery)(nil),            // 13: weft.v1.WebhookDelivery
+	(*Workflow)(nil),                   // 14: weft.v1.Workflow
+	(*WorkflowEvent)(nil),              // 15: weft.v1.WorkflowEvent
+	(*RunTransition)(nil),              // 16: weft.v1.RunTransition
+	(*StepTransition)(nil),             // 17: weft.v1.StepTransition
+	(*CompensationTransition)(nil),     // 18: weft.v1.CompensationTransition
+	(*Heartbeat)(nil),                  // 19: weft.v1.Heartbeat
+	(*CreateWorkflowRequest)(nil),      // 20: weft.v1.CreateWorkflowRequest
+	(*CreateWorkflowResponse)(nil),     // 21: weft.v1.CreateWorkflowResponse
+	(*GetWorkflowRequest)(nil),         // 22: weft.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),        // 23: weft.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),       // 24: weft.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),      // 25: weft.v1.ListWorkflowsResponse
+	(*CancelWorkflowRequest)(nil),      // 26: weft.v1.CancelWorkflowRequest
+	(*CancelWorkflowResponse)(nil),     // 27: weft.v1.CancelWorkflowResponse
+	(*WatchWorkflowRequest)(nil),       // 28: weft.v1.WatchWorkflowRequest
+	(*WatchWorkflowResponse)(nil),      // 29: weft.v1.WatchWorkflowResponse
+	(*WatchWorkflowsRequest)(nil),      // 30: weft.v1.WatchWorkflowsRequest
+	(*WatchWorkflowsResponse)(nil),     // 31: weft.v1.WatchWorkflowsResponse
+	(*ListWorkflowEventsRequest)(nil),  // 32: weft.v1.ListWorkflowEventsRequest
+	(*ListWorkflowEventsResponse)(nil), // 33: weft.v1.ListWorkflowEventsResponse
+	(*ListStepItemsRequest)(nil),       // 34: weft.v1.ListStepItemsRequest
+	(*ListStepItemsResponse)(nil),      // 35: weft.v1.ListStepItemsResponse
+	nil,                                // 36: weft.v1.Workflow.ResultsEntry
+	(*durationpb.Duration)(nil),        // 37: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 38: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 40: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 41: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
 	8,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	33, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	37, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
 	7,  // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
-	34, // 3: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	34, // 4: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	34, // 5: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
-	0,  // 6: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	33, // 7: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	33, // 8: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
-	2,  // 9: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	35, // 10: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	35, // 11: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	36, // 12: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
-	9,  // 13: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	35, // 14: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	6,  // 15: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
-	3,  // 16: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
-	9,  // 17: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	35, // 18: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	35, // 19: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
-	4,  // 20: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	9,  // 21: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	35, // 22: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	35, // 23: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	35, // 24: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
-	1,  // 25: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	35, // 26: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	35, // 27: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	35, // 28: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	37, // 29: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	32, // 30: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	10, // 31: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	9,  // 32: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	33, // 33: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	35, // 34: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	11, // 35: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	35, // 36: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	14, // 37: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	15, // 38: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	16, // 39: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	9,  // 40: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	36, // 41: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	1,  // 42: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	1,  // 43: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	2,  // 44: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	2,  // 45: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	3,  // 46: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	3,  // 47: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	35, // 48: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	6,  // 49: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	37, // 50: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	33, // 51: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	12, // 52: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	12, // 53: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	1,  // 54: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	5,  // 55: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	12, // 56: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	12, // 57: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	12, // 58: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	13, // 59: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	17, // 60: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	1,  // 61: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	13, // 62: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	17, // 63: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	13, // 64: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	36, // 65: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	18, // 66: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	20, // 67: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	22, // 68: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	24, // 69: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	26, // 70: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	28, // 71: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	30, // 72: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	19, // 73: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	21, // 74: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	23, // 75: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	25, // 76: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	27, // 77: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	29, // 78: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	31, // 79: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	73, // [73:80] is the sub-list for method output_type
-	66, // [66:73] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	7,  // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
+	38, // 4: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	38, // 5: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	38, // 6: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	0,  // 7: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
+	37, // 8: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	37, // 9: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	2,  // 10: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
+	39, // 11: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	39, // 12: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	40, // 13: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	9,  // 14: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
+	39, // 15: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	6,  // 16: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
+	3,  // 17: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
+	9,  // 18: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
+	39, // 19: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	39, // 20: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	11, // 21: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
+	12, // 22: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
+	2,  // 23: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
+	9,  // 24: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
+	40, // 25: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	39, // 26: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	39, // 27: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	39, // 28: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	4,  // 29: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
+	9,  // 30: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	39, // 31: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	39, // 32: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	39, // 33: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	1,  // 34: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
+	39, // 35: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	39, // 36: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	39, // 37: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	41, // 38: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	36, // 39: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	10, // 40: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	9,  // 41: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	37, // 42: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	39, // 43: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	13, // 44: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	39, // 45: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	16, // 46: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	17, // 47: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	18, // 48: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	17, // 49: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
+	9,  // 50: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	40, // 51: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	1,  // 52: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	1,  // 53: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	2,  // 54: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	2,  // 55: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	3,  // 56: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	3,  // 57: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	39, // 58: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	6,  // 59: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	41, // 60: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	37, // 61: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	14, // 62: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	14, // 63: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	1,  // 64: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	5,  // 65: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	14, // 66: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	14, // 67: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	14, // 68: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	15, // 69: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	19, // 70: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	1,  // 71: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	15, // 72: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	19, // 73: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	15, // 74: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	12, // 75: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
+	40, // 76: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	20, // 77: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	22, // 78: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	24, // 79: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	26, // 80: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	28, // 81: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	30, // 82: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	32, // 83: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	34, // 84: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	21, // 85: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	23, // 86: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	25, // 87: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	27, // 88: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	29, // 89: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	31, // 90: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	33, // 91: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	35, // 92: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	85, // [85:93] is the sub-list for method output_type
+	77, // [77:85] is the sub-list for method input_type
+	77, // [77:77] is the sub-list for extension type_name
+	77, // [77:77] is the sub-list for extension extendee
+	0,  // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -3005,17 +3468,18 @@ func file_weft_v1_workflow_proto_init() {
 		(*JoinPolicy_ToleratedFailurePercent)(nil),
 		(*JoinPolicy_Any)(nil),
 	}
-	file_weft_v1_workflow_proto_msgTypes[7].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[9].OneofWrappers = []any{
 		(*WorkflowEvent_Run)(nil),
 		(*WorkflowEvent_Step)(nil),
 		(*WorkflowEvent_Compensation)(nil),
+		(*WorkflowEvent_Item)(nil),
 	}
-	file_weft_v1_workflow_proto_msgTypes[21].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[23].OneofWrappers = []any{
 		(*WatchWorkflowResponse_Snapshot)(nil),
 		(*WatchWorkflowResponse_Event)(nil),
 		(*WatchWorkflowResponse_Heartbeat)(nil),
 	}
-	file_weft_v1_workflow_proto_msgTypes[23].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[25].OneofWrappers = []any{
 		(*WatchWorkflowsResponse_Event)(nil),
 		(*WatchWorkflowsResponse_Heartbeat)(nil),
 	}
@@ -3025,7 +3489,7 @@ func file_weft_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   27,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

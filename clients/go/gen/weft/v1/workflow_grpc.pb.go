@@ -26,6 +26,7 @@ const (
 	WorkflowService_WatchWorkflow_FullMethodName      = "/weft.v1.WorkflowService/WatchWorkflow"
 	WorkflowService_WatchWorkflows_FullMethodName     = "/weft.v1.WorkflowService/WatchWorkflows"
 	WorkflowService_ListWorkflowEvents_FullMethodName = "/weft.v1.WorkflowService/ListWorkflowEvents"
+	WorkflowService_ListStepItems_FullMethodName      = "/weft.v1.WorkflowService/ListStepItems"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -49,6 +50,9 @@ type WorkflowServiceClient interface {
 	WatchWorkflows(ctx context.Context, in *WatchWorkflowsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkflowsResponse], error)
 	// A run's event log, oldest first.
 	ListWorkflowEvents(ctx context.Context, in *ListWorkflowEventsRequest, opts ...grpc.CallOption) (*ListWorkflowEventsResponse, error)
+	// The items of a map step, in index order, with their results: a page at a
+	// time (GetWorkflow shows only their counts and first failures).
+	ListStepItems(ctx context.Context, in *ListStepItemsRequest, opts ...grpc.CallOption) (*ListStepItemsResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -147,6 +151,16 @@ func (c *workflowServiceClient) ListWorkflowEvents(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *workflowServiceClient) ListStepItems(ctx context.Context, in *ListStepItemsRequest, opts ...grpc.CallOption) (*ListStepItemsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStepItemsResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_ListStepItems_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -168,6 +182,9 @@ type WorkflowServiceServer interface {
 	WatchWorkflows(*WatchWorkflowsRequest, grpc.ServerStreamingServer[WatchWorkflowsResponse]) error
 	// A run's event log, oldest first.
 	ListWorkflowEvents(context.Context, *ListWorkflowEventsRequest) (*ListWorkflowEventsResponse, error)
+	// The items of a map step, in index order, with their results: a page at a
+	// time (GetWorkflow shows only their counts and first failures).
+	ListStepItems(context.Context, *ListStepItemsRequest) (*ListStepItemsResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -198,6 +215,9 @@ func (UnimplementedWorkflowServiceServer) WatchWorkflows(*WatchWorkflowsRequest,
 }
 func (UnimplementedWorkflowServiceServer) ListWorkflowEvents(context.Context, *ListWorkflowEventsRequest) (*ListWorkflowEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWorkflowEvents not implemented")
+}
+func (UnimplementedWorkflowServiceServer) ListStepItems(context.Context, *ListStepItemsRequest) (*ListStepItemsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStepItems not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -332,6 +352,24 @@ func _WorkflowService_ListWorkflowEvents_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_ListStepItems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStepItemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).ListStepItems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_ListStepItems_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).ListStepItems(ctx, req.(*ListStepItemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -358,6 +396,10 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListWorkflowEvents",
 			Handler:    _WorkflowService_ListWorkflowEvents_Handler,
+		},
+		{
+			MethodName: "ListStepItems",
+			Handler:    _WorkflowService_ListStepItems_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -77,6 +77,33 @@ export declare type StepDefinition = Message<"weft.v1.StepDefinition"> & {
    * @generated from field: weft.v1.JoinPolicy join = 8;
    */
   join?: JoinPolicy | undefined;
+
+  /**
+   * Makes this a map step: a JSON pointer (RFC 6901) to an array, either in
+   * the context ("/context/items") or in the result of a step in depends_on
+   * ("/prepare/result/items"). The handler is called once per item (with
+   * "item" and "index"), at most 10,000 items; dependents see the array of
+   * item results, in item order.
+   *
+   * @generated from field: string for_each = 9;
+   */
+  forEach: string;
+
+  /**
+   * Map steps: items in flight (running or waiting for a retry) at most
+   * (1..1000); 0 means 10.
+   *
+   * @generated from field: int32 max_concurrency = 10;
+   */
+  maxConcurrency: number;
+
+  /**
+   * Map steps: how failed items are treated (the same policies as join,
+   * applied to the items); unset means all (one failed item fails the step).
+   *
+   * @generated from field: weft.v1.JoinPolicy item_failures = 11;
+   */
+  itemFailures?: JoinPolicy | undefined;
 };
 
 /**
@@ -214,8 +241,11 @@ export declare type ErrorDetail = Message<"weft.v1.ErrorDetail"> & {
   /**
    * Machine-readable reason, e.g. "http_status", "timeout", "connection",
    * "handler_error", "invalid_response", "step_failed", "cancelled", "timed_out",
-   * "join_failed" (a step's join policy can no longer be met), "not_needed" (a
-   * step cancelled because the steps waiting for it went on without it).
+   * "join_failed" (a step's join policy can no longer be met), "items_failed"
+   * (a map step's item_failures policy can no longer be met),
+   * "invalid_for_each" (for_each names no array, or one over the maximum),
+   * "not_needed" (a step cancelled because the steps waiting for it went on
+   * without it).
    *
    * @generated from field: string reason = 2;
    */
@@ -343,6 +373,21 @@ export declare type StepStatus = Message<"weft.v1.StepStatus"> & {
    * @generated from field: google.protobuf.Timestamp compensation_completed_at = 14;
    */
   compensationCompletedAt?: Timestamp | undefined;
+
+  /**
+   * Map steps, once started: how many items are in each state.
+   *
+   * @generated from field: weft.v1.ItemCounts items = 15;
+   */
+  items?: ItemCounts | undefined;
+
+  /**
+   * Map steps: the first failed or cancelled items, in item order (at most 10
+   * over all the run's map steps; the counts in items cover every item).
+   *
+   * @generated from field: repeated weft.v1.ItemStatus item_failures = 16;
+   */
+  itemFailures: ItemStatus[];
 };
 
 /**
@@ -350,6 +395,113 @@ export declare type StepStatus = Message<"weft.v1.StepStatus"> & {
  * Use `create(StepStatusSchema)` to create a new message.
  */
 export declare const StepStatusSchema: GenMessage<StepStatus>;
+
+/**
+ * How the items of a map step stand.
+ *
+ * @generated from message weft.v1.ItemCounts
+ */
+export declare type ItemCounts = Message<"weft.v1.ItemCounts"> & {
+  /**
+   * @generated from field: int32 total = 1;
+   */
+  total: number;
+
+  /**
+   * @generated from field: int32 pending = 2;
+   */
+  pending: number;
+
+  /**
+   * @generated from field: int32 running = 3;
+   */
+  running: number;
+
+  /**
+   * @generated from field: int32 retry_wait = 4;
+   */
+  retryWait: number;
+
+  /**
+   * @generated from field: int32 completed = 5;
+   */
+  completed: number;
+
+  /**
+   * @generated from field: int32 failed = 6;
+   */
+  failed: number;
+
+  /**
+   * @generated from field: int32 cancelled = 7;
+   */
+  cancelled: number;
+};
+
+/**
+ * Describes the message weft.v1.ItemCounts.
+ * Use `create(ItemCountsSchema)` to create a new message.
+ */
+export declare const ItemCountsSchema: GenMessage<ItemCounts>;
+
+/**
+ * One item of a map step.
+ *
+ * @generated from message weft.v1.ItemStatus
+ */
+export declare type ItemStatus = Message<"weft.v1.ItemStatus"> & {
+  /**
+   * The item's index in the for_each array.
+   *
+   * @generated from field: int32 index = 1;
+   */
+  index: number;
+
+  /**
+   * PENDING, RUNNING, RETRY_WAIT, COMPLETED, FAILED or CANCELLED.
+   *
+   * @generated from field: weft.v1.StepState state = 2;
+   */
+  state: StepState;
+
+  /**
+   * @generated from field: int32 attempts = 3;
+   */
+  attempts: number;
+
+  /**
+   * @generated from field: weft.v1.ErrorDetail error = 4;
+   */
+  error?: ErrorDetail | undefined;
+
+  /**
+   * ListStepItems only: the item's result once completed, and its times.
+   *
+   * @generated from field: google.protobuf.Value result = 5;
+   */
+  result?: Value | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 6;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp completed_at = 7;
+   */
+  completedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp next_attempt_at = 8;
+   */
+  nextAttemptAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message weft.v1.ItemStatus.
+ * Use `create(ItemStatusSchema)` to create a new message.
+ */
+export declare const ItemStatusSchema: GenMessage<ItemStatus>;
 
 /**
  * The on_complete / on_error notification of a finished run.
@@ -624,6 +776,15 @@ export declare type WorkflowEvent = Message<"weft.v1.WorkflowEvent"> & {
      */
     value: CompensationTransition;
     case: "compensation";
+  } | {
+    /**
+     * A failed attempt of an item of a map step (see item_index). Only
+     * failed attempts of items are events; counts are in the step's status.
+     *
+     * @generated from field: weft.v1.StepTransition item = 12;
+     */
+    value: StepTransition;
+    case: "item";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -644,6 +805,13 @@ export declare type WorkflowEvent = Message<"weft.v1.WorkflowEvent"> & {
    * @generated from field: google.protobuf.Value result = 11;
    */
   result?: Value | undefined;
+
+  /**
+   * Item transitions: the item's index in the map step's for_each array.
+   *
+   * @generated from field: int32 item_index = 13;
+   */
+  itemIndex: number;
 };
 
 /**
@@ -1148,6 +1316,71 @@ export declare type ListWorkflowEventsResponse = Message<"weft.v1.ListWorkflowEv
 export declare const ListWorkflowEventsResponseSchema: GenMessage<ListWorkflowEventsResponse>;
 
 /**
+ * @generated from message weft.v1.ListStepItemsRequest
+ */
+export declare type ListStepItemsRequest = Message<"weft.v1.ListStepItemsRequest"> & {
+  /**
+   * The run's id ("wf_…").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The map step's id.
+   *
+   * @generated from field: string step_id = 2;
+   */
+  stepId: string;
+
+  /**
+   * At most this many items (1..1000); 0 means 100. A page also ends early
+   * once its encoded size passes 4 MiB (at least one item per page).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.ListStepItemsRequest.
+ * Use `create(ListStepItemsRequestSchema)` to create a new message.
+ */
+export declare const ListStepItemsRequestSchema: GenMessage<ListStepItemsRequest>;
+
+/**
+ * @generated from message weft.v1.ListStepItemsResponse
+ */
+export declare type ListStepItemsResponse = Message<"weft.v1.ListStepItemsResponse"> & {
+  /**
+   * Empty until the map step has started.
+   *
+   * @generated from field: repeated weft.v1.ItemStatus items = 1;
+   */
+  items: ItemStatus[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.ListStepItemsResponse.
+ * Use `create(ListStepItemsResponseSchema)` to create a new message.
+ */
+export declare const ListStepItemsResponseSchema: GenMessage<ListStepItemsResponse>;
+
+/**
  * Delay growth between retry attempts.
  *
  * @generated from enum weft.v1.Backoff
@@ -1527,6 +1760,17 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof ListWorkflowEventsRequestSchema;
     output: typeof ListWorkflowEventsResponseSchema;
+  },
+  /**
+   * The items of a map step, in index order, with their results: a page at a
+   * time (GetWorkflow shows only their counts and first failures).
+   *
+   * @generated from rpc weft.v1.WorkflowService.ListStepItems
+   */
+  listStepItems: {
+    methodKind: "unary";
+    input: typeof ListStepItemsRequestSchema;
+    output: typeof ListStepItemsResponseSchema;
   },
 }>;
 

@@ -100,7 +100,7 @@ WORKFLOW_VIEW_BASIC: WorkflowView
 WORKFLOW_VIEW_FULL: WorkflowView
 
 class StepDefinition(_message.Message):
-    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join")
+    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join", "for_each", "max_concurrency", "item_failures")
     ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +109,9 @@ class StepDefinition(_message.Message):
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     COMPENSATION_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
+    FOR_EACH_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FAILURES_FIELD_NUMBER: _ClassVar[int]
     id: str
     url: str
     depends_on: _containers.RepeatedScalarFieldContainer[str]
@@ -117,7 +120,10 @@ class StepDefinition(_message.Message):
     timeout: _duration_pb2.Duration
     compensation: str
     join: JoinPolicy
-    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ..., join: _Optional[_Union[JoinPolicy, _Mapping]] = ...) -> None: ...
+    for_each: str
+    max_concurrency: int
+    item_failures: JoinPolicy
+    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ..., join: _Optional[_Union[JoinPolicy, _Mapping]] = ..., for_each: _Optional[str] = ..., max_concurrency: _Optional[int] = ..., item_failures: _Optional[_Union[JoinPolicy, _Mapping]] = ...) -> None: ...
 
 class JoinPolicy(_message.Message):
     __slots__ = ("all", "all_settled", "at_least", "tolerated_failure_percent", "any")
@@ -164,7 +170,7 @@ class ErrorDetail(_message.Message):
     def __init__(self, message: _Optional[str] = ..., reason: _Optional[str] = ..., http_status: _Optional[int] = ..., attempt: _Optional[int] = ..., retryable: _Optional[bool] = ..., step_id: _Optional[str] = ...) -> None: ...
 
 class StepStatus(_message.Message):
-    __slots__ = ("id", "state", "started_at", "completed_at", "attempts", "result", "error", "next_attempt_at", "definition", "compensation_state", "compensation_attempts", "compensation_error", "compensation_started_at", "compensation_completed_at")
+    __slots__ = ("id", "state", "started_at", "completed_at", "attempts", "result", "error", "next_attempt_at", "definition", "compensation_state", "compensation_attempts", "compensation_error", "compensation_started_at", "compensation_completed_at", "items", "item_failures")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +185,8 @@ class StepStatus(_message.Message):
     COMPENSATION_ERROR_FIELD_NUMBER: _ClassVar[int]
     COMPENSATION_STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     COMPENSATION_COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FAILURES_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: StepState
     started_at: _timestamp_pb2.Timestamp
@@ -193,7 +201,47 @@ class StepStatus(_message.Message):
     compensation_error: ErrorDetail
     compensation_started_at: _timestamp_pb2.Timestamp
     compensation_completed_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[StepState, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., definition: _Optional[_Union[StepDefinition, _Mapping]] = ..., compensation_state: _Optional[_Union[CompensationState, str]] = ..., compensation_attempts: _Optional[int] = ..., compensation_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., compensation_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compensation_completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    items: ItemCounts
+    item_failures: _containers.RepeatedCompositeFieldContainer[ItemStatus]
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[StepState, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., definition: _Optional[_Union[StepDefinition, _Mapping]] = ..., compensation_state: _Optional[_Union[CompensationState, str]] = ..., compensation_attempts: _Optional[int] = ..., compensation_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., compensation_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compensation_completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items: _Optional[_Union[ItemCounts, _Mapping]] = ..., item_failures: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ...) -> None: ...
+
+class ItemCounts(_message.Message):
+    __slots__ = ("total", "pending", "running", "retry_wait", "completed", "failed", "cancelled")
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    RETRY_WAIT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    total: int
+    pending: int
+    running: int
+    retry_wait: int
+    completed: int
+    failed: int
+    cancelled: int
+    def __init__(self, total: _Optional[int] = ..., pending: _Optional[int] = ..., running: _Optional[int] = ..., retry_wait: _Optional[int] = ..., completed: _Optional[int] = ..., failed: _Optional[int] = ..., cancelled: _Optional[int] = ...) -> None: ...
+
+class ItemStatus(_message.Message):
+    __slots__ = ("index", "state", "attempts", "error", "result", "started_at", "completed_at", "next_attempt_at")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    state: StepState
+    attempts: int
+    error: ErrorDetail
+    result: _struct_pb2.Value
+    started_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    next_attempt_at: _timestamp_pb2.Timestamp
+    def __init__(self, index: _Optional[int] = ..., state: _Optional[_Union[StepState, str]] = ..., attempts: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WebhookDelivery(_message.Message):
     __slots__ = ("url", "event_id", "event_type", "state", "attempts", "last_error", "next_attempt_at", "delivered_at", "give_up_at")
@@ -275,7 +323,7 @@ class Workflow(_message.Message):
     def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ...) -> None: ...
 
 class WorkflowEvent(_message.Message):
-    __slots__ = ("sequence", "time", "run_id", "workflow_id", "step_id", "run", "step", "compensation", "attempt", "error", "result")
+    __slots__ = ("sequence", "time", "run_id", "workflow_id", "step_id", "run", "step", "compensation", "item", "attempt", "error", "result", "item_index")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -284,9 +332,11 @@ class WorkflowEvent(_message.Message):
     RUN_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     COMPENSATION_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_INDEX_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     time: _timestamp_pb2.Timestamp
     run_id: str
@@ -295,10 +345,12 @@ class WorkflowEvent(_message.Message):
     run: RunTransition
     step: StepTransition
     compensation: CompensationTransition
+    item: StepTransition
     attempt: int
     error: ErrorDetail
     result: _struct_pb2.Value
-    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., step_id: _Optional[str] = ..., run: _Optional[_Union[RunTransition, _Mapping]] = ..., step: _Optional[_Union[StepTransition, _Mapping]] = ..., compensation: _Optional[_Union[CompensationTransition, _Mapping]] = ..., attempt: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    item_index: int
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., step_id: _Optional[str] = ..., run: _Optional[_Union[RunTransition, _Mapping]] = ..., step: _Optional[_Union[StepTransition, _Mapping]] = ..., compensation: _Optional[_Union[CompensationTransition, _Mapping]] = ..., item: _Optional[_Union[StepTransition, _Mapping]] = ..., attempt: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., item_index: _Optional[int] = ...) -> None: ...
 
 class RunTransition(_message.Message):
     __slots__ = ("from_state", "to_state")
@@ -459,3 +511,23 @@ class ListWorkflowEventsResponse(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[WorkflowEvent]
     next_page_token: str
     def __init__(self, events: _Optional[_Iterable[_Union[WorkflowEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListStepItemsRequest(_message.Message):
+    __slots__ = ("id", "step_id", "page_size", "page_token")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    step_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, id: _Optional[str] = ..., step_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStepItemsResponse(_message.Message):
+    __slots__ = ("items", "next_page_token")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ItemStatus]
+    next_page_token: str
+    def __init__(self, items: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -70,6 +70,11 @@ class WorkflowServiceStub:
                 request_serializer=weft_dot_v1_dot_workflow__pb2.ListWorkflowEventsRequest.SerializeToString,
                 response_deserializer=weft_dot_v1_dot_workflow__pb2.ListWorkflowEventsResponse.FromString,
                 _registered_method=True)
+        self.ListStepItems = channel.unary_unary(
+                '/weft.v1.WorkflowService/ListStepItems',
+                request_serializer=weft_dot_v1_dot_workflow__pb2.ListStepItemsRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_workflow__pb2.ListStepItemsResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -126,6 +131,14 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStepItems(self, request, context):
+        """The items of a map step, in index order, with their results: a page at a
+        time (GetWorkflow shows only their counts and first failures).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -163,6 +176,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.ListWorkflowEvents,
                     request_deserializer=weft_dot_v1_dot_workflow__pb2.ListWorkflowEventsRequest.FromString,
                     response_serializer=weft_dot_v1_dot_workflow__pb2.ListWorkflowEventsResponse.SerializeToString,
+            ),
+            'ListStepItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStepItems,
+                    request_deserializer=weft_dot_v1_dot_workflow__pb2.ListStepItemsRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_workflow__pb2.ListStepItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -355,6 +373,33 @@ class WorkflowService:
             '/weft.v1.WorkflowService/ListWorkflowEvents',
             weft_dot_v1_dot_workflow__pb2.ListWorkflowEventsRequest.SerializeToString,
             weft_dot_v1_dot_workflow__pb2.ListWorkflowEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStepItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weft.v1.WorkflowService/ListStepItems',
+            weft_dot_v1_dot_workflow__pb2.ListStepItemsRequest.SerializeToString,
+            weft_dot_v1_dot_workflow__pb2.ListStepItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,
