@@ -20,8 +20,8 @@ const NODE_GAP = 18;
 const ROW_GAP = 90;
 /** A layer with more nodes than this is drawn as a grid block, not a single column. */
 const MAX_COLUMN = 12;
-/** Width / height of the whole graph that the wrapping aims at (about a screen). */
-const ASPECT = 1.6;
+/** Width / height of the whole graph that the wrapping aims at (about the graph panel's shape). */
+const ASPECT = 2;
 
 interface Block {
   ids: string[];
