@@ -2,7 +2,7 @@ import { Handle, Position, type Node, type NodeProps } from "@xyflow/react";
 import { STATE_COLOURS } from "../api/states.ts";
 import type { StepView } from "../api/view-models.ts";
 import { durationBetween, formatDuration } from "../format.ts";
-import { NODE_HEIGHT, NODE_WIDTH } from "../graph/layout.ts";
+import { NODE_HEIGHT, NODE_WIDTH } from "../graph/node-size.ts";
 
 export type StepNodeData = { step: StepView; now: number; selected: boolean };
 export type StepNodeType = Node<StepNodeData, "step">;

@@ -1,24 +1,21 @@
-// Node positions of a run's DAG (depends_on edges), laid out by ELK's layered algorithm in a Web
-// Worker (ELK is about 1.5 MB and a 1000-step layout takes seconds: the page stays responsive).
-// Long graphs are wrapped into several rows so that they stay readable when fitted.
+// Node positions of a run's DAG (depends_on edges). Small graphs are laid out by ELK's layered
+// algorithm, large ones (from LARGE steps) by layoutLarge (d3-dag, with wide layers as grids and
+// wrapped rows: ELK takes seconds there); each in a Web Worker so that the page stays responsive.
 import type { ELK as Elk, ElkNode, LayoutOptions } from "elkjs/lib/elk-api.js";
+import type { LayoutStep, Positions } from "./large-layout.ts";
+import { NODE_HEIGHT, NODE_WIDTH } from "./node-size.ts";
 
-export const NODE_WIDTH = 190;
-export const NODE_HEIGHT = 62;
-
-export interface LayoutStep {
-  id: string;
-  dependsOn: string[];
-}
+export { NODE_HEIGHT, NODE_WIDTH };
+export type { LayoutStep };
 
 export interface Layout {
-  positions: Map<string, { x: number; y: number }>;
-  /** How long ELK took, in ms. */
+  positions: Positions;
+  /** How long the layout took, in ms. */
   ms: number;
 }
 
-/** From this many steps on, the cheaper placement and the wrapping are used. */
-const LARGE = 150;
+/** From this many steps on, layoutLarge is used. */
+export const LARGE = 150;
 
 const OPTIONS: LayoutOptions = {
   "elk.algorithm": "layered",
@@ -26,16 +23,7 @@ const OPTIONS: LayoutOptions = {
   "elk.layered.spacing.nodeNodeBetweenLayers": "70",
   "elk.spacing.nodeNode": "18",
   "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES",
-};
-
-const LARGE_OPTIONS: LayoutOptions = {
-  ...OPTIONS,
-  "elk.layered.nodePlacement.strategy": "BRANDES_KOEPF",
-  "elk.layered.thoroughness": "1",
-  "elk.layered.crossingMinimization.greedySwitch.type": "OFF",
-  "elk.edgeRouting": "POLYLINE",
-  "elk.layered.wrapping.strategy": "SINGLE_EDGE",
-  "elk.aspectRatio": "1.6",
+  "elk.layered.nodePlacement.strategy": "NETWORK_SIMPLEX",
 };
 
 let elk: Promise<Elk> | undefined;
@@ -65,15 +53,42 @@ export function layoutDag(steps: LayoutStep[]): Promise<Layout> {
 
 async function computeLayout(steps: LayoutStep[]): Promise<Layout> {
   const started = performance.now();
+  const positions = steps.length >= LARGE ? await layoutInWorker(steps) : await layoutWithElk(steps);
+  return { positions, ms: performance.now() - started };
+}
+
+let worker: Worker | undefined;
+let requests = 0;
+const pending = new Map<number, { resolve(p: Positions): void; reject(e: Error): void }>();
+
+function layoutInWorker(steps: LayoutStep[]): Promise<Positions> {
+  if (!worker) {
+    worker = new Worker(new URL("./large-layout-worker.ts", import.meta.url), { type: "module" });
+    worker.onmessage = (event: MessageEvent<{ id: number; positions?: Positions; error?: string }>) => {
+      const { id, positions, error } = event.data;
+      const request = pending.get(id);
+      pending.delete(id);
+      if (positions) request?.resolve(positions);
+      else request?.reject(new Error(`layout failed: ${error}`));
+    };
+  }
+  const id = ++requests;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    worker!.postMessage({ id, steps });
+  });
+}
+
+async function layoutWithElk(steps: LayoutStep[]): Promise<Positions> {
   const ids = new Set(steps.map((s) => s.id));
   const graph: ElkNode = {
     id: "root",
-    layoutOptions: steps.length >= LARGE ? LARGE_OPTIONS : { ...OPTIONS, "elk.layered.nodePlacement.strategy": "NETWORK_SIMPLEX" },
+    layoutOptions: OPTIONS,
     children: steps.map((s) => ({ id: s.id, width: NODE_WIDTH, height: NODE_HEIGHT })),
     edges: steps.flatMap((s) => s.dependsOn.filter((d) => ids.has(d)).map((d) => ({ id: `${d}->${s.id}`, sources: [d], targets: [s.id] }))),
   };
   const out = await (await loadElk()).layout(graph);
   const positions = new Map<string, { x: number; y: number }>();
   for (const c of out.children ?? []) positions.set(c.id, { x: c.x ?? 0, y: c.y ?? 0 });
-  return { positions, ms: performance.now() - started };
+  return positions;
 }

@@ -1,7 +1,8 @@
 // Large runs stay readable in the console: a 1000-step chain and a 200-wide fan-out are laid out
-// and drawn, zooming in draws only the nodes in view (onlyRenderVisibleElements), the timeline
-// draws only the rows in view, and a step can be selected. The layout and render times are
-// printed (measured in the browser), never asserted.
+// and drawn, fitted they fill a screen-shaped box (the chain is wrapped into rows, the fan-out's
+// wide layer is a grid, not a column), zooming in draws only the nodes in view
+// (onlyRenderVisibleElements), the timeline draws only the rows in view, and a step can be
+// selected. The layout and render times are printed (measured in the browser), never asserted.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -36,7 +37,17 @@ afterAll(async () => {
 
 const pad = (i: number) => String(i).padStart(4, "0");
 
-async function measure(page: Page, runId: string, label: string, steps: number): Promise<void> {
+/** The box around every drawn node, on screen (fitted: all of them), and how many there are. */
+function drawnBox(page: Page): Promise<{ count: number; width: number; height: number }> {
+  return page.locator(".react-flow__node").evaluateAll((nodes) => {
+    const rects = nodes.map((n) => n.getBoundingClientRect());
+    const left = Math.min(...rects.map((r) => r.left));
+    const top = Math.min(...rects.map((r) => r.top));
+    return { count: rects.length, width: Math.max(...rects.map((r) => r.right)) - left, height: Math.max(...rects.map((r) => r.bottom)) - top };
+  });
+}
+
+async function measure(page: Page, runId: string, label: string, steps: number, first: string, last: string): Promise<void> {
   const errors = pageErrors(page);
   await page.goto(`${weft.baseUrl}/ui/runs/${runId}`);
   const graph = page.getByTestId("run-graph");
@@ -44,11 +55,19 @@ async function measure(page: Page, runId: string, label: string, steps: number):
   const layoutMs = await graph.getAttribute("data-layout-ms");
   const renderMs = await graph.getAttribute("data-render-ms");
   const sinceNavigation = await graph.getAttribute("data-rendered-at-ms");
-  console.log(`console ${label} (${steps} steps): ELK layout ${layoutMs} ms, layout + first paint ${renderMs} ms, page start to graph painted ${sinceNavigation} ms`);
+  console.log(`console ${label} (${steps} steps): layout ${layoutMs} ms, layout + first paint ${renderMs} ms, page start to graph painted ${sinceNavigation} ms`);
 
-  // Fitted, every node is in view; zoomed in, only those in view are drawn.
+  // Fitted, every node is in view, in a box of about a screen's shape (neither a long line nor a
+  // thin column), and the last step is below the first (the graph is wrapped into rows or blocks).
   const drawn = () => page.locator("[data-testid^=node-][data-state]").count();
-  await poll(drawn).toBeGreaterThan(0);
+  await poll(drawn).toBe(steps);
+  const box = await drawnBox(page);
+  expect(box.count).toBe(steps);
+  expect(box.width / box.height).toBeGreaterThan(1 / 3);
+  expect(box.width / box.height).toBeLessThan(3);
+  const firstBox = await page.getByTestId(`node-${first}`).boundingBox();
+  const lastBox = await page.getByTestId(`node-${last}`).boundingBox();
+  expect(lastBox!.y).toBeGreaterThan(firstBox!.y + firstBox!.height);
   for (let i = 0; i < 8; i++) await page.locator(".react-flow__controls-zoomin").click();
   await poll(drawn).toBeLessThan(steps / 2);
   await page.locator(".react-flow__controls-fitview").click();
@@ -68,7 +87,7 @@ describe("large runs in the console", () => {
     const steps = Array.from({ length: 1000 }, (_, i) => ({ id: `s${pad(i)}`, url: handlers.url("/chain"), dependsOn: i === 0 ? [] : [`s${pad(i - 1)}`] }));
     const { workflow } = await weft.client.createWorkflow({ id: "console-chain", steps: steps as StepDefinition[] });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    await measure(page, workflow!.id, "1000-step chain", 1000);
+    await measure(page, workflow!.id, "1000-step chain", 1000, "s0000", "s0999");
     await page.close();
   });
 
@@ -77,7 +96,7 @@ describe("large runs in the console", () => {
     const steps = [{ id: "start", url: handlers.url("/start") }, ...wide, { id: "join", url: handlers.url("/join"), dependsOn: wide.map((w) => w.id) }];
     const { workflow } = await weft.client.createWorkflow({ id: "console-fan-out", steps: steps as StepDefinition[] });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    await measure(page, workflow!.id, "200-wide fan-out", 202);
+    await measure(page, workflow!.id, "200-wide fan-out", 202, "w0000", "w0199");
     await page.close();
   });
 });
