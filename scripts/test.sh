@@ -24,6 +24,10 @@ step "package tests: set-up (TypeScript client)"
 # Installs clients/ts's dependencies (the typecheck and the tests use them) and
 # prepares a fresh project with @weftflow/client installed from its tarball.
 bash scripts/prepare-package-tests-ts.sh || exit 1
+step "console: install and build"
+# The web console (console/ and console/dist): the typecheck reads console/ sources (and their
+# dependencies), the browser tests use the build, and the packages ship it.
+npm run build:console || exit 1
 step "typecheck"
 tsc --noEmit -p tsconfig.json || exit 1
 (cd clients/ts && tsc --noEmit -p tsconfig.json) || exit 1
@@ -31,8 +35,6 @@ tsc --noEmit -p tsconfig.json || exit 1
 step "set-up: tools, Python dependencies, packages to test"
 bash scripts/install-mongo-java-server.sh || exit 1
 bash scripts/install-tools.sh || exit 1
-# The web console (console/dist): the browser tests use it, and the packages ship it.
-npm run build:console || exit 1
 if [ -d clients/python ]; then
   .venv/bin/pip install -q --disable-pip-version-check -r clients/python/requirements-dev.txt -e clients/python || exit 1
   bash scripts/prepare-python-package-test.sh || exit 1
