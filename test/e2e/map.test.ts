@@ -253,9 +253,15 @@ test("ListStepItems pages through a map step's items with their results; bad req
     [{ id, stepId: "prepare" }, "step_id"],
     [{ id, stepId: "nope" }, "step_id"],
     [{ id, stepId: "process", pageToken: "!!" }, "page_token"],
+    // The request's bounds (README "Limits"); this token would read as offset 0 but for its length (257 characters).
+    [{ id, stepId: "process", pageToken: "MA" + "=".repeat(255) }, "page_token"],
+    [{ id, stepId: "process", pageSize: -1 }, "page_size"],
   ] as const) {
     const err = await rejection(weft.client.listStepItems(req));
     expect(err?.code).toBe(Code.InvalidArgument);
     expect(fieldViolations(err).map(([f]) => f)).toEqual([field]);
   }
+  expect(fieldViolations(await rejection(weft.client.listStepItems({ id, stepId: "x".repeat(129) })))).toEqual([
+    ["step_id", "must be at most 128 characters (got 129)"],
+  ]);
 });
