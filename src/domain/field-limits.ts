@@ -14,7 +14,7 @@ export const FIELD_LIMITS = {
   maxRequestIdLength: 256,
   /** CancelWorkflow `reason` (characters). */
   maxCancelReasonLength: 1024,
-  /** `page_token` of ListWorkflows and ListWorkflowEvents. */
+  /** `page_token` of ListWorkflows, ListWorkflowEvents and ListStepItems. */
   maxPageTokenLength: 256,
   /** A stored error message (handler texts, transport errors), in characters; longer ones are cut with a marker. */
   maxErrorMessageLength: 2048,
@@ -24,7 +24,7 @@ export const FIELD_LIMITS = {
   maxFieldViolations: 50,
 } as const;
 
-/** A list page (ListWorkflows, ListWorkflowEvents) stops early once its encoded size passes this. */
+/** A list page (ListWorkflows, ListWorkflowEvents, ListStepItems) stops early once its encoded size passes this. */
 export const PAGE_BYTE_BUDGET = 4 * 1024 * 1024;
 
 /** Run ids: "wf_" + 26 Crockford base32 characters (src/domain/run-id.ts). */

@@ -358,10 +358,7 @@ export class RunMachine {
     const st = this.run.steps[index];
     if (!this.isCurrentAttempt(st, attempt)) return fx;
     const error = storedError(failure, attempt);
-    const delay =
-      failure.retryable && !this.failing
-        ? nextAttemptDelayMs(this.run.spec.steps[index].retry, attempt, failure.retryAfterMs, this.random)
-        : undefined;
+    const delay = this.retryDelay(index, attempt, failure);
     if (delay !== undefined) {
       const at = now + delay;
       this.setStep(index, "retry_wait", now, { error, nextAttemptAt: at }, { attempt, error });
@@ -371,6 +368,13 @@ export class RunMachine {
     this.failStep(index, attempt, error, now, fx);
     this.proceed(now, fx);
     return fx;
+  }
+
+  /** How long until the step's (or its item's) next attempt, or undefined when the failure is final. */
+  private retryDelay(index: number, attempt: number, failure: AttemptFailure): number | undefined {
+    return failure.retryable && !this.failing
+      ? nextAttemptDelayMs(this.run.spec.steps[index].retry, attempt, failure.retryAfterMs, this.random)
+      : undefined;
   }
 
   /** Step `index` failed for good: its dependents decide, and the run fails unless it is tolerated. */
@@ -522,10 +526,7 @@ export class RunMachine {
     if (!this.isCurrentItem(index, item, attempt)) return fx;
     // Shorter than a step's: 10,000 failed items must stay well inside a store document (MongoDB: 16 MiB).
     const error = { ...storedError(failure, attempt), message: truncateText(failure.error.message, MAX_ITEM_ERROR_LENGTH) };
-    const delay =
-      failure.retryable && !this.failing
-        ? nextAttemptDelayMs(this.run.spec.steps[index].retry, attempt, failure.retryAfterMs, this.random)
-        : undefined;
+    const delay = this.retryDelay(index, attempt, failure);
     if (delay !== undefined) {
       const at = now + delay;
       this.setItem(index, item, "retry_wait", now, { error, nextAttemptAt: at }, { attempt, error });

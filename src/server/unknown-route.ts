@@ -4,6 +4,11 @@
 // ("server closed the stream without sending trailers") rather than a status.
 // gRPC and gRPC-Web clients get UNIMPLEMENTED instead; everything else (Connect,
 // curl) keeps the 404 that the Connect protocol prescribes.
+// The status is written by hand because connect-es (2.x) has no public call for
+// it: ConnectRouter only knows the methods of registered services, the
+// adapter's default fallback writes the bare 404, and its helper that sets
+// grpc-status/grpc-message (setTrailerStatus in @connectrpc/connect/protocol-grpc)
+// is marked internal, outside semantic versioning.
 import type * as http2 from "node:http2";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 

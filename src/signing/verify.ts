@@ -1,4 +1,8 @@
 // Verification of Standard Webhooks signatures (see sign.ts for the scheme).
+// Not shared with clients/ts/src/verify.ts: the client package stays
+// self-contained and verifies asynchronously on Web Crypto; this one is
+// synchronous on node:crypto (the tests' check of what sign.ts sends). Both
+// are held to the same vectors (test/vectors/signatures.json).
 import { createHmac, createSecretKey, timingSafeEqual } from "node:crypto";
 import { parseSecretList, secretKey } from "./secrets.ts";
 

@@ -24,6 +24,7 @@ import {
   StepState as PbStepState,
   type StepStatus,
   StepStatusSchema,
+  type StepTransition,
   WebhookDeliverySchema,
   WebhookState as PbWebhookState,
   type Workflow,
@@ -347,24 +348,14 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
         toState: RUN_STATE_TO_PROTO[e.to as RunState],
       },
     };
-  } else if (e.kind === "step") {
-    transition = {
-      case: "step",
-      value: {
-        $typeName: "weft.v1.StepTransition",
-        fromState: STEP_STATE_TO_PROTO[e.from as StepState],
-        toState: STEP_STATE_TO_PROTO[e.to as StepState],
-      },
+  } else if (e.kind === "step" || e.kind === "item") {
+    // A map item's transitions are a step's, under their own case.
+    const value: StepTransition = {
+      $typeName: "weft.v1.StepTransition",
+      fromState: STEP_STATE_TO_PROTO[e.from as StepState],
+      toState: STEP_STATE_TO_PROTO[e.to as StepState],
     };
-  } else if (e.kind === "item") {
-    transition = {
-      case: "item",
-      value: {
-        $typeName: "weft.v1.StepTransition",
-        fromState: STEP_STATE_TO_PROTO[e.from as StepState],
-        toState: STEP_STATE_TO_PROTO[e.to as StepState],
-      },
-    };
+    transition = e.kind === "step" ? { case: "step", value } : { case: "item", value };
   } else {
     transition = {
       case: "compensation",

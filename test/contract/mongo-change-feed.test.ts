@@ -4,36 +4,21 @@
 // decides the outcome (waits only poll for conditions).
 import { pino } from "pino";
 import { afterEach, expect, test } from "vitest";
-import { compileWorkflow } from "../../src/domain/compile-workflow.ts";
 import { RunIdGenerator } from "../../src/domain/run-id.ts";
 import { RunMachine } from "../../src/domain/run-machine.ts";
 import { createdEvent, newRunRecord, type RunEvent, type RunRecord } from "../../src/domain/run-record.ts";
-import { DEFAULT_LIMITS } from "../../src/domain/workflow-spec.ts";
 import { MongoChangeFeed } from "../../src/store/mongo/mongo-change-feed.ts";
 import { eventToDoc } from "../../src/store/mongo/mongo-documents.ts";
 import { MongoWorkflowStore } from "../../src/store/mongo/mongo-store.ts";
 import { describeMongo, newTestDbName } from "../support/mongo-server.ts";
+import { testWorkflow } from "../support/test-workflow.ts";
 
 const ids = new RunIdGenerator();
 const silent = pino({ level: "silent" });
 
 function newRun(): RunRecord {
-  const compiled = compileWorkflow(
-    {
-      id: "feed-once",
-      steps: [{ id: "a", url: "https://h.test/a", dependsOn: [], parallel: false, compensation: "" }],
-      context: {},
-      onComplete: "",
-      onError: "",
-      saga: false,
-      baseUrl: "",
-      requestId: "",
-    },
-    DEFAULT_LIMITS,
-  );
-  if (!compiled.ok) throw new Error("bad fixture");
   const now = Date.now();
-  return newRunRecord(ids.next(now), compiled.spec, now);
+  return newRunRecord(ids.next(now), testWorkflow([{ id: "a" }], { id: "feed-once" }), now);
 }
 
 async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {

@@ -3,41 +3,23 @@
 // state change, and the change feed that carries events between replicas.
 import { pino } from "pino";
 import { afterEach, expect, test } from "vitest";
-import { compileWorkflow } from "../../src/domain/compile-workflow.ts";
 import { RunMachine } from "../../src/domain/run-machine.ts";
 import { createdEvent, newRunRecord, type RunEvent, type RunRecord } from "../../src/domain/run-record.ts";
 import { RunIdGenerator } from "../../src/domain/run-id.ts";
-import { DEFAULT_LIMITS } from "../../src/domain/workflow-spec.ts";
 import type { OwnershipNotice } from "../../src/ports/run-ownership.ts";
 import { VersionConflictError } from "../../src/ports/workflow-store.ts";
 import { MongoChangeFeed } from "../../src/store/mongo/mongo-change-feed.ts";
 import { eventToDoc } from "../../src/store/mongo/mongo-documents.ts";
 import { MongoWorkflowStore } from "../../src/store/mongo/mongo-store.ts";
 import { describeMongo, newTestDbName, startMongoJavaServer } from "../support/mongo-server.ts";
+import { testWorkflow } from "../support/test-workflow.ts";
 
 const ids = new RunIdGenerator();
 const silent = pino({ level: "silent" });
 
 function newRun(): RunRecord {
-  const compiled = compileWorkflow(
-    {
-      id: "ownership",
-      steps: [
-        { id: "a", url: "https://h.test/a", dependsOn: [], parallel: false, compensation: "" },
-        { id: "b", url: "https://h.test/b", dependsOn: ["a"], parallel: false, compensation: "" },
-      ],
-      context: {},
-      onComplete: "",
-      onError: "",
-      saga: false,
-      baseUrl: "",
-      requestId: "",
-    },
-    DEFAULT_LIMITS,
-  );
-  if (!compiled.ok) throw new Error("bad fixture");
   const now = Date.now();
-  return newRunRecord(ids.next(now), compiled.spec, now);
+  return newRunRecord(ids.next(now), testWorkflow([{ id: "a" }, { id: "b", dependsOn: ["a"] }], { id: "ownership" }), now);
 }
 
 async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {

@@ -1,12 +1,11 @@
 // The store contract: every WorkflowStore implementation runs these tests
 // (test/contract/<store>.test.ts supplies the factory).
 import { beforeEach, describe, expect, test } from "vitest";
-import { compileWorkflow } from "../../src/domain/compile-workflow.ts";
 import { RunMachine } from "../../src/domain/run-machine.ts";
 import { createdEvent, newRunRecord, type RunRecord } from "../../src/domain/run-record.ts";
 import { RunIdGenerator } from "../../src/domain/run-id.ts";
-import { DEFAULT_LIMITS } from "../../src/domain/workflow-spec.ts";
 import { VersionConflictError, type WorkflowStore } from "../../src/ports/workflow-store.ts";
+import { testWorkflow } from "../support/test-workflow.ts";
 
 export interface StoreHarness {
   store: WorkflowStore;
@@ -17,25 +16,13 @@ export interface StoreHarness {
 const ids = new RunIdGenerator();
 
 export function newRun(opts: { workflowId?: string; requestId?: string; now?: number } = {}): RunRecord {
-  const compiled = compileWorkflow(
-    {
-      id: opts.workflowId ?? "contract",
-      steps: [
-        { id: "a", url: "https://h.test/a", dependsOn: [], parallel: false, compensation: "" },
-        { id: "b", url: "https://h.test/b", dependsOn: ["a"], parallel: false, compensation: "" },
-      ],
-      context: { k: "v", n: [1, 2] },
-      onComplete: "",
-      onError: "",
-      saga: false,
-      baseUrl: "",
-      requestId: opts.requestId ?? "",
-    },
-    DEFAULT_LIMITS,
-  );
-  if (!compiled.ok) throw new Error("bad fixture");
+  const spec = testWorkflow([{ id: "a" }, { id: "b", dependsOn: ["a"] }], {
+    id: opts.workflowId ?? "contract",
+    context: { k: "v", n: [1, 2] },
+    requestId: opts.requestId ?? "",
+  });
   const now = opts.now ?? Date.now();
-  return newRunRecord(ids.next(now), compiled.spec, now);
+  return newRunRecord(ids.next(now), spec, now);
 }
 
 async function create(store: WorkflowStore, run: RunRecord) {
@@ -236,23 +223,11 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
     });
 
     test("map step items: the list once, then single items; they read back in order, and item events keep their index", async () => {
-      const compiled = compileWorkflow(
-        {
-          id: "contract-map",
-          steps: [
-            { id: "map", url: "https://h.test/m", dependsOn: [], parallel: false, compensation: "", forEach: "/context/list", maxConcurrency: 2, retries: { maxAttempts: 3, jitter: 0 } },
-          ],
-          context: { list: ["a", "b", "c", "d"] },
-          onComplete: "",
-          onError: "",
-          saga: false,
-          baseUrl: "",
-          requestId: "",
-        },
-        DEFAULT_LIMITS,
+      const spec = testWorkflow(
+        [{ id: "map", url: "https://h.test/m", forEach: "/context/list", maxConcurrency: 2, retries: { maxAttempts: 3, jitter: 0 } }],
+        { id: "contract-map", context: { list: ["a", "b", "c", "d"] } },
       );
-      if (!compiled.ok) throw new Error("bad fixture");
-      const run = newRunRecord(ids.next(Date.now()), compiled.spec, Date.now());
+      const run = newRunRecord(ids.next(Date.now()), spec, Date.now());
       await create(h.store, run);
       const m = new RunMachine(structuredClone(run), { random: () => 0.5 });
       m.start(1);

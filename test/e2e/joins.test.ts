@@ -5,9 +5,8 @@
 // one branch failed.
 import { type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { describe, expect, test } from "vitest";
-import { BadRequestSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { type StepDefinitionSchema, StepState, type WorkflowEvent, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { createPlatform, WeftError } from "../../clients/ts/src/index.ts";
 import { db } from "../support/sdk-snippets/db.ts";
@@ -15,6 +14,7 @@ import { POST } from "../support/sdk-snippets/finalize-batch-route.ts";
 import { NextRequest } from "../support/sdk-snippets/next-server.ts";
 import { fetchRequestFor, replyFrom } from "../support/sdk.ts";
 import type { HandlerServer, RecordedCall } from "../support/handler-server.ts";
+import { fieldViolations, rejection } from "../support/rejection.ts";
 import { allEvents, hangUntilAborted } from "../support/run-observer.ts";
 import { collectWatch, Gate, isTerminalRunEvent, stepTrail, until } from "../support/watch.ts";
 import { TEST_SECRET, type TestWeft, useWeft, waitForRun } from "../support/weft.ts";
@@ -375,8 +375,8 @@ describe("definitions", () => {
 
   test("impossible settings are rejected with INVALID_ARGUMENT naming the field, and no run is created", async () => {
     const before = (await weft.client.listWorkflows({ pageSize: 100 })).workflows.length;
-    const err = await weft.client
-      .createWorkflow({
+    const err = await rejection(
+      weft.client.createWorkflow({
         id: "bad-joins",
         steps: [
           { id: "a", url: "http://127.0.0.1:9/a", join: { policy: { case: "any", value: {} } } },
@@ -385,14 +385,10 @@ describe("definitions", () => {
           { id: "d", url: "http://127.0.0.1:9/d", dependsOn: ["a", "b"], join: { policy: { case: "toleratedFailurePercent", value: Number.NaN } } },
           { id: "e", url: "http://127.0.0.1:9/e", dependsOn: ["a"], join: {} },
         ],
-      })
-      .then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      }),
+    );
     expect(err?.code).toBe(Code.InvalidArgument);
-    const violations = err!.findDetails(BadRequestSchema)[0].fieldViolations.map((v) => [v.field, v.description]);
-    expect(violations).toEqual([
+    expect(fieldViolations(err)).toEqual([
       ["steps[0].join", "only a step with depends_on can have a join policy"],
       ["steps[2].join.at_least", "must be at most 2, the number of dependencies (got 3)"],
       ["steps[3].join.tolerated_failure_percent", "must be a finite number"],

@@ -1,11 +1,11 @@
 // Map steps end to end (README "Map steps"): a real server, real HTTP
 // handlers, on the store WEFT_TEST_STORE names.
 import { type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { expect, test } from "vitest";
-import { BadRequestSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { type StepDefinitionSchema, StepState, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import type { HandlerServer, RecordedCall } from "../support/handler-server.ts";
+import { fieldViolations, rejection } from "../support/rejection.ts";
 import { allEvents, hangUntilAborted, sleep } from "../support/run-observer.ts";
 import { until } from "../support/watch.ts";
 import { createPlatform, WeftError } from "../../clients/ts/src/index.ts";
@@ -175,8 +175,8 @@ test("a for_each that names no array fails the step at once, not retried", async
 });
 
 test("invalid map fields are INVALID_ARGUMENT naming the field", async () => {
-  const err = await weft.client
-    .createWorkflow({
+  const err = await rejection(
+    weft.client.createWorkflow({
       id: "bad-map",
       steps: [
         { id: "a", url: "http://127.0.0.1:9/a" },
@@ -184,14 +184,10 @@ test("invalid map fields are INVALID_ARGUMENT naming the field", async () => {
         { id: "c", url: "http://127.0.0.1:9/c", forEach: "items", maxConcurrency: 5000 },
         { id: "d", url: "http://127.0.0.1:9/d", maxConcurrency: 5 },
       ],
-    })
-    .then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
+    }),
+  );
   expect(err?.code).toBe(Code.InvalidArgument);
-  const violations = err!.findDetails(BadRequestSchema)[0].fieldViolations.map((v) => [v.field, v.description]);
-  expect(violations).toEqual([
+  expect(fieldViolations(err)).toEqual([
     ["steps[1].for_each", 'points into step "a", which is not in depends_on'],
     ["steps[2].for_each", "must be a JSON pointer starting with / (e.g. /context/items or /prepare/result/items)"],
     ["steps[2].max_concurrency", "must be between 1 and 1000 (got 5000)"],
@@ -257,12 +253,15 @@ test("ListStepItems pages through a map step's items with their results; bad req
     [{ id, stepId: "prepare" }, "step_id"],
     [{ id, stepId: "nope" }, "step_id"],
     [{ id, stepId: "process", pageToken: "!!" }, "page_token"],
+    // The request's bounds (README "Limits"); this token would read as offset 0 but for its length (257 characters).
+    [{ id, stepId: "process", pageToken: "MA" + "=".repeat(255) }, "page_token"],
+    [{ id, stepId: "process", pageSize: -1 }, "page_size"],
   ] as const) {
-    const err = await weft.client.listStepItems(req).then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
+    const err = await rejection(weft.client.listStepItems(req));
     expect(err?.code).toBe(Code.InvalidArgument);
-    expect(err!.findDetails(BadRequestSchema)[0].fieldViolations.map((v) => v.field)).toEqual([field]);
+    expect(fieldViolations(err).map(([f]) => f)).toEqual([field]);
   }
+  expect(fieldViolations(await rejection(weft.client.listStepItems({ id, stepId: "x".repeat(129) })))).toEqual([
+    ["step_id", "must be at most 128 characters (got 129)"],
+  ]);
 });

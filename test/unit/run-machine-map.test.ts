@@ -5,26 +5,11 @@ import type { JoinPolicy } from "../../src/domain/join-policy.ts";
 import { mapResult } from "../../src/domain/map-step.ts";
 import { type Effects, RunMachine, type Work } from "../../src/domain/run-machine.ts";
 import { applyPatch, newRunRecord, type RunRecord } from "../../src/domain/run-record.ts";
-import { DEFAULT_LIMITS, type StepInput } from "../../src/domain/workflow-spec.ts";
+import { DEFAULT_LIMITS } from "../../src/domain/workflow-spec.ts";
+import { type TestStep, testWorkflow } from "../support/test-workflow.ts";
 
-type S = Partial<StepInput> & { id: string };
-
-function record(steps: S[], context: unknown = {}): RunRecord {
-  const compiled = compileWorkflow(
-    {
-      id: "wf",
-      steps: steps.map((s) => ({ url: `https://h.test/${s.id}`, dependsOn: [], parallel: false, compensation: "", ...s })),
-      context,
-      onComplete: "",
-      onError: "",
-      saga: false,
-      baseUrl: "",
-      requestId: "",
-    },
-    DEFAULT_LIMITS,
-  );
-  if (!compiled.ok) throw new Error(JSON.stringify(compiled.violations));
-  return newRunRecord("wf_TEST", compiled.spec, 1000);
+function record(steps: TestStep[], context: unknown = {}): RunRecord {
+  return newRunRecord("wf_TEST", testWorkflow(steps, { context }), 1000);
 }
 
 const fail = (retryable = false) => ({ error: { reason: "http_status", message: "HTTP 500", httpStatus: 500 }, retryable });
@@ -198,7 +183,7 @@ describe("map steps in the run machine", () => {
   });
 
   test("validation names the field", () => {
-    const bad = (s: S[]) => {
+    const bad = (s: TestStep[]) => {
       const r = compileWorkflow(
         { id: "wf", steps: s.map((x) => ({ url: "https://h.test/x", dependsOn: [], parallel: false, compensation: "", ...x })), onComplete: "", onError: "", saga: false, baseUrl: "", requestId: "" },
         DEFAULT_LIMITS,

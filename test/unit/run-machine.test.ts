@@ -1,28 +1,11 @@
 import { describe, expect, test } from "vitest";
-import { compileWorkflow } from "../../src/domain/compile-workflow.ts";
 import { FIELD_LIMITS, TRUNCATION_MARKER } from "../../src/domain/field-limits.ts";
 import { RunMachine, STEP_CANCELLED_MESSAGE } from "../../src/domain/run-machine.ts";
 import { applyPatch, newRunRecord, type RunRecord } from "../../src/domain/run-record.ts";
-import { DEFAULT_LIMITS, type StepInput } from "../../src/domain/workflow-spec.ts";
+import { type TestStep, testWorkflow } from "../support/test-workflow.ts";
 
-type S = Partial<StepInput> & { id: string };
-
-function run(steps: S[], extra: { timeoutMs?: number; saga?: boolean; onComplete?: string; onError?: string } = {}): RunRecord {
-  const compiled = compileWorkflow(
-    {
-      id: "wf",
-      steps: steps.map((s) => ({ url: `https://h.test/${s.id}`, dependsOn: [], parallel: false, compensation: "", ...s })),
-      onComplete: extra.onComplete ?? "",
-      onError: extra.onError ?? "",
-      saga: extra.saga ?? false,
-      baseUrl: "",
-      requestId: "",
-      timeoutMs: extra.timeoutMs,
-    },
-    DEFAULT_LIMITS,
-  );
-  if (!compiled.ok) throw new Error(JSON.stringify(compiled.violations));
-  return newRunRecord("wf_TEST", compiled.spec, 1000);
+function run(steps: TestStep[], extra: { timeoutMs?: number; saga?: boolean; onComplete?: string; onError?: string } = {}): RunRecord {
+  return newRunRecord("wf_TEST", testWorkflow(steps, extra), 1000);
 }
 
 const ids = (m: RunMachine, orders: { index: number }[]) => orders.map((o) => m.run.steps[o.index].id);

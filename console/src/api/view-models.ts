@@ -3,6 +3,7 @@ import { toJson, type JsonValue } from "@bufbuild/protobuf";
 import { timestampMs, ValueSchema, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ErrorDetail, StepStatus, WebhookDelivery, Workflow, WorkflowEvent } from "@gen/weft/v1/workflow_pb.js";
 import { Backoff } from "@gen/weft/v1/workflow_pb.js";
+import type { TimelineEvent } from "./timeline.ts";
 import { compensationStateName, runStateName, stepStateName, webhookStateName, type RunStateName, type StepStateName } from "./states.ts";
 
 export interface RunSummary {
@@ -77,14 +78,8 @@ export interface RunDetail extends RunSummary {
   webhook?: WebhookView;
 }
 
-export interface EventView {
-  sequence: number;
-  time: number;
-  stepId: string;
-  kind: "run" | "step" | "compensation" | "other";
-  from: string;
-  to: string;
-  attempt: number;
+/** An event: what the timeline reads of it (timeline.ts), with the error in full and the result. */
+export interface EventView extends TimelineEvent {
   error?: ErrorView;
   result?: JsonValue;
 }
