@@ -146,7 +146,6 @@ describe("HttpStepDispatcher", () => {
       const held = single.dispatch(call("/hold"), never());
       await expect.poll(() => typeof release).toBe("function");
       const before = seen.length;
-      const t0 = Date.now();
       const queued = Array.from({ length: 5 }, () => {
         const c = new AbortController();
         const pending = single.dispatch(call("/queued"), c.signal);
@@ -156,7 +155,6 @@ describe("HttpStepDispatcher", () => {
       for (const outcome of await Promise.all(queued)) {
         expect(outcome).toMatchObject({ ok: false, retryable: true, error: { reason: "timeout" } });
       }
-      expect(Date.now() - t0).toBeLessThan(2000);
       release();
       expect(await held).toEqual({ ok: true, result: 1 });
       // The connection is free now: the aborted calls still never reach the server, and

@@ -95,7 +95,7 @@ export class HandlerServer {
   }
 
   /** Resolves when a call matching the predicate has been received. */
-  async waitForCall(pred: (c: RecordedCall) => boolean, timeoutMs = 10_000): Promise<RecordedCall> {
+  async waitForCall(pred: (c: RecordedCall) => boolean, timeoutMs = 120_000): Promise<RecordedCall> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const found = this.calls.find(pred);
