@@ -93,6 +93,14 @@ export interface WorkflowsApi {
   /** One page of runs, newest first. */
   list(options?: ListWorkflowsOptions): Promise<WorkflowPage>;
   /**
+   * Continues a failed (or timed out) or cancelled run in place: completed
+   * steps keep their results, the others run again. The deadline moves by
+   * `deadlineExtensionMs` (default: the run's timeout). Returns the run, running again.
+   */
+  redrive(id: string, options?: { deadlineExtensionMs?: number | undefined }): Promise<WorkflowStatus>;
+  /** Delivers a finished run's on_complete / on_error webhook again (one that failed, or was delivered). */
+  redeliverWebhook(id: string): Promise<WorkflowStatus>;
+  /**
    * Streams a run: a snapshot, then every transition in order; ends after the
    * run's terminal transition. Leaving the loop early cancels the stream.
    */
@@ -251,6 +259,18 @@ function lazyPlatform(getOptions: () => PlatformOptions): { platform: Platform; 
     async cancel(id, reason) {
       const { client, callOptions } = unary();
       const res = await call(() => client.cancelWorkflow({ id, reason: reason ?? "" }, callOptions));
+      return toWorkflowStatus(res.workflow!);
+    },
+    async redrive(id, opts = {}) {
+      const { client, callOptions } = unary();
+      const ms = opts.deadlineExtensionMs;
+      const deadlineExtension = ms === undefined ? undefined : { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) };
+      const res = await call(() => client.redriveWorkflow({ id, deadlineExtension }, callOptions));
+      return toWorkflowStatus(res.workflow!);
+    },
+    async redeliverWebhook(id) {
+      const { client, callOptions } = unary();
+      const res = await call(() => client.redeliverWebhook({ id }, callOptions));
       return toWorkflowStatus(res.workflow!);
     },
     async list(opts = {}) {
