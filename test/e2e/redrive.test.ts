@@ -6,7 +6,10 @@
 // redrive on a MongoDB replica that does not drive the run; idempotency-key
 // conflicts; RedeliverWebhook.
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { StepState, WebhookState, type Workflow, type WorkflowEvent, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { type Config, loadConfig } from "../../src/config.ts";
@@ -96,6 +99,10 @@ for (const setup of [embedded(), mongodb()]) {
       handlers = await HandlerServer.start();
       weft = await startWeft({ webhook: WEBHOOK, ...setup.overrides() });
       client = weft.client;
+    });
+
+    beforeEach(() => {
+      currentWeftUrl = weft.baseUrl;
     });
 
     afterAll(async () => {
@@ -363,6 +370,32 @@ for (const setup of [embedded(), mongodb()]) {
       await client.cancelWorkflow({ id: slow.workflow!.id });
     });
 
+    test("the CLI: weft redrive and weft redeliver", async () => {
+      const p = path("cli");
+      const fixed = { value: false };
+      let receiverUp = false;
+      handlers.on(`${p}/hook`, () => (receiverUp ? { json: {} } : { status: 503, json: {} }));
+      const { workflow } = await client.createWorkflow({ id: "cli", steps: fiveSteps(p, fixed), onComplete: handlers.url(`${p}/hook`) });
+      const id = workflow!.id;
+      await waitForRun(client, id);
+      const running = await weftCli(["redrive", id, "--deadline-extension", "nonsense"]);
+      expect([running.code, running.stderr]).toEqual([2, expect.stringContaining("--deadline-extension: must be a positive number")]);
+      fixed.value = true;
+      const redriven = await weftCli(["redrive", id, "--deadline-extension", "600"]);
+      expect(redriven.stderr).toBe("");
+      expect([redriven.code, redriven.stdout.trim()]).toEqual([0, `${id} running`]);
+      const again = await weftCli(["redrive", id]);
+      // A refusal (not finished, or completed meanwhile) is failed_precondition: exit 1.
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/failed_precondition/);
+      await waitForRun(client, id, (w) => w.webhook?.state === WebhookState.FAILED);
+      receiverUp = true;
+      const redelivered = await weftCli(["redeliver", id, "--output", "json"]);
+      expect(redelivered.code).toBe(0);
+      expect(JSON.parse(redelivered.stdout).id).toBe(id);
+      await waitForRun(client, id, (w) => w.webhook?.state === WebhookState.DELIVERED);
+    });
+
     if (setup.name === "mongodb") {
       test("two replicas on one database: a redrive on the replica that does not drive the run takes it over; of two at once, one wins", async () => {
         const second = await startWeft({ webhook: WEBHOOK, ...setup.overrides() });
@@ -398,6 +431,27 @@ for (const setup of [embedded(), mongodb()]) {
     }
   });
 }
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** `node bin/weft.js <args>` on the bundled Node against the test's server. */
+function weftCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(join(REPO_ROOT, "node_modules", ".bin", "node"), [join(REPO_ROOT, "bin", "weft.js"), ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", WEFT_URL: currentWeftUrl },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let currentWeftUrl = "";
 
 async function waitUntil(pred: () => boolean, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
