@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { createPlatform, type WatchEvent, WeftError } from "../../clients/ts/src/index.ts";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { StepState, WebhookState, type Workflow, type WorkflowEvent, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { type Config, loadConfig } from "../../src/config.ts";
@@ -368,6 +369,38 @@ for (const setup of [embedded(), mongodb()]) {
       const running = await refusal(client.redeliverWebhook({ id: slow.workflow!.id }));
       expect([running.code, reasonOf(running)]).toEqual([Code.FailedPrecondition, "RUN_NOT_FINISHED"]);
       await client.cancelWorkflow({ id: slow.workflow!.id });
+    });
+
+    test("the TypeScript SDK: workflows.redrive and redeliverWebhook; a watch resumed from before the failure follows the redriven run to its end", async () => {
+      const platform = createPlatform({ baseUrl: weft.baseUrl, transport: "grpc" });
+      const p = path("sdk");
+      const fixed = { value: false };
+      const created = await platform.workflows.create({ id: "sdk", steps: fiveSteps(p, fixed), onError: handlers.url(`${p}/error`) });
+      await waitForRun(client, created.id, (w) => w.webhook?.state === WebhookState.DELIVERED);
+      fixed.value = true;
+      const redriven = await platform.workflows.redrive(created.id, { deadlineExtensionMs: 90_000 });
+      expect(redriven.state).toBe("running");
+      const events: WatchEvent[] = [];
+      for await (const msg of platform.workflows.watch(created.id, { afterSequence: 1 })) if (msg.type === "event") events.push(msg);
+      // The watch passed over the FAILED transition the redrive followed, and ended at COMPLETED.
+      const runEvents = events.filter((e) => e.kind === "run").map((e) => [e.from, e.to, e.redriven ?? false]);
+      expect(runEvents).toEqual([
+        ["pending", "running", false],
+        ["running", "failed", false],
+        ["failed", "running", true],
+        ["running", "completed", false],
+      ]);
+      const err = await platform.workflows.redrive(created.id).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WeftError);
+      // A run completed with no on_complete: nothing to redeliver.
+      const none = await platform.workflows.redeliverWebhook(created.id).then(
+        () => undefined,
+        (e: unknown) => e as WeftError,
+      );
+      expect(none?.code).toBe("failed_precondition");
     });
 
     test("the CLI: weft redrive and weft redeliver", async () => {

@@ -17,7 +17,6 @@
 import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import {
-  isTerminalEvent,
   TERMINAL_STATES,
   toCreateRequest,
   toWatchEvent,
@@ -344,7 +343,8 @@ async function* watchRun(
         if (!event) continue;
         lastSeen = Math.max(lastSeen, event.sequence);
         yield event;
-        if (isTerminalEvent(event)) return;
+        // The server ends the stream after the run's terminal transition; one that a
+        // redrive followed (a watch resumed from before it) is not the end.
       }
       // Heartbeats only keep the connection open.
     }
