@@ -357,8 +357,8 @@ export class Engine {
       }
       this.feed.publish(run.spec.workflowId, patch.events);
       const snapshot = structuredClone(machine.run);
+      // Stopping: the run is stored as needing driving; the next start (or another replica) resumes it.
       if (!this.stopping) this.attach(machine, fx);
-      else if (this.ownership) this.reload(runId);
       return snapshot;
     }
   }
