@@ -197,6 +197,31 @@ for (const setup of [embedded(), mongodb()]) {
       expect(doneHooks[0].headers["webhook-id"]).toBe(`evt_${id}_r1`);
     });
 
+    test("a redrive while the failure's webhook is still being delivered: that delivery is stopped, the new outcome gets its own", async () => {
+      const p = path("superseded");
+      const fixed = { value: false };
+      handlers.on(`${p}/error`, hangUntilAborted(60_000, { status: 503, json: {} }));
+      const { workflow } = await client.createWorkflow({
+        id: "superseded",
+        steps: fiveSteps(p, fixed),
+        onComplete: handlers.url(`${p}/done`),
+        onError: handlers.url(`${p}/error`),
+      });
+      const id = workflow!.id;
+      const delivering = await waitForRun(client, id, (w) => w.webhook?.state === WebhookState.DELIVERING);
+      expect(delivering.state).toBe(WorkflowState.FAILED);
+      await handlers.waitForCall((c) => c.path === `${p}/error`);
+      fixed.value = true;
+      await client.redriveWorkflow({ id });
+      const done = await waitForRun(client, id, (w) => w.state === WorkflowState.COMPLETED && w.webhook?.state === WebhookState.DELIVERED);
+      expect(done.webhook).toMatchObject({ eventId: `evt_${id}_r1`, eventType: "workflow.completed", attempts: 1 });
+      // The old delivery was aborted, and not sent again.
+      await waitUntil(() => handlers.calls.filter((c) => c.path === `${p}/error`).every((c) => c.aborted));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(handlers.calls.filter((c) => c.path === `${p}/error`)).toHaveLength(1);
+      expect(["s1", "s2", "s3", "s4", "s5"].map((s) => calls(p, id, s).length)).toEqual([1, 1, 2, 1, 1]);
+    });
+
     test("a run that has not finished is refused with FAILED_PRECONDITION; so is a completed one", async () => {
       const p = path("hang");
       handlers.on(`${p}/a`, hangUntilAborted(60_000));
