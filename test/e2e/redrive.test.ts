@@ -222,6 +222,32 @@ for (const setup of [embedded(), mongodb()]) {
       expect(["s1", "s2", "s3", "s4", "s5"].map((s) => calls(p, id, s).length)).toEqual([1, 1, 2, 1, 1]);
     });
 
+    test("a timed-out run is redriven with a later deadline and completes", async () => {
+      const p = path("timeout");
+      let slow = true;
+      handlers.on(`${p}/b`, (c, all) => (slow ? hangUntilAborted(60_000)(c, all) : { json: { success: true, result: "in time" } }));
+      const { workflow } = await client.createWorkflow({
+        id: "timed-out",
+        timeout: { seconds: 1n },
+        steps: [
+          { id: "a", url: handlers.url(`${p}/a`) },
+          { id: "b", url: handlers.url(`${p}/b`), dependsOn: ["a"] },
+        ],
+      });
+      const id = workflow!.id;
+      const failed = await waitForRun(client, id);
+      expect([failed.state, failed.error?.reason]).toEqual([WorkflowState.FAILED, "timed_out"]);
+      slow = false;
+      const { workflow: redriven } = await client.redriveWorkflow({ id, deadlineExtension: { seconds: 120n } });
+      // The old deadline has passed: the new one is 120 s from the redrive.
+      expect(Number(redriven!.deadline!.seconds)).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) + 100);
+      const done = await waitForRun(client, id);
+      expect(done.state).toBe(WorkflowState.COMPLETED);
+      // Each step was called once per attempt; a step that had completed before the timeout was not called again.
+      expect(done.steps.map((s) => [s.id, s.attempts])).toEqual(["a", "b"].map((step) => [step, calls(p, id, step).length]));
+      if (failed.steps[0].state === StepState.COMPLETED) expect(calls(p, id, "a")).toHaveLength(1);
+    });
+
     test("a run that has not finished is refused with FAILED_PRECONDITION; so is a completed one", async () => {
       const p = path("hang");
       handlers.on(`${p}/a`, hangUntilAborted(60_000));
