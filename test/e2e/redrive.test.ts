@@ -137,17 +137,21 @@ for (const setup of [embedded(), mongodb()]) {
 
       // A watcher of all runs sees the redrive live.
       const abort = new AbortController();
-      const seen: WorkflowEvent[] = [];
+      const all: WorkflowEvent[] = [];
       const watching = (async () => {
         try {
           for await (const msg of client.watchWorkflows({ workflowId: "five-steps" }, { signal: abort.signal })) {
-            if (msg.kind.case === "event" && msg.kind.value.runId === id) seen.push(msg.kind.value);
+            if (msg.kind.case === "event") all.push(msg.kind.value);
           }
         } catch {
           // aborted
         }
       })();
-      await new Promise((r) => setTimeout(r, 200)); // the stream is open (a missed event fails the expectation below, not the run)
+      // The stream is open once it carries the events of a probe run.
+      const probe = await client.createWorkflow({ id: "five-steps", steps: [{ id: "probe", url: handlers.url(`${p}/s1`) }] });
+      await waitUntil(() => all.some((e) => e.runId === probe.workflow!.id));
+      const seen = all.filter((e) => e.runId === id);
+      expect(seen).toEqual([]);
 
       fixed.value = true;
       const { workflow: redriven } = await client.redriveWorkflow({ id, deadlineExtension: { seconds: 3600n } });
@@ -181,10 +185,11 @@ for (const setup of [embedded(), mongodb()]) {
         ["FAILED", "RUNNING", true],
         ["RUNNING", "COMPLETED", false],
       ]);
-      await waitUntil(() => seen.some((e) => e.transition.case === "run" && e.transition.value.toState === WorkflowState.COMPLETED));
+      const ofRun = () => all.filter((e) => e.runId === id);
+      await waitUntil(() => ofRun().some((e) => e.transition.case === "run" && e.transition.value.toState === WorkflowState.COMPLETED));
       abort.abort();
       await watching;
-      expect(runTransitions(seen)).toEqual([
+      expect(runTransitions(ofRun())).toEqual([
         ["FAILED", "RUNNING", true],
         ["RUNNING", "COMPLETED", false],
       ]);
@@ -215,10 +220,13 @@ for (const setup of [embedded(), mongodb()]) {
       await client.redriveWorkflow({ id });
       const done = await waitForRun(client, id, (w) => w.state === WorkflowState.COMPLETED && w.webhook?.state === WebhookState.DELIVERED);
       expect(done.webhook).toMatchObject({ eventId: `evt_${id}_r1`, eventType: "workflow.completed", attempts: 1 });
-      // The old delivery was aborted, and not sent again.
-      await waitUntil(() => handlers.calls.filter((c) => c.path === `${p}/error`).every((c) => c.aborted));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(handlers.calls.filter((c) => c.path === `${p}/error`)).toHaveLength(1);
+      // The old delivery ended (aborted) and is not retried any more.
+      const oldDeliveries = () => handlers.calls.filter((c) => c.path === `${p}/error`);
+      await waitUntil(() => oldDeliveries().every((c) => c.aborted));
+      const n = oldDeliveries().length;
+      await new Promise((r) => setTimeout(r, 500)); // retries were due every 50-200 ms
+      expect(oldDeliveries()).toHaveLength(n);
+      expect(new Set(oldDeliveries().map((c) => webhookBody(c).eventId))).toEqual(new Set([`evt_${id}`]));
       expect(["s1", "s2", "s3", "s4", "s5"].map((s) => calls(p, id, s).length)).toEqual([1, 1, 2, 1, 1]);
     });
 
