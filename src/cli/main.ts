@@ -1,5 +1,5 @@
 // The operator commands of `weft` (bin/weft.js runs this module on Node 24 for every command but
-// `server`): run, get, list, watch, cancel, events. A Connect client (HTTP/1.1, http or https)
+// `server`): run, get, list, watch, cancel, redrive, redeliver, events. A Connect client (HTTP/1.1, http or https)
 // of the server at --url / WEFT_URL, sending --api-key / WEFT_API_KEY as `authorization: Bearer`.
 // Exit codes: 0 ok (a watched run completed), 1 a watched run failed or another error,
 // 2 usage or bad input, 3 a watched run was cancelled, 4 server not reachable or key refused.
@@ -10,7 +10,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Command, CommanderError, Option } from "commander";
 import { createLogUpdate } from "log-update";
 import { BadRequestSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { type Workflow, WorkflowSchema, WorkflowService, WorkflowState, WorkflowEventSchema, StepState } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { type Workflow, WorkflowSchema, WorkflowService, WorkflowState, WorkflowEventSchema, StepState, WebhookState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { mergeContext, toCreateRequest } from "./create-request.ts";
 import {
   applyEvent,
@@ -309,6 +309,34 @@ async function cancelCommand(g: Globals, runId: string, o: { reason?: string; ou
   return EXIT.ok;
 }
 
+/** Seconds as given to --deadline-extension: a positive number (fractions allowed). */
+function parseSeconds(flag: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !Number.isFinite(n) || n <= 0) {
+    throw new CliError(`${flag}: must be a positive number of seconds (e.g. 3600), not ${JSON.stringify(text.slice(0, 40))}`, EXIT.usage);
+  }
+  return n;
+}
+
+async function redriveCommand(g: Globals, runId: string, o: { deadlineExtension?: string; output?: string }): Promise<number> {
+  const seconds = o.deadlineExtension === undefined ? undefined : parseSeconds("--deadline-extension", o.deadlineExtension);
+  const client = connect(g);
+  const deadlineExtension =
+    seconds === undefined ? undefined : { seconds: BigInt(Math.floor(seconds)), nanos: Math.round((seconds - Math.floor(seconds)) * 1e9) };
+  const { workflow } = await client.redriveWorkflow({ id: runId, deadlineExtension }).catch((err) => Promise.reject(serverError(err)));
+  if (o.output === "json") out(JSON.stringify(toJson(WorkflowSchema, workflow!)));
+  else out(`${workflow!.id} ${workflowStateName(workflow!.state)}`);
+  return EXIT.ok;
+}
+
+async function redeliverCommand(g: Globals, runId: string, o: { output?: string }): Promise<number> {
+  const client = connect(g);
+  const { workflow } = await client.redeliverWebhook({ id: runId }).catch((err) => Promise.reject(serverError(err)));
+  if (o.output === "json") out(JSON.stringify(toJson(WorkflowSchema, workflow!)));
+  else out(`${workflow!.id} webhook ${WebhookState[workflow!.webhook?.state ?? WebhookState.UNSPECIFIED].toLowerCase()}`);
+  return EXIT.ok;
+}
+
 async function eventsCommand(g: Globals, runId: string, o: { output?: string }): Promise<number> {
   const client = connect(g);
   let pageToken = "";
@@ -398,6 +426,19 @@ function program(result: (p: Promise<number>) => void): Command {
     .option("--reason <text>", "recorded in the run's error")
     .addOption(output())
     .action((id: string, o: { reason?: string; output?: string }, cmd: Command) => result(cancelCommand(globals(cmd), id, o)));
+
+  p.command("redrive")
+    .description("continue a failed or cancelled run in place: completed steps keep their results, the others run again")
+    .argument("<runId>")
+    .option("--deadline-extension <seconds>", "how much later the run's deadline becomes (default: the run's timeout)")
+    .addOption(output())
+    .action((id: string, o: { deadlineExtension?: string; output?: string }, cmd: Command) => result(redriveCommand(globals(cmd), id, o)));
+
+  p.command("redeliver")
+    .description("deliver a finished run's on_complete / on_error webhook again")
+    .argument("<runId>")
+    .addOption(output())
+    .action((id: string, o: { output?: string }, cmd: Command) => result(redeliverCommand(globals(cmd), id, o)));
 
   p.command("events")
     .description("a run's event log, oldest first")

@@ -32,6 +32,8 @@ import { decideJoin, describeJoin, type JoinDecision, JOIN_ALL, type JoinPolicy 
 import { truncateText } from "./field-limits.ts";
 import { forEachItems, INVALID_FOR_EACH, ITEMS_FAILED, mapResult, parseForEach, resolvePath, DEFAULT_MAX_CONCURRENCY } from "./map-step.ts";
 import { nextAttemptDelayMs } from "./retry-policy.ts";
+import { redeliveryRefusal } from "./webhook-redelivery.ts";
+import { REDRIVEN_STEP_STATES, redriveRefusal, redrivenDeadline, webhookEventId } from "./redrive.ts";
 import {
   type CompensationRecord,
   type CompensationState,
@@ -327,6 +329,60 @@ export class RunMachine {
     return this.abortRun(now, "cancelled", { reason: "cancelled", message: truncateText(message) }, STEP_CANCELLED_MESSAGE);
   }
 
+  /**
+   * Continues a failed or cancelled run in place (RedriveWorkflow): the run
+   * goes back to running with a `redriven` transition and a later deadline
+   * (redrive.ts); failed, cancelled and skipped steps become pending again
+   * (attempt numbers go on), and so do the failed and cancelled items of such
+   * a map step; completed steps keep their results and are not called again.
+   * The webhook of the previous outcome is dropped: the new outcome gets its
+   * own. Does nothing for a run redriveRefusal refuses.
+   */
+  redrive(now: number, extensionMs?: number): Effects {
+    const fx = effects();
+    const run = this.run;
+    if (redriveRefusal(run) !== undefined) return fx;
+    const redrives = (run.redrives ?? 0) + 1;
+    this.setRun("running", now, {
+      deadlineAt: redrivenDeadline(run, now, extensionMs),
+      completedAt: undefined,
+      error: undefined,
+      compensation: undefined,
+      webhook: undefined,
+      redrives,
+    });
+    this.events[this.events.length - 1].redriven = true;
+    run.steps.forEach((st, i) => {
+      if (REDRIVEN_STEP_STATES.has(st.state)) this.reopenStep(i, now);
+    });
+    run.steps.forEach((st, i) => {
+      if (st.state === "pending" && this.join(i).decision === "run") this.ready.add(i);
+    });
+    this.proceed(now, fx);
+    return fx;
+  }
+
+  /** A settled step that did not complete becomes pending again (redrive), with its failed and cancelled items. */
+  private reopenStep(index: number, now: number): void {
+    const st = this.run.steps[index];
+    this.unsettled++;
+    for (const d of this.dependents[index]) this.depFailed[d]--;
+    const items = this.run.items?.[index];
+    const m = this.maps[index];
+    if (items && m) {
+      items.forEach((it, k) => {
+        if (it.state !== "failed" && it.state !== "cancelled") return;
+        items[k] = withoutUndefined({ ...it, state: "pending", error: undefined, completedAt: undefined, nextAttemptAt: undefined });
+        m.failed--;
+        m.next = Math.min(m.next, k);
+      });
+      this.dirtyItemLists.add(index);
+    }
+    const { error: _e, completedAt: _c, completedSeq: _s, nextAttemptAt: _n, ...kept } = st;
+    this.run.steps[index] = { ...kept, state: "pending" };
+    this.record(index, "step", st.state, "pending", now, {});
+  }
+
   deadlineReached(now: number): Effects {
     const seconds = this.run.spec.timeoutMs / 1000;
     const message = `workflow timed out after ${seconds}s`;
@@ -431,6 +487,8 @@ export class RunMachine {
   /** A ready map step starts: its items are created, the first ones start. Returns true when the step settled at once. */
   private startMap(index: number, now: number, fx: Effects): boolean {
     const attempt = this.startAttempt(index, now);
+    // Redriven: the items are there, those that completed keep their results.
+    if (this.run.items?.[index] && this.maps[index]) return this.settleMap(index, now, fx);
     const values = this.forEachValues(index);
     if (typeof values === "string") {
       this.failStep(index, attempt, { reason: INVALID_FOR_EACH, message: values, attempt, retryable: false }, now, fx);
@@ -739,6 +797,23 @@ export class RunMachine {
     return fx;
   }
 
+  /**
+   * Delivers a finished run's webhook again (RedeliverWebhook): a failed or
+   * delivered one goes back to pending with a new retry period; attempts go
+   * on counting, the event id stays. Does nothing when redeliveryRefusal refuses.
+   */
+  redeliverWebhook(now: number): Effects {
+    const fx = effects();
+    const w = this.run.webhook;
+    if (w === undefined || redeliveryRefusal(this.run) !== undefined) return fx;
+    w.state = "pending";
+    w.giveUpAt = now + this.webhookPolicy.retryPeriodMs;
+    delete w.nextAttemptAt;
+    delete w.deliveredAt;
+    fx.dispatch.push(this.startWebhook());
+    return fx;
+  }
+
   webhookRetryDue(): Effects {
     const fx = effects();
     if (this.run.webhook?.state !== "retry_wait") return fx;
@@ -876,7 +951,7 @@ export class RunMachine {
     }
     this.run.webhook = {
       url,
-      eventId: `evt_${this.run.runId}`,
+      eventId: webhookEventId(this.run.runId, this.run.redrives),
       eventType: `workflow.${outcome}`,
       state: "pending",
       attempts: 0,

@@ -121,6 +121,8 @@ export interface RunHeader {
   webhook?: WebhookRecord;
   /** Never changes once set; carried in the header so that both stores keep it without a schema change. */
   trace?: RunTrace;
+  /** How many times RedriveWorkflow continued the run (absent: never). */
+  redrives?: number;
 }
 
 export interface RunRecord extends RunHeader {
@@ -157,6 +159,8 @@ export interface RunEvent {
   attempt?: number;
   error?: ErrorInfo;
   result?: JsonValue;
+  /** Run events: the transition RedriveWorkflow made. */
+  redriven?: true;
 }
 
 
@@ -221,6 +225,7 @@ export function runHeader(run: RunRecord): RunHeader {
   if (run.compensation !== undefined) h.compensation = { ...run.compensation };
   if (run.webhook !== undefined) h.webhook = { ...run.webhook };
   if (run.trace !== undefined) h.trace = run.trace;
+  if (run.redrives !== undefined) h.redrives = run.redrives;
   return h;
 }
 
@@ -245,7 +250,7 @@ export function createdEvent(run: RunRecord): RunEvent {
 /** Applies a committed patch to a record (used by stores and readers). */
 export function applyPatch(run: RunRecord, patch: RunPatch): void {
   if (patch.run) {
-    for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook"] as const) delete run[k];
+    for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook", "redrives"] as const) delete run[k];
     Object.assign(run, patch.run);
   }
   for (const { index, record } of patch.steps) run.steps[index] = record;

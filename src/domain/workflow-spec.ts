@@ -56,6 +56,12 @@ export interface WorkflowSpec {
   saga: boolean;
   baseUrl?: string;
   requestId?: string;
+  /**
+   * With requestId: the fingerprint of the create request (request-fingerprint.ts),
+   * so that a create reusing the key for a different request is refused. Absent
+   * in runs stored before fingerprints were kept.
+   */
+  requestFingerprint?: string;
 }
 
 /** What a client submitted, after transport decoding and before validation. */

@@ -14,6 +14,9 @@ import { type AttemptOutcome, RENDER_FAILED, terminalFailure } from "../domain/a
 import { type Effects, type MachineOptions, RunMachine, type Work, type WorkKind } from "../domain/run-machine.ts";
 import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord, type RunSummary } from "../domain/run-record.ts";
 import { RunIdGenerator } from "../domain/run-id.ts";
+import { sameRequest } from "../domain/request-fingerprint.ts";
+import { redriveRefusal } from "../domain/redrive.ts";
+import { redeliveryRefusal } from "../domain/webhook-redelivery.ts";
 import { mapResult } from "../domain/map-step.ts";
 import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
@@ -22,7 +25,7 @@ import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
 import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { NoticeSource, OwnershipNotice, RunOwnership } from "../ports/run-ownership.ts";
 import { type AttemptSpan, noopTracer, type RpcSpan, type Tracer } from "../ports/tracing.ts";
-import type { ListRunsQuery, WorkflowStore } from "../ports/workflow-store.ts";
+import { type ListRunsQuery, VersionConflictError, type WorkflowStore } from "../ports/workflow-store.ts";
 
 export class RunNotFoundError extends Error {
   constructor(runId: string) {
@@ -44,6 +47,32 @@ export class RunFinishedError extends Error {
     this.state = state;
   }
 }
+
+/** A create's request_id names a run that was created from a different request. */
+export class IdempotencyKeyReusedError extends Error {
+  readonly runId: string;
+  constructor(runId: string) {
+    super(`request_id was already used for run ${runId}, created from a different request; use a new request_id for a new run`);
+    this.name = "IdempotencyKeyReusedError";
+    this.runId = runId;
+  }
+}
+
+/** RedriveWorkflow or RedeliverWebhook refused: the run is not in a state it applies to. */
+export class RunNotReopenableError extends Error {
+  /** The ErrorInfo reason (redrive.ts, webhook-redelivery.ts). */
+  readonly reason: string;
+  readonly state: string;
+  constructor(refusal: { reason: string; message: string }, state: string) {
+    super(refusal.message);
+    this.name = "RunNotReopenableError";
+    this.reason = refusal.reason;
+    this.state = state;
+  }
+}
+
+/** Compare-and-set attempts of a redrive or redelivery whose run changed meanwhile (e.g. a webhook delivery recorded). */
+const REOPEN_TRIES = 5;
 
 export interface EngineOptions {
   store: WorkflowStore;
@@ -221,7 +250,10 @@ export class Engine {
       if (this.ownership && !this.stopping) this.reload(run.runId);
       throw err;
     }
-    if (!result.created) return result;
+    if (!result.created) {
+      if (!sameRequest(result.run.spec.requestFingerprint, spec.requestFingerprint)) throw new IdempotencyKeyReusedError(result.run.runId);
+      return result;
+    }
     this.feed.publish(spec.workflowId, [first]);
     this.metrics.runCreated(spec.workflowId);
     this.log.info({ runId: run.runId, workflowId: spec.workflowId, steps: spec.steps.length }, "workflow created");
@@ -258,6 +290,9 @@ export class Engine {
     const stored = await this.store.getRun(runId);
     if (!stored) throw new RunNotFoundError(runId);
     if (!isCancellable(stored.state)) throw new RunFinishedError(runId, stored.state);
+    // Redriven here while the store was read: cancel it as driven now.
+    const redriven = this.active.get(runId);
+    if (redriven && redriven !== active && isCancellable(redriven.machine.run.state)) return this.cancel(runId, reason);
     if (!this.ownership) {
       // Unfinished in the store but not driven here (being reloaded): the caller may retry.
       throw new Error(`workflow run "${runId}" is not being driven by this server right now; retry`);
@@ -268,6 +303,64 @@ export class Engine {
       throw new RunFinishedError(runId, now?.state ?? stored.state);
     }
     return this.awaitCancelled(runId);
+  }
+
+  /**
+   * Continues a failed or cancelled run in place (RunMachine.redrive), by
+   * compare-and-set on the stored run: of two redrives at once (on any
+   * replicas) one wins, the other is refused as the run is no longer finished.
+   */
+  redrive(runId: string, extensionMs?: number): Promise<RunRecord> {
+    return this.reopen(runId, redriveRefusal, (m, now) => m.redrive(now, extensionMs));
+  }
+
+  /** Delivers a finished run's webhook again (RunMachine.redeliverWebhook). */
+  redeliverWebhook(runId: string): Promise<RunRecord> {
+    return this.reopen(runId, redeliveryRefusal, (m, now) => m.redeliverWebhook(now));
+  }
+
+  /**
+   * Makes a finished run need driving again: the command runs on the run as
+   * stored, its patch is written with store.reopen (compare-and-set; with
+   * several replicas this one takes the run over), then this engine drives it.
+   */
+  private async reopen(
+    runId: string,
+    refusal: (run: RunRecord) => { reason: string; message: string } | undefined,
+    command: (m: RunMachine, now: number) => Effects,
+  ): Promise<RunRecord> {
+    for (let tries = 1; ; tries++) {
+      const local = this.active.get(runId);
+      if (local && !isTerminal(local.machine.run.state)) {
+        const refused = refusal(local.machine.run);
+        if (refused) throw new RunNotReopenableError(refused, local.machine.run.state);
+      }
+      const run = await this.store.getRun(runId);
+      if (!run) throw new RunNotFoundError(runId);
+      const refused = refusal(run);
+      if (refused) throw new RunNotReopenableError(refused, run.state);
+      const machine = new RunMachine(run, this.machineOptions);
+      const fx = command(machine, this.clock.now());
+      const patch = machine.takePatch();
+      if (!patch) throw new Error(`workflow run "${runId}": nothing to do`);
+      try {
+        await this.store.reopen(patch);
+      } catch (err) {
+        if (err instanceof VersionConflictError && tries < REOPEN_TRIES) continue;
+        throw err;
+      }
+      // What this engine still did for the run's previous outcome (its webhook) is superseded.
+      const old = this.active.get(runId);
+      if (old) {
+        this.finish(old);
+        for (const c of old.inflight.values()) c.abort();
+      }
+      this.feed.publish(run.spec.workflowId, patch.events);
+      const snapshot = structuredClone(machine.run);
+      // Stopping: the run is stored as needing driving; the next start (or another replica) resumes it.
+      if (!this.stopping) this.attach(machine, fx);
+      return snapshot;
+    }
   }
 
   /** Waits until a requested cancel shows in the store (the owner applied it). */
@@ -446,6 +539,15 @@ export class Engine {
 
   private activate(run: RunRecord, first: (m: RunMachine) => Effects): ActiveRun {
     const machine = new RunMachine(run, this.machineOptions);
+    return this.attach(machine, first(machine), false);
+  }
+
+  /**
+   * Drives a machine from here on; `fx` are its first effects, committed by
+   * react() unless `committed` (the caller has written their patch already).
+   */
+  private attach(machine: RunMachine, fx: Effects, committed = true): ActiveRun {
+    const run = machine.run;
     const active: ActiveRun = {
       machine,
       log: undefined,
@@ -463,7 +565,10 @@ export class Engine {
         if (!active.detached) void this.react(active, active.machine.deadlineReached(this.clock.now()));
       }, run.deadlineAt - this.clock.now());
     }
-    void this.react(active, first(machine));
+    if (committed) {
+      if (fx.done) this.finish(active);
+      this.perform(active, fx, performance.now());
+    } else void this.react(active, fx);
     return active;
   }
 
@@ -769,7 +874,9 @@ export class Engine {
   private finish(active: ActiveRun): void {
     active.detached = true;
     this.clearTimers(active);
-    this.active.delete(active.machine.run.runId);
+    const runId = active.machine.run.runId;
+    // A reopened run (redrive) may be driven by a newer ActiveRun already.
+    if (this.active.get(runId) === active) this.active.delete(runId);
   }
 
   private clearTimers(active: ActiveRun): void {

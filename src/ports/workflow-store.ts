@@ -48,6 +48,14 @@ export interface WorkflowStore {
    * and writes nothing.
    */
   commit(patch: RunPatch): Promise<void>;
+  /**
+   * commit() for a patch that makes a finished run need driving again
+   * (RedriveWorkflow, RedeliverWebhook): compare-and-set on version alone.
+   * With a store shared by several replicas this replica becomes the run's
+   * owner in the same write (of replicas reopening one run at once, one
+   * wins), and a cancel request left from before is dropped.
+   */
+  reopen(patch: RunPatch): Promise<void>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   /** Newest first. */
   listRuns(query: ListRunsQuery): Promise<RunRecord[]>;

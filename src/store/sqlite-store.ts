@@ -312,6 +312,11 @@ export class SqliteWorkflowStore implements WorkflowStore {
     return new Promise((resolve, reject) => this.enqueue({ kind: "patch", patch, resolve, reject }));
   }
 
+  /** One process owns the store: a compare-and-set commit is all a reopen needs. */
+  reopen(patch: RunPatch): Promise<void> {
+    return this.commit(patch);
+  }
+
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const row = this.stmt.getRun.get(runId) as RunRow | undefined;
     return row && this.toRecord(row);
@@ -371,8 +376,9 @@ export class SqliteWorkflowStore implements WorkflowStore {
       if (r.step_id !== null) e.stepId = r.step_id as string;
       if (r.attempt !== null) e.attempt = r.attempt as number;
       if (r.data !== null) {
-        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue; item?: number };
+        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue; item?: number; redriven?: true };
         if (data.error !== undefined) e.error = data.error;
+        if (data.redriven === true) e.redriven = true;
         if (data.item !== undefined) e.item = data.item;
         if ("result" in data) e.result = data.result as JsonValue;
       }
@@ -495,8 +501,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
 
   private insertEvent(e: RunEvent): void {
     const data =
-      e.error !== undefined || e.result !== undefined || e.item !== undefined
-        ? JSON.stringify({ error: e.error, result: e.result, item: e.item })
+      e.error !== undefined || e.result !== undefined || e.item !== undefined || e.redriven
+        ? JSON.stringify({ error: e.error, result: e.result, item: e.item, redriven: e.redriven })
         : null;
     this.stmt.insertEvent.run(e.runId, e.seq, e.at, e.kind, e.stepId ?? null, e.from, e.to, e.attempt ?? null, data);
   }

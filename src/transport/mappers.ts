@@ -346,6 +346,7 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
         $typeName: "weft.v1.RunTransition",
         fromState: e.from ? RUN_STATE_TO_PROTO[e.from as RunState] : PbWorkflowState.UNSPECIFIED,
         toState: RUN_STATE_TO_PROTO[e.to as RunState],
+        redriven: e.redriven === true,
       },
     };
   } else if (e.kind === "step" || e.kind === "item") {

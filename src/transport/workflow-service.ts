@@ -1,6 +1,6 @@
 // weft.v1.WorkflowService over Connect, gRPC and gRPC-Web.
-import { toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { toBinary, toJson } from "@bufbuild/protobuf";
+import { durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import {
@@ -18,6 +18,10 @@ import {
   type ListWorkflowEventsResponse,
   type ListWorkflowsRequest,
   type ListWorkflowsResponse,
+  type RedeliverWebhookRequest,
+  type RedeliverWebhookResponse,
+  type RedriveWorkflowRequest,
+  type RedriveWorkflowResponse,
   type WatchWorkflowRequest,
   type WatchWorkflowResponse,
   type WatchWorkflowsRequest,
@@ -30,13 +34,15 @@ import {
 } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { compileWorkflow, formatViolations } from "../domain/compile-workflow.ts";
 import { FIELD_LIMITS, isRunId, PAGE_BYTE_BUDGET, quoteInput, tooLong } from "../domain/field-limits.ts";
-import { isTerminal as isTerminalState, type RunEvent, type RunState } from "../domain/run-record.ts";
+import { isTerminal as isTerminalState, type RunEvent, type RunRecord, type RunState } from "../domain/run-record.ts";
 import { SeenEvents } from "../domain/seen-events.ts";
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
-import { type Engine, RunFinishedError, RunNotFoundError } from "../engine/engine.ts";
+import { type Engine, IdempotencyKeyReusedError, RunFinishedError, RunNotFoundError, RunNotReopenableError } from "../engine/engine.ts";
+import { MAX_DEADLINE_EXTENSION_MS } from "../domain/redrive.ts";
+import { requestFingerprint } from "../domain/request-fingerprint.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
 import { noopTracer, type Tracer } from "../ports/tracing.ts";
-import { type ListRunsQuery, StoreUnavailableError } from "../ports/workflow-store.ts";
+import { type ListRunsQuery, StoreUnavailableError, VersionConflictError } from "../ports/workflow-store.ts";
 import { EventQueue, TIMEOUT } from "./event-queue.ts";
 import {
   basicWorkflowToProto,
@@ -223,6 +229,8 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     this.watchWorkflows = streaming(this.watchWorkflows.bind(this));
     this.listWorkflowEvents = unary(this.listWorkflowEvents.bind(this));
     this.listStepItems = unary(this.listStepItems.bind(this));
+    this.redriveWorkflow = unary(this.redriveWorkflow.bind(this));
+    this.redeliverWebhook = unary(this.redeliverWebhook.bind(this));
   }
 
   /** Ends every open stream (server shutdown). */
@@ -244,7 +252,18 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
       const bytes = toBinary(CreateWorkflowRequestSchema, req).byteLength;
       const compiled = compileWorkflow(workflowInput(req), this.limits, bytes);
       if (!compiled.ok) throw invalidArgument(compiled.violations);
-      const { run, created } = await this.engine.create(compiled.spec, rpc);
+      const spec = compiled.spec;
+      if (spec.requestId !== undefined) spec.requestFingerprint = requestFingerprint(toJson(CreateWorkflowRequestSchema, req));
+      let result: Awaited<ReturnType<Engine["create"]>>;
+      try {
+        result = await this.engine.create(spec, rpc);
+      } catch (err) {
+        if (err instanceof IdempotencyKeyReusedError) {
+          throw withInfo(err.message, Code.AlreadyExists, "IDEMPOTENCY_KEY_REUSED", { run_id: err.runId });
+        }
+        throw err;
+      }
+      const { run, created } = result;
       rpc?.end({ runId: run.runId });
       return { $typeName: "weft.v1.CreateWorkflowResponse", workflow: workflowToProto(run), deduplicated: !created };
     } catch (err) {
@@ -339,6 +358,43 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     }
   }
 
+  // ---- recovering runs ----------------------------------------------------------
+
+  async redriveWorkflow(req: RedriveWorkflowRequest): Promise<RedriveWorkflowResponse> {
+    const violations: FieldViolation[] = [];
+    checkRunId(req.id, violations);
+    let extensionMs: number | undefined;
+    if (req.deadlineExtension !== undefined) {
+      const ms = durationMs(req.deadlineExtension);
+      if (!(Number.isFinite(ms) && ms >= 1000 && ms <= MAX_DEADLINE_EXTENSION_MS)) {
+        violations.push({ field: "deadline_extension", description: `must be between 1s and ${MAX_DEADLINE_EXTENSION_MS / 1000}s` });
+      } else extensionMs = ms;
+    }
+    if (violations.length > 0) throw invalidArgument(violations);
+    const run = await this.reopening(req.id, () => this.engine.redrive(req.id, extensionMs));
+    return { $typeName: "weft.v1.RedriveWorkflowResponse", workflow: workflowToProto(run) };
+  }
+
+  async redeliverWebhook(req: RedeliverWebhookRequest): Promise<RedeliverWebhookResponse> {
+    requireRunId(req.id);
+    const run = await this.reopening(req.id, () => this.engine.redeliverWebhook(req.id));
+    return { $typeName: "weft.v1.RedeliverWebhookResponse", workflow: workflowToProto(run) };
+  }
+
+  /** A redrive or redelivery, its refusals as NOT_FOUND / FAILED_PRECONDITION with an ErrorInfo reason. */
+  private async reopening(id: string, fn: () => Promise<RunRecord>): Promise<RunRecord> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof RunNotFoundError) throw runNotFound(id);
+      if (err instanceof RunNotReopenableError) throw withInfo(err.message, Code.FailedPrecondition, err.reason, { id, state: err.state });
+      if (err instanceof VersionConflictError) {
+        throw withInfo(`workflow run ${quoteInput(id)} kept changing while this was applied; retry`, Code.Aborted, "RUN_CHANGED", { id });
+      }
+      throw err;
+    }
+  }
+
   // ---- streams and history ----------------------------------------------------
 
   async *watchWorkflow(req: WatchWorkflowRequest, ctx: HandlerContext): AsyncGenerator<WatchWorkflowResponse> {
@@ -379,7 +435,8 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
       if (!finished) {
         for await (const e of catchUp(this.engine, Number.MAX_SAFE_INTEGER)) {
           yield event(e);
-          if (isTerminalRunEvent(e)) {
+          // A terminal transition that a redrive followed (the run read above went on) does not end the watch.
+          if (isTerminalRunEvent(e) && e.seq >= run.lastSeq) {
             finished = true;
             break;
           }

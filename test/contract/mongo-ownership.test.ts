@@ -136,6 +136,55 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
     expect(await b.requestCancel(run.runId, "again")).toBe(false);
   });
 
+  test("reopen (redrive) on another replica takes the finished run over, drops an old cancel request, and keeps the last outbox", async () => {
+    const [a, b] = await replicas(2, 60_000);
+    await Promise.all([a.renewLease(), b.renewLease()]);
+    const { run, machine } = await started(a);
+    expect(await b.requestCancel(run.runId, "stop it")).toBe(true);
+    machine.cancel(Date.now(), "cancelled: stop it");
+    const last = machine.takePatch()!;
+    // a's last commit is written but its events are not copied yet (as if a died right after it).
+    await a.runs.updateOne(
+      { _id: run.runId },
+      {
+        $set: {
+          version: last.version,
+          lastSeq: last.lastSeq,
+          header: last.run,
+          state: "cancelled",
+          driving: false,
+          copyPending: true,
+          outbox: last.events.map((e) => eventToDoc(e, "ownership", new Date())),
+          ...Object.fromEntries(last.steps.map(({ index, record }) => [`steps.${index}`, record])),
+        },
+      },
+    );
+    const stored = (await b.getRun(run.runId))!;
+    const redriven = new RunMachine(structuredClone(stored));
+    redriven.redrive(Date.now());
+    const patch = redriven.takePatch()!;
+    // The old owner cannot reopen with a stale version; b can, and owns the run then.
+    await b.reopen(patch);
+    const doc = (await b.runs.findOne({ _id: run.runId }))!;
+    expect(doc).toMatchObject({ owner: b.replicaId, state: "running", driving: true });
+    expect(doc.cancelRequest).toBeUndefined();
+    expect(doc.copyPending).toBeUndefined();
+    expect(await b.cancelRequests()).toEqual([]);
+    // Every event is there, in order, the cancelled outbox included.
+    await until(async () => (await b.events.countDocuments({ runId: run.runId })) === patch.lastSeq, "every event to be copied");
+    const events = await b.listEvents(run.runId, 0, 100);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: patch.lastSeq }, (_, i) => i + 1));
+    // a, the old owner, can no longer commit to it.
+    const stale = new RunMachine(structuredClone(stored));
+    stale.redrive(Date.now());
+    await expect(a.reopen(stale.takePatch()!)).rejects.toBeInstanceOf(VersionConflictError);
+    redriven.attemptSucceeded(0, machine.run.steps[0].attempts + 1, 1, Date.now());
+    const next = redriven.takePatch()!;
+    await expect(a.commit(next)).rejects.toBeInstanceOf(VersionConflictError);
+    await b.commit(next);
+    expect((await a.getRun(run.runId))!.steps[0]).toMatchObject({ state: "completed", attempts: 2 });
+  });
+
   test("events a replica committed but did not copy before dying are read from the outbox and copied by the next owner", async () => {
     const [a, b] = await replicas(2, 60_000);
     await a.renewLease();

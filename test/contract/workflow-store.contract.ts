@@ -186,6 +186,33 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       expect(active).not.toContain(done.runId);
     });
 
+    test("reopen (redrive) is compare-and-set on version: the run needs driving again, its events go on; a stale one writes nothing", async () => {
+      const run = newRun();
+      await create(h.store, run);
+      const m = new RunMachine(run);
+      m.start(1);
+      m.cancel(2, "test");
+      await h.store.commit(m.takePatch()!);
+      const stored = (await h.store.getRun(run.runId))!;
+      const a = new RunMachine(structuredClone(stored));
+      const b = new RunMachine(structuredClone(stored));
+      a.redrive(3);
+      b.redrive(3);
+      const [pa, pb] = [a.takePatch()!, b.takePatch()!];
+      const results = await Promise.allSettled([h.store.reopen(pa), h.store.reopen(pb)]);
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+      expect(rejected.reason).toBeInstanceOf(VersionConflictError);
+      const after = (await h.store.getRun(run.runId))!;
+      expect(after).toMatchObject({ state: "running", redrives: 1, version: stored.version + 1 });
+      expect((await h.store.listActiveRuns()).map((r) => r.runId)).toContain(run.runId);
+      const events = await h.store.listEvents(run.runId, stored.lastSeq, 100);
+      expect(events[0]).toMatchObject({ seq: stored.lastSeq + 1, kind: "run", from: "cancelled", to: "running", redriven: true });
+      expect(events.map((e) => e.seq)).toEqual(pa.events.map((e) => e.seq));
+      h.store = await h.reopen();
+      expect((await h.store.listEvents(run.runId, stored.lastSeq, 1))[0].redriven).toBe(true);
+    });
+
     test("a run's trace context is kept through commits, in every read, and after the store is reopened", async () => {
       const run = newRun();
       run.trace = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", parentSpanId: "b7ad6b7169203331", sampled: true, traceState: "vendor=abc" };

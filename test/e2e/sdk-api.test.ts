@@ -82,7 +82,7 @@ function platformFor(t: TransportName, extra: Partial<PlatformOptions> = {}): Pl
 describe.each(TRANSPORTS)("SDK over %s", (t) => {
   test("create returns the run; getStatus has the documented fields, lowercase states, seconds and Dates", async () => {
     const platform = platformFor(t);
-    const created = await platform.workflows.create({
+    const input: Parameters<Platform["workflows"]["create"]>[0] = {
       id: `shape-${t}`,
       steps: [
         { id: "first", url: "/shape/first", timeout: 2.5, retries: { maxAttempts: 2, backoff: "linear", initialInterval: 0.25, maxInterval: 3 } },
@@ -92,14 +92,17 @@ describe.each(TRANSPORTS)("SDK over %s", (t) => {
       context: { orderId: "order_1", at: new Date("2026-01-02T03:04:05.000Z"), skip: undefined },
       timeout: 120,
       requestId: `shape-${t}-1`,
-    });
+    };
+    const created = await platform.workflows.create(input);
     expect(created.id).toMatch(/^wf_/);
     expect(created.workflowId).toBe(`shape-${t}`);
     expect(created.deduplicated).toBe(false);
     expect(["pending", "running"]).toContain(created.state);
-    // The same requestId returns the same run.
-    const again = await platform.workflows.create({ id: `shape-${t}`, steps: [{ id: "x", url: "/x" }], requestId: `shape-${t}-1` });
+    // The same request again returns the same run; the requestId with another request is refused.
+    const again = await platform.workflows.create(input);
     expect([again.id, again.deduplicated]).toEqual([created.id, true]);
+    const reused = await rejection(platform.workflows.create({ id: `shape-${t}`, steps: [{ id: "x", url: "/x" }], requestId: `shape-${t}-1` }));
+    expect([reused.code, reused.reason, reused.metadata?.run_id]).toEqual(["already_exists", "IDEMPOTENCY_KEY_REUSED", created.id]);
 
     const { status } = await settle(platform, created.id);
     expect(Object.keys(status).sort()).toEqual([...STATUS_KEYS].sort());

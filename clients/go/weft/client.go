@@ -12,12 +12,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	weftv1 "github.com/weftflow/weft/clients/go/gen/weft/v1"
 )
@@ -82,6 +84,33 @@ func (c *Client) CreateWorkflow(ctx context.Context, req *weftv1.CreateWorkflowR
 // GetWorkflow returns a run's status (codes.NotFound for an unknown id).
 func (c *Client) GetWorkflow(ctx context.Context, runID string, opts ...grpc.CallOption) (*weftv1.Workflow, error) {
 	res, err := c.Service.GetWorkflow(ctx, &weftv1.GetWorkflowRequest{Id: runID}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return res.GetWorkflow(), nil
+}
+
+// Redrive continues a failed (or timed out) or cancelled run in place:
+// completed steps keep their results, the others run again
+// (codes.FailedPrecondition if the run has not finished, completed, or is a
+// saga whose compensations have run). The deadline moves by extension; 0
+// means the run's timeout.
+func (c *Client) Redrive(ctx context.Context, runID string, extension time.Duration, opts ...grpc.CallOption) (*weftv1.Workflow, error) {
+	req := &weftv1.RedriveWorkflowRequest{Id: runID}
+	if extension > 0 {
+		req.DeadlineExtension = durationpb.New(extension)
+	}
+	res, err := c.Service.RedriveWorkflow(ctx, req, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return res.GetWorkflow(), nil
+}
+
+// RedeliverWebhook delivers a finished run's on_complete / on_error webhook
+// again (one that failed, or was delivered).
+func (c *Client) RedeliverWebhook(ctx context.Context, runID string, opts ...grpc.CallOption) (*weftv1.Workflow, error) {
+	res, err := c.Service.RedeliverWebhook(ctx, &weftv1.RedeliverWebhookRequest{Id: runID}, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -677,3 +677,78 @@ func TestAPIKeyCleartextOnlyToLoopback(t *testing.T) {
 		t.Fatalf("a malformed key: want an error that does not quote it, got %v", err)
 	}
 }
+
+// A run that failed at its second step is redriven once the handler is fixed:
+// the first step is not called again, the second runs with attempt 2.
+func TestRedriveAfterTheHandlerIsFixed(t *testing.T) {
+	ctx := testContext(t)
+	client := dial(t)
+	h := newHandlers(t)
+	var mu sync.Mutex
+	fixed := false
+	h.on("/api/jobs/first", func(*weft.StepRequest, *http.Request) weft.StepResponse { return weft.Success("one") })
+	h.on("/api/jobs/second", func(*weft.StepRequest, *http.Request) weft.StepResponse {
+		mu.Lock()
+		defer mu.Unlock()
+		if !fixed {
+			return weft.PermanentFailure("bug")
+		}
+		return weft.Success("two")
+	})
+	run, err := client.CreateWorkflow(ctx, &weftv1.CreateWorkflowRequest{
+		Id: "go-redrive",
+		Steps: []*weftv1.StepDefinition{
+			{Id: "first", Url: h.url("/api/jobs/first")},
+			{Id: "second", Url: h.url("/api/jobs/second"), DependsOn: []string{"first"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := func() weftv1.WorkflowState {
+		var state weftv1.WorkflowState
+		if err := client.Watch(ctx, run.GetId(), 0, func(m *weftv1.WatchWorkflowResponse) error {
+			if s := m.GetSnapshot(); s != nil {
+				state = s.GetState()
+			}
+			if e := m.GetEvent().GetRun(); e != nil {
+				state = e.GetToState()
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("Watch: %v", err)
+		}
+		return state
+	}
+	if s := final(); s != weftv1.WorkflowState_WORKFLOW_STATE_FAILED {
+		t.Fatalf("first outcome %v", s)
+	}
+	mu.Lock()
+	fixed = true
+	mu.Unlock()
+	redriven, err := client.Redrive(ctx, run.GetId(), time.Hour)
+	if err != nil {
+		t.Fatalf("Redrive: %v", err)
+	}
+	if redriven.GetState() != weftv1.WorkflowState_WORKFLOW_STATE_RUNNING {
+		t.Fatalf("redriven state %v", redriven.GetState())
+	}
+	if s := final(); s != weftv1.WorkflowState_WORKFLOW_STATE_COMPLETED {
+		t.Fatalf("outcome after the redrive %v", s)
+	}
+	counts := map[string][]int{}
+	for _, c := range h.callsFor(run.GetId()) {
+		counts[c.path] = append(counts[c.path], c.req.Attempt)
+	}
+	if !reflect.DeepEqual(counts, map[string][]int{"/api/jobs/first": {1}, "/api/jobs/second": {1, 2}}) {
+		t.Errorf("calls (path: attempts) %v", counts)
+	}
+	_, err = client.Redrive(ctx, run.GetId(), 0)
+	if status.Code(err) != codes.FailedPrecondition || weft.ErrorReason(err) != "RUN_COMPLETED" {
+		t.Errorf("second redrive: %v (reason %q)", err, weft.ErrorReason(err))
+	}
+	_, err = client.RedeliverWebhook(ctx, run.GetId())
+	if status.Code(err) != codes.FailedPrecondition || weft.ErrorReason(err) != "NO_WEBHOOK" {
+		t.Errorf("redeliver without a webhook: %v (reason %q)", err, weft.ErrorReason(err))
+	}
+}

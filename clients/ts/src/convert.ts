@@ -426,6 +426,7 @@ export function toWatchEvent(e: WorkflowEvent): WatchEvent | undefined {
     error: toErrorDetail(e.error),
     result: json(e.result),
     ...(t.case === "item" ? { item: e.itemIndex } : {}),
+    ...(t.case === "run" && t.value.redriven ? { redriven: true } : {}),
   };
 }
 

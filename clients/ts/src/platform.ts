@@ -17,7 +17,6 @@
 import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import {
-  isTerminalEvent,
   TERMINAL_STATES,
   toCreateRequest,
   toWatchEvent,
@@ -92,6 +91,14 @@ export interface WorkflowsApi {
   cancel(id: string, reason?: string): Promise<WorkflowStatus>;
   /** One page of runs, newest first. */
   list(options?: ListWorkflowsOptions): Promise<WorkflowPage>;
+  /**
+   * Continues a failed (or timed out) or cancelled run in place: completed
+   * steps keep their results, the others run again. The deadline moves by
+   * `deadlineExtensionMs` (default: the run's timeout). Returns the run, running again.
+   */
+  redrive(id: string, options?: { deadlineExtensionMs?: number | undefined }): Promise<WorkflowStatus>;
+  /** Delivers a finished run's on_complete / on_error webhook again (one that failed, or was delivered). */
+  redeliverWebhook(id: string): Promise<WorkflowStatus>;
   /**
    * Streams a run: a snapshot, then every transition in order; ends after the
    * run's terminal transition. Leaving the loop early cancels the stream.
@@ -253,6 +260,18 @@ function lazyPlatform(getOptions: () => PlatformOptions): { platform: Platform; 
       const res = await call(() => client.cancelWorkflow({ id, reason: reason ?? "" }, callOptions));
       return toWorkflowStatus(res.workflow!);
     },
+    async redrive(id, opts = {}) {
+      const { client, callOptions } = unary();
+      const ms = opts.deadlineExtensionMs;
+      const deadlineExtension = ms === undefined ? undefined : { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) };
+      const res = await call(() => client.redriveWorkflow({ id, deadlineExtension }, callOptions));
+      return toWorkflowStatus(res.workflow!);
+    },
+    async redeliverWebhook(id) {
+      const { client, callOptions } = unary();
+      const res = await call(() => client.redeliverWebhook({ id }, callOptions));
+      return toWorkflowStatus(res.workflow!);
+    },
     async list(opts = {}) {
       const { client, callOptions } = unary();
       const res = await call(() =>
@@ -324,7 +343,8 @@ async function* watchRun(
         if (!event) continue;
         lastSeen = Math.max(lastSeen, event.sequence);
         yield event;
-        if (isTerminalEvent(event)) return;
+        // The server ends the stream after the run's terminal transition; one that a
+        // redrive followed (a watch resumed from before it) is not the end.
       }
       // Heartbeats only keep the connection open.
     }

@@ -256,6 +256,8 @@ export interface WatchEvent {
   result: JsonValue | undefined;
   /** Item events: the item's index in the map step's for_each array. */
   item?: number | undefined;
+  /** Run events: true on the transition a redrive made ('failed' or 'cancelled' → 'running'). */
+  redriven?: boolean | undefined;
 }
 
 export type WatchMessage = WatchSnapshot | WatchEvent;

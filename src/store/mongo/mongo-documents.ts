@@ -106,6 +106,7 @@ export function eventToDoc(e: RunEvent, workflowId: string, ts: Date): EventDoc 
   if (e.item !== undefined) doc.item = e.item;
   if (e.error !== undefined) doc.error = e.error;
   if (e.result !== undefined) doc.resultJson = JSON.stringify(e.result);
+  if (e.redriven) doc.redriven = true;
   return doc;
 }
 
@@ -116,6 +117,7 @@ export function eventFromDoc(doc: EventDoc): RunEvent {
   if (doc.item !== undefined && doc.item !== null) e.item = doc.item;
   if (doc.error !== undefined && doc.error !== null) e.error = doc.error;
   if (doc.resultJson !== undefined && doc.resultJson !== null) e.result = JSON.parse(doc.resultJson) as JsonValue;
+  if (doc.redriven === true) e.redriven = true;
   return e;
 }
 

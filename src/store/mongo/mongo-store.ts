@@ -108,6 +108,26 @@ function listFilter(query: ListRunsQuery): Record<string, unknown> {
   return filter;
 }
 
+/** The $set of a commit: the run's new version, header, changed steps and items, and the commit's events as the outbox. */
+function patchSet(patch: RunPatch, outbox: EventDoc[]): Record<string, unknown> {
+  const set: Record<string, unknown> = { version: patch.version, lastSeq: patch.lastSeq, outbox };
+  if (patch.run) {
+    set.header = patch.run;
+    set.state = patch.run.state;
+    set.driving = needsDriving(patch.run);
+    if (!set.driving) set.copyPending = true;
+  }
+  for (const { index, record } of patch.steps) set[`steps.${index}`] = stepToDoc(record);
+  // Map steps' items: the list once, then one path per changed item (not the whole list).
+  const lists = new Set<number>();
+  for (const { step, records } of patch.itemLists ?? []) {
+    lists.add(step);
+    set[`items.${step}`] = records.map(itemToDoc);
+  }
+  for (const { step, index, record } of patch.items ?? []) if (!lists.has(step)) set[`items.${step}.${index}`] = itemToDoc(record);
+  return set;
+}
+
 export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
   readonly client: MongoClient;
   readonly db: Db;
@@ -219,21 +239,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
   }
 
   private async write(patch: RunPatch, outbox: EventDoc[]): Promise<void> {
-    const set: Record<string, unknown> = { version: patch.version, lastSeq: patch.lastSeq, outbox };
-    if (patch.run) {
-      set.header = patch.run;
-      set.state = patch.run.state;
-      set.driving = needsDriving(patch.run);
-      if (!set.driving) set.copyPending = true;
-    }
-    for (const { index, record } of patch.steps) set[`steps.${index}`] = stepToDoc(record);
-    // Map steps' items: the list once, then one path per changed item (not the whole list).
-    const lists = new Set<number>();
-    for (const { step, records } of patch.itemLists ?? []) {
-      lists.add(step);
-      set[`items.${step}`] = records.map(itemToDoc);
-    }
-    for (const { step, index, record } of patch.items ?? []) if (!lists.has(step)) set[`items.${step}.${index}`] = itemToDoc(record);
+    const set = patchSet(patch, outbox);
     const res = await this.runs.updateOne(
       { _id: patch.runId, version: patch.expectedVersion, owner: this.id },
       { $set: set },
@@ -242,6 +248,44 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
     const now = await this.runs.findOne({ _id: patch.runId }, { projection: { version: 1, owner: 1 } });
     const detail = now && now.owner !== this.id ? `driven by ${now.owner ?? "no replica"}, not ${this.id}` : undefined;
     throw new VersionConflictError(patch.runId, patch.expectedVersion, now?.version, detail);
+  }
+
+  reopen(patch: RunPatch): Promise<void> {
+    const ts = new Date();
+    const docs = patch.events.map((e) => eventToDoc(e, patch.workflowId, ts));
+    const previous = this.copied.get(patch.runId) ?? Promise.resolve();
+    const written = previous.then(() => this.writeReopen(patch, docs));
+    this.track(
+      patch.runId,
+      written.then(
+        () => this.copy(docs),
+        () => {},
+      ),
+    );
+    return mapped(written);
+  }
+
+  /**
+   * Compare-and-set on version alone, taking the run over: the run is finished,
+   * so no replica drives its steps (one still delivering its webhook finds its
+   * next commit refused and lets go).
+   */
+  private async writeReopen(patch: RunPatch, outbox: EventDoc[]): Promise<void> {
+    // The outbox this write replaces may not be in the events collection yet (its writer may have died).
+    const before = await this.runs.findOne({ _id: patch.runId, version: patch.expectedVersion }, { projection: { outbox: 1 } });
+    if (before) await this.copy(before.outbox ?? []);
+    const set = patchSet(patch, outbox);
+    set.owner = this.id;
+    delete set.copyPending;
+    const res = before
+      ? await this.runs.updateOne(
+          { _id: patch.runId, version: patch.expectedVersion },
+          { $set: set, $unset: { cancelRequest: "", copyPending: "" } },
+        )
+      : { matchedCount: 0 };
+    if (res.matchedCount === 1) return;
+    const now = await this.runs.findOne({ _id: patch.runId }, { projection: { version: 1 } });
+    throw new VersionConflictError(patch.runId, patch.expectedVersion, now?.version);
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

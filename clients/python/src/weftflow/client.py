@@ -190,6 +190,24 @@ class Client:
         )
         return res.workflow
 
+    def redrive(self, id: str, deadline_extension_seconds: float | None = None) -> pb.Workflow:
+        """Continue a failed (or timed out) or cancelled run in place: completed steps keep
+        their results, the others run again (``FAILED_PRECONDITION`` if the run has not
+        finished, completed, or is a saga whose compensations have run). The deadline moves
+        by ``deadline_extension_seconds`` (default: the run's timeout)."""
+        req = pb.RedriveWorkflowRequest(id=id)
+        if deadline_extension_seconds is not None:
+            req.deadline_extension.FromMilliseconds(round(deadline_extension_seconds * 1000))
+        res: pb.RedriveWorkflowResponse = self._stub.RedriveWorkflow(req, timeout=self._timeout, metadata=self._md())
+        return res.workflow
+
+    def redeliver_webhook(self, id: str) -> pb.Workflow:
+        """Deliver a finished run's on_complete / on_error webhook again (one that failed, or was delivered)."""
+        res: pb.RedeliverWebhookResponse = self._stub.RedeliverWebhook(
+            pb.RedeliverWebhookRequest(id=id), timeout=self._timeout, metadata=self._md()
+        )
+        return res.workflow
+
     def list_workflows(
         self,
         *,

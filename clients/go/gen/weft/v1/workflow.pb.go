@@ -1787,9 +1787,11 @@ func (*WorkflowEvent_Compensation) isWorkflowEvent_Transition() {}
 func (*WorkflowEvent_Item) isWorkflowEvent_Transition() {}
 
 type RunTransition struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	FromState     WorkflowState          `protobuf:"varint,1,opt,name=from_state,json=fromState,proto3,enum=weft.v1.WorkflowState" json:"from_state,omitempty"`
-	ToState       WorkflowState          `protobuf:"varint,2,opt,name=to_state,json=toState,proto3,enum=weft.v1.WorkflowState" json:"to_state,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	FromState WorkflowState          `protobuf:"varint,1,opt,name=from_state,json=fromState,proto3,enum=weft.v1.WorkflowState" json:"from_state,omitempty"`
+	ToState   WorkflowState          `protobuf:"varint,2,opt,name=to_state,json=toState,proto3,enum=weft.v1.WorkflowState" json:"to_state,omitempty"`
+	// Set on the transition RedriveWorkflow made (FAILED or CANCELLED → RUNNING).
+	Redriven      bool `protobuf:"varint,3,opt,name=redriven,proto3" json:"redriven,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1836,6 +1838,13 @@ func (x *RunTransition) GetToState() WorkflowState {
 		return x.ToState
 	}
 	return WorkflowState_WORKFLOW_STATE_UNSPECIFIED
+}
+
+func (x *RunTransition) GetRedriven() bool {
+	if x != nil {
+		return x.Redriven
+	}
+	return false
 }
 
 type StepTransition struct {
@@ -2005,8 +2014,9 @@ type CreateWorkflowRequest struct {
 	Saga bool `protobuf:"varint,7,opt,name=saga,proto3" json:"saga,omitempty"`
 	// Base for step URLs that are paths, e.g. "https://myapp.com".
 	BaseUrl string `protobuf:"bytes,8,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
-	// Idempotency key: a repeated create with the same key returns the
-	// original run instead of starting another.
+	// Idempotency key: a repeated create with the same key and the same request
+	// returns the original run instead of starting another; the same key with a
+	// different request is ALREADY_EXISTS (reason IDEMPOTENCY_KEY_REUSED).
 	RequestId     string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3014,6 +3024,196 @@ func (x *ListStepItemsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type RedriveWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…").
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// How much later the run's deadline becomes, counted from the later of the
+	// old deadline and now (1 s .. 366 days); unset means the run's timeout.
+	DeadlineExtension *durationpb.Duration `protobuf:"bytes,2,opt,name=deadline_extension,json=deadlineExtension,proto3" json:"deadline_extension,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *RedriveWorkflowRequest) Reset() {
+	*x = RedriveWorkflowRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedriveWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedriveWorkflowRequest) ProtoMessage() {}
+
+func (x *RedriveWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedriveWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*RedriveWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RedriveWorkflowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RedriveWorkflowRequest) GetDeadlineExtension() *durationpb.Duration {
+	if x != nil {
+		return x.DeadlineExtension
+	}
+	return nil
+}
+
+type RedriveWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run, RUNNING again.
+	Workflow      *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedriveWorkflowResponse) Reset() {
+	*x = RedriveWorkflowResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedriveWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedriveWorkflowResponse) ProtoMessage() {}
+
+func (x *RedriveWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedriveWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*RedriveWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *RedriveWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+type RedeliverWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…").
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverWebhookRequest) Reset() {
+	*x = RedeliverWebhookRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverWebhookRequest) ProtoMessage() {}
+
+func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverWebhookRequest.ProtoReflect.Descriptor instead.
+func (*RedeliverWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *RedeliverWebhookRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RedeliverWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run, its webhook PENDING (or DELIVERING) again.
+	Workflow      *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverWebhookResponse) Reset() {
+	*x = RedeliverWebhookResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverWebhookResponse) ProtoMessage() {}
+
+func (x *RedeliverWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverWebhookResponse.ProtoReflect.Descriptor instead.
+func (*RedeliverWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RedeliverWebhookResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
 var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
@@ -3163,11 +3363,12 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\n" +
 	"item_index\x18\r \x01(\x05R\titemIndexB\f\n" +
 	"\n" +
-	"transition\"y\n" +
+	"transition\"\x95\x01\n" +
 	"\rRunTransition\x125\n" +
 	"\n" +
 	"from_state\x18\x01 \x01(\x0e2\x16.weft.v1.WorkflowStateR\tfromState\x121\n" +
-	"\bto_state\x18\x02 \x01(\x0e2\x16.weft.v1.WorkflowStateR\atoState\"r\n" +
+	"\bto_state\x18\x02 \x01(\x0e2\x16.weft.v1.WorkflowStateR\atoState\x12\x1a\n" +
+	"\bredriven\x18\x03 \x01(\bR\bredriven\"r\n" +
 	"\x0eStepTransition\x121\n" +
 	"\n" +
 	"from_state\x18\x01 \x01(\x0e2\x12.weft.v1.StepStateR\tfromState\x12-\n" +
@@ -3245,7 +3446,16 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"j\n" +
 	"\x15ListStepItemsResponse\x12)\n" +
 	"\x05items\x18\x01 \x03(\v2\x13.weft.v1.ItemStatusR\x05items\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*b\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"r\n" +
+	"\x16RedriveWorkflowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12H\n" +
+	"\x12deadline_extension\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11deadlineExtension\"H\n" +
+	"\x17RedriveWorkflowResponse\x12-\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\")\n" +
+	"\x17RedeliverWebhookRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"I\n" +
+	"\x18RedeliverWebhookResponse\x12-\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow*b\n" +
 	"\aBackoff\x12\x17\n" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BACKOFF_EXPONENTIAL\x10\x01\x12\x12\n" +
@@ -3285,7 +3495,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\fWorkflowView\x12\x1d\n" +
 	"\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12WORKFLOW_VIEW_FULL\x10\x022\xc5\x05\n" +
+	"\x12WORKFLOW_VIEW_FULL\x10\x022\xf4\x06\n" +
 	"\x0fWorkflowService\x12Q\n" +
 	"\x0eCreateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\x12M\n" +
 	"\vGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"\x03\x90\x02\x01\x12S\n" +
@@ -3294,7 +3504,9 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\rWatchWorkflow\x12\x1d.weft.v1.WatchWorkflowRequest\x1a\x1e.weft.v1.WatchWorkflowResponse\"\x03\x90\x02\x010\x01\x12X\n" +
 	"\x0eWatchWorkflows\x12\x1e.weft.v1.WatchWorkflowsRequest\x1a\x1f.weft.v1.WatchWorkflowsResponse\"\x03\x90\x02\x010\x01\x12b\n" +
 	"\x12ListWorkflowEvents\x12\".weft.v1.ListWorkflowEventsRequest\x1a#.weft.v1.ListWorkflowEventsResponse\"\x03\x90\x02\x01\x12S\n" +
-	"\rListStepItems\x12\x1d.weft.v1.ListStepItemsRequest\x1a\x1e.weft.v1.ListStepItemsResponse\"\x03\x90\x02\x01B\x91\x01\n" +
+	"\rListStepItems\x12\x1d.weft.v1.ListStepItemsRequest\x1a\x1e.weft.v1.ListStepItemsResponse\"\x03\x90\x02\x01\x12T\n" +
+	"\x0fRedriveWorkflow\x12\x1f.weft.v1.RedriveWorkflowRequest\x1a .weft.v1.RedriveWorkflowResponse\x12W\n" +
+	"\x10RedeliverWebhook\x12 .weft.v1.RedeliverWebhookRequest\x1a!.weft.v1.RedeliverWebhookResponseB\x91\x01\n" +
 	"\vcom.weft.v1B\rWorkflowProtoP\x01Z6github.com/weftflow/weft/clients/go/gen/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
 
 var (
@@ -3310,7 +3522,7 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
 	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
@@ -3348,76 +3560,80 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(*ListWorkflowEventsResponse)(nil), // 33: weft.v1.ListWorkflowEventsResponse
 	(*ListStepItemsRequest)(nil),       // 34: weft.v1.ListStepItemsRequest
 	(*ListStepItemsResponse)(nil),      // 35: weft.v1.ListStepItemsResponse
-	nil,                                // 36: weft.v1.Workflow.ResultsEntry
-	(*durationpb.Duration)(nil),        // 37: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 38: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 40: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 41: google.protobuf.Struct
+	(*RedriveWorkflowRequest)(nil),     // 36: weft.v1.RedriveWorkflowRequest
+	(*RedriveWorkflowResponse)(nil),    // 37: weft.v1.RedriveWorkflowResponse
+	(*RedeliverWebhookRequest)(nil),    // 38: weft.v1.RedeliverWebhookRequest
+	(*RedeliverWebhookResponse)(nil),   // 39: weft.v1.RedeliverWebhookResponse
+	nil,                                // 40: weft.v1.Workflow.ResultsEntry
+	(*durationpb.Duration)(nil),        // 41: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 42: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 44: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 45: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
 	8,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	37, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	41, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
 	7,  // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
 	7,  // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
-	38, // 4: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	38, // 5: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	38, // 6: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	42, // 4: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	42, // 5: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	42, // 6: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
 	0,  // 7: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	37, // 8: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	37, // 9: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	41, // 8: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	41, // 9: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
 	2,  // 10: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	39, // 11: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	39, // 12: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	40, // 13: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	43, // 11: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	43, // 12: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	44, // 13: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
 	9,  // 14: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	39, // 15: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	43, // 15: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	6,  // 16: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
 	3,  // 17: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
 	9,  // 18: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	39, // 19: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	39, // 20: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	43, // 19: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	43, // 20: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
 	11, // 21: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
 	12, // 22: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
 	2,  // 23: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
 	9,  // 24: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	40, // 25: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
-	39, // 26: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
-	39, // 27: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
-	39, // 28: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	44, // 25: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	43, // 26: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	43, // 27: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	43, // 28: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	4,  // 29: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
 	9,  // 30: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	39, // 31: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	39, // 32: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	39, // 33: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	43, // 31: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	43, // 32: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	43, // 33: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
 	1,  // 34: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	39, // 35: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	39, // 36: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	39, // 37: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	41, // 38: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	36, // 39: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	43, // 35: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	43, // 36: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	43, // 37: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	45, // 38: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	40, // 39: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
 	10, // 40: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
 	9,  // 41: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	37, // 42: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	39, // 43: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	41, // 42: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	43, // 43: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
 	13, // 44: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	39, // 45: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	43, // 45: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
 	16, // 46: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
 	17, // 47: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
 	18, // 48: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
 	17, // 49: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
 	9,  // 50: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	40, // 51: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	44, // 51: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
 	1,  // 52: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
 	1,  // 53: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
 	2,  // 54: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
 	2,  // 55: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
 	3,  // 56: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
 	3,  // 57: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	39, // 58: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	43, // 58: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
 	6,  // 59: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	41, // 60: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	37, // 61: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	45, // 60: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	41, // 61: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
 	14, // 62: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
 	14, // 63: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
 	1,  // 64: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
@@ -3432,28 +3648,35 @@ var file_weft_v1_workflow_proto_depIdxs = []int32{
 	19, // 73: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
 	15, // 74: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
 	12, // 75: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
-	40, // 76: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	20, // 77: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	22, // 78: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	24, // 79: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	26, // 80: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	28, // 81: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	30, // 82: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	32, // 83: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	34, // 84: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
-	21, // 85: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	23, // 86: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	25, // 87: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	27, // 88: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	29, // 89: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	31, // 90: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	33, // 91: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	35, // 92: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
-	85, // [85:93] is the sub-list for method output_type
-	77, // [77:85] is the sub-list for method input_type
-	77, // [77:77] is the sub-list for extension type_name
-	77, // [77:77] is the sub-list for extension extendee
-	0,  // [0:77] is the sub-list for field type_name
+	41, // 76: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
+	14, // 77: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	14, // 78: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
+	44, // 79: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	20, // 80: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	22, // 81: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	24, // 82: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	26, // 83: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	28, // 84: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	30, // 85: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	32, // 86: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	34, // 87: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	36, // 88: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
+	38, // 89: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
+	21, // 90: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	23, // 91: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	25, // 92: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	27, // 93: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	29, // 94: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	31, // 95: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	33, // 96: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	35, // 97: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	37, // 98: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
+	39, // 99: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
+	90, // [90:100] is the sub-list for method output_type
+	80, // [80:90] is the sub-list for method input_type
+	80, // [80:80] is the sub-list for extension type_name
+	80, // [80:80] is the sub-list for extension extendee
+	0,  // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -3489,7 +3712,7 @@ func file_weft_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   31,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,8 @@ const (
 	WorkflowService_WatchWorkflows_FullMethodName     = "/weft.v1.WorkflowService/WatchWorkflows"
 	WorkflowService_ListWorkflowEvents_FullMethodName = "/weft.v1.WorkflowService/ListWorkflowEvents"
 	WorkflowService_ListStepItems_FullMethodName      = "/weft.v1.WorkflowService/ListStepItems"
+	WorkflowService_RedriveWorkflow_FullMethodName    = "/weft.v1.WorkflowService/RedriveWorkflow"
+	WorkflowService_RedeliverWebhook_FullMethodName   = "/weft.v1.WorkflowService/RedeliverWebhook"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -53,6 +55,11 @@ type WorkflowServiceClient interface {
 	// The items of a map step, in index order, with their results: a page at a
 	// time (GetWorkflow shows only their counts and first failures).
 	ListStepItems(ctx context.Context, in *ListStepItemsRequest, opts ...grpc.CallOption) (*ListStepItemsResponse, error)
+	// Continues a FAILED (also timed out) or CANCELLED run in place: completed
+	// steps keep their results, the others run again.
+	RedriveWorkflow(ctx context.Context, in *RedriveWorkflowRequest, opts ...grpc.CallOption) (*RedriveWorkflowResponse, error)
+	// Delivers a finished run's on_complete / on_error webhook again.
+	RedeliverWebhook(ctx context.Context, in *RedeliverWebhookRequest, opts ...grpc.CallOption) (*RedeliverWebhookResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -161,6 +168,26 @@ func (c *workflowServiceClient) ListStepItems(ctx context.Context, in *ListStepI
 	return out, nil
 }
 
+func (c *workflowServiceClient) RedriveWorkflow(ctx context.Context, in *RedriveWorkflowRequest, opts ...grpc.CallOption) (*RedriveWorkflowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedriveWorkflowResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_RedriveWorkflow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowServiceClient) RedeliverWebhook(ctx context.Context, in *RedeliverWebhookRequest, opts ...grpc.CallOption) (*RedeliverWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedeliverWebhookResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_RedeliverWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -185,6 +212,11 @@ type WorkflowServiceServer interface {
 	// The items of a map step, in index order, with their results: a page at a
 	// time (GetWorkflow shows only their counts and first failures).
 	ListStepItems(context.Context, *ListStepItemsRequest) (*ListStepItemsResponse, error)
+	// Continues a FAILED (also timed out) or CANCELLED run in place: completed
+	// steps keep their results, the others run again.
+	RedriveWorkflow(context.Context, *RedriveWorkflowRequest) (*RedriveWorkflowResponse, error)
+	// Delivers a finished run's on_complete / on_error webhook again.
+	RedeliverWebhook(context.Context, *RedeliverWebhookRequest) (*RedeliverWebhookResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -218,6 +250,12 @@ func (UnimplementedWorkflowServiceServer) ListWorkflowEvents(context.Context, *L
 }
 func (UnimplementedWorkflowServiceServer) ListStepItems(context.Context, *ListStepItemsRequest) (*ListStepItemsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListStepItems not implemented")
+}
+func (UnimplementedWorkflowServiceServer) RedriveWorkflow(context.Context, *RedriveWorkflowRequest) (*RedriveWorkflowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedriveWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) RedeliverWebhook(context.Context, *RedeliverWebhookRequest) (*RedeliverWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeliverWebhook not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -370,6 +408,42 @@ func _WorkflowService_ListStepItems_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_RedriveWorkflow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedriveWorkflowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).RedriveWorkflow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_RedriveWorkflow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).RedriveWorkflow(ctx, req.(*RedriveWorkflowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowService_RedeliverWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeliverWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).RedeliverWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_RedeliverWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).RedeliverWebhook(ctx, req.(*RedeliverWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -400,6 +474,14 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListStepItems",
 			Handler:    _WorkflowService_ListStepItems_Handler,
+		},
+		{
+			MethodName: "RedriveWorkflow",
+			Handler:    _WorkflowService_RedriveWorkflow_Handler,
+		},
+		{
+			MethodName: "RedeliverWebhook",
+			Handler:    _WorkflowService_RedeliverWebhook_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

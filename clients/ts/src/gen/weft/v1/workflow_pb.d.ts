@@ -833,6 +833,13 @@ export declare type RunTransition = Message<"weft.v1.RunTransition"> & {
    * @generated from field: weft.v1.WorkflowState to_state = 2;
    */
   toState: WorkflowState;
+
+  /**
+   * Set on the transition RedriveWorkflow made (FAILED or CANCELLED → RUNNING).
+   *
+   * @generated from field: bool redriven = 3;
+   */
+  redriven: boolean;
 };
 
 /**
@@ -962,8 +969,9 @@ export declare type CreateWorkflowRequest = Message<"weft.v1.CreateWorkflowReque
   baseUrl: string;
 
   /**
-   * Idempotency key: a repeated create with the same key returns the
-   * original run instead of starting another.
+   * Idempotency key: a repeated create with the same key and the same request
+   * returns the original run instead of starting another; the same key with a
+   * different request is ALREADY_EXISTS (reason IDEMPOTENCY_KEY_REUSED).
    *
    * @generated from field: string request_id = 9;
    */
@@ -1381,6 +1389,86 @@ export declare type ListStepItemsResponse = Message<"weft.v1.ListStepItemsRespon
 export declare const ListStepItemsResponseSchema: GenMessage<ListStepItemsResponse>;
 
 /**
+ * @generated from message weft.v1.RedriveWorkflowRequest
+ */
+export declare type RedriveWorkflowRequest = Message<"weft.v1.RedriveWorkflowRequest"> & {
+  /**
+   * The run's id ("wf_…").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * How much later the run's deadline becomes, counted from the later of the
+   * old deadline and now (1 s .. 366 days); unset means the run's timeout.
+   *
+   * @generated from field: google.protobuf.Duration deadline_extension = 2;
+   */
+  deadlineExtension?: Duration | undefined;
+};
+
+/**
+ * Describes the message weft.v1.RedriveWorkflowRequest.
+ * Use `create(RedriveWorkflowRequestSchema)` to create a new message.
+ */
+export declare const RedriveWorkflowRequestSchema: GenMessage<RedriveWorkflowRequest>;
+
+/**
+ * @generated from message weft.v1.RedriveWorkflowResponse
+ */
+export declare type RedriveWorkflowResponse = Message<"weft.v1.RedriveWorkflowResponse"> & {
+  /**
+   * The run, RUNNING again.
+   *
+   * @generated from field: weft.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+};
+
+/**
+ * Describes the message weft.v1.RedriveWorkflowResponse.
+ * Use `create(RedriveWorkflowResponseSchema)` to create a new message.
+ */
+export declare const RedriveWorkflowResponseSchema: GenMessage<RedriveWorkflowResponse>;
+
+/**
+ * @generated from message weft.v1.RedeliverWebhookRequest
+ */
+export declare type RedeliverWebhookRequest = Message<"weft.v1.RedeliverWebhookRequest"> & {
+  /**
+   * The run's id ("wf_…").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message weft.v1.RedeliverWebhookRequest.
+ * Use `create(RedeliverWebhookRequestSchema)` to create a new message.
+ */
+export declare const RedeliverWebhookRequestSchema: GenMessage<RedeliverWebhookRequest>;
+
+/**
+ * @generated from message weft.v1.RedeliverWebhookResponse
+ */
+export declare type RedeliverWebhookResponse = Message<"weft.v1.RedeliverWebhookResponse"> & {
+  /**
+   * The run, its webhook PENDING (or DELIVERING) again.
+   *
+   * @generated from field: weft.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+};
+
+/**
+ * Describes the message weft.v1.RedeliverWebhookResponse.
+ * Use `create(RedeliverWebhookResponseSchema)` to create a new message.
+ */
+export declare const RedeliverWebhookResponseSchema: GenMessage<RedeliverWebhookResponse>;
+
+/**
  * Delay growth between retry attempts.
  *
  * @generated from enum weft.v1.Backoff
@@ -1771,6 +1859,27 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof ListStepItemsRequestSchema;
     output: typeof ListStepItemsResponseSchema;
+  },
+  /**
+   * Continues a FAILED (also timed out) or CANCELLED run in place: completed
+   * steps keep their results, the others run again.
+   *
+   * @generated from rpc weft.v1.WorkflowService.RedriveWorkflow
+   */
+  redriveWorkflow: {
+    methodKind: "unary";
+    input: typeof RedriveWorkflowRequestSchema;
+    output: typeof RedriveWorkflowResponseSchema;
+  },
+  /**
+   * Delivers a finished run's on_complete / on_error webhook again.
+   *
+   * @generated from rpc weft.v1.WorkflowService.RedeliverWebhook
+   */
+  redeliverWebhook: {
+    methodKind: "unary";
+    input: typeof RedeliverWebhookRequestSchema;
+    output: typeof RedeliverWebhookResponseSchema;
   },
 }>;
 

@@ -353,12 +353,14 @@ class WorkflowEvent(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., step_id: _Optional[str] = ..., run: _Optional[_Union[RunTransition, _Mapping]] = ..., step: _Optional[_Union[StepTransition, _Mapping]] = ..., compensation: _Optional[_Union[CompensationTransition, _Mapping]] = ..., item: _Optional[_Union[StepTransition, _Mapping]] = ..., attempt: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., item_index: _Optional[int] = ...) -> None: ...
 
 class RunTransition(_message.Message):
-    __slots__ = ("from_state", "to_state")
+    __slots__ = ("from_state", "to_state", "redriven")
     FROM_STATE_FIELD_NUMBER: _ClassVar[int]
     TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    REDRIVEN_FIELD_NUMBER: _ClassVar[int]
     from_state: WorkflowState
     to_state: WorkflowState
-    def __init__(self, from_state: _Optional[_Union[WorkflowState, str]] = ..., to_state: _Optional[_Union[WorkflowState, str]] = ...) -> None: ...
+    redriven: bool
+    def __init__(self, from_state: _Optional[_Union[WorkflowState, str]] = ..., to_state: _Optional[_Union[WorkflowState, str]] = ..., redriven: _Optional[bool] = ...) -> None: ...
 
 class StepTransition(_message.Message):
     __slots__ = ("from_state", "to_state")
@@ -531,3 +533,29 @@ class ListStepItemsResponse(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[ItemStatus]
     next_page_token: str
     def __init__(self, items: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RedriveWorkflowRequest(_message.Message):
+    __slots__ = ("id", "deadline_extension")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_EXTENSION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    deadline_extension: _duration_pb2.Duration
+    def __init__(self, id: _Optional[str] = ..., deadline_extension: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RedriveWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class RedeliverWebhookRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class RedeliverWebhookResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...

@@ -75,6 +75,16 @@ class WorkflowServiceStub:
                 request_serializer=weft_dot_v1_dot_workflow__pb2.ListStepItemsRequest.SerializeToString,
                 response_deserializer=weft_dot_v1_dot_workflow__pb2.ListStepItemsResponse.FromString,
                 _registered_method=True)
+        self.RedriveWorkflow = channel.unary_unary(
+                '/weft.v1.WorkflowService/RedriveWorkflow',
+                request_serializer=weft_dot_v1_dot_workflow__pb2.RedriveWorkflowRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_workflow__pb2.RedriveWorkflowResponse.FromString,
+                _registered_method=True)
+        self.RedeliverWebhook = channel.unary_unary(
+                '/weft.v1.WorkflowService/RedeliverWebhook',
+                request_serializer=weft_dot_v1_dot_workflow__pb2.RedeliverWebhookRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_workflow__pb2.RedeliverWebhookResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -139,6 +149,21 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RedriveWorkflow(self, request, context):
+        """Continues a FAILED (also timed out) or CANCELLED run in place: completed
+        steps keep their results, the others run again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeliverWebhook(self, request, context):
+        """Delivers a finished run's on_complete / on_error webhook again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -181,6 +206,16 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.ListStepItems,
                     request_deserializer=weft_dot_v1_dot_workflow__pb2.ListStepItemsRequest.FromString,
                     response_serializer=weft_dot_v1_dot_workflow__pb2.ListStepItemsResponse.SerializeToString,
+            ),
+            'RedriveWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedriveWorkflow,
+                    request_deserializer=weft_dot_v1_dot_workflow__pb2.RedriveWorkflowRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_workflow__pb2.RedriveWorkflowResponse.SerializeToString,
+            ),
+            'RedeliverWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeliverWebhook,
+                    request_deserializer=weft_dot_v1_dot_workflow__pb2.RedeliverWebhookRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_workflow__pb2.RedeliverWebhookResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -400,6 +435,60 @@ class WorkflowService:
             '/weft.v1.WorkflowService/ListStepItems',
             weft_dot_v1_dot_workflow__pb2.ListStepItemsRequest.SerializeToString,
             weft_dot_v1_dot_workflow__pb2.ListStepItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedriveWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weft.v1.WorkflowService/RedriveWorkflow',
+            weft_dot_v1_dot_workflow__pb2.RedriveWorkflowRequest.SerializeToString,
+            weft_dot_v1_dot_workflow__pb2.RedriveWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeliverWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weft.v1.WorkflowService/RedeliverWebhook',
+            weft_dot_v1_dot_workflow__pb2.RedeliverWebhookRequest.SerializeToString,
+            weft_dot_v1_dot_workflow__pb2.RedeliverWebhookResponse.FromString,
             options,
             channel_credentials,
             insecure,
