@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `weft`, the Weft command: `weft server [options]` starts the server; `weft run|get|list|watch|
-// cancel|events` operate one (src/cli/main.ts, on the same Node 24 as the server).
+// cancel|events|items` operate one (src/cli/main.ts, on the same Node 24 as the server).
 //
 // Plain JavaScript that any Node.js >= 20 runs (the one that installed the package). The server
 // itself runs on Node.js 24, from the `node` package (a dependency of @weftflow/server, installed
@@ -29,6 +29,7 @@ const COMMANDS = {
   watch: { summary: "follow a run to its end: live view on a terminal, JSON lines otherwise", run: operator("watch") },
   cancel: { summary: "cancel a run that has not finished", run: operator("cancel") },
   events: { summary: "a run's event log", run: operator("events") },
+  items: { summary: "a map step's items, with their results or errors (--state, --limit, --all)", run: operator("items") },
 };
 
 function usage() {
