@@ -18,8 +18,8 @@ import { startWeft, TEST_SECRET, TEST_STORE, type TestWeft } from "../support/we
  * tests use when there is no MongoDB) an item's update takes longer the larger the run's
  * document, which holds every item: measured on the busy VM, 1,000 or 1,500 items took 45-50 s,
  * 3,000 took 110 s alone and 188 s beside another test file, and 10,000 settled about 4 items a
- * second (1,513 in 6 minutes: the run would take over 40 minutes). 2,000 keeps this test within
- * about 2 minutes there while other test files run. WEFT_TEST_MAP_ITEMS_MONGO sets another
+ * second (1,513 in 6 minutes: the run would take over 40 minutes); 2,000 took 113 s in a busier
+ * hour. 2,000 keeps this test at about 2 minutes there. WEFT_TEST_MAP_ITEMS_MONGO sets another
  * count (e.g. 10000 against a real MongoDB: MONGODB_URI).
  */
 const MONGO_ITEMS = Number(process.env.WEFT_TEST_MAP_ITEMS_MONGO ?? 2_000);
