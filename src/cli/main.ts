@@ -1,5 +1,5 @@
 // The operator commands of `weft` (bin/weft.js runs this module on Node 24 for every command but
-// `server`): run, get, list, watch, cancel, redrive, redeliver, events. A Connect client (HTTP/1.1, http or https)
+// `server`): run, get, list, watch, cancel, redrive, redeliver, events, items. A Connect client (HTTP/1.1, http or https)
 // of the server at --url / WEFT_URL, sending --api-key / WEFT_API_KEY as `authorization: Bearer`.
 // Exit codes: 0 ok (a watched run completed), 1 a watched run failed or another error,
 // 2 usage or bad input, 3 a watched run was cancelled, 4 server not reachable or key refused.
@@ -10,16 +10,30 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Command, CommanderError, Option } from "commander";
 import { createLogUpdate } from "log-update";
 import { BadRequestSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { type Workflow, WorkflowSchema, WorkflowService, WorkflowState, WorkflowEventSchema, StepState, WebhookState } from "../../gen/ts/weft/v1/workflow_pb.js";
+import {
+  type ItemStatus,
+  ItemStatusSchema,
+  type Workflow,
+  WorkflowSchema,
+  WorkflowService,
+  WorkflowState,
+  WorkflowEventSchema,
+  StepState,
+  WebhookState,
+} from "../../gen/ts/weft/v1/workflow_pb.js";
 import { mergeContext, toCreateRequest } from "./create-request.ts";
 import {
   applyEvent,
+  applyItemCounts,
+  errorText,
   eventRecord,
+  hasLiveItems,
   exitCodeFor,
   renderLive,
   renderSummary,
   type RunView,
   summaryRecord,
+  tally,
   TERMINAL_STATES,
   viewFromSnapshot,
   workflowStateName,
@@ -27,7 +41,7 @@ import {
   formatDuration,
 } from "./run-view.ts";
 import { formatProblem, lineForField, parseContextFile, parseWorkflowFile } from "./workflow-file.ts";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, unreachable: 4 } as const;
 
@@ -156,6 +170,18 @@ async function follow(client: Service, runId: string, output: "text" | "json", f
   let view: RunView | undefined = from && viewFromSnapshot(from);
   const draw = () => view && log?.(renderLive(view, new Date()));
   const timer = live ? setInterval(draw, 500) : undefined;
+  // The watch stream carries a map step's failed item attempts only: its item counts are polled.
+  let polling = false;
+  const poll = live
+    ? setInterval(() => {
+        if (polling || !view || !hasLiveItems(view)) return;
+        polling = true;
+        void refreshItems(client, runId, view).finally(() => {
+          polling = false;
+          draw();
+        });
+      }, 1000)
+    : undefined;
   const interrupt = () => {
     log?.done();
     process.stderr.write(`weft: stopped watching; run ${runId} goes on\n`);
@@ -205,9 +231,11 @@ async function follow(client: Service, runId: string, output: "text" | "json", f
     }
   } finally {
     if (timer) clearInterval(timer);
+    if (poll) clearInterval(poll);
     process.off("SIGINT", interrupt);
   }
   const v = view!;
+  if (v.steps.some((s) => s.map)) await refreshItems(client, runId, v);
   if (log) {
     log(renderLive(v, new Date()));
     log.done();
@@ -215,6 +243,16 @@ async function follow(client: Service, runId: string, output: "text" | "json", f
   if (output === "json") jsonLine(summaryRecord(v));
   else out(renderSummary(v));
   return exitCodeFor(v.state);
+}
+
+/** Updates the map steps' item counts from GetWorkflow; a failure leaves them as they were. */
+async function refreshItems(client: Service, runId: string, view: RunView): Promise<void> {
+  try {
+    const { workflow } = await client.getWorkflow({ id: runId });
+    if (workflow) applyItemCounts(view, workflow.steps);
+  } catch {
+    // only for the counts
+  }
 }
 
 /** When the attempt after `attempt` of a step waiting to retry is due; undefined once it has started. */
@@ -235,13 +273,18 @@ function snapshotRecord(w: Workflow): Record<string, unknown> {
     workflowId: w.workflowId,
     state: workflowStateName(w.state),
     sequence: Number(w.lastSequence),
-    steps: w.steps.map((s) => ({ id: s.id, state: stepStateName(s.state), attempts: s.attempts })),
+    steps: w.steps.map((s) => ({
+      id: s.id,
+      state: stepStateName(s.state),
+      attempts: s.attempts,
+      ...(s.items ? { items: tally(s.items) } : {}),
+    })),
   };
 }
 
 function eventText(e: Parameters<typeof eventRecord>[0]): string {
   const r = eventRecord(e);
-  const who = e.stepId ? `${r.kind} ${e.stepId}` : "run";
+  const who = e.stepId ? `${r.kind} ${e.stepId}${e.transition.case === "item" ? `[${e.itemIndex}]` : ""}` : "run";
   const err = r.error as { reason: string; message: string } | undefined;
   return [
     `#${r.sequence}`,
@@ -348,6 +391,61 @@ async function eventsCommand(g: Globals, runId: string, o: { output?: string }):
   return EXIT.ok;
 }
 
+interface ItemsOptions {
+  state: string[];
+  limit?: number;
+  all?: boolean;
+  output?: string;
+}
+
+/** The item state names the CLI takes: "failed", "FAILED", "retry_wait" or "STEP_STATE_FAILED". */
+const ITEM_STATES = [StepState.PENDING, StepState.RUNNING, StepState.RETRY_WAIT, StepState.COMPLETED, StepState.FAILED, StepState.CANCELLED];
+function parseItemState(s: string): StepState {
+  const name = s.trim().toUpperCase().replace(/^STEP_STATE_/, "");
+  const value = (StepState as unknown as Record<string, number>)[name];
+  if (value === undefined || !ITEM_STATES.includes(value)) {
+    throw new CliError(`--state: unknown item state ${JSON.stringify(s.slice(0, 40))} (pending, running, retry_wait, completed, failed, cancelled)`, EXIT.usage);
+  }
+  return value;
+}
+
+/** A JSON value on one line, cut to `max` characters. */
+function shortJson(value: unknown, max: number): string {
+  const text = JSON.stringify(value) ?? "";
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+async function itemsCommand(g: Globals, runId: string, stepId: string, o: ItemsOptions): Promise<number> {
+  const states = new Set(o.state.flatMap((s) => s.split(",")).filter((s) => s.trim()).map(parseItemState));
+  const limit = o.all ? Infinity : (o.limit ?? 100);
+  const client = connect(g);
+  const items: ItemStatus[] = [];
+  let pageToken = "";
+  do {
+    // The server pages by index, not by state: a filter reads whole pages.
+    const page = await client
+      .listStepItems({ id: runId, stepId, pageSize: states.size ? 1000 : Math.min(1000, limit - items.length), pageToken })
+      .catch((err) => Promise.reject(serverError(err)));
+    for (const it of page.items) if (!states.size || states.has(it.state)) items.push(it);
+    pageToken = page.nextPageToken;
+  } while (pageToken && items.length < limit);
+  const shown = items.slice(0, limit);
+  if (o.output === "json") {
+    for (const it of shown) out(JSON.stringify(toJson(ItemStatusSchema, it)));
+  } else {
+    const rows = [["INDEX", "STATE", "ATTEMPTS", "DURATION", "RESULT / ERROR"]];
+    for (const it of shown) {
+      const took = it.startedAt && it.completedAt ? formatDuration(timestampDate(it.completedAt).getTime() - timestampDate(it.startedAt).getTime()) : "";
+      const what = it.state === StepState.COMPLETED ? shortJson(it.result === undefined ? null : toJson(ValueSchema, it.result), 80) : (errorText(it.error)?.slice(0, 120) ?? "");
+      rows.push([String(it.index), stepStateName(it.state), String(it.attempts), took, what]);
+    }
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    for (const r of rows) out(r.map((c, i) => (i === 4 ? c : c.padEnd(widths[i]))).join("  ").trimEnd());
+  }
+  if ((pageToken || items.length > shown.length) && !o.all) process.stderr.write(`(more items: --limit or --all)\n`);
+  return EXIT.ok;
+}
+
 // ---- errors ----
 
 /** A server's (or the connection's) error as a CliError: field violations one per line, the exit code by kind. */
@@ -445,6 +543,16 @@ function program(result: (p: Promise<number>) => void): Command {
     .argument("<runId>")
     .addOption(output())
     .action((id: string, o: { output?: string }, cmd: Command) => result(eventsCommand(globals(cmd), id, o)));
+
+  p.command("items")
+    .description("the items of a map step, in index order, with their results or errors")
+    .argument("<runId>")
+    .argument("<stepId>", "the map step")
+    .option("--state <state>", "only items in this state (repeatable, or comma-separated)", collect, [])
+    .option("--limit <n>", "at most n items (default 100)", positiveInt("--limit"))
+    .option("--all", "every item")
+    .addOption(output())
+    .action((id: string, stepId: string, o: ItemsOptions, cmd: Command) => result(itemsCommand(globals(cmd), id, stepId, o)));
   return p;
 }
 

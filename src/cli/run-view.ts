@@ -5,6 +5,8 @@ import { timestampDate, type Timestamp, ValueSchema } from "@bufbuild/protobuf/w
 import {
   CompensationState,
   type ErrorDetail,
+  type ItemCounts,
+  type StepStatus,
   StepState,
   type Workflow,
   type WorkflowEvent,
@@ -19,6 +21,23 @@ export interface StepView {
   completedAt?: Date;
   nextAttemptAt?: Date;
   error?: string;
+  /** The error's reason (e.g. not_needed, join_failed). */
+  reason?: string;
+  /** A map step (for_each). */
+  map?: boolean;
+  /** A started map step's item counts, as of the last snapshot or poll. */
+  items?: ItemTally;
+}
+
+/** How a map step's items stand. */
+export interface ItemTally {
+  total: number;
+  pending: number;
+  running: number;
+  retryWait: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
 }
 
 export interface RunView {
@@ -66,8 +85,49 @@ export function viewFromSnapshot(w: Workflow): RunView {
       completedAt: date(s.completedAt),
       nextAttemptAt: s.state === StepState.RETRY_WAIT ? date(s.nextAttemptAt) : undefined,
       error: errorText(s.error),
+      reason: s.error?.reason || undefined,
+      map: s.definition?.forEach ? true : s.items ? true : undefined,
+      items: tally(s.items),
     })),
   };
+}
+
+export function tally(c: ItemCounts | undefined): ItemTally | undefined {
+  return c && { total: c.total, pending: c.pending, running: c.running, retryWait: c.retryWait, completed: c.completed, failed: c.failed, cancelled: c.cancelled };
+}
+
+/**
+ * Whether the view has a map step whose items may still move: the step has not
+ * settled, or its last counts still have unsettled items. Item counts come from
+ * GetWorkflow, not from the watch stream.
+ */
+export function hasLiveItems(view: RunView): boolean {
+  return view.steps.some(
+    (s) => s.map && (s.state === StepState.PENDING || s.state === StepState.RUNNING || (s.items !== undefined && s.items.pending + s.items.running + s.items.retryWait > 0)),
+  );
+}
+
+/** Takes the map steps' item counts from a fresh GetWorkflow (the watch stream carries only failed item attempts). */
+export function applyItemCounts(view: RunView, steps: readonly StepStatus[]): void {
+  for (const st of steps) {
+    const v = view.steps.find((s) => s.id === st.id);
+    if (!v || !st.items) continue;
+    v.map = true;
+    v.items = tally(st.items);
+  }
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+
+/** "6,120/10,000 items, 200 running, 3 failed": items settled of all, then the states that have any. */
+export function itemsText(c: ItemTally): string {
+  const settled = c.completed + c.failed + c.cancelled;
+  const parts = [`${count(settled)}/${count(c.total)} items`];
+  if (c.running) parts.push(`${count(c.running)} running`);
+  if (c.retryWait) parts.push(`${count(c.retryWait)} retrying`);
+  if (c.failed) parts.push(`${count(c.failed)} failed`);
+  if (c.cancelled) parts.push(`${count(c.cancelled)} cancelled`);
+  return parts.join(", ");
 }
 
 /** Applies one event of the run (in sequence order) to the view. */
@@ -89,6 +149,7 @@ export function applyEvent(view: RunView, e: WorkflowEvent): void {
     view.steps.push(step);
   }
   step.state = t.value.toState;
+  step.reason = e.error?.reason || (t.value.toState === StepState.COMPLETED ? undefined : step.reason);
   if (e.attempt) step.attempts = Math.max(step.attempts, e.attempt);
   if (t.value.toState === StepState.RUNNING && !step.startedAt) step.startedAt = time;
   if (t.value.toState !== StepState.RETRY_WAIT) step.nextAttemptAt = undefined;
@@ -116,16 +177,30 @@ const MARK: Record<number, string> = {
   [StepState.SKIPPED]: "-",
 };
 
+/** What a join policy's outcome, or an item policy's, made of a step: said in words, its message on the next line. */
+const OUTCOME: Record<string, string> = {
+  not_needed: "not needed",
+  join_failed: "join failed",
+  items_failed: "items failed",
+};
+
 function stepLine(s: StepView, now: Date, width: number): string {
   let detail = "";
-  if (s.state === StepState.RUNNING) detail = `running ${s.startedAt ? formatDuration(now.getTime() - s.startedAt.getTime()) : ""}`;
+  if (s.state === StepState.RUNNING) detail = `running ${s.startedAt ? formatDuration(now.getTime() - s.startedAt.getTime()) : ""}`.trimEnd();
   else if (s.state === StepState.RETRY_WAIT)
     detail = `retrying: attempt ${s.attempts + 1} ${s.nextAttemptAt ? `in ${formatDuration(s.nextAttemptAt.getTime() - now.getTime())}` : "soon"}`;
   else if (s.startedAt && s.completedAt) detail = `${stepStateName(s.state)} in ${formatDuration(s.completedAt.getTime() - s.startedAt.getTime())}`;
   else detail = stepStateName(s.state);
-  if (s.attempts > 1 && s.state !== StepState.RETRY_WAIT) detail += ` (${s.attempts} attempts)`;
+  // A map step's attempts are its items': its own count says nothing.
+  if (s.attempts > 1 && s.state !== StepState.RETRY_WAIT && !s.map) detail += ` (${s.attempts} attempts)`;
+  const outcome = s.reason && s.state !== StepState.COMPLETED ? OUTCOME[s.reason] : undefined;
+  if (outcome) detail += `: ${outcome}`;
+  if (s.items) detail += `  ${itemsText(s.items)}`;
   const line = `  ${MARK[s.state] ?? "?"} ${s.id.padEnd(width)}  ${detail}`;
-  return s.error && s.state !== StepState.COMPLETED ? `${line}\n      ${s.error.slice(0, 200)}` : line;
+  if (!s.error || s.state === StepState.COMPLETED) return line;
+  // The reason is said above in words: the message alone below.
+  const shown = outcome && s.error.startsWith(`${s.reason}: `) ? s.error.slice(s.reason!.length + 2) : s.error;
+  return `${line}\n      ${shown.slice(0, 200)}`;
 }
 
 function counts(view: RunView) {
@@ -151,6 +226,11 @@ export function renderSummary(view: RunView): string {
   const since = view.startedAt ?? view.createdAt;
   const took = since && view.completedAt ? ` in ${formatDuration(view.completedAt.getTime() - since.getTime())}` : "";
   const lines = [`Run ${view.runId} (${view.workflowId}) ${workflowStateName(view.state)}${took}: ${c.done}/${c.total} steps completed${c.failed ? `, ${c.failed} failed` : ""}`];
+  for (const s of view.steps) if (s.items) lines.push(`  ${s.id}: ${itemsText(s.items)}`);
+  for (const s of view.steps) {
+    const outcome = s.reason && s.state !== StepState.COMPLETED ? OUTCOME[s.reason] : undefined;
+    if (outcome && s.reason !== "items_failed") lines.push(`  ${s.id}: ${stepStateName(s.state)}, ${outcome}`);
+  }
   if (view.error) lines.push(`  error: ${view.error.slice(0, 300)}`);
   return lines.join("\n");
 }
@@ -202,6 +282,8 @@ export function summaryRecord(view: RunView): Record<string, unknown> {
       state: stepStateName(s.state),
       attempts: s.attempts,
       ...(s.startedAt && s.completedAt ? { durationMs: s.completedAt.getTime() - s.startedAt.getTime() } : {}),
+      ...(s.items ? { items: s.items } : {}),
+      ...(s.reason && s.state !== StepState.COMPLETED ? { reason: s.reason } : {}),
       ...(s.error && s.state !== StepState.COMPLETED ? { error: s.error } : {}),
     })),
   };

@@ -18,6 +18,7 @@ import { sameRequest } from "../domain/request-fingerprint.ts";
 import { redriveRefusal } from "../domain/redrive.ts";
 import { redeliveryRefusal } from "../domain/webhook-redelivery.ts";
 import { mapResult } from "../domain/map-step.ts";
+import { bodyHead, bodyMiddle, ItemBodies, stepBody } from "./step-body.ts";
 import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
@@ -129,6 +130,8 @@ interface ActiveRun {
   fragments: Map<number, string>;
   /** Map steps: the items' values as JSON text, by step index, built once. */
   itemValues: Map<number, string[]>;
+  /** Map steps: the fixed parts of their item bodies, by step index, rebuilt when previousSteps changes. */
+  itemBodies: Map<number, ItemBodies>;
   /** Set when the engine stops driving this run (done, evicted, shutting down). */
   detached: boolean;
   /** Set when a commit failed and the run was handed back to the store. */
@@ -556,6 +559,7 @@ export class Engine {
       contextJson: JSON.stringify(run.spec.context),
       fragments: new Map(),
       itemValues: new Map(),
+      itemBodies: new Map(),
       detached: false,
       evicted: false,
     };
@@ -804,7 +808,7 @@ export class Engine {
       const values = this.itemValues(active, work.index);
       return {
         url: step.url,
-        body: this.stepBody(active, work.index, work.attempt, `,"item":${values[k]},"index":${k}`),
+        body: this.itemBodies(active, work.index).body(work.attempt, values[k], k),
         timeoutMs: step.timeoutMs,
         idempotencyKey: `${run.runId}:${step.id}:${k}`,
         messageId: `${run.runId}:${step.id}:${k}:${work.attempt}`,
@@ -835,6 +839,29 @@ export class Engine {
    */
   private stepBody(active: ActiveRun, index: number, attempt: number, extra: string, unsuccessful = true): string {
     const run = active.machine.run;
+    const head = bodyHead(run.spec.workflowId, run.runId, run.steps[index].id);
+    return stepBody(head, attempt, bodyMiddle(active.contextJson, this.previousSteps(active, unsuccessful)), extra);
+  }
+
+  /**
+   * The fixed parts of map step `index`'s item bodies (see stepBody), serialized
+   * once and kept while previousSteps stays the same (a step settling elsewhere
+   * in the run, e.g. on a parallel branch, changes it).
+   */
+  private itemBodies(active: ActiveRun, index: number): ItemBodies {
+    const entries = this.previousSteps(active, true);
+    let bodies = active.itemBodies.get(index);
+    if (bodies === undefined || !bodies.holds(entries)) {
+      const run = active.machine.run;
+      bodies = new ItemBodies(bodyHead(run.spec.workflowId, run.runId, run.steps[index].id), active.contextJson, entries);
+      active.itemBodies.set(index, bodies);
+    }
+    return bodies;
+  }
+
+  /** The previousSteps entries (`"<stepId>":{…}`), each serialized once: a settled step's entry never changes. */
+  private previousSteps(active: ActiveRun, unsuccessful: boolean): string[] {
+    const run = active.machine.run;
     const parts: string[] = [];
     run.steps.forEach((st, i) => {
       if (st.state !== "completed" && !(unsuccessful && (st.state === "failed" || st.state === "cancelled"))) return;
@@ -852,12 +879,7 @@ export class Engine {
       }
       parts.push(f);
     });
-    const name = JSON.stringify(run.spec.workflowId);
-    return (
-      `{"workflowId":${name},"runId":${JSON.stringify(run.runId)},"workflow":${name},` +
-      `"stepId":${JSON.stringify(run.steps[index].id)},"attempt":${attempt},` +
-      `"context":${active.contextJson},"previousSteps":{${parts.join(",")}}${extra}}`
-    );
+    return parts;
   }
 
   /** A map step's items as JSON texts (for_each resolves the same way every time: its sources never change). */

@@ -4,8 +4,8 @@ import type { AttemptOutcome } from "../domain/attempt-outcome.ts";
 /** One signed JSON POST: a step attempt, a compensation attempt or a webhook delivery. */
 export interface StepCall {
   url: string;
-  /** The JSON request body, already serialized. */
-  body: string;
+  /** The JSON request body, already serialized (as text, or as its UTF-8 bytes). */
+  body: string | Uint8Array;
   timeoutMs: number;
   /** Stable across attempts: `runId:stepId` for a step. */
   idempotencyKey: string;

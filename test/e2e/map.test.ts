@@ -265,3 +265,44 @@ test("ListStepItems pages through a map step's items with their results; bad req
     ["step_id", "must be at most 128 characters (got 129)"],
   ]);
 });
+
+test("item bodies: the whole JSON body as before, and previousSteps as of each item's call (a branch that settles while the map runs shows from then on)", async () => {
+  const p = prefix();
+  const N = 12;
+  handlers.on(`${p}/side`, async (call) => {
+    // Settles only once the map has called item 2.
+    await handlers.waitForCall((c) => c.path === `${p}/item` && c.body.runId === call.body.runId && itemBody(c).index === 2, 60_000);
+    return { json: { success: true, result: { side: "ü ✓ 🚀", n: [1.5, -0, 1e21, null] } } };
+  });
+  handlers.on(`${p}/item`, async (call) => {
+    const b = itemBody(call);
+    // Item 5 answers once the run shows the branch completed: items from 6 on are called after that.
+    if (b.index === 5) await waitForRun(weft.client, b.runId, (w) => w.steps.find((s) => s.id === "side")?.state === StepState.COMPLETED, 60_000);
+    return { json: { success: true, result: b.index } };
+  });
+  const list = Array.from({ length: N }, (_, i) => (i % 3 === 0 ? { k: `ключ ${i}`, deep: [[i]] } : i % 3 === 1 ? `item "${i}" \u2028 😀` : i * 0.1));
+  const id = await create(
+    [
+      { id: "side", url: `${p}/side`, parallel: true },
+      { id: "process", url: `${p}/item`, forEach: "/context/list", maxConcurrency: 1, parallel: true },
+    ],
+    { list, note: "ünïcødé" },
+  );
+  const w = await waitForRun(weft.client, id, undefined, 120_000);
+  expect(WorkflowState[w.state]).toBe("COMPLETED");
+  const calls = handlers.callsFor(id, `${p}/item`).sort((a, b) => itemBody(a).index - itemBody(b).index);
+  expect(calls.map((c) => itemBody(c).index)).toEqual(Array.from({ length: N }, (_, i) => i));
+  for (const c of calls) {
+    const b = itemBody(c);
+    // The bytes are one JSON text with the keys in this order, as JSON.stringify writes it.
+    expect(Object.keys(b)).toEqual(["workflowId", "runId", "workflow", "stepId", "attempt", "context", "previousSteps", "item", "index"]);
+    expect(c.rawBody).toBe(JSON.stringify(b));
+    expect(b.item).toEqual(list[b.index]);
+    expect(b.context).toEqual({ list, note: "ünïcødé" });
+  }
+  for (const c of calls.slice(0, 3)) expect(itemBody(c).previousSteps).toEqual({});
+  for (const c of calls.slice(6)) {
+    expect(Object.keys(itemBody(c).previousSteps)).toEqual(["side"]);
+    expect(itemBody(c).previousSteps.side.result).toEqual({ side: "ü ✓ 🚀", n: [1.5, 0, 1e21, null] });
+  }
+});

@@ -2,7 +2,19 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { StepState, WorkflowEventSchema, WorkflowSchema, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
-import { applyEvent, eventRecord, exitCodeFor, formatDuration, renderLive, renderSummary, summaryRecord, viewFromSnapshot } from "../../src/cli/run-view.ts";
+import {
+  applyEvent,
+  applyItemCounts,
+  eventRecord,
+  exitCodeFor,
+  formatDuration,
+  hasLiveItems,
+  itemsText,
+  renderLive,
+  renderSummary,
+  summaryRecord,
+  viewFromSnapshot,
+} from "../../src/cli/run-view.ts";
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const at = (ms: number) => timestampFromMs(T0 + ms);
@@ -96,5 +108,79 @@ describe("the watched run's view", () => {
   it("maps how a run ended to the exit code, and formats durations", () => {
     expect([WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.CANCELLED].map(exitCodeFor)).toEqual([0, 1, 3]);
     expect([0, 999, 1500, 65_000, 3_700_000].map(formatDuration)).toEqual(["0ms", "999ms", "1.5s", "1m05s", "1h01m"]);
+  });
+});
+
+describe("map steps and join outcomes in the view", () => {
+  const counts = (c: Partial<Record<"total" | "pending" | "running" | "retryWait" | "completed" | "failed" | "cancelled", number>>) => ({
+    total: 0, pending: 0, running: 0, retryWait: 0, completed: 0, failed: 0, cancelled: 0, ...c,
+  });
+
+  it("says a map step's items: settled of all, then the states that have any", () => {
+    expect(itemsText(counts({ total: 10_000, completed: 6_117, failed: 3, running: 200, pending: 3_680 }))).toBe("6,120/10,000 items, 200 running, 3 failed");
+    expect(itemsText(counts({ total: 10_000, completed: 10_000 }))).toBe("10,000/10,000 items");
+    expect(itemsText(counts({ total: 5, completed: 1, failed: 1, cancelled: 3, retryWait: 0 }))).toBe("5/5 items, 1 failed, 3 cancelled");
+    expect(itemsText(counts({ total: 3, running: 1, retryWait: 2 }))).toBe("0/3 items, 1 running, 2 retrying");
+  });
+
+  it("shows a map step's counts on its line, updates them from GetWorkflow, and sums them up at the end", () => {
+    const run = create(WorkflowSchema, {
+      id: "wf_01JDQ0000000000000000000MP",
+      workflowId: "batch",
+      state: WorkflowState.RUNNING,
+      createdAt: at(0),
+      startedAt: at(0),
+      steps: [
+        { id: "prepare", state: StepState.COMPLETED, attempts: 1, startedAt: at(0), completedAt: at(100) },
+        { id: "process", state: StepState.RUNNING, attempts: 3, startedAt: at(100), definition: { id: "process", forEach: "/prepare/result/items" }, items: counts({ total: 10_000, completed: 6_117, failed: 3, running: 50, pending: 3_830 }) },
+        { id: "finalize", state: StepState.PENDING, definition: { id: "finalize" } },
+      ],
+    });
+    const view = viewFromSnapshot(run);
+    expect(hasLiveItems(view)).toBe(true);
+    // Its own attempt count says nothing for a map step: not shown.
+    expect(renderLive(view, new Date(T0 + 2100))).toContain("  ▶ process   running 2.0s  6,120/10,000 items, 50 running, 3 failed");
+    const later = create(WorkflowSchema, {
+      steps: [{ id: "process", state: StepState.COMPLETED, items: counts({ total: 10_000, completed: 9_997, failed: 3 }) }],
+    });
+    applyEvent(view, stepEvent(9, "process", StepState.RUNNING, StepState.COMPLETED, 5100, 0));
+    // Settled, but its last counts have items in flight: still polled.
+    expect(hasLiveItems(view)).toBe(true);
+    applyItemCounts(view, later.steps);
+    expect(hasLiveItems(view)).toBe(false);
+    expect(view.steps[1].items).toEqual(counts({ total: 10_000, completed: 9_997, failed: 3 }));
+    expect(renderLive(view, new Date(T0 + 6000))).toContain("  ✔ process   completed in 5.0s  10,000/10,000 items, 3 failed");
+    applyEvent(view, stepEvent(10, "finalize", StepState.PENDING, StepState.RUNNING, 5200, 1));
+    applyEvent(view, stepEvent(11, "finalize", StepState.RUNNING, StepState.COMPLETED, 5300, 1));
+    applyEvent(view, create(WorkflowEventSchema, { sequence: 12n, time: at(5400), transition: { case: "run", value: { fromState: WorkflowState.RUNNING, toState: WorkflowState.COMPLETED } } }));
+    expect(hasLiveItems(view)).toBe(false);
+    expect(renderSummary(view)).toBe("Run wf_01JDQ0000000000000000000MP (batch) completed in 5.4s: 3/3 steps completed\n  process: 10,000/10,000 items, 3 failed");
+    expect(summaryRecord(view).steps).toContainEqual(expect.objectContaining({ id: "process", items: counts({ total: 10_000, completed: 9_997, failed: 3 }) }));
+  });
+
+  it("says what a join decided: a step cancelled as not needed, a step skipped because its join failed", () => {
+    const view = viewFromSnapshot(
+      create(WorkflowSchema, {
+        id: "wf_01JDQ0000000000000000000JN",
+        workflowId: "race",
+        state: WorkflowState.RUNNING,
+        steps: [
+          { id: "fast", state: StepState.COMPLETED, attempts: 1, startedAt: at(0), completedAt: at(100) },
+          { id: "slow", state: StepState.RUNNING, attempts: 1, startedAt: at(0) },
+          { id: "first", state: StepState.PENDING },
+          { id: "quorum", state: StepState.PENDING },
+        ],
+      }),
+    );
+    applyEvent(view, stepEvent(5, "slow", StepState.RUNNING, StepState.CANCELLED, 200, 1, { reason: "not_needed", message: 'not needed: step "first" went on without it' }));
+    applyEvent(view, stepEvent(6, "quorum", StepState.PENDING, StepState.SKIPPED, 200, 0, { reason: "join_failed", message: 'step "quorum" cannot run (join at_least 2): needs at least 2 of 2 to complete; 1 failed' }));
+    const live = renderLive(view, new Date(T0 + 300));
+    expect(live).toContain('  ■ slow    cancelled in 200ms: not needed\n      not needed: step "first" went on without it');
+    expect(live).toContain('  - quorum  skipped: join failed\n      step "quorum" cannot run (join at_least 2): needs at least 2 of 2 to complete; 1 failed');
+    applyEvent(view, create(WorkflowEventSchema, { sequence: 7n, time: at(300), transition: { case: "run", value: { fromState: WorkflowState.RUNNING, toState: WorkflowState.FAILED } }, error: { reason: "join_failed", message: "…" } }));
+    const summary = renderSummary(view);
+    expect(summary).toContain("  slow: cancelled, not needed");
+    expect(summary).toContain("  quorum: skipped, join failed");
+    expect(summaryRecord(view).steps).toContainEqual(expect.objectContaining({ id: "slow", state: "cancelled", reason: "not_needed" }));
   });
 });
