@@ -212,7 +212,7 @@ class HandlerServer:
         with self.lock:
             return [c for c in self.calls if c.run_id == run_id and (path is None or c.path == path)]
 
-    def wait_for_call(self, run_id: str, path: Optional[str] = None, timeout: float = 10.0) -> Call:
+    def wait_for_call(self, run_id: str, path: Optional[str] = None, timeout: float = 120.0) -> Call:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             calls = self.calls_for(run_id, path)

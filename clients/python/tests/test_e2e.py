@@ -309,6 +309,47 @@ def test_cancel_ends_the_watch_and_a_second_cancel_is_refused(client: Client, ha
         gate.set()
 
 
+def test_redrive_runs_only_the_steps_that_did_not_complete(client: Client, handlers):
+    prefix = "/" + _unique("redrive")
+    fixed = threading.Event()
+    handlers.on(f"{prefix}/ok", lambda call: {"json": {"success": True, "result": call.body["stepId"]}})
+    handlers.on(
+        f"{prefix}/flaky",
+        lambda call: {"json": {"success": True, "result": "fixed"}}
+        if fixed.is_set()
+        else {"status": 400, "json": {"success": False, "error": "broken"}},
+    )
+    run = client.create_workflow(
+        _unique("redrive-me"),
+        [
+            {"id": "a", "url": f"{prefix}/ok"},
+            {"id": "b", "url": f"{prefix}/flaky", "depends_on": ["a"]},
+            {"id": "c", "url": f"{prefix}/ok", "depends_on": ["b"]},
+        ],
+        base_url=handlers.base_url,
+    ).workflow
+    list(client.watch(run.id, timeout=120))
+    failed = client.get_workflow(run.id)
+    assert failed.state == WorkflowState.WORKFLOW_STATE_FAILED
+    assert list(failed.failed_steps) == ["b"]
+
+    fixed.set()
+    redriven = client.redrive(run.id, deadline_extension_seconds=600)
+    assert redriven.id == run.id
+    list(client.watch(run.id, timeout=120))
+    done = client.get_workflow(run.id)
+    assert done.state == WorkflowState.WORKFLOW_STATE_COMPLETED
+    assert to_python(done.results["b"]) == "fixed"
+    # The completed step kept its result and was not called again; the failed one ran again.
+    counts = {sid: sum(1 for c in handlers.calls_for(run.id) if c.body["stepId"] == sid) for sid in ("a", "b", "c")}
+    assert counts["a"] == 1 and counts["b"] >= 2 and counts["c"] == 1
+
+    with pytest.raises(grpc.RpcError) as info:
+        client.redrive(run.id)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(info.value).reason == "RUN_COMPLETED"
+
+
 # ---- error mapping ----------------------------------------------------------------------
 
 
