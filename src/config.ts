@@ -1,5 +1,6 @@
 // Configuration from flags and environment variables, parsed once at start-up.
 // A flag wins over its environment variable, which wins over the default.
+import { MONGODB_ITEM_BYTES, MONGODB_MAX_RUN_ITEMS, MONGODB_MIN_RUN_ITEMS } from "./domain/map-step.ts";
 import { X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { createSecureContext } from "node:tls";
@@ -271,7 +272,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     }
   }
   const outbound = new OutboundPolicy({ preset: preset as OutboundPreset, allow, deny });
-  const limits = {
+  const limits: Limits = {
     outbound,
     maxSteps: int("max-steps", get("max-steps"), 1),
     maxRequestBytes: int("max-request-bytes", get("max-request-bytes"), 1024),
@@ -281,14 +282,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
   };
   if (mongoUri) {
     // A run is one MongoDB document (16 MiB at most): its spec (as JSON, up to ~1.5× the request),
-    // its results, and the latest commit's events (at most one result) must fit with room to spare.
+    // its results, the latest commit's events (at most one result) and its map steps' items (their
+    // results counted among the results) must fit with room to spare. The items get what the other
+    // limits leave, up to MONGODB_MAX_RUN_ITEMS.
     const worst = 1.5 * limits.maxRequestBytes + limits.maxRunResultBytes + limits.maxResultBytes;
-    if (worst > 14 * 1024 * 1024) {
+    const room = 14 * 1024 * 1024 - worst;
+    const items = Math.min(MONGODB_MAX_RUN_ITEMS, Math.floor(Math.max(0, room) / MONGODB_ITEM_BYTES));
+    if (items < MONGODB_MIN_RUN_ITEMS) {
       throw new ConfigError(
-        `with the MongoDB store, 1.5 × max-request-bytes + max-run-results-bytes + max-result-bytes must stay within 14 MiB ` +
-          `(a run is one document, 16 MiB at most); it is ${Math.round(worst)} bytes`,
+        `with the MongoDB store, 1.5 × max-request-bytes + max-run-results-bytes + max-result-bytes + room for ${MONGODB_MIN_RUN_ITEMS} map items ` +
+          `(${MONGODB_MIN_RUN_ITEMS * MONGODB_ITEM_BYTES} bytes) must stay within 14 MiB (a run is one document, 16 MiB at most); it is ${Math.round(worst + MONGODB_MIN_RUN_ITEMS * MONGODB_ITEM_BYTES)} bytes`,
       );
     }
+    limits.maxRunItems = items;
   }
   const headerTimeoutMs = int("header-timeout-ms", get("header-timeout-ms"), 100);
   const requestTimeoutMs = int("request-timeout-ms", get("request-timeout-ms"), 100);

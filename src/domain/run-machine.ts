@@ -106,6 +106,11 @@ export interface MachineOptions {
   webhook?: WebhookPolicy;
   /** All step results of a run together, as JSON text; a result that would pass it fails its step (not retried). */
   maxRunResultBytes?: number;
+  /**
+   * All map steps' items of one run together (a store that keeps a run in one
+   * bounded document, MongoDB, sets it); a map step that would pass it fails (not retried).
+   */
+  maxRunItems?: number;
 }
 
 /** Compensations get at least this many attempts. */
@@ -139,7 +144,7 @@ function isInFlight(state: StepState): boolean {
 }
 
 /** An item's stored error message is cut to this many characters. */
-export const MAX_ITEM_ERROR_LENGTH = 256;
+export const MAX_ITEM_ERROR_LENGTH = 128;
 
 /** Completed, failed, cancelled or skipped: the step will not change again. */
 export function isSettled(state: StepState): boolean {
@@ -189,6 +194,7 @@ export class RunMachine {
   private readonly dirtySteps = new Set<number>();
   private events: RunEvent[] = [];
   private readonly maxRunResultBytes: number;
+  private readonly maxRunItems: number;
   /** JSON length of the results recorded so far. */
   private resultBytes = 0;
 
@@ -197,6 +203,7 @@ export class RunMachine {
     this.random = options.random ?? Math.random;
     this.webhookPolicy = options.webhook ?? DEFAULT_WEBHOOK_POLICY;
     this.maxRunResultBytes = options.maxRunResultBytes ?? Number.POSITIVE_INFINITY;
+    this.maxRunItems = options.maxRunItems ?? Number.POSITIVE_INFINITY;
     const steps = run.spec.steps;
     const index = new Map(steps.map((s, i) => [s.id, i]));
     this.parallel = steps.map((s) => s.parallel);
@@ -489,7 +496,13 @@ export class RunMachine {
     const attempt = this.startAttempt(index, now);
     // Redriven: the items are there, those that completed keep their results.
     if (this.run.items?.[index] && this.maps[index]) return this.settleMap(index, now, fx);
-    const values = this.forEachValues(index);
+    let values = this.forEachValues(index);
+    if (typeof values !== "string") {
+      const held = Object.values(this.run.items ?? {}).reduce((n, list) => n + list.length, 0);
+      if (held + values.length > this.maxRunItems) {
+        values = `for_each: ${values.length} items would take the run's map steps to ${held + values.length} items, more than the store's maximum of ${this.maxRunItems} per run`;
+      }
+    }
     if (typeof values === "string") {
       this.failStep(index, attempt, { reason: INVALID_FOR_EACH, message: values, attempt, retryable: false }, now, fx);
       return true;

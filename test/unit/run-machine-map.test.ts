@@ -78,7 +78,7 @@ describe("map steps in the run machine", () => {
   test("an item's error message is kept short (10,000 failed items fit in a store document)", () => {
     const { m } = mapRun({ n: 2, maxConcurrency: 2, itemFailures: { kind: "all_settled" } });
     m.itemFailed(1, 0, 1, { error: { reason: "handler_error", message: "x".repeat(5000) }, retryable: false }, 3);
-    expect(m.run.items![1][0].error!.message.length).toBeLessThanOrEqual(256);
+    expect(m.run.items![1][0].error!.message.length).toBeLessThanOrEqual(128);
     expect(m.run.items![1][0].error!.message).toMatch(/truncated\]$/);
   });
 
