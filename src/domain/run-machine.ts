@@ -32,6 +32,7 @@ import { decideJoin, describeJoin, type JoinDecision, JOIN_ALL, type JoinPolicy 
 import { truncateText } from "./field-limits.ts";
 import { forEachItems, INVALID_FOR_EACH, ITEMS_FAILED, mapResult, parseForEach, resolvePath, DEFAULT_MAX_CONCURRENCY } from "./map-step.ts";
 import { nextAttemptDelayMs } from "./retry-policy.ts";
+import { WAITING_FOR_CONCURRENCY_KEY } from "./concurrency-key.ts";
 import {
   type CompensationRecord,
   type CompensationState,
@@ -74,6 +75,13 @@ export interface Effects {
   abort: number[];
   /** Items (of map steps) whose in-flight attempt must be aborted now. */
   abortItems: { index: number; item: number }[];
+  /**
+   * Slots of concurrency keys to ask for (step indexes; -1 for the run's own
+   * key): the run or step is queued (waitingFor) until admitted() is called.
+   */
+  acquire: number[];
+  /** Slots the run or its steps hold already (after a restart): to be kept, even past the limit. */
+  hold: number[];
   /** The run reached a terminal state with this command. */
   terminal: boolean;
   /** Nothing is left to do for this run (terminal, webhook settled). */
@@ -110,7 +118,7 @@ export interface MachineOptions {
 export const MIN_COMPENSATION_ATTEMPTS = 3;
 
 function effects(): Effects {
-  return { dispatch: [], timers: [], abort: [], abortItems: [], terminal: false, done: false };
+  return { dispatch: [], timers: [], abort: [], abortItems: [], acquire: [], hold: [], terminal: false, done: false };
 }
 
 /** A copy without undefined fields (cleared fields vanish from the stored JSON; no `delete`, which slows objects down). */
@@ -134,6 +142,11 @@ function jsonLength(value: JsonValue): number {
 
 function isInFlight(state: StepState): boolean {
   return state === "running" || state === "retry_wait";
+}
+
+/** Ready, but waiting for a slot of its concurrency key. */
+function isQueued(st: StepRecord): boolean {
+  return st.state === "pending" && st.waitingFor !== undefined;
 }
 
 /** An item's stored error message is cut to this many characters. */
@@ -234,7 +247,8 @@ export class RunMachine {
       if (!isSettled(st.state)) this.unsettled++;
       if (st.result !== undefined) this.resultBytes += jsonLength(st.result);
       if (st.state === "running") this.running++;
-      if (isInFlight(st.state) && !this.parallel[i]) this.serialInFlight++;
+      // A queued non-parallel step keeps the run's serial slot while it waits for its key.
+      if ((isInFlight(st.state) || isQueued(st)) && !this.parallel[i]) this.serialInFlight++;
       // The same decisions as when the run was driven: the join sees the same states.
       if (st.state === "pending" && this.join(i).decision === "run") this.ready.add(i);
     });
@@ -266,8 +280,42 @@ export class RunMachine {
   start(now: number): Effects {
     const fx = effects();
     if (this.run.state !== "pending") return fx;
+    if (this.run.spec.concurrency) {
+      // Queued for the run's concurrency key: admitted(-1) starts it.
+      if (this.run.waitingFor === undefined) {
+        this.run.waitingFor = WAITING_FOR_CONCURRENCY_KEY;
+        this.run.queuedAt = now;
+        this.dirtyRun = true;
+        this.events.push({ runId: this.run.runId, seq: ++this.run.lastSeq, at: now, kind: "run", from: "pending", to: "pending", waitingFor: WAITING_FOR_CONCURRENCY_KEY });
+      }
+      fx.acquire.push(-1);
+      return fx;
+    }
     this.setRun("running", now, { startedAt: now });
     this.plan(now, fx);
+    return fx;
+  }
+
+  /**
+   * A slot of a concurrency key was granted: the queued run (index -1) or step
+   * starts. Nothing happens when it no longer waits (cancelled, run ended): the
+   * caller releases the slot once the step or run has settled.
+   */
+  admitted(index: number, now: number): Effects {
+    const fx = effects();
+    if (index === -1) {
+      if (this.run.state !== "pending" || this.run.waitingFor === undefined) return fx;
+      this.setRun("running", now, { startedAt: now });
+      this.plan(now, fx);
+      return fx;
+    }
+    const st = this.run.steps[index];
+    if (st === undefined || !isQueued(st) || this.run.state !== "running" || this.failing) return fx;
+    if (this.run.spec.steps[index].forEach !== undefined) {
+      if (this.startMap(index, now, fx)) this.proceed(now, fx);
+    } else {
+      fx.dispatch.push({ kind: "step", index, attempt: this.startAttempt(index, now) });
+    }
     return fx;
   }
 
@@ -296,7 +344,13 @@ export class RunMachine {
             this.planItems(i, now, fx);
           } else if (st.state === "running") fx.dispatch.push({ kind: "step", index: i, attempt: st.attempts });
           else if (st.state === "retry_wait") fx.timers.push({ kind: "step", index: i, at: st.nextAttemptAt ?? now });
+          // Concurrency keys: slots held stay held; queued steps ask again.
+          if (run.spec.steps[i].concurrency) {
+            if (isInFlight(st.state)) fx.hold.push(i);
+            else if (isQueued(st)) fx.acquire.push(i);
+          }
         });
+        if (run.spec.concurrency) fx.hold.push(-1);
         this.proceed(now, fx);
         return fx;
       case "compensating":
@@ -796,7 +850,14 @@ export class RunMachine {
     let settled = false;
     for (const i of order) {
       if (!this.ready.has(i) || this.failing) continue;
+      if (isQueued(this.run.steps[i])) continue;
       if (!this.parallel[i] && this.serialInFlight > 0) continue;
+      if (this.run.spec.steps[i].concurrency) {
+        // Waits for a slot of its key; admitted() starts it.
+        this.setStep(i, "pending", now, { waitingFor: WAITING_FOR_CONCURRENCY_KEY, queuedAt: now }, { waitingFor: WAITING_FOR_CONCURRENCY_KEY });
+        fx.acquire.push(i);
+        continue;
+      }
       if (this.run.spec.steps[i].forEach !== undefined) settled = this.startMap(i, now, fx) || settled;
       else fx.dispatch.push({ kind: "step", index: i, attempt: this.startAttempt(i, now) });
     }
@@ -948,6 +1009,10 @@ export class RunMachine {
   private setRun(to: RunState, now: number, fields: Partial<RunRecord>): void {
     const from = this.run.state;
     Object.assign(this.run, fields);
+    if (to !== "pending") {
+      this.run.waitingFor = undefined;
+      this.run.queuedAt = undefined;
+    }
     this.run.state = to;
     this.dirtyRun = true;
     const event: RunEvent = { runId: this.run.runId, seq: ++this.run.lastSeq, at: now, kind: "run", from, to };
@@ -960,15 +1025,18 @@ export class RunMachine {
     to: StepState,
     now: number,
     fields: Partial<StepRecord>,
-    extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue },
+    extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue; waitingFor?: string },
   ): void {
     const st = this.run.steps[index];
     const from = st.state;
+    // Leaving pending ends any wait for a concurrency key.
+    if (to !== "pending") fields = { ...fields, waitingFor: undefined, queuedAt: undefined };
+    const next = withoutUndefined({ ...st, ...fields, state: to });
     if (from === "running") this.running--;
     if (to === "running") this.running++;
     if (!this.parallel[index]) {
-      if (isInFlight(from)) this.serialInFlight--;
-      if (isInFlight(to)) this.serialInFlight++;
+      if (isInFlight(from) || isQueued(st)) this.serialInFlight--;
+      if (isInFlight(to) || isQueued(next)) this.serialInFlight++;
     }
     if (!isSettled(from) && isSettled(to)) {
       this.unsettled--;
@@ -977,7 +1045,7 @@ export class RunMachine {
         else this.depFailed[d]++;
       }
     }
-    this.run.steps[index] = withoutUndefined({ ...st, ...fields, state: to });
+    this.run.steps[index] = next;
     this.record(index, "step", from, to, now, extra);
   }
 
@@ -1001,7 +1069,7 @@ export class RunMachine {
     from: string,
     to: string,
     now: number,
-    extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue },
+    extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue; waitingFor?: string },
   ): void {
     this.dirtySteps.add(index);
     const event: RunEvent = {
@@ -1016,6 +1084,7 @@ export class RunMachine {
     if (extra.attempt !== undefined) event.attempt = extra.attempt;
     if (extra.error !== undefined) event.error = extra.error;
     if (extra.result !== undefined) event.result = extra.result;
+    if (extra.waitingFor !== undefined) event.waitingFor = extra.waitingFor;
     this.events.push(event);
   }
 }

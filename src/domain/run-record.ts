@@ -79,6 +79,10 @@ export interface StepRecord {
   error?: ErrorInfo;
   nextAttemptAt?: number;
   compensation?: CompensationRecord;
+  /** "concurrency_key": ready (pending) but queued for a slot of the step's concurrency key. */
+  waitingFor?: string;
+  /** When it was queued (orders waiters first come, first served, also after a restart). */
+  queuedAt?: number;
 }
 
 /** The on_complete / on_error notification of a finished run. */
@@ -121,6 +125,10 @@ export interface RunHeader {
   webhook?: WebhookRecord;
   /** Never changes once set; carried in the header so that both stores keep it without a schema change. */
   trace?: RunTrace;
+  /** "concurrency_key": pending, queued for a slot of the run's concurrency key. */
+  waitingFor?: string;
+  /** When it was queued. */
+  queuedAt?: number;
 }
 
 export interface RunRecord extends RunHeader {
@@ -157,6 +165,8 @@ export interface RunEvent {
   attempt?: number;
   error?: ErrorInfo;
   result?: JsonValue;
+  /** A PENDING -> PENDING transition: queued for a slot of a concurrency key. */
+  waitingFor?: string;
 }
 
 
@@ -221,6 +231,8 @@ export function runHeader(run: RunRecord): RunHeader {
   if (run.compensation !== undefined) h.compensation = { ...run.compensation };
   if (run.webhook !== undefined) h.webhook = { ...run.webhook };
   if (run.trace !== undefined) h.trace = run.trace;
+  if (run.waitingFor !== undefined) h.waitingFor = run.waitingFor;
+  if (run.queuedAt !== undefined) h.queuedAt = run.queuedAt;
   return h;
 }
 
@@ -245,7 +257,7 @@ export function createdEvent(run: RunRecord): RunEvent {
 /** Applies a committed patch to a record (used by stores and readers). */
 export function applyPatch(run: RunRecord, patch: RunPatch): void {
   if (patch.run) {
-    for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook"] as const) delete run[k];
+    for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook", "waitingFor", "queuedAt"] as const) delete run[k];
     Object.assign(run, patch.run);
   }
   for (const { index, record } of patch.steps) run.steps[index] = record;

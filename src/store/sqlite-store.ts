@@ -371,8 +371,9 @@ export class SqliteWorkflowStore implements WorkflowStore {
       if (r.step_id !== null) e.stepId = r.step_id as string;
       if (r.attempt !== null) e.attempt = r.attempt as number;
       if (r.data !== null) {
-        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue; item?: number };
+        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue; item?: number; waitingFor?: string };
         if (data.error !== undefined) e.error = data.error;
+        if (data.waitingFor !== undefined) e.waitingFor = data.waitingFor;
         if (data.item !== undefined) e.item = data.item;
         if ("result" in data) e.result = data.result as JsonValue;
       }
@@ -495,8 +496,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
 
   private insertEvent(e: RunEvent): void {
     const data =
-      e.error !== undefined || e.result !== undefined || e.item !== undefined
-        ? JSON.stringify({ error: e.error, result: e.result, item: e.item })
+      e.error !== undefined || e.result !== undefined || e.item !== undefined || e.waitingFor !== undefined
+        ? JSON.stringify({ error: e.error, result: e.result, item: e.item, waitingFor: e.waitingFor })
         : null;
     this.stmt.insertEvent.run(e.runId, e.seq, e.at, e.kind, e.stepId ?? null, e.from, e.to, e.attempt ?? null, data);
   }

@@ -106,6 +106,7 @@ export function eventToDoc(e: RunEvent, workflowId: string, ts: Date): EventDoc 
   if (e.item !== undefined) doc.item = e.item;
   if (e.error !== undefined) doc.error = e.error;
   if (e.result !== undefined) doc.resultJson = JSON.stringify(e.result);
+  if (e.waitingFor !== undefined) doc.waitingFor = e.waitingFor;
   return doc;
 }
 
@@ -115,6 +116,7 @@ export function eventFromDoc(doc: EventDoc): RunEvent {
   if (doc.attempt !== undefined && doc.attempt !== null) e.attempt = doc.attempt;
   if (doc.item !== undefined && doc.item !== null) e.item = doc.item;
   if (doc.error !== undefined && doc.error !== null) e.error = doc.error;
+  if (doc.waitingFor !== undefined && doc.waitingFor !== null) e.waitingFor = doc.waitingFor;
   if (doc.resultJson !== undefined && doc.resultJson !== null) e.result = JSON.parse(doc.resultJson) as JsonValue;
   return e;
 }
