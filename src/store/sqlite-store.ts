@@ -38,6 +38,7 @@ import {
   VersionConflictError,
   type WorkflowStore,
 } from "../ports/workflow-store.ts";
+import type { ConcurrencySlots } from "../ports/concurrency-slots.ts";
 
 export interface SqliteStoreOptions {
   /** Directory holding weft.db; created if missing. ":memory:" for a throwaway store. */
@@ -108,6 +109,12 @@ CREATE TABLE IF NOT EXISTS events (
   attempt INTEGER,
   data TEXT,
   PRIMARY KEY (run_id, seq)
+) STRICT, WITHOUT ROWID;
+-- Slots of concurrency keys: one row per holder (a run, or a step of a run).
+CREATE TABLE IF NOT EXISTS concurrency_slots (
+  key TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  PRIMARY KEY (key, holder)
 ) STRICT, WITHOUT ROWID;
 `;
 
@@ -226,7 +233,7 @@ function startCheckpointer(data: CheckpointerData, warn: (message: string) => vo
   };
 }
 
-export class SqliteWorkflowStore implements WorkflowStore {
+export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
   private readonly db: DatabaseSync;
   private readonly lock: DatabaseSync | undefined;
   private readonly checkpointer: Checkpointer | undefined;
@@ -289,6 +296,16 @@ export class SqliteWorkflowStore implements WorkflowStore {
       events: db.prepare(
         "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
+      // One statement, so the count and the insert cannot be separated (the store's own writes run in one turn too).
+      acquireSlot: db.prepare(
+        `INSERT INTO concurrency_slots (key, holder)
+         SELECT ?1, ?2 WHERE (SELECT count(*) FROM concurrency_slots WHERE key = ?1) < ?3
+         ON CONFLICT (key, holder) DO NOTHING`,
+      ),
+      holdsSlot: db.prepare("SELECT 1 AS held FROM concurrency_slots WHERE key = ? AND holder = ?"),
+      holdSlot: db.prepare("INSERT INTO concurrency_slots (key, holder) VALUES (?, ?) ON CONFLICT (key, holder) DO NOTHING"),
+      releaseSlot: db.prepare("DELETE FROM concurrency_slots WHERE key = ? AND holder = ?"),
+      slotHolders: db.prepare("SELECT holder FROM concurrency_slots WHERE key = ?"),
     };
     if (path !== ":memory:") {
       try {
@@ -379,6 +396,38 @@ export class SqliteWorkflowStore implements WorkflowStore {
       }
       return e;
     });
+  }
+
+  // ---- concurrency slots ------------------------------------------------------
+
+  async acquireSlot(key: string, holder: string, limit: number): Promise<boolean> {
+    this.openOrThrow();
+    this.stmt.acquireSlot.run(key, holder, limit);
+    return this.stmt.holdsSlot.get(key, holder) !== undefined;
+  }
+
+  async holdSlot(key: string, holder: string): Promise<void> {
+    this.openOrThrow();
+    this.stmt.holdSlot.run(key, holder);
+  }
+
+  async releaseSlot(key: string, holder: string): Promise<void> {
+    this.openOrThrow();
+    this.stmt.releaseSlot.run(key, holder);
+  }
+
+  async slotHolders(keys: string[]): Promise<Map<string, string[]>> {
+    this.openOrThrow();
+    const out = new Map<string, string[]>();
+    for (const key of keys) {
+      const rows = this.stmt.slotHolders.all(key) as { holder: string }[];
+      if (rows.length > 0) out.set(key, rows.map((r) => r.holder));
+    }
+    return out;
+  }
+
+  private openOrThrow(): void {
+    if (this.closed) throw new Error("store is closed");
   }
 
   async listActiveRuns(): Promise<RunRecord[]> {

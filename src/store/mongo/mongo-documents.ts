@@ -6,7 +6,14 @@
 import { type ItemRecord, type RunEvent, type RunHeader, type RunRecord, type RunState, runHeader, type StepRecord } from "../../domain/run-record.ts";
 import type { JsonValue, WorkflowSpec } from "../../domain/workflow-spec.ts";
 
-export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas", settings: "settings" } as const;
+export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas", settings: "settings", concurrencySlots: "concurrency_slots" } as const;
+
+/** The slots of one concurrency key: its holders, and their number (kept with them in one document, so one update checks and takes). */
+export interface SlotDoc {
+  _id: string;
+  count: number;
+  holders: string[];
+}
 
 /** A step as stored: the record with its result as JSON text. */
 export type StepDoc = Omit<StepRecord, "result"> & { resultJson?: string };
