@@ -15,6 +15,8 @@ import { StepState, type WorkflowService, WorkflowState } from "../../gen/ts/wef
 import { type Behaviour, HandlerServer, type RecordedCall } from "../support/handler-server.ts";
 import { sleep } from "../support/run-observer.ts";
 import { Gate, listEvents } from "../support/watch.ts";
+import { loadConfig } from "../../src/config.ts";
+import { describeMongo } from "../support/mongo-server.ts";
 import { startWeft, TEST_STORE, type TestWeft, waitForRun } from "../support/weft.ts";
 
 const QUEUED = "concurrency_key";
@@ -325,5 +327,89 @@ describe.skipIf(TEST_STORE === "mongodb")("concurrency keys over a restart (embe
       await handlers.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describeMongo("concurrency keys across two replicas on one MongoDB database", (mongo) => {
+  let a: TestWeft;
+  let b: TestWeft;
+  let handlers: HandlerServer;
+  beforeAll(async () => {
+    handlers = await HandlerServer.start();
+    const base = loadConfig([], {})!;
+    const mongodb = { ...base.mongodb, uri: mongo().uri, database: mongo().dbName, pollIntervalMs: 20, sweepIntervalMs: 500, leaseTtlMs: 3000 };
+    a = await startWeft({ mongodb });
+    b = await startWeft({ mongodb });
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await handlers?.close();
+  });
+
+  test("a workflow key and a step key hold across replicas: runs created on both never overlap for one user; another user's runs go on", async () => {
+    const overlap = new Overlap();
+    handlers.on("/xr/run", overlap.behaviour(async () => {
+      await sleep(30);
+    }));
+    const charges = new Overlap();
+    handlers.on("/xr/charge", charges.behaviour(async () => {
+      await sleep(30);
+    }));
+    const ids: { client: Client<typeof WorkflowService>; id: string; user: string }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const client = i % 2 === 0 ? a.client : b.client;
+      const user = i % 3 === 2 ? "other" : "same";
+      const byRun = (
+        await client.createWorkflow({
+          id: "xr",
+          steps: [
+            { id: "s0", url: handlers.url("/xr/run") },
+            { id: "s1", url: handlers.url("/xr/run"), dependsOn: ["s0"] },
+          ],
+          context: { user },
+          concurrency: { key: "/context/user", limit: 1 },
+        })
+      ).workflow!;
+      ids.push({ client, id: byRun.id, user });
+      const byStep = (
+        await client.createWorkflow({
+          id: "xs",
+          steps: [{ id: "charge", url: handlers.url("/xr/charge"), concurrency: { key: "/context/user", limit: 2 } }],
+          context: { user },
+        })
+      ).workflow!;
+      ids.push({ client, id: byStep.id, user });
+    }
+    for (const { client, id } of ids) expect((await waitForRun(client, id)).state).toBe(WorkflowState.COMPLETED);
+    expect(overlap.max.get("same")).toBe(1);
+    expect(charges.max.get("same")).toBeLessThanOrEqual(2);
+    expect(charges.max.get("other")).toBeLessThanOrEqual(2);
+    // Runs were driven on both replicas.
+    expect(overlap.order.filter((o) => o.startsWith("same:"))).toHaveLength(16);
+  });
+
+  test("a replica that stops while its run holds the key: the other replica takes the run over with its slot, and the queued run on it starts after", async () => {
+    let release = false;
+    handlers.on("/xh/step", async () => {
+      while (!release) await sleep(10);
+      return { json: { success: true, result: null } };
+    });
+    const mongodb = a.config.mongodb;
+    const c = await startWeft({ mongodb });
+    const req = { id: "xh", steps: [{ id: "s", url: handlers.url("/xh/step") }], context: { user: "h" }, concurrency: { key: "/context/user", limit: 1 } };
+    const first = (await c.client.createWorkflow(req)).workflow!;
+    await handlers.waitForCall((x) => x.body.runId === first.id);
+    const second = (await b.client.createWorkflow(req)).workflow!;
+    await waitForRun(b.client, second.id, (w) => w.waitingFor === QUEUED);
+    await c.stop();
+    // Taken over (the call is sent again by a survivor) and still holding the key.
+    await handlers.waitForCall((x) => x.body.runId === first.id && handlers.callsFor(first.id).length >= 2, 60_000);
+    expect((await runOf(b.client, second.id)).waitingFor).toBe(QUEUED);
+    release = true;
+    expect((await waitForRun(b.client, first.id)).state).toBe(WorkflowState.COMPLETED);
+    expect((await waitForRun(b.client, second.id)).state).toBe(WorkflowState.COMPLETED);
+    const firstDone = Math.max(...handlers.callsFor(first.id).map((x) => x.respondedAt ?? 0));
+    expect(handlers.callsFor(second.id)[0].receivedAt).toBeGreaterThan(firstDone);
   });
 });
