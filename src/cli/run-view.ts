@@ -19,6 +19,8 @@ export interface StepView {
   completedAt?: Date;
   nextAttemptAt?: Date;
   error?: string;
+  /** "concurrency_key" while queued for a slot of its concurrency key. */
+  waitingFor?: string;
 }
 
 export interface RunView {
@@ -31,6 +33,8 @@ export interface RunView {
   steps: StepView[];
   error?: string;
   lastSequence: number;
+  /** "concurrency_key" while the run is queued for a slot of its concurrency key. */
+  waitingFor?: string;
 }
 
 export const TERMINAL_STATES: ReadonlySet<WorkflowState> = new Set([WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.CANCELLED]);
@@ -58,6 +62,7 @@ export function viewFromSnapshot(w: Workflow): RunView {
     completedAt: date(w.completedAt),
     error: errorText(w.error),
     lastSequence: Number(w.lastSequence),
+    waitingFor: w.waitingFor || undefined,
     steps: w.steps.map((s) => ({
       id: s.id,
       state: s.state,
@@ -66,6 +71,7 @@ export function viewFromSnapshot(w: Workflow): RunView {
       completedAt: date(s.completedAt),
       nextAttemptAt: s.state === StepState.RETRY_WAIT ? date(s.nextAttemptAt) : undefined,
       error: errorText(s.error),
+      waitingFor: s.waitingFor || undefined,
     })),
   };
 }
@@ -77,6 +83,7 @@ export function applyEvent(view: RunView, e: WorkflowEvent): void {
   const t = e.transition;
   if (t.case === "run") {
     view.state = t.value.toState;
+    view.waitingFor = e.waitingFor || undefined;
     if (t.value.toState === WorkflowState.RUNNING && !view.startedAt) view.startedAt = time;
     if (TERMINAL_STATES.has(t.value.toState)) view.completedAt = time;
     view.error = errorText(e.error) ?? view.error;
@@ -89,6 +96,7 @@ export function applyEvent(view: RunView, e: WorkflowEvent): void {
     view.steps.push(step);
   }
   step.state = t.value.toState;
+  step.waitingFor = e.waitingFor || undefined;
   if (e.attempt) step.attempts = Math.max(step.attempts, e.attempt);
   if (t.value.toState === StepState.RUNNING && !step.startedAt) step.startedAt = time;
   if (t.value.toState !== StepState.RETRY_WAIT) step.nextAttemptAt = undefined;
@@ -122,6 +130,7 @@ function stepLine(s: StepView, now: Date, width: number): string {
   else if (s.state === StepState.RETRY_WAIT)
     detail = `retrying: attempt ${s.attempts + 1} ${s.nextAttemptAt ? `in ${formatDuration(s.nextAttemptAt.getTime() - now.getTime())}` : "soon"}`;
   else if (s.startedAt && s.completedAt) detail = `${stepStateName(s.state)} in ${formatDuration(s.completedAt.getTime() - s.startedAt.getTime())}`;
+  else if (s.waitingFor) detail = `queued (${s.waitingFor.replaceAll("_", " ")})`;
   else detail = stepStateName(s.state);
   if (s.attempts > 1 && s.state !== StepState.RETRY_WAIT) detail += ` (${s.attempts} attempts)`;
   const line = `  ${MARK[s.state] ?? "?"} ${s.id.padEnd(width)}  ${detail}`;
@@ -138,7 +147,7 @@ export function renderLive(view: RunView, now: Date): string {
   const c = counts(view);
   const since = view.startedAt ?? view.createdAt;
   const head =
-    `${view.workflowId} ${view.runId}  ${workflowStateName(view.state)}` +
+    `${view.workflowId} ${view.runId}  ${workflowStateName(view.state)}${view.waitingFor ? ` (queued: ${view.waitingFor.replaceAll("_", " ")})` : ""}` +
     (since ? ` ${formatDuration((view.completedAt ?? now).getTime() - since.getTime())}` : "");
   const tally = `${c.done}/${c.total} steps done, ${c.running} running, ${c.retrying} retrying, ${c.failed} failed`;
   const width = Math.min(40, Math.max(0, ...view.steps.map((s) => s.id.length)));
@@ -179,6 +188,7 @@ export function eventRecord(e: WorkflowEvent, extra: { nextAttemptAt?: Date } = 
     ...names,
   };
   if (e.attempt) record.attempt = e.attempt;
+  if (e.waitingFor) record.waitingFor = e.waitingFor;
   if (e.error && (e.error.message || e.error.reason)) {
     record.error = { reason: e.error.reason, message: e.error.message, ...(e.error.httpStatus ? { httpStatus: e.error.httpStatus } : {}), retryable: e.error.retryable };
   }
