@@ -4,13 +4,14 @@
 // changes); the value there must be a string, a number or a boolean. Pure.
 import { parseForEach, resolvePath } from "./map-step.ts";
 import type { JsonObject } from "./workflow-spec.ts";
+import { FIELD_LIMITS } from "./field-limits.ts";
 
 /** limit: 1..MAX_CONCURRENCY_LIMIT. */
 export const MAX_CONCURRENCY_LIMIT = 1_000;
 /** The key pointer, in characters. */
-export const MAX_CONCURRENCY_KEY_LENGTH = 1024;
+export const MAX_CONCURRENCY_KEY_LENGTH = FIELD_LIMITS.maxConcurrencyKeyLength;
 /** The value the key resolves to, in characters (as text). */
-export const MAX_CONCURRENCY_VALUE_LENGTH = 256;
+export const MAX_CONCURRENCY_VALUE_LENGTH = FIELD_LIMITS.maxConcurrencyValueLength;
 /** Run priority: MIN_PRIORITY..MAX_PRIORITY, default 0; higher goes first. */
 export const MIN_PRIORITY = -1000;
 export const MAX_PRIORITY = 1000;

@@ -22,6 +22,10 @@ export const FIELD_LIMITS = {
   maxQuotedInputLength: 80,
   /** Field violations listed in a BadRequest detail (the message lists fewer). */
   maxFieldViolations: 50,
+  /** `concurrency.key` (a JSON pointer into the context), of a workflow or a step. */
+  maxConcurrencyKeyLength: 1024,
+  /** The value a concurrency key finds in the context, as text (the key itself). */
+  maxConcurrencyValueLength: 256,
 } as const;
 
 /** A list page (ListWorkflows, ListWorkflowEvents) stops early once its encoded size passes this. */
