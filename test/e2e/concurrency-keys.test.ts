@@ -17,7 +17,8 @@ import { sleep } from "../support/run-observer.ts";
 import { Gate, listEvents } from "../support/watch.ts";
 import { loadConfig } from "../../src/config.ts";
 import { describeMongo } from "../support/mongo-server.ts";
-import { startWeft, TEST_STORE, type TestWeft, waitForRun } from "../support/weft.ts";
+import { createPlatform } from "../../clients/ts/src/index.ts";
+import { startWeft, TEST_SECRET, TEST_STORE, type TestWeft, waitForRun } from "../support/weft.ts";
 
 const QUEUED = "concurrency_key";
 
@@ -270,6 +271,37 @@ describe("concurrency keys", () => {
     gate.open();
     expect((await waitForRun(weft.client, third.id)).state).toBe(WorkflowState.COMPLETED);
     expect(handlers.callsFor(second.id)).toHaveLength(0);
+  });
+
+  test("the TypeScript client: create with concurrency and priority; getStatus shows the queued run and step", async () => {
+    const platform = createPlatform({ baseUrl: weft.baseUrl, signingSecrets: TEST_SECRET, jobsBaseUrl: handlers.baseUrl });
+    const gate = new Gate();
+    handlers.on("/sdk/hold", async () => {
+      await gate.opened;
+      return { json: { success: true, result: null } };
+    });
+    const input = {
+      id: "sdk-ck",
+      steps: [{ id: "charge", url: "/sdk/hold", concurrency: { key: "/context/user", limit: 1 } }],
+      context: { user: "s1" },
+      concurrency: { key: "/context/user", limit: 2 },
+      priority: 7,
+    };
+    const first = await platform.workflows.create(input);
+    await handlers.waitForCall((c) => c.body.runId === first.id);
+    const second = await platform.workflows.create(input);
+    await waitUntil("the second run's charge is queued", async () => (await platform.workflows.getStatus(second.id)).steps[0].waitingFor === QUEUED);
+    const status = await platform.workflows.getStatus(second.id);
+    expect(status).toMatchObject({ state: "running", priority: 7 });
+    expect(status.steps[0]).toMatchObject({ state: "pending", waitingFor: QUEUED, attempts: 0 });
+    const third = await platform.workflows.create(input);
+    await waitUntil("the third run is queued", async () => (await platform.workflows.getStatus(third.id)).waitingFor === QUEUED);
+    expect((await platform.workflows.getStatus(third.id)).state).toBe("pending");
+    gate.open();
+    for (const id of [first.id, second.id, third.id]) expect((await waitForRun(weft.client, id)).state).toBe(WorkflowState.COMPLETED);
+    const done = await platform.workflows.getStatus(third.id);
+    expect(done.waitingFor).toBeUndefined();
+    expect(done.steps[0].waitingFor).toBeUndefined();
   });
 
   test("bad concurrency settings are INVALID_ARGUMENT naming the field", async () => {
