@@ -12,10 +12,10 @@ afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
 });
 
-function setup(stillHolds: (holder: string) => Promise<boolean> = async () => true) {
+function setup(stillHolds: (holder: string) => Promise<boolean> = async () => true, batch?: number) {
   const slots = new SqliteWorkflowStore({ dataDir: ":memory:" });
   stores.push(slots);
-  const gate = new ConcurrencyGate({ slots, clock: systemClock, log: pino({ level: "silent" }), stillHolds, pollMs: 20, staleCheckMs: 0 });
+  const gate = new ConcurrencyGate({ slots, clock: systemClock, log: pino({ level: "silent" }), stillHolds, pollMs: 20, staleCheckMs: 0, batch });
   const granted: string[] = [];
   const ask = (holder: string, priority = 0, queuedAt = Date.now(), key = "k", limit = 1) =>
     gate.request({ key, limit, holder, priority, queuedAt, grant: () => granted.push(holder) });
@@ -57,6 +57,19 @@ describe("ConcurrencyGate", () => {
     ask("wf_next#0");
     await new Promise((r) => setTimeout(r, 150));
     expect(granted).toEqual(["wf_waiting#0"]);
+    gate.stop();
+  });
+
+  test("keys take turns: a key that queued 200 waiters first does not hold back one with 10 (2 admissions per pass)", async () => {
+    const { gate, granted, ask } = setup(async () => true, 2);
+    // Queued in one turn, big first: all in the gate before its first pass.
+    for (let i = 0; i < 200; i++) ask(`big_${i}`, 0, i, "big", 1000);
+    for (let i = 0; i < 10; i++) ask(`small_${i}`, 0, 1000 + i, "small", 1000);
+    await until(() => granted.length === 210, "every waiter is admitted");
+    const lastSmall = granted.findLastIndex((h) => h.startsWith("small_"));
+    expect(lastSmall).toBeLessThan(25);
+    // FIFO within each key.
+    expect(granted.filter((h) => h.startsWith("small_"))).toEqual(Array.from({ length: 10 }, (_, i) => `small_${i}`));
     gate.stop();
   });
 
