@@ -43,6 +43,7 @@ export function toCreateRequest(w: WorkflowRequest, overrides: { context?: Recor
       forEach: s.forEach ?? "",
       maxConcurrency: s.maxConcurrency ?? 0,
       itemFailures: s.itemFailures === undefined ? undefined : joinPolicy(s.itemFailures),
+      concurrency: s.concurrency && { key: s.concurrency.key ?? "", limit: s.concurrency.limit ?? 0 },
     })),
     context: context as JsonObject | undefined,
     onComplete: w.onComplete ?? "",
@@ -51,6 +52,8 @@ export function toCreateRequest(w: WorkflowRequest, overrides: { context?: Recor
     saga: w.saga ?? false,
     baseUrl: w.baseUrl ?? "",
     requestId: w.requestId ?? "",
+    concurrency: w.concurrency && { key: w.concurrency.key ?? "", limit: w.concurrency.limit ?? 0 },
+    priority: w.priority ?? 0,
   });
 }
 

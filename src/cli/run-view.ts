@@ -21,6 +21,8 @@ export interface StepView {
   completedAt?: Date;
   nextAttemptAt?: Date;
   error?: string;
+  /** "concurrency_key" while queued for a slot of its concurrency key. */
+  waitingFor?: string;
   /** The error's reason (e.g. not_needed, join_failed). */
   reason?: string;
   /** A map step (for_each). */
@@ -50,6 +52,8 @@ export interface RunView {
   steps: StepView[];
   error?: string;
   lastSequence: number;
+  /** "concurrency_key" while the run is queued for a slot of its concurrency key. */
+  waitingFor?: string;
 }
 
 export const TERMINAL_STATES: ReadonlySet<WorkflowState> = new Set([WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.CANCELLED]);
@@ -77,6 +81,7 @@ export function viewFromSnapshot(w: Workflow): RunView {
     completedAt: date(w.completedAt),
     error: errorText(w.error),
     lastSequence: Number(w.lastSequence),
+    waitingFor: w.waitingFor || undefined,
     steps: w.steps.map((s) => ({
       id: s.id,
       state: s.state,
@@ -88,6 +93,7 @@ export function viewFromSnapshot(w: Workflow): RunView {
       reason: s.error?.reason || undefined,
       map: s.definition?.forEach ? true : s.items ? true : undefined,
       items: tally(s.items),
+      waitingFor: s.waitingFor || undefined,
     })),
   };
 }
@@ -137,6 +143,7 @@ export function applyEvent(view: RunView, e: WorkflowEvent): void {
   const t = e.transition;
   if (t.case === "run") {
     view.state = t.value.toState;
+    view.waitingFor = e.waitingFor || undefined;
     if (t.value.toState === WorkflowState.RUNNING && !view.startedAt) view.startedAt = time;
     if (TERMINAL_STATES.has(t.value.toState)) view.completedAt = time;
     view.error = errorText(e.error) ?? view.error;
@@ -150,6 +157,7 @@ export function applyEvent(view: RunView, e: WorkflowEvent): void {
   }
   step.state = t.value.toState;
   step.reason = e.error?.reason || (t.value.toState === StepState.COMPLETED ? undefined : step.reason);
+  step.waitingFor = e.waitingFor || undefined;
   if (e.attempt) step.attempts = Math.max(step.attempts, e.attempt);
   if (t.value.toState === StepState.RUNNING && !step.startedAt) step.startedAt = time;
   if (t.value.toState !== StepState.RETRY_WAIT) step.nextAttemptAt = undefined;
@@ -190,6 +198,7 @@ function stepLine(s: StepView, now: Date, width: number): string {
   else if (s.state === StepState.RETRY_WAIT)
     detail = `retrying: attempt ${s.attempts + 1} ${s.nextAttemptAt ? `in ${formatDuration(s.nextAttemptAt.getTime() - now.getTime())}` : "soon"}`;
   else if (s.startedAt && s.completedAt) detail = `${stepStateName(s.state)} in ${formatDuration(s.completedAt.getTime() - s.startedAt.getTime())}`;
+  else if (s.waitingFor) detail = `queued (${s.waitingFor.replaceAll("_", " ")})`;
   else detail = stepStateName(s.state);
   // A map step's attempts are its items': its own count says nothing.
   if (s.attempts > 1 && s.state !== StepState.RETRY_WAIT && !s.map) detail += ` (${s.attempts} attempts)`;
@@ -213,7 +222,7 @@ export function renderLive(view: RunView, now: Date): string {
   const c = counts(view);
   const since = view.startedAt ?? view.createdAt;
   const head =
-    `${view.workflowId} ${view.runId}  ${workflowStateName(view.state)}` +
+    `${view.workflowId} ${view.runId}  ${workflowStateName(view.state)}${view.waitingFor ? ` (queued: ${view.waitingFor.replaceAll("_", " ")})` : ""}` +
     (since ? ` ${formatDuration((view.completedAt ?? now).getTime() - since.getTime())}` : "");
   const tally = `${c.done}/${c.total} steps done, ${c.running} running, ${c.retrying} retrying, ${c.failed} failed`;
   const width = Math.min(40, Math.max(0, ...view.steps.map((s) => s.id.length)));
@@ -259,6 +268,7 @@ export function eventRecord(e: WorkflowEvent, extra: { nextAttemptAt?: Date } = 
     ...names,
   };
   if (e.attempt) record.attempt = e.attempt;
+  if (e.waitingFor) record.waitingFor = e.waitingFor;
   if (e.error && (e.error.message || e.error.reason)) {
     record.error = { reason: e.error.reason, message: e.error.message, ...(e.error.httpStatus ? { httpStatus: e.error.httpStatus } : {}), retryable: e.error.retryable };
   }

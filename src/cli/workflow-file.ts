@@ -26,6 +26,15 @@ export interface WorkflowRequest {
   saga?: boolean;
   baseUrl?: string;
   requestId?: string;
+  /** `concurrency: { key: /context/userId, limit: 1 }`: at most limit runs with the same key at once. */
+  concurrency?: ConcurrencyRequest;
+  priority?: number;
+}
+
+/** A concurrency key: a JSON pointer into the context, and how many may hold it at once. */
+export interface ConcurrencyRequest {
+  key?: string;
+  limit?: number;
 }
 
 export interface StepRequest {
@@ -48,6 +57,8 @@ export interface StepRequest {
   maxConcurrency?: number;
   /** Map steps: the join policy applied to the items. */
   itemFailures?: JoinRequest;
+  /** At most limit steps with this id and key at once, across runs. */
+  concurrency?: ConcurrencyRequest;
 }
 
 /** `join: all_settled` (or all, any), `join: { at_least: 2 }`, `join: { tolerated_failure_percent: 10 }`. */
@@ -57,7 +68,7 @@ export type ParseResult = { ok: true; request: WorkflowRequest } | { ok: false; 
 
 type Kind = "string" | "boolean" | "seconds" | "integer" | "number" | "strings" | "object";
 
-const WORKFLOW_FIELDS: Record<string, Kind | "steps"> = {
+const WORKFLOW_FIELDS: Record<string, Kind | "steps" | "concurrency"> = {
   id: "string",
   steps: "steps",
   context: "object",
@@ -67,8 +78,11 @@ const WORKFLOW_FIELDS: Record<string, Kind | "steps"> = {
   saga: "boolean",
   baseUrl: "string",
   requestId: "string",
+  concurrency: "concurrency",
+  priority: "integer",
 };
-const STEP_FIELDS: Record<string, Kind | "retries" | "join"> = {
+const CONCURRENCY_FIELDS: Record<string, Kind> = { key: "string", limit: "integer" };
+const STEP_FIELDS: Record<string, Kind | "retries" | "join" | "concurrency"> = {
   id: "string",
   url: "string",
   dependsOn: "strings",
@@ -80,6 +94,7 @@ const STEP_FIELDS: Record<string, Kind | "retries" | "join"> = {
   forEach: "string",
   maxConcurrency: "integer",
   itemFailures: "join",
+  concurrency: "concurrency",
 };
 /** The join policies written as a name; at_least and tolerated_failure_percent take a number, as a mapping. */
 const JOIN_NAMES = ["all", "all_settled", "any"] as const;
@@ -240,7 +255,8 @@ class Checker {
       if (kind === "steps") {
         if (!Array.isArray(v)) this.fail([raw], `must be a list of steps, not ${typeName(v)}`);
         else out.steps = v.map((s, i) => this.step(s, [raw, i]));
-      } else out[key] = this.scalar(kind, v, [raw]);
+      } else if (kind === "concurrency") out[key] = this.concurrency(v, [raw]);
+      else out[key] = this.scalar(kind, v, [raw]);
     }
     return out as unknown as WorkflowRequest;
   }
@@ -253,9 +269,25 @@ class Checker {
     for (const [key, [v, raw]] of fields) {
       const kind = STEP_FIELDS[key];
       out[key] =
-        kind === "retries" ? this.retries(v, [...path, raw]) : kind === "join" ? this.join(v, [...path, raw]) : this.scalar(kind, v, [...path, raw]);
+        kind === "retries"
+          ? this.retries(v, [...path, raw])
+          : kind === "join"
+            ? this.join(v, [...path, raw])
+            : kind === "concurrency"
+              ? this.concurrency(v, [...path, raw])
+              : this.scalar(kind, v, [...path, raw]);
     }
     return out as unknown as StepRequest;
+  }
+
+  /** `{ key: /context/userId, limit: 1 }` (the server checks the pointer and the range). */
+  private concurrency(value: unknown, path: (string | number)[]): ConcurrencyRequest | undefined {
+    const fields = this.fields(value, path, CONCURRENCY_FIELDS, "a concurrency key");
+    if (!fields) return undefined;
+    const out: Record<string, unknown> = {};
+    for (const name of ["key", "limit"] as const) if (!fields.has(name)) this.fail(path, `missing field "${name}"`);
+    for (const [key, [v, raw]] of fields) out[key] = this.scalar(CONCURRENCY_FIELDS[key], v, [...path, raw]);
+    return out as ConcurrencyRequest;
   }
 
   private join(value: unknown, path: (string | number)[]): JoinRequest | undefined {

@@ -37,6 +37,7 @@ import type {
 } from "./workflow-spec.ts";
 import { FIELD_LIMITS, quoteInput as quote } from "./field-limits.ts";
 import { DEFAULTS } from "./workflow-spec.ts";
+import { checkPriority, type Concurrency, type ConcurrencyInput, compileConcurrency } from "./concurrency-key.ts";
 import { MAX_JSON_DEPTH, nestedTooDeep, tooDeepMessage } from "./json-depth.ts";
 import { OutboundPolicy } from "./outbound-policy.ts";
 import { checkUrlHost } from "./outbound-url.ts";
@@ -224,16 +225,37 @@ export function compileWorkflow(
     }
   });
 
+  // concurrency keys: resolved against the context, below, once it is known to be usable
   // dependency cycles
   for (const c of findCycles(steps, edges)) add(c.field, c.description);
 
   // context
   let context: JsonObject = {};
+  let contextOk = true;
   if (input.context !== undefined) {
     const problem = checkContext(input.context, limits.maxContextBytes);
-    if (problem !== undefined) add("context", problem);
-    else context = input.context as JsonObject;
+    if (problem !== undefined) {
+      add("context", problem);
+      contextOk = false;
+    } else context = input.context as JsonObject;
   }
+
+  // concurrency (workflow and steps), priority
+  const concurrency: (Concurrency | undefined)[] = [];
+  const resolveConcurrency = (c: ConcurrencyInput | undefined, field: string, stepId?: string): Concurrency | undefined => {
+    if (c === undefined) return undefined;
+    // A context that failed its own checks has no keys to look up: its violation says why.
+    const r = compileConcurrency(c, context, input.id, stepId);
+    if (!Array.isArray(r)) return r;
+    for (const [suffix, description] of r) if (contextOk || suffix === ".limit") add(`${field}${suffix}`, description);
+    return undefined;
+  };
+  steps.forEach((step, i) => {
+    concurrency[i] = resolveConcurrency(step.concurrency, `steps[${i}].concurrency`, step.id);
+  });
+  const runConcurrency = resolveConcurrency(input.concurrency, "concurrency");
+  const priorityProblem = checkPriority(input.priority ?? 0);
+  if (priorityProblem !== undefined) add("priority", priorityProblem);
 
   // on_complete, on_error
   const onComplete = input.onComplete === "" ? undefined : resolveUrl(input.onComplete, "on_complete", urlContext, add);
@@ -273,6 +295,7 @@ export function compileWorkflow(
       spec.maxConcurrency = step.maxConcurrency || DEFAULT_MAX_CONCURRENCY;
       if (step.itemFailures !== undefined && step.itemFailures.kind !== "none" && step.itemFailures.kind !== "all") spec.itemFailures = step.itemFailures;
     }
+    if (concurrency[i] !== undefined) spec.concurrency = concurrency[i];
     return spec;
   });
 
@@ -287,6 +310,8 @@ export function compileWorkflow(
   if (onError !== undefined) spec.onError = onError;
   if (input.baseUrl !== "") spec.baseUrl = input.baseUrl;
   if (input.requestId !== "") spec.requestId = input.requestId;
+  if (runConcurrency !== undefined) spec.concurrency = runConcurrency;
+  if (input.priority) spec.priority = input.priority;
   return { ok: true, spec };
 }
 

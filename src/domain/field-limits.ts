@@ -22,6 +22,10 @@ export const FIELD_LIMITS = {
   maxQuotedInputLength: 80,
   /** Field violations listed in a BadRequest detail (the message lists fewer). */
   maxFieldViolations: 50,
+  /** `concurrency.key` (a JSON pointer into the context), of a workflow or a step. */
+  maxConcurrencyKeyLength: 1024,
+  /** The value a concurrency key finds in the context, as text (the key itself). */
+  maxConcurrencyValueLength: 256,
 } as const;
 
 /** A list page (ListWorkflows, ListWorkflowEvents, ListStepItems) stops early once its encoded size passes this. */
@@ -71,14 +75,16 @@ export const VALUE_BYTES_PER_JSON_CHAR = 5.5;
 const UTF8_BYTES_PER_UNIT = 3;
 /** One ErrorDetail: the message (a step failure adds `step "<id>" failed: `), reason, step id, numbers, tags. */
 const ERROR_DETAIL_BYTES = UTF8_BYTES_PER_UNIT * (FIELD_LIMITS.maxErrorMessageLength + FIELD_LIMITS.maxIdLength + 32) + 256;
+/** A concurrency key's value (concurrency_key) and waiting_for, of a step or of the run: not in the request. */
+const CONCURRENCY_BYTES = UTF8_BYTES_PER_UNIT * FIELD_LIMITS.maxConcurrencyValueLength + 3 + 32;
 /** A map step's ItemCounts: seven int32 fields and the message's tag and length. */
 const ITEM_COUNTS_BYTES = 48;
 /** One StepStatus without its result and the submitted definition: id twice (plus once in a step list), six timestamps, counters, retry defaults and two errors. */
-const STEP_STATUS_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxIdLength + 3) + 6 * 16 + 128 + ITEM_COUNTS_BYTES;
+const STEP_STATUS_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxIdLength + 3) + 6 * 16 + 128 + ITEM_COUNTS_BYTES + CONCURRENCY_BYTES;
 /** Failed items a Workflow lists, over all its map steps (README "Map steps"). */
 export const ITEM_FAILURES_PER_RUN = 10;
 /** Run-level fields not in the request: error, webhook (resolved URL, ids, error), resolved on_complete/on_error, timestamps; the failed items listed. */
-const RUN_FIXED_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxUrlLength + 3) + 1024 + ITEM_FAILURES_PER_RUN * (ERROR_DETAIL_BYTES + 32);
+const RUN_FIXED_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxUrlLength + 3) + 1024 + ITEM_FAILURES_PER_RUN * (ERROR_DETAIL_BYTES + 32) + CONCURRENCY_BYTES + 16;
 
 export interface AnswerLimits {
   maxSteps: number;

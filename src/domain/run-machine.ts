@@ -34,6 +34,7 @@ import { forEachItems, INVALID_FOR_EACH, ITEMS_FAILED, mapResult, parseForEach, 
 import { nextAttemptDelayMs } from "./retry-policy.ts";
 import { redeliveryRefusal } from "./webhook-redelivery.ts";
 import { REDRIVEN_STEP_STATES, redriveRefusal, redrivenDeadline, webhookEventId } from "./redrive.ts";
+import { WAITING_FOR_CONCURRENCY_KEY } from "./concurrency-key.ts";
 import {
   type CompensationRecord,
   type CompensationState,
@@ -76,6 +77,13 @@ export interface Effects {
   abort: number[];
   /** Items (of map steps) whose in-flight attempt must be aborted now. */
   abortItems: { index: number; item: number }[];
+  /**
+   * Slots of concurrency keys to ask for (step indexes; -1 for the run's own
+   * key): the run or step is queued (waitingFor) until admitted() is called.
+   */
+  acquire: number[];
+  /** Slots the run or its steps hold already (after a restart): to be kept, even past the limit. */
+  hold: number[];
   /** The run reached a terminal state with this command. */
   terminal: boolean;
   /** Nothing is left to do for this run (terminal, webhook settled). */
@@ -117,7 +125,7 @@ export interface MachineOptions {
 export const MIN_COMPENSATION_ATTEMPTS = 3;
 
 function effects(): Effects {
-  return { dispatch: [], timers: [], abort: [], abortItems: [], terminal: false, done: false };
+  return { dispatch: [], timers: [], abort: [], abortItems: [], acquire: [], hold: [], terminal: false, done: false };
 }
 
 /** A copy without undefined fields (cleared fields vanish from the stored JSON; no `delete`, which slows objects down). */
@@ -141,6 +149,11 @@ function jsonLength(value: JsonValue): number {
 
 function isInFlight(state: StepState): boolean {
   return state === "running" || state === "retry_wait";
+}
+
+/** Ready, but waiting for a slot of its concurrency key. */
+function isQueued(st: StepRecord): boolean {
+  return st.state === "pending" && st.waitingFor !== undefined;
 }
 
 /** An item's stored error message is cut to this many characters. */
@@ -243,7 +256,8 @@ export class RunMachine {
       if (!isSettled(st.state)) this.unsettled++;
       if (st.result !== undefined) this.resultBytes += jsonLength(st.result);
       if (st.state === "running") this.running++;
-      if (isInFlight(st.state) && !this.parallel[i]) this.serialInFlight++;
+      // A queued non-parallel step keeps the run's serial slot while it waits for its key.
+      if ((isInFlight(st.state) || isQueued(st)) && !this.parallel[i]) this.serialInFlight++;
       // The same decisions as when the run was driven: the join sees the same states.
       if (st.state === "pending" && this.join(i).decision === "run") this.ready.add(i);
     });
@@ -275,8 +289,43 @@ export class RunMachine {
   start(now: number): Effects {
     const fx = effects();
     if (this.run.state !== "pending") return fx;
+    if (this.run.spec.concurrency) {
+      // Queued for the run's concurrency key: admitted(-1) starts it.
+      if (this.run.waitingFor === undefined) {
+        this.run.waitingFor = WAITING_FOR_CONCURRENCY_KEY;
+        this.run.queuedAt = now;
+        this.dirtyRun = true;
+        this.events.push({ runId: this.run.runId, seq: ++this.run.lastSeq, at: now, kind: "run", from: "pending", to: "pending", waitingFor: WAITING_FOR_CONCURRENCY_KEY });
+      }
+      fx.acquire.push(-1);
+      return fx;
+    }
     this.setRun("running", now, { startedAt: now });
     this.plan(now, fx);
+    return fx;
+  }
+
+  /**
+   * A slot of a concurrency key was granted: the queued run (index -1) or step
+   * starts. Nothing happens when it no longer waits (cancelled, run ended): the
+   * caller releases the slot once the step or run has settled.
+   */
+  admitted(index: number, now: number): Effects {
+    const fx = effects();
+    if (index === -1) {
+      if (this.run.state !== "pending" || this.run.waitingFor === undefined) return fx;
+      // A redriven run keeps when it first started.
+      this.setRun("running", now, { startedAt: this.run.startedAt ?? now });
+      this.plan(now, fx);
+      return fx;
+    }
+    const st = this.run.steps[index];
+    if (st === undefined || !isQueued(st) || this.run.state !== "running" || this.failing) return fx;
+    if (this.run.spec.steps[index].forEach !== undefined) {
+      if (this.startMap(index, now, fx)) this.proceed(now, fx);
+    } else {
+      fx.dispatch.push({ kind: "step", index, attempt: this.startAttempt(index, now) });
+    }
     return fx;
   }
 
@@ -305,7 +354,13 @@ export class RunMachine {
             this.planItems(i, now, fx);
           } else if (st.state === "running") fx.dispatch.push({ kind: "step", index: i, attempt: st.attempts });
           else if (st.state === "retry_wait") fx.timers.push({ kind: "step", index: i, at: st.nextAttemptAt ?? now });
+          // Concurrency keys: slots held stay held; queued steps ask again.
+          if (run.spec.steps[i].concurrency) {
+            if (isInFlight(st.state)) fx.hold.push(i);
+            else if (isQueued(st)) fx.acquire.push(i);
+          }
         });
+        if (run.spec.concurrency) fx.hold.push(-1);
         this.proceed(now, fx);
         return fx;
       case "compensating":
@@ -350,21 +405,30 @@ export class RunMachine {
     const run = this.run;
     if (redriveRefusal(run) !== undefined) return fx;
     const redrives = (run.redrives ?? 0) + 1;
-    this.setRun("running", now, {
+    // A run with a concurrency key queues for a slot again, as a new run does (admitted(-1) goes on).
+    const queued = run.spec.concurrency !== undefined;
+    this.setRun(queued ? "pending" : "running", now, {
       deadlineAt: redrivenDeadline(run, now, extensionMs),
       completedAt: undefined,
       error: undefined,
       compensation: undefined,
       webhook: undefined,
       redrives,
+      ...(queued ? { waitingFor: WAITING_FOR_CONCURRENCY_KEY, queuedAt: now } : {}),
     });
-    this.events[this.events.length - 1].redriven = true;
+    const transition = this.events[this.events.length - 1];
+    transition.redriven = true;
+    if (queued) transition.waitingFor = WAITING_FOR_CONCURRENCY_KEY;
     run.steps.forEach((st, i) => {
       if (REDRIVEN_STEP_STATES.has(st.state)) this.reopenStep(i, now);
     });
     run.steps.forEach((st, i) => {
       if (st.state === "pending" && this.join(i).decision === "run") this.ready.add(i);
     });
+    if (queued) {
+      fx.acquire.push(-1);
+      return fx;
+    }
     this.proceed(now, fx);
     return fx;
   }
@@ -885,7 +949,14 @@ export class RunMachine {
     let settled = false;
     for (const i of order) {
       if (!this.ready.has(i) || this.failing) continue;
+      if (isQueued(this.run.steps[i])) continue;
       if (!this.parallel[i] && this.serialInFlight > 0) continue;
+      if (this.run.spec.steps[i].concurrency) {
+        // Waits for a slot of its key; admitted() starts it.
+        this.setStep(i, "pending", now, { waitingFor: WAITING_FOR_CONCURRENCY_KEY, queuedAt: now }, { waitingFor: WAITING_FOR_CONCURRENCY_KEY });
+        fx.acquire.push(i);
+        continue;
+      }
       if (this.run.spec.steps[i].forEach !== undefined) settled = this.startMap(i, now, fx) || settled;
       else fx.dispatch.push({ kind: "step", index: i, attempt: this.startAttempt(i, now) });
     }
@@ -1037,6 +1108,10 @@ export class RunMachine {
   private setRun(to: RunState, now: number, fields: Partial<RunRecord>): void {
     const from = this.run.state;
     Object.assign(this.run, fields);
+    if (to !== "pending") {
+      this.run.waitingFor = undefined;
+      this.run.queuedAt = undefined;
+    }
     this.run.state = to;
     this.dirtyRun = true;
     const event: RunEvent = { runId: this.run.runId, seq: ++this.run.lastSeq, at: now, kind: "run", from, to };
@@ -1049,15 +1124,18 @@ export class RunMachine {
     to: StepState,
     now: number,
     fields: Partial<StepRecord>,
-    extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue },
+    extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue; waitingFor?: string },
   ): void {
     const st = this.run.steps[index];
     const from = st.state;
+    // Leaving pending ends any wait for a concurrency key.
+    if (to !== "pending") fields = { ...fields, waitingFor: undefined, queuedAt: undefined };
+    const next = withoutUndefined({ ...st, ...fields, state: to });
     if (from === "running") this.running--;
     if (to === "running") this.running++;
     if (!this.parallel[index]) {
-      if (isInFlight(from)) this.serialInFlight--;
-      if (isInFlight(to)) this.serialInFlight++;
+      if (isInFlight(from) || isQueued(st)) this.serialInFlight--;
+      if (isInFlight(to) || isQueued(next)) this.serialInFlight++;
     }
     if (!isSettled(from) && isSettled(to)) {
       this.unsettled--;
@@ -1066,7 +1144,7 @@ export class RunMachine {
         else this.depFailed[d]++;
       }
     }
-    this.run.steps[index] = withoutUndefined({ ...st, ...fields, state: to });
+    this.run.steps[index] = next;
     this.record(index, "step", from, to, now, extra);
   }
 
@@ -1090,7 +1168,7 @@ export class RunMachine {
     from: string,
     to: string,
     now: number,
-    extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue },
+    extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue; waitingFor?: string },
   ): void {
     this.dirtySteps.add(index);
     const event: RunEvent = {
@@ -1105,6 +1183,7 @@ export class RunMachine {
     if (extra.attempt !== undefined) event.attempt = extra.attempt;
     if (extra.error !== undefined) event.error = extra.error;
     if (extra.result !== undefined) event.result = extra.result;
+    if (extra.waitingFor !== undefined) event.waitingFor = extra.waitingFor;
     this.events.push(event);
   }
 }

@@ -79,6 +79,10 @@ export interface StepRecord {
   error?: ErrorInfo;
   nextAttemptAt?: number;
   compensation?: CompensationRecord;
+  /** "concurrency_key": ready (pending) but queued for a slot of the step's concurrency key. */
+  waitingFor?: string;
+  /** When it was queued (orders waiters first come, first served, also after a restart). */
+  queuedAt?: number;
 }
 
 /** The on_complete / on_error notification of a finished run. */
@@ -123,6 +127,10 @@ export interface RunHeader {
   trace?: RunTrace;
   /** How many times RedriveWorkflow continued the run (absent: never). */
   redrives?: number;
+  /** "concurrency_key": pending, queued for a slot of the run's concurrency key. */
+  waitingFor?: string;
+  /** When it was queued. */
+  queuedAt?: number;
 }
 
 export interface RunRecord extends RunHeader {
@@ -161,6 +169,8 @@ export interface RunEvent {
   result?: JsonValue;
   /** Run events: the transition RedriveWorkflow made. */
   redriven?: true;
+  /** A PENDING -> PENDING transition: queued for a slot of a concurrency key. */
+  waitingFor?: string;
 }
 
 
@@ -226,6 +236,8 @@ export function runHeader(run: RunRecord): RunHeader {
   if (run.webhook !== undefined) h.webhook = { ...run.webhook };
   if (run.trace !== undefined) h.trace = run.trace;
   if (run.redrives !== undefined) h.redrives = run.redrives;
+  if (run.waitingFor !== undefined) h.waitingFor = run.waitingFor;
+  if (run.queuedAt !== undefined) h.queuedAt = run.queuedAt;
   return h;
 }
 
@@ -250,7 +262,7 @@ export function createdEvent(run: RunRecord): RunEvent {
 /** Applies a committed patch to a record (used by stores and readers). */
 export function applyPatch(run: RunRecord, patch: RunPatch): void {
   if (patch.run) {
-    for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook", "redrives"] as const) delete run[k];
+    for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook", "redrives", "waitingFor", "queuedAt"] as const) delete run[k];
     Object.assign(run, patch.run);
   }
   for (const { index, record } of patch.steps) run.steps[index] = record;

@@ -1,6 +1,7 @@
 // The workflow definition as the engine sees it: validated, defaults applied,
 // URLs resolved, durations in milliseconds. No transport or storage types here.
 import type { JoinInput, JoinPolicy } from "./join-policy.ts";
+import type { Concurrency, ConcurrencyInput } from "./concurrency-key.ts";
 import type { OutboundPolicy } from "./outbound-policy.ts";
 
 export type JsonValue =
@@ -42,6 +43,8 @@ export interface StepSpec {
   maxConcurrency?: number;
   /** Map steps: how failed items are treated; absent means all. */
   itemFailures?: JoinPolicy;
+  /** At most concurrency.limit steps with this key (this step id, this workflow id) hold a slot at once, across runs. */
+  concurrency?: Concurrency;
   /** The step as submitted, for status display (relative url, optional fields). */
   submitted: StepInput;
 }
@@ -62,6 +65,10 @@ export interface WorkflowSpec {
    * in runs stored before fingerprints were kept.
    */
   requestFingerprint?: string;
+  /** At most concurrency.limit runs with this key (this workflow id) are running at once. */
+  concurrency?: Concurrency;
+  /** Among waiters of one concurrency key, higher first (absent: 0). */
+  priority?: number;
 }
 
 /** What a client submitted, after transport decoding and before validation. */
@@ -77,6 +84,10 @@ export interface WorkflowInput {
   saga: boolean;
   baseUrl: string;
   requestId: string;
+  /** Absent: no workflow-level concurrency key. */
+  concurrency?: ConcurrencyInput;
+  /** 0 or absent: the default. */
+  priority?: number;
 }
 
 export interface StepInput {
@@ -96,6 +107,8 @@ export interface StepInput {
   maxConcurrency?: number;
   /** Absent means all. */
   itemFailures?: JoinInput;
+  /** Absent: no step-level concurrency key. */
+  concurrency?: ConcurrencyInput;
 }
 
 export interface RetryInput {

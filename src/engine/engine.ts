@@ -27,6 +27,9 @@ import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall, type StepDispatc
 import type { NoticeSource, OwnershipNotice, RunOwnership } from "../ports/run-ownership.ts";
 import { type AttemptSpan, noopTracer, type RpcSpan, type Tracer } from "../ports/tracing.ts";
 import { type ListRunsQuery, VersionConflictError, type WorkflowStore } from "../ports/workflow-store.ts";
+import { type ConcurrencySlots, parseSlotHolder, slotHolder } from "../ports/concurrency-slots.ts";
+import { ConcurrencyGate } from "./concurrency-gate.ts";
+import { isSettled } from "../domain/run-machine.ts";
 
 export class RunNotFoundError extends Error {
   constructor(runId: string) {
@@ -103,6 +106,10 @@ export interface EngineOptions {
   metrics?: EngineMetrics;
   /** Where run and attempt spans go (default: nowhere). */
   tracer?: Tracer;
+  /** The slots of concurrency keys (the store). Without it, keys are not enforced: queued work starts at once. */
+  slots?: ConcurrencySlots;
+  /** How often runs and steps blocked on a concurrency key look again (slots freed by other replicas). */
+  concurrencyPollMs?: number;
 }
 
 /** A cancel asked for on one replica while another drives the run, not applied within cancelWaitMs. */
@@ -136,6 +143,8 @@ interface ActiveRun {
   detached: boolean;
   /** Set when a commit failed and the run was handed back to the store. */
   evicted: boolean;
+  /** Concurrency keys: the run (-1) and steps that asked for or hold a slot, given back once they settle. */
+  slotted: Set<number>;
 }
 
 const key = (kind: WorkKind, index: number, item?: number) => (item === undefined ? `${kind}:${index}` : `${kind}:${index}:${item}`);
@@ -172,6 +181,7 @@ export class Engine {
   private leaseValidUntil = 0;
   private readonly metrics: EngineMetrics;
   private readonly tracer: Tracer;
+  private readonly gate: ConcurrencyGate | undefined;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -189,6 +199,20 @@ export class Engine {
     this.cancelWaitMs = options.cancelWaitMs ?? 10_000;
     this.metrics = options.metrics ?? noopMetrics;
     this.tracer = options.tracer ?? noopTracer;
+    if (options.slots) {
+      this.gate = new ConcurrencyGate({
+        slots: options.slots,
+        clock: this.clock,
+        log: this.log,
+        stillHolds: (holder) => this.stillHolds(holder),
+        pollMs: options.concurrencyPollMs,
+      });
+    }
+  }
+
+  /** Runs and steps of this process queued for a slot of their concurrency key (for metrics and tests). */
+  get concurrencyWaiting(): number {
+    return this.gate?.waiting ?? 0;
   }
 
   /**
@@ -400,6 +424,7 @@ export class Engine {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.gate?.stop();
     for (const undo of this.background.splice(0)) undo();
     for (const a of this.active.values()) this.clearTimers(a);
     const deadline = Date.now() + graceMs;
@@ -562,6 +587,7 @@ export class Engine {
       itemBodies: new Map(),
       detached: false,
       evicted: false,
+      slotted: new Set(),
     };
     this.active.set(run.runId, active);
     if (!isTerminal(run.state) && run.state !== "compensating") {
@@ -586,6 +612,7 @@ export class Engine {
     if (fx.done) this.finish(active);
     if (!patch) {
       if (fx.done) this.tracer.runEnded(active.machine.run);
+      this.settleSlots(active);
       this.perform(active, fx, start);
       return Promise.resolve();
     }
@@ -595,6 +622,7 @@ export class Engine {
         this.metrics.storeCommit(since(start));
         this.feed.publish(workflowId, patch.events);
         if (fx.done) this.tracer.runEnded(active.machine.run);
+        this.settleSlots(active);
         this.perform(active, fx, start);
       },
       (err: unknown) => this.onCommitFailure(active, err),
@@ -622,6 +650,8 @@ export class Engine {
       );
     }
     if (active.detached || this.stopping) return;
+    for (const index of fx.hold) this.holdSlot(active, index);
+    for (const index of fx.acquire) this.requestSlot(active, index);
     for (const t of fx.timers) {
       const k = key(t.kind, t.index, t.item);
       active.timers.get(k)?.();
@@ -899,6 +929,72 @@ export class Engine {
     const runId = active.machine.run.runId;
     // A reopened run (redrive) may be driven by a newer ActiveRun already.
     if (this.active.get(runId) === active) this.active.delete(runId);
+    // Waits for a slot end with the run here (a run driven again asks again).
+    for (const index of active.slotted) this.gate?.forget(slotHolder(runId, index));
+  }
+
+  // ---- concurrency keys -----------------------------------------------------------
+
+  /** The scope of the key of the run (-1) or of step `index`. */
+  private slotKey(active: ActiveRun, index: number): { key: string; limit: number } | undefined {
+    const spec = active.machine.run.spec;
+    const c = index < 0 ? spec.concurrency : spec.steps[index]?.concurrency;
+    return c && { key: c.scope, limit: c.limit };
+  }
+
+  /** Queues the run (-1) or a step for a slot; once taken, the machine starts it. */
+  private requestSlot(active: ActiveRun, index: number): void {
+    const k = this.slotKey(active, index);
+    if (!k) return;
+    active.slotted.add(index);
+    const run = active.machine.run;
+    const grant = () => {
+      if (active.evicted || this.stopping) return;
+      void this.react(active, active.machine.admitted(index, this.clock.now()));
+    };
+    if (!this.gate) {
+      queueMicrotask(grant);
+      return;
+    }
+    const queuedAt = (index < 0 ? run.queuedAt : run.steps[index].queuedAt) ?? this.clock.now();
+    this.gate.request({ key: k.key, limit: k.limit, holder: slotHolder(run.runId, index), priority: run.spec.priority ?? 0, queuedAt, grant });
+  }
+
+  /** After a restart: the run or step in flight keeps its slot. */
+  private holdSlot(active: ActiveRun, index: number): void {
+    const k = this.slotKey(active, index);
+    if (!k || !this.gate) return;
+    active.slotted.add(index);
+    const holder = slotHolder(active.machine.run.runId, index);
+    this.gate.hold(k.key, holder).catch((err: unknown) => runLog(this.log, active).warn({ err, holder }, "concurrency keys: could not record a held slot"));
+  }
+
+  /** Gives back the slots of the run and steps that settled (after their commit). */
+  private settleSlots(active: ActiveRun): void {
+    if (active.slotted.size === 0 || active.evicted) return;
+    const run = active.machine.run;
+    for (const index of active.slotted) {
+      const done = index < 0 ? run.state !== "pending" && run.state !== "running" : isSettled(run.steps[index].state);
+      if (!done) continue;
+      active.slotted.delete(index);
+      const k = this.slotKey(active, index);
+      if (!k || !this.gate) continue;
+      const holder = slotHolder(run.runId, index);
+      this.gate.release(k.key, holder).catch((err: unknown) =>
+        runLog(this.log, active).warn({ err, holder }, "concurrency keys: could not give a slot back; it is reclaimed once its key blocks others"),
+      );
+    }
+  }
+
+  /** False when a slot's holder (a run, or a step of one) has settled, here or in the store. */
+  private async stillHolds(holder: string): Promise<boolean> {
+    const { runId, step } = parseSlotHolder(holder);
+    const active = this.active.get(runId);
+    const run = active && !active.evicted ? active.machine.run : await this.store.getRun(runId);
+    if (!run) return false;
+    if (step < 0) return run.state === "pending" || run.state === "running";
+    const st = run.steps[step];
+    return st !== undefined && !isSettled(st.state);
   }
 
   private clearTimers(active: ActiveRun): void {

@@ -15,6 +15,7 @@ import type { EventFeed } from "../ports/event-feed.ts";
 import type { NoticeSource, RunOwnership } from "../ports/run-ownership.ts";
 import { noopTracer, type Tracer } from "../ports/tracing.ts";
 import type { WorkflowStore } from "../ports/workflow-store.ts";
+import type { ConcurrencySlots } from "../ports/concurrency-slots.ts";
 import { MongoChangeFeed } from "../store/mongo/mongo-change-feed.ts";
 import { MongoWorkflowStore } from "../store/mongo/mongo-store.ts";
 import { workflowToProto } from "../transport/mappers.ts";
@@ -73,6 +74,8 @@ export interface RunningServer {
 
 interface StoreParts {
   store: WorkflowStore;
+  /** The slots of concurrency keys (the store itself). */
+  slots: ConcurrencySlots;
   feed: EventFeed & { readonly listenerCount: number };
   secrets: string[];
   ownership?: RunOwnership;
@@ -90,7 +93,7 @@ async function openStore(config: Config, logger: Logger): Promise<StoreParts> {
       warn: (message) => logger.warn({ dataDir: config.dataDir }, message),
     });
     const secrets = resolveSigningSecrets(config.signingSecrets, config.dataDir, logger);
-    return { store, feed: new LocalEventFeed(), secrets, stopFeed: async () => {} };
+    return { store, slots: store, feed: new LocalEventFeed(), secrets, stopFeed: async () => {} };
   }
   const log = logger.child({ store: "mongodb" });
   const store = await MongoWorkflowStore.open({
@@ -115,7 +118,7 @@ async function openStore(config: Config, logger: Logger): Promise<StoreParts> {
       log.warn("WEFT_SIGNING_SECRETS is not set: using the signing secret kept in the database (settings collection); give it to your step handlers");
     }
     log.info({ database: m.database, feed: feed.source, replicaId: store.replicaId }, "using the MongoDB store");
-    return { store, feed, secrets, ownership: store, notices: feed, stopFeed: () => feed.close() };
+    return { store, slots: store, feed, secrets, ownership: store, notices: feed, stopFeed: () => feed.close() };
   } catch (err) {
     await store.close();
     throw err;
@@ -128,7 +131,7 @@ export interface ServerOptions {
 }
 
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
-  const { store, feed, secrets, ownership, notices, stopFeed } = await openStore(config, logger);
+  const { store, slots, feed, secrets, ownership, notices, stopFeed } = await openStore(config, logger);
   const dispatcher = new HttpStepDispatcher({
     signer: new Signer(secrets),
     maxResultBytes: config.limits.maxResultBytes,
@@ -158,6 +161,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     ownership,
     notices,
     sweepIntervalMs: config.mongodb.sweepIntervalMs,
+    slots,
   });
   await engine.start();
   metrics?.setGaugeSources({

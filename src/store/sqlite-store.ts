@@ -38,6 +38,7 @@ import {
   VersionConflictError,
   type WorkflowStore,
 } from "../ports/workflow-store.ts";
+import type { ConcurrencySlots } from "../ports/concurrency-slots.ts";
 
 export interface SqliteStoreOptions {
   /** Directory holding weft.db; created if missing. ":memory:" for a throwaway store. */
@@ -108,6 +109,12 @@ CREATE TABLE IF NOT EXISTS events (
   attempt INTEGER,
   data TEXT,
   PRIMARY KEY (run_id, seq)
+) STRICT, WITHOUT ROWID;
+-- Slots of concurrency keys: one row per holder (a run, or a step of a run).
+CREATE TABLE IF NOT EXISTS concurrency_slots (
+  key TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  PRIMARY KEY (key, holder)
 ) STRICT, WITHOUT ROWID;
 `;
 
@@ -226,7 +233,7 @@ function startCheckpointer(data: CheckpointerData, warn: (message: string) => vo
   };
 }
 
-export class SqliteWorkflowStore implements WorkflowStore {
+export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
   private readonly db: DatabaseSync;
   private readonly lock: DatabaseSync | undefined;
   private readonly checkpointer: Checkpointer | undefined;
@@ -289,6 +296,16 @@ export class SqliteWorkflowStore implements WorkflowStore {
       events: db.prepare(
         "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
+      // One statement, so the count and the insert cannot be separated (the store's own writes run in one turn too).
+      acquireSlot: db.prepare(
+        `INSERT INTO concurrency_slots (key, holder)
+         SELECT ?1, ?2 WHERE (SELECT count(*) FROM concurrency_slots WHERE key = ?1) < ?3
+         ON CONFLICT (key, holder) DO NOTHING`,
+      ),
+      holdsSlot: db.prepare("SELECT 1 AS held FROM concurrency_slots WHERE key = ? AND holder = ?"),
+      holdSlot: db.prepare("INSERT INTO concurrency_slots (key, holder) VALUES (?, ?) ON CONFLICT (key, holder) DO NOTHING"),
+      releaseSlot: db.prepare("DELETE FROM concurrency_slots WHERE key = ? AND holder = ?"),
+      slotHolders: db.prepare("SELECT holder FROM concurrency_slots WHERE key = ?"),
     };
     if (path !== ":memory:") {
       try {
@@ -376,14 +393,47 @@ export class SqliteWorkflowStore implements WorkflowStore {
       if (r.step_id !== null) e.stepId = r.step_id as string;
       if (r.attempt !== null) e.attempt = r.attempt as number;
       if (r.data !== null) {
-        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue; item?: number; redriven?: true };
+        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue; item?: number; redriven?: true; waitingFor?: string };
         if (data.error !== undefined) e.error = data.error;
         if (data.redriven === true) e.redriven = true;
+        if (data.waitingFor !== undefined) e.waitingFor = data.waitingFor;
         if (data.item !== undefined) e.item = data.item;
         if ("result" in data) e.result = data.result as JsonValue;
       }
       return e;
     });
+  }
+
+  // ---- concurrency slots ------------------------------------------------------
+
+  async acquireSlot(key: string, holder: string, limit: number): Promise<boolean> {
+    this.openOrThrow();
+    this.stmt.acquireSlot.run(key, holder, limit);
+    return this.stmt.holdsSlot.get(key, holder) !== undefined;
+  }
+
+  async holdSlot(key: string, holder: string): Promise<void> {
+    this.openOrThrow();
+    this.stmt.holdSlot.run(key, holder);
+  }
+
+  async releaseSlot(key: string, holder: string): Promise<void> {
+    this.openOrThrow();
+    this.stmt.releaseSlot.run(key, holder);
+  }
+
+  async slotHolders(keys: string[]): Promise<Map<string, string[]>> {
+    this.openOrThrow();
+    const out = new Map<string, string[]>();
+    for (const key of keys) {
+      const rows = this.stmt.slotHolders.all(key) as { holder: string }[];
+      if (rows.length > 0) out.set(key, rows.map((r) => r.holder));
+    }
+    return out;
+  }
+
+  private openOrThrow(): void {
+    if (this.closed) throw new Error("store is closed");
   }
 
   async listActiveRuns(): Promise<RunRecord[]> {
@@ -501,8 +551,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
 
   private insertEvent(e: RunEvent): void {
     const data =
-      e.error !== undefined || e.result !== undefined || e.item !== undefined || e.redriven
-        ? JSON.stringify({ error: e.error, result: e.result, item: e.item, redriven: e.redriven })
+      e.error !== undefined || e.result !== undefined || e.item !== undefined || e.redriven || e.waitingFor !== undefined
+        ? JSON.stringify({ error: e.error, result: e.result, item: e.item, redriven: e.redriven, waitingFor: e.waitingFor })
         : null;
     this.stmt.insertEvent.run(e.runId, e.seq, e.at, e.kind, e.stepId ?? null, e.from, e.to, e.attempt ?? null, data);
   }

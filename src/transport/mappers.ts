@@ -126,6 +126,7 @@ function stepInput(s: StepDefinition): StepInput {
   if (s.forEach !== "") input.forEach = s.forEach;
   if (s.maxConcurrency !== 0) input.maxConcurrency = s.maxConcurrency;
   if (s.itemFailures) input.itemFailures = joinInput(s.itemFailures);
+  if (s.concurrency) input.concurrency = { key: s.concurrency.key, limit: s.concurrency.limit };
   return input;
 }
 
@@ -140,6 +141,8 @@ export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
     saga: req.saga,
     baseUrl: req.baseUrl,
     requestId: req.requestId,
+    concurrency: req.concurrency && { key: req.concurrency.key, limit: req.concurrency.limit },
+    priority: req.priority,
   };
 }
 
@@ -260,7 +263,10 @@ export function workflowToProto(run: RunRecord): Workflow {
         forEach: def.forEach ?? "",
         maxConcurrency: def.forEach !== undefined ? (def.maxConcurrency ?? 0) : 0,
         itemFailures: sub.itemFailures != null && sub.itemFailures.kind !== "none" ? joinToProto(sub.itemFailures) : undefined,
+        concurrency: def.concurrency && { key: def.concurrency.key, limit: def.concurrency.limit },
       }),
+      waitingFor: st.waitingFor ?? "",
+      concurrencyKey: def.concurrency?.value ?? "",
       ...itemsToProto(run.items?.[i], shown),
       compensationState: COMPENSATION_STATE_TO_PROTO[st.compensation?.state ?? ""],
       compensationAttempts: st.compensation?.attempts ?? 0,
@@ -315,6 +321,10 @@ function basicWorkflow(run: RunSummary, current: string[], completed: string[], 
     lastSequence: BigInt(run.lastSeq),
     compensationFailed: run.compensation?.failed ?? false,
     webhook: run.webhook && webhookToProto(run.webhook),
+    concurrency: spec.concurrency && { key: spec.concurrency.key, limit: spec.concurrency.limit },
+    priority: spec.priority ?? 0,
+    waitingFor: run.waitingFor ?? "",
+    concurrencyKey: spec.concurrency?.value ?? "",
   });
 }
 
@@ -378,6 +388,7 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
     error: errorToProto(e.error),
     result: e.result === undefined ? undefined : valueToProto(e.result),
     itemIndex: e.item ?? 0,
+    waitingFor: e.waitingFor ?? "",
   });
 }
 

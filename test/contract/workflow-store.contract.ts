@@ -6,6 +6,7 @@ import { createdEvent, newRunRecord, type RunRecord } from "../../src/domain/run
 import { RunIdGenerator } from "../../src/domain/run-id.ts";
 import { VersionConflictError, type WorkflowStore } from "../../src/ports/workflow-store.ts";
 import { testWorkflow } from "../support/test-workflow.ts";
+import type { ConcurrencySlots } from "../../src/ports/concurrency-slots.ts";
 
 export interface StoreHarness {
   store: WorkflowStore;
@@ -274,6 +275,39 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       expect(back.items![0][1].result).toEqual({ "$odd.key": 1 });
       const events = await h.store.listEvents(run.runId, 0, 100);
       expect(events.filter((e) => e.kind === "item")).toMatchObject([{ stepId: "map", item: 0, from: "running", to: "retry_wait", attempt: 1 }]);
+    });
+
+    // ---- concurrency slots (README "Concurrency keys") ----
+
+    test("concurrency slots: at most limit holders per key; a holder that asks again keeps its one slot", async () => {
+      const slots = h.store as WorkflowStore & ConcurrencySlots;
+      expect(await slots.acquireSlot("k", "wf_1", 2)).toBe(true);
+      expect(await slots.acquireSlot("k", "wf_1", 2)).toBe(true);
+      expect(await slots.acquireSlot("k", "wf_2#0", 2)).toBe(true);
+      expect(await slots.acquireSlot("k", "wf_3", 2)).toBe(false);
+      // Another key has its own slots.
+      expect(await slots.acquireSlot("other", "wf_3", 1)).toBe(true);
+      expect((await slots.slotHolders(["k", "other", "none"])).get("k")?.sort()).toEqual(["wf_1", "wf_2#0"]);
+      await slots.releaseSlot("k", "wf_1");
+      await slots.releaseSlot("k", "wf_1");
+      expect(await slots.acquireSlot("k", "wf_3", 2)).toBe(true);
+      expect(await slots.acquireSlot("k", "wf_4", 2)).toBe(false);
+      // hold: kept whatever the limit (work in flight before a restart), once.
+      await slots.holdSlot("k", "wf_5");
+      await slots.holdSlot("k", "wf_5");
+      expect((await slots.slotHolders(["k"])).get("k")?.sort()).toEqual(["wf_2#0", "wf_3", "wf_5"]);
+      await slots.releaseSlot("k", "wf_5");
+      await slots.releaseSlot("k", "wf_3");
+      expect(await slots.acquireSlot("k", "wf_4", 2)).toBe(true);
+    });
+
+    test("concurrency slots: racing holders never take more than the limit, and slots survive a reopen", async () => {
+      const slots = h.store as WorkflowStore & ConcurrencySlots;
+      const got = await Promise.all(Array.from({ length: 20 }, (_, i) => slots.acquireSlot("race", `wf_${i}`, 3)));
+      expect(got.filter(Boolean)).toHaveLength(3);
+      const again = (await h.reopen()) as WorkflowStore & ConcurrencySlots;
+      expect((await again.slotHolders(["race"])).get("race")).toHaveLength(3);
+      expect(await again.acquireSlot("race", "wf_late", 3)).toBe(false);
     });
   });
 }

@@ -23,12 +23,16 @@ describe("the largest answer", () => {
         url: `https://h.test/${"u".repeat(1800)}`,
         dependsOn: i === 0 ? [] : [id(i - 1)],
         compensation: "/c",
+        concurrency: { key: "/context/k", limit: 1000 },
       })),
+      concurrency: { key: "/context/k", limit: 1000 },
+      priority: -1000,
       baseUrl: "https://h.test",
       onComplete: `/${"o".repeat(2000)}`,
       onError: `/${"e".repeat(2000)}`,
       saga: true,
-      context: { zeros: Array.from({ length: 40_000 }, () => 0) },
+      // The concurrency keys' value at its cap, in characters of three UTF-8 bytes.
+      context: { zeros: Array.from({ length: 40_000 }, () => 0), k: "€".repeat(FIELD_LIMITS.maxConcurrencyValueLength) },
       requestId: "r".repeat(FIELD_LIMITS.maxRequestIdLength),
     });
     const requestBytes = toBinary(CreateWorkflowRequestSchema, req).byteLength;
@@ -54,6 +58,7 @@ describe("the largest answer", () => {
       result,
       error: error(100),
       compensation: { state: "failed", attempts: 100, startedAt: 2e12, completedAt: 2e12, nextAttemptAt: 2e12, error: error(100) },
+      waitingFor: "concurrency_key",
       id: id(i),
     }));
     run.state = "failed";
@@ -71,6 +76,7 @@ describe("the largest answer", () => {
       giveUpAt: 2e12,
     };
     run.lastSeq = 1e9;
+    run.waitingFor = "concurrency_key";
 
     const bytes = toBinary(WorkflowSchema, workflowToProto(run)).byteLength;
     const bound = maxWorkflowAnswerBytes(limits);

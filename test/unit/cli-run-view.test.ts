@@ -184,3 +184,24 @@ describe("map steps and join outcomes in the view", () => {
     expect(summaryRecord(view).steps).toContainEqual(expect.objectContaining({ id: "slow", state: "cancelled", reason: "not_needed" }));
   });
 });
+
+describe("queued for a concurrency key", () => {
+  it("the live view says a step or the run is queued, from the snapshot and from events", () => {
+    const w = snapshot();
+    w.steps[2].waitingFor = "concurrency_key";
+    const view = viewFromSnapshot(w);
+    expect(renderLive(view, new Date(T0 + 1000))).toContain("  · finalize  queued (concurrency key)");
+    applyEvent(view, stepEvent(4, "finalize", StepState.PENDING, StepState.RUNNING, 1100, 1));
+    expect(renderLive(view, new Date(T0 + 1200))).toContain("  ▶ finalize  running 100ms");
+    const queuedRun = create(WorkflowEventSchema, {
+      sequence: 5n,
+      time: at(1300),
+      runId: w.id,
+      transition: { case: "run", value: { fromState: WorkflowState.PENDING, toState: WorkflowState.PENDING } },
+      waitingFor: "concurrency_key",
+    });
+    applyEvent(view, queuedRun);
+    expect(renderLive(view, new Date(T0 + 1400)).split("\n")[0]).toContain("pending (queued: concurrency key)");
+    expect(eventRecord(queuedRun)).toMatchObject({ kind: "run", from: "pending", to: "pending", waitingFor: "concurrency_key" });
+  });
+});

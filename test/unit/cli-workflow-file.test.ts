@@ -70,7 +70,7 @@ describe("workflow files", () => {
     if (parsed.ok) return;
     expect(parsed.problems.map((p) => formatProblem("f.yaml", p))).toEqual([
       "f.yaml:1: id: must be a string, not number",
-      'f.yaml:2: stepz: unknown field "stepz" of a workflow (known: id, steps, context, onComplete, onError, timeout, saga, baseUrl, requestId)',
+      'f.yaml:2: stepz: unknown field "stepz" of a workflow (known: id, steps, context, onComplete, onError, timeout, saga, baseUrl, requestId, concurrency, priority)',
       "f.yaml:6: steps[0].dependsOn: must be a list of step ids, not a string",
       'f.yaml:7: steps[0].retries.backoff: must be one of exponential, linear, fixed, not "quadratic"',
       'f.yaml:8: steps[1]: missing field "id"',
@@ -217,5 +217,48 @@ describe("workflow files", () => {
     const broken = parseContextFile("a: 1\nb: [\n");
     expect(broken.ok).toBe(false);
     expect(broken.ok || broken.problems[0].line).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("concurrency keys and priority in a workflow file", () => {
+  it("reads concurrency on the workflow and on a step, and priority, into the request", () => {
+    const parsed = parseWorkflowFile(
+      `id: orders
+priority: 5
+concurrency: { key: /context/userId, limit: 2 }
+context: { userId: u1 }
+steps:
+  - id: charge
+    url: https://myapp.com/charge
+    concurrency:
+      key: /context/userId
+      limit: 1
+`,
+
+    );
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const req = toCreateRequest(parsed.request);
+    expect(req.priority).toBe(5);
+    expect(req.concurrency).toMatchObject({ key: "/context/userId", limit: 2 });
+    expect(req.steps[0].concurrency).toMatchObject({ key: "/context/userId", limit: 1 });
+  });
+
+  it("names a bad concurrency field and its line", () => {
+    const parsed = parseWorkflowFile(
+      `id: orders
+steps:
+  - id: charge
+    url: https://myapp.com/charge
+    concurrency: { key: /context/userId, limit: one, scope: x }
+`,
+
+    );
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.problems.map((p) => [p.path, p.line])).toEqual([
+      ["steps[0].concurrency.scope", 5],
+      ["steps[0].concurrency.limit", 5],
+    ]);
   });
 });

@@ -51,6 +51,8 @@ describe("run ids and field maxima", () => {
       maxCancelReasonLength: 1024,
       maxPageTokenLength: 256,
       maxErrorMessageLength: 2048,
+      maxConcurrencyKeyLength: 1024,
+      maxConcurrencyValueLength: 256,
     });
     expect(tooLong("x".repeat(1024), 1024)).toBeUndefined();
     expect(tooLong("x".repeat(1025), 1024)).toBe("must be at most 1024 characters (got 1025)");

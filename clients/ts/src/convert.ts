@@ -108,7 +108,7 @@ export function workflowStatesToProto(states: WorkflowState | WorkflowState[] | 
 
 // ---- create request -----------------------------------------------------------------
 
-const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId"]);
+const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId", "concurrency", "priority"]);
 const STEP_FIELDS = new Set([
   "id",
   "url",
@@ -121,6 +121,7 @@ const STEP_FIELDS = new Set([
   "forEach",
   "maxConcurrency",
   "itemFailures",
+  "concurrency",
 ]);
 const JOIN_NAMES = { all: "all", all_settled: "allSettled", any: "any" } as const;
 const RETRY_FIELDS = new Set(["maxAttempts", "backoff", "initialInterval", "maxInterval", "jitter"]);
@@ -179,6 +180,18 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     if (v === undefined || v === null) return false;
     if (typeof v !== "boolean") add(field, "must be a boolean");
     return v === true;
+  };
+  /** `{key, limit}`; the server checks the pointer and the range. */
+  const concurrencyKey = (v: unknown, field: string): { key: string; limit: number } | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (!isRecord(v)) {
+      add(field, "must be {key, limit}");
+      return undefined;
+    }
+    const limit = v.limit;
+    if (typeof limit !== "number" || !Number.isInteger(limit) || Math.abs(limit) > 2 ** 31 - 1) add(`${field}.limit`, "must be an integer");
+    for (const k of Object.keys(v)) if (k !== "key" && k !== "limit" && v[k] !== undefined) add(`${field}.${k}`, "unknown field");
+    return { key: str(v.key, `${field}.key`), limit: typeof limit === "number" ? limit : 0 };
   };
   const unknownFields = (o: Record<string, unknown>, known: Set<string>, prefix: string) => {
     for (const k of Object.keys(o)) {
@@ -270,6 +283,8 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     }
     const itemFailures = joinPolicy(raw.itemFailures, `${p}.item_failures`);
     if (itemFailures) step.itemFailures = itemFailures;
+    const concurrency = concurrencyKey(raw.concurrency, `${p}.concurrency`);
+    if (concurrency) step.concurrency = concurrency;
     steps.push(step);
   });
 
@@ -299,6 +314,13 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     baseUrl: rewrite(str(baseUrl, "base_url")),
     requestId: str(input.requestId, "request_id"),
   };
+  const concurrency = concurrencyKey(input.concurrency, "concurrency");
+  if (concurrency) req.concurrency = concurrency;
+  const priority: unknown = input.priority;
+  if (priority !== undefined && priority !== null) {
+    if (typeof priority !== "number" || !Number.isInteger(priority) || Math.abs(priority) > 2 ** 31 - 1) add("priority", "must be an integer");
+    else req.priority = priority;
+  }
   if (violations.length > 0) throw invalidArgument(violations);
   return req;
 }
@@ -329,6 +351,7 @@ function toStepStatus(s: PbStepStatus): StepStatus {
     result: json(s.result),
     error: toErrorDetail(s.error),
     nextAttemptAt: date(s.nextAttemptAt),
+    ...(s.waitingFor ? { waitingFor: s.waitingFor } : {}),
     ...(s.items
       ? {
           items: {
@@ -383,6 +406,8 @@ export function toWorkflowStatus(w: Workflow): WorkflowStatus {
     baseUrl: opt(w.baseUrl),
     requestId: opt(w.requestId),
     lastSequence: Number(w.lastSequence),
+    ...(w.waitingFor ? { waitingFor: w.waitingFor } : {}),
+    ...(w.priority ? { priority: w.priority } : {}),
     webhook:
       w.webhook && webhookState
         ? {

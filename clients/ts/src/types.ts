@@ -53,6 +53,17 @@ export interface WorkflowStep {
   maxConcurrency?: number | undefined;
   /** Map steps: a join policy applied to the items (default 'all'). */
   itemFailures?: JoinPolicy | undefined;
+  /** At most `limit` steps with this id and key at once, across runs (README "Concurrency keys"). */
+  concurrency?: ConcurrencyKey | undefined;
+}
+
+/**
+ * A concurrency key (README "Concurrency keys"): `key` is a JSON pointer into
+ * the context ('/context/userId'); `limit` (1..1000) how many may hold it at once.
+ */
+export interface ConcurrencyKey {
+  key: string;
+  limit: number;
 }
 
 /** A step's join policy (README "Partial failures"). */
@@ -79,6 +90,10 @@ export interface CreateWorkflowInput {
   baseUrl?: string | undefined;
   /** Idempotency key: creating again with the same key returns the original run. */
   requestId?: string | undefined;
+  /** At most `limit` runs of this workflow with the same key run at once; the others wait, pending. */
+  concurrency?: ConcurrencyKey | undefined;
+  /** -1000..1000, default 0: among runs and steps waiting for one concurrency key, higher goes first. */
+  priority?: number | undefined;
 }
 
 export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating";
@@ -127,6 +142,8 @@ export interface StepStatus {
   items?: ItemCounts | undefined;
   /** Map steps: the first failed or cancelled items (at most 10 per run). */
   itemFailures?: ItemStatus[] | undefined;
+  /** 'concurrency_key' while the step waits (pending) for a slot of its concurrency key. */
+  waitingFor?: string | undefined;
 }
 
 export interface ItemCounts {
@@ -192,6 +209,10 @@ export interface WorkflowStatus {
   /** Sequence number of the run's latest event (resume a watch after it). */
   lastSequence: number;
   webhook: WebhookDelivery | undefined;
+  /** 'concurrency_key' while the run waits (pending) for a slot of its concurrency key. */
+  waitingFor?: string | undefined;
+  /** The run's priority among waiters of a concurrency key. */
+  priority?: number | undefined;
 }
 
 /** What `create` returns: the new run (or, for a repeated requestId, the original one). */

@@ -6,7 +6,14 @@
 import { type ItemRecord, type RunEvent, type RunHeader, type RunRecord, type RunState, runHeader, type StepRecord } from "../../domain/run-record.ts";
 import type { JsonValue, WorkflowSpec } from "../../domain/workflow-spec.ts";
 
-export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas", settings: "settings" } as const;
+export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas", settings: "settings", concurrencySlots: "concurrency_slots" } as const;
+
+/** The slots of one concurrency key: its holders, and their number (kept with them in one document, so one update checks and takes). */
+export interface SlotDoc {
+  _id: string;
+  count: number;
+  holders: string[];
+}
 
 /** A step as stored: the record with its result as JSON text. */
 export type StepDoc = Omit<StepRecord, "result"> & { resultJson?: string };
@@ -107,6 +114,7 @@ export function eventToDoc(e: RunEvent, workflowId: string, ts: Date): EventDoc 
   if (e.error !== undefined) doc.error = e.error;
   if (e.result !== undefined) doc.resultJson = JSON.stringify(e.result);
   if (e.redriven) doc.redriven = true;
+  if (e.waitingFor !== undefined) doc.waitingFor = e.waitingFor;
   return doc;
 }
 
@@ -116,6 +124,7 @@ export function eventFromDoc(doc: EventDoc): RunEvent {
   if (doc.attempt !== undefined && doc.attempt !== null) e.attempt = doc.attempt;
   if (doc.item !== undefined && doc.item !== null) e.item = doc.item;
   if (doc.error !== undefined && doc.error !== null) e.error = doc.error;
+  if (doc.waitingFor !== undefined && doc.waitingFor !== null) e.waitingFor = doc.waitingFor;
   if (doc.resultJson !== undefined && doc.resultJson !== null) e.result = JSON.parse(doc.resultJson) as JsonValue;
   if (doc.redriven === true) e.redriven = true;
   return e;

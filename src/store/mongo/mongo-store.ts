@@ -26,6 +26,7 @@ import {
 import { CANCELLABLE_RUN_STATES, needsDriving, type RunEvent, type RunPatch, type RunRecord, type RunSummary } from "../../domain/run-record.ts";
 import type { WorkflowSpec } from "../../domain/workflow-spec.ts";
 import type { CancelRequest, RunOwnership } from "../../ports/run-ownership.ts";
+import type { ConcurrencySlots } from "../../ports/concurrency-slots.ts";
 import {
   type CreateRunResult,
   type ListRunsQuery,
@@ -41,6 +42,7 @@ import {
   type NoticeDoc,
   type RunDoc,
   runFromDoc,
+  type SlotDoc,
   itemToDoc,
   runToDoc,
   stepToDoc,
@@ -128,7 +130,7 @@ function patchSet(patch: RunPatch, outbox: EventDoc[]): Record<string, unknown> 
   return set;
 }
 
-export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
+export class MongoWorkflowStore implements WorkflowStore, RunOwnership, ConcurrencySlots {
   readonly client: MongoClient;
   readonly db: Db;
   readonly runs: Collection<RunDoc>;
@@ -530,6 +532,49 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
   private async notify(notice: NoticeDoc): Promise<void> {
     // Notices share the events collection so that one change stream carries everything.
     await this.db.collection<NoticeDoc>(COLLECTIONS.events).insertOne(notice);
+  }
+
+  // ---- concurrency slots --------------------------------------------------------------------
+  // One document per key: {_id: key, count, holders}. Taking a slot is one
+  // conditional update (count below the limit, holder not in yet), so replicas
+  // racing for the last slot cannot both get it: the loser's upsert meets the
+  // existing document and fails with a duplicate key.
+
+  private get slots(): Collection<SlotDoc> {
+    return this.db.collection<SlotDoc>(COLLECTIONS.concurrencySlots);
+  }
+
+  async acquireSlot(key: string, holder: string, limit: number): Promise<boolean> {
+    try {
+      const r = await this.slots.updateOne(
+        { _id: key, holders: { $ne: holder }, count: { $lt: limit } },
+        { $inc: { count: 1 }, $push: { holders: holder } },
+        { upsert: true },
+      );
+      if (r.modifiedCount === 1 || r.upsertedCount === 1) return true;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw unavailable(err);
+    }
+    const doc = await mapped(this.slots.findOne({ _id: key }));
+    return doc?.holders.includes(holder) ?? false;
+  }
+
+  async holdSlot(key: string, holder: string): Promise<void> {
+    try {
+      await this.slots.updateOne({ _id: key, holders: { $ne: holder } }, { $inc: { count: 1 }, $push: { holders: holder } }, { upsert: true });
+    } catch (err) {
+      // The document exists and names the holder already.
+      if (!isDuplicateKey(err)) throw unavailable(err);
+    }
+  }
+
+  async releaseSlot(key: string, holder: string): Promise<void> {
+    await mapped(this.slots.updateOne({ _id: key, holders: holder }, { $inc: { count: -1 }, $pull: { holders: holder } }));
+  }
+
+  async slotHolders(keys: string[]): Promise<Map<string, string[]>> {
+    const docs = await mapped(this.slots.find({ _id: { $in: keys } }).toArray());
+    return new Map(docs.filter((d) => d.holders.length > 0).map((d) => [d._id, d.holders]));
   }
 
   // ---- settings shared by every replica ---------------------------------------------------

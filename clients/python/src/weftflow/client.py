@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 
 from ._proto.weft.v1 import workflow_pb2 as pb
 from ._proto.weft.v1 import workflow_pb2_grpc as pb_grpc
-from .convert import DurationLike, StepLike, duration, struct, to_step
+from .convert import DurationLike, StepLike, concurrency_limit, duration, struct, to_step
 
 __all__ = ["Client", "TERMINAL_RUN_STATES", "format_event", "is_terminal_event"]
 
@@ -153,6 +153,8 @@ class Client:
         saga: bool = False,
         base_url: str = "",
         request_id: str = "",
+        concurrency: pb.ConcurrencyLimit | Mapping[str, Any] | None = None,
+        priority: int = 0,
     ) -> pb.CreateWorkflowResponse:
         """Validate, store and start a run. Returns ``.workflow`` (the run; ``.workflow.id``
         is its ``wf_…`` id) and ``.deduplicated`` (``request_id`` matched an earlier run).
@@ -160,6 +162,9 @@ class Client:
         ``steps`` are ``StepDefinition``s or dicts such as
         ``{"id": "charge", "url": "/api/jobs/charge", "depends_on": ["validate"],
         "retries": {"max_attempts": 3, "backoff": "exponential"}, "timeout": 30}``.
+        ``concurrency={"key": "/context/userId", "limit": 1}`` runs at most that many runs
+        per key at once (a step takes the same in its ``"concurrency"``); ``priority``
+        (-1000..1000) orders the runs waiting for a key.
         """
         if isinstance(steps, (str, bytes, Mapping)):
             raise TypeError("steps must be a list of steps")
@@ -171,7 +176,10 @@ class Client:
             saga=saga,
             base_url=base_url,
             request_id=request_id,
+            priority=priority,
         )
+        if concurrency is not None:
+            req.concurrency.CopyFrom(concurrency_limit(concurrency))
         if context is not None:
             req.context.CopyFrom(struct(context))
         if timeout is not None:

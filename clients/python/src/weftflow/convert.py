@@ -147,6 +147,21 @@ def join_policy(value: JoinLike) -> pb.JoinPolicy:
     return pb.JoinPolicy(tolerated_failure_percent=float(v))
 
 
+def concurrency_limit(value: pb.ConcurrencyLimit | Mapping[str, Any]) -> pb.ConcurrencyLimit:
+    """A ``ConcurrencyLimit``: ``{"key": "/context/userId", "limit": 1}`` (README "Concurrency keys")."""
+    if isinstance(value, pb.ConcurrencyLimit):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"concurrency must be a ConcurrencyLimit or a dict with key and limit, not {type(value).__name__}")
+    unknown = set(value) - {"key", "limit"}
+    if unknown:
+        raise TypeError(f"unknown concurrency field {sorted(unknown)[0]!r} (fields: key, limit)")
+    limit = value.get("limit", 0)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError("concurrency limit must be an int")
+    return pb.ConcurrencyLimit(key=value.get("key", ""), limit=limit)
+
+
 def step(
     id: str,
     url: str,
@@ -160,6 +175,7 @@ def step(
     for_each: str = "",
     max_concurrency: int = 0,
     item_failures: JoinLike | None = None,
+    concurrency: pb.ConcurrencyLimit | Mapping[str, Any] | None = None,
 ) -> pb.StepDefinition:
     """A ``StepDefinition``: ``step("charge", "/api/jobs/charge", depends_on=["validate"])``.
 
@@ -186,6 +202,8 @@ def step(
         s.join.CopyFrom(join_policy(join))
     if item_failures is not None:
         s.item_failures.CopyFrom(join_policy(item_failures))
+    if concurrency is not None:
+        s.concurrency.CopyFrom(concurrency_limit(concurrency))
     return s
 
 
@@ -205,6 +223,7 @@ _STEP_FIELDS = {
     "maxConcurrency": "max_concurrency",
     "item_failures": "item_failures",
     "itemFailures": "item_failures",
+    "concurrency": "concurrency",
 }
 
 
@@ -217,7 +236,7 @@ def to_step(value: StepLike) -> pb.StepDefinition:
     kwargs: dict[str, Any] = {}
     for key, v in value.items():
         if key not in _STEP_FIELDS:
-            raise TypeError(f"unknown step field {key!r} (fields: id, url, depends_on, parallel, retries, timeout, compensation, join, for_each, max_concurrency, item_failures)")
+            raise TypeError(f"unknown step field {key!r} (fields: id, url, depends_on, parallel, retries, timeout, compensation, join, for_each, max_concurrency, item_failures, concurrency)")
         kwargs[_STEP_FIELDS[key]] = v
     return step(kwargs.pop("id", ""), kwargs.pop("url", ""), **kwargs)
 

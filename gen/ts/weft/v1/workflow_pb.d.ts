@@ -104,6 +104,16 @@ export declare type StepDefinition = Message<"weft.v1.StepDefinition"> & {
    * @generated from field: weft.v1.JoinPolicy item_failures = 11;
    */
   itemFailures?: JoinPolicy | undefined;
+
+  /**
+   * At most limit steps with this id, of runs of this workflow, with the same
+   * key hold a slot at once, across runs; the others wait (PENDING with
+   * waiting_for "concurrency_key"). A step holds its slot from its first
+   * attempt until it settles.
+   *
+   * @generated from field: weft.v1.ConcurrencyLimit concurrency = 12;
+   */
+  concurrency?: ConcurrencyLimit | undefined;
 };
 
 /**
@@ -111,6 +121,36 @@ export declare type StepDefinition = Message<"weft.v1.StepDefinition"> & {
  * Use `create(StepDefinitionSchema)` to create a new message.
  */
 export declare const StepDefinitionSchema: GenMessage<StepDefinition>;
+
+/**
+ * A concurrency key: at most limit runs (on a workflow) or steps (on a step)
+ * with the same key at once, across runs and replicas.
+ *
+ * @generated from message weft.v1.ConcurrencyLimit
+ */
+export declare type ConcurrencyLimit = Message<"weft.v1.ConcurrencyLimit"> & {
+  /**
+   * A JSON pointer into the context, e.g. "/context/userId" (at most 1024
+   * characters); the value there, a string, number or boolean (at most 256
+   * characters as text), is the key. Resolved when the run is created.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * 1..1000.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message weft.v1.ConcurrencyLimit.
+ * Use `create(ConcurrencyLimitSchema)` to create a new message.
+ */
+export declare const ConcurrencyLimitSchema: GenMessage<ConcurrencyLimit>;
 
 /**
  * When a step with dependencies runs, given which of them completed or failed.
@@ -388,6 +428,21 @@ export declare type StepStatus = Message<"weft.v1.StepStatus"> & {
    * @generated from field: repeated weft.v1.ItemStatus item_failures = 16;
    */
   itemFailures: ItemStatus[];
+
+  /**
+   * "concurrency_key" while the step is ready but waits for a slot of its
+   * concurrency key (state PENDING); empty otherwise.
+   *
+   * @generated from field: string waiting_for = 17;
+   */
+  waitingFor: string;
+
+  /**
+   * The step's concurrency key: the value its concurrency.key found in the context.
+   *
+   * @generated from field: string concurrency_key = 18;
+   */
+  concurrencyKey: string;
 };
 
 /**
@@ -711,6 +766,35 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
    * @generated from field: weft.v1.WebhookDelivery webhook = 23;
    */
   webhook?: WebhookDelivery | undefined;
+
+  /**
+   * The workflow's concurrency key, as submitted.
+   *
+   * @generated from field: weft.v1.ConcurrencyLimit concurrency = 24;
+   */
+  concurrency?: ConcurrencyLimit | undefined;
+
+  /**
+   * Among runs and steps waiting for one concurrency key, higher goes first.
+   *
+   * @generated from field: int32 priority = 25;
+   */
+  priority: number;
+
+  /**
+   * "concurrency_key" while the run waits for a slot of its concurrency key
+   * before its first step (state PENDING); empty otherwise.
+   *
+   * @generated from field: string waiting_for = 26;
+   */
+  waitingFor: string;
+
+  /**
+   * The run's concurrency key: the value concurrency.key found in the context.
+   *
+   * @generated from field: string concurrency_key = 27;
+   */
+  concurrencyKey: string;
 };
 
 /**
@@ -812,6 +896,14 @@ export declare type WorkflowEvent = Message<"weft.v1.WorkflowEvent"> & {
    * @generated from field: int32 item_index = 13;
    */
   itemIndex: number;
+
+  /**
+   * "concurrency_key" on a PENDING -> PENDING transition: the run or step is
+   * ready but queued for a slot of its concurrency key.
+   *
+   * @generated from field: string waiting_for = 14;
+   */
+  waitingFor: string;
 };
 
 /**
@@ -976,6 +1068,22 @@ export declare type CreateWorkflowRequest = Message<"weft.v1.CreateWorkflowReque
    * @generated from field: string request_id = 9;
    */
   requestId: string;
+
+  /**
+   * At most limit runs of this workflow with the same key run at once; the
+   * others stay PENDING (waiting_for "concurrency_key") until a slot frees.
+   *
+   * @generated from field: weft.v1.ConcurrencyLimit concurrency = 10;
+   */
+  concurrency?: ConcurrencyLimit | undefined;
+
+  /**
+   * -1000..1000, default 0: among runs and steps waiting for one concurrency
+   * key, higher goes first; first come, first served within a priority.
+   *
+   * @generated from field: int32 priority = 11;
+   */
+  priority: number;
 };
 
 /**

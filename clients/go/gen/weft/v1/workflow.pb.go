@@ -441,7 +441,12 @@ type StepDefinition struct {
 	MaxConcurrency int32 `protobuf:"varint,10,opt,name=max_concurrency,json=maxConcurrency,proto3" json:"max_concurrency,omitempty"`
 	// Map steps: how failed items are treated (the same policies as join,
 	// applied to the items); unset means all (one failed item fails the step).
-	ItemFailures  *JoinPolicy `protobuf:"bytes,11,opt,name=item_failures,json=itemFailures,proto3" json:"item_failures,omitempty"`
+	ItemFailures *JoinPolicy `protobuf:"bytes,11,opt,name=item_failures,json=itemFailures,proto3" json:"item_failures,omitempty"`
+	// At most limit steps with this id, of runs of this workflow, with the same
+	// key hold a slot at once, across runs; the others wait (PENDING with
+	// waiting_for "concurrency_key"). A step holds its slot from its first
+	// attempt until it settles.
+	Concurrency   *ConcurrencyLimit `protobuf:"bytes,12,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -553,6 +558,71 @@ func (x *StepDefinition) GetItemFailures() *JoinPolicy {
 	return nil
 }
 
+func (x *StepDefinition) GetConcurrency() *ConcurrencyLimit {
+	if x != nil {
+		return x.Concurrency
+	}
+	return nil
+}
+
+// A concurrency key: at most limit runs (on a workflow) or steps (on a step)
+// with the same key at once, across runs and replicas.
+type ConcurrencyLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A JSON pointer into the context, e.g. "/context/userId" (at most 1024
+	// characters); the value there, a string, number or boolean (at most 256
+	// characters as text), is the key. Resolved when the run is created.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// 1..1000.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConcurrencyLimit) Reset() {
+	*x = ConcurrencyLimit{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConcurrencyLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConcurrencyLimit) ProtoMessage() {}
+
+func (x *ConcurrencyLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConcurrencyLimit.ProtoReflect.Descriptor instead.
+func (*ConcurrencyLimit) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ConcurrencyLimit) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ConcurrencyLimit) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
 // When a step with dependencies runs, given which of them completed or failed.
 // Exactly one policy is set. A dependency failure that every dependent
 // tolerates does not fail the run.
@@ -572,7 +642,7 @@ type JoinPolicy struct {
 
 func (x *JoinPolicy) Reset() {
 	*x = JoinPolicy{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[1]
+	mi := &file_weft_v1_workflow_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +654,7 @@ func (x *JoinPolicy) String() string {
 func (*JoinPolicy) ProtoMessage() {}
 
 func (x *JoinPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[1]
+	mi := &file_weft_v1_workflow_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +667,7 @@ func (x *JoinPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinPolicy.ProtoReflect.Descriptor instead.
 func (*JoinPolicy) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{1}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *JoinPolicy) GetPolicy() isJoinPolicy_Policy {
@@ -715,7 +785,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[2]
+	mi := &file_weft_v1_workflow_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +797,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[2]
+	mi := &file_weft_v1_workflow_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +810,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{2}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -805,7 +875,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[3]
+	mi := &file_weft_v1_workflow_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +887,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[3]
+	mi := &file_weft_v1_workflow_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +900,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{3}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ErrorDetail) GetMessage() string {
@@ -902,14 +972,19 @@ type StepStatus struct {
 	Items *ItemCounts `protobuf:"bytes,15,opt,name=items,proto3" json:"items,omitempty"`
 	// Map steps: the first failed or cancelled items, in item order (at most 10
 	// over all the run's map steps; the counts in items cover every item).
-	ItemFailures  []*ItemStatus `protobuf:"bytes,16,rep,name=item_failures,json=itemFailures,proto3" json:"item_failures,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ItemFailures []*ItemStatus `protobuf:"bytes,16,rep,name=item_failures,json=itemFailures,proto3" json:"item_failures,omitempty"`
+	// "concurrency_key" while the step is ready but waits for a slot of its
+	// concurrency key (state PENDING); empty otherwise.
+	WaitingFor string `protobuf:"bytes,17,opt,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
+	// The step's concurrency key: the value its concurrency.key found in the context.
+	ConcurrencyKey string `protobuf:"bytes,18,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StepStatus) Reset() {
 	*x = StepStatus{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[4]
+	mi := &file_weft_v1_workflow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +996,7 @@ func (x *StepStatus) String() string {
 func (*StepStatus) ProtoMessage() {}
 
 func (x *StepStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[4]
+	mi := &file_weft_v1_workflow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1009,7 @@ func (x *StepStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepStatus.ProtoReflect.Descriptor instead.
 func (*StepStatus) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{4}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StepStatus) GetId() string {
@@ -1049,6 +1124,20 @@ func (x *StepStatus) GetItemFailures() []*ItemStatus {
 	return nil
 }
 
+func (x *StepStatus) GetWaitingFor() string {
+	if x != nil {
+		return x.WaitingFor
+	}
+	return ""
+}
+
+func (x *StepStatus) GetConcurrencyKey() string {
+	if x != nil {
+		return x.ConcurrencyKey
+	}
+	return ""
+}
+
 // How the items of a map step stand.
 type ItemCounts struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1065,7 +1154,7 @@ type ItemCounts struct {
 
 func (x *ItemCounts) Reset() {
 	*x = ItemCounts{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[5]
+	mi := &file_weft_v1_workflow_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1166,7 @@ func (x *ItemCounts) String() string {
 func (*ItemCounts) ProtoMessage() {}
 
 func (x *ItemCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[5]
+	mi := &file_weft_v1_workflow_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1179,7 @@ func (x *ItemCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemCounts.ProtoReflect.Descriptor instead.
 func (*ItemCounts) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ItemCounts) GetTotal() int32 {
@@ -1162,7 +1251,7 @@ type ItemStatus struct {
 
 func (x *ItemStatus) Reset() {
 	*x = ItemStatus{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[6]
+	mi := &file_weft_v1_workflow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1174,7 +1263,7 @@ func (x *ItemStatus) String() string {
 func (*ItemStatus) ProtoMessage() {}
 
 func (x *ItemStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[6]
+	mi := &file_weft_v1_workflow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +1276,7 @@ func (x *ItemStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemStatus.ProtoReflect.Descriptor instead.
 func (*ItemStatus) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{6}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ItemStatus) GetIndex() int32 {
@@ -1267,7 +1356,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[7]
+	mi := &file_weft_v1_workflow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1368,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[7]
+	mi := &file_weft_v1_workflow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1381,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{7}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WebhookDelivery) GetUrl() string {
@@ -1395,14 +1484,23 @@ type Workflow struct {
 	// Saga mode: at least one compensation failed for good.
 	CompensationFailed bool `protobuf:"varint,22,opt,name=compensation_failed,json=compensationFailed,proto3" json:"compensation_failed,omitempty"`
 	// The on_complete / on_error delivery, once the run has finished.
-	Webhook       *WebhookDelivery `protobuf:"bytes,23,opt,name=webhook,proto3" json:"webhook,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Webhook *WebhookDelivery `protobuf:"bytes,23,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// The workflow's concurrency key, as submitted.
+	Concurrency *ConcurrencyLimit `protobuf:"bytes,24,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	// Among runs and steps waiting for one concurrency key, higher goes first.
+	Priority int32 `protobuf:"varint,25,opt,name=priority,proto3" json:"priority,omitempty"`
+	// "concurrency_key" while the run waits for a slot of its concurrency key
+	// before its first step (state PENDING); empty otherwise.
+	WaitingFor string `protobuf:"bytes,26,opt,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
+	// The run's concurrency key: the value concurrency.key found in the context.
+	ConcurrencyKey string `protobuf:"bytes,27,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Workflow) Reset() {
 	*x = Workflow{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[8]
+	mi := &file_weft_v1_workflow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1512,7 @@ func (x *Workflow) String() string {
 func (*Workflow) ProtoMessage() {}
 
 func (x *Workflow) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[8]
+	mi := &file_weft_v1_workflow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1525,7 @@ func (x *Workflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workflow.ProtoReflect.Descriptor instead.
 func (*Workflow) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{8}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Workflow) GetId() string {
@@ -1591,6 +1689,34 @@ func (x *Workflow) GetWebhook() *WebhookDelivery {
 	return nil
 }
 
+func (x *Workflow) GetConcurrency() *ConcurrencyLimit {
+	if x != nil {
+		return x.Concurrency
+	}
+	return nil
+}
+
+func (x *Workflow) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *Workflow) GetWaitingFor() string {
+	if x != nil {
+		return x.WaitingFor
+	}
+	return ""
+}
+
+func (x *Workflow) GetConcurrencyKey() string {
+	if x != nil {
+		return x.ConcurrencyKey
+	}
+	return ""
+}
+
 // One transition of a run, of one of its steps, or of a step's compensation,
 // in the run's event log.
 type WorkflowEvent struct {
@@ -1615,14 +1741,17 @@ type WorkflowEvent struct {
 	// The step's result, on its transition to COMPLETED.
 	Result *structpb.Value `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`
 	// Item transitions: the item's index in the map step's for_each array.
-	ItemIndex     int32 `protobuf:"varint,13,opt,name=item_index,json=itemIndex,proto3" json:"item_index,omitempty"`
+	ItemIndex int32 `protobuf:"varint,13,opt,name=item_index,json=itemIndex,proto3" json:"item_index,omitempty"`
+	// "concurrency_key" on a PENDING -> PENDING transition: the run or step is
+	// ready but queued for a slot of its concurrency key.
+	WaitingFor    string `protobuf:"bytes,14,opt,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkflowEvent) Reset() {
 	*x = WorkflowEvent{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[9]
+	mi := &file_weft_v1_workflow_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1763,7 @@ func (x *WorkflowEvent) String() string {
 func (*WorkflowEvent) ProtoMessage() {}
 
 func (x *WorkflowEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[9]
+	mi := &file_weft_v1_workflow_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1776,7 @@ func (x *WorkflowEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowEvent.ProtoReflect.Descriptor instead.
 func (*WorkflowEvent) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{9}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WorkflowEvent) GetSequence() int64 {
@@ -1756,6 +1885,13 @@ func (x *WorkflowEvent) GetItemIndex() int32 {
 	return 0
 }
 
+func (x *WorkflowEvent) GetWaitingFor() string {
+	if x != nil {
+		return x.WaitingFor
+	}
+	return ""
+}
+
 type isWorkflowEvent_Transition interface {
 	isWorkflowEvent_Transition()
 }
@@ -1798,7 +1934,7 @@ type RunTransition struct {
 
 func (x *RunTransition) Reset() {
 	*x = RunTransition{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[10]
+	mi := &file_weft_v1_workflow_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1946,7 @@ func (x *RunTransition) String() string {
 func (*RunTransition) ProtoMessage() {}
 
 func (x *RunTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[10]
+	mi := &file_weft_v1_workflow_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1959,7 @@ func (x *RunTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTransition.ProtoReflect.Descriptor instead.
 func (*RunTransition) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{10}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RunTransition) GetFromState() WorkflowState {
@@ -1857,7 +1993,7 @@ type StepTransition struct {
 
 func (x *StepTransition) Reset() {
 	*x = StepTransition{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[11]
+	mi := &file_weft_v1_workflow_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2005,7 @@ func (x *StepTransition) String() string {
 func (*StepTransition) ProtoMessage() {}
 
 func (x *StepTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[11]
+	mi := &file_weft_v1_workflow_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +2018,7 @@ func (x *StepTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepTransition.ProtoReflect.Descriptor instead.
 func (*StepTransition) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{11}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StepTransition) GetFromState() StepState {
@@ -1909,7 +2045,7 @@ type CompensationTransition struct {
 
 func (x *CompensationTransition) Reset() {
 	*x = CompensationTransition{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[12]
+	mi := &file_weft_v1_workflow_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2057,7 @@ func (x *CompensationTransition) String() string {
 func (*CompensationTransition) ProtoMessage() {}
 
 func (x *CompensationTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[12]
+	mi := &file_weft_v1_workflow_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2070,7 @@ func (x *CompensationTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompensationTransition.ProtoReflect.Descriptor instead.
 func (*CompensationTransition) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{12}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CompensationTransition) GetFromState() CompensationState {
@@ -1961,7 +2097,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[13]
+	mi := &file_weft_v1_workflow_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2109,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[13]
+	mi := &file_weft_v1_workflow_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2122,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{13}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -2017,14 +2153,20 @@ type CreateWorkflowRequest struct {
 	// Idempotency key: a repeated create with the same key and the same request
 	// returns the original run instead of starting another; the same key with a
 	// different request is ALREADY_EXISTS (reason IDEMPOTENCY_KEY_REUSED).
-	RequestId     string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// At most limit runs of this workflow with the same key run at once; the
+	// others stay PENDING (waiting_for "concurrency_key") until a slot frees.
+	Concurrency *ConcurrencyLimit `protobuf:"bytes,10,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	// -1000..1000, default 0: among runs and steps waiting for one concurrency
+	// key, higher goes first; first come, first served within a priority.
+	Priority      int32 `protobuf:"varint,11,opt,name=priority,proto3" json:"priority,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateWorkflowRequest) Reset() {
 	*x = CreateWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[14]
+	mi := &file_weft_v1_workflow_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2036,7 +2178,7 @@ func (x *CreateWorkflowRequest) String() string {
 func (*CreateWorkflowRequest) ProtoMessage() {}
 
 func (x *CreateWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[14]
+	mi := &file_weft_v1_workflow_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2049,7 +2191,7 @@ func (x *CreateWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*CreateWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{14}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateWorkflowRequest) GetId() string {
@@ -2115,6 +2257,20 @@ func (x *CreateWorkflowRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *CreateWorkflowRequest) GetConcurrency() *ConcurrencyLimit {
+	if x != nil {
+		return x.Concurrency
+	}
+	return nil
+}
+
+func (x *CreateWorkflowRequest) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
 type CreateWorkflowResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Workflow *Workflow              `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
@@ -2126,7 +2282,7 @@ type CreateWorkflowResponse struct {
 
 func (x *CreateWorkflowResponse) Reset() {
 	*x = CreateWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[15]
+	mi := &file_weft_v1_workflow_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2294,7 @@ func (x *CreateWorkflowResponse) String() string {
 func (*CreateWorkflowResponse) ProtoMessage() {}
 
 func (x *CreateWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[15]
+	mi := &file_weft_v1_workflow_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2307,7 @@ func (x *CreateWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*CreateWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{15}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateWorkflowResponse) GetWorkflow() *Workflow {
@@ -2178,7 +2334,7 @@ type GetWorkflowRequest struct {
 
 func (x *GetWorkflowRequest) Reset() {
 	*x = GetWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[16]
+	mi := &file_weft_v1_workflow_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2346,7 @@ func (x *GetWorkflowRequest) String() string {
 func (*GetWorkflowRequest) ProtoMessage() {}
 
 func (x *GetWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[16]
+	mi := &file_weft_v1_workflow_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +2359,7 @@ func (x *GetWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{16}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetWorkflowRequest) GetId() string {
@@ -2222,7 +2378,7 @@ type GetWorkflowResponse struct {
 
 func (x *GetWorkflowResponse) Reset() {
 	*x = GetWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[17]
+	mi := &file_weft_v1_workflow_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2234,7 +2390,7 @@ func (x *GetWorkflowResponse) String() string {
 func (*GetWorkflowResponse) ProtoMessage() {}
 
 func (x *GetWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[17]
+	mi := &file_weft_v1_workflow_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2247,7 +2403,7 @@ func (x *GetWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{17}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetWorkflowResponse) GetWorkflow() *Workflow {
@@ -2276,7 +2432,7 @@ type ListWorkflowsRequest struct {
 
 func (x *ListWorkflowsRequest) Reset() {
 	*x = ListWorkflowsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[18]
+	mi := &file_weft_v1_workflow_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2444,7 @@ func (x *ListWorkflowsRequest) String() string {
 func (*ListWorkflowsRequest) ProtoMessage() {}
 
 func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[18]
+	mi := &file_weft_v1_workflow_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2457,7 @@ func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{18}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListWorkflowsRequest) GetPageSize() int32 {
@@ -2350,7 +2506,7 @@ type ListWorkflowsResponse struct {
 
 func (x *ListWorkflowsResponse) Reset() {
 	*x = ListWorkflowsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[19]
+	mi := &file_weft_v1_workflow_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2518,7 @@ func (x *ListWorkflowsResponse) String() string {
 func (*ListWorkflowsResponse) ProtoMessage() {}
 
 func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[19]
+	mi := &file_weft_v1_workflow_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2531,7 @@ func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{19}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListWorkflowsResponse) GetWorkflows() []*Workflow {
@@ -2404,7 +2560,7 @@ type CancelWorkflowRequest struct {
 
 func (x *CancelWorkflowRequest) Reset() {
 	*x = CancelWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[20]
+	mi := &file_weft_v1_workflow_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2572,7 @@ func (x *CancelWorkflowRequest) String() string {
 func (*CancelWorkflowRequest) ProtoMessage() {}
 
 func (x *CancelWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[20]
+	mi := &file_weft_v1_workflow_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2585,7 @@ func (x *CancelWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*CancelWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{20}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelWorkflowRequest) GetId() string {
@@ -2455,7 +2611,7 @@ type CancelWorkflowResponse struct {
 
 func (x *CancelWorkflowResponse) Reset() {
 	*x = CancelWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[21]
+	mi := &file_weft_v1_workflow_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2467,7 +2623,7 @@ func (x *CancelWorkflowResponse) String() string {
 func (*CancelWorkflowResponse) ProtoMessage() {}
 
 func (x *CancelWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[21]
+	mi := &file_weft_v1_workflow_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2480,7 +2636,7 @@ func (x *CancelWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*CancelWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{21}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CancelWorkflowResponse) GetWorkflow() *Workflow {
@@ -2503,7 +2659,7 @@ type WatchWorkflowRequest struct {
 
 func (x *WatchWorkflowRequest) Reset() {
 	*x = WatchWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[22]
+	mi := &file_weft_v1_workflow_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2671,7 @@ func (x *WatchWorkflowRequest) String() string {
 func (*WatchWorkflowRequest) ProtoMessage() {}
 
 func (x *WatchWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[22]
+	mi := &file_weft_v1_workflow_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2684,7 @@ func (x *WatchWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{22}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchWorkflowRequest) GetId() string {
@@ -2559,7 +2715,7 @@ type WatchWorkflowResponse struct {
 
 func (x *WatchWorkflowResponse) Reset() {
 	*x = WatchWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[23]
+	mi := &file_weft_v1_workflow_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +2727,7 @@ func (x *WatchWorkflowResponse) String() string {
 func (*WatchWorkflowResponse) ProtoMessage() {}
 
 func (x *WatchWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[23]
+	mi := &file_weft_v1_workflow_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2740,7 @@ func (x *WatchWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{23}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchWorkflowResponse) GetKind() isWatchWorkflowResponse_Kind {
@@ -2656,7 +2812,7 @@ type WatchWorkflowsRequest struct {
 
 func (x *WatchWorkflowsRequest) Reset() {
 	*x = WatchWorkflowsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[24]
+	mi := &file_weft_v1_workflow_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2824,7 @@ func (x *WatchWorkflowsRequest) String() string {
 func (*WatchWorkflowsRequest) ProtoMessage() {}
 
 func (x *WatchWorkflowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[24]
+	mi := &file_weft_v1_workflow_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2837,7 @@ func (x *WatchWorkflowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowsRequest.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{24}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchWorkflowsRequest) GetStates() []WorkflowState {
@@ -2711,7 +2867,7 @@ type WatchWorkflowsResponse struct {
 
 func (x *WatchWorkflowsResponse) Reset() {
 	*x = WatchWorkflowsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[25]
+	mi := &file_weft_v1_workflow_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2879,7 @@ func (x *WatchWorkflowsResponse) String() string {
 func (*WatchWorkflowsResponse) ProtoMessage() {}
 
 func (x *WatchWorkflowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[25]
+	mi := &file_weft_v1_workflow_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2892,7 @@ func (x *WatchWorkflowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchWorkflowsResponse.ProtoReflect.Descriptor instead.
 func (*WatchWorkflowsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{25}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WatchWorkflowsResponse) GetKind() isWatchWorkflowsResponse_Kind {
@@ -2795,7 +2951,7 @@ type ListWorkflowEventsRequest struct {
 
 func (x *ListWorkflowEventsRequest) Reset() {
 	*x = ListWorkflowEventsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[26]
+	mi := &file_weft_v1_workflow_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2807,7 +2963,7 @@ func (x *ListWorkflowEventsRequest) String() string {
 func (*ListWorkflowEventsRequest) ProtoMessage() {}
 
 func (x *ListWorkflowEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[26]
+	mi := &file_weft_v1_workflow_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2820,7 +2976,7 @@ func (x *ListWorkflowEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkflowEventsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{26}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListWorkflowEventsRequest) GetId() string {
@@ -2855,7 +3011,7 @@ type ListWorkflowEventsResponse struct {
 
 func (x *ListWorkflowEventsResponse) Reset() {
 	*x = ListWorkflowEventsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[27]
+	mi := &file_weft_v1_workflow_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +3023,7 @@ func (x *ListWorkflowEventsResponse) String() string {
 func (*ListWorkflowEventsResponse) ProtoMessage() {}
 
 func (x *ListWorkflowEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[27]
+	mi := &file_weft_v1_workflow_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,7 +3036,7 @@ func (x *ListWorkflowEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkflowEventsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{27}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListWorkflowEventsResponse) GetEvents() []*WorkflowEvent {
@@ -2914,7 +3070,7 @@ type ListStepItemsRequest struct {
 
 func (x *ListStepItemsRequest) Reset() {
 	*x = ListStepItemsRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[28]
+	mi := &file_weft_v1_workflow_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2926,7 +3082,7 @@ func (x *ListStepItemsRequest) String() string {
 func (*ListStepItemsRequest) ProtoMessage() {}
 
 func (x *ListStepItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[28]
+	mi := &file_weft_v1_workflow_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2939,7 +3095,7 @@ func (x *ListStepItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepItemsRequest.ProtoReflect.Descriptor instead.
 func (*ListStepItemsRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{28}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListStepItemsRequest) GetId() string {
@@ -2982,7 +3138,7 @@ type ListStepItemsResponse struct {
 
 func (x *ListStepItemsResponse) Reset() {
 	*x = ListStepItemsResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[29]
+	mi := &file_weft_v1_workflow_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2994,7 +3150,7 @@ func (x *ListStepItemsResponse) String() string {
 func (*ListStepItemsResponse) ProtoMessage() {}
 
 func (x *ListStepItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[29]
+	mi := &file_weft_v1_workflow_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3007,7 +3163,7 @@ func (x *ListStepItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepItemsResponse.ProtoReflect.Descriptor instead.
 func (*ListStepItemsResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{29}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListStepItemsResponse) GetItems() []*ItemStatus {
@@ -3037,7 +3193,7 @@ type RedriveWorkflowRequest struct {
 
 func (x *RedriveWorkflowRequest) Reset() {
 	*x = RedriveWorkflowRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[30]
+	mi := &file_weft_v1_workflow_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3049,7 +3205,7 @@ func (x *RedriveWorkflowRequest) String() string {
 func (*RedriveWorkflowRequest) ProtoMessage() {}
 
 func (x *RedriveWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[30]
+	mi := &file_weft_v1_workflow_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3062,7 +3218,7 @@ func (x *RedriveWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*RedriveWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{30}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RedriveWorkflowRequest) GetId() string {
@@ -3089,7 +3245,7 @@ type RedriveWorkflowResponse struct {
 
 func (x *RedriveWorkflowResponse) Reset() {
 	*x = RedriveWorkflowResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[31]
+	mi := &file_weft_v1_workflow_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3101,7 +3257,7 @@ func (x *RedriveWorkflowResponse) String() string {
 func (*RedriveWorkflowResponse) ProtoMessage() {}
 
 func (x *RedriveWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[31]
+	mi := &file_weft_v1_workflow_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3114,7 +3270,7 @@ func (x *RedriveWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*RedriveWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{31}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RedriveWorkflowResponse) GetWorkflow() *Workflow {
@@ -3134,7 +3290,7 @@ type RedeliverWebhookRequest struct {
 
 func (x *RedeliverWebhookRequest) Reset() {
 	*x = RedeliverWebhookRequest{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[32]
+	mi := &file_weft_v1_workflow_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3146,7 +3302,7 @@ func (x *RedeliverWebhookRequest) String() string {
 func (*RedeliverWebhookRequest) ProtoMessage() {}
 
 func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[32]
+	mi := &file_weft_v1_workflow_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3159,7 +3315,7 @@ func (x *RedeliverWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{32}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RedeliverWebhookRequest) GetId() string {
@@ -3179,7 +3335,7 @@ type RedeliverWebhookResponse struct {
 
 func (x *RedeliverWebhookResponse) Reset() {
 	*x = RedeliverWebhookResponse{}
-	mi := &file_weft_v1_workflow_proto_msgTypes[33]
+	mi := &file_weft_v1_workflow_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3191,7 +3347,7 @@ func (x *RedeliverWebhookResponse) String() string {
 func (*RedeliverWebhookResponse) ProtoMessage() {}
 
 func (x *RedeliverWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_weft_v1_workflow_proto_msgTypes[33]
+	mi := &file_weft_v1_workflow_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3204,7 +3360,7 @@ func (x *RedeliverWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{33}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RedeliverWebhookResponse) GetWorkflow() *Workflow {
@@ -3218,7 +3374,7 @@ var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x03\n" +
+	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x03\n" +
 	"\x0eStepDefinition\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1d\n" +
@@ -3232,7 +3388,11 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\bfor_each\x18\t \x01(\tR\aforEach\x12'\n" +
 	"\x0fmax_concurrency\x18\n" +
 	" \x01(\x05R\x0emaxConcurrency\x128\n" +
-	"\ritem_failures\x18\v \x01(\v2\x13.weft.v1.JoinPolicyR\fitemFailures\"\x84\x02\n" +
+	"\ritem_failures\x18\v \x01(\v2\x13.weft.v1.JoinPolicyR\fitemFailures\x12;\n" +
+	"\vconcurrency\x18\f \x01(\v2\x19.weft.v1.ConcurrencyLimitR\vconcurrency\":\n" +
+	"\x10ConcurrencyLimit\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x84\x02\n" +
 	"\n" +
 	"JoinPolicy\x12*\n" +
 	"\x03all\x18\x01 \x01(\v2\x16.google.protobuf.EmptyH\x00R\x03all\x129\n" +
@@ -3255,7 +3415,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"httpStatus\x12\x18\n" +
 	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x1c\n" +
 	"\tretryable\x18\x05 \x01(\bR\tretryable\x12\x17\n" +
-	"\astep_id\x18\x06 \x01(\tR\x06stepId\"\x8b\a\n" +
+	"\astep_id\x18\x06 \x01(\tR\x06stepId\"\xd5\a\n" +
 	"\n" +
 	"StepStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12(\n" +
@@ -3277,7 +3437,10 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x17compensation_started_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x15compensationStartedAt\x12V\n" +
 	"\x19compensation_completed_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x17compensationCompletedAt\x12)\n" +
 	"\x05items\x18\x0f \x01(\v2\x13.weft.v1.ItemCountsR\x05items\x128\n" +
-	"\ritem_failures\x18\x10 \x03(\v2\x13.weft.v1.ItemStatusR\fitemFailures\"\xc9\x01\n" +
+	"\ritem_failures\x18\x10 \x03(\v2\x13.weft.v1.ItemStatusR\fitemFailures\x12\x1f\n" +
+	"\vwaiting_for\x18\x11 \x01(\tR\n" +
+	"waitingFor\x12'\n" +
+	"\x0fconcurrency_key\x18\x12 \x01(\tR\x0econcurrencyKey\"\xc9\x01\n" +
 	"\n" +
 	"ItemCounts\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x05R\x05total\x12\x18\n" +
@@ -3311,7 +3474,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fnext_attempt_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12=\n" +
 	"\fdelivered_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x128\n" +
 	"\n" +
-	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xa8\b\n" +
+	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xcb\t\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -3341,10 +3504,15 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"request_id\x18\x14 \x01(\tR\trequestId\x12#\n" +
 	"\rlast_sequence\x18\x15 \x01(\x03R\flastSequence\x12/\n" +
 	"\x13compensation_failed\x18\x16 \x01(\bR\x12compensationFailed\x122\n" +
-	"\awebhook\x18\x17 \x01(\v2\x18.weft.v1.WebhookDeliveryR\awebhook\x1aR\n" +
+	"\awebhook\x18\x17 \x01(\v2\x18.weft.v1.WebhookDeliveryR\awebhook\x12;\n" +
+	"\vconcurrency\x18\x18 \x01(\v2\x19.weft.v1.ConcurrencyLimitR\vconcurrency\x12\x1a\n" +
+	"\bpriority\x18\x19 \x01(\x05R\bpriority\x12\x1f\n" +
+	"\vwaiting_for\x18\x1a \x01(\tR\n" +
+	"waitingFor\x12'\n" +
+	"\x0fconcurrency_key\x18\x1b \x01(\tR\x0econcurrencyKey\x1aR\n" +
 	"\fResultsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xa0\x04\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xc1\x04\n" +
 	"\rWorkflowEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x15\n" +
@@ -3361,7 +3529,9 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	" \x01(\v2\x14.weft.v1.ErrorDetailR\x05error\x12.\n" +
 	"\x06result\x18\v \x01(\v2\x16.google.protobuf.ValueR\x06result\x12\x1d\n" +
 	"\n" +
-	"item_index\x18\r \x01(\x05R\titemIndexB\f\n" +
+	"item_index\x18\r \x01(\x05R\titemIndex\x12\x1f\n" +
+	"\vwaiting_for\x18\x0e \x01(\tR\n" +
+	"waitingForB\f\n" +
 	"\n" +
 	"transition\"\x95\x01\n" +
 	"\rRunTransition\x125\n" +
@@ -3378,7 +3548,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"from_state\x18\x01 \x01(\x0e2\x1a.weft.v1.CompensationStateR\tfromState\x125\n" +
 	"\bto_state\x18\x02 \x01(\x0e2\x1a.weft.v1.CompensationStateR\atoState\";\n" +
 	"\tHeartbeat\x12.\n" +
-	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc8\x02\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa1\x03\n" +
 	"\x15CreateWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
 	"\x05steps\x18\x02 \x03(\v2\x17.weft.v1.StepDefinitionR\x05steps\x121\n" +
@@ -3390,7 +3560,10 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x04saga\x18\a \x01(\bR\x04saga\x12\x19\n" +
 	"\bbase_url\x18\b \x01(\tR\abaseUrl\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\t \x01(\tR\trequestId\"k\n" +
+	"request_id\x18\t \x01(\tR\trequestId\x12;\n" +
+	"\vconcurrency\x18\n" +
+	" \x01(\v2\x19.weft.v1.ConcurrencyLimitR\vconcurrency\x12\x1a\n" +
+	"\bpriority\x18\v \x01(\x05R\bpriority\"k\n" +
 	"\x16CreateWorkflowResponse\x12-\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\x12\"\n" +
 	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated\"$\n" +
@@ -3522,7 +3695,7 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
 	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
@@ -3531,152 +3704,156 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(WebhookState)(0),                  // 4: weft.v1.WebhookState
 	(WorkflowView)(0),                  // 5: weft.v1.WorkflowView
 	(*StepDefinition)(nil),             // 6: weft.v1.StepDefinition
-	(*JoinPolicy)(nil),                 // 7: weft.v1.JoinPolicy
-	(*RetryPolicy)(nil),                // 8: weft.v1.RetryPolicy
-	(*ErrorDetail)(nil),                // 9: weft.v1.ErrorDetail
-	(*StepStatus)(nil),                 // 10: weft.v1.StepStatus
-	(*ItemCounts)(nil),                 // 11: weft.v1.ItemCounts
-	(*ItemStatus)(nil),                 // 12: weft.v1.ItemStatus
-	(*WebhookDelivery)(nil),            // 13: weft.v1.WebhookDelivery
-	(*Workflow)(nil),                   // 14: weft.v1.Workflow
-	(*WorkflowEvent)(nil),              // 15: weft.v1.WorkflowEvent
-	(*RunTransition)(nil),              // 16: weft.v1.RunTransition
-	(*StepTransition)(nil),             // 17: weft.v1.StepTransition
-	(*CompensationTransition)(nil),     // 18: weft.v1.CompensationTransition
-	(*Heartbeat)(nil),                  // 19: weft.v1.Heartbeat
-	(*CreateWorkflowRequest)(nil),      // 20: weft.v1.CreateWorkflowRequest
-	(*CreateWorkflowResponse)(nil),     // 21: weft.v1.CreateWorkflowResponse
-	(*GetWorkflowRequest)(nil),         // 22: weft.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),        // 23: weft.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),       // 24: weft.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),      // 25: weft.v1.ListWorkflowsResponse
-	(*CancelWorkflowRequest)(nil),      // 26: weft.v1.CancelWorkflowRequest
-	(*CancelWorkflowResponse)(nil),     // 27: weft.v1.CancelWorkflowResponse
-	(*WatchWorkflowRequest)(nil),       // 28: weft.v1.WatchWorkflowRequest
-	(*WatchWorkflowResponse)(nil),      // 29: weft.v1.WatchWorkflowResponse
-	(*WatchWorkflowsRequest)(nil),      // 30: weft.v1.WatchWorkflowsRequest
-	(*WatchWorkflowsResponse)(nil),     // 31: weft.v1.WatchWorkflowsResponse
-	(*ListWorkflowEventsRequest)(nil),  // 32: weft.v1.ListWorkflowEventsRequest
-	(*ListWorkflowEventsResponse)(nil), // 33: weft.v1.ListWorkflowEventsResponse
-	(*ListStepItemsRequest)(nil),       // 34: weft.v1.ListStepItemsRequest
-	(*ListStepItemsResponse)(nil),      // 35: weft.v1.ListStepItemsResponse
-	(*RedriveWorkflowRequest)(nil),     // 36: weft.v1.RedriveWorkflowRequest
-	(*RedriveWorkflowResponse)(nil),    // 37: weft.v1.RedriveWorkflowResponse
-	(*RedeliverWebhookRequest)(nil),    // 38: weft.v1.RedeliverWebhookRequest
-	(*RedeliverWebhookResponse)(nil),   // 39: weft.v1.RedeliverWebhookResponse
-	nil,                                // 40: weft.v1.Workflow.ResultsEntry
-	(*durationpb.Duration)(nil),        // 41: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 42: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 44: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 45: google.protobuf.Struct
+	(*ConcurrencyLimit)(nil),           // 7: weft.v1.ConcurrencyLimit
+	(*JoinPolicy)(nil),                 // 8: weft.v1.JoinPolicy
+	(*RetryPolicy)(nil),                // 9: weft.v1.RetryPolicy
+	(*ErrorDetail)(nil),                // 10: weft.v1.ErrorDetail
+	(*StepStatus)(nil),                 // 11: weft.v1.StepStatus
+	(*ItemCounts)(nil),                 // 12: weft.v1.ItemCounts
+	(*ItemStatus)(nil),                 // 13: weft.v1.ItemStatus
+	(*WebhookDelivery)(nil),            // 14: weft.v1.WebhookDelivery
+	(*Workflow)(nil),                   // 15: weft.v1.Workflow
+	(*WorkflowEvent)(nil),              // 16: weft.v1.WorkflowEvent
+	(*RunTransition)(nil),              // 17: weft.v1.RunTransition
+	(*StepTransition)(nil),             // 18: weft.v1.StepTransition
+	(*CompensationTransition)(nil),     // 19: weft.v1.CompensationTransition
+	(*Heartbeat)(nil),                  // 20: weft.v1.Heartbeat
+	(*CreateWorkflowRequest)(nil),      // 21: weft.v1.CreateWorkflowRequest
+	(*CreateWorkflowResponse)(nil),     // 22: weft.v1.CreateWorkflowResponse
+	(*GetWorkflowRequest)(nil),         // 23: weft.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),        // 24: weft.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),       // 25: weft.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),      // 26: weft.v1.ListWorkflowsResponse
+	(*CancelWorkflowRequest)(nil),      // 27: weft.v1.CancelWorkflowRequest
+	(*CancelWorkflowResponse)(nil),     // 28: weft.v1.CancelWorkflowResponse
+	(*WatchWorkflowRequest)(nil),       // 29: weft.v1.WatchWorkflowRequest
+	(*WatchWorkflowResponse)(nil),      // 30: weft.v1.WatchWorkflowResponse
+	(*WatchWorkflowsRequest)(nil),      // 31: weft.v1.WatchWorkflowsRequest
+	(*WatchWorkflowsResponse)(nil),     // 32: weft.v1.WatchWorkflowsResponse
+	(*ListWorkflowEventsRequest)(nil),  // 33: weft.v1.ListWorkflowEventsRequest
+	(*ListWorkflowEventsResponse)(nil), // 34: weft.v1.ListWorkflowEventsResponse
+	(*ListStepItemsRequest)(nil),       // 35: weft.v1.ListStepItemsRequest
+	(*ListStepItemsResponse)(nil),      // 36: weft.v1.ListStepItemsResponse
+	(*RedriveWorkflowRequest)(nil),     // 37: weft.v1.RedriveWorkflowRequest
+	(*RedriveWorkflowResponse)(nil),    // 38: weft.v1.RedriveWorkflowResponse
+	(*RedeliverWebhookRequest)(nil),    // 39: weft.v1.RedeliverWebhookRequest
+	(*RedeliverWebhookResponse)(nil),   // 40: weft.v1.RedeliverWebhookResponse
+	nil,                                // 41: weft.v1.Workflow.ResultsEntry
+	(*durationpb.Duration)(nil),        // 42: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 43: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 44: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 45: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 46: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
-	8,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	41, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
-	7,  // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
-	7,  // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
-	42, // 4: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	42, // 5: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	42, // 6: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
-	0,  // 7: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	41, // 8: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	41, // 9: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
-	2,  // 10: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	43, // 11: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	43, // 12: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	44, // 13: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
-	9,  // 14: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	43, // 15: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	6,  // 16: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
-	3,  // 17: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
-	9,  // 18: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	43, // 19: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	43, // 20: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
-	11, // 21: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
-	12, // 22: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
-	2,  // 23: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
-	9,  // 24: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	44, // 25: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
-	43, // 26: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
-	43, // 27: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
-	43, // 28: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	4,  // 29: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	9,  // 30: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	43, // 31: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	43, // 32: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	43, // 33: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
-	1,  // 34: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	43, // 35: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	43, // 36: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	43, // 37: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	45, // 38: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	40, // 39: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	10, // 40: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	9,  // 41: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	41, // 42: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	43, // 43: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	13, // 44: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	43, // 45: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	16, // 46: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	17, // 47: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	18, // 48: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	17, // 49: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
-	9,  // 50: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	44, // 51: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	1,  // 52: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	1,  // 53: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	2,  // 54: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	2,  // 55: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	3,  // 56: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	3,  // 57: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	43, // 58: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	6,  // 59: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	45, // 60: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	41, // 61: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	14, // 62: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	14, // 63: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	1,  // 64: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	5,  // 65: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	14, // 66: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	14, // 67: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	14, // 68: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	15, // 69: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	19, // 70: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	1,  // 71: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	15, // 72: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	19, // 73: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	15, // 74: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	12, // 75: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
-	41, // 76: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
-	14, // 77: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	14, // 78: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
-	44, // 79: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	20, // 80: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	22, // 81: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	24, // 82: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	26, // 83: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	28, // 84: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	30, // 85: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	32, // 86: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	34, // 87: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
-	36, // 88: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
-	38, // 89: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
-	21, // 90: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	23, // 91: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	25, // 92: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	27, // 93: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	29, // 94: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	31, // 95: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	33, // 96: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	35, // 97: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
-	37, // 98: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
-	39, // 99: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
-	90, // [90:100] is the sub-list for method output_type
-	80, // [80:90] is the sub-list for method input_type
-	80, // [80:80] is the sub-list for extension type_name
-	80, // [80:80] is the sub-list for extension extendee
-	0,  // [0:80] is the sub-list for field type_name
+	9,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
+	42, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	8,  // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
+	8,  // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
+	7,  // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	43, // 5: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	43, // 6: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	43, // 7: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	0,  // 8: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
+	42, // 9: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	42, // 10: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	2,  // 11: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
+	44, // 12: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	44, // 13: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	45, // 14: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	10, // 15: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
+	44, // 16: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	6,  // 17: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
+	3,  // 18: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
+	10, // 19: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
+	44, // 20: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	44, // 21: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	12, // 22: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
+	13, // 23: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
+	2,  // 24: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
+	10, // 25: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
+	45, // 26: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	44, // 27: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	44, // 28: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	44, // 29: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	4,  // 30: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
+	10, // 31: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	44, // 32: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	44, // 33: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	44, // 34: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	1,  // 35: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
+	44, // 36: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	44, // 37: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	44, // 38: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	46, // 39: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	41, // 40: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	11, // 41: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	10, // 42: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	42, // 43: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	44, // 44: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	14, // 45: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	7,  // 46: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	44, // 47: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	17, // 48: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	18, // 49: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	19, // 50: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	18, // 51: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
+	10, // 52: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	45, // 53: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	1,  // 54: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	1,  // 55: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	2,  // 56: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	2,  // 57: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	3,  // 58: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	3,  // 59: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	44, // 60: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	6,  // 61: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	46, // 62: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	42, // 63: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	7,  // 64: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	15, // 65: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	15, // 66: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	1,  // 67: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	5,  // 68: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	15, // 69: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	15, // 70: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	15, // 71: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	16, // 72: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	20, // 73: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	1,  // 74: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	16, // 75: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	20, // 76: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	16, // 77: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	13, // 78: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
+	42, // 79: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
+	15, // 80: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	15, // 81: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
+	45, // 82: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	21, // 83: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	23, // 84: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	25, // 85: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	27, // 86: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	29, // 87: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	31, // 88: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	33, // 89: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	35, // 90: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	37, // 91: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
+	39, // 92: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
+	22, // 93: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	24, // 94: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	26, // 95: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	28, // 96: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	30, // 97: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	32, // 98: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	34, // 99: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	36, // 100: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	38, // 101: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
+	40, // 102: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
+	93, // [93:103] is the sub-list for method output_type
+	83, // [83:93] is the sub-list for method input_type
+	83, // [83:83] is the sub-list for extension type_name
+	83, // [83:83] is the sub-list for extension extendee
+	0,  // [0:83] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -3684,25 +3861,25 @@ func file_weft_v1_workflow_proto_init() {
 	if File_weft_v1_workflow_proto != nil {
 		return
 	}
-	file_weft_v1_workflow_proto_msgTypes[1].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[2].OneofWrappers = []any{
 		(*JoinPolicy_All)(nil),
 		(*JoinPolicy_AllSettled)(nil),
 		(*JoinPolicy_AtLeast)(nil),
 		(*JoinPolicy_ToleratedFailurePercent)(nil),
 		(*JoinPolicy_Any)(nil),
 	}
-	file_weft_v1_workflow_proto_msgTypes[9].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[10].OneofWrappers = []any{
 		(*WorkflowEvent_Run)(nil),
 		(*WorkflowEvent_Step)(nil),
 		(*WorkflowEvent_Compensation)(nil),
 		(*WorkflowEvent_Item)(nil),
 	}
-	file_weft_v1_workflow_proto_msgTypes[23].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[24].OneofWrappers = []any{
 		(*WatchWorkflowResponse_Snapshot)(nil),
 		(*WatchWorkflowResponse_Event)(nil),
 		(*WatchWorkflowResponse_Heartbeat)(nil),
 	}
-	file_weft_v1_workflow_proto_msgTypes[25].OneofWrappers = []any{
+	file_weft_v1_workflow_proto_msgTypes[26].OneofWrappers = []any{
 		(*WatchWorkflowsResponse_Event)(nil),
 		(*WatchWorkflowsResponse_Heartbeat)(nil),
 	}
@@ -3712,7 +3889,7 @@ func file_weft_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -100,7 +100,7 @@ WORKFLOW_VIEW_BASIC: WorkflowView
 WORKFLOW_VIEW_FULL: WorkflowView
 
 class StepDefinition(_message.Message):
-    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join", "for_each", "max_concurrency", "item_failures")
+    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join", "for_each", "max_concurrency", "item_failures", "concurrency")
     ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +112,7 @@ class StepDefinition(_message.Message):
     FOR_EACH_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     ITEM_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     id: str
     url: str
     depends_on: _containers.RepeatedScalarFieldContainer[str]
@@ -123,7 +124,16 @@ class StepDefinition(_message.Message):
     for_each: str
     max_concurrency: int
     item_failures: JoinPolicy
-    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ..., join: _Optional[_Union[JoinPolicy, _Mapping]] = ..., for_each: _Optional[str] = ..., max_concurrency: _Optional[int] = ..., item_failures: _Optional[_Union[JoinPolicy, _Mapping]] = ...) -> None: ...
+    concurrency: ConcurrencyLimit
+    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ..., join: _Optional[_Union[JoinPolicy, _Mapping]] = ..., for_each: _Optional[str] = ..., max_concurrency: _Optional[int] = ..., item_failures: _Optional[_Union[JoinPolicy, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ...) -> None: ...
+
+class ConcurrencyLimit(_message.Message):
+    __slots__ = ("key", "limit")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    limit: int
+    def __init__(self, key: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class JoinPolicy(_message.Message):
     __slots__ = ("all", "all_settled", "at_least", "tolerated_failure_percent", "any")
@@ -170,7 +180,7 @@ class ErrorDetail(_message.Message):
     def __init__(self, message: _Optional[str] = ..., reason: _Optional[str] = ..., http_status: _Optional[int] = ..., attempt: _Optional[int] = ..., retryable: _Optional[bool] = ..., step_id: _Optional[str] = ...) -> None: ...
 
 class StepStatus(_message.Message):
-    __slots__ = ("id", "state", "started_at", "completed_at", "attempts", "result", "error", "next_attempt_at", "definition", "compensation_state", "compensation_attempts", "compensation_error", "compensation_started_at", "compensation_completed_at", "items", "item_failures")
+    __slots__ = ("id", "state", "started_at", "completed_at", "attempts", "result", "error", "next_attempt_at", "definition", "compensation_state", "compensation_attempts", "compensation_error", "compensation_started_at", "compensation_completed_at", "items", "item_failures", "waiting_for", "concurrency_key")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +197,8 @@ class StepStatus(_message.Message):
     COMPENSATION_COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     ITEM_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: StepState
     started_at: _timestamp_pb2.Timestamp
@@ -203,7 +215,9 @@ class StepStatus(_message.Message):
     compensation_completed_at: _timestamp_pb2.Timestamp
     items: ItemCounts
     item_failures: _containers.RepeatedCompositeFieldContainer[ItemStatus]
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[StepState, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., definition: _Optional[_Union[StepDefinition, _Mapping]] = ..., compensation_state: _Optional[_Union[CompensationState, str]] = ..., compensation_attempts: _Optional[int] = ..., compensation_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., compensation_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compensation_completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items: _Optional[_Union[ItemCounts, _Mapping]] = ..., item_failures: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ...) -> None: ...
+    waiting_for: str
+    concurrency_key: str
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[StepState, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., definition: _Optional[_Union[StepDefinition, _Mapping]] = ..., compensation_state: _Optional[_Union[CompensationState, str]] = ..., compensation_attempts: _Optional[int] = ..., compensation_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., compensation_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compensation_completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items: _Optional[_Union[ItemCounts, _Mapping]] = ..., item_failures: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ...) -> None: ...
 
 class ItemCounts(_message.Message):
     __slots__ = ("total", "pending", "running", "retry_wait", "completed", "failed", "cancelled")
@@ -266,7 +280,7 @@ class WebhookDelivery(_message.Message):
     def __init__(self, url: _Optional[str] = ..., event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., state: _Optional[_Union[WebhookState, str]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., give_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "workflow_id", "state", "created_at", "started_at", "completed_at", "current_steps", "completed_steps", "failed_steps", "context", "results", "steps", "error", "on_complete", "on_error", "timeout", "deadline", "saga", "base_url", "request_id", "last_sequence", "compensation_failed", "webhook")
+    __slots__ = ("id", "workflow_id", "state", "created_at", "started_at", "completed_at", "current_steps", "completed_steps", "failed_steps", "context", "results", "steps", "error", "on_complete", "on_error", "timeout", "deadline", "saga", "base_url", "request_id", "last_sequence", "compensation_failed", "webhook", "concurrency", "priority", "waiting_for", "concurrency_key")
     class ResultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -297,6 +311,10 @@ class Workflow(_message.Message):
     LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     COMPENSATION_FAILED_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     id: str
     workflow_id: str
     state: WorkflowState
@@ -320,10 +338,14 @@ class Workflow(_message.Message):
     last_sequence: int
     compensation_failed: bool
     webhook: WebhookDelivery
-    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ...) -> None: ...
+    concurrency: ConcurrencyLimit
+    priority: int
+    waiting_for: str
+    concurrency_key: str
+    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ...) -> None: ...
 
 class WorkflowEvent(_message.Message):
-    __slots__ = ("sequence", "time", "run_id", "workflow_id", "step_id", "run", "step", "compensation", "item", "attempt", "error", "result", "item_index")
+    __slots__ = ("sequence", "time", "run_id", "workflow_id", "step_id", "run", "step", "compensation", "item", "attempt", "error", "result", "item_index", "waiting_for")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -337,6 +359,7 @@ class WorkflowEvent(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     ITEM_INDEX_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     time: _timestamp_pb2.Timestamp
     run_id: str
@@ -350,7 +373,8 @@ class WorkflowEvent(_message.Message):
     error: ErrorDetail
     result: _struct_pb2.Value
     item_index: int
-    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., step_id: _Optional[str] = ..., run: _Optional[_Union[RunTransition, _Mapping]] = ..., step: _Optional[_Union[StepTransition, _Mapping]] = ..., compensation: _Optional[_Union[CompensationTransition, _Mapping]] = ..., item: _Optional[_Union[StepTransition, _Mapping]] = ..., attempt: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., item_index: _Optional[int] = ...) -> None: ...
+    waiting_for: str
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., step_id: _Optional[str] = ..., run: _Optional[_Union[RunTransition, _Mapping]] = ..., step: _Optional[_Union[StepTransition, _Mapping]] = ..., compensation: _Optional[_Union[CompensationTransition, _Mapping]] = ..., item: _Optional[_Union[StepTransition, _Mapping]] = ..., attempt: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., item_index: _Optional[int] = ..., waiting_for: _Optional[str] = ...) -> None: ...
 
 class RunTransition(_message.Message):
     __slots__ = ("from_state", "to_state", "redriven")
@@ -385,7 +409,7 @@ class Heartbeat(_message.Message):
     def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateWorkflowRequest(_message.Message):
-    __slots__ = ("id", "steps", "context", "on_complete", "on_error", "timeout", "saga", "base_url", "request_id")
+    __slots__ = ("id", "steps", "context", "on_complete", "on_error", "timeout", "saga", "base_url", "request_id", "concurrency", "priority")
     ID_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
@@ -395,6 +419,8 @@ class CreateWorkflowRequest(_message.Message):
     SAGA_FIELD_NUMBER: _ClassVar[int]
     BASE_URL_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     id: str
     steps: _containers.RepeatedCompositeFieldContainer[StepDefinition]
     context: _struct_pb2.Struct
@@ -404,7 +430,9 @@ class CreateWorkflowRequest(_message.Message):
     saga: bool
     base_url: str
     request_id: str
-    def __init__(self, id: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepDefinition, _Mapping]]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    concurrency: ConcurrencyLimit
+    priority: int
+    def __init__(self, id: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepDefinition, _Mapping]]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class CreateWorkflowResponse(_message.Message):
     __slots__ = ("workflow", "deduplicated")
