@@ -4,6 +4,9 @@ import { STATE_COLOURS } from "../api/states.ts";
 import type { StepView } from "../api/view-models.ts";
 import { layoutDag, NODE_HEIGHT, NODE_WIDTH, type Layout } from "../graph/layout.ts";
 import { StepNode, type StepNodeType } from "./step-node.tsx";
+import { RUN_DATA_MARK } from "../hooks/use-run.ts";
+
+const PAINTED_MARK = "weft:graph-painted";
 
 const nodeTypes = { step: StepNode };
 
@@ -20,7 +23,15 @@ export function RunGraph({ steps, now, selected, onSelect }: { steps: StepView[]
     void layoutDag(steps.map((s) => ({ id: s.id, dependsOn: s.definition.dependsOn }))).then((l) => {
       if (!live) return;
       setLayout(l);
-      requestAnimationFrame(() => requestAnimationFrame(() => live && setRenderedAt({ ms: performance.now() - started, sinceNavigation: performance.now() })));
+      requestAnimationFrame(() =>
+        requestAnimationFrame(() => {
+          if (!live) return;
+          performance.clearMarks(PAINTED_MARK);
+          const painted = performance.mark(PAINTED_MARK).startTime;
+          const data = performance.getEntriesByName(RUN_DATA_MARK, "mark").at(-1)?.startTime ?? started;
+          setRenderedAt({ ms: painted - data, sinceNavigation: painted });
+        }),
+      );
     });
     return () => {
       live = false;

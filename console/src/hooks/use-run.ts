@@ -22,6 +22,14 @@ const RELOAD_DEBOUNCE_MS = 150;
 const WEBHOOK_POLL_MS = 2000;
 const EVENTS_PAGE = 1000;
 
+/** Marks (performance.mark) when the page first has the run's data: the start of "render" (RunGraph). */
+export const RUN_DATA_MARK = "weft:run-data";
+
+function markRunData(): void {
+  performance.clearMarks(RUN_DATA_MARK);
+  performance.mark(RUN_DATA_MARK);
+}
+
 export function useRun(id: string): RunResult {
   const auth = useAuth();
   const [run, setRun] = useState<RunDetail>();
@@ -86,6 +94,7 @@ export function useRun(id: string): RunResult {
             if (msg.kind.case === "snapshot") {
               const w = msg.kind.value;
               lastSequence = w.lastSequence;
+              if (!loggedOnce) markRunData();
               setRun(toRunDetail(w));
               setProblem(undefined);
               if (!loggedOnce) {
