@@ -7,10 +7,12 @@
 //            performance mark "weft:run-data") to the graph painted and interactive (the second
 //            animation frame after the laid-out, fitted graph was committed: "weft:graph-painted");
 //   layout:  the layout computation alone (part of render);
+//   paint:   from the layout's arrival to the painted graph (React, React Flow, the browser; part of render);
 //   page:    from navigation start to the graph painted (loading the console's files, the
 //            stream, the layout and the paint).
 // A benchmark, not a test: it asserts nothing. Build the console first (npm run build:console).
-// Environment: BENCH_CONSOLE_LOADS (default 7) loads per run; WEFT_CHROMIUM (default /usr/bin/chromium).
+// Environment: BENCH_CONSOLE_LOADS (default 7) loads per run; WEFT_CHROMIUM (default /usr/bin/chromium);
+// BENCH_CONSOLE_DIRS=dirA,dirB compares built consoles (e.g. a build of another commit), interleaved.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
@@ -31,6 +33,7 @@ if (!existsSync(join(DEFAULT_CONSOLE_DIR, "index.html"))) {
 interface Load {
   render: number;
   layout: number;
+  paint: number;
   page: number;
 }
 
@@ -49,15 +52,23 @@ async function load(browser: Browser, weft: TestWeft, runId: string): Promise<Lo
     const graph = page.getByTestId("run-graph");
     await graph.and(page.locator("[data-render-ms]")).waitFor({ timeout: 120_000 });
     const attr = async (name: string) => Number(await graph.getAttribute(name));
-    return { render: await attr("data-render-ms"), layout: await attr("data-layout-ms"), page: await attr("data-rendered-at-ms") };
+    const paint = await page.evaluate(() => {
+      const mark = (name: string) => performance.getEntriesByName(name, "mark").at(-1)?.startTime ?? NaN;
+      return Math.round(mark("weft:graph-painted") - mark("weft:graph-laid-out"));
+    });
+    return { render: await attr("data-render-ms"), layout: await attr("data-layout-ms"), paint, page: await attr("data-rendered-at-ms") };
   } finally {
     await context.close();
   }
 }
 
+// Built consoles to compare (each served by its own Weft): BENCH_CONSOLE_DIRS=dirA,dirB loads them
+// in turn (A, B, A, B, …) so that both see the same machine load.
+const dirs = (process.env.BENCH_CONSOLE_DIRS ?? DEFAULT_CONSOLE_DIR).split(",").filter(Boolean);
 const handlers = await HandlerServer.start();
 handlers.on("/step", () => ({ json: { success: true, result: { ok: true } } }));
-const weft = await startWeft();
+const wefts: TestWeft[] = [];
+for (const dir of dirs) wefts.push(await startWeft({ console: { enabled: true, assetsDir: dir } }));
 const browser = await launchChromium();
 try {
   const chain = Array.from({ length: 1000 }, (_, i) => ({ id: `s${pad(i)}`, url: handlers.url("/step"), dependsOn: i === 0 ? [] : [`s${pad(i - 1)}`] }));
@@ -67,23 +78,32 @@ try {
     ["1,000-step chain", chain],
     ["200-wide fan-out", fanOut],
   ];
-  const results: Record<string, { render: number; layout: number; page: number; loads: Load[] }> = {};
+  const results: Record<string, Record<string, { render: number; layout: number; paint: number; page: number; loads: Load[] }>> = {};
   for (const [label, steps] of scenarios) {
-    const { workflow } = await weft.client.createWorkflow({ id: "console-bench", steps: steps as StepDefinition[] });
-    await waitForRun(weft.client, workflow!.id, undefined, 300_000);
-    await load(browser, weft, workflow!.id); // warm-up (server caches, browser start)
-    const loads: Load[] = [];
-    for (let i = 0; i < LOADS; i++) loads.push(await load(browser, weft, workflow!.id));
-    const stat = (k: keyof Load) => {
-      const xs = loads.map((l) => l[k]);
-      return `${Math.round(median(xs))} ms (${Math.min(...xs)}–${Math.max(...xs)})`;
-    };
-    console.log(`${label}: render ${stat("render")}, layout ${stat("layout")}, page start to painted ${stat("page")}  [median (min–max) of ${LOADS} loads]`);
-    results[label] = { render: median(loads.map((l) => l.render)), layout: median(loads.map((l) => l.layout)), page: median(loads.map((l) => l.page)), loads };
+    const runs: string[] = [];
+    for (const weft of wefts) {
+      const { workflow } = await weft.client.createWorkflow({ id: "console-bench", steps: steps as StepDefinition[] });
+      await waitForRun(weft.client, workflow!.id, undefined, 300_000);
+      runs.push(workflow!.id);
+      await load(browser, weft, workflow!.id); // warm-up (server caches, browser start)
+    }
+    const loads: Load[][] = dirs.map(() => []);
+    for (let i = 0; i < LOADS; i++) for (const [k, weft] of wefts.entries()) loads[k]!.push(await load(browser, weft, runs[k]!));
+    results[label] = {};
+    for (const [k, dir] of dirs.entries()) {
+      const ls = loads[k]!;
+      const stat = (key: keyof Load) => {
+        const xs = ls.map((l) => l[key]).filter((x) => Number.isFinite(x));
+        return xs.length ? `${Math.round(median(xs))} ms (${Math.min(...xs)}–${Math.max(...xs)})` : "—";
+      };
+      const name = dirs.length > 1 ? ` [${dir}]` : "";
+      console.log(`${label}${name}: render ${stat("render")}, layout ${stat("layout")}, paint ${stat("paint")}, page start to painted ${stat("page")}  [median (min–max) of ${LOADS} loads]`);
+      results[label]![dir] = { render: median(ls.map((l) => l.render)), layout: median(ls.map((l) => l.layout)), paint: median(ls.map((l) => l.paint)), page: median(ls.map((l) => l.page)), loads: ls };
+    }
   }
   console.log(JSON.stringify(results));
 } finally {
   await browser.close();
-  await weft.stop();
+  for (const weft of wefts) await weft.stop();
   await handlers.close();
 }

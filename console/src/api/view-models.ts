@@ -3,6 +3,7 @@ import { toJson, type JsonValue } from "@bufbuild/protobuf";
 import { timestampMs, ValueSchema, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ErrorDetail, StepStatus, WebhookDelivery, Workflow, WorkflowEvent } from "@gen/weft/v1/workflow_pb.js";
 import { Backoff } from "@gen/weft/v1/workflow_pb.js";
+import { itemCountsView, joinPolicyText, type ItemCountsView } from "./map-join.ts";
 import { compensationStateName, runStateName, stepStateName, webhookStateName, type RunStateName, type StepStateName } from "./states.ts";
 
 export interface RunSummary {
@@ -33,6 +34,12 @@ export interface StepDefinitionView {
   compensation: string;
   timeoutMs?: number;
   retries?: { maxAttempts: number; backoff: string; initialIntervalMs?: number; maxIntervalMs?: number; jitter: number };
+  /** The join policy ("all_settled", "at_least: 2", …), if set. */
+  join?: string;
+  /** Map steps: the for_each pointer, max_concurrency and the item_failures policy. */
+  forEach: string;
+  maxConcurrency: number;
+  itemFailures?: string;
 }
 
 export interface StepView {
@@ -47,6 +54,8 @@ export interface StepView {
   error?: ErrorView;
   definition: StepDefinitionView;
   compensation: { state: string; attempts: number; error?: ErrorView; startedAt?: number; completedAt?: number };
+  /** Map steps, once started: item counts by state. */
+  items?: ItemCountsView;
 }
 
 export interface WebhookView {
@@ -143,6 +152,10 @@ function stepView(s: StepStatus): StepView {
         maxIntervalMs: durationMs(d.retries.maxInterval),
         jitter: d.retries.jitter,
       },
+      join: joinPolicyText(d?.join),
+      forEach: d?.forEach ?? "",
+      maxConcurrency: d?.maxConcurrency ?? 0,
+      itemFailures: joinPolicyText(d?.itemFailures),
     },
     compensation: {
       state: compensationStateName(s.compensationState),
@@ -151,6 +164,7 @@ function stepView(s: StepStatus): StepView {
       startedAt: ms(s.compensationStartedAt),
       completedAt: ms(s.compensationCompletedAt),
     },
+    items: itemCountsView(s.items),
   };
 }
 

@@ -1,102 +1,178 @@
-import { useEffect, useMemo, useState } from "react";
-import { Background, Controls, MiniMap, ReactFlow, type Edge } from "@xyflow/react";
+import { memo, useEffect, useMemo, useRef, useState } from "react";
+import { Background, Controls, MiniMap, Position, ReactFlow, type Edge, type NodeHandle } from "@xyflow/react";
+import { JOIN_OUTCOME_LABELS } from "../api/map-join.ts";
 import { STATE_COLOURS } from "../api/states.ts";
 import type { StepView } from "../api/view-models.ts";
-import { layoutDag, NODE_HEIGHT, NODE_WIDTH, type Layout } from "../graph/layout.ts";
-import { StepNode, type StepNodeType } from "./step-node.tsx";
-import { RUN_DATA_MARK } from "../hooks/use-run.ts";
-
-const PAINTED_MARK = "weft:graph-painted";
+import { LARGE, layoutDag, NODE_HEIGHT, NODE_WIDTH, type Layout } from "../graph/layout.ts";
+import { GRAPH_PAINTED_EVENT, RUN_DATA_MARK } from "../hooks/use-run.ts";
+import { NodeDetail, StepNode, type StepNodeType } from "./step-node.tsx";
 
 const nodeTypes = { step: StepNode };
 
+/** Marks (performance.mark) the graph's first paint after its layout: the end of "render". */
+const PAINTED_MARK = "weft:graph-painted";
+/** Marks the layout's arrival (between the run's data and the painted graph). */
+const LAID_OUT_MARK = "weft:graph-laid-out";
+/** Below this zoom a large graph's nodes are drawn as plain boxes (their text would be unreadable). */
+const DETAIL_ZOOM = 0.45;
+/** React Flow's default handle is 6 px, centred on the node's left / right edge. */
+const HANDLE = 6;
+/** Given up front, so that edges are drawn in the first frame (before React Flow measures the nodes). */
+const HANDLES: NodeHandle[] = [
+  { type: "target", position: Position.Left, x: -HANDLE / 2, y: NODE_HEIGHT / 2 - HANDLE / 2, width: HANDLE, height: HANDLE },
+  { type: "source", position: Position.Right, x: NODE_WIDTH - HANDLE / 2, y: NODE_HEIGHT / 2 - HANDLE / 2, width: HANDLE, height: HANDLE },
+];
+
+/** What a node shows: a node whose key is unchanged keeps its object, so React Flow skips it. */
+function nodeKey(s: StepView, selected: boolean): string {
+  const i = s.items;
+  return [s.state, s.attempts, s.startedAt, s.completedAt, s.error?.reason, selected, i && [i.total, i.completed, i.failed, i.cancelled, i.running, i.retryWait, i.pending].join("/")].join("|");
+}
+
 /** The run's DAG with each step's live state; zoom, pan, fit; a click selects a step. */
-export function RunGraph({ steps, now, selected, onSelect }: { steps: StepView[]; now: number; selected?: string; onSelect(id: string): void }) {
+export const RunGraph = memo(function RunGraph({ steps, selected, onSelect }: { steps: StepView[]; selected?: string; onSelect(id: string): void }) {
   // The layout depends only on the definition, which does not change during a run.
   const shape = useMemo(() => steps.map((s) => `${s.id}<${s.definition.dependsOn.join(",")}`).join(";"), [steps]);
   const [layout, setLayout] = useState<Layout>();
-  // For measurements: layout start to the first painted frame, and page start (navigation) to it.
+  // For measurements: from the run's data to the first painted frame of the graph, and page start (navigation) to it.
   const [renderedAt, setRenderedAt] = useState<{ ms: number; sinceNavigation: number }>();
+  const big = steps.length >= LARGE;
+  const [detailed, setDetailed] = useState(!big);
   useEffect(() => {
     let live = true;
-    const started = performance.now();
     void layoutDag(steps.map((s) => ({ id: s.id, dependsOn: s.definition.dependsOn }))).then((l) => {
       if (!live) return;
+      performance.clearMarks(LAID_OUT_MARK);
+      performance.mark(LAID_OUT_MARK);
       setLayout(l);
-      requestAnimationFrame(() =>
-        requestAnimationFrame(() => {
-          if (!live) return;
-          performance.clearMarks(PAINTED_MARK);
-          const painted = performance.mark(PAINTED_MARK).startTime;
-          const data = performance.getEntriesByName(RUN_DATA_MARK, "mark").at(-1)?.startTime ?? started;
-          setRenderedAt({ ms: painted - data, sinceNavigation: painted });
-        }),
-      );
     });
     return () => {
       live = false;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape]);
+  useEffect(() => {
+    if (!layout || renderedAt) return;
+    let live = true;
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        if (!live) return;
+        performance.clearMarks(PAINTED_MARK);
+        const painted = performance.mark(PAINTED_MARK).startTime;
+        const data = performance.getEntriesByName(RUN_DATA_MARK, "mark").at(-1)?.startTime ?? painted;
+        setRenderedAt({ ms: painted - data, sinceNavigation: painted });
+        window.dispatchEvent(new Event(GRAPH_PAINTED_EVENT));
+      }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [layout, renderedAt]);
 
+  const nodeCache = useRef(new Map<string, { key: string; node: StepNodeType }>());
   const nodes = useMemo<StepNodeType[]>(() => {
     if (!layout) return [];
-    return steps.map((s) => ({
-      id: s.id,
-      type: "step",
-      position: layout.positions.get(s.id) ?? { x: 0, y: 0 },
-      width: NODE_WIDTH,
-      height: NODE_HEIGHT,
-      data: { step: s, now, selected: s.id === selected },
-      draggable: false,
-      connectable: false,
-    }));
-  }, [layout, steps, now, selected]);
-  const edges = useMemo<Edge[]>(
-    () =>
-      steps.flatMap((s) =>
-        s.definition.dependsOn.map((d) => ({
-          id: `${d}->${s.id}`,
-          source: d,
-          target: s.id,
-          animated: s.state === "running",
-          style: { stroke: s.state === "pending" ? "#cbd2d9" : "#7b8794" },
-        })),
-      ),
-    [steps],
-  );
-  const big = steps.length > 150;
+    const cache = nodeCache.current;
+    return steps.map((s) => {
+      const key = nodeKey(s, s.id === selected);
+      const cached = cache.get(s.id);
+      if (cached?.key === key) return cached.node;
+      const node: StepNodeType = {
+        id: s.id,
+        type: "step",
+        position: layout.positions.get(s.id) ?? { x: 0, y: 0 },
+        width: NODE_WIDTH,
+        height: NODE_HEIGHT,
+        handles: HANDLES,
+        data: { step: s, selected: s.id === selected },
+        draggable: false,
+        connectable: false,
+      };
+      cache.set(s.id, { key, node });
+      return node;
+    });
+  }, [layout, steps, selected]);
+  const edgeCache = useRef(new Map<string, Edge>());
+  const edges = useMemo<Edge[]>(() => {
+    const cache = edgeCache.current;
+    return steps.flatMap((s) =>
+      s.definition.dependsOn.map((d) => {
+        const id = `${d}->${s.id}`;
+        const animated = s.state === "running";
+        const stroke = s.state === "pending" ? "#cbd2d9" : "#7b8794";
+        const cached = cache.get(id);
+        if (cached && cached.animated === animated && cached.style?.stroke === stroke) return cached;
+        const edge: Edge = { id, source: d, target: s.id, animated, style: { stroke } };
+        cache.set(id, edge);
+        return edge;
+      }),
+    );
+  }, [steps]);
 
   return (
     <div
-      className="graph"
+      className="graph-box"
       data-testid="run-graph"
       data-layout-ms={layout ? Math.round(layout.ms) : undefined}
       data-render-ms={renderedAt === undefined ? undefined : Math.round(renderedAt.ms)}
       data-rendered-at-ms={renderedAt === undefined ? undefined : Math.round(renderedAt.sinceNavigation)}
+      data-detail={detailed ? "full" : "boxes"}
     >
-      {!layout ? (
-        <div className="muted pad">laying out {steps.length} steps…</div>
-      ) : (
-        <ReactFlow
-          nodes={nodes}
-          edges={edges}
-          nodeTypes={nodeTypes}
-          fitView
-          fitViewOptions={{ maxZoom: 1, padding: 0.12 }}
-          minZoom={0.02}
-          maxZoom={2}
-          onlyRenderVisibleElements={big}
-          nodesDraggable={false}
-          nodesConnectable={false}
-          elementsSelectable={false}
-          onNodeClick={(_, node) => onSelect(node.id)}
-        >
-          <Background gap={24} />
-          <Controls showInteractive={false} />
-          <MiniMap pannable zoomable nodeColor={(n) => STATE_COLOURS[(n as StepNodeType).data.step.state] ?? "#ccc"} />
-        </ReactFlow>
-      )}
+      <div className="graph">
+        {!layout ? (
+          <div className="muted pad">laying out {steps.length} steps…</div>
+        ) : (
+          <NodeDetail.Provider value={detailed}>
+            <ReactFlow
+              nodes={nodes}
+              edges={edges}
+              nodeTypes={nodeTypes}
+              fitView
+              fitViewOptions={{ maxZoom: 1, padding: 0.12 }}
+              minZoom={0.02}
+              maxZoom={2}
+              onlyRenderVisibleElements={big}
+              onMove={big ? (_, viewport) => setDetailed(viewport.zoom >= DETAIL_ZOOM) : undefined}
+              onInit={big ? (flow) => setDetailed(flow.getZoom() >= DETAIL_ZOOM) : undefined}
+              nodesDraggable={false}
+              nodesConnectable={false}
+              elementsSelectable={false}
+              onNodeClick={(_, node) => onSelect(node.id)}
+            >
+              <Background gap={24} />
+              <Controls showInteractive={false} />
+              {!big && <MiniMap pannable zoomable nodeColor={(n) => STATE_COLOURS[(n as StepNodeType).data.step.state] ?? "#ccc"} />}
+            </ReactFlow>
+          </NodeDetail.Provider>
+        )}
+      </div>
+      <GraphLegend />
+    </div>
+  );
+});
+
+/** The colours of the states and the marks of join outcomes and map steps. */
+function GraphLegend() {
+  const states = ["pending", "running", "retry_wait", "completed", "failed", "cancelled", "skipped"];
+  return (
+    <div className="legend graph-legend" data-testid="graph-legend">
+      {states.map((s) => (
+        <span key={s}>
+          <i style={{ background: STATE_COLOURS[s] }} />
+          {s.replace("_", " ")}
+        </span>
+      ))}
+      <span data-testid="legend-join_failed">
+        <i className="legend-outcome outcome-join_failed" />
+        {JOIN_OUTCOME_LABELS.join_failed} (skipped: its join can no longer be met)
+      </span>
+      <span data-testid="legend-not_needed">
+        <i className="legend-outcome outcome-not_needed" />
+        {JOIN_OUTCOME_LABELS.not_needed} (cancelled: its dependents went on without it)
+      </span>
+      <span>
+        <b>map</b> 12/30 <b className="node-items-failed">✗3</b>: items done of total, failed
+      </span>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { useAuth } from "../api/auth-context.ts";
 import { isTerminalRun, runStateOf } from "../api/states.ts";
+import { prewarmLayout } from "../graph/layout.ts";
 import { navigate, RUNS_HREF } from "../hooks/use-route.ts";
 import { useNow } from "../hooks/use-now.ts";
 import { useRun } from "../hooks/use-run.ts";
@@ -23,6 +24,7 @@ export function RunPage({ id }: { id: string }) {
   const terminal = run ? isTerminalRun(runStateOf(run.state) ?? 0) : false;
   const now = useNow(500, !terminal);
   useEffect(() => setSelected(undefined), [id]);
+  useEffect(prewarmLayout, []);
   const step = run?.steps.find((s) => s.id === selected);
 
   return (
@@ -49,7 +51,7 @@ export function RunPage({ id }: { id: string }) {
         !problem && <p className="muted">loading…</p>
       ) : (
         <>
-          <RunGraph steps={run.steps} now={now} selected={selected} onSelect={setSelected} />
+          <RunGraph key={id} steps={run.steps} selected={selected} onSelect={setSelected} />
           <div className="columns">
             <div className="column-main">
               <h2>Timeline</h2>

@@ -25,6 +25,25 @@ const EVENTS_PAGE = 1000;
 /** Marks (performance.mark) when the page first has the run's data: the start of "render" (RunGraph). */
 export const RUN_DATA_MARK = "weft:run-data";
 
+/** Dispatched on window by RunGraph once the graph is painted. */
+export const GRAPH_PAINTED_EVENT = "weft:graph-painted";
+/** The event log is read once the graph is painted (or after this long): the graph goes first. */
+const LOG_DEFER_MAX_MS = 2000;
+
+function graphPainted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      window.removeEventListener(GRAPH_PAINTED_EVENT, done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, LOG_DEFER_MAX_MS);
+    window.addEventListener(GRAPH_PAINTED_EVENT, done);
+    signal.addEventListener("abort", done);
+  });
+}
+
 function markRunData(): void {
   performance.clearMarks(RUN_DATA_MARK);
   performance.mark(RUN_DATA_MARK);
@@ -63,8 +82,9 @@ export function useRun(id: string): RunResult {
       try {
         const { workflow } = await weft.getWorkflow({ id }, { signal });
         if (workflow && !signal.aborted) {
-          setRun(toRunDetail(workflow));
-          return toRunDetail(workflow);
+          const detail = toRunDetail(workflow);
+          setRun(detail);
+          return detail;
         }
       } catch (err) {
         fail(err);
@@ -99,7 +119,9 @@ export function useRun(id: string): RunResult {
               setProblem(undefined);
               if (!loggedOnce) {
                 loggedOnce = true;
-                void loadLog().catch(fail);
+                void graphPainted(signal)
+                  .then(loadLog)
+                  .catch(fail);
               }
             } else if (msg.kind.case === "event") {
               lastSequence = msg.kind.value.sequence;
