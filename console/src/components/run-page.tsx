@@ -56,7 +56,7 @@ export function RunPage({ id }: { id: string }) {
             <div className="column-main">
               <h2>Timeline</h2>
               <TimelineChart run={run} events={events} now={now} selected={selected} onSelect={setSelected} />
-              {step ? <StepPanel step={step} events={events} now={now} /> : <p className="muted pad">Select a step in the graph or the timeline.</p>}
+              {step ? <StepPanel runId={id} step={step} events={events} now={now} /> : <p className="muted pad">Select a step in the graph or the timeline.</p>}
             </div>
             <div className="column-side">
               <RunOverview run={run} now={now} />

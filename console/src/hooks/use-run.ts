@@ -19,6 +19,11 @@ export interface RunResult {
 }
 
 const RELOAD_DEBOUNCE_MS = 150;
+/**
+ * While a map step has items in flight the run is re-read this often: items that start and
+ * complete are not events (only their failed attempts are), so the stream says nothing of them.
+ */
+const ITEMS_POLL_MS = 1000;
 const WEBHOOK_POLL_MS = 2000;
 const EVENTS_PAGE = 1000;
 
@@ -47,6 +52,11 @@ function graphPainted(signal: AbortSignal): Promise<void> {
 function markRunData(): void {
   performance.clearMarks(RUN_DATA_MARK);
   performance.mark(RUN_DATA_MARK);
+}
+
+/** A map step of the run has items that have not finished yet. */
+function itemsMoving(run: RunDetail): boolean {
+  return run.steps.some((s) => s.items && (s.state === "running" || s.state === "retry_wait") && s.items.completed + s.items.failed + s.items.cancelled < s.items.total);
 }
 
 export function useRun(id: string): RunResult {
@@ -78,12 +88,14 @@ export function useRun(id: string): RunResult {
       for (const e of list) eventMap.current.set(e.sequence, e);
       setEvents([...eventMap.current.values()].sort((a, b) => a.sequence - b.sequence));
     };
+    let following = true;
     const reload = async () => {
       try {
         const { workflow } = await weft.getWorkflow({ id }, { signal });
         if (workflow && !signal.aborted) {
           const detail = toRunDetail(workflow);
           setRun(detail);
+          pollItems(detail);
           return detail;
         }
       } catch (err) {
@@ -91,9 +103,13 @@ export function useRun(id: string): RunResult {
       }
       return undefined;
     };
-    const scheduleReload = () => {
+    const scheduleReload = (ms = RELOAD_DEBOUNCE_MS) => {
       clearTimeout(timer);
-      timer = setTimeout(() => void reload(), RELOAD_DEBOUNCE_MS);
+      timer = setTimeout(() => void reload(), ms);
+    };
+    // Keeps a map step's item counts live (while the stream is up; an event reloads sooner).
+    const pollItems = (detail: RunDetail) => {
+      if (following && !signal.aborted && itemsMoving(detail)) scheduleReload(ITEMS_POLL_MS);
     };
     const loadLog = async () => {
       let token = "";
@@ -115,7 +131,9 @@ export function useRun(id: string): RunResult {
               const w = msg.kind.value;
               lastSequence = w.lastSequence;
               if (!loggedOnce) markRunData();
-              setRun(toRunDetail(w));
+              const detail = toRunDetail(w);
+              setRun(detail);
+              pollItems(detail);
               setProblem(undefined);
               if (!loggedOnce) {
                 loggedOnce = true;
@@ -131,6 +149,7 @@ export function useRun(id: string): RunResult {
           }
           // The stream ends after the run's terminal transition.
           setLive(false);
+          following = false;
           clearTimeout(timer);
           let final = await reload();
           while (!signal.aborted && final?.webhook && ["pending", "delivering", "retry_wait"].includes(final.webhook.state)) {
