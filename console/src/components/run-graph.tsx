@@ -1,5 +1,5 @@
 import { memo, useEffect, useMemo, useRef, useState } from "react";
-import { Background, Controls, MiniMap, Position, ReactFlow, type Edge, type NodeHandle } from "@xyflow/react";
+import { Background, Controls, getViewportForBounds, MiniMap, Position, ReactFlow, type Edge, type NodeHandle, type Viewport } from "@xyflow/react";
 import { JOIN_OUTCOME_LABELS } from "../api/map-join.ts";
 import { STATE_COLOURS } from "../api/states.ts";
 import type { StepView } from "../api/view-models.ts";
@@ -9,12 +9,14 @@ import { NodeDetail, StepNode, type StepNodeType } from "./step-node.tsx";
 
 const nodeTypes = { step: StepNode };
 
-/** Marks (performance.mark) the graph's first paint after its layout: the end of "render". */
+/** Marks (performance.mark) the graph's first paint after its layout and fit: the end of "render". */
 const PAINTED_MARK = "weft:graph-painted";
 /** Marks the layout's arrival (between the run's data and the painted graph). */
 const LAID_OUT_MARK = "weft:graph-laid-out";
 /** Below this zoom a large graph's nodes are drawn as plain boxes (their text would be unreadable). */
 const DETAIL_ZOOM = 0.45;
+const FIT_VIEW = { maxZoom: 1, padding: 0.12 };
+const MIN_ZOOM = 0.02;
 /** React Flow's default handle is 6 px, centred on the node's left / right edge. */
 const HANDLE = 6;
 /** Given up front, so that edges are drawn in the first frame (before React Flow measures the nodes). */
@@ -37,7 +39,7 @@ export const RunGraph = memo(function RunGraph({ steps, selected, onSelect }: { 
   // For measurements: from the run's data to the first painted frame of the graph, and page start (navigation) to it.
   const [renderedAt, setRenderedAt] = useState<{ ms: number; sinceNavigation: number }>();
   const big = steps.length >= LARGE;
-  const [detailed, setDetailed] = useState(!big);
+  const [zoomedIn, setZoomedIn] = useState<boolean>();
   useEffect(() => {
     let live = true;
     void layoutDag(steps.map((s) => ({ id: s.id, dependsOn: s.definition.dependsOn }))).then((l) => {
@@ -68,6 +70,25 @@ export const RunGraph = memo(function RunGraph({ steps, selected, onSelect }: { 
       live = false;
     };
   }, [layout, renderedAt]);
+
+  // The fitted view, computed from the layout and the panel's size, is the first one drawn (React
+  // Flow's own fitView would wait for its pan-zoom to be ready and draw an unfitted frame first).
+  const box = useRef<HTMLDivElement>(null);
+  const viewport = useMemo<Viewport | undefined>(() => {
+    if (!layout || !box.current) return undefined;
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const { x, y } of layout.positions.values()) {
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x + NODE_WIDTH);
+      y1 = Math.max(y1, y + NODE_HEIGHT);
+    }
+    if (x0 === Infinity) return undefined;
+    const { clientWidth, clientHeight } = box.current;
+    return getViewportForBounds({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, clientWidth, clientHeight, MIN_ZOOM, FIT_VIEW.maxZoom, FIT_VIEW.padding);
+  }, [layout]);
+  // Large graphs: names and numbers only from DETAIL_ZOOM on (the fitted zoom, then as zoomed).
+  const detailed = !big || (zoomedIn ?? (viewport?.zoom ?? 0) >= DETAIL_ZOOM);
 
   const nodeCache = useRef(new Map<string, { key: string; node: StepNodeType }>());
   const nodes = useMemo<StepNodeType[]>(() => {
@@ -118,7 +139,7 @@ export const RunGraph = memo(function RunGraph({ steps, selected, onSelect }: { 
       data-rendered-at-ms={renderedAt === undefined ? undefined : Math.round(renderedAt.sinceNavigation)}
       data-detail={detailed ? "full" : "boxes"}
     >
-      <div className="graph">
+      <div className="graph" ref={box}>
         {!layout ? (
           <div className="muted pad">laying out {steps.length} steps…</div>
         ) : (
@@ -127,13 +148,12 @@ export const RunGraph = memo(function RunGraph({ steps, selected, onSelect }: { 
               nodes={nodes}
               edges={edges}
               nodeTypes={nodeTypes}
-              fitView
-              fitViewOptions={{ maxZoom: 1, padding: 0.12 }}
-              minZoom={0.02}
+              defaultViewport={viewport}
+              fitViewOptions={FIT_VIEW}
+              minZoom={MIN_ZOOM}
               maxZoom={2}
               onlyRenderVisibleElements={big}
-              onMove={big ? (_, viewport) => setDetailed(viewport.zoom >= DETAIL_ZOOM) : undefined}
-              onInit={big ? (flow) => setDetailed(flow.getZoom() >= DETAIL_ZOOM) : undefined}
+              onMove={big ? (_, moved) => setZoomedIn(moved.zoom >= DETAIL_ZOOM) : undefined}
               nodesDraggable={false}
               nodesConnectable={false}
               elementsSelectable={false}

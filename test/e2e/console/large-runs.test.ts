@@ -55,7 +55,7 @@ async function measure(page: Page, runId: string, label: string, steps: number, 
   const layoutMs = await graph.getAttribute("data-layout-ms");
   const renderMs = await graph.getAttribute("data-render-ms");
   const sinceNavigation = await graph.getAttribute("data-rendered-at-ms");
-  console.log(`console ${label} (${steps} steps): layout ${layoutMs} ms, layout + first paint ${renderMs} ms, page start to graph painted ${sinceNavigation} ms`);
+  console.log(`console ${label} (${steps} steps): layout ${layoutMs} ms, render (run data to graph painted) ${renderMs} ms, page start to graph painted ${sinceNavigation} ms`);
 
   // Fitted, every node is in view, in a box of about a screen's shape (neither a long line nor a
   // thin column), and the last step is below the first (the graph is wrapped into rows or blocks).
