@@ -58,12 +58,10 @@ export const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>
     "data-items-total": items?.total,
     "data-items-failed": items?.failed,
   };
+  // Plain boxes have no Handle elements: the node objects carry their handles (RunGraph).
   if (!detailed) {
     return (
-      <div className={className} {...attrs} style={{ width: NODE_WIDTH, height: NODE_HEIGHT, borderColor: colour, background: colour }} title={step.id}>
-        <Handle type="target" position={Position.Left} isConnectable={false} />
-        <Handle type="source" position={Position.Right} isConnectable={false} />
-      </div>
+      <div className={className} {...attrs} style={{ width: NODE_WIDTH, height: NODE_HEIGHT, borderColor: colour, background: colour }} title={step.id} />
     );
   }
   return (
