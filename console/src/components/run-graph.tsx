@@ -1,12 +1,13 @@
 import { memo, useEffect, useMemo, useRef, useState } from "react";
-import { Background, Controls, getBezierPath, getViewportForBounds, MiniMap, Position, ReactFlow, ViewportPortal, type Edge, type NodeHandle, type Viewport } from "@xyflow/react";
+import { Background, Controls, getBezierPath, getViewportForBounds, MiniMap, Position, ReactFlow, useStore, ViewportPortal, type Edge, type NodeHandle, type Viewport } from "@xyflow/react";
 import { JOIN_OUTCOME_LABELS } from "../api/map-join.ts";
 import { STATE_COLOURS } from "../api/states.ts";
 import type { StepView } from "../api/view-models.ts";
 import { LARGE, layoutDag, NODE_HEIGHT, NODE_WIDTH, type Layout } from "../graph/layout.ts";
 import type { Positions } from "../graph/large-layout.ts";
 import { GRAPH_PAINTED_EVENT, RUN_DATA_MARK } from "../hooks/use-run.ts";
-import { NodeDetail, StepNode, type StepNodeType } from "./step-node.tsx";
+import { joinOutcome } from "../api/map-join.ts";
+import { StepNode, type StepNodeType } from "./step-node.tsx";
 
 const nodeTypes = { step: StepNode };
 
@@ -16,7 +17,7 @@ const PAINTED_MARK = "weft:graph-painted";
 const LAID_OUT_MARK = "weft:graph-laid-out";
 /** Below this zoom a large graph's nodes are drawn as plain boxes (their text would be unreadable). */
 const DETAIL_ZOOM = 0.45;
-const FIT_VIEW = { maxZoom: 1, padding: 0.12 };
+const FIT_VIEW = { maxZoom: 1, padding: 0.12, includeHiddenNodes: true };
 const MIN_ZOOM = 0.02;
 /** React Flow's default handle is 6 px, centred on the node's left / right edge. */
 const HANDLE = 6;
@@ -98,7 +99,7 @@ export const RunGraph = memo(function RunGraph({ steps, selected, onSelect }: { 
     if (!layout) return [];
     const cache = nodeCache.current;
     return steps.map((s) => {
-      const key = nodeKey(s, s.id === selected);
+      const key = `${nodeKey(s, s.id === selected)}|${detailed}`;
       const cached = cache.get(s.id);
       if (cached?.key === key) return cached.node;
       const node: StepNodeType = {
@@ -111,13 +112,15 @@ export const RunGraph = memo(function RunGraph({ steps, selected, onSelect }: { 
         measured: SIZE,
         handles: HANDLES,
         data: { step: s, selected: s.id === selected },
+        // Zoomed out, a large graph's steps are drawn by BulkNodes (React Flow keeps them for fitView).
+        hidden: !detailed,
         draggable: false,
         connectable: false,
       };
       cache.set(s.id, { key, node });
       return node;
     });
-  }, [layout, steps, selected]);
+  }, [layout, steps, selected, detailed]);
   const edgeCache = useRef(new Map<string, Edge>());
   const edges = useMemo<Edge[]>(() => {
     if (big) return [];
@@ -149,7 +152,6 @@ export const RunGraph = memo(function RunGraph({ steps, selected, onSelect }: { 
         {!layout ? (
           <div className="muted pad">laying out {steps.length} steps…</div>
         ) : (
-          <NodeDetail.Provider value={detailed}>
             <ReactFlow
               nodes={nodes}
               edges={edges}
@@ -169,13 +171,13 @@ export const RunGraph = memo(function RunGraph({ steps, selected, onSelect }: { 
               {big && (
                 <ViewportPortal>
                   <BulkEdges steps={steps} positions={layout.positions} />
+                  {!detailed && <BulkNodes steps={steps} positions={layout.positions} selected={selected} onSelect={onSelect} />}
                 </ViewportPortal>
               )}
               <Background gap={24} />
               <Controls showInteractive={false} />
               {!big && <MiniMap pannable zoomable nodeColor={(n) => STATE_COLOURS[(n as StepNodeType).data.step.state] ?? "#ccc"} />}
             </ReactFlow>
-          </NodeDetail.Provider>
         )}
       </div>
       <GraphLegend />
@@ -217,6 +219,49 @@ function BulkEdges({ steps, positions }: { steps: StepView[]; positions: Positio
       <path d={paths.pending} stroke="#cbd2d9" />
       <path d={paths.other} stroke="#7b8794" />
       <path d={paths.running} stroke="#7b8794" className="bulk-edges-running" />
+    </svg>
+  );
+}
+
+/**
+ * A large graph's steps when zoomed out (names and numbers unreadable): plain coloured boxes in one
+ * SVG element, only those in view, instead of React Flow's nodes (a DOM subtree, a resize observer
+ * and store subscriptions each). They carry the nodes' test ids and states; a click selects the step.
+ */
+function BulkNodes({ steps, positions, selected, onSelect }: { steps: StepView[]; positions: Positions; selected?: string; onSelect(id: string): void }) {
+  const [tx, ty, zoom] = useStore((s) => s.transform);
+  const width = useStore((s) => s.width);
+  const height = useStore((s) => s.height);
+  // The part of the graph in view, in graph coordinates.
+  const [x0, y0, x1, y1] = [-tx / zoom - NODE_WIDTH, -ty / zoom - NODE_HEIGHT, (width - tx) / zoom, (height - ty) / zoom];
+  return (
+    <svg className="bulk-nodes" data-testid="bulk-nodes">
+      {steps.map((s) => {
+        const p = positions.get(s.id);
+        if (!p || p.x < x0 || p.x > x1 || p.y < y0 || p.y > y1) return null;
+        const outcome = joinOutcome(s.state, s.error?.reason);
+        const i = s.items;
+        return (
+          <rect
+            key={s.id}
+            x={p.x}
+            y={p.y}
+            width={NODE_WIDTH}
+            height={NODE_HEIGHT}
+            rx={4}
+            fill={STATE_COLOURS[s.state] ?? STATE_COLOURS.unknown}
+            className={`bulk-node${outcome ? ` outcome-${outcome}` : ""}${s.id === selected ? " selected" : ""}`}
+            data-testid={`node-${s.id}`}
+            data-state={s.state}
+            data-attempts={s.attempts}
+            data-outcome={outcome}
+            data-items-done={i ? i.completed + i.failed + i.cancelled : undefined}
+            data-items-total={i?.total}
+            data-items-failed={i?.failed}
+            onClick={() => onSelect(s.id)}
+          />
+        );
+      })}
     </svg>
   );
 }

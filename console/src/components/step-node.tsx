@@ -1,4 +1,4 @@
-import { createContext, memo, useContext } from "react";
+import { memo } from "react";
 import { Handle, Position, type Node, type NodeProps } from "@xyflow/react";
 import { itemsSettled, JOIN_OUTCOME_LABELS, joinOutcome } from "../api/map-join.ts";
 import { STATE_COLOURS } from "../api/states.ts";
@@ -9,12 +9,6 @@ import { useNow } from "../hooks/use-now.ts";
 
 export type StepNodeData = { step: StepView; selected: boolean };
 export type StepNodeType = Node<StepNodeData, "step">;
-
-/**
- * False when the graph is zoomed out so far that a node's text could not be read: nodes are then
- * drawn as plain coloured boxes (much cheaper for a graph of hundreds of steps).
- */
-export const NodeDetail = createContext(true);
 
 /** A running step's duration, ticking on its own (the graph is not re-rendered on every tick). */
 function RunningFor({ since }: { since: number }) {
@@ -44,11 +38,10 @@ function ItemsLine({ step }: { step: StepView }) {
 /** A step in the DAG: its state (colour), attempts and duration; a map step's item counts. */
 export const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>) {
   const { step, selected } = data;
-  const detailed = useContext(NodeDetail);
   const colour = STATE_COLOURS[step.state] ?? STATE_COLOURS.unknown;
   const outcome = joinOutcome(step.state, step.error?.reason);
   const items = step.items;
-  const className = `step-node${selected ? " selected" : ""}${outcome ? ` outcome-${outcome}` : ""}${detailed ? "" : " step-node-light"}`;
+  const className = `step-node${selected ? " selected" : ""}${outcome ? ` outcome-${outcome}` : ""}`;
   const attrs = {
     "data-testid": `node-${step.id}`,
     "data-state": step.state,
@@ -58,12 +51,6 @@ export const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>
     "data-items-total": items?.total,
     "data-items-failed": items?.failed,
   };
-  // Plain boxes have no Handle elements: the node objects carry their handles (RunGraph).
-  if (!detailed) {
-    return (
-      <div className={className} {...attrs} style={{ width: NODE_WIDTH, height: NODE_HEIGHT, borderColor: colour, background: colour }} title={step.id} />
-    );
-  }
   return (
     <div className={className} {...attrs} style={{ width: NODE_WIDTH, height: NODE_HEIGHT, borderColor: colour }}>
       <Handle type="target" position={Position.Left} isConnectable={false} />
