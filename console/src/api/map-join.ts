@@ -1,8 +1,11 @@
 // Map steps (for_each: item counts, items) and join policies as the pages show them.
-import { toJson, type JsonValue } from "@bufbuild/protobuf";
-import { timestampMs, ValueSchema } from "@bufbuild/protobuf/wkt";
-import type { ItemCounts, ItemStatus, JoinPolicy } from "@gen/weft/v1/workflow_pb.js";
-import { stepStateName, type StepStateName } from "./states.ts";
+// Pure (no imports: its inputs are the parts of the generated messages it reads), so that the
+// server's unit tests run it too.
+
+/** What joinPolicyText reads of a JoinPolicy message. */
+export type JoinPolicyLike = { policy: { case: string | undefined; value?: unknown } };
+/** What itemCountsView reads of an ItemCounts message. */
+export type ItemCountsLike = ItemCountsView;
 
 export interface ItemCountsView {
   total: number;
@@ -14,19 +17,8 @@ export interface ItemCountsView {
   cancelled: number;
 }
 
-export interface ItemView {
-  index: number;
-  state: StepStateName;
-  attempts: number;
-  error?: { message: string; reason: string; httpStatus: number; attempt: number; retryable: boolean; stepId: string };
-  result?: JsonValue;
-  startedAt?: number;
-  completedAt?: number;
-  nextAttemptAt?: number;
-}
-
 /** A join policy in the words of the workflow file: "all", "all_settled", "at_least: 2", "tolerated_failure_percent: 5", "any". */
-export function joinPolicyText(p: JoinPolicy | undefined): string | undefined {
+export function joinPolicyText(p: JoinPolicyLike | undefined): string | undefined {
   switch (p?.policy.case) {
     case "all":
       return "all";
@@ -43,24 +35,9 @@ export function joinPolicyText(p: JoinPolicy | undefined): string | undefined {
   }
 }
 
-export function itemCountsView(c: ItemCounts | undefined): ItemCountsView | undefined {
+export function itemCountsView(c: ItemCountsLike | undefined): ItemCountsView | undefined {
   if (!c) return undefined;
   return { total: c.total, pending: c.pending, running: c.running, retryWait: c.retryWait, completed: c.completed, failed: c.failed, cancelled: c.cancelled };
-}
-
-export function itemView(i: ItemStatus): ItemView {
-  const ms = (t: Parameters<typeof timestampMs>[0] | undefined) => (t ? timestampMs(t) : undefined);
-  const e = i.error;
-  return {
-    index: i.index,
-    state: stepStateName(i.state),
-    attempts: i.attempts,
-    error: e && { message: e.message, reason: e.reason, httpStatus: e.httpStatus, attempt: e.attempt, retryable: e.retryable, stepId: e.stepId },
-    result: i.result ? toJson(ValueSchema, i.result) : undefined,
-    startedAt: ms(i.startedAt),
-    completedAt: ms(i.completedAt),
-    nextAttemptAt: ms(i.nextAttemptAt),
-  };
 }
 
 /** Items that finished (completed, failed or cancelled). */

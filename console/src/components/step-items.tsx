@@ -1,7 +1,8 @@
 import { useEffect, useState } from "react";
 import { weft } from "../api/client.ts";
 import { isAbort, toProblem, type ApiProblem } from "../api/errors.ts";
-import { itemView, type ItemCountsView, type ItemView } from "../api/map-join.ts";
+import { itemView, type ItemView } from "../api/item-view.ts";
+import type { ItemCountsView } from "../api/map-join.ts";
 import { STATE_COLOURS } from "../api/states.ts";
 import { durationBetween, formatDuration, formatTime } from "../format.ts";
 import { ErrorDetailView } from "./error-detail.tsx";
