@@ -1,5 +1,6 @@
 // `npm run screenshot:console`: starts Weft and step handlers on loopback, runs a small fan-out
-// workflow whose one step fails once and is retried, and saves the console's run page as
+// workflow whose one step fails once and is retried, with a map step over 8 items (one failing,
+// tolerated), and saves the console's run page, the map step selected, as
 // docs/console-run.png (Debian's Chromium through playwright-core; the console must be built:
 // npm run build:console).
 import { join } from "node:path";
@@ -20,6 +21,10 @@ try {
   handlers.on("/reserve", ok(180));
   handlers.on("/notify", (call) => (call.body.attempt === 1 ? { delayMs: 90, status: 503, json: { error: "warehouse busy" } } : { delayMs: 150, json: { success: true, result: { notified: true } } }));
   handlers.on("/ship", ok(200));
+  handlers.on("/pack", (call) => {
+    const { index, item } = call.body as unknown as { index: number; item: string };
+    return index === 5 ? { delayMs: 60, status: 409, json: { error: `${item}: out of stock` } } : { delayMs: 40 + index * 15, json: { success: true, result: { packed: item } } };
+  });
   handlers.on("/done", () => ({ json: {} }));
   const steps: Partial<StepDefinition>[] = [
     { id: "validate", url: handlers.url("/validate") },
@@ -32,12 +37,21 @@ try {
       parallel: true,
       retries: { maxAttempts: 3, initialInterval: durationFromMs(600) } as StepDefinition["retries"],
     },
-    { id: "ship", url: handlers.url("/ship"), dependsOn: ["charge-card", "reserve-stock", "notify-warehouse"] },
+    {
+      id: "pack-items",
+      url: handlers.url("/pack"),
+      dependsOn: ["validate"],
+      parallel: true,
+      forEach: "/context/items",
+      maxConcurrency: 4,
+      itemFailures: { policy: { case: "allSettled", value: {} } } as StepDefinition["itemFailures"],
+    },
+    { id: "ship", url: handlers.url("/ship"), dependsOn: ["charge-card", "reserve-stock", "notify-warehouse", "pack-items"] },
   ];
   const { workflow } = await weft.client.createWorkflow({
     id: "order-processing",
     steps: steps as StepDefinition[],
-    context: { orderId: "ord_1042", customer: "ada@example.com" },
+    context: { orderId: "ord_1042", customer: "ada@example.com", items: ["sku-104", "sku-221", "sku-318", "sku-407", "sku-512", "sku-630", "sku-744", "sku-851"] },
     onComplete: handlers.url("/done"),
   });
   await waitForRun(weft.client, workflow!.id, (w) => w.webhook?.deliveredAt !== undefined, 60_000);
@@ -47,8 +61,9 @@ try {
     await page.goto(`${weft.baseUrl}/ui/runs/${workflow!.id}`);
     await page.locator("[data-testid=node-ship][data-state=completed]").waitFor({ timeout: 60_000 });
     await page.locator("[data-testid=webhook-state][data-state=delivered]").waitFor({ timeout: 60_000 });
-    await page.getByTestId("node-notify-warehouse").click();
+    await page.getByTestId("node-pack-items").click();
     await page.getByTestId("step-panel").waitFor();
+    await page.locator("[data-testid=item-row][data-index='7']").waitFor({ timeout: 60_000 });
     await page.waitForTimeout(500); // the graph's fit animation
     await page.screenshot({ path: out, fullPage: true });
     console.log(`saved ${out}`);

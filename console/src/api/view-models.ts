@@ -4,6 +4,7 @@ import { timestampMs, ValueSchema, type Duration, type Timestamp } from "@bufbui
 import type { ErrorDetail, StepStatus, WebhookDelivery, Workflow, WorkflowEvent } from "@gen/weft/v1/workflow_pb.js";
 import { Backoff } from "@gen/weft/v1/workflow_pb.js";
 import type { TimelineEvent } from "./timeline.ts";
+import { itemCountsView, joinPolicyText, type ItemCountsView } from "./map-join.ts";
 import { compensationStateName, runStateName, stepStateName, webhookStateName, type RunStateName, type StepStateName } from "./states.ts";
 
 export interface RunSummary {
@@ -34,6 +35,12 @@ export interface StepDefinitionView {
   compensation: string;
   timeoutMs?: number;
   retries?: { maxAttempts: number; backoff: string; initialIntervalMs?: number; maxIntervalMs?: number; jitter: number };
+  /** The join policy ("all_settled", "at_least: 2", …), if set. */
+  join?: string;
+  /** Map steps: the for_each pointer, max_concurrency and the item_failures policy. */
+  forEach: string;
+  maxConcurrency: number;
+  itemFailures?: string;
 }
 
 export interface StepView {
@@ -48,6 +55,8 @@ export interface StepView {
   error?: ErrorView;
   definition: StepDefinitionView;
   compensation: { state: string; attempts: number; error?: ErrorView; startedAt?: number; completedAt?: number };
+  /** Map steps, once started: item counts by state. */
+  items?: ItemCountsView;
 }
 
 export interface WebhookView {
@@ -138,6 +147,10 @@ function stepView(s: StepStatus): StepView {
         maxIntervalMs: durationMs(d.retries.maxInterval),
         jitter: d.retries.jitter,
       },
+      join: joinPolicyText(d?.join),
+      forEach: d?.forEach ?? "",
+      maxConcurrency: d?.maxConcurrency ?? 0,
+      itemFailures: joinPolicyText(d?.itemFailures),
     },
     compensation: {
       state: compensationStateName(s.compensationState),
@@ -146,6 +159,7 @@ function stepView(s: StepStatus): StepView {
       startedAt: ms(s.compensationStartedAt),
       completedAt: ms(s.compensationCompletedAt),
     },
+    items: itemCountsView(s.items),
   };
 }
 

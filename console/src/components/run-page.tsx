@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { useAuth } from "../api/auth-context.ts";
 import { isTerminalRun, runStateOf } from "../api/states.ts";
+import { prewarmLayout } from "../graph/layout.ts";
 import { navigate, RUNS_HREF } from "../hooks/use-route.ts";
 import { useNow } from "../hooks/use-now.ts";
 import { useRun } from "../hooks/use-run.ts";
@@ -23,6 +24,7 @@ export function RunPage({ id }: { id: string }) {
   const terminal = run ? isTerminalRun(runStateOf(run.state) ?? 0) : false;
   const now = useNow(500, !terminal);
   useEffect(() => setSelected(undefined), [id]);
+  useEffect(prewarmLayout, []);
   const step = run?.steps.find((s) => s.id === selected);
 
   return (
@@ -49,12 +51,12 @@ export function RunPage({ id }: { id: string }) {
         !problem && <p className="muted">loading…</p>
       ) : (
         <>
-          <RunGraph steps={run.steps} now={now} selected={selected} onSelect={setSelected} />
+          <RunGraph key={id} steps={run.steps} selected={selected} onSelect={setSelected} />
           <div className="columns">
             <div className="column-main">
               <h2>Timeline</h2>
               <TimelineChart run={run} events={events} now={now} selected={selected} onSelect={setSelected} />
-              {step ? <StepPanel step={step} events={events} now={now} /> : <p className="muted pad">Select a step in the graph or the timeline.</p>}
+              {step ? <StepPanel runId={id} step={step} events={events} now={now} /> : <p className="muted pad">Select a step in the graph or the timeline.</p>}
             </div>
             <div className="column-side">
               <RunOverview run={run} now={now} />

@@ -1,18 +1,26 @@
+import { JOIN_OUTCOME_LABELS, joinOutcome } from "../api/map-join.ts";
 import type { EventView, StepView } from "../api/view-models.ts";
 import { durationBetween, formatDuration, formatTime } from "../format.ts";
 import { ErrorDetailView } from "./error-detail.tsx";
 import { JsonView } from "./json-view.tsx";
 import { StateBadge } from "./state-badge.tsx";
+import { ItemCounts, StepItems } from "./step-items.tsx";
 
 /** A step: its definition, state, result, every attempt's error and the next retry time. */
-export function StepPanel({ step, events, now }: { step: StepView; events: EventView[]; now: number }) {
+export function StepPanel({ runId, step, events, now }: { runId: string; step: StepView; events: EventView[]; now: number }) {
   const d = step.definition;
+  const outcome = joinOutcome(step.state, step.error?.reason);
   const failedAttempts = events.filter((e) => e.kind === "step" && e.stepId === step.id && e.error);
   const compensationErrors = events.filter((e) => e.kind === "compensation" && e.stepId === step.id && e.error);
   return (
     <div className="panel" data-testid="step-panel" data-step={step.id}>
       <h2>
         Step <code>{step.id}</code> <StateBadge state={step.state} testId="step-state" />
+        {outcome && (
+          <span className={`outcome-badge outcome-${outcome}`} data-testid="step-outcome" data-outcome={outcome}>
+            {JOIN_OUTCOME_LABELS[outcome]}
+          </span>
+        )}
       </h2>
       <dl>
         <dt>Attempts</dt>
@@ -38,6 +46,22 @@ export function StepPanel({ step, events, now }: { step: StepView; events: Event
         <dd><code>{d.url}</code></dd>
         <dt>Depends on</dt>
         <dd>{d.dependsOn.length ? d.dependsOn.map((x) => <code key={x}>{x} </code>) : "—"}</dd>
+        {d.dependsOn.length > 0 && (
+          <>
+            <dt>Join</dt>
+            <dd data-testid="step-join">{d.join ?? "all (default)"}</dd>
+          </>
+        )}
+        {d.forEach && (
+          <>
+            <dt>For each</dt>
+            <dd data-testid="step-for-each"><code>{d.forEach}</code></dd>
+            <dt>Max concurrency</dt>
+            <dd>{d.maxConcurrency || "10 (default)"}</dd>
+            <dt>Item failures</dt>
+            <dd data-testid="step-item-failures">{d.itemFailures ?? "all (default)"}</dd>
+          </>
+        )}
         <dt>Parallel</dt>
         <dd>{d.parallel ? "yes" : "no"}</dd>
         <dt>Timeout</dt>
@@ -55,6 +79,19 @@ export function StepPanel({ step, events, now }: { step: StepView; events: Event
           </>
         )}
       </dl>
+      {d.forEach && (
+        <>
+          <h3>Items</h3>
+          {step.items ? (
+            <>
+              <ItemCounts counts={step.items} />
+              <StepItems runId={runId} stepId={step.id} counts={step.items} />
+            </>
+          ) : (
+            <p className="muted">not started</p>
+          )}
+        </>
+      )}
       <h3>Failed attempts</h3>
       {failedAttempts.length === 0 ? (
         <p className="muted">none</p>

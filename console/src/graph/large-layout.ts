@@ -1,6 +1,7 @@
 // The layout of large run graphs (from about 150 steps): d3-dag's Sugiyama layout with its cheap
 // operators (longest-path layering, depth-first ordering, centred coordinates) orders the steps
-// into layers in a few hundred ms where ELK's layered algorithm takes seconds. Its layers are then
+// into layers in a few hundred ms where ELK's layered algorithm takes seconds (and when no layer
+// needs its crossing reduction, only its layering runs, in tens of ms). Its layers are then
 // arranged so that the fitted graph stays readable: a wide layer (a fan-out) becomes a grid block
 // rather than a tall column, and the sequence of layers is wrapped into rows (like lines of text)
 // so that a long chain fills a screen-shaped box rather than one very long line.
@@ -34,8 +35,19 @@ export function layoutLarge(steps: LayoutStep[]): Positions {
   const ids = new Set(steps.map((s) => s.id));
   const index = new Map(steps.map((s, i) => [s.id, i]));
   const dag = graphStratify()(steps.map((s) => ({ id: s.id, parentIds: s.dependsOn.filter((d) => ids.has(d)) })));
-  // Layers along y, order within a layer along x (node size 1, so only the order matters).
-  sugiyama().layering(layeringLongestPath()).decross(decrossDfs()).coord(coordCenter()).nodeSize([1, 1]).gap([1, 1])(dag);
+  // Layers along y (longest-path layering, cheap on its own). The order within a layer matters only
+  // for a layer drawn as a column of 2..MAX_COLUMN steps; only then does the full Sugiyama layout
+  // run (its crossing reduction and coordinates cost most of the time: a long chain, whose layers
+  // hold one step each, or a fan-out drawn as grid blocks, skip it).
+  layeringLongestPath()(dag, () => 1);
+  const sizes = new Map<number, number>();
+  for (const node of dag.nodes()) sizes.set(node.y, (sizes.get(node.y) ?? 0) + 1);
+  if ([...sizes.values()].some((n) => n > 1 && n <= MAX_COLUMN)) {
+    // Layers along y, order within a layer along x (node size 1, so only the order matters).
+    sugiyama().layering(layeringLongestPath()).decross(decrossDfs()).coord(coordCenter()).nodeSize([1, 1]).gap([1, 1])(dag);
+  } else {
+    for (const node of dag.nodes()) node.x = 0;
+  }
 
   const layers = new Map<number, { id: string; x: number }[]>();
   for (const node of dag.nodes()) {

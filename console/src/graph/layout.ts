@@ -61,7 +61,12 @@ let worker: Worker | undefined;
 let requests = 0;
 const pending = new Map<number, { resolve(p: Positions): void; reject(e: Error): void }>();
 
-function layoutInWorker(steps: LayoutStep[]): Promise<Positions> {
+/** Starts the large-layout worker ahead of need (a run page does, while it loads the run). */
+export function prewarmLayout(): void {
+  layoutWorker();
+}
+
+function layoutWorker(): Worker {
   if (!worker) {
     worker = new Worker(new URL("./large-layout-worker.ts", import.meta.url), { type: "module" });
     worker.onmessage = (event: MessageEvent<{ id: number; positions?: Positions; error?: string }>) => {
@@ -72,10 +77,15 @@ function layoutInWorker(steps: LayoutStep[]): Promise<Positions> {
       else request?.reject(new Error(`layout failed: ${error}`));
     };
   }
+  return worker;
+}
+
+function layoutInWorker(steps: LayoutStep[]): Promise<Positions> {
+  const w = layoutWorker();
   const id = ++requests;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    worker!.postMessage({ id, steps });
+    w.postMessage({ id, steps });
   });
 }
 

@@ -19,8 +19,45 @@ export interface RunResult {
 }
 
 const RELOAD_DEBOUNCE_MS = 150;
+/**
+ * While a map step has items in flight the run is re-read this often: items that start and
+ * complete are not events (only their failed attempts are), so the stream says nothing of them.
+ */
+const ITEMS_POLL_MS = 1000;
 const WEBHOOK_POLL_MS = 2000;
 const EVENTS_PAGE = 1000;
+
+/** Marks (performance.mark) when the page first has the run's data: the start of "render" (RunGraph). */
+export const RUN_DATA_MARK = "weft:run-data";
+
+/** Dispatched on window by RunGraph once the graph is painted. */
+export const GRAPH_PAINTED_EVENT = "weft:graph-painted";
+/** The event log is read once the graph is painted (or after this long): the graph goes first. */
+const LOG_DEFER_MAX_MS = 2000;
+
+function graphPainted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      window.removeEventListener(GRAPH_PAINTED_EVENT, done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, LOG_DEFER_MAX_MS);
+    window.addEventListener(GRAPH_PAINTED_EVENT, done);
+    signal.addEventListener("abort", done);
+  });
+}
+
+function markRunData(): void {
+  performance.clearMarks(RUN_DATA_MARK);
+  performance.mark(RUN_DATA_MARK);
+}
+
+/** A map step of the run has items that have not finished yet. */
+function itemsMoving(run: RunDetail): boolean {
+  return run.steps.some((s) => s.items && (s.state === "running" || s.state === "retry_wait") && s.items.completed + s.items.failed + s.items.cancelled < s.items.total);
+}
 
 export function useRun(id: string): RunResult {
   const auth = useAuth();
@@ -51,21 +88,28 @@ export function useRun(id: string): RunResult {
       for (const e of list) eventMap.current.set(e.sequence, e);
       setEvents([...eventMap.current.values()].sort((a, b) => a.sequence - b.sequence));
     };
+    let following = true;
     const reload = async () => {
       try {
         const { workflow } = await weft.getWorkflow({ id }, { signal });
         if (workflow && !signal.aborted) {
-          setRun(toRunDetail(workflow));
-          return toRunDetail(workflow);
+          const detail = toRunDetail(workflow);
+          setRun(detail);
+          pollItems(detail);
+          return detail;
         }
       } catch (err) {
         fail(err);
       }
       return undefined;
     };
-    const scheduleReload = () => {
+    const scheduleReload = (ms = RELOAD_DEBOUNCE_MS) => {
       clearTimeout(timer);
-      timer = setTimeout(() => void reload(), RELOAD_DEBOUNCE_MS);
+      timer = setTimeout(() => void reload(), ms);
+    };
+    // Keeps a map step's item counts live (while the stream is up; an event reloads sooner).
+    const pollItems = (detail: RunDetail) => {
+      if (following && !signal.aborted && itemsMoving(detail)) scheduleReload(ITEMS_POLL_MS);
     };
     const loadLog = async () => {
       let token = "";
@@ -86,11 +130,16 @@ export function useRun(id: string): RunResult {
             if (msg.kind.case === "snapshot") {
               const w = msg.kind.value;
               lastSequence = w.lastSequence;
-              setRun(toRunDetail(w));
+              if (!loggedOnce) markRunData();
+              const detail = toRunDetail(w);
+              setRun(detail);
+              pollItems(detail);
               setProblem(undefined);
               if (!loggedOnce) {
                 loggedOnce = true;
-                void loadLog().catch(fail);
+                void graphPainted(signal)
+                  .then(loadLog)
+                  .catch(fail);
               }
             } else if (msg.kind.case === "event") {
               lastSequence = msg.kind.value.sequence;
@@ -100,6 +149,7 @@ export function useRun(id: string): RunResult {
           }
           // The stream ends after the run's terminal transition.
           setLive(false);
+          following = false;
           clearTimeout(timer);
           let final = await reload();
           while (!signal.aborted && final?.webhook && ["pending", "delivering", "retry_wait"].includes(final.webhook.state)) {

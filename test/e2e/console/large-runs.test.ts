@@ -1,7 +1,8 @@
 // Large runs stay readable in the console: a 1000-step chain and a 200-wide fan-out are laid out
 // and drawn, fitted they fill a screen-shaped box (the chain is wrapped into rows, the fan-out's
 // wide layer is a grid, not a column), zooming in draws only the nodes in view
-// (onlyRenderVisibleElements), the timeline draws only the rows in view, and a step can be
+// (onlyRenderVisibleElements; zoomed out, the boxes in view), a box can be clicked, the timeline
+// draws only the rows in view, and a step can be
 // selected. The layout and render times are printed (measured in the browser), never asserted.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -39,7 +40,8 @@ const pad = (i: number) => String(i).padStart(4, "0");
 
 /** The box around every drawn node, on screen (fitted: all of them), and how many there are. */
 function drawnBox(page: Page): Promise<{ count: number; width: number; height: number }> {
-  return page.locator(".react-flow__node").evaluateAll((nodes) => {
+  // A node is a React Flow node, or zoomed out a box of the large graph's bulk drawing: both carry the test id and state.
+  return page.locator("[data-testid^=node-][data-state]").evaluateAll((nodes) => {
     const rects = nodes.map((n) => n.getBoundingClientRect());
     const left = Math.min(...rects.map((r) => r.left));
     const top = Math.min(...rects.map((r) => r.top));
@@ -55,7 +57,7 @@ async function measure(page: Page, runId: string, label: string, steps: number, 
   const layoutMs = await graph.getAttribute("data-layout-ms");
   const renderMs = await graph.getAttribute("data-render-ms");
   const sinceNavigation = await graph.getAttribute("data-rendered-at-ms");
-  console.log(`console ${label} (${steps} steps): layout ${layoutMs} ms, layout + first paint ${renderMs} ms, page start to graph painted ${sinceNavigation} ms`);
+  console.log(`console ${label} (${steps} steps): layout ${layoutMs} ms, render (run data to graph painted) ${renderMs} ms, page start to graph painted ${sinceNavigation} ms`);
 
   // Fitted, every node is in view, in a box of about a screen's shape (neither a long line nor a
   // thin column), and the last step is below the first (the graph is wrapped into rows or blocks).
@@ -68,6 +70,9 @@ async function measure(page: Page, runId: string, label: string, steps: number, 
   const firstBox = await page.getByTestId(`node-${first}`).boundingBox();
   const lastBox = await page.getByTestId(`node-${last}`).boundingBox();
   expect(lastBox!.y).toBeGreaterThan(firstBox!.y + firstBox!.height);
+  // Zoomed out, a step is picked by clicking its box.
+  await page.getByTestId(`node-${last}`).click();
+  await poll(() => page.getByTestId("step-panel").getAttribute("data-step")).toBe(last);
   for (let i = 0; i < 8; i++) await page.locator(".react-flow__controls-zoomin").click();
   await poll(drawn).toBeLessThan(steps / 2);
   await page.locator(".react-flow__controls-fitview").click();
