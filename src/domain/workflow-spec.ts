@@ -56,6 +56,8 @@ export interface WorkflowSpec {
   saga: boolean;
   baseUrl?: string;
   requestId?: string;
+  /** Absent when the run has none. */
+  labels?: Record<string, string>;
 }
 
 /** What a client submitted, after transport decoding and before validation. */
@@ -71,6 +73,8 @@ export interface WorkflowInput {
   saga: boolean;
   baseUrl: string;
   requestId: string;
+  /** Absent or empty: none. */
+  labels?: Record<string, string>;
 }
 
 export interface StepInput {

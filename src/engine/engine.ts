@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import { type AttemptOutcome, RENDER_FAILED, terminalFailure } from "../domain/attempt-outcome.ts";
 import { type Effects, type MachineOptions, RunMachine, type Work, type WorkKind } from "../domain/run-machine.ts";
 import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord, type RunSummary } from "../domain/run-record.ts";
-import { RunIdGenerator } from "../domain/run-id.ts";
+import { RunIdGenerator, runIdTime } from "../domain/run-id.ts";
 import { mapResult } from "../domain/map-step.ts";
 import type { WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
@@ -22,7 +22,7 @@ import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
 import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { NoticeSource, OwnershipNotice, RunOwnership } from "../ports/run-ownership.ts";
 import { type AttemptSpan, noopTracer, type RpcSpan, type Tracer } from "../ports/tracing.ts";
-import type { ListRunsQuery, WorkflowStore } from "../ports/workflow-store.ts";
+import type { DeleteRunResult, ListRunsQuery, WorkflowStore } from "../ports/workflow-store.ts";
 
 export class RunNotFoundError extends Error {
   constructor(runId: string) {
@@ -207,8 +207,9 @@ export class Engine {
    * `rpc`: the CreateWorkflow span of the caller's trace, which the run's span joins.
    */
   async create(spec: WorkflowSpec, rpc?: RpcSpan): Promise<{ run: RunRecord; created: boolean }> {
-    const now = this.clock.now();
-    const run = newRunRecord(this.ids.next(now), spec, now);
+    const runId = this.ids.next(this.clock.now());
+    // The creation time is the one the id carries (the same, unless the clock went back): filters by creation time are id ranges.
+    const run = newRunRecord(runId, spec, runIdTime(runId));
     const trace = this.tracer.newRun(run.runId, spec.workflowId, rpc);
     if (trace) run.trace = trace;
     const first = createdEvent(run);
@@ -241,6 +242,11 @@ export class Engine {
 
   listSummaries(query: ListRunsQuery): Promise<RunSummary[]> {
     return this.store.listRunSummaries(query);
+  }
+
+  /** Deletes a finished run (see WorkflowStore.deleteRun). */
+  deleteRun(runId: string): Promise<DeleteRunResult> {
+    return this.store.deleteRun(runId);
   }
 
   events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {

@@ -29,6 +29,7 @@ export const WORKFLOW_SERVICE_SCOPES: Readonly<Record<string, ApiKeyScope>> = {
   ListStepItems: "read",
   CreateWorkflow: "write",
   CancelWorkflow: "write",
+  DeleteWorkflow: "write",
 };
 
 /** What a call of service/method needs; undefined: nobody may call it. */

@@ -140,6 +140,7 @@ export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
     saga: req.saga,
     baseUrl: req.baseUrl,
     requestId: req.requestId,
+    labels: req.labels,
   };
 }
 
@@ -315,6 +316,7 @@ function basicWorkflow(run: RunSummary, current: string[], completed: string[], 
     lastSequence: BigInt(run.lastSeq),
     compensationFailed: run.compensation?.failed ?? false,
     webhook: run.webhook && webhookToProto(run.webhook),
+    labels: { ...spec.labels },
   });
 }
 

@@ -9,11 +9,12 @@ import { RunMachine } from "../../src/domain/run-machine.ts";
 import { createdEvent, runHeader } from "../../src/domain/run-record.ts";
 import { SqliteWorkflowStore } from "../../src/store/sqlite-store.ts";
 import { describeStoreContract, newRun } from "./workflow-store.contract.ts";
+import { describeRunSearchContract } from "./run-search.contract.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-describeStoreContract("embedded SQLite", async () => {
+async function openSqlite() {
   const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
   dirs.push(dataDir);
   const harness = {
@@ -25,7 +26,9 @@ describeStoreContract("embedded SQLite", async () => {
     },
   };
   return harness;
-});
+}
+describeStoreContract("embedded SQLite", openSqlite);
+describeRunSearchContract("embedded SQLite", openSqlite);
 
 test("a second store on the same data directory is refused", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
@@ -79,7 +82,7 @@ test("a data directory in the first layout (the spec inside runs) is migrated an
     await store.close();
   }
   const db = new DatabaseSync(join(dataDir, "weft.db"), { readOnly: true });
-  expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 3 });
+  expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 4 });
   expect((db.prepare("SELECT name FROM pragma_table_info('runs')").all() as { name: string }[]).map((c) => c.name)).not.toContain("spec");
   db.close();
 });

@@ -1395,7 +1395,9 @@ type Workflow struct {
 	// Saga mode: at least one compensation failed for good.
 	CompensationFailed bool `protobuf:"varint,22,opt,name=compensation_failed,json=compensationFailed,proto3" json:"compensation_failed,omitempty"`
 	// The on_complete / on_error delivery, once the run has finished.
-	Webhook       *WebhookDelivery `protobuf:"bytes,23,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	Webhook *WebhookDelivery `protobuf:"bytes,23,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// The labels given at creation (also in the basic view).
+	Labels        map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1587,6 +1589,13 @@ func (x *Workflow) GetCompensationFailed() bool {
 func (x *Workflow) GetWebhook() *WebhookDelivery {
 	if x != nil {
 		return x.Webhook
+	}
+	return nil
+}
+
+func (x *Workflow) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
 	}
 	return nil
 }
@@ -2007,7 +2016,11 @@ type CreateWorkflowRequest struct {
 	BaseUrl string `protobuf:"bytes,8,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
 	// Idempotency key: a repeated create with the same key returns the
 	// original run instead of starting another.
-	RequestId     string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Labels to find the run by (ListWorkflows, WatchWorkflows): at most 32;
+	// keys 1..63 characters of a-z, 0-9, '_', '.', '-', '/', starting with a
+	// letter or digit; values at most 256 characters.
+	Labels        map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2103,6 +2116,13 @@ func (x *CreateWorkflowRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CreateWorkflowRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 type CreateWorkflowResponse struct {
@@ -2259,7 +2279,13 @@ type ListWorkflowsRequest struct {
 	// Only runs of this workflow id (at most 128 characters).
 	WorkflowId string `protobuf:"bytes,4,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	// Unspecified means WORKFLOW_VIEW_BASIC.
-	View          WorkflowView `protobuf:"varint,5,opt,name=view,proto3,enum=weft.v1.WorkflowView" json:"view,omitempty"`
+	View WorkflowView `protobuf:"varint,5,opt,name=view,proto3,enum=weft.v1.WorkflowView" json:"view,omitempty"`
+	// Only runs having every one of these labels (at most 32 pairs).
+	Labels map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Only runs created at or after this time.
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,41,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// Only runs created before this time.
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,42,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2327,6 +2353,27 @@ func (x *ListWorkflowsRequest) GetView() WorkflowView {
 		return x.View
 	}
 	return WorkflowView_WORKFLOW_VIEW_UNSPECIFIED
+}
+
+func (x *ListWorkflowsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *ListWorkflowsRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *ListWorkflowsRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
+	}
+	return nil
 }
 
 type ListWorkflowsResponse struct {
@@ -2639,7 +2686,13 @@ type WatchWorkflowsRequest struct {
 	// Only transitions into these states (any when empty).
 	States []WorkflowState `protobuf:"varint,1,rep,packed,name=states,proto3,enum=weft.v1.WorkflowState" json:"states,omitempty"`
 	// Only runs of this workflow id.
-	WorkflowId    string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	WorkflowId string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Only runs having every one of these labels (at most 32 pairs).
+	Labels map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Only runs created at or after this time.
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,41,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// Only runs created before this time.
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,42,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2686,6 +2739,27 @@ func (x *WatchWorkflowsRequest) GetWorkflowId() string {
 		return x.WorkflowId
 	}
 	return ""
+}
+
+func (x *WatchWorkflowsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *WatchWorkflowsRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *WatchWorkflowsRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
+	}
+	return nil
 }
 
 type WatchWorkflowsResponse struct {
@@ -3014,6 +3088,88 @@ func (x *ListStepItemsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type DeleteWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…"). The run must have finished (COMPLETED, FAILED or
+	// CANCELLED) and have no webhook delivery left to make.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWorkflowRequest) Reset() {
+	*x = DeleteWorkflowRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWorkflowRequest) ProtoMessage() {}
+
+func (x *DeleteWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DeleteWorkflowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type DeleteWorkflowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWorkflowResponse) Reset() {
+	*x = DeleteWorkflowResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWorkflowResponse) ProtoMessage() {}
+
+func (x *DeleteWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*DeleteWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{31}
+}
+
 var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
@@ -3111,7 +3267,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fnext_attempt_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12=\n" +
 	"\fdelivered_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x128\n" +
 	"\n" +
-	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xa8\b\n" +
+	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\x9a\t\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -3141,10 +3297,14 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"request_id\x18\x14 \x01(\tR\trequestId\x12#\n" +
 	"\rlast_sequence\x18\x15 \x01(\x03R\flastSequence\x12/\n" +
 	"\x13compensation_failed\x18\x16 \x01(\bR\x12compensationFailed\x122\n" +
-	"\awebhook\x18\x17 \x01(\v2\x18.weft.v1.WebhookDeliveryR\awebhook\x1aR\n" +
+	"\awebhook\x18\x17 \x01(\v2\x18.weft.v1.WebhookDeliveryR\awebhook\x125\n" +
+	"\x06labels\x18( \x03(\v2\x1d.weft.v1.Workflow.LabelsEntryR\x06labels\x1aR\n" +
 	"\fResultsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xa0\x04\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa0\x04\n" +
 	"\rWorkflowEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x15\n" +
@@ -3177,7 +3337,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"from_state\x18\x01 \x01(\x0e2\x1a.weft.v1.CompensationStateR\tfromState\x125\n" +
 	"\bto_state\x18\x02 \x01(\x0e2\x1a.weft.v1.CompensationStateR\atoState\";\n" +
 	"\tHeartbeat\x12.\n" +
-	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc8\x02\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc7\x03\n" +
 	"\x15CreateWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
 	"\x05steps\x18\x02 \x03(\v2\x17.weft.v1.StepDefinitionR\x05steps\x121\n" +
@@ -3189,14 +3349,18 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x04saga\x18\a \x01(\bR\x04saga\x12\x19\n" +
 	"\bbase_url\x18\b \x01(\tR\abaseUrl\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\t \x01(\tR\trequestId\"k\n" +
+	"request_id\x18\t \x01(\tR\trequestId\x12B\n" +
+	"\x06labels\x18( \x03(\v2*.weft.v1.CreateWorkflowRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"k\n" +
 	"\x16CreateWorkflowResponse\x12-\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\x12\"\n" +
 	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated\"$\n" +
 	"\x12GetWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"D\n" +
 	"\x13GetWorkflowResponse\x12-\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"\xce\x01\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"\xd0\x03\n" +
 	"\x14ListWorkflowsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -3204,7 +3368,13 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x06states\x18\x03 \x03(\x0e2\x16.weft.v1.WorkflowStateR\x06states\x12\x1f\n" +
 	"\vworkflow_id\x18\x04 \x01(\tR\n" +
 	"workflowId\x12)\n" +
-	"\x04view\x18\x05 \x01(\x0e2\x15.weft.v1.WorkflowViewR\x04view\"p\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x15.weft.v1.WorkflowViewR\x04view\x12A\n" +
+	"\x06labels\x18( \x03(\v2).weft.v1.ListWorkflowsRequest.LabelsEntryR\x06labels\x12?\n" +
+	"\rcreated_after\x18) \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18* \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"p\n" +
 	"\x15ListWorkflowsResponse\x12/\n" +
 	"\tworkflows\x18\x01 \x03(\v2\x11.weft.v1.WorkflowR\tworkflows\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +
@@ -3220,11 +3390,17 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\bsnapshot\x18\x01 \x01(\v2\x11.weft.v1.WorkflowH\x00R\bsnapshot\x12.\n" +
 	"\x05event\x18\x02 \x01(\v2\x16.weft.v1.WorkflowEventH\x00R\x05event\x122\n" +
 	"\theartbeat\x18\x03 \x01(\v2\x12.weft.v1.HeartbeatH\x00R\theartbeatB\x06\n" +
-	"\x04kind\"h\n" +
+	"\x04kind\"\xeb\x02\n" +
 	"\x15WatchWorkflowsRequest\x12.\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x16.weft.v1.WorkflowStateR\x06states\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
-	"workflowId\"\x84\x01\n" +
+	"workflowId\x12B\n" +
+	"\x06labels\x18( \x03(\v2*.weft.v1.WatchWorkflowsRequest.LabelsEntryR\x06labels\x12?\n" +
+	"\rcreated_after\x18) \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18* \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x84\x01\n" +
 	"\x16WatchWorkflowsResponse\x12.\n" +
 	"\x05event\x18\x01 \x01(\v2\x16.weft.v1.WorkflowEventH\x00R\x05event\x122\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x12.weft.v1.HeartbeatH\x00R\theartbeatB\x06\n" +
@@ -3245,7 +3421,10 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"j\n" +
 	"\x15ListStepItemsResponse\x12)\n" +
 	"\x05items\x18\x01 \x03(\v2\x13.weft.v1.ItemStatusR\x05items\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*b\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"'\n" +
+	"\x15DeleteWorkflowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
+	"\x16DeleteWorkflowResponse*b\n" +
 	"\aBackoff\x12\x17\n" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BACKOFF_EXPONENTIAL\x10\x01\x12\x12\n" +
@@ -3285,7 +3464,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\fWorkflowView\x12\x1d\n" +
 	"\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12WORKFLOW_VIEW_FULL\x10\x022\xc5\x05\n" +
+	"\x12WORKFLOW_VIEW_FULL\x10\x022\x9d\x06\n" +
 	"\x0fWorkflowService\x12Q\n" +
 	"\x0eCreateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\x12M\n" +
 	"\vGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"\x03\x90\x02\x01\x12S\n" +
@@ -3294,7 +3473,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\rWatchWorkflow\x12\x1d.weft.v1.WatchWorkflowRequest\x1a\x1e.weft.v1.WatchWorkflowResponse\"\x03\x90\x02\x010\x01\x12X\n" +
 	"\x0eWatchWorkflows\x12\x1e.weft.v1.WatchWorkflowsRequest\x1a\x1f.weft.v1.WatchWorkflowsResponse\"\x03\x90\x02\x010\x01\x12b\n" +
 	"\x12ListWorkflowEvents\x12\".weft.v1.ListWorkflowEventsRequest\x1a#.weft.v1.ListWorkflowEventsResponse\"\x03\x90\x02\x01\x12S\n" +
-	"\rListStepItems\x12\x1d.weft.v1.ListStepItemsRequest\x1a\x1e.weft.v1.ListStepItemsResponse\"\x03\x90\x02\x01B\x91\x01\n" +
+	"\rListStepItems\x12\x1d.weft.v1.ListStepItemsRequest\x1a\x1e.weft.v1.ListStepItemsResponse\"\x03\x90\x02\x01\x12V\n" +
+	"\x0eDeleteWorkflow\x12\x1e.weft.v1.DeleteWorkflowRequest\x1a\x1f.weft.v1.DeleteWorkflowResponse\"\x03\x90\x02\x02B\x91\x01\n" +
 	"\vcom.weft.v1B\rWorkflowProtoP\x01Z6github.com/weftflow/weft/clients/go/gen/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
 
 var (
@@ -3310,7 +3490,7 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
 	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
@@ -3348,112 +3528,128 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(*ListWorkflowEventsResponse)(nil), // 33: weft.v1.ListWorkflowEventsResponse
 	(*ListStepItemsRequest)(nil),       // 34: weft.v1.ListStepItemsRequest
 	(*ListStepItemsResponse)(nil),      // 35: weft.v1.ListStepItemsResponse
-	nil,                                // 36: weft.v1.Workflow.ResultsEntry
-	(*durationpb.Duration)(nil),        // 37: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 38: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 40: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 41: google.protobuf.Struct
+	(*DeleteWorkflowRequest)(nil),      // 36: weft.v1.DeleteWorkflowRequest
+	(*DeleteWorkflowResponse)(nil),     // 37: weft.v1.DeleteWorkflowResponse
+	nil,                                // 38: weft.v1.Workflow.ResultsEntry
+	nil,                                // 39: weft.v1.Workflow.LabelsEntry
+	nil,                                // 40: weft.v1.CreateWorkflowRequest.LabelsEntry
+	nil,                                // 41: weft.v1.ListWorkflowsRequest.LabelsEntry
+	nil,                                // 42: weft.v1.WatchWorkflowsRequest.LabelsEntry
+	(*durationpb.Duration)(nil),        // 43: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 44: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 45: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 46: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 47: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
 	8,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	37, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	43, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
 	7,  // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
 	7,  // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
-	38, // 4: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	38, // 5: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	38, // 6: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	44, // 4: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	44, // 5: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	44, // 6: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
 	0,  // 7: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	37, // 8: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	37, // 9: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	43, // 8: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	43, // 9: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
 	2,  // 10: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	39, // 11: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	39, // 12: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	40, // 13: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	45, // 11: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	45, // 12: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	46, // 13: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
 	9,  // 14: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	39, // 15: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	45, // 15: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	6,  // 16: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
 	3,  // 17: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
 	9,  // 18: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	39, // 19: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	39, // 20: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	45, // 19: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	45, // 20: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
 	11, // 21: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
 	12, // 22: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
 	2,  // 23: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
 	9,  // 24: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	40, // 25: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
-	39, // 26: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
-	39, // 27: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
-	39, // 28: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	46, // 25: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	45, // 26: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	45, // 27: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	45, // 28: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	4,  // 29: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
 	9,  // 30: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	39, // 31: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	39, // 32: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	39, // 33: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	45, // 31: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	45, // 32: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	45, // 33: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
 	1,  // 34: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	39, // 35: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	39, // 36: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	39, // 37: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	41, // 38: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	36, // 39: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	45, // 35: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	45, // 36: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	45, // 37: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	47, // 38: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	38, // 39: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
 	10, // 40: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
 	9,  // 41: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	37, // 42: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	39, // 43: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	43, // 42: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	45, // 43: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
 	13, // 44: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	39, // 45: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	16, // 46: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	17, // 47: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	18, // 48: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	17, // 49: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
-	9,  // 50: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	40, // 51: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	1,  // 52: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	1,  // 53: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	2,  // 54: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	2,  // 55: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	3,  // 56: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	3,  // 57: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	39, // 58: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	6,  // 59: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	41, // 60: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	37, // 61: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	14, // 62: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	14, // 63: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	1,  // 64: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	5,  // 65: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	14, // 66: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	14, // 67: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	14, // 68: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	15, // 69: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	19, // 70: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	1,  // 71: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	15, // 72: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	19, // 73: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	15, // 74: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	12, // 75: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
-	40, // 76: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	20, // 77: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	22, // 78: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	24, // 79: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	26, // 80: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	28, // 81: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	30, // 82: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	32, // 83: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	34, // 84: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
-	21, // 85: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	23, // 86: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	25, // 87: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	27, // 88: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	29, // 89: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	31, // 90: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	33, // 91: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	35, // 92: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
-	85, // [85:93] is the sub-list for method output_type
-	77, // [77:85] is the sub-list for method input_type
-	77, // [77:77] is the sub-list for extension type_name
-	77, // [77:77] is the sub-list for extension extendee
-	0,  // [0:77] is the sub-list for field type_name
+	39, // 45: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
+	45, // 46: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	16, // 47: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	17, // 48: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	18, // 49: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	17, // 50: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
+	9,  // 51: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	46, // 52: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	1,  // 53: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	1,  // 54: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	2,  // 55: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	2,  // 56: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	3,  // 57: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	3,  // 58: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	45, // 59: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	6,  // 60: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	47, // 61: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	43, // 62: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	40, // 63: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
+	14, // 64: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	14, // 65: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	1,  // 66: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	5,  // 67: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	41, // 68: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
+	45, // 69: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	45, // 70: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	14, // 71: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	14, // 72: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	14, // 73: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	15, // 74: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	19, // 75: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	1,  // 76: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	42, // 77: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
+	45, // 78: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	45, // 79: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	15, // 80: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	19, // 81: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	15, // 82: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	12, // 83: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
+	46, // 84: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	20, // 85: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	22, // 86: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	24, // 87: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	26, // 88: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	28, // 89: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	30, // 90: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	32, // 91: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	34, // 92: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	36, // 93: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
+	21, // 94: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	23, // 95: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	25, // 96: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	27, // 97: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	29, // 98: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	31, // 99: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	33, // 100: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	35, // 101: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	37, // 102: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
+	94, // [94:103] is the sub-list for method output_type
+	85, // [85:94] is the sub-list for method input_type
+	85, // [85:85] is the sub-list for extension type_name
+	85, // [85:85] is the sub-list for extension extendee
+	0,  // [0:85] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -3489,7 +3685,7 @@ func file_weft_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   31,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

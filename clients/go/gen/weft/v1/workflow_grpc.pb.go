@@ -27,6 +27,7 @@ const (
 	WorkflowService_WatchWorkflows_FullMethodName     = "/weft.v1.WorkflowService/WatchWorkflows"
 	WorkflowService_ListWorkflowEvents_FullMethodName = "/weft.v1.WorkflowService/ListWorkflowEvents"
 	WorkflowService_ListStepItems_FullMethodName      = "/weft.v1.WorkflowService/ListStepItems"
+	WorkflowService_DeleteWorkflow_FullMethodName     = "/weft.v1.WorkflowService/DeleteWorkflow"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -53,6 +54,8 @@ type WorkflowServiceClient interface {
 	// The items of a map step, in index order, with their results: a page at a
 	// time (GetWorkflow shows only their counts and first failures).
 	ListStepItems(ctx context.Context, in *ListStepItemsRequest, opts ...grpc.CallOption) (*ListStepItemsResponse, error)
+	// Deletes a finished run with its events and items.
+	DeleteWorkflow(ctx context.Context, in *DeleteWorkflowRequest, opts ...grpc.CallOption) (*DeleteWorkflowResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -161,6 +164,16 @@ func (c *workflowServiceClient) ListStepItems(ctx context.Context, in *ListStepI
 	return out, nil
 }
 
+func (c *workflowServiceClient) DeleteWorkflow(ctx context.Context, in *DeleteWorkflowRequest, opts ...grpc.CallOption) (*DeleteWorkflowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWorkflowResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_DeleteWorkflow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -185,6 +198,8 @@ type WorkflowServiceServer interface {
 	// The items of a map step, in index order, with their results: a page at a
 	// time (GetWorkflow shows only their counts and first failures).
 	ListStepItems(context.Context, *ListStepItemsRequest) (*ListStepItemsResponse, error)
+	// Deletes a finished run with its events and items.
+	DeleteWorkflow(context.Context, *DeleteWorkflowRequest) (*DeleteWorkflowResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -218,6 +233,9 @@ func (UnimplementedWorkflowServiceServer) ListWorkflowEvents(context.Context, *L
 }
 func (UnimplementedWorkflowServiceServer) ListStepItems(context.Context, *ListStepItemsRequest) (*ListStepItemsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListStepItems not implemented")
+}
+func (UnimplementedWorkflowServiceServer) DeleteWorkflow(context.Context, *DeleteWorkflowRequest) (*DeleteWorkflowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWorkflow not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -370,6 +388,24 @@ func _WorkflowService_ListStepItems_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_DeleteWorkflow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWorkflowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).DeleteWorkflow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_DeleteWorkflow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).DeleteWorkflow(ctx, req.(*DeleteWorkflowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -400,6 +436,10 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListStepItems",
 			Handler:    _WorkflowService_ListStepItems_Handler,
+		},
+		{
+			MethodName: "DeleteWorkflow",
+			Handler:    _WorkflowService_DeleteWorkflow_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

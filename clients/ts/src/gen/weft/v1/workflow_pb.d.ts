@@ -711,6 +711,13 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
    * @generated from field: weft.v1.WebhookDelivery webhook = 23;
    */
   webhook?: WebhookDelivery | undefined;
+
+  /**
+   * The labels given at creation (also in the basic view).
+   *
+   * @generated from field: map<string, string> labels = 40;
+   */
+  labels: { [key: string]: string };
 };
 
 /**
@@ -968,6 +975,15 @@ export declare type CreateWorkflowRequest = Message<"weft.v1.CreateWorkflowReque
    * @generated from field: string request_id = 9;
    */
   requestId: string;
+
+  /**
+   * Labels to find the run by (ListWorkflows, WatchWorkflows): at most 32;
+   * keys 1..63 characters of a-z, 0-9, '_', '.', '-', '/', starting with a
+   * letter or digit; values at most 256 characters.
+   *
+   * @generated from field: map<string, string> labels = 40;
+   */
+  labels: { [key: string]: string };
 };
 
 /**
@@ -1072,6 +1088,27 @@ export declare type ListWorkflowsRequest = Message<"weft.v1.ListWorkflowsRequest
    * @generated from field: weft.v1.WorkflowView view = 5;
    */
   view: WorkflowView;
+
+  /**
+   * Only runs having every one of these labels (at most 32 pairs).
+   *
+   * @generated from field: map<string, string> labels = 40;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only runs created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 41;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only runs created before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 42;
+   */
+  createdBefore?: Timestamp | undefined;
 };
 
 /**
@@ -1223,6 +1260,27 @@ export declare type WatchWorkflowsRequest = Message<"weft.v1.WatchWorkflowsReque
    * @generated from field: string workflow_id = 2;
    */
   workflowId: string;
+
+  /**
+   * Only runs having every one of these labels (at most 32 pairs).
+   *
+   * @generated from field: map<string, string> labels = 40;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only runs created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 41;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only runs created before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 42;
+   */
+  createdBefore?: Timestamp | undefined;
 };
 
 /**
@@ -1379,6 +1437,37 @@ export declare type ListStepItemsResponse = Message<"weft.v1.ListStepItemsRespon
  * Use `create(ListStepItemsResponseSchema)` to create a new message.
  */
 export declare const ListStepItemsResponseSchema: GenMessage<ListStepItemsResponse>;
+
+/**
+ * @generated from message weft.v1.DeleteWorkflowRequest
+ */
+export declare type DeleteWorkflowRequest = Message<"weft.v1.DeleteWorkflowRequest"> & {
+  /**
+   * The run's id ("wf_…"). The run must have finished (COMPLETED, FAILED or
+   * CANCELLED) and have no webhook delivery left to make.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message weft.v1.DeleteWorkflowRequest.
+ * Use `create(DeleteWorkflowRequestSchema)` to create a new message.
+ */
+export declare const DeleteWorkflowRequestSchema: GenMessage<DeleteWorkflowRequest>;
+
+/**
+ * @generated from message weft.v1.DeleteWorkflowResponse
+ */
+export declare type DeleteWorkflowResponse = Message<"weft.v1.DeleteWorkflowResponse"> & {
+};
+
+/**
+ * Describes the message weft.v1.DeleteWorkflowResponse.
+ * Use `create(DeleteWorkflowResponseSchema)` to create a new message.
+ */
+export declare const DeleteWorkflowResponseSchema: GenMessage<DeleteWorkflowResponse>;
 
 /**
  * Delay growth between retry attempts.
@@ -1771,6 +1860,16 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof ListStepItemsRequestSchema;
     output: typeof ListStepItemsResponseSchema;
+  },
+  /**
+   * Deletes a finished run with its events and items.
+   *
+   * @generated from rpc weft.v1.WorkflowService.DeleteWorkflow
+   */
+  deleteWorkflow: {
+    methodKind: "unary";
+    input: typeof DeleteWorkflowRequestSchema;
+    output: typeof DeleteWorkflowResponseSchema;
   },
 }>;
 
