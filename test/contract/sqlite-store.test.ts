@@ -194,3 +194,34 @@ test("close() resolves in a process that has nothing else to wait for (the check
   expect(r.stdout.trim()).toBe("closed");
   expect(r.status).toBe(0);
 });
+
+test("a schema-3 data directory gets the labels table and its finished runs their finish time, so retention sweeps them", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
+  dirs.push(dataDir);
+  const done = newRun();
+  const live = newRun();
+  const store = new SqliteWorkflowStore({ dataDir });
+  for (const r of [done, live]) await store.createRun(r, [createdEvent(r)]);
+  const m = new RunMachine(done);
+  m.start(done.createdAt + 1);
+  m.cancel(done.createdAt + 2, "test");
+  await store.commit(m.takePatch()!);
+  await store.close();
+  // Back to schema 3: no finished_at column, no labels table.
+  const old = new DatabaseSync(join(dataDir, "weft.db"));
+  old.exec("DROP INDEX runs_finished; ALTER TABLE runs DROP COLUMN finished_at; DROP TABLE labels; PRAGMA user_version = 3");
+  old.close();
+
+  const upgraded = new SqliteWorkflowStore({ dataDir });
+  try {
+    expect(await upgraded.deleteFinishedRuns(done.createdAt + 3, 10)).toBe(1);
+    expect(await upgraded.getRun(done.runId)).toBeUndefined();
+    expect(await upgraded.getRun(live.runId)).toBeDefined();
+    expect(await upgraded.listRunSummaries({ states: [], labels: [["a", "b"]], limit: 10 })).toEqual([]);
+  } finally {
+    await upgraded.close();
+  }
+  const db = new DatabaseSync(join(dataDir, "weft.db"), { readOnly: true });
+  expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 4 });
+  db.close();
+});
