@@ -325,7 +325,14 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership {
    * leaves events of no run, never a run without its events being shown.
    */
   async deleteRun(runId: string): Promise<DeleteRunResult> {
-    const res = await mapped(this.runs.deleteOne({ _id: runId, driving: false, copyPending: { $exists: false } }));
+    const deletable = { _id: runId, driving: false, copyPending: { $exists: false } };
+    let res = await mapped(this.runs.deleteOne(deletable));
+    const copying = this.copied.get(runId);
+    if (res.deletedCount === 0 && copying) {
+      // Finished here a moment ago: its last events are being copied; once they are, it can go.
+      await Promise.race([copying, sleep(5000)]);
+      res = await mapped(this.runs.deleteOne(deletable));
+    }
     if (res.deletedCount === 1) {
       await mapped(this.events.deleteMany({ runId }));
       return { deleted: true };
