@@ -322,7 +322,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
         "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
       deletable: db.prepare("SELECT state, driving FROM runs WHERE run_id = ?"),
-      finishedBefore: db.prepare("SELECT run_id FROM runs WHERE finished_at < ? LIMIT ?"),
+      // driving = 0 as well: a run that was reopened after it finished (its finish time not yet replaced) is not deleted.
+      finishedBefore: db.prepare("SELECT run_id FROM runs WHERE finished_at < ? AND driving = 0 LIMIT ?"),
       deleteEvents: db.prepare("DELETE FROM events WHERE run_id = ?"),
       deleteAllItems: db.prepare("DELETE FROM items WHERE run_id = ?"),
       deleteSteps: db.prepare("DELETE FROM steps WHERE run_id = ?"),
