@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `weft`, the Weft command: `weft server [options]` starts the server; `weft run|get|list|watch|
-// cancel|redrive|redeliver|events|items` operate one (src/cli/main.ts, on the same Node 24 as the server).
+// cancel|redrive|redeliver|delete|events|items` operate one (src/cli/main.ts, on the same Node 24 as the server).
 //
 // Plain JavaScript that any Node.js >= 20 runs (the one that installed the package). The server
 // itself runs on Node.js 24, from the `node` package (a dependency of @weftflow/server, installed
@@ -25,11 +25,12 @@ const COMMANDS = {
   server: { summary: "start the server: gRPC, gRPC-Web and Connect on one port ('weft server --help' lists its options)", run: server },
   run: { summary: "start a run of a workflow file (YAML or JSON); --watch follows it", run: operator("run") },
   get: { summary: "a run's state and steps", run: operator("get") },
-  list: { summary: "runs, newest first (--state, --workflow, --limit, --all)", run: operator("list") },
+  list: { summary: "runs, newest first (--state, --workflow, --label, --since, --limit, --all)", run: operator("list") },
   watch: { summary: "follow a run to its end: live view on a terminal, JSON lines otherwise", run: operator("watch") },
   cancel: { summary: "cancel a run that has not finished", run: operator("cancel") },
   redrive: { summary: "continue a failed or cancelled run: only the steps that did not complete run again", run: operator("redrive") },
   redeliver: { summary: "deliver a finished run's webhook again", run: operator("redeliver") },
+  delete: { summary: "delete a finished run with its events", run: operator("delete") },
   events: { summary: "a run's event log", run: operator("events") },
   items: { summary: "a map step's items, with their results or errors (--state, --limit, --all)", run: operator("items") },
 };

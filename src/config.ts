@@ -10,6 +10,7 @@ import { ApiKeyConfigError, type ApiKeyDigest, type ApiKeyEntry, digestApiKeys, 
 import { DEFAULT_LIMITS, type Limits } from "./domain/workflow-spec.ts";
 import { DEFAULT_HOST_MAX_INFLIGHT, HostLimitError, type HostLimits, parseBurst, parseHostLimits, parseInflight, parseRate } from "./domain/host-limits.ts";
 import { parseSecretList } from "./signing/secrets.ts";
+import { parseDurationText } from "./domain/duration-text.ts";
 
 export interface Config {
   host: string;
@@ -30,6 +31,8 @@ export interface Config {
   /** Per handler origin: calls in flight and calls per second (this replica's). */
   hostLimits: HostLimits;
   watchHeartbeatMs: number;
+  /** Finished runs are deleted this long after they finished; 0 keeps them. */
+  retentionMs: number;
   /** Set: the MongoDB store (several replicas may share it); empty: the embedded store in dataDir. */
   mongodb: {
     uri: string;
@@ -142,6 +145,7 @@ export const OPTIONS: Option[] = [
   { flag: "console", env: "WEFT_CONSOLE", default: "on", help: "the web console at /ui/ on the API port: on or off (its API calls need a key like any client's)" },
   { flag: "tracing", env: "WEFT_TRACING", default: "off", help: "distributed traces: off, or otlp (OpenTelemetry spans of runs and calls, exported to OTEL_EXPORTER_OTLP_ENDPOINT; traceparent sent to handlers)" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
+  { flag: "retention", env: "WEFT_RETENTION", default: "30d", help: "finished runs are deleted with their events this long after they finished (e.g. 30d, 12h, 90m); 0 keeps them forever" },
 ];
 
 export function helpText(): string {
@@ -325,6 +329,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     },
     hostLimits: loadHostLimits(get),
     watchHeartbeatMs: int("watch-heartbeat-ms", get("watch-heartbeat-ms"), 10),
+    retentionMs: retention(get("retention")),
     mongodb: {
       uri: mongoUri,
       database: mongoDatabase,
@@ -338,6 +343,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     console: { enabled: onOff("console", get("console")) },
     tracing: loadTracing(get("tracing"), env),
   };
+}
+
+function retention(value: string): number {
+  const ms = parseDurationText(value);
+  if (ms === undefined) throw new ConfigError(`retention: "${value.trim().slice(0, 20)}" must be a duration such as 30d, 12h, 90m or 45s, or 0 to keep runs forever`);
+  return ms;
 }
 
 function onOff(name: string, value: string): boolean {

@@ -1,5 +1,5 @@
 // The operator commands of `weft` (bin/weft.js runs this module on Node 24 for every command but
-// `server`): run, get, list, watch, cancel, redrive, redeliver, events, items. A Connect client (HTTP/1.1, http or https)
+// `server`): run, get, list, watch, cancel, redrive, redeliver, delete, events, items. A Connect client (HTTP/1.1, http or https)
 // of the server at --url / WEFT_URL, sending --api-key / WEFT_API_KEY as `authorization: Bearer`.
 // Exit codes: 0 ok (a watched run completed), 1 a watched run failed or another error,
 // 2 usage or bad input, 3 a watched run was cancelled, 4 server not reachable or key refused.
@@ -41,7 +41,9 @@ import {
   formatDuration,
 } from "./run-view.ts";
 import { formatProblem, lineForField, parseContextFile, parseWorkflowFile } from "./workflow-file.ts";
-import { timestampDate, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate, timestampFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { parseDurationText } from "../domain/duration-text.ts";
+import { parseLabelArg } from "../domain/run-labels.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, unreachable: 4 } as const;
 
@@ -109,6 +111,7 @@ interface RunOptions {
   watch?: boolean;
   context: string[];
   contextFile?: string;
+  label: string[];
   output?: "text" | "json";
 }
 
@@ -138,7 +141,7 @@ async function runCommand(g: Globals, file: string, o: RunOptions): Promise<numb
   const client = connect(g);
   let created;
   try {
-    created = await client.createWorkflow(toCreateRequest(parsed.request, { context }));
+    created = await client.createWorkflow({ ...toCreateRequest(parsed.request, { context }), labels: parseLabels(o.label) });
   } catch (err) {
     throw serverError(err, { file, text });
   }
@@ -314,15 +317,51 @@ async function getCommand(g: Globals, runId: string, o: { output?: string }): Pr
   return EXIT.ok;
 }
 
-async function listCommand(g: Globals, o: { state: string[]; workflow?: string; limit?: number; all?: boolean; output?: string }): Promise<number> {
+/** `--label key=value` options as a map (a later pair for the same key wins). */
+function parseLabels(pairs: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const kv = parseLabelArg(pair);
+    if (!kv || kv[0] === "") throw new CliError(`--label: expected key=value, got ${JSON.stringify(pair.slice(0, 40))}`, EXIT.usage);
+    labels[kv[0]] = kv[1];
+  }
+  return labels;
+}
+
+/** `--since` / `--before`: a duration back from now ("2h", "7d") or a date and time ("2026-01-31T12:00:00Z"). */
+function parseTime(option: string, text: string, now: number): Timestamp {
+  const ago = parseDurationText(text);
+  if (ago !== undefined) return timestampFromMs(now - ago);
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(ms)) {
+    throw new CliError(`${option}: expected a duration (30m, 12h, 7d) or a date and time (2026-01-31T12:00:00Z), not ${JSON.stringify(text.slice(0, 40))}`, EXIT.usage);
+  }
+  return timestampFromMs(ms);
+}
+
+async function deleteCommand(g: Globals, runId: string): Promise<number> {
+  const client = connect(g);
+  await client.deleteWorkflow({ id: runId }).catch((err) => Promise.reject(serverError(err)));
+  out(`${runId} deleted`);
+  return EXIT.ok;
+}
+
+async function listCommand(
+  g: Globals,
+  o: { state: string[]; workflow?: string; label: string[]; since?: string; before?: string; limit?: number; all?: boolean; output?: string },
+): Promise<number> {
   const states = o.state.flatMap((s) => s.split(",")).filter((s) => s.trim()).map(parseState);
+  const labels = parseLabels(o.label);
+  const now = Date.now();
+  const createdAfter = o.since === undefined ? undefined : parseTime("--since", o.since, now);
+  const createdBefore = o.before === undefined ? undefined : parseTime("--before", o.before, now);
   const limit = o.all ? Infinity : (o.limit ?? 20);
   const client = connect(g);
   const runs: Workflow[] = [];
   let pageToken = "";
   do {
     const page = await client
-      .listWorkflows({ states, workflowId: o.workflow ?? "", pageSize: Math.min(100, limit - runs.length), pageToken })
+      .listWorkflows({ states, workflowId: o.workflow ?? "", labels, createdAfter, createdBefore, pageSize: Math.min(100, limit - runs.length), pageToken })
       .catch((err) => Promise.reject(serverError(err)));
     runs.push(...page.workflows);
     pageToken = page.nextPageToken;
@@ -492,6 +531,7 @@ function program(result: (p: Promise<number>) => void): Command {
     .option("--watch", "follow the run to its end; the exit code says how it ended")
     .option("--context <key=value>", "set a context field (repeatable; the value is JSON or else a string)", collect, [])
     .option("--context-file <file>", "the context, from a YAML or JSON file (replaces the file's)")
+    .option("--label <key=value>", "label the run (repeatable)", collect, [])
     .addOption(output())
     .action((file: string, o: RunOptions, cmd: Command) => result(runCommand(globals(cmd), file, o)));
 
@@ -505,6 +545,9 @@ function program(result: (p: Promise<number>) => void): Command {
     .description("runs, newest first")
     .option("--state <state>", "only runs in this state (repeatable, or comma-separated)", collect, [])
     .option("--workflow <id>", "only runs of this workflow id")
+    .option("--label <key=value>", "only runs with this label (repeatable: every one must match)", collect, [])
+    .option("--since <when>", "only runs created since: a duration back from now (30m, 12h, 7d) or a date and time")
+    .option("--before <when>", "only runs created before: a duration back from now or a date and time")
     .option("--limit <n>", "at most n runs (default 20)", positiveInt("--limit"))
     .option("--all", "every run")
     .addOption(output())
@@ -537,6 +580,11 @@ function program(result: (p: Promise<number>) => void): Command {
     .argument("<runId>")
     .addOption(output())
     .action((id: string, o: { output?: string }, cmd: Command) => result(redeliverCommand(globals(cmd), id, o)));
+
+  p.command("delete")
+    .description("delete a finished run with its events")
+    .argument("<runId>")
+    .action((id: string, _o: unknown, cmd: Command) => result(deleteCommand(globals(cmd), id)));
 
   p.command("events")
     .description("a run's event log, oldest first")

@@ -42,6 +42,7 @@ import { MAX_JSON_DEPTH, nestedTooDeep, tooDeepMessage } from "./json-depth.ts";
 import { OutboundPolicy } from "./outbound-policy.ts";
 import { checkUrlHost } from "./outbound-url.ts";
 import { checkJoin } from "./join-policy.ts";
+import { checkLabels, labelPairs } from "./run-labels.ts";
 import { DEFAULT_MAX_CONCURRENCY, MAX_MAP_ITEMS, MAX_MAX_CONCURRENCY, parseForEach } from "./map-step.ts";
 
 /** for_each pointers longer than this are refused. */
@@ -274,6 +275,9 @@ export function compileWorkflow(
     add("request_id", `must be at most ${MAX_REQUEST_ID_LENGTH} characters (got ${input.requestId.length})`);
   }
 
+  // labels
+  if (input.labels) checkLabels(input.labels, "labels", violations);
+
   if (violations.length > 0) return { ok: false, violations };
 
   const stepSpecs: StepSpec[] = steps.map((step, i) => {
@@ -312,6 +316,7 @@ export function compileWorkflow(
   if (input.requestId !== "") spec.requestId = input.requestId;
   if (runConcurrency !== undefined) spec.concurrency = runConcurrency;
   if (input.priority) spec.priority = input.priority;
+  if (input.labels && Object.keys(input.labels).length > 0) spec.labels = Object.fromEntries(labelPairs(input.labels));
   return { ok: true, spec };
 }
 

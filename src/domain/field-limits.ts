@@ -12,6 +12,12 @@ export const FIELD_LIMITS = {
   maxUrlLength: DEFAULTS.maxUrlLength,
   /** CreateWorkflow `request_id`. */
   maxRequestIdLength: 256,
+  /** CreateWorkflow `labels`, and the `labels` filters of ListWorkflows and WatchWorkflows: pairs at most. */
+  maxLabels: 32,
+  /** A label key (characters of [a-z0-9_.\-/]). */
+  maxLabelKeyLength: 63,
+  /** A label value (characters). */
+  maxLabelValueLength: 256,
   /** CancelWorkflow `reason` (characters). */
   maxCancelReasonLength: 1024,
   /** `page_token` of ListWorkflows, ListWorkflowEvents and ListStepItems. */

@@ -33,3 +33,24 @@ export class RunIdGenerator {
     return "wf_" + encodeTime(nowMs) + this.lastRandom.map((d) => ALPHABET[d]).join("");
   }
 }
+
+/** The largest time a run id can hold (48 bits of milliseconds, as 10 base32 characters hold 50). */
+const MAX_ID_TIME = 2 ** 48 - 1;
+
+/**
+ * The smallest run id of a run created at `ms` (clamped to what an id can
+ * hold): ids of runs created at or after `ms` sort at or after it, ids of runs
+ * created before it sort before it. Stores turn creation-time filters into
+ * ranges of the run id, which every run table is keyed by.
+ */
+export function runIdLowerBound(ms: number): string {
+  const t = Math.min(Math.max(0, Math.floor(ms)), MAX_ID_TIME);
+  return "wf_" + encodeTime(t) + "0".repeat(16);
+}
+
+/** The creation time (ms) a run id carries. */
+export function runIdTime(id: string): number {
+  let ms = 0;
+  for (let i = 3; i < 13; i++) ms = ms * 32 + ALPHABET.indexOf(id[i]);
+  return ms;
+}

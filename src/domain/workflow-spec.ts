@@ -69,6 +69,8 @@ export interface WorkflowSpec {
   concurrency?: Concurrency;
   /** Among waiters of one concurrency key, higher first (absent: 0). */
   priority?: number;
+  /** Absent when the run has none. */
+  labels?: Record<string, string>;
 }
 
 /** What a client submitted, after transport decoding and before validation. */
@@ -88,6 +90,8 @@ export interface WorkflowInput {
   concurrency?: ConcurrencyInput;
   /** 0 or absent: the default. */
   priority?: number;
+  /** Absent or empty: none. */
+  labels?: Record<string, string>;
 }
 
 export interface StepInput {

@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import { type AttemptOutcome, RENDER_FAILED, terminalFailure } from "../domain/attempt-outcome.ts";
 import { type Effects, type MachineOptions, RunMachine, type Work, type WorkKind } from "../domain/run-machine.ts";
 import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord, type RunSummary } from "../domain/run-record.ts";
-import { RunIdGenerator } from "../domain/run-id.ts";
+import { RunIdGenerator, runIdTime } from "../domain/run-id.ts";
 import { sameRequest } from "../domain/request-fingerprint.ts";
 import { redriveRefusal } from "../domain/redrive.ts";
 import { redeliveryRefusal } from "../domain/webhook-redelivery.ts";
@@ -26,7 +26,7 @@ import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
 import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
 import type { NoticeSource, OwnershipNotice, RunOwnership } from "../ports/run-ownership.ts";
 import { type AttemptSpan, noopTracer, type RpcSpan, type Tracer } from "../ports/tracing.ts";
-import { type ListRunsQuery, VersionConflictError, type WorkflowStore } from "../ports/workflow-store.ts";
+import { type DeleteRunResult, type ListRunsQuery, VersionConflictError, type WorkflowStore } from "../ports/workflow-store.ts";
 import { type ConcurrencySlots, parseSlotHolder, slotHolder } from "../ports/concurrency-slots.ts";
 import { ConcurrencyGate } from "./concurrency-gate.ts";
 import { isSettled } from "../domain/run-machine.ts";
@@ -263,8 +263,9 @@ export class Engine {
    * `rpc`: the CreateWorkflow span of the caller's trace, which the run's span joins.
    */
   async create(spec: WorkflowSpec, rpc?: RpcSpan): Promise<{ run: RunRecord; created: boolean }> {
-    const now = this.clock.now();
-    const run = newRunRecord(this.ids.next(now), spec, now);
+    const runId = this.ids.next(this.clock.now());
+    // The creation time is the one the id carries (the same, unless the clock went back): filters by creation time are id ranges.
+    const run = newRunRecord(runId, spec, runIdTime(runId));
     const trace = this.tracer.newRun(run.runId, spec.workflowId, rpc);
     if (trace) run.trace = trace;
     const first = createdEvent(run);
@@ -300,6 +301,11 @@ export class Engine {
 
   listSummaries(query: ListRunsQuery): Promise<RunSummary[]> {
     return this.store.listRunSummaries(query);
+  }
+
+  /** Deletes a finished run (see WorkflowStore.deleteRun). */
+  deleteRun(runId: string): Promise<DeleteRunResult> {
+    return this.store.deleteRun(runId);
   }
 
   events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {

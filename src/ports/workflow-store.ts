@@ -10,7 +10,19 @@ export interface ListRunsQuery {
   /** Only runs whose id sorts before this one (newest-first paging). */
   beforeRunId?: string;
   limit: number;
+  /** Only runs having every one of these [key, value] labels. */
+  labels?: [string, string][];
+  /** Only runs created at or after this time (ms; the time in the run id). */
+  createdAfter?: number;
+  /** Only runs created before this time (ms). */
+  createdBefore?: number;
 }
+
+/** What deleteRun did: deleted the run, found none, or found one that has not finished (its state, and whether a webhook is still to be delivered). */
+export type DeleteRunResult =
+  | { deleted: true }
+  | { deleted: false; found: false }
+  | { deleted: false; found: true; state: RunState; webhookPending: boolean };
 
 export interface CreateRunResult {
   run: RunRecord;
@@ -65,5 +77,16 @@ export interface WorkflowStore {
   listEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
   /** Runs the engine still has work for (not terminal, or a webhook to deliver), oldest first. */
   listActiveRuns(): Promise<RunRecord[]>;
+  /**
+   * Deletes a run with its events, items and labels if it has finished and has
+   * nothing left to deliver (it no longer needs driving).
+   */
+  deleteRun(runId: string): Promise<DeleteRunResult>;
+  /**
+   * Deletes at most `limit` runs that finished (and have nothing left to
+   * deliver) before `finishedBefore` (ms), with their events, items and labels,
+   * in one transaction where the store has them. Returns how many.
+   */
+  deleteFinishedRuns(finishedBefore: number, limit: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -31,6 +31,7 @@ export const WORKFLOW_SERVICE_SCOPES: Readonly<Record<string, ApiKeyScope>> = {
   CancelWorkflow: "write",
   RedriveWorkflow: "write",
   RedeliverWebhook: "write",
+  DeleteWorkflow: "write",
 };
 
 /** What a call of service/method needs; undefined: nobody may call it. */

@@ -23,6 +23,7 @@ import type { Config } from "../config.ts";
 import { HttpStepDispatcher, type Resolve } from "../dispatch/http-step-dispatcher.ts";
 import { Engine } from "../engine/engine.ts";
 import { systemClock } from "../ports/clock.ts";
+import { RETENTION_BATCH, RetentionSweeper, retentionSweepInterval } from "../engine/retention-sweeper.ts";
 import { Signer } from "../signing/sign.ts";
 import { SqliteWorkflowStore } from "../store/sqlite-store.ts";
 import { WorkflowServiceHandler } from "../transport/workflow-service.ts";
@@ -164,6 +165,15 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     slots,
   });
   await engine.start();
+  const retention = new RetentionSweeper({
+    store,
+    clock: systemClock,
+    logger,
+    retentionMs: config.retentionMs,
+    intervalMs: retentionSweepInterval(config.retentionMs),
+    batchSize: RETENTION_BATCH,
+  });
+  retention.start();
   metrics?.setGaugeSources({
     runsActive: () => engine.activeRuns,
     retriesWaiting: () => engine.retriesWaiting,
@@ -279,7 +289,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
         health.set("", HealthCheckResponse_ServingStatus.NOT_SERVING);
         health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.NOT_SERVING);
         service.closeStreams();
-        await Promise.all([listener.close(graceMs), engine.stop(graceMs)]);
+        await Promise.all([listener.close(graceMs), engine.stop(graceMs), retention.stop()]);
         await dispatcher.close();
         // The spans of the runs and calls that ended are flushed to the collector.
         await tracer.shutdown().catch((err: unknown) => logger.warn({ err }, "could not export the last spans"));

@@ -18,9 +18,13 @@ import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { CheckpointerData } from "./sqlite-checkpointer.ts";
 import { ensurePrivateDir, ensurePrivateFile, tightenIfPresent } from "./private-files.ts";
+import { labelPairs } from "../domain/run-labels.ts";
+import { runIdLowerBound } from "../domain/run-id.ts";
 import {
   type ErrorInfo,
   type EventKind,
+  isTerminal,
+  type RunState,
   type ItemRecord,
   needsDriving,
   type RunEvent,
@@ -34,6 +38,7 @@ import {
 import type { JsonValue, WorkflowSpec } from "../domain/workflow-spec.ts";
 import {
   type CreateRunResult,
+  type DeleteRunResult,
   type ListRunsQuery,
   VersionConflictError,
   type WorkflowStore,
@@ -74,11 +79,24 @@ CREATE TABLE IF NOT EXISTS runs (
   header TEXT NOT NULL,
   driving INTEGER NOT NULL,
   version INTEGER NOT NULL,
-  last_seq INTEGER NOT NULL
+  last_seq INTEGER NOT NULL,
+  finished_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, run_id);
 CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (workflow_id, run_id);
+CREATE INDEX IF NOT EXISTS runs_by_workflow_state ON runs (workflow_id, state, run_id);
 CREATE INDEX IF NOT EXISTS runs_driving ON runs (run_id) WHERE driving = 1;
+-- Runs that finished and have nothing left to deliver, by finish time (retention, DeleteWorkflow).
+CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
+-- One row per label of a run. Run ids sort by creation time, so (key, value, run_id)
+-- serves a label filter, a creation-time range and newest-first paging from one index.
+CREATE TABLE IF NOT EXISTS labels (
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  PRIMARY KEY (key, value, run_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS labels_by_run ON labels (run_id);
 -- The spec never changes after create: kept apart, it is not rewritten with every update of the run's row.
 CREATE TABLE IF NOT EXISTS run_specs (
   run_id TEXT PRIMARY KEY,
@@ -124,8 +142,11 @@ const RUN_ROWS = "SELECT runs.*, run_specs.spec FROM runs JOIN run_specs ON run_
 const SUMMARY_ROWS =
   "SELECT runs.*, json_remove(run_specs.spec, '$.context', '$.steps') AS spec FROM runs JOIN run_specs ON run_specs.run_id = runs.run_id";
 
-/** PRAGMA user_version of the schema above. 0: a new file, or the first layout (the spec inside runs). */
-const SCHEMA_VERSION = 3;
+/**
+ * PRAGMA user_version of the schema above. 0: a new file, or the first layout (the spec inside runs).
+ * 4: runs.finished_at and the labels table.
+ */
+const SCHEMA_VERSION = 4;
 
 /** Brings a data directory written by an earlier version to SCHEMA_VERSION (inside the caller's transaction). */
 function migrate(db: DatabaseSync): void {
@@ -139,6 +160,16 @@ function migrate(db: DatabaseSync): void {
     db.exec("INSERT INTO run_specs (run_id, spec) SELECT run_id, spec FROM runs");
     db.exec("ALTER TABLE runs DROP COLUMN spec");
   }
+  if (columns.length > 0 && !columns.some((c) => c.name === "finished_at")) {
+    // Before schema 4: runs had no labels; the finished ones get their finish time.
+    db.exec("ALTER TABLE runs ADD COLUMN finished_at INTEGER");
+    db.exec("UPDATE runs SET finished_at = header ->> '$.completedAt' WHERE driving = 0");
+  }
+}
+
+/** The finish time of a run that no longer needs driving (retention counts from it), else null. */
+function finishedAt(h: RunHeader): number | null {
+  return needsDriving(h) ? null : (h.completedAt ?? null);
 }
 
 /** How often the worker checkpoints the WAL into the database file. */
@@ -268,14 +299,15 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
     this.stmt = {
       runByRequest: db.prepare(`${RUN_ROWS} WHERE runs.request_id = ?`),
       insertRun: db.prepare(
-        `INSERT INTO runs (run_id, workflow_id, request_id, state, created_at, header, driving, version, last_seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (run_id, workflow_id, request_id, state, created_at, header, driving, version, last_seq, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertSpec: db.prepare("INSERT INTO run_specs (run_id, spec) VALUES (?, ?)"),
+      insertLabel: db.prepare("INSERT INTO labels (key, value, run_id) VALUES (?, ?, ?)"),
       version: db.prepare("SELECT version FROM runs WHERE run_id = ?"),
       // Compare-and-set: the WHERE clause on version makes the update the check.
       updateHeader: db.prepare(
-        "UPDATE runs SET state = ?, header = ?, driving = ?, version = ?, last_seq = ? WHERE run_id = ? AND version = ?",
+        "UPDATE runs SET state = ?, header = ?, driving = ?, version = ?, last_seq = ?, finished_at = ? WHERE run_id = ? AND version = ?",
       ),
       updateVersion: db.prepare("UPDATE runs SET version = ?, last_seq = ? WHERE run_id = ? AND version = ?"),
       insertStep: db.prepare("INSERT INTO steps (run_id, idx, record) VALUES (?, ?, ?)"),
@@ -306,6 +338,15 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
       holdSlot: db.prepare("INSERT INTO concurrency_slots (key, holder) VALUES (?, ?) ON CONFLICT (key, holder) DO NOTHING"),
       releaseSlot: db.prepare("DELETE FROM concurrency_slots WHERE key = ? AND holder = ?"),
       slotHolders: db.prepare("SELECT holder FROM concurrency_slots WHERE key = ?"),
+      deletable: db.prepare("SELECT state, driving FROM runs WHERE run_id = ?"),
+      // driving = 0 as well: a run that was reopened after it finished (its finish time not yet replaced) is not deleted.
+      finishedBefore: db.prepare("SELECT run_id FROM runs WHERE finished_at < ? AND driving = 0 LIMIT ?"),
+      deleteEvents: db.prepare("DELETE FROM events WHERE run_id = ?"),
+      deleteAllItems: db.prepare("DELETE FROM items WHERE run_id = ?"),
+      deleteSteps: db.prepare("DELETE FROM steps WHERE run_id = ?"),
+      deleteLabels: db.prepare("DELETE FROM labels WHERE run_id = ?"),
+      deleteSpec: db.prepare("DELETE FROM run_specs WHERE run_id = ?"),
+      deleteRunRow: db.prepare("DELETE FROM runs WHERE run_id = ?"),
     };
     if (path !== ":memory:") {
       try {
@@ -362,6 +403,39 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
   private listQuery(select: string, query: ListRunsQuery): { sql: string; params: (string | number)[] } {
     const where: string[] = [];
     const params: (string | number)[] = [];
+    // Run ids sort by creation time: a time range is a range of ids.
+    const idFrom = query.createdAfter !== undefined ? runIdLowerBound(query.createdAfter) : undefined;
+    let idBefore = query.createdBefore !== undefined ? runIdLowerBound(query.createdBefore) : undefined;
+    if (query.beforeRunId !== undefined && (idBefore === undefined || query.beforeRunId < idBefore)) idBefore = query.beforeRunId;
+    const [first, ...rest] = query.labels ?? [];
+    if (first) {
+      // The first label drives the query through the labels table's key (key, value, run_id), newest first;
+      // the other labels are looked up per run in the same key.
+      select = select.replace(" FROM runs JOIN run_specs", " FROM labels CROSS JOIN runs ON runs.run_id = labels.run_id JOIN run_specs");
+      where.push("labels.key = ? AND labels.value = ?");
+      params.push(first[0], first[1]);
+      if (idFrom !== undefined) {
+        where.push("labels.run_id >= ?");
+        params.push(idFrom);
+      }
+      if (idBefore !== undefined) {
+        where.push("labels.run_id < ?");
+        params.push(idBefore);
+      }
+      for (const [k, v] of rest) {
+        where.push("EXISTS (SELECT 1 FROM labels AS l WHERE l.key = ? AND l.value = ? AND l.run_id = runs.run_id)");
+        params.push(k, v);
+      }
+    } else {
+      if (idFrom !== undefined) {
+        where.push("runs.run_id >= ?");
+        params.push(idFrom);
+      }
+      if (idBefore !== undefined) {
+        where.push("runs.run_id < ?");
+        params.push(idBefore);
+      }
+    }
     if (query.states.length > 0) {
       where.push(`state IN (${query.states.map(() => "?").join(", ")})`);
       params.push(...query.states);
@@ -370,11 +444,8 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
       where.push("workflow_id = ?");
       params.push(query.workflowId);
     }
-    if (query.beforeRunId) {
-      where.push("runs.run_id < ?");
-      params.push(query.beforeRunId);
-    }
-    const sql = `${select} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY runs.run_id DESC LIMIT ?`;
+    const order = first ? "labels.run_id" : "runs.run_id";
+    const sql = `${select} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order} DESC LIMIT ?`;
     params.push(query.limit);
     return { sql, params };
   }
@@ -439,6 +510,59 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
   async listActiveRuns(): Promise<RunRecord[]> {
     const rows = this.db.prepare(`${RUN_ROWS} WHERE runs.driving = 1 ORDER BY runs.run_id`).all() as unknown as RunRow[];
     return rows.map((r) => this.toRecord(r));
+  }
+
+  /** The query plan of a list query (tests show that filters are served by an index). */
+  explainList(query: ListRunsQuery): string[] {
+    const { sql, params } = this.listQuery(RUN_ROWS, query);
+    return (this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+  }
+
+  /** Pages in the database file, and how many of them are free (reused by later writes). */
+  pageStats(): { pageCount: number; freePages: number } {
+    const pageCount = (this.db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count;
+    const freePages = (this.db.prepare("PRAGMA freelist_count").get() as { freelist_count: number }).freelist_count;
+    return { pageCount, freePages };
+  }
+
+  // Deletes run in their own transaction, between the group commits (each runs
+  // synchronously, so none interleaves with a flush). Deleted pages go to
+  // SQLite's free list and are reused by later writes, so under steady load
+  // with retention the file stops growing.
+
+  async deleteRun(runId: string): Promise<DeleteRunResult> {
+    if (this.closed) throw new Error("store is closed");
+    const row = this.stmt.deletable.get(runId) as { state: RunState; driving: number } | undefined;
+    if (!row) return { deleted: false, found: false };
+    if (row.driving === 1) return { deleted: false, found: true, state: row.state, webhookPending: isTerminal(row.state) };
+    this.inTransaction(() => this.deleteRows(runId));
+    return { deleted: true };
+  }
+
+  async deleteFinishedRuns(finishedBefore: number, limit: number): Promise<number> {
+    if (this.closed) return 0;
+    let n = 0;
+    this.inTransaction(() => {
+      const ids = this.stmt.finishedBefore.all(finishedBefore, limit) as { run_id: string }[];
+      for (const { run_id } of ids) this.deleteRows(run_id);
+      n = ids.length;
+    });
+    return n;
+  }
+
+  private inTransaction(fn: () => void): void {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      fn();
+      this.db.exec("COMMIT");
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  private deleteRows(runId: string): void {
+    for (const st of ["deleteEvents", "deleteAllItems", "deleteSteps", "deleteLabels", "deleteSpec", "deleteRunRow"]) this.stmt[st].run(runId);
   }
 
   close(): Promise<void> {
@@ -520,8 +644,10 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
       needsDriving(run) ? 1 : 0,
       run.version,
       run.lastSeq,
+      finishedAt(run),
     );
     this.stmt.insertSpec.run(run.runId, JSON.stringify(run.spec));
+    for (const [key, value] of labelPairs(run.spec.labels)) this.stmt.insertLabel.run(key, value, run.runId);
     run.steps.forEach((st, i) => this.stmt.insertStep.run(run.runId, i, JSON.stringify(st)));
     for (const e of events) this.insertEvent(e);
     return { run, created: true };
@@ -531,7 +657,7 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
   private writePatch(patch: RunPatch): VersionConflictError | undefined {
     const h = patch.run;
     const changed = h
-      ? this.stmt.updateHeader.run(h.state, JSON.stringify(h), needsDriving(h) ? 1 : 0, patch.version, patch.lastSeq, patch.runId, patch.expectedVersion)
+      ? this.stmt.updateHeader.run(h.state, JSON.stringify(h), needsDriving(h) ? 1 : 0, patch.version, patch.lastSeq, finishedAt(h), patch.runId, patch.expectedVersion)
       : this.stmt.updateVersion.run(patch.version, patch.lastSeq, patch.runId, patch.expectedVersion);
     if (changed.changes === 0) {
       const row = this.stmt.version.get(patch.runId) as { version: number } | undefined;

@@ -143,6 +143,7 @@ export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
     requestId: req.requestId,
     concurrency: req.concurrency && { key: req.concurrency.key, limit: req.concurrency.limit },
     priority: req.priority,
+    labels: req.labels,
   };
 }
 
@@ -325,6 +326,7 @@ function basicWorkflow(run: RunSummary, current: string[], completed: string[], 
     priority: spec.priority ?? 0,
     waitingFor: run.waitingFor ?? "",
     concurrencyKey: spec.concurrency?.value ?? "",
+    labels: { ...spec.labels },
   });
 }
 

@@ -1,6 +1,6 @@
 // weft.v1.WorkflowService over Connect, gRPC and gRPC-Web.
 import { toBinary, toJson } from "@bufbuild/protobuf";
-import { durationMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { durationMs, type Timestamp, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import {
@@ -9,6 +9,8 @@ import {
   type CreateWorkflowRequest,
   CreateWorkflowRequestSchema,
   type CreateWorkflowResponse,
+  type DeleteWorkflowRequest,
+  type DeleteWorkflowResponse,
   type GetWorkflowRequest,
   type GetWorkflowResponse,
   ItemStatusSchema,
@@ -36,6 +38,9 @@ import { compileWorkflow, formatViolations } from "../domain/compile-workflow.ts
 import { FIELD_LIMITS, isRunId, PAGE_BYTE_BUDGET, quoteInput, tooLong } from "../domain/field-limits.ts";
 import { isTerminal as isTerminalState, type RunEvent, type RunRecord, type RunState } from "../domain/run-record.ts";
 import { SeenEvents } from "../domain/seen-events.ts";
+import { runIdTime } from "../domain/run-id.ts";
+import { checkLabels, labelPairs, matchesFilter, type RunFilter } from "../domain/run-labels.ts";
+import { RunLabelCache } from "./run-label-cache.ts";
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
 import { type Engine, IdempotencyKeyReusedError, RunFinishedError, RunNotFoundError, RunNotReopenableError } from "../engine/engine.ts";
 import { MAX_DEADLINE_EXTENSION_MS } from "../domain/redrive.ts";
@@ -156,6 +161,33 @@ function parseStates(states: readonly number[], violations: FieldViolation[]): R
   return [...out];
 }
 
+/** Created-time filters (ms since the epoch), or violations. */
+function parseCreatedRange(
+  after: Timestamp | undefined,
+  before: Timestamp | undefined,
+  violations: FieldViolation[],
+): { createdAfter?: number; createdBefore?: number } {
+  const out: { createdAfter?: number; createdBefore?: number } = {};
+  const ms = (field: string, t: Timestamp): number | undefined => {
+    if (t.seconds < 0n || t.seconds > 253402300799n || t.nanos < 0 || t.nanos > 999_999_999) {
+      violations.push({ field, description: "must be a time between 1970-01-01 and 9999-12-31" });
+      return undefined;
+    }
+    return timestampMs(t);
+  };
+  if (after) out.createdAfter = ms("created_after", after);
+  if (before) out.createdBefore = ms("created_before", before);
+  if (out.createdAfter === undefined) delete out.createdAfter;
+  if (out.createdBefore === undefined) delete out.createdBefore;
+  return out;
+}
+
+/** The labels filter of a request, as sorted pairs, or violations. */
+function parseLabelFilter(labels: Record<string, string>, violations: FieldViolation[]): [string, string][] {
+  checkLabels(labels, "labels", violations);
+  return labelPairs(labels);
+}
+
 /** Runs read (and encoded) at a time for a full-view ListWorkflows page. */
 const FULL_VIEW_BATCH = 4;
 
@@ -231,6 +263,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     this.listStepItems = unary(this.listStepItems.bind(this));
     this.redriveWorkflow = unary(this.redriveWorkflow.bind(this));
     this.redeliverWebhook = unary(this.redeliverWebhook.bind(this));
+    this.deleteWorkflow = unary(this.deleteWorkflow.bind(this));
   }
 
   /** Ends every open stream (server shutdown). */
@@ -287,10 +320,13 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     if (req.view !== WorkflowView.UNSPECIFIED && req.view !== WorkflowView.BASIC && req.view !== WorkflowView.FULL) {
       violations.push({ field: "view", description: `unknown view ${req.view}` });
     }
+    const labels = parseLabelFilter(req.labels, violations);
+    const range = parseCreatedRange(req.createdAfter, req.createdBefore, violations);
     if (violations.length > 0) throw invalidArgument(violations);
     const pageSize = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     const beforeRunId = req.pageToken ? decodePageToken(req.pageToken) : undefined;
-    const query = { states, workflowId: req.workflowId || undefined, beforeRunId, limit: pageSize + 1 };
+    const query: ListRunsQuery = { states, workflowId: req.workflowId || undefined, beforeRunId, limit: pageSize + 1, ...range };
+    if (labels.length > 0) query.labels = labels;
     if (req.view === WorkflowView.FULL) return this.listFull(query, pageSize);
     // The basic view is read without what grows with a run (context, step definitions, results).
     const runs = await this.engine.listSummaries(query);
@@ -482,7 +518,11 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     const violations: FieldViolation[] = [];
     const states = new Set(parseStates(req.states, violations));
     checkLength("workflow_id", req.workflowId, FIELD_LIMITS.maxIdLength, violations);
+    const filter: RunFilter = { labels: parseLabelFilter(req.labels, violations), ...parseCreatedRange(req.createdAfter, req.createdBefore, violations) };
     if (violations.length > 0) throw invalidArgument(violations);
+    // Labels are the run's (read once per run and remembered); the creation time is in the run id.
+    const labelsOf = new RunLabelCache(WATCH_REMEMBERED_RUNS, async (runId) => (await this.engine.get(runId))?.spec.labels);
+    const needsLabels = (filter.labels?.length ?? 0) > 0;
     this.refuseWhileClosing();
     const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
     const queue = new EventQueue<{ workflowId: string; event: RunEvent }>(WATCH_QUEUE_LIMIT);
@@ -505,7 +545,10 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
           if (!signal.aborted) yield { $typeName: "weft.v1.WatchWorkflowsResponse", kind: heartbeat() };
           continue;
         }
-        if (!sent.firstTime(next.event.runId, next.event.seq)) continue;
+        const runId = next.event.runId;
+        const labels = needsLabels ? await labelsOf.get(runId) : undefined;
+        if (!matchesFilter(filter, labels, runIdTime(runId))) continue;
+        if (!sent.firstTime(runId, next.event.seq)) continue;
         yield {
           $typeName: "weft.v1.WatchWorkflowsResponse",
           kind: { case: "event", value: eventToProto(next.event, next.workflowId) },
@@ -514,6 +557,19 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     } finally {
       unsubscribe();
     }
+  }
+
+  async deleteWorkflow(req: DeleteWorkflowRequest): Promise<DeleteWorkflowResponse> {
+    requireRunId(req.id);
+    const result = await this.engine.deleteRun(req.id);
+    if (result.deleted) return { $typeName: "weft.v1.DeleteWorkflowResponse" };
+    if (!result.found) throw runNotFound(req.id);
+    const why = result.webhookPending
+      ? `workflow run "${req.id}" has finished (${result.state}) but its webhook is still being delivered; retry once delivered or given up`
+      : isTerminalState(result.state)
+        ? `workflow run "${req.id}" has just finished (${result.state}) and is still being recorded; retry`
+        : `workflow run "${req.id}" has not finished (${result.state}); cancel it first`;
+    throw withInfo(why, Code.FailedPrecondition, "RUN_NOT_FINISHED", { id: req.id, state: result.state });
   }
 
   async listWorkflowEvents(req: ListWorkflowEventsRequest): Promise<ListWorkflowEventsResponse> {

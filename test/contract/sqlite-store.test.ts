@@ -9,11 +9,12 @@ import { RunMachine } from "../../src/domain/run-machine.ts";
 import { createdEvent, runHeader } from "../../src/domain/run-record.ts";
 import { SqliteWorkflowStore } from "../../src/store/sqlite-store.ts";
 import { describeStoreContract, newRun } from "./workflow-store.contract.ts";
+import { describeRunSearchContract } from "./run-search.contract.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-describeStoreContract("embedded SQLite", async () => {
+async function openSqlite() {
   const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
   dirs.push(dataDir);
   const harness = {
@@ -25,7 +26,9 @@ describeStoreContract("embedded SQLite", async () => {
     },
   };
   return harness;
-});
+}
+describeStoreContract("embedded SQLite", openSqlite);
+describeRunSearchContract("embedded SQLite", openSqlite);
 
 test("a second store on the same data directory is refused", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
@@ -79,7 +82,7 @@ test("a data directory in the first layout (the spec inside runs) is migrated an
     await store.close();
   }
   const db = new DatabaseSync(join(dataDir, "weft.db"), { readOnly: true });
-  expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 3 });
+  expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 4 });
   expect((db.prepare("SELECT name FROM pragma_table_info('runs')").all() as { name: string }[]).map((c) => c.name)).not.toContain("spec");
   db.close();
 });
@@ -190,4 +193,35 @@ test("close() resolves in a process that has nothing else to wait for (the check
   expect(r.stderr).toBe("");
   expect(r.stdout.trim()).toBe("closed");
   expect(r.status).toBe(0);
+});
+
+test("a schema-3 data directory gets the labels table and its finished runs their finish time, so retention sweeps them", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-store-"));
+  dirs.push(dataDir);
+  const done = newRun();
+  const live = newRun();
+  const store = new SqliteWorkflowStore({ dataDir });
+  for (const r of [done, live]) await store.createRun(r, [createdEvent(r)]);
+  const m = new RunMachine(done);
+  m.start(done.createdAt + 1);
+  m.cancel(done.createdAt + 2, "test");
+  await store.commit(m.takePatch()!);
+  await store.close();
+  // Back to schema 3: no finished_at column, no labels table.
+  const old = new DatabaseSync(join(dataDir, "weft.db"));
+  old.exec("DROP INDEX runs_finished; ALTER TABLE runs DROP COLUMN finished_at; DROP TABLE labels; PRAGMA user_version = 3");
+  old.close();
+
+  const upgraded = new SqliteWorkflowStore({ dataDir });
+  try {
+    expect(await upgraded.deleteFinishedRuns(done.createdAt + 3, 10)).toBe(1);
+    expect(await upgraded.getRun(done.runId)).toBeUndefined();
+    expect(await upgraded.getRun(live.runId)).toBeDefined();
+    expect(await upgraded.listRunSummaries({ states: [], labels: [["a", "b"]], limit: 10 })).toEqual([]);
+  } finally {
+    await upgraded.close();
+  }
+  const db = new DatabaseSync(join(dataDir, "weft.db"), { readOnly: true });
+  expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 4 });
+  db.close();
 });

@@ -17,6 +17,7 @@ import {
   ListStepItemsRequestSchema,
   RedeliverWebhookRequestSchema,
   RedriveWorkflowRequestSchema,
+  DeleteWorkflowRequestSchema,
   ListWorkflowEventsRequestSchema,
   ListWorkflowsRequestSchema,
   WatchWorkflowRequestSchema,
@@ -73,6 +74,7 @@ const RPCS: Rpc[] = [
   { name: "ListWorkflows", schema: ListWorkflowsRequestSchema, stream: false, valid: () => ({ states: [WorkflowState.RUNNING], pageSize: 5, workflowId: "fuzz" }) },
   { name: "CancelWorkflow", schema: CancelWorkflowRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000", reason: "fuzz" }) },
   { name: "ListWorkflowEvents", schema: ListWorkflowEventsRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000", pageSize: 10 }) },
+  { name: "DeleteWorkflow", schema: DeleteWorkflowRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000" }) },
   { name: "ListStepItems", schema: ListStepItemsRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000", stepId: "a", pageSize: 10 }) },
   { name: "RedriveWorkflow", schema: RedriveWorkflowRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000", deadlineExtension: { seconds: 60n } }) },
   { name: "RedeliverWebhook", schema: RedeliverWebhookRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000" }) },
@@ -237,7 +239,7 @@ it(`survives ${REQUESTS} fuzzed requests on every protocol without an INTERNAL a
       const mutation = pick(Object.keys(FRAME_MUTATIONS));
       const body = protocol === "connect-json" ? enc(toJsonString(rpc.schema, msg)) : binary;
       plan.push({ protocol, rpc: rpc.name, mutation: `frame:${mutation}`, body, opts: FRAME_MUTATIONS[mutation](body) });
-    } else if (!rpc.stream && !["CreateWorkflow", "CancelWorkflow", "RedriveWorkflow", "RedeliverWebhook"].includes(rpc.name) && rand() < 0.1) {
+    } else if (!rpc.stream && !["CreateWorkflow", "CancelWorkflow", "RedriveWorkflow", "RedeliverWebhook", "DeleteWorkflow"].includes(rpc.name) && rand() < 0.1) {
       // Connect GET: the message in the query string, base64 binary or JSON.
       const mutation = pick(Object.keys(BINARY_MUTATIONS));
       const b64 = Buffer.from(BINARY_MUTATIONS[mutation](binary)).toString("base64url");

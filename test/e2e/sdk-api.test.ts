@@ -45,7 +45,7 @@ const newGate = () => {
 const STATUS_KEYS = [
   "id", "workflowId", "state", "createdAt", "startedAt", "completedAt", "currentStep", "currentSteps",
   "completedSteps", "failedSteps", "context", "results", "steps", "error", "saga", "compensationFailed",
-  "timeout", "deadline", "onComplete", "onError", "baseUrl", "requestId", "lastSequence", "webhook",
+  "timeout", "deadline", "onComplete", "onError", "baseUrl", "requestId", "labels", "lastSequence", "webhook",
 ];
 const STEP_KEYS = ["id", "state", "startedAt", "completedAt", "attempts", "result", "error", "nextAttemptAt", "compensation"];
 const EVENT_KEYS = ["type", "sequence", "time", "stepId", "kind", "from", "to", "attempt", "error", "result"];

@@ -127,6 +127,13 @@ func (c *Client) Cancel(ctx context.Context, runID, reason string, opts ...grpc.
 	return res.GetWorkflow(), nil
 }
 
+// Delete deletes a finished run with its events (codes.FailedPrecondition if
+// it has not finished, codes.NotFound if there is no such run).
+func (c *Client) Delete(ctx context.Context, runID string, opts ...grpc.CallOption) error {
+	_, err := c.Service.DeleteWorkflow(ctx, &weftv1.DeleteWorkflowRequest{Id: runID}, opts...)
+	return err
+}
+
 // IsTerminal reports whether a run in state s has finished.
 func IsTerminal(s weftv1.WorkflowState) bool {
 	switch s {

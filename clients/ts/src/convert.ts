@@ -108,7 +108,7 @@ export function workflowStatesToProto(states: WorkflowState | WorkflowState[] | 
 
 // ---- create request -----------------------------------------------------------------
 
-const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId", "concurrency", "priority"]);
+const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId", "concurrency", "priority", "labels"]);
 const STEP_FIELDS = new Set([
   "id",
   "url",
@@ -302,6 +302,13 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     }
   }
 
+  // Labels: strings by key; the server checks keys and sizes (README "Labels and search").
+  const labels: Record<string, string> = {};
+  if (input.labels !== undefined && input.labels !== null) {
+    if (!isRecord(input.labels)) add("labels", "must be an object of strings");
+    else for (const [k, v] of Object.entries(input.labels)) labels[k] = str(v, `labels[${JSON.stringify(k.slice(0, 63))}]`);
+  }
+
   const baseUrl = input.baseUrl ?? defaults.jobsBaseUrl;
   const req: CreateRequestInit = {
     id: str(input.id, "id"),
@@ -313,6 +320,7 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     saga: bool(input.saga, "saga"),
     baseUrl: rewrite(str(baseUrl, "base_url")),
     requestId: str(input.requestId, "request_id"),
+    labels,
   };
   const concurrency = concurrencyKey(input.concurrency, "concurrency");
   if (concurrency) req.concurrency = concurrency;
@@ -405,6 +413,7 @@ export function toWorkflowStatus(w: Workflow): WorkflowStatus {
     onError: opt(w.onError),
     baseUrl: opt(w.baseUrl),
     requestId: opt(w.requestId),
+    labels: { ...w.labels },
     lastSequence: Number(w.lastSequence),
     ...(w.waitingFor ? { waitingFor: w.waitingFor } : {}),
     ...(w.priority ? { priority: w.priority } : {}),

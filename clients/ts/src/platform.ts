@@ -16,6 +16,7 @@
 // use); `createPlatform({ baseUrl, ... })` makes an independent instance.
 import { type Client, Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   TERMINAL_STATES,
   toCreateRequest,
@@ -91,6 +92,8 @@ export interface WorkflowsApi {
   cancel(id: string, reason?: string): Promise<WorkflowStatus>;
   /** One page of runs, newest first. */
   list(options?: ListWorkflowsOptions): Promise<WorkflowPage>;
+  /** Deletes a finished run with its events (a run that has not finished is refused: 'failed_precondition'). */
+  delete(id: string): Promise<void>;
   /**
    * Continues a failed (or timed out) or cancelled run in place: completed
    * steps keep their results, the others run again. The deadline moves by
@@ -279,6 +282,9 @@ function lazyPlatform(getOptions: () => PlatformOptions): { platform: Platform; 
           {
             states: workflowStatesToProto(opts.state),
             workflowId: opts.workflowId ?? "",
+            labels: opts.labels ?? {},
+            createdAfter: opts.createdAfter && timestampFromDate(opts.createdAfter),
+            createdBefore: opts.createdBefore && timestampFromDate(opts.createdBefore),
             pageSize: opts.pageSize ?? 0,
             pageToken: opts.pageToken ?? "",
             view: opts.view === "full" ? WorkflowView.FULL : WorkflowView.BASIC,
@@ -287,6 +293,10 @@ function lazyPlatform(getOptions: () => PlatformOptions): { platform: Platform; 
         ),
       );
       return { workflows: res.workflows.map(toWorkflowStatus), nextPageToken: res.nextPageToken || undefined };
+    },
+    async delete(id) {
+      const { client, callOptions } = unary();
+      await call(() => client.deleteWorkflow({ id }, callOptions));
     },
     watch(id, opts = {}) {
       return watchRun(state().client, workflows, id, opts);

@@ -94,6 +94,11 @@ export interface CreateWorkflowInput {
   concurrency?: ConcurrencyKey | undefined;
   /** -1000..1000, default 0: among runs and steps waiting for one concurrency key, higher goes first. */
   priority?: number | undefined;
+  /**
+   * Labels to find the run by (list's `labels`): at most 32; keys of a-z, 0-9,
+   * '_', '.', '-', '/' (1..63), values up to 256 characters.
+   */
+  labels?: Record<string, string> | undefined;
 }
 
 export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating";
@@ -206,6 +211,8 @@ export interface WorkflowStatus {
   onError: string | undefined;
   baseUrl: string | undefined;
   requestId: string | undefined;
+  /** The labels given at creation. */
+  labels: Record<string, string>;
   /** Sequence number of the run's latest event (resume a watch after it). */
   lastSequence: number;
   webhook: WebhookDelivery | undefined;
@@ -226,6 +233,12 @@ export interface ListWorkflowsOptions {
   state?: WorkflowState | WorkflowState[] | undefined;
   /** Only runs of this workflow id. */
   workflowId?: string | undefined;
+  /** Only runs having every one of these labels. */
+  labels?: Record<string, string> | undefined;
+  /** Only runs created at or after this time. */
+  createdAfter?: Date | undefined;
+  /** Only runs created before this time. */
+  createdBefore?: Date | undefined;
   /** 1..100, default 50. */
   pageSize?: number | undefined;
   /** From a previous page's nextPageToken. */

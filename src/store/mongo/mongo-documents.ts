@@ -5,6 +5,7 @@
 // safe, and numbers come back exactly as they went in.
 import { type ItemRecord, type RunEvent, type RunHeader, type RunRecord, type RunState, runHeader, type StepRecord } from "../../domain/run-record.ts";
 import type { JsonValue, WorkflowSpec } from "../../domain/workflow-spec.ts";
+import { labelPairs } from "../../domain/run-labels.ts";
 
 export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas", settings: "settings", concurrencySlots: "concurrency_slots" } as const;
 
@@ -67,6 +68,15 @@ export interface RunDoc {
    */
   copyPending?: true;
   cancelRequest?: { reason: string; at: number };
+  /** The spec's labels as "key=value" strings (keys have no '='): a multikey index serves label filters. Absent without labels. */
+  labels?: string[];
+  /** Set once the run finished and has nothing left to deliver: its finish time (retention, DeleteWorkflow). */
+  finishedAt?: number;
+}
+
+/** A label as stored and indexed. */
+export function labelString(key: string, value: string): string {
+  return `${key}=${value}`;
 }
 
 export function stepToDoc(st: StepRecord): StepDoc {
@@ -147,6 +157,9 @@ export function runToDoc(run: RunRecord, owner: string, events: EventDoc[], driv
     outbox: events,
   };
   if (run.spec.requestId !== undefined) doc.requestId = run.spec.requestId;
+  const labels = labelPairs(run.spec.labels);
+  if (labels.length > 0) doc.labels = labels.map(([k, v]) => labelString(k, v));
+  if (!driving && run.completedAt !== undefined) doc.finishedAt = run.completedAt;
   return doc;
 }
 

@@ -23,12 +23,14 @@ import {
   MongoServerError,
   MongoServerSelectionError,
 } from "mongodb";
-import { CANCELLABLE_RUN_STATES, needsDriving, type RunEvent, type RunPatch, type RunRecord, type RunSummary } from "../../domain/run-record.ts";
+import { runIdLowerBound } from "../../domain/run-id.ts";
+import { CANCELLABLE_RUN_STATES, isTerminal, needsDriving, type RunEvent, type RunPatch, type RunRecord, type RunSummary } from "../../domain/run-record.ts";
 import type { WorkflowSpec } from "../../domain/workflow-spec.ts";
 import type { CancelRequest, RunOwnership } from "../../ports/run-ownership.ts";
 import type { ConcurrencySlots } from "../../ports/concurrency-slots.ts";
 import {
   type CreateRunResult,
+  type DeleteRunResult,
   type ListRunsQuery,
   StoreUnavailableError,
   VersionConflictError,
@@ -44,6 +46,7 @@ import {
   runFromDoc,
   type SlotDoc,
   itemToDoc,
+  labelString,
   runToDoc,
   stepToDoc,
 } from "./mongo-documents.ts";
@@ -102,11 +105,20 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** The runs a list query selects (ListRunsQuery), newest first by _id. */
-function listFilter(query: ListRunsQuery): Record<string, unknown> {
+export function listFilter(query: ListRunsQuery): Record<string, unknown> {
   const filter: Record<string, unknown> = {};
   if (query.states.length > 0) filter.state = { $in: query.states };
   if (query.workflowId) filter.workflowId = query.workflowId;
-  if (query.beforeRunId) filter._id = { $lt: query.beforeRunId };
+  // Run ids sort by creation time: a time range is a range of _id.
+  const id: Record<string, string> = {};
+  if (query.createdAfter !== undefined) id.$gte = runIdLowerBound(query.createdAfter);
+  let before = query.createdBefore !== undefined ? runIdLowerBound(query.createdBefore) : undefined;
+  if (query.beforeRunId !== undefined && (before === undefined || query.beforeRunId < before)) before = query.beforeRunId;
+  if (before !== undefined) id.$lt = before;
+  if (Object.keys(id).length > 0) filter._id = id;
+  const labels = query.labels ?? [];
+  if (labels.length === 1) filter.labels = labelString(labels[0][0], labels[0][1]);
+  else if (labels.length > 1) filter.labels = { $all: labels.map(([k, v]) => labelString(k, v)) };
   return filter;
 }
 
@@ -117,7 +129,11 @@ function patchSet(patch: RunPatch, outbox: EventDoc[]): Record<string, unknown> 
     set.header = patch.run;
     set.state = patch.run.state;
     set.driving = needsDriving(patch.run);
-    if (!set.driving) set.copyPending = true;
+    if (!set.driving) {
+      set.copyPending = true;
+      // Retention counts from here (a redriven run that finishes again gets a new one).
+      if (patch.run.completedAt !== undefined) set.finishedAt = patch.run.completedAt;
+    }
   }
   for (const { index, record } of patch.steps) set[`steps.${index}`] = stepToDoc(record);
   // Map steps' items: the list once, then one path per changed item (not the whole list).
@@ -180,6 +196,11 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
       this.runs.createIndex({ workflowId: 1, _id: -1 }, { name: "workflow_newest" }),
       this.runs.createIndex({ driving: 1, owner: 1 }, { name: "driving_owner" }),
       this.runs.createIndex({ copyPending: 1 }, { sparse: true, name: "copy_pending" }),
+      // Label filters (multikey over "key=value"), newest first; workflow id and state together.
+      this.runs.createIndex({ labels: 1, _id: -1 }, { name: "labels_newest" }),
+      this.runs.createIndex({ workflowId: 1, state: 1, _id: -1 }, { name: "workflow_state_newest" }),
+      // Finished runs by finish time (retention).
+      this.runs.createIndex({ finishedAt: 1 }, { sparse: true, name: "finished_at" }),
       this.events.createIndex({ runId: 1, seq: 1 }, { name: "run_seq" }),
       this.events.createIndex({ ts: 1 }, { name: "ts" }),
     ]);
@@ -343,6 +364,45 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
       out.push(eventFromDoc(d));
     }
     return out;
+  }
+
+  /**
+   * The run document goes first, in one conditional delete (finished, nothing
+   * to deliver, last events copied), then its events: a crash in between
+   * leaves events of no run, never a run without its events being shown.
+   */
+  async deleteRun(runId: string): Promise<DeleteRunResult> {
+    const deletable = { _id: runId, driving: false, copyPending: { $exists: false } };
+    let res = await mapped(this.runs.deleteOne(deletable));
+    const copying = this.copied.get(runId);
+    if (res.deletedCount === 0 && copying) {
+      // Finished here a moment ago: its last events are being copied; once they are, it can go.
+      await Promise.race([copying, sleep(5000)]);
+      res = await mapped(this.runs.deleteOne(deletable));
+    }
+    if (res.deletedCount === 1) {
+      await mapped(this.events.deleteMany({ runId }));
+      return { deleted: true };
+    }
+    const doc = await mapped(this.runs.findOne({ _id: runId }, { projection: { state: 1, driving: 1 } }));
+    if (!doc) return { deleted: false, found: false };
+    if (!doc.driving) {
+      // Finished a moment ago: its last events are still being copied. Retrying soon succeeds.
+      return { deleted: false, found: true, state: doc.state, webhookPending: false };
+    }
+    return { deleted: false, found: true, state: doc.state, webhookPending: isTerminal(doc.state) };
+  }
+
+  async deleteFinishedRuns(finishedBefore: number, limit: number): Promise<number> {
+    const filter = { finishedAt: { $lt: finishedBefore }, driving: false, copyPending: { $exists: false } };
+    const ids = (await mapped(this.runs.find(filter, { projection: { _id: 1 } }).limit(limit).toArray())).map((d) => d._id);
+    if (ids.length === 0) return 0;
+    const res = await mapped(this.runs.deleteMany({ ...filter, _id: { $in: ids } }));
+    // Only the events of runs that were deleted (one may have changed in between).
+    const kept = new Set((await mapped(this.runs.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray())).map((d) => d._id));
+    const gone = ids.filter((id) => !kept.has(id));
+    if (gone.length > 0) await mapped(this.events.deleteMany({ runId: { $in: gone } }));
+    return res.deletedCount;
   }
 
   async listActiveRuns(): Promise<RunRecord[]> {

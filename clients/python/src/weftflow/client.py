@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Optional, cast
 
@@ -155,6 +156,7 @@ class Client:
         request_id: str = "",
         concurrency: pb.ConcurrencyLimit | Mapping[str, Any] | None = None,
         priority: int = 0,
+        labels: Mapping[str, str] | None = None,
     ) -> pb.CreateWorkflowResponse:
         """Validate, store and start a run. Returns ``.workflow`` (the run; ``.workflow.id``
         is its ``wf_…`` id) and ``.deduplicated`` (``request_id`` matched an earlier run).
@@ -177,6 +179,7 @@ class Client:
             base_url=base_url,
             request_id=request_id,
             priority=priority,
+            labels=dict(labels or {}),
         )
         if concurrency is not None:
             req.concurrency.CopyFrom(concurrency_limit(concurrency))
@@ -224,16 +227,30 @@ class Client:
         page_size: int = 0,
         page_token: str = "",
         view: pb.WorkflowView = pb.WORKFLOW_VIEW_BASIC,
+        labels: Mapping[str, str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> pb.ListWorkflowsResponse:
         """One page of runs, newest first (``.workflows``, ``.next_page_token``).
 
         The basic view (default) leaves out ``context``, ``results`` and ``steps``;
         ``view=pb.WORKFLOW_VIEW_FULL`` returns each run as ``get_workflow`` does.
+        ``labels`` keeps runs having every given pair; ``created_after`` (inclusive) and
+        ``created_before`` (exclusive) bound the creation time (timezone-aware datetimes).
         """
         req = pb.ListWorkflowsRequest(
-            states=list(states), workflow_id=workflow_id, page_size=page_size, page_token=page_token, view=view
+            states=list(states), workflow_id=workflow_id, page_size=page_size, page_token=page_token, view=view,
+            labels=dict(labels or {}),
         )
+        if created_after is not None:
+            req.created_after.FromDatetime(created_after)
+        if created_before is not None:
+            req.created_before.FromDatetime(created_before)
         return cast(pb.ListWorkflowsResponse, self._stub.ListWorkflows(req, timeout=self._timeout, metadata=self._md()))
+
+    def delete_workflow(self, id: str) -> None:
+        """Delete a finished run with its events (``FAILED_PRECONDITION`` if it has not finished)."""
+        self._stub.DeleteWorkflow(pb.DeleteWorkflowRequest(id=id), timeout=self._timeout, metadata=self._md())
 
     def list_events(self, run_id: str, *, page_size: int = 0) -> Iterator[pb.WorkflowEvent]:
         """A run's whole event log, oldest first (fetched page by page)."""

@@ -795,6 +795,13 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
    * @generated from field: string concurrency_key = 27;
    */
   concurrencyKey: string;
+
+  /**
+   * The labels given at creation (also in the basic view).
+   *
+   * @generated from field: map<string, string> labels = 40;
+   */
+  labels: { [key: string]: string };
 };
 
 /**
@@ -1084,6 +1091,15 @@ export declare type CreateWorkflowRequest = Message<"weft.v1.CreateWorkflowReque
    * @generated from field: int32 priority = 11;
    */
   priority: number;
+
+  /**
+   * Labels to find the run by (ListWorkflows, WatchWorkflows): at most 32;
+   * keys 1..63 characters of a-z, 0-9, '_', '.', '-', '/', starting with a
+   * letter or digit; values at most 256 characters.
+   *
+   * @generated from field: map<string, string> labels = 40;
+   */
+  labels: { [key: string]: string };
 };
 
 /**
@@ -1188,6 +1204,27 @@ export declare type ListWorkflowsRequest = Message<"weft.v1.ListWorkflowsRequest
    * @generated from field: weft.v1.WorkflowView view = 5;
    */
   view: WorkflowView;
+
+  /**
+   * Only runs having every one of these labels (at most 32 pairs).
+   *
+   * @generated from field: map<string, string> labels = 40;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only runs created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 41;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only runs created before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 42;
+   */
+  createdBefore?: Timestamp | undefined;
 };
 
 /**
@@ -1339,6 +1376,27 @@ export declare type WatchWorkflowsRequest = Message<"weft.v1.WatchWorkflowsReque
    * @generated from field: string workflow_id = 2;
    */
   workflowId: string;
+
+  /**
+   * Only runs having every one of these labels (at most 32 pairs).
+   *
+   * @generated from field: map<string, string> labels = 40;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only runs created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 41;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only runs created before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 42;
+   */
+  createdBefore?: Timestamp | undefined;
 };
 
 /**
@@ -1527,7 +1585,7 @@ export declare const RedriveWorkflowRequestSchema: GenMessage<RedriveWorkflowReq
  */
 export declare type RedriveWorkflowResponse = Message<"weft.v1.RedriveWorkflowResponse"> & {
   /**
-   * The run, RUNNING again.
+   * The run, RUNNING again (PENDING while queued for its concurrency key).
    *
    * @generated from field: weft.v1.Workflow workflow = 1;
    */
@@ -1575,6 +1633,37 @@ export declare type RedeliverWebhookResponse = Message<"weft.v1.RedeliverWebhook
  * Use `create(RedeliverWebhookResponseSchema)` to create a new message.
  */
 export declare const RedeliverWebhookResponseSchema: GenMessage<RedeliverWebhookResponse>;
+
+/**
+ * @generated from message weft.v1.DeleteWorkflowRequest
+ */
+export declare type DeleteWorkflowRequest = Message<"weft.v1.DeleteWorkflowRequest"> & {
+  /**
+   * The run's id ("wf_…"). The run must have finished (COMPLETED, FAILED or
+   * CANCELLED) and have no webhook delivery left to make.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message weft.v1.DeleteWorkflowRequest.
+ * Use `create(DeleteWorkflowRequestSchema)` to create a new message.
+ */
+export declare const DeleteWorkflowRequestSchema: GenMessage<DeleteWorkflowRequest>;
+
+/**
+ * @generated from message weft.v1.DeleteWorkflowResponse
+ */
+export declare type DeleteWorkflowResponse = Message<"weft.v1.DeleteWorkflowResponse"> & {
+};
+
+/**
+ * Describes the message weft.v1.DeleteWorkflowResponse.
+ * Use `create(DeleteWorkflowResponseSchema)` to create a new message.
+ */
+export declare const DeleteWorkflowResponseSchema: GenMessage<DeleteWorkflowResponse>;
 
 /**
  * Delay growth between retry attempts.
@@ -1988,6 +2077,16 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof RedeliverWebhookRequestSchema;
     output: typeof RedeliverWebhookResponseSchema;
+  },
+  /**
+   * Deletes a finished run with its events and items.
+   *
+   * @generated from rpc weft.v1.WorkflowService.DeleteWorkflow
+   */
+  deleteWorkflow: {
+    methodKind: "unary";
+    input: typeof DeleteWorkflowRequestSchema;
+    output: typeof DeleteWorkflowResponseSchema;
   },
 }>;
 

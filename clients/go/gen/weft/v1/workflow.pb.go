@@ -1494,8 +1494,10 @@ type Workflow struct {
 	WaitingFor string `protobuf:"bytes,26,opt,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
 	// The run's concurrency key: the value concurrency.key found in the context.
 	ConcurrencyKey string `protobuf:"bytes,27,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The labels given at creation (also in the basic view).
+	Labels        map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Workflow) Reset() {
@@ -1715,6 +1717,13 @@ func (x *Workflow) GetConcurrencyKey() string {
 		return x.ConcurrencyKey
 	}
 	return ""
+}
+
+func (x *Workflow) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 // One transition of a run, of one of its steps, or of a step's compensation,
@@ -2159,7 +2168,11 @@ type CreateWorkflowRequest struct {
 	Concurrency *ConcurrencyLimit `protobuf:"bytes,10,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
 	// -1000..1000, default 0: among runs and steps waiting for one concurrency
 	// key, higher goes first; first come, first served within a priority.
-	Priority      int32 `protobuf:"varint,11,opt,name=priority,proto3" json:"priority,omitempty"`
+	Priority int32 `protobuf:"varint,11,opt,name=priority,proto3" json:"priority,omitempty"`
+	// Labels to find the run by (ListWorkflows, WatchWorkflows): at most 32;
+	// keys 1..63 characters of a-z, 0-9, '_', '.', '-', '/', starting with a
+	// letter or digit; values at most 256 characters.
+	Labels        map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2269,6 +2282,13 @@ func (x *CreateWorkflowRequest) GetPriority() int32 {
 		return x.Priority
 	}
 	return 0
+}
+
+func (x *CreateWorkflowRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 type CreateWorkflowResponse struct {
@@ -2425,7 +2445,13 @@ type ListWorkflowsRequest struct {
 	// Only runs of this workflow id (at most 128 characters).
 	WorkflowId string `protobuf:"bytes,4,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
 	// Unspecified means WORKFLOW_VIEW_BASIC.
-	View          WorkflowView `protobuf:"varint,5,opt,name=view,proto3,enum=weft.v1.WorkflowView" json:"view,omitempty"`
+	View WorkflowView `protobuf:"varint,5,opt,name=view,proto3,enum=weft.v1.WorkflowView" json:"view,omitempty"`
+	// Only runs having every one of these labels (at most 32 pairs).
+	Labels map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Only runs created at or after this time.
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,41,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// Only runs created before this time.
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,42,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2493,6 +2519,27 @@ func (x *ListWorkflowsRequest) GetView() WorkflowView {
 		return x.View
 	}
 	return WorkflowView_WORKFLOW_VIEW_UNSPECIFIED
+}
+
+func (x *ListWorkflowsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *ListWorkflowsRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *ListWorkflowsRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
+	}
+	return nil
 }
 
 type ListWorkflowsResponse struct {
@@ -2805,7 +2852,13 @@ type WatchWorkflowsRequest struct {
 	// Only transitions into these states (any when empty).
 	States []WorkflowState `protobuf:"varint,1,rep,packed,name=states,proto3,enum=weft.v1.WorkflowState" json:"states,omitempty"`
 	// Only runs of this workflow id.
-	WorkflowId    string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	WorkflowId string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Only runs having every one of these labels (at most 32 pairs).
+	Labels map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Only runs created at or after this time.
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,41,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// Only runs created before this time.
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,42,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2852,6 +2905,27 @@ func (x *WatchWorkflowsRequest) GetWorkflowId() string {
 		return x.WorkflowId
 	}
 	return ""
+}
+
+func (x *WatchWorkflowsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *WatchWorkflowsRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *WatchWorkflowsRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
+	}
+	return nil
 }
 
 type WatchWorkflowsResponse struct {
@@ -3237,7 +3311,7 @@ func (x *RedriveWorkflowRequest) GetDeadlineExtension() *durationpb.Duration {
 
 type RedriveWorkflowResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The run, RUNNING again.
+	// The run, RUNNING again (PENDING while queued for its concurrency key).
 	Workflow      *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3370,6 +3444,88 @@ func (x *RedeliverWebhookResponse) GetWorkflow() *Workflow {
 	return nil
 }
 
+type DeleteWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…"). The run must have finished (COMPLETED, FAILED or
+	// CANCELLED) and have no webhook delivery left to make.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWorkflowRequest) Reset() {
+	*x = DeleteWorkflowRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWorkflowRequest) ProtoMessage() {}
+
+func (x *DeleteWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *DeleteWorkflowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type DeleteWorkflowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWorkflowResponse) Reset() {
+	*x = DeleteWorkflowResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWorkflowResponse) ProtoMessage() {}
+
+func (x *DeleteWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*DeleteWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{36}
+}
+
 var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
@@ -3474,7 +3630,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fnext_attempt_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12=\n" +
 	"\fdelivered_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x128\n" +
 	"\n" +
-	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xcb\t\n" +
+	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xbd\n" +
+	"\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -3509,10 +3666,14 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\bpriority\x18\x19 \x01(\x05R\bpriority\x12\x1f\n" +
 	"\vwaiting_for\x18\x1a \x01(\tR\n" +
 	"waitingFor\x12'\n" +
-	"\x0fconcurrency_key\x18\x1b \x01(\tR\x0econcurrencyKey\x1aR\n" +
+	"\x0fconcurrency_key\x18\x1b \x01(\tR\x0econcurrencyKey\x125\n" +
+	"\x06labels\x18( \x03(\v2\x1d.weft.v1.Workflow.LabelsEntryR\x06labels\x1aR\n" +
 	"\fResultsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xc1\x04\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x04\n" +
 	"\rWorkflowEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x15\n" +
@@ -3548,7 +3709,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"from_state\x18\x01 \x01(\x0e2\x1a.weft.v1.CompensationStateR\tfromState\x125\n" +
 	"\bto_state\x18\x02 \x01(\x0e2\x1a.weft.v1.CompensationStateR\atoState\";\n" +
 	"\tHeartbeat\x12.\n" +
-	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa1\x03\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa0\x04\n" +
 	"\x15CreateWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
 	"\x05steps\x18\x02 \x03(\v2\x17.weft.v1.StepDefinitionR\x05steps\x121\n" +
@@ -3563,14 +3724,18 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"request_id\x18\t \x01(\tR\trequestId\x12;\n" +
 	"\vconcurrency\x18\n" +
 	" \x01(\v2\x19.weft.v1.ConcurrencyLimitR\vconcurrency\x12\x1a\n" +
-	"\bpriority\x18\v \x01(\x05R\bpriority\"k\n" +
+	"\bpriority\x18\v \x01(\x05R\bpriority\x12B\n" +
+	"\x06labels\x18( \x03(\v2*.weft.v1.CreateWorkflowRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"k\n" +
 	"\x16CreateWorkflowResponse\x12-\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\x12\"\n" +
 	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated\"$\n" +
 	"\x12GetWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"D\n" +
 	"\x13GetWorkflowResponse\x12-\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"\xce\x01\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"\xd0\x03\n" +
 	"\x14ListWorkflowsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -3578,7 +3743,13 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x06states\x18\x03 \x03(\x0e2\x16.weft.v1.WorkflowStateR\x06states\x12\x1f\n" +
 	"\vworkflow_id\x18\x04 \x01(\tR\n" +
 	"workflowId\x12)\n" +
-	"\x04view\x18\x05 \x01(\x0e2\x15.weft.v1.WorkflowViewR\x04view\"p\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x15.weft.v1.WorkflowViewR\x04view\x12A\n" +
+	"\x06labels\x18( \x03(\v2).weft.v1.ListWorkflowsRequest.LabelsEntryR\x06labels\x12?\n" +
+	"\rcreated_after\x18) \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18* \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"p\n" +
 	"\x15ListWorkflowsResponse\x12/\n" +
 	"\tworkflows\x18\x01 \x03(\v2\x11.weft.v1.WorkflowR\tworkflows\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +
@@ -3594,11 +3765,17 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\bsnapshot\x18\x01 \x01(\v2\x11.weft.v1.WorkflowH\x00R\bsnapshot\x12.\n" +
 	"\x05event\x18\x02 \x01(\v2\x16.weft.v1.WorkflowEventH\x00R\x05event\x122\n" +
 	"\theartbeat\x18\x03 \x01(\v2\x12.weft.v1.HeartbeatH\x00R\theartbeatB\x06\n" +
-	"\x04kind\"h\n" +
+	"\x04kind\"\xeb\x02\n" +
 	"\x15WatchWorkflowsRequest\x12.\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x16.weft.v1.WorkflowStateR\x06states\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
-	"workflowId\"\x84\x01\n" +
+	"workflowId\x12B\n" +
+	"\x06labels\x18( \x03(\v2*.weft.v1.WatchWorkflowsRequest.LabelsEntryR\x06labels\x12?\n" +
+	"\rcreated_after\x18) \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18* \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x84\x01\n" +
 	"\x16WatchWorkflowsResponse\x12.\n" +
 	"\x05event\x18\x01 \x01(\v2\x16.weft.v1.WorkflowEventH\x00R\x05event\x122\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x12.weft.v1.HeartbeatH\x00R\theartbeatB\x06\n" +
@@ -3628,7 +3805,10 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x17RedeliverWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"I\n" +
 	"\x18RedeliverWebhookResponse\x12-\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow*b\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"'\n" +
+	"\x15DeleteWorkflowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
+	"\x16DeleteWorkflowResponse*b\n" +
 	"\aBackoff\x12\x17\n" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BACKOFF_EXPONENTIAL\x10\x01\x12\x12\n" +
@@ -3668,7 +3848,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\fWorkflowView\x12\x1d\n" +
 	"\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12WORKFLOW_VIEW_FULL\x10\x022\xf4\x06\n" +
+	"\x12WORKFLOW_VIEW_FULL\x10\x022\xcc\a\n" +
 	"\x0fWorkflowService\x12Q\n" +
 	"\x0eCreateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\x12M\n" +
 	"\vGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"\x03\x90\x02\x01\x12S\n" +
@@ -3679,7 +3859,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x12ListWorkflowEvents\x12\".weft.v1.ListWorkflowEventsRequest\x1a#.weft.v1.ListWorkflowEventsResponse\"\x03\x90\x02\x01\x12S\n" +
 	"\rListStepItems\x12\x1d.weft.v1.ListStepItemsRequest\x1a\x1e.weft.v1.ListStepItemsResponse\"\x03\x90\x02\x01\x12T\n" +
 	"\x0fRedriveWorkflow\x12\x1f.weft.v1.RedriveWorkflowRequest\x1a .weft.v1.RedriveWorkflowResponse\x12W\n" +
-	"\x10RedeliverWebhook\x12 .weft.v1.RedeliverWebhookRequest\x1a!.weft.v1.RedeliverWebhookResponseB\x91\x01\n" +
+	"\x10RedeliverWebhook\x12 .weft.v1.RedeliverWebhookRequest\x1a!.weft.v1.RedeliverWebhookResponse\x12V\n" +
+	"\x0eDeleteWorkflow\x12\x1e.weft.v1.DeleteWorkflowRequest\x1a\x1f.weft.v1.DeleteWorkflowResponse\"\x03\x90\x02\x02B\x91\x01\n" +
 	"\vcom.weft.v1B\rWorkflowProtoP\x01Z6github.com/weftflow/weft/clients/go/gen/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
 
 var (
@@ -3695,7 +3876,7 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
 	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
@@ -3738,122 +3919,138 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(*RedriveWorkflowResponse)(nil),    // 38: weft.v1.RedriveWorkflowResponse
 	(*RedeliverWebhookRequest)(nil),    // 39: weft.v1.RedeliverWebhookRequest
 	(*RedeliverWebhookResponse)(nil),   // 40: weft.v1.RedeliverWebhookResponse
-	nil,                                // 41: weft.v1.Workflow.ResultsEntry
-	(*durationpb.Duration)(nil),        // 42: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 43: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 44: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 45: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 46: google.protobuf.Struct
+	(*DeleteWorkflowRequest)(nil),      // 41: weft.v1.DeleteWorkflowRequest
+	(*DeleteWorkflowResponse)(nil),     // 42: weft.v1.DeleteWorkflowResponse
+	nil,                                // 43: weft.v1.Workflow.ResultsEntry
+	nil,                                // 44: weft.v1.Workflow.LabelsEntry
+	nil,                                // 45: weft.v1.CreateWorkflowRequest.LabelsEntry
+	nil,                                // 46: weft.v1.ListWorkflowsRequest.LabelsEntry
+	nil,                                // 47: weft.v1.WatchWorkflowsRequest.LabelsEntry
+	(*durationpb.Duration)(nil),        // 48: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 49: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 50: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 51: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 52: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
-	9,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	42, // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
-	8,  // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
-	8,  // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
-	7,  // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	43, // 5: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	43, // 6: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	43, // 7: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
-	0,  // 8: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	42, // 9: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	42, // 10: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
-	2,  // 11: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	44, // 12: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	44, // 13: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	45, // 14: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
-	10, // 15: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	44, // 16: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	6,  // 17: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
-	3,  // 18: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
-	10, // 19: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	44, // 20: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	44, // 21: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
-	12, // 22: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
-	13, // 23: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
-	2,  // 24: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
-	10, // 25: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	45, // 26: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
-	44, // 27: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
-	44, // 28: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
-	44, // 29: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	4,  // 30: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	10, // 31: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	44, // 32: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	44, // 33: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	44, // 34: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
-	1,  // 35: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	44, // 36: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	44, // 37: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	44, // 38: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	46, // 39: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	41, // 40: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	11, // 41: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	10, // 42: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	42, // 43: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	44, // 44: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	14, // 45: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	7,  // 46: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	44, // 47: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	17, // 48: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	18, // 49: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	19, // 50: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	18, // 51: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
-	10, // 52: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	45, // 53: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	1,  // 54: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	1,  // 55: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	2,  // 56: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	2,  // 57: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	3,  // 58: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	3,  // 59: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	44, // 60: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	6,  // 61: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	46, // 62: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	42, // 63: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	7,  // 64: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	15, // 65: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	15, // 66: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	1,  // 67: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	5,  // 68: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	15, // 69: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	15, // 70: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	15, // 71: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	16, // 72: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	20, // 73: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	1,  // 74: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	16, // 75: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	20, // 76: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	16, // 77: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	13, // 78: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
-	42, // 79: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
-	15, // 80: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	15, // 81: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
-	45, // 82: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	21, // 83: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	23, // 84: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	25, // 85: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	27, // 86: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	29, // 87: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	31, // 88: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	33, // 89: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	35, // 90: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
-	37, // 91: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
-	39, // 92: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
-	22, // 93: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	24, // 94: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	26, // 95: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	28, // 96: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	30, // 97: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	32, // 98: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	34, // 99: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	36, // 100: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
-	38, // 101: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
-	40, // 102: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
-	93, // [93:103] is the sub-list for method output_type
-	83, // [83:93] is the sub-list for method input_type
-	83, // [83:83] is the sub-list for extension type_name
-	83, // [83:83] is the sub-list for extension extendee
-	0,  // [0:83] is the sub-list for field type_name
+	9,   // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
+	48,  // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	8,   // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
+	8,   // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
+	7,   // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	49,  // 5: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	49,  // 6: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	49,  // 7: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	0,   // 8: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
+	48,  // 9: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	48,  // 10: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	2,   // 11: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
+	50,  // 12: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	50,  // 13: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	51,  // 14: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	10,  // 15: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
+	50,  // 16: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	6,   // 17: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
+	3,   // 18: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
+	10,  // 19: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
+	50,  // 20: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	50,  // 21: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	12,  // 22: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
+	13,  // 23: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
+	2,   // 24: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
+	10,  // 25: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
+	51,  // 26: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	50,  // 27: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	50,  // 28: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	50,  // 29: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	4,   // 30: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
+	10,  // 31: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	50,  // 32: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	50,  // 33: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	50,  // 34: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	1,   // 35: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
+	50,  // 36: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	50,  // 37: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	50,  // 38: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	52,  // 39: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	43,  // 40: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	11,  // 41: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	10,  // 42: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	48,  // 43: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	50,  // 44: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	14,  // 45: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	7,   // 46: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	44,  // 47: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
+	50,  // 48: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	17,  // 49: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	18,  // 50: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	19,  // 51: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	18,  // 52: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
+	10,  // 53: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	51,  // 54: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	1,   // 55: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	1,   // 56: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	2,   // 57: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	2,   // 58: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	3,   // 59: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	3,   // 60: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	50,  // 61: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	6,   // 62: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	52,  // 63: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	48,  // 64: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	7,   // 65: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	45,  // 66: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
+	15,  // 67: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	15,  // 68: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	1,   // 69: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	5,   // 70: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	46,  // 71: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
+	50,  // 72: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	50,  // 73: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	15,  // 74: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	15,  // 75: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	15,  // 76: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	16,  // 77: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	20,  // 78: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	1,   // 79: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	47,  // 80: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
+	50,  // 81: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	50,  // 82: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	16,  // 83: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	20,  // 84: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	16,  // 85: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	13,  // 86: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
+	48,  // 87: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
+	15,  // 88: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	15,  // 89: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
+	51,  // 90: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	21,  // 91: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	23,  // 92: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	25,  // 93: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	27,  // 94: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	29,  // 95: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	31,  // 96: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	33,  // 97: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	35,  // 98: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	37,  // 99: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
+	39,  // 100: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
+	41,  // 101: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
+	22,  // 102: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	24,  // 103: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	26,  // 104: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	28,  // 105: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	30,  // 106: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	32,  // 107: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	34,  // 108: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	36,  // 109: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	38,  // 110: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
+	40,  // 111: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
+	42,  // 112: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
+	102, // [102:113] is the sub-list for method output_type
+	91,  // [91:102] is the sub-list for method input_type
+	91,  // [91:91] is the sub-list for extension type_name
+	91,  // [91:91] is the sub-list for extension extendee
+	0,   // [0:91] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -3889,7 +4086,7 @@ func file_weft_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   36,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

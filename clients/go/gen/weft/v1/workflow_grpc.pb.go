@@ -29,6 +29,7 @@ const (
 	WorkflowService_ListStepItems_FullMethodName      = "/weft.v1.WorkflowService/ListStepItems"
 	WorkflowService_RedriveWorkflow_FullMethodName    = "/weft.v1.WorkflowService/RedriveWorkflow"
 	WorkflowService_RedeliverWebhook_FullMethodName   = "/weft.v1.WorkflowService/RedeliverWebhook"
+	WorkflowService_DeleteWorkflow_FullMethodName     = "/weft.v1.WorkflowService/DeleteWorkflow"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -60,6 +61,8 @@ type WorkflowServiceClient interface {
 	RedriveWorkflow(ctx context.Context, in *RedriveWorkflowRequest, opts ...grpc.CallOption) (*RedriveWorkflowResponse, error)
 	// Delivers a finished run's on_complete / on_error webhook again.
 	RedeliverWebhook(ctx context.Context, in *RedeliverWebhookRequest, opts ...grpc.CallOption) (*RedeliverWebhookResponse, error)
+	// Deletes a finished run with its events and items.
+	DeleteWorkflow(ctx context.Context, in *DeleteWorkflowRequest, opts ...grpc.CallOption) (*DeleteWorkflowResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -188,6 +191,16 @@ func (c *workflowServiceClient) RedeliverWebhook(ctx context.Context, in *Redeli
 	return out, nil
 }
 
+func (c *workflowServiceClient) DeleteWorkflow(ctx context.Context, in *DeleteWorkflowRequest, opts ...grpc.CallOption) (*DeleteWorkflowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWorkflowResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_DeleteWorkflow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -217,6 +230,8 @@ type WorkflowServiceServer interface {
 	RedriveWorkflow(context.Context, *RedriveWorkflowRequest) (*RedriveWorkflowResponse, error)
 	// Delivers a finished run's on_complete / on_error webhook again.
 	RedeliverWebhook(context.Context, *RedeliverWebhookRequest) (*RedeliverWebhookResponse, error)
+	// Deletes a finished run with its events and items.
+	DeleteWorkflow(context.Context, *DeleteWorkflowRequest) (*DeleteWorkflowResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -256,6 +271,9 @@ func (UnimplementedWorkflowServiceServer) RedriveWorkflow(context.Context, *Redr
 }
 func (UnimplementedWorkflowServiceServer) RedeliverWebhook(context.Context, *RedeliverWebhookRequest) (*RedeliverWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RedeliverWebhook not implemented")
+}
+func (UnimplementedWorkflowServiceServer) DeleteWorkflow(context.Context, *DeleteWorkflowRequest) (*DeleteWorkflowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWorkflow not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -444,6 +462,24 @@ func _WorkflowService_RedeliverWebhook_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_DeleteWorkflow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWorkflowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).DeleteWorkflow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_DeleteWorkflow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).DeleteWorkflow(ctx, req.(*DeleteWorkflowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -482,6 +518,10 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RedeliverWebhook",
 			Handler:    _WorkflowService_RedeliverWebhook_Handler,
+		},
+		{
+			MethodName: "DeleteWorkflow",
+			Handler:    _WorkflowService_DeleteWorkflow_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -85,6 +85,11 @@ class WorkflowServiceStub:
                 request_serializer=weft_dot_v1_dot_workflow__pb2.RedeliverWebhookRequest.SerializeToString,
                 response_deserializer=weft_dot_v1_dot_workflow__pb2.RedeliverWebhookResponse.FromString,
                 _registered_method=True)
+        self.DeleteWorkflow = channel.unary_unary(
+                '/weft.v1.WorkflowService/DeleteWorkflow',
+                request_serializer=weft_dot_v1_dot_workflow__pb2.DeleteWorkflowRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_workflow__pb2.DeleteWorkflowResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -164,6 +169,13 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteWorkflow(self, request, context):
+        """Deletes a finished run with its events and items.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +228,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.RedeliverWebhook,
                     request_deserializer=weft_dot_v1_dot_workflow__pb2.RedeliverWebhookRequest.FromString,
                     response_serializer=weft_dot_v1_dot_workflow__pb2.RedeliverWebhookResponse.SerializeToString,
+            ),
+            'DeleteWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWorkflow,
+                    request_deserializer=weft_dot_v1_dot_workflow__pb2.DeleteWorkflowRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_workflow__pb2.DeleteWorkflowResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -489,6 +506,33 @@ class WorkflowService:
             '/weft.v1.WorkflowService/RedeliverWebhook',
             weft_dot_v1_dot_workflow__pb2.RedeliverWebhookRequest.SerializeToString,
             weft_dot_v1_dot_workflow__pb2.RedeliverWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weft.v1.WorkflowService/DeleteWorkflow',
+            weft_dot_v1_dot_workflow__pb2.DeleteWorkflowRequest.SerializeToString,
+            weft_dot_v1_dot_workflow__pb2.DeleteWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,
