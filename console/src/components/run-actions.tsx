@@ -1,25 +1,9 @@
 import { weft } from "../api/client.ts";
-import { isTerminalRun, runStateOf } from "../api/states.ts";
+import { runActions } from "../api/run-actions.ts";
 import { toRunDetail, type RunDetail } from "../api/view-models.ts";
 import { navigate, RUNS_HREF } from "../hooks/use-route.ts";
 import type { WriteAccess } from "../hooks/use-write-access.ts";
 import { ConfirmAction } from "./confirm-action.tsx";
-
-/** A saga run whose compensations have run: the server refuses to redrive it (COMPENSATED). */
-export function compensated(run: RunDetail): boolean {
-  return run.saga && run.steps.some((s) => s.compensation.state !== "none");
-}
-
-/** Which of a finished run's actions its state allows. */
-export function runActions(run: RunDetail): { redrive: boolean; redeliver: boolean; remove: boolean } {
-  const finished = isTerminalRun(runStateOf(run.state) ?? 0);
-  const webhook = run.webhook?.state;
-  return {
-    redrive: (run.state === "failed" || run.state === "cancelled") && !compensated(run),
-    redeliver: finished && (webhook === "failed" || webhook === "delivered"),
-    remove: finished && webhook !== "pending" && webhook !== "delivering" && webhook !== "retry_wait",
-  };
-}
 
 /**
  * Redrive, Redeliver webhook and Delete, each after a confirmation and only when the run's state
