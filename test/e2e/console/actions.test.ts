@@ -255,6 +255,11 @@ describe("labels", () => {
     const c = await createRun({ id: wf, steps: [{ id: "s", url: handlers.url("/labels/ok") }], labels: { team: "search" } });
     for (const id of [a, b, c]) await waitForRun(api, id, (w) => w.state === WorkflowState.COMPLETED, WAIT_MS);
 
+    // The bodies of the page's WatchWorkflows requests (binary protobuf: the label strings are in them).
+    const watches: Buffer[] = [];
+    page.on("request", (r) => {
+      if (r.url().endsWith("/weft.v1.WorkflowService/WatchWorkflows")) watches.push(r.postDataBuffer() ?? Buffer.alloc(0));
+    });
     await openConsole(`/ui/?workflow=${wf}`);
     await poll(countOf(page.getByTestId("run-row"))).toBe(3);
     await poll(textOf(page.locator(`${rowOf(a)} [data-testid=run-row-labels]`))).toMatch(/env=prod[\s\S]*team=payments/);
@@ -264,6 +269,8 @@ describe("labels", () => {
     await poll(countOf(page.locator(rowOf(c)))).toBe(0);
     await poll(countOf(page.getByTestId("run-row"))).toBe(2);
     await poll(textOf(page.getByTestId("count-completed-value"))).toBe("2");
+    // The stream was reopened with the filter.
+    await poll(async () => watches.some((w) => w.includes("team") && w.includes("payments"))).toBe(true);
 
     // A chip in a row adds its label to the filter.
     await page.locator(`${rowOf(b)} [data-testid=label-chip][data-label="env=staging"]`).click();
