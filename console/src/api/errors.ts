@@ -1,5 +1,6 @@
 // API errors as the console shows them.
 import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "@gen/google/rpc/error_details_pb.js";
 
 export interface ApiProblem {
   code: Code;
@@ -9,6 +10,8 @@ export interface ApiProblem {
   needsKey: boolean;
   /** PERMISSION_DENIED: the key's scope is too small. */
   denied: boolean;
+  /** The google.rpc.ErrorInfo reason, if any (e.g. COMPENSATED, RUN_NOT_FINISHED). */
+  reason: string;
 }
 
 const CODE_NAMES: Record<number, string> = Object.fromEntries(
@@ -17,12 +20,19 @@ const CODE_NAMES: Record<number, string> = Object.fromEntries(
 
 export function toProblem(err: unknown): ApiProblem {
   const e = ConnectError.from(err);
+  let reason = "";
+  try {
+    reason = e.findDetails(ErrorInfoSchema)[0]?.reason ?? "";
+  } catch {
+    // Undecodable details: the code and message still say what happened.
+  }
   return {
     code: e.code,
     codeName: CODE_NAMES[e.code] ?? String(e.code),
     message: e.rawMessage,
     needsKey: e.code === Code.Unauthenticated,
     denied: e.code === Code.PermissionDenied,
+    reason,
   };
 }
 

@@ -17,6 +17,10 @@ export interface RunSummary {
   currentSteps: string[];
   failedSteps: string[];
   errorMessage: string;
+  /** The run's labels, sorted by key. */
+  labels: [string, string][];
+  /** "concurrency_key" while the run is queued for a slot of its key; "" otherwise. */
+  waitingFor: string;
 }
 
 export interface ErrorView {
@@ -57,6 +61,8 @@ export interface StepView {
   compensation: { state: string; attempts: number; error?: ErrorView; startedAt?: number; completedAt?: number };
   /** Map steps, once started: item counts by state. */
   items?: ItemCountsView;
+  /** "concurrency_key" while the step is ready but queued for a slot of its key; "" otherwise. */
+  waitingFor: string;
 }
 
 export interface WebhookView {
@@ -112,6 +118,8 @@ export function toRunSummary(w: Workflow): RunSummary {
     currentSteps: [...w.currentSteps],
     failedSteps: [...w.failedSteps],
     errorMessage: w.error?.message ?? "",
+    labels: Object.entries(w.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    waitingFor: w.waitingFor,
   };
 }
 
@@ -160,6 +168,7 @@ function stepView(s: StepStatus): StepView {
       completedAt: ms(s.compensationCompletedAt),
     },
     items: itemCountsView(s.items),
+    waitingFor: s.waitingFor,
   };
 }
 

@@ -8,8 +8,8 @@ export function ProblemBanner({ problem, action }: { problem: ApiProblem; action
       ? "An API key is needed: enter one above."
       : undefined;
   return (
-    <div className="problem" role="alert" data-testid="problem" data-code={problem.codeName}>
-      <strong>{problem.codeName}</strong> {problem.message}
+    <div className="problem" role="alert" data-testid="problem" data-code={problem.codeName} data-reason={problem.reason || undefined}>
+      <strong>{problem.codeName}</strong>{problem.reason && <> <code data-testid="problem-reason">{problem.reason}</code></>} {problem.message}
       {hint && <div className="hint">{hint}</div>}
     </div>
   );

@@ -1,15 +1,31 @@
 import { useState, type FormEvent } from "react";
+import { MAX_LABEL_FILTERS, parseLabel, withLabel } from "../api/label-filter.ts";
 import { RUN_STATES } from "../api/states.ts";
 
 export interface Filters {
   state: string;
   workflowId: string;
+  /** "key=value" pairs; a run matches when it has every one. */
+  labels: string[];
 }
 
-/** State and workflow id filters, and the search by run id. */
+/** State, workflow id and label filters, and the search by run id. */
 export function RunFilters({ filters, onChange, onSearch }: { filters: Filters; onChange(f: Filters): void; onSearch(runId: string): void }) {
   const [workflowId, setWorkflowId] = useState(filters.workflowId);
   const [runId, setRunId] = useState("");
+  const [label, setLabel] = useState("");
+  const [labelError, setLabelError] = useState<string>();
+  const addLabel = (e: FormEvent) => {
+    e.preventDefault();
+    const p = parseLabel(label);
+    if (!p.ok) {
+      setLabelError(p.error);
+      return;
+    }
+    setLabelError(undefined);
+    setLabel("");
+    onChange({ ...filters, labels: withLabel(filters.labels, p.label) });
+  };
   const applyWorkflow = (e: FormEvent) => {
     e.preventDefault();
     onChange({ ...filters, workflowId: workflowId.trim() });
@@ -36,6 +52,26 @@ export function RunFilters({ filters, onChange, onSearch }: { filters: Filters; 
         </label>
         <button type="submit" data-testid="filter-workflow-apply">Filter</button>
       </form>
+      <form onSubmit={addLabel}>
+        <label>
+          Label{" "}
+          <input data-testid="filter-label" value={label} onChange={(e) => setLabel(e.target.value)} placeholder="key=value" maxLength={320} />
+        </label>
+        <button type="submit" data-testid="filter-label-add" disabled={filters.labels.length >= MAX_LABEL_FILTERS}>Add</button>
+        {labelError && <span className="problem-inline" role="alert" data-testid="filter-label-error">{labelError}</span>}
+      </form>
+      {filters.labels.length > 0 && (
+        <span className="labels" data-testid="label-filters">
+          {filters.labels.map((l) => (
+            <span key={l} className="label-chip" data-testid="label-filter" data-label={l}>
+              {l}{" "}
+              <button type="button" className="label-remove" data-testid="label-filter-remove" title={`remove the filter ${l}`} onClick={() => onChange({ ...filters, labels: filters.labels.filter((x) => x !== l) })}>
+                ×
+              </button>
+            </span>
+          ))}
+        </span>
+      )}
       <form onSubmit={search}>
         <label>
           Run id{" "}

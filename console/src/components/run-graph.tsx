@@ -32,7 +32,7 @@ const SIZE = { width: NODE_WIDTH, height: NODE_HEIGHT };
 /** What a node shows: a node whose key is unchanged keeps its object, so React Flow skips it. */
 function nodeKey(s: StepView, selected: boolean): string {
   const i = s.items;
-  return [s.state, s.attempts, s.startedAt, s.completedAt, s.error?.reason, selected, i && [i.total, i.completed, i.failed, i.cancelled, i.running, i.retryWait, i.pending].join("/")].join("|");
+  return [s.state, s.waitingFor, s.attempts, s.startedAt, s.completedAt, s.error?.reason, selected, i && [i.total, i.completed, i.failed, i.cancelled, i.running, i.retryWait, i.pending].join("/")].join("|");
 }
 
 /** The run's DAG with each step's live state; zoom, pan, fit; a click selects a step. */
@@ -253,6 +253,7 @@ function BulkNodes({ steps, positions, selected, onSelect }: { steps: StepView[]
             className={`bulk-node${outcome ? ` outcome-${outcome}` : ""}${s.id === selected ? " selected" : ""}`}
             data-testid={`node-${s.id}`}
             data-state={s.state}
+            data-queued={s.waitingFor ? "true" : undefined}
             data-attempts={s.attempts}
             data-outcome={outcome}
             data-items-done={i ? i.completed + i.failed + i.cancelled : undefined}
@@ -284,6 +285,9 @@ function GraphLegend() {
       <span data-testid="legend-not_needed">
         <i className="legend-outcome outcome-not_needed" />
         {JOIN_OUTCOME_LABELS.not_needed} (cancelled: its dependents went on without it)
+      </span>
+      <span data-testid="legend-queued">
+        <span className="queued-badge">queued</span> (pending: waiting for a slot of its concurrency key)
       </span>
       <span>
         <b>map</b> 12/30 <b className="node-items-failed">✗3</b>: items done of total, failed

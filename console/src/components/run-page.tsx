@@ -11,14 +11,16 @@ import { EventLog } from "./event-log.tsx";
 import { ProblemBanner } from "./problem-banner.tsx";
 import { RunGraph } from "./run-graph.tsx";
 import { RunOverview } from "./run-overview.tsx";
-import { StateBadge } from "./state-badge.tsx";
+import { LabelChips } from "./label-chips.tsx";
+import { RunActions } from "./run-actions.tsx";
+import { QueuedBadge, StateBadge } from "./state-badge.tsx";
 import { StepPanel } from "./step-panel.tsx";
 import { TimelineChart } from "./timeline-chart.tsx";
 
-/** One run: its DAG, timeline, selected step, fields and event log, live; Cancel. */
+/** One run: its DAG, timeline, selected step, fields and event log, live; Cancel, Redrive, Redeliver webhook, Delete. */
 export function RunPage({ id }: { id: string }) {
   const auth = useAuth();
-  const { run, events, problem, live, setRun } = useRun(id);
+  const { run, events, problem, live, setRun, resume } = useRun(id);
   const access = useWriteAccess(auth.version);
   const [selected, setSelected] = useState<string>();
   const terminal = run ? isTerminalRun(runStateOf(run.state) ?? 0) : false;
@@ -43,9 +45,16 @@ export function RunPage({ id }: { id: string }) {
           <code>{id}</code>
         </h1>
         {run && <StateBadge state={run.state} testId="run-state" />}
+        {run?.waitingFor && <QueuedBadge waitingFor={run.waitingFor} testId="run-queued" />}
         <span className={`live live-${live ? "watch" : "poll"}`}>{live ? "live" : terminal ? "finished" : "reconnecting…"}</span>
         {run && !terminal && <CancelButton runId={id} access={access} onCancelled={setRun} />}
+        {run && terminal && <RunActions run={run} access={access} onChanged={setRun} onReopened={resume} />}
       </div>
+      {run && run.labels.length > 0 && (
+        <div className="run-labels">
+          <LabelChips labels={run.labels} testId="run-labels" />
+        </div>
+      )}
       {problem && <ProblemBanner problem={problem} />}
       {!run ? (
         !problem && <p className="muted">loading…</p>

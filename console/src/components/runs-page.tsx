@@ -3,6 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { weft } from "../api/client.ts";
 import { toProblem, type ApiProblem } from "../api/errors.ts";
 import { useAuth } from "../api/auth-context.ts";
+import { labelMap, labelsFromParams, withLabel } from "../api/label-filter.ts";
 import { runStateOf } from "../api/states.ts";
 import { navigate, runHref } from "../hooks/use-route.ts";
 import { useRuns } from "../hooks/use-runs.ts";
@@ -18,31 +19,35 @@ const PAGE_SIZE = 25;
 /** The runs, newest first: filters, counts by state, paging; live. */
 export function RunsPage() {
   const auth = useAuth();
-  // The filters are kept in the address (?state=…&workflow=…), so that a link shows the same list.
+  // The filters are kept in the address (?state=…&workflow=…&label=k%3Dv), so that a link shows the same list.
   const [filters, setFilters] = useState<Filters>(() => {
     const q = new URLSearchParams(window.location.search);
     const state = q.get("state") ?? "";
-    return { state: runStateOf(state) === undefined ? "" : state, workflowId: (q.get("workflow") ?? "").slice(0, 128) };
+    return { state: runStateOf(state) === undefined ? "" : state, workflowId: (q.get("workflow") ?? "").slice(0, 128), labels: labelsFromParams(q.getAll("label")) };
   });
   // Tokens of the pages before the current one (the first page's is "").
   const [tokens, setTokens] = useState<string[]>([""]);
   const [searchProblem, setSearchProblem] = useState<ApiProblem>();
   const now = useNow(1000);
   const state = runStateOf(filters.state);
+  const labelsKey = filters.labels.join("\n");
   const query = useMemo(
-    () => ({ states: state === undefined ? [] : [state], workflowId: filters.workflowId, pageToken: tokens[tokens.length - 1]!, pageSize: PAGE_SIZE }),
-    [state, filters.workflowId, tokens],
+    () => ({ states: state === undefined ? [] : [state], workflowId: filters.workflowId, labels: labelMap(filters.labels), pageToken: tokens[tokens.length - 1]!, pageSize: PAGE_SIZE }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [state, filters.workflowId, labelsKey, tokens],
   );
   const result = useRuns(query);
-  const counts = useStateCounts(filters.workflowId, result.changes, auth.version);
+  const counts = useStateCounts(filters.workflowId, query.labels, result.changes, auth.version);
   useEffect(() => {
     setTokens([""]);
     const q = new URLSearchParams();
     if (filters.state) q.set("state", filters.state);
     if (filters.workflowId) q.set("workflow", filters.workflowId);
+    for (const l of filters.labels) q.append("label", l);
     const search = q.size > 0 ? `?${q}` : "";
     if (search !== window.location.search) window.history.replaceState(null, "", `${window.location.pathname}${search}`);
-  }, [filters.state, filters.workflowId]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [filters.state, filters.workflowId, labelsKey]);
 
   const search = async (runId: string) => {
     setSearchProblem(undefined);
@@ -68,7 +73,7 @@ export function RunsPage() {
       <RunFilters filters={filters} onChange={setFilters} onSearch={(id) => void search(id)} />
       {searchProblem && <ProblemBanner problem={searchProblem} />}
       {result.problem && <ProblemBanner problem={result.problem} />}
-      <RunsTable runs={result.runs} now={now} />
+      <RunsTable runs={result.runs} now={now} onPickLabel={(l) => setFilters({ ...filters, labels: withLabel(filters.labels, l) })} />
       <div className="pager">
         <button data-testid="page-prev" disabled={tokens.length <= 1} onClick={() => setTokens(tokens.slice(0, -1))}>
           ← Newer

@@ -1,9 +1,10 @@
 import type { RunSummary } from "../api/view-models.ts";
 import { formatDuration, formatTime } from "../format.ts";
 import { navigate, runHref } from "../hooks/use-route.ts";
-import { StateBadge } from "./state-badge.tsx";
+import { LabelChips } from "./label-chips.tsx";
+import { QueuedBadge, StateBadge } from "./state-badge.tsx";
 
-export function RunsTable({ runs, now }: { runs: RunSummary[]; now: number }) {
+export function RunsTable({ runs, now, onPickLabel }: { runs: RunSummary[]; now: number; onPickLabel?(label: string): void }) {
   if (runs.length === 0) return <p className="muted" data-testid="runs-empty">No runs.</p>;
   return (
     <table className="runs" data-testid="runs-table">
@@ -12,6 +13,7 @@ export function RunsTable({ runs, now }: { runs: RunSummary[]; now: number }) {
           <th>Run</th>
           <th>Workflow</th>
           <th>State</th>
+          <th>Labels</th>
           <th>Created</th>
           <th>Duration</th>
           <th>Current steps / error</th>
@@ -33,7 +35,11 @@ export function RunsTable({ runs, now }: { runs: RunSummary[]; now: number }) {
               </a>
             </td>
             <td>{r.workflowId}</td>
-            <td><StateBadge state={r.state} testId="run-row-state" /></td>
+            <td>
+              <StateBadge state={r.state} testId="run-row-state" />
+              {r.waitingFor && <QueuedBadge waitingFor={r.waitingFor} testId="run-row-queued" />}
+            </td>
+            <td><LabelChips labels={r.labels} testId="run-row-labels" onPick={onPickLabel} /></td>
             <td>{formatTime(r.createdAt)}</td>
             <td>{formatDuration(r.startedAt === undefined ? undefined : (r.completedAt ?? now) - r.startedAt)}</td>
             <td className="clip">{r.errorMessage || r.currentSteps.join(", ")}</td>

@@ -45,6 +45,7 @@ export const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>
   const attrs = {
     "data-testid": `node-${step.id}`,
     "data-state": step.state,
+    "data-queued": step.waitingFor ? "true" : undefined,
     "data-attempts": step.attempts,
     "data-outcome": outcome,
     "data-items-done": items ? itemsSettled(items) : undefined,
@@ -57,9 +58,12 @@ export const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>
       <div className="step-node-head" style={{ background: colour }}>
         <span className="step-node-id" title={step.id}>{step.id}</span>
         {step.definition.forEach && <span className="step-node-tag" title={`map step: for_each ${step.definition.forEach}`}>map</span>}
+        {step.waitingFor && (
+          <span className="step-node-tag queued-tag" data-testid="node-queued" title="ready, waiting for a slot of its concurrency key">queued</span>
+        )}
       </div>
       <div className="step-node-body">
-        <span data-testid="node-state">{outcome ? JOIN_OUTCOME_LABELS[outcome] : step.state.replace("_", " ")}</span>
+        <span data-testid="node-state">{outcome ? JOIN_OUTCOME_LABELS[outcome] : step.waitingFor ? "queued" : step.state.replace("_", " ")}</span>
         {items ? <ItemsLine step={step} /> : <span title="attempts">×{step.attempts}</span>}
         <span>
           {step.startedAt !== undefined && step.completedAt === undefined && (step.state === "running" || step.state === "retry_wait") ? (

@@ -3,7 +3,7 @@ import type { EventView, StepView } from "../api/view-models.ts";
 import { durationBetween, formatDuration, formatTime } from "../format.ts";
 import { ErrorDetailView } from "./error-detail.tsx";
 import { JsonView } from "./json-view.tsx";
-import { StateBadge } from "./state-badge.tsx";
+import { QueuedBadge, StateBadge } from "./state-badge.tsx";
 import { ItemCounts, StepItems } from "./step-items.tsx";
 
 /** A step: its definition, state, result, every attempt's error and the next retry time. */
@@ -16,6 +16,7 @@ export function StepPanel({ runId, step, events, now }: { runId: string; step: S
     <div className="panel" data-testid="step-panel" data-step={step.id}>
       <h2>
         Step <code>{step.id}</code> <StateBadge state={step.state} testId="step-state" />
+        {step.waitingFor && <QueuedBadge waitingFor={step.waitingFor} testId="step-queued" />}
         {outcome && (
           <span className={`outcome-badge outcome-${outcome}`} data-testid="step-outcome" data-outcome={outcome}>
             {JOIN_OUTCOME_LABELS[outcome]}

@@ -2,7 +2,7 @@
 // ListWorkflowEvents. Each event reloads the run (GetWorkflow, debounced) so that every field
 // (results, next retry times, compensation and webhook states) is current. After the run ends,
 // the run is reloaded while its webhook is still being delivered.
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { Code } from "@connectrpc/connect";
 import { weft } from "../api/client.ts";
 import { isAbort, toProblem, type ApiProblem } from "../api/errors.ts";
@@ -16,6 +16,11 @@ export interface RunResult {
   live: boolean;
   /** Replaces the run (e.g. with CancelWorkflow's answer). */
   setRun(run: RunDetail): void;
+  /**
+   * Follows the run again after it finished (a redrive, a webhook redelivery): the watch resumes
+   * after the last event seen, so it carries on from the redrive's transitions.
+   */
+  resume(): void;
 }
 
 const RELOAD_DEBOUNCE_MS = 150;
@@ -66,6 +71,7 @@ export function useRun(id: string): RunResult {
   const [problem, setProblem] = useState<ApiProblem>();
   const [live, setLive] = useState(false);
   const eventMap = useRef(new Map<number, EventView>());
+  const resumeRef = useRef<() => void>(() => {});
 
   useEffect(() => {
     const abort = new AbortController();
@@ -120,8 +126,11 @@ export function useRun(id: string): RunResult {
       } while (token && !signal.aborted);
     };
 
-    const follow = async () => {
-      let loggedOnce = false;
+    let loggedOnce = false;
+    // Set by resume() while following: once the current watch (or webhook polling) ends, watch again.
+    let again = false;
+    let active = false;
+    const followOnce = async () => {
       while (!signal.aborted) {
         try {
           const stream = weft.watchWorkflow({ id, afterSequence: lastSequence }, { signal });
@@ -152,7 +161,7 @@ export function useRun(id: string): RunResult {
           following = false;
           clearTimeout(timer);
           let final = await reload();
-          while (!signal.aborted && final?.webhook && ["pending", "delivering", "retry_wait"].includes(final.webhook.state)) {
+          while (!signal.aborted && !again && final?.webhook && ["pending", "delivering", "retry_wait"].includes(final.webhook.state)) {
             await new Promise((r) => setTimeout(r, WEBHOOK_POLL_MS));
             final = (await reload()) ?? final;
           }
@@ -164,6 +173,26 @@ export function useRun(id: string): RunResult {
         }
       }
     };
+    const follow = async () => {
+      if (active) {
+        again = true;
+        return;
+      }
+      active = true;
+      try {
+        do {
+          again = false;
+          following = true;
+          await followOnce();
+        } while (again && !signal.aborted);
+      } finally {
+        active = false;
+      }
+    };
+    resumeRef.current = () => {
+      setProblem(undefined);
+      void follow();
+    };
     void follow();
     return () => {
       abort.abort();
@@ -172,5 +201,6 @@ export function useRun(id: string): RunResult {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [id, auth.version]);
 
-  return { run, events, problem, live, setRun };
+  const resume = useCallback(() => resumeRef.current(), []);
+  return { run, events, problem, live, setRun, resume };
 }

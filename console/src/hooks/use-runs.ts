@@ -10,6 +10,8 @@ import { toRunSummary, type RunSummary } from "../api/view-models.ts";
 export interface RunsQuery {
   states: WorkflowState[];
   workflowId: string;
+  /** Only runs having every one of these labels. */
+  labels: Record<string, string>;
   pageToken: string;
   pageSize: number;
 }
@@ -32,6 +34,7 @@ export function useRuns(query: RunsQuery): RunsResult {
   const [result, setResult] = useState<RunsResult>({ runs: [], nextPageToken: "", loading: true, live: "connecting", changes: 0 });
   const seq = useRef(0);
   const statesKey = query.states.join(",");
+  const labelsKey = JSON.stringify(query.labels);
 
   const load = useCallback(async () => {
     const mine = ++seq.current;
@@ -41,6 +44,7 @@ export function useRuns(query: RunsQuery): RunsResult {
         pageToken: query.pageToken,
         states: query.states,
         workflowId: query.workflowId,
+        labels: query.labels,
         view: WorkflowView.BASIC,
       });
       if (mine !== seq.current) return;
@@ -52,7 +56,7 @@ export function useRuns(query: RunsQuery): RunsResult {
       setResult((r) => ({ ...r, loading: false, problem }));
     }
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [query.pageSize, query.pageToken, statesKey, query.workflowId, auth.version]);
+  }, [query.pageSize, query.pageToken, statesKey, query.workflowId, labelsKey, auth.version]);
 
   useEffect(() => {
     setResult((r) => ({ ...r, loading: true }));
@@ -89,7 +93,7 @@ export function useRuns(query: RunsQuery): RunsResult {
             setResult((r) => ({ ...r, live: "watch", changes: r.changes + 1 }));
             reload();
           };
-          const stream = weft.watchWorkflows({ workflowId: query.workflowId }, { signal: abort.signal, onHeader: opened });
+          const stream = weft.watchWorkflows({ workflowId: query.workflowId, labels: query.labels }, { signal: abort.signal, onHeader: opened });
           for await (const msg of stream) {
             opened();
             if (msg.kind.case === "event") {
@@ -118,7 +122,7 @@ export function useRuns(query: RunsQuery): RunsResult {
       clearInterval(poller);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [query.workflowId, load]);
+  }, [query.workflowId, labelsKey, load]);
 
   return result;
 }
