@@ -6,8 +6,6 @@
 // labels show as chips and the runs list filters by them (kept in the address); runs and steps
 // queued for a concurrency key show as queued. The console's files are the built ones (npm run
 // build:console). Every wait polls the page with a generous limit, never a sleep.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { createClient, type Client, Code, ConnectError } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
@@ -15,8 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type CreateWorkflowRequestSchema, StepState, WebhookState, WorkflowService, WorkflowState } from "../../../gen/ts/weft/v1/workflow_pb.js";
 import { digestApiKeys } from "../../../src/domain/api-keys.ts";
-import { DEFAULT_CONSOLE_DIR } from "../../../src/server/console-assets.ts";
-import { launchChromium, pageErrors } from "../../support/browser.ts";
+import { launchChromium, pageErrors, requireBuiltConsole } from "../../support/browser.ts";
 import { HandlerServer } from "../../support/handler-server.ts";
 import { startWeft, type TestWeft, waitForRun } from "../../support/weft.ts";
 
@@ -58,9 +55,7 @@ async function openConsole(path: string, key: string = WRITE_KEY): Promise<void>
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(DEFAULT_CONSOLE_DIR, "index.html"))) {
-    throw new Error(`the console is not built (${DEFAULT_CONSOLE_DIR}): run npm run build:console (scripts/test.sh's set-up does)`);
-  }
+  requireBuiltConsole();
   handlers = await HandlerServer.start();
   weft = await startWeft({
     auth: {

@@ -5,8 +5,6 @@
 // shows new runs without a reload, the key form, and a read key cannot cancel. The console's files
 // are the built ones (npm run build:console, done by scripts/test.sh's set-up). Every wait polls
 // the page (vitest's expect.poll over Playwright locators) with a generous limit, never a sleep.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -14,8 +12,7 @@ import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { WorkflowService, WorkflowState, type StepDefinition } from "../../../gen/ts/weft/v1/workflow_pb.js";
 import { digestApiKeys } from "../../../src/domain/api-keys.ts";
-import { DEFAULT_CONSOLE_DIR } from "../../../src/server/console-assets.ts";
-import { launchChromium, pageErrors } from "../../support/browser.ts";
+import { launchChromium, pageErrors, requireBuiltConsole } from "../../support/browser.ts";
 import { HandlerServer } from "../../support/handler-server.ts";
 import { startWeft, type TestWeft, waitForRun } from "../../support/weft.ts";
 
@@ -57,9 +54,7 @@ async function openConsole(path: string, key: string = WRITE_KEY): Promise<void>
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(DEFAULT_CONSOLE_DIR, "index.html"))) {
-    throw new Error(`the console is not built (${DEFAULT_CONSOLE_DIR}): run npm run build:console (scripts/test.sh's set-up does)`);
-  }
+  requireBuiltConsole();
   handlers = await HandlerServer.start();
   weft = await startWeft({
     auth: {

@@ -4,13 +4,10 @@
 // (onlyRenderVisibleElements; zoomed out, the boxes in view), a box can be clicked, the timeline
 // draws only the rows in view, and a step can be
 // selected. The layout and render times are printed (measured in the browser), never asserted.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepDefinition } from "../../../gen/ts/weft/v1/workflow_pb.js";
-import { DEFAULT_CONSOLE_DIR } from "../../../src/server/console-assets.ts";
-import { launchChromium, pageErrors } from "../../support/browser.ts";
+import { launchChromium, pageErrors, requireBuiltConsole } from "../../support/browser.ts";
 import { HandlerServer } from "../../support/handler-server.ts";
 import { startWeft, type TestWeft } from "../../support/weft.ts";
 
@@ -22,9 +19,7 @@ let handlers: HandlerServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(join(DEFAULT_CONSOLE_DIR, "index.html"))) {
-    throw new Error(`the console is not built (${DEFAULT_CONSOLE_DIR}): run npm run build:console (scripts/test.sh's set-up does)`);
-  }
+  requireBuiltConsole();
   handlers = await HandlerServer.start();
   weft = await startWeft();
   browser = await launchChromium();

@@ -7,13 +7,10 @@
 // Joins: a step whose join (at_least 2) can no longer be met is drawn as "join failed", the loser
 // of an `any` join as "not needed", each distinct and in the graph's legend, and the step panel
 // names the policy. Every wait polls the page with a generous limit, never a sleep.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StepDefinition } from "../../../gen/ts/weft/v1/workflow_pb.js";
-import { DEFAULT_CONSOLE_DIR } from "../../../src/server/console-assets.ts";
-import { launchChromium, pageErrors } from "../../support/browser.ts";
+import { launchChromium, pageErrors, requireBuiltConsole } from "../../support/browser.ts";
 import { HandlerServer } from "../../support/handler-server.ts";
 import { startWeft, type TestWeft, waitForRun } from "../../support/weft.ts";
 
@@ -27,9 +24,7 @@ let handlers: HandlerServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(join(DEFAULT_CONSOLE_DIR, "index.html"))) {
-    throw new Error(`the console is not built (${DEFAULT_CONSOLE_DIR}): run npm run build:console (scripts/test.sh's set-up does)`);
-  }
+  requireBuiltConsole();
   handlers = await HandlerServer.start();
   weft = await startWeft();
   browser = await launchChromium();
