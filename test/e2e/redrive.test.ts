@@ -150,8 +150,10 @@ for (const setup of [embedded(), mongodb()]) {
       // The stream is open once it carries the events of a probe run.
       const probe = await client.createWorkflow({ id: "five-steps", steps: [{ id: "probe", url: handlers.url(`${p}/s1`) }] });
       await waitUntil(() => all.some((e) => e.runId === probe.workflow!.id));
-      const seen = all.filter((e) => e.runId === id);
-      expect(seen).toEqual([]);
+      // Nothing after the failure yet (on MongoDB the stream may still bring the run's own
+      // earlier events, copied from its outbox after the probe's: those are not new).
+      const after = (e: WorkflowEvent) => e.runId === id && e.sequence > failed.lastSequence;
+      expect(all.filter(after)).toEqual([]);
 
       fixed.value = true;
       const { workflow: redriven } = await client.redriveWorkflow({ id, deadlineExtension: { seconds: 3600n } });
@@ -185,7 +187,7 @@ for (const setup of [embedded(), mongodb()]) {
         ["FAILED", "RUNNING", true],
         ["RUNNING", "COMPLETED", false],
       ]);
-      const ofRun = () => all.filter((e) => e.runId === id);
+      const ofRun = () => all.filter(after);
       await waitUntil(() => ofRun().some((e) => e.transition.case === "run" && e.transition.value.toState === WorkflowState.COMPLETED));
       abort.abort();
       await watching;
