@@ -11,7 +11,7 @@
 //   - signature verification against test/vectors/signatures.json.
 // Without the prepared project (or a system Node) they fail in CI and skip elsewhere.
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
@@ -44,9 +44,11 @@ describe.skipIf(mode !== "run")("@weftflow/client installed from its tarball", (
 
   beforeAll(() => {
     mkdirSync(cases, { recursive: true });
-    for (const f of ["esm-run.mjs", "cjs-run.cjs", "vectors.mjs", "consumer.ts", "consumer-cjs.cts", "consumer-env.ts"]) {
+    for (const f of ["esm-run.mjs", "cjs-run.cjs", "vectors.mjs", "consumer.ts", "consumer-cjs.cts", "consumer-env.ts", "route-run.mjs", "console-json.mjs", "alias-run-id.mjs"]) {
       copyFileSync(join(SUPPORT, f), join(cases, f));
     }
+    // 'next/server' for the route handler snippet: a stand-in package (a NextRequest is a Fetch Request).
+    cpSync(join(SUPPORT, "next-stub"), join(dir, "node_modules", "next"), { recursive: true });
   });
 
   /** Runs the system Node in the project with a minimal environment; resolves with stdout, rejects with stderr. */
@@ -173,24 +175,100 @@ describe.skipIf(mode !== "run")("@weftflow/client installed from its tarball", (
     ["fan-out", ["/api/jobs/prepare-batch", "/api/jobs/process-item", "/api/jobs/process-item", "/api/jobs/process-item", "/api/jobs/finalize-batch"]],
     ["saga", ["/api/jobs/reserve-inventory", "/api/jobs/charge-payment", "/api/jobs/create-shipment", "/api/jobs/notify-customer"]],
   ];
-  test.each(SNIPPETS)("the product document's %s snippet, with only its import changed, runs to completion", async (name, paths) => {
+  const PLATFORM_IMPORT = "import { platform } from '../../../clients/ts/src/index.ts'";
+  /** The text between a test/support/sdk-snippets file's markers: the product document's snippet. */
+  function snippetOf(name: string): string {
     const source = readFileSync(join(REPO_ROOT, "test/support/sdk-snippets", `${name}.ts`), "utf8");
-    const snippet = /\/\/ ---- snippet ----\n([\s\S]*?)\/\/ ---- end of snippet ----/.exec(source)![1];
+    return /\/\/ ---- snippet ----\n([\s\S]*?)\/\/ ---- end of snippet ----/.exec(source)![1];
+  }
+  /** Writes cases/snippet-<name>.mjs: the snippet with only its import changed, plus `tail`; returns its path. */
+  function writeSnippet(name: string, tail = ""): string {
+    const snippet = snippetOf(name);
     const imports = snippet.split("\n").filter((l) => l.startsWith("import "));
-    expect(imports).toEqual(["import { platform } from '../../../clients/ts/src/index.ts'"]);
+    expect(imports).toEqual([PLATFORM_IMPORT]);
     const text = snippet.replace(imports[0], "import { platform } from '@weftflow/client'");
-    // Test additions around the snippet: report the run it created; the absolute
-    // https://myapp.com URLs go to the handler server (see test/e2e/sdk-snippets.test.ts).
-    writeFileSync(join(cases, `snippet-${name}.mjs`), `${text}\nconsole.log(JSON.stringify({ id: workflow.id }))\n`);
+    writeFileSync(join(cases, `snippet-${name}.mjs`), `${text}${tail}`);
+    // The absolute https://myapp.com URLs go to the handler server (see test/e2e/sdk-snippets.test.ts).
     writeFileSync(
       join(cases, "rewrite-urls.mjs"),
       "import { configurePlatform } from '@weftflow/client'\n" +
         "configurePlatform({ rewriteUrl: (u) => u.replace(/^https:\\/\\/myapp\\.com(?=\\/)/, process.env.HANDLERS_URL) })\n",
     );
+    return `cases/snippet-${name}.mjs`;
+  }
+  /** Runs a snippet that creates a run (test addition: it prints the run's id) and waits for the run to complete. */
+  async function runCreatingSnippet(name: string): Promise<string> {
+    const file = writeSnippet(name, "\nconsole.log(JSON.stringify({ id: workflow.id }))\n");
     const env = { WEFT_URL: weft.baseUrl, WEFT_JOBS_BASE_URL: handlers.baseUrl, HANDLERS_URL: handlers.baseUrl };
-    const { id } = lastJson(await run(["--import", "./cases/rewrite-urls.mjs", `cases/snippet-${name}.mjs`], env));
+    const { id } = lastJson(await run(["--import", "./cases/rewrite-urls.mjs", file], env)) as { id: string };
     const done = await waitForRun(weft.client, id, undefined, 120_000);
     expect(WorkflowState[done.state]).toBe("COMPLETED");
+    return id;
+  }
+  test.each(SNIPPETS)("the product document's %s snippet, with only its import changed, runs to completion", async (name, paths) => {
+    const id = await runCreatingSnippet(name);
     expect(handlers.callsFor(id).map((c) => c.path).sort()).toEqual([...paths].sort());
+  });
+
+  test("the product document's Workflow State Management snippet, with only its import changed, logs the documented fields", async () => {
+    const id = await runCreatingSnippet("overview");
+    // The snippet asks for 'workflow_abc123'; a test-only interceptor answers it with the overview's run.
+    const file = writeSnippet("state");
+    const out = await run(["--import", "./cases/console-json.mjs", "--import", "./cases/alias-run-id.mjs", file], { WEFT_URL: weft.baseUrl, RUN_ID: id });
+    const [status, ...steps] = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    // JSON drops undefined fields: currentStep (none once completed), and error of each step.
+    expect(status).toEqual({
+      id,
+      state: "completed",
+      startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      completedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      completedSteps: ["validate", "charge", "fulfill", "notify"],
+      failedSteps: [],
+      context: { orderId: "order_123", userId: "user_456" },
+      results: { validate: { step: "validate" }, charge: { step: "charge" }, fulfill: { step: "fulfill" }, notify: { step: "notify" } },
+    });
+    expect(steps.map((s) => [s.stepId, s.state, s.attempts, s.result])).toEqual(
+      ["validate", "charge", "fulfill", "notify"].map((s) => [s, "completed", 1, { step: s }]),
+    );
+    for (const s of steps) expect(Object.keys(s)).toEqual(["stepId", "state", "startedAt", "completedAt", "attempts", "result"]);
+  });
+
+  test("the product document's finalize-batch route handler, compiled by tsc against the package, verifies and aggregates Weft's request", async () => {
+    // The fan-out's items answer as the document's fan-in expects (success, processedCount).
+    const counts: Record<string, number> = { "process-item-1": 4, "process-item-2": 7, "process-item-3": 2 };
+    handlers.on("/api/jobs/process-item", (call) => ({ json: { success: true, result: { success: true, processedCount: counts[call.body.stepId] } } }));
+    const id = await runCreatingSnippet("fan-out");
+
+    // The route: the snippet with its two imports changed ('@/lib/platform', 'next/server'),
+    // plus the app's `db` the snippet uses without importing; compiled as a Next.js app's strict tsconfig would.
+    const snippet = snippetOf("finalize-batch-route");
+    const imports = snippet.split("\n").filter((l) => l.startsWith("import "));
+    expect(imports).toEqual([PLATFORM_IMPORT, "import { NextRequest } from './next-server.ts'"]);
+    const route = snippet
+      .replace(imports[0], "import { platform } from '@weftflow/client'")
+      .replace(imports[1], "import { NextRequest } from 'next/server'");
+    const routeDir = join(cases, "route");
+    mkdirSync(routeDir, { recursive: true });
+    writeFileSync(join(routeDir, "route.ts"), `import { db } from './db.js' // the app's database\n${route}`);
+    copyFileSync(join(SUPPORT, "db.ts"), join(routeDir, "db.ts"));
+    const compilerOptions = { strict: true, module: "node16", moduleResolution: "node16", target: "es2022", lib: ["es2023", "dom"], types: ["node"], skipLibCheck: true, outDir: "out" };
+    writeFileSync(join(routeDir, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["route.ts", "db.ts"] }, null, 2));
+    await run(["node_modules/typescript/bin/tsc", "-p", join(routeDir, "tsconfig.json")]);
+
+    // Weft's request to the fan-in, as the handler server received it, given to POST().
+    const fin = handlers.callsFor(id, "/api/jobs/finalize-batch")[0];
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(fin.headers)) {
+      if (typeof v === "string" && !["host", "connection", "content-length", "transfer-encoding", "keep-alive"].includes(k)) headers[k] = v;
+    }
+    writeFileSync(join(cases, "finalize-call.json"), JSON.stringify({ url: handlers.baseUrl + fin.path, headers, body: fin.rawBody }));
+    const out = lastJson(await run(["cases/route-run.mjs", "cases/finalize-call.json"], { WEFT_SIGNING_SECRETS: TEST_SECRET }));
+    const stats = { total: 3, successful: 3, failed: 0, totalProcessed: 13 };
+    expect(out.signed.status).toBe(200);
+    expect(JSON.parse(out.signed.body)).toEqual({ success: true, result: stats });
+    expect(out.tampered).toEqual({ status: 401, body: "Unauthorized" });
+    expect(out.rows).toHaveLength(1);
+    expect(out.rows[0]).toMatchObject({ batchId: "batch_123", stats });
+    expect(out.rows[0].results.map((r: { stepId: string }) => r.stepId).sort()).toEqual(["process-item-1", "process-item-2", "process-item-3"]);
   });
 });
