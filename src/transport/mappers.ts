@@ -12,6 +12,7 @@ import {
   Backoff,
   CompensationState as PbCompensationState,
   type CreateWorkflowRequest,
+  type RerunWorkflowRequest,
   type ErrorDetail,
   ErrorDetailSchema,
   type JoinPolicy as PbJoinPolicy,
@@ -33,6 +34,7 @@ import {
   WorkflowSchema,
   WorkflowState as PbWorkflowState,
 } from "../../gen/ts/weft/v1/workflow_pb.js";
+import type { RerunInput } from "../domain/rerun.ts";
 import type {
   CompensationState,
   ErrorInfo,
@@ -145,6 +147,14 @@ export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
     priority: req.priority,
     labels: req.labels,
   };
+}
+
+/** A RerunWorkflow request as the domain takes it (src/domain/rerun.ts): unset context and labels keep the original's. */
+export function rerunInput(req: RerunWorkflowRequest): RerunInput {
+  const input: RerunInput = { fromSteps: req.fromSteps, requestId: req.requestId };
+  if (req.context !== undefined) input.context = req.context;
+  if (req.labels !== undefined) input.labels = req.labels.labels;
+  return input;
 }
 
 export const RUN_STATE_FROM_PROTO: Record<number, RunState | undefined> = {
@@ -268,6 +278,7 @@ export function workflowToProto(run: RunRecord): Workflow {
       }),
       waitingFor: st.waitingFor ?? "",
       concurrencyKey: def.concurrency?.value ?? "",
+      copiedFrom: st.copiedFrom ?? "",
       ...itemsToProto(run.items?.[i], shown),
       compensationState: COMPENSATION_STATE_TO_PROTO[st.compensation?.state ?? ""],
       compensationAttempts: st.compensation?.attempts ?? 0,
@@ -327,6 +338,7 @@ function basicWorkflow(run: RunSummary, current: string[], completed: string[], 
     waitingFor: run.waitingFor ?? "",
     concurrencyKey: spec.concurrency?.value ?? "",
     labels: { ...spec.labels },
+    rerunOf: run.rerunOf ?? "",
   });
 }
 
@@ -359,6 +371,7 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
         fromState: e.from ? RUN_STATE_TO_PROTO[e.from as RunState] : PbWorkflowState.UNSPECIFIED,
         toState: RUN_STATE_TO_PROTO[e.to as RunState],
         redriven: e.redriven === true,
+        rerunOf: e.rerunOf ?? "",
       },
     };
   } else if (e.kind === "step" || e.kind === "item") {
