@@ -6,6 +6,11 @@
 import { toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createPlatform, WeftError } from "../../clients/ts/src/index.ts";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
@@ -83,6 +88,7 @@ for (const setup of [embedded(), mongodb()]) {
 
     beforeAll(async () => {
       await setup.start();
+      weftUrl = () => weft.baseUrl;
       handlers = await HandlerServer.start();
       weft = await startWeft(setup.overrides());
       client = weft.client;
@@ -306,6 +312,40 @@ for (const setup of [embedded(), mongodb()]) {
       expect(bare!.labels).toEqual({});
     });
 
+    test("the CLI: weft rerun prints the new run's id, or follows it with --watch; weft get shows the link", async () => {
+      const p = path("cli");
+      echo(p, ["s1", "s2", "s3"]);
+      const { workflow } = await client.createWorkflow({ id: "rerun-cli", steps: chain(p, 3), context: { a: 1 } });
+      const id = workflow!.id;
+      await waitForRun(client, id);
+      const made = await weftCli(["rerun", id, "--from", "s2", "--context", "b=2", "--label", "via=cli"]);
+      expect([made.code, made.stderr]).toEqual([0, ""]);
+      const newId = made.stdout.trim();
+      expect(newId).toMatch(/^wf_/);
+      const done = await waitForRun(client, newId);
+      expect([done.rerunOf, done.labels, done.context]).toEqual([id, { via: "cli" }, { a: 1, b: 2 }]);
+      expect(calls(p, newId, "s1")).toHaveLength(0);
+      const shown = await weftCli(["get", newId]);
+      expect(shown.stdout).toContain(`rerun of ${id}; copied from it: s1`);
+
+      const dir = mkdtempSync(join(tmpdir(), "weft-rerun-"));
+      try {
+        writeFileSync(join(dir, "ctx.yaml"), "fresh: true\n");
+        const watched = await weftCli(["rerun", id, "--from", "s3", "--context-file", join(dir, "ctx.yaml"), "--watch", "--output", "json"]);
+        expect(watched.code).toBe(0);
+        const first = JSON.parse(watched.stdout.split("\n")[0]) as { type: string; runId: string; rerunOf: string };
+        expect([first.type, first.rerunOf]).toEqual(["created", id]);
+        expect(calls(p, first.runId, "s3")[0].body.context).toEqual({ fresh: true });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const noFrom = await weftCli(["rerun", id]);
+      expect([noFrom.code, noFrom.stderr]).toEqual([2, "weft: --from: name at least one step to run again (repeatable)\n"]);
+      const unknown = await weftCli(["rerun", id, "--from", "nope"]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('from_steps[0]: no step "nope" in this run');
+    });
+
     test("the TypeScript SDK's rerun()", async () => {
       const platform = createPlatform({ baseUrl: weft.baseUrl, transport: "grpc" });
       const p = path("sdk");
@@ -334,5 +374,25 @@ for (const setup of [embedded(), mongodb()]) {
       expect(err).toBeInstanceOf(WeftError);
       expect((err as WeftError).code).toBe("invalid_argument");
     });
+  });
+}
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+let weftUrl = () => "";
+
+/** `node bin/weft.js <args>` on the bundled Node against the test's server. */
+function weftCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(join(REPO_ROOT, "node_modules", ".bin", "node"), [join(REPO_ROOT, "bin", "weft.js"), ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", WEFT_URL: weftUrl() },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
