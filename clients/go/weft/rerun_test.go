@@ -19,7 +19,9 @@ func TestRerunFromAStep(t *testing.T) {
 	client := dial(t)
 	h := newHandlers(t)
 	for _, p := range []string{"/api/jobs/one", "/api/jobs/two", "/api/jobs/three"} {
-		h.on(p, func(r *weft.StepRequest, _ *http.Request) weft.StepResponse { return weft.Success(r.StepID + "@" + r.RunID) })
+		h.on(p, func(r *weft.StepRequest, _ *http.Request) weft.StepResponse {
+			return weft.Success(r.StepID + "@" + r.RunID)
+		})
 	}
 	run, err := client.CreateWorkflow(ctx, &weftv1.CreateWorkflowRequest{
 		Id: "go-rerun",
