@@ -374,6 +374,8 @@ export class Engine {
     limits: Pick<Limits, "maxContextBytes">,
     fingerprint?: string,
     rpc?: RpcSpan,
+    /** Checks of the new run's spec the domain cannot make (with a new context: the size of the request that would create it). */
+    checkSpec?: (spec: WorkflowSpec) => FieldViolation[],
   ): Promise<{ run: RunRecord; created: boolean }> {
     const original = await this.store.getRun(runId);
     if (!original) throw new RunNotFoundError(runId);
@@ -382,6 +384,8 @@ export class Engine {
     const planned = planRerun(original, input, limits);
     if (!planned.ok) throw new RerunInvalidError(planned.violations);
     const { plan } = planned;
+    const problems = input.context !== undefined ? (checkSpec?.(plan.spec) ?? []) : [];
+    if (problems.length > 0) throw new RerunInvalidError(problems);
     if (plan.spec.requestId !== undefined && fingerprint !== undefined) plan.spec.requestFingerprint = fingerprint;
     return this.create(plan.spec, rpc, (id, createdAt) => rerunRecord(original, plan, id, createdAt));
   }

@@ -1,5 +1,5 @@
 // Mappers between the weft.v1 protobuf types and the domain. Generated types stop here.
-import { create, fromJson, type JsonValue as PbJsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, type JsonValue as PbJsonValue, toBinary } from "@bufbuild/protobuf";
 import {
   type Duration,
   durationFromMs,
@@ -12,6 +12,7 @@ import {
   Backoff,
   CompensationState as PbCompensationState,
   type CreateWorkflowRequest,
+  CreateWorkflowRequestSchema,
   type RerunWorkflowRequest,
   type ErrorDetail,
   ErrorDetailSchema,
@@ -35,6 +36,7 @@ import {
   WorkflowState as PbWorkflowState,
 } from "../../gen/ts/weft/v1/workflow_pb.js";
 import type { RerunInput } from "../domain/rerun.ts";
+import { newRunRecord } from "../domain/run-record.ts";
 import type {
   CompensationState,
   ErrorInfo,
@@ -56,6 +58,7 @@ import type {
   JsonValue,
   StepInput,
   WorkflowInput,
+  WorkflowSpec,
 } from "../domain/workflow-spec.ts";
 
 // ---- requests → domain ---------------------------------------------------------
@@ -147,6 +150,30 @@ export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
     priority: req.priority,
     labels: req.labels,
   };
+}
+
+/**
+ * The size of the CreateWorkflowRequest that would make a run of `spec` (its
+ * definitions as submitted, URLs as resolved: never smaller): what a rerun
+ * with a new context is held to, as a create is to --max-request-bytes.
+ */
+export function createRequestBytes(spec: WorkflowSpec): number {
+  const w = workflowToProto(newRunRecord("wf_00000000000000000000000000", spec, 0));
+  const req = create(CreateWorkflowRequestSchema, {
+    id: w.workflowId,
+    steps: w.steps.map((s) => s.definition!),
+    context: w.context,
+    onComplete: w.onComplete,
+    onError: w.onError,
+    timeout: w.timeout,
+    saga: w.saga,
+    baseUrl: w.baseUrl,
+    requestId: w.requestId,
+    concurrency: w.concurrency,
+    priority: w.priority,
+    labels: w.labels,
+  });
+  return toBinary(CreateWorkflowRequestSchema, req).byteLength;
 }
 
 /** A RerunWorkflow request as the domain takes it (src/domain/rerun.ts): unset context and labels keep the original's. */

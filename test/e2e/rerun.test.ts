@@ -396,3 +396,32 @@ function weftCli(args: string[]): Promise<{ code: number | null; stdout: string;
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+describe("rerun with a new context is held to the create request limit", () => {
+  let weft: TestWeft;
+  let handlers: HandlerServer;
+  beforeAll(async () => {
+    handlers = await HandlerServer.start();
+    weft = await startWeft({ limits: { ...loadConfig([], {})!.limits, maxRequestBytes: 8192, maxContextBytes: 4096 } });
+  });
+  afterAll(async () => {
+    await weft?.stop();
+    await handlers?.close();
+  });
+
+  test("a context that makes the run's definition larger than --max-request-bytes is refused, naming context", async () => {
+    const client = weft.client;
+    // About 6 KB of definition: under the limit with a small context, over it with a 3 KB one.
+    const steps = ["a", "b", "c"].map((id, i) => ({ id, url: `${handlers.url("/size/")}${id}?${"q".repeat(2000)}`, dependsOn: i === 0 ? [] : [["a", "b"][i - 1]] }));
+    const { workflow } = await client.createWorkflow({ id: "rerun-size", steps, context: { n: 1 } });
+    const id = workflow!.id;
+    await waitForRun(client, id);
+    const big = await refusal(client.rerunWorkflow({ id, fromSteps: ["b"], context: { s: "x".repeat(3000) } }));
+    expect([big.code, fieldsOf(big)]).toEqual([Code.InvalidArgument, ["context"]]);
+    expect(big.rawMessage).toMatch(/over the limit of 8192/);
+    const { workflow: made } = await client.rerunWorkflow({ id, fromSteps: ["b"], context: { s: "x".repeat(500) } });
+    expect((await waitForRun(client, made!.id)).state).toBe(WorkflowState.COMPLETED);
+    // Without a new context the original's definition, which fitted, is kept.
+    await client.rerunWorkflow({ id, fromSteps: ["c"] });
+  });
+});
