@@ -4,7 +4,7 @@
 // "rerun of <original>" and its copied steps; only the step and what follows it are called. A read
 // key cannot rerun; a run that has not finished offers no rerun. The console's files are the built
 // ones (npm run build:console). Every wait polls the page with a generous limit, never a sleep.
-import { createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -123,6 +123,17 @@ describe("rerun from a step", () => {
     await poll(attrOf(page.getByTestId("run-state"), "data-state")).toBe("completed");
     await page.getByTestId("node-b").click();
     await poll(attrOf(page.getByTestId("rerun-step"), "data-needs-write")).toBe("true");
+    // The server holds the line too: a read key is PERMISSION_DENIED (required: write).
+    const reader = createClient(
+      WorkflowService,
+      createConnectTransport({ baseUrl: weft.baseUrl, httpVersion: "1.1", interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${READ_KEY}`), next(req))] }),
+    );
+    const denied = await reader.rerunWorkflow({ id: finished, fromSteps: ["b"] }).then(
+      () => undefined,
+      (err: unknown) => ConnectError.from(err),
+    );
+    expect(denied?.code).toBe(Code.PermissionDenied);
+    expect((await api.listWorkflows({ workflowId: "console-rerun-read" })).workflows).toHaveLength(1);
 
     handlers.on("/console-rerun-running/slow", hangUntilAborted(60_000));
     const { workflow } = await api.createWorkflow({ id: "console-rerun-running", steps: [{ id: "slow", url: handlers.url("/console-rerun-running/slow") }] });
