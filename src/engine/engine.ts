@@ -377,6 +377,14 @@ export class Engine {
     /** Checks of the new run's spec the domain cannot make (with a new context: the size of the request that would create it). */
     checkSpec?: (spec: WorkflowSpec) => FieldViolation[],
   ): Promise<{ run: RunRecord; created: boolean }> {
+    // A repeated request is answered with the run it made, whatever became of the original since.
+    if (input.requestId !== "") {
+      const made = await this.store.getRunByRequestId(input.requestId);
+      if (made) {
+        if (!sameRequest(made.spec.requestFingerprint, fingerprint)) throw new IdempotencyKeyReusedError(made.runId);
+        return { run: made, created: false };
+      }
+    }
     const original = await this.store.getRun(runId);
     if (!original) throw new RunNotFoundError(runId);
     const refused = rerunRefusal(original);

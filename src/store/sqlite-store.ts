@@ -380,6 +380,11 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
     return row && this.toRecord(row);
   }
 
+  async getRunByRequestId(requestId: string): Promise<RunRecord | undefined> {
+    const row = this.stmt.runByRequest.get(requestId) as RunRow | undefined;
+    return row && this.toRecord(row);
+  }
+
   async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
     const { sql, params } = this.listQuery(RUN_ROWS, query);
     const rows = this.db.prepare(sql).all(...params) as unknown as RunRow[];

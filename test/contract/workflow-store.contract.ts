@@ -58,6 +58,8 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       expect(again.created).toBe(false);
       expect(again.run.runId).toBe(first.runId);
       expect(await h.store.getRun(second.runId)).toBeUndefined();
+      expect((await h.store.getRunByRequestId("req-1"))?.runId).toBe(first.runId);
+      expect(await h.store.getRunByRequestId("req-2")).toBeUndefined();
     });
 
     test("concurrent creates with one request id make one run", async () => {

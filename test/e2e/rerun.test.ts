@@ -310,6 +310,13 @@ for (const setup of [embedded(), mongodb()]) {
       // Labels: an empty map drops them; unset keeps the original's (none here).
       const { workflow: bare } = await client.rerunWorkflow({ id, fromSteps: ["s2"], labels: { labels: {} } });
       expect(bare!.labels).toEqual({});
+      // A repeated request is answered from its key even once the original is gone.
+      await waitForRun(client, bare!.id);
+      await client.deleteWorkflow({ id });
+      const late = await client.rerunWorkflow({ id, fromSteps: ["s2"], requestId: key, labels: { labels: { try: "1" } } });
+      expect([late.workflow!.id, late.deduplicated]).toEqual([first.workflow!.id, true]);
+      const gone = await refusal(client.rerunWorkflow({ id, fromSteps: ["s2"] }));
+      expect(reasonOf(gone)).toBe("RUN_NOT_FOUND");
     });
 
     test("the CLI: weft rerun prints the new run's id, or follows it with --watch; weft get shows the link", async () => {
