@@ -6,13 +6,13 @@
 import { DEFAULTS } from "./workflow-spec.ts";
 
 export const FIELD_LIMITS = {
-  /** Workflow ids, step ids, depends_on entries and `workflow_id` filters. */
+  /** Workflow ids, step ids, depends_on entries, RerunWorkflow `from_steps` entries (at most --max-steps of them) and `workflow_id` filters. */
   maxIdLength: DEFAULTS.maxIdLength,
   /** Step URLs, compensation, on_complete, on_error and base_url. */
   maxUrlLength: DEFAULTS.maxUrlLength,
-  /** CreateWorkflow `request_id`. */
+  /** CreateWorkflow and RerunWorkflow `request_id`. */
   maxRequestIdLength: 256,
-  /** CreateWorkflow `labels`, and the `labels` filters of ListWorkflows and WatchWorkflows: pairs at most. */
+  /** CreateWorkflow and RerunWorkflow `labels`, and the `labels` filters of ListWorkflows and WatchWorkflows: pairs at most. */
   maxLabels: 32,
   /** A label key (characters of [a-z0-9_.\-/]). */
   maxLabelKeyLength: 63,
