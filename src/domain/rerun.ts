@@ -14,7 +14,7 @@
 // map step keeps its items. A copied step is not compensated if the rerun (a
 // saga) fails: it completed in the original, whose own outcome stands.
 import { checkContext } from "./compile-workflow.ts";
-import { compileConcurrency } from "./concurrency-key.ts";
+import { type Concurrency, compileConcurrency } from "./concurrency-key.ts";
 import { FIELD_LIMITS, quoteInput, tooLong } from "./field-limits.ts";
 import { checkLabels, labelPairs } from "./run-labels.ts";
 import { isTerminal, type ItemRecord, newRunRecord, type RunRecord, type StepRecord } from "./run-record.ts";
@@ -146,17 +146,16 @@ export function planRerun(
       const context = input.context as JsonObject;
       spec.context = context;
       // Concurrency keys are values found in the context: find them in the new one.
-      const resolve = <T extends { concurrency?: WorkflowSpec["concurrency"] }>(holder: T, stepId?: string): T => {
-        const c = holder.concurrency;
-        if (c === undefined) return holder;
+      const resolve = (c: Concurrency | undefined, stepId?: string): Concurrency | undefined => {
+        if (c === undefined) return undefined;
         const r = compileConcurrency({ key: c.key, limit: c.limit }, context, spec.workflowId, stepId);
-        if (!Array.isArray(r)) return { ...holder, concurrency: r };
+        if (!Array.isArray(r)) return r;
         const what = stepId === undefined ? "the workflow's concurrency key" : `the concurrency key of step ${quoteInput(stepId)}`;
         for (const [, description] of r) violations.push({ field: "context", description: `${what}: ${description}` });
-        return holder;
+        return c;
       };
-      Object.assign(spec, resolve(spec));
-      spec.steps = spec.steps.map((s) => resolve(s, s.id));
+      if (spec.concurrency) spec.concurrency = resolve(spec.concurrency);
+      spec.steps = spec.steps.map((s) => (s.concurrency ? { ...s, concurrency: resolve(s.concurrency, s.id) } : s));
     }
   }
   const labels = input.labels !== undefined ? input.labels : oldLabels;
