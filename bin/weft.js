@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `weft`, the Weft command: `weft server [options]` starts the server; `weft run|get|list|watch|
-// cancel|redrive|redeliver|delete|events|items` operate one (src/cli/main.ts, on the same Node 24 as the server).
+// cancel|redrive|rerun|redeliver|delete|events|items` operate one (src/cli/main.ts, on the same Node 24 as the server).
 //
 // Plain JavaScript that any Node.js >= 20 runs (the one that installed the package). The server
 // itself runs on Node.js 24, from the `node` package (a dependency of @weftflow/server, installed
@@ -29,6 +29,7 @@ const COMMANDS = {
   watch: { summary: "follow a run to its end: live view on a terminal, JSON lines otherwise", run: operator("watch") },
   cancel: { summary: "cancel a run that has not finished", run: operator("cancel") },
   redrive: { summary: "continue a failed or cancelled run: only the steps that did not complete run again", run: operator("redrive") },
+  rerun: { summary: "a new run of a finished one from given steps (--from): the other completed steps are copied", run: operator("rerun") },
   redeliver: { summary: "deliver a finished run's webhook again", run: operator("redeliver") },
   delete: { summary: "delete a finished run with its events", run: operator("delete") },
   events: { summary: "a run's event log", run: operator("events") },

@@ -1,5 +1,5 @@
 // The operator commands of `weft` (bin/weft.js runs this module on Node 24 for every command but
-// `server`): run, get, list, watch, cancel, redrive, redeliver, delete, events, items. A Connect client (HTTP/1.1, http or https)
+// `server`): run, get, list, watch, cancel, redrive, rerun, redeliver, delete, events, items. A Connect client (HTTP/1.1, http or https)
 // of the server at --url / WEFT_URL, sending --api-key / WEFT_API_KEY as `authorization: Bearer`.
 // Exit codes: 0 ok (a watched run completed), 1 a watched run failed or another error,
 // 2 usage or bad input, 3 a watched run was cancelled, 4 server not reachable or key refused.
@@ -44,6 +44,7 @@ import { formatProblem, lineForField, parseContextFile, parseWorkflowFile } from
 import { type Timestamp, timestampDate, timestampFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { parseDurationText } from "../domain/duration-text.ts";
 import { parseLabelArg } from "../domain/run-labels.ts";
+import { rerunCommand, type RerunOptions } from "./rerun-command.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, unreachable: 4 } as const;
 
@@ -314,6 +315,10 @@ async function getCommand(g: Globals, runId: string, o: { output?: string }): Pr
   const fmt = (t: typeof w.createdAt) => (t ? timestampDate(t).toISOString() : "-");
   out(`created ${fmt(w.createdAt)}  started ${fmt(w.startedAt)}  completed ${fmt(w.completedAt)}`);
   if (w.error && (w.error.message || w.error.reason)) out(`error: ${w.error.reason}: ${w.error.message}`);
+  if (w.rerunOf) {
+    const copied = w.steps.filter((s) => s.copiedFrom).map((s) => s.id);
+    out(`rerun of ${w.rerunOf}${copied.length ? `; copied from it: ${copied.join(", ")}` : ""}`);
+  }
   return EXIT.ok;
 }
 
@@ -574,6 +579,29 @@ function program(result: (p: Promise<number>) => void): Command {
     .option("--deadline-extension <seconds>", "how much later the run's deadline becomes (default: the run's timeout)")
     .addOption(output())
     .action((id: string, o: { deadlineExtension?: string; output?: string }, cmd: Command) => result(redriveCommand(globals(cmd), id, o)));
+
+  p.command("rerun")
+    .description("start a new run of a finished run's workflow that runs the given steps and everything downstream of them again, copying the other completed steps; prints its id, or follows it with --watch")
+    .argument("<runId>", "the finished run")
+    .option("--from <step>", "a step to run again, with every step downstream of it (repeatable; at least one)", collect, [])
+    .option("--context <key=value>", "change a field of the original's context (repeatable; the value is JSON or else a string)", collect, [])
+    .option("--context-file <file>", "the new run's context, from a YAML or JSON file ('-': stdin)")
+    .option("--label <key=value>", "the new run's labels instead of the original's (repeatable)", collect, [])
+    .option("--request-id <key>", "idempotency key: the same rerun again returns the run it made")
+    .option("--watch", "follow the new run to its end; the exit code says how it ended")
+    .addOption(output())
+    .action((id: string, o: RerunOptions, cmd: Command) => {
+      const deps = {
+        client: connect(globals(cmd)),
+        usage: (message: string) => new CliError(message, EXIT.usage),
+        serverError: (err: unknown) => serverError(err),
+        parseLabels,
+        follow,
+        out,
+        okCode: EXIT.ok,
+      };
+      result(rerunCommand(deps, id, o));
+    });
 
   p.command("redeliver")
     .description("deliver a finished run's on_complete / on_error webhook again")

@@ -503,7 +503,7 @@ function compileRetry(r: RetryInput | undefined, p: string, add: Add): RetryPoli
 }
 
 /** Why `value` is not an acceptable context, or undefined when it is. */
-function checkContext(value: unknown, maxBytes: number): string | undefined {
+export function checkContext(value: unknown, maxBytes: number): string | undefined {
   if (!isPlainObject(value)) return "must be a JSON object";
   if (nestedTooDeep(value, MAX_CONTEXT_DEPTH)) return tooDeepMessage(MAX_CONTEXT_DEPTH);
   const problem = checkJson(value, "", 0);

@@ -6,13 +6,13 @@
 import { DEFAULTS } from "./workflow-spec.ts";
 
 export const FIELD_LIMITS = {
-  /** Workflow ids, step ids, depends_on entries and `workflow_id` filters. */
+  /** Workflow ids, step ids, depends_on entries, RerunWorkflow `from_steps` entries (at most --max-steps of them) and `workflow_id` filters. */
   maxIdLength: DEFAULTS.maxIdLength,
   /** Step URLs, compensation, on_complete, on_error and base_url. */
   maxUrlLength: DEFAULTS.maxUrlLength,
-  /** CreateWorkflow `request_id`. */
+  /** CreateWorkflow and RerunWorkflow `request_id`. */
   maxRequestIdLength: 256,
-  /** CreateWorkflow `labels`, and the `labels` filters of ListWorkflows and WatchWorkflows: pairs at most. */
+  /** CreateWorkflow and RerunWorkflow `labels`, and the `labels` filters of ListWorkflows and WatchWorkflows: pairs at most. */
   maxLabels: 32,
   /** A label key (characters of [a-z0-9_.\-/]). */
   maxLabelKeyLength: 63,
@@ -85,12 +85,14 @@ const ERROR_DETAIL_BYTES = UTF8_BYTES_PER_UNIT * (FIELD_LIMITS.maxErrorMessageLe
 const CONCURRENCY_BYTES = UTF8_BYTES_PER_UNIT * FIELD_LIMITS.maxConcurrencyValueLength + 3 + 32;
 /** A map step's ItemCounts: seven int32 fields and the message's tag and length. */
 const ITEM_COUNTS_BYTES = 48;
-/** One StepStatus without its result and the submitted definition: id twice (plus once in a step list), six timestamps, counters, retry defaults and two errors. */
-const STEP_STATUS_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxIdLength + 3) + 6 * 16 + 128 + ITEM_COUNTS_BYTES + CONCURRENCY_BYTES;
+/** A run id in a field numbered over 15 (rerun_of, copied_from): 29 characters, a two-byte tag and the length. */
+const RUN_ID_FIELD_BYTES = 29 + 3;
+/** One StepStatus without its result and the submitted definition: id twice (plus once in a step list), six timestamps, counters, retry defaults, two errors and copied_from. */
+const STEP_STATUS_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxIdLength + 3) + 6 * 16 + 128 + ITEM_COUNTS_BYTES + CONCURRENCY_BYTES + RUN_ID_FIELD_BYTES;
 /** Failed items a Workflow lists, over all its map steps (README "Map steps"). */
 export const ITEM_FAILURES_PER_RUN = 10;
-/** Run-level fields not in the request: error, webhook (resolved URL, ids, error), resolved on_complete/on_error, timestamps; the failed items listed. */
-const RUN_FIXED_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxUrlLength + 3) + 1024 + ITEM_FAILURES_PER_RUN * (ERROR_DETAIL_BYTES + 32) + CONCURRENCY_BYTES + 16;
+/** Run-level fields not in the request: error, webhook (resolved URL, ids, error), resolved on_complete/on_error, timestamps; the failed items listed; rerun_of. */
+const RUN_FIXED_BYTES = 2 * ERROR_DETAIL_BYTES + 3 * (FIELD_LIMITS.maxUrlLength + 3) + 1024 + ITEM_FAILURES_PER_RUN * (ERROR_DETAIL_BYTES + 32) + CONCURRENCY_BYTES + 16 + RUN_ID_FIELD_BYTES;
 
 export interface AnswerLimits {
   maxSteps: number;

@@ -1046,11 +1046,15 @@ export class RunMachine {
 
   // ---- internals: compensation ----------------------------------------------------------------
 
-  /** Completed steps with a compensation URL, most recently completed first. */
+  /**
+   * Completed steps with a compensation URL, most recently completed first.
+   * Steps a rerun copied (copiedFrom) completed in the original run, not in
+   * this one: they are not compensated here (README "Recovering runs").
+   */
   private compensable(): number[] {
     const out: number[] = [];
     this.run.steps.forEach((st, i) => {
-      if (st.state === "completed" && this.run.spec.steps[i].compensation) out.push(i);
+      if (st.state === "completed" && st.copiedFrom === undefined && this.run.spec.steps[i].compensation) out.push(i);
     });
     return out.sort((a, b) => this.completionOrder(b) - this.completionOrder(a));
   }

@@ -83,6 +83,8 @@ export interface StepRecord {
   waitingFor?: string;
   /** When it was queued (orders waiters first come, first served, also after a restart). */
   queuedAt?: number;
+  /** RerunWorkflow: the run this completed step was copied from (with its result, attempts and times); it was not called in this run. */
+  copiedFrom?: string;
 }
 
 /** The on_complete / on_error notification of a finished run. */
@@ -131,6 +133,8 @@ export interface RunHeader {
   waitingFor?: string;
   /** When it was queued. */
   queuedAt?: number;
+  /** RerunWorkflow: the run this one reruns. Never changes once set; carried in the header (as trace) so that both stores keep it without a schema change. */
+  rerunOf?: string;
 }
 
 export interface RunRecord extends RunHeader {
@@ -169,6 +173,8 @@ export interface RunEvent {
   result?: JsonValue;
   /** Run events: the transition RedriveWorkflow made. */
   redriven?: true;
+  /** The creation event of a run made by RerunWorkflow: the run it reruns. */
+  rerunOf?: string;
   /** A PENDING -> PENDING transition: queued for a slot of a concurrency key. */
   waitingFor?: string;
 }
@@ -238,6 +244,7 @@ export function runHeader(run: RunRecord): RunHeader {
   if (run.redrives !== undefined) h.redrives = run.redrives;
   if (run.waitingFor !== undefined) h.waitingFor = run.waitingFor;
   if (run.queuedAt !== undefined) h.queuedAt = run.queuedAt;
+  if (run.rerunOf !== undefined) h.rerunOf = run.rerunOf;
   return h;
 }
 
@@ -256,7 +263,9 @@ export function newRunRecord(runId: string, spec: WorkflowSpec, now: number): Ru
 
 /** The event every new run starts its log with. */
 export function createdEvent(run: RunRecord): RunEvent {
-  return { runId: run.runId, seq: 1, at: run.createdAt, kind: "run", from: "", to: "pending" };
+  const e: RunEvent = { runId: run.runId, seq: 1, at: run.createdAt, kind: "run", from: "", to: "pending" };
+  if (run.rerunOf !== undefined) e.rerunOf = run.rerunOf;
+  return e;
 }
 
 /** Applies a committed patch to a record (used by stores and readers). */

@@ -16,10 +16,11 @@ import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, ty
 import { RunIdGenerator, runIdTime } from "../domain/run-id.ts";
 import { sameRequest } from "../domain/request-fingerprint.ts";
 import { redriveRefusal } from "../domain/redrive.ts";
+import { planRerun, type RerunInput, rerunRecord, rerunRefusal } from "../domain/rerun.ts";
 import { redeliveryRefusal } from "../domain/webhook-redelivery.ts";
 import { mapResult } from "../domain/map-step.ts";
 import { bodyHead, bodyMiddle, ItemBodies, stepBody } from "./step-body.ts";
-import type { WorkflowSpec } from "../domain/workflow-spec.ts";
+import type { FieldViolation, Limits, WorkflowSpec } from "../domain/workflow-spec.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
 import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
@@ -72,6 +73,16 @@ export class RunNotReopenableError extends Error {
     this.name = "RunNotReopenableError";
     this.reason = refusal.reason;
     this.state = state;
+  }
+}
+
+/** A rerun request that the original run shows to be wrong (from_steps naming no step of it, a context its concurrency keys find nothing in). */
+export class RerunInvalidError extends Error {
+  readonly violations: FieldViolation[];
+  constructor(violations: FieldViolation[]) {
+    super(violations.map((v) => `${v.field}: ${v.description}`).join("; "));
+    this.name = "RerunInvalidError";
+    this.violations = violations;
   }
 }
 
@@ -261,11 +272,16 @@ export class Engine {
   /**
    * Durably creates a run (or returns the one with the same request id) and starts it.
    * `rpc`: the CreateWorkflow span of the caller's trace, which the run's span joins.
+   * `build`: makes the run's first record (default: newRunRecord; RerunWorkflow's copies steps).
    */
-  async create(spec: WorkflowSpec, rpc?: RpcSpan): Promise<{ run: RunRecord; created: boolean }> {
+  async create(
+    spec: WorkflowSpec,
+    rpc?: RpcSpan,
+    build: (runId: string, createdAt: number) => RunRecord = (runId, createdAt) => newRunRecord(runId, spec, createdAt),
+  ): Promise<{ run: RunRecord; created: boolean }> {
     const runId = this.ids.next(this.clock.now());
     // The creation time is the one the id carries (the same, unless the clock went back): filters by creation time are id ranges.
-    const run = newRunRecord(runId, spec, runIdTime(runId));
+    const run = build(runId, runIdTime(runId));
     const trace = this.tracer.newRun(run.runId, spec.workflowId, rpc);
     if (trace) run.trace = trace;
     const first = createdEvent(run);
@@ -345,6 +361,41 @@ export class Engine {
    */
   redrive(runId: string, extensionMs?: number): Promise<RunRecord> {
     return this.reopen(runId, redriveRefusal, (m, now) => m.redrive(now, extensionMs));
+  }
+
+  /**
+   * A new run of a finished run's definition that runs `plan.fromIndexes` and
+   * their dependents again and copies the rest (src/domain/rerun.ts); created
+   * (or found by request id) as create() does. The original is not changed.
+   */
+  async rerun(
+    runId: string,
+    input: RerunInput,
+    limits: Pick<Limits, "maxContextBytes">,
+    fingerprint?: string,
+    rpc?: RpcSpan,
+    /** Checks of the new run's spec the domain cannot make (with a new context: the size of the request that would create it). */
+    checkSpec?: (spec: WorkflowSpec) => FieldViolation[],
+  ): Promise<{ run: RunRecord; created: boolean }> {
+    // A repeated request is answered with the run it made, whatever became of the original since.
+    if (input.requestId !== "") {
+      const made = await this.store.getRunByRequestId(input.requestId);
+      if (made) {
+        if (!sameRequest(made.spec.requestFingerprint, fingerprint)) throw new IdempotencyKeyReusedError(made.runId);
+        return { run: made, created: false };
+      }
+    }
+    const original = await this.store.getRun(runId);
+    if (!original) throw new RunNotFoundError(runId);
+    const refused = rerunRefusal(original);
+    if (refused) throw new RunNotReopenableError(refused, original.state);
+    const planned = planRerun(original, input, limits);
+    if (!planned.ok) throw new RerunInvalidError(planned.violations);
+    const { plan } = planned;
+    const problems = input.context !== undefined ? (checkSpec?.(plan.spec) ?? []) : [];
+    if (problems.length > 0) throw new RerunInvalidError(problems);
+    if (plan.spec.requestId !== undefined && fingerprint !== undefined) plan.spec.requestFingerprint = fingerprint;
+    return this.create(plan.spec, rpc, (id, createdAt) => rerunRecord(original, plan, id, createdAt));
   }
 
   /** Delivers a finished run's webhook again (RunMachine.redeliverWebhook). */

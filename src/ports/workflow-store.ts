@@ -69,6 +69,8 @@ export interface WorkflowStore {
    */
   reopen(patch: RunPatch): Promise<void>;
   getRun(runId: string): Promise<RunRecord | undefined>;
+  /** The run created with this spec.requestId, if any (RerunWorkflow answers a repeated request from it first). */
+  getRunByRequestId(requestId: string): Promise<RunRecord | undefined>;
   /** Newest first. */
   listRuns(query: ListRunsQuery): Promise<RunRecord[]>;
   /** listRuns without reading what grows with a run (context, step definitions, results) where the store can avoid it. */

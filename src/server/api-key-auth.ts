@@ -30,6 +30,7 @@ export const WORKFLOW_SERVICE_SCOPES: Readonly<Record<string, ApiKeyScope>> = {
   CreateWorkflow: "write",
   CancelWorkflow: "write",
   RedriveWorkflow: "write",
+  RerunWorkflow: "write",
   RedeliverWebhook: "write",
   DeleteWorkflow: "write",
 };

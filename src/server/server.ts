@@ -44,7 +44,7 @@ import { unknownRoute } from "./unknown-route.ts";
 import { registerReflection } from "./reflection-service.ts";
 import { generateSigningSecret, resolveSigningSecrets } from "./signing-secrets.ts";
 
-/** Largest request of every RPC but CreateWorkflow (which has --max-request-bytes). */
+/** Largest request of every RPC but CreateWorkflow and RerunWorkflow (which have --max-request-bytes). */
 export const MAX_SMALL_REQUEST_BYTES = 64 * 1024;
 
 /** /readyz answers 503 if the store does not answer a read within this time. */
@@ -194,7 +194,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     for (const method of WorkflowService.methods) {
       const impl = (service as unknown as Record<string, (...args: never[]) => unknown>)[method.localName];
       router.rpc(method, impl as never, {
-        readMaxBytes: method === WorkflowService.method.createWorkflow ? createReadMaxBytes : MAX_SMALL_REQUEST_BYTES,
+        // RerunWorkflow may carry a new context: the same limit as a create.
+        readMaxBytes: method === WorkflowService.method.createWorkflow || method === WorkflowService.method.rerunWorkflow ? createReadMaxBytes : MAX_SMALL_REQUEST_BYTES,
         jsonOptions: strictJsonOptions(method.input),
       });
     }
@@ -228,7 +229,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   const connectHandler = withSpecGrpcMessage(connectNodeAdapter({
     routes,
     fallback: unknownRoute,
-    // Every RPC but CreateWorkflow (above) takes small requests.
+    // Every RPC but CreateWorkflow and RerunWorkflow (above) takes small requests.
     readMaxBytes: MAX_SMALL_REQUEST_BYTES,
     // The largest answer the limits allow (README "Limits") always fits.
     writeMaxBytes: Math.max(64 * 1024 * 1024, maxWorkflowAnswerBytes(config.limits) + 65_536),

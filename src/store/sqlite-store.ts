@@ -380,6 +380,11 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
     return row && this.toRecord(row);
   }
 
+  async getRunByRequestId(requestId: string): Promise<RunRecord | undefined> {
+    const row = this.stmt.runByRequest.get(requestId) as RunRow | undefined;
+    return row && this.toRecord(row);
+  }
+
   async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
     const { sql, params } = this.listQuery(RUN_ROWS, query);
     const rows = this.db.prepare(sql).all(...params) as unknown as RunRow[];
@@ -464,8 +469,9 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
       if (r.step_id !== null) e.stepId = r.step_id as string;
       if (r.attempt !== null) e.attempt = r.attempt as number;
       if (r.data !== null) {
-        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue; item?: number; redriven?: true; waitingFor?: string };
+        const data = JSON.parse(r.data as string) as { error?: ErrorInfo; result?: JsonValue; item?: number; redriven?: true; waitingFor?: string; rerunOf?: string };
         if (data.error !== undefined) e.error = data.error;
+        if (data.rerunOf !== undefined) e.rerunOf = data.rerunOf;
         if (data.redriven === true) e.redriven = true;
         if (data.waitingFor !== undefined) e.waitingFor = data.waitingFor;
         if (data.item !== undefined) e.item = data.item;
@@ -649,6 +655,10 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
     this.stmt.insertSpec.run(run.runId, JSON.stringify(run.spec));
     for (const [key, value] of labelPairs(run.spec.labels)) this.stmt.insertLabel.run(key, value, run.runId);
     run.steps.forEach((st, i) => this.stmt.insertStep.run(run.runId, i, JSON.stringify(st)));
+    // A rerun starts with the items of the map steps it copied.
+    for (const [step, records] of Object.entries(run.items ?? {})) {
+      records.forEach((r, k) => this.stmt.upsertItem.run(run.runId, Number(step), k, JSON.stringify(r)));
+    }
     for (const e of events) this.insertEvent(e);
     return { run, created: true };
   }
@@ -677,8 +687,8 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
 
   private insertEvent(e: RunEvent): void {
     const data =
-      e.error !== undefined || e.result !== undefined || e.item !== undefined || e.redriven || e.waitingFor !== undefined
-        ? JSON.stringify({ error: e.error, result: e.result, item: e.item, redriven: e.redriven, waitingFor: e.waitingFor })
+      e.error !== undefined || e.result !== undefined || e.item !== undefined || e.redriven || e.waitingFor !== undefined || e.rerunOf !== undefined
+        ? JSON.stringify({ error: e.error, result: e.result, item: e.item, redriven: e.redriven, waitingFor: e.waitingFor, rerunOf: e.rerunOf })
         : null;
     this.stmt.insertEvent.run(e.runId, e.seq, e.at, e.kind, e.stepId ?? null, e.from, e.to, e.attempt ?? null, data);
   }

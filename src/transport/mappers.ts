@@ -1,5 +1,5 @@
 // Mappers between the weft.v1 protobuf types and the domain. Generated types stop here.
-import { create, fromJson, type JsonValue as PbJsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, type JsonValue as PbJsonValue, toBinary } from "@bufbuild/protobuf";
 import {
   type Duration,
   durationFromMs,
@@ -12,6 +12,8 @@ import {
   Backoff,
   CompensationState as PbCompensationState,
   type CreateWorkflowRequest,
+  CreateWorkflowRequestSchema,
+  type RerunWorkflowRequest,
   type ErrorDetail,
   ErrorDetailSchema,
   type JoinPolicy as PbJoinPolicy,
@@ -33,6 +35,8 @@ import {
   WorkflowSchema,
   WorkflowState as PbWorkflowState,
 } from "../../gen/ts/weft/v1/workflow_pb.js";
+import type { RerunInput } from "../domain/rerun.ts";
+import { newRunRecord } from "../domain/run-record.ts";
 import type {
   CompensationState,
   ErrorInfo,
@@ -54,6 +58,7 @@ import type {
   JsonValue,
   StepInput,
   WorkflowInput,
+  WorkflowSpec,
 } from "../domain/workflow-spec.ts";
 
 // ---- requests → domain ---------------------------------------------------------
@@ -145,6 +150,38 @@ export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
     priority: req.priority,
     labels: req.labels,
   };
+}
+
+/**
+ * The size of the CreateWorkflowRequest that would make a run of `spec` (its
+ * definitions as submitted, URLs as resolved: never smaller): what a rerun
+ * with a new context is held to, as a create is to --max-request-bytes.
+ */
+export function createRequestBytes(spec: WorkflowSpec): number {
+  const w = workflowToProto(newRunRecord("wf_00000000000000000000000000", spec, 0));
+  const req = create(CreateWorkflowRequestSchema, {
+    id: w.workflowId,
+    steps: w.steps.map((s) => s.definition!),
+    context: w.context,
+    onComplete: w.onComplete,
+    onError: w.onError,
+    timeout: w.timeout,
+    saga: w.saga,
+    baseUrl: w.baseUrl,
+    requestId: w.requestId,
+    concurrency: w.concurrency,
+    priority: w.priority,
+    labels: w.labels,
+  });
+  return toBinary(CreateWorkflowRequestSchema, req).byteLength;
+}
+
+/** A RerunWorkflow request as the domain takes it (src/domain/rerun.ts): unset context and labels keep the original's. */
+export function rerunInput(req: RerunWorkflowRequest): RerunInput {
+  const input: RerunInput = { fromSteps: req.fromSteps, requestId: req.requestId };
+  if (req.context !== undefined) input.context = req.context;
+  if (req.labels !== undefined) input.labels = req.labels.labels;
+  return input;
 }
 
 export const RUN_STATE_FROM_PROTO: Record<number, RunState | undefined> = {
@@ -268,6 +305,7 @@ export function workflowToProto(run: RunRecord): Workflow {
       }),
       waitingFor: st.waitingFor ?? "",
       concurrencyKey: def.concurrency?.value ?? "",
+      copiedFrom: st.copiedFrom ?? "",
       ...itemsToProto(run.items?.[i], shown),
       compensationState: COMPENSATION_STATE_TO_PROTO[st.compensation?.state ?? ""],
       compensationAttempts: st.compensation?.attempts ?? 0,
@@ -327,6 +365,7 @@ function basicWorkflow(run: RunSummary, current: string[], completed: string[], 
     waitingFor: run.waitingFor ?? "",
     concurrencyKey: spec.concurrency?.value ?? "",
     labels: { ...spec.labels },
+    rerunOf: run.rerunOf ?? "",
   });
 }
 
@@ -359,6 +398,7 @@ export function eventToProto(e: RunEvent, workflowId: string): WorkflowEvent {
         fromState: e.from ? RUN_STATE_TO_PROTO[e.from as RunState] : PbWorkflowState.UNSPECIFIED,
         toState: RUN_STATE_TO_PROTO[e.to as RunState],
         redriven: e.redriven === true,
+        rerunOf: e.rerunOf ?? "",
       },
     };
   } else if (e.kind === "step" || e.kind === "item") {

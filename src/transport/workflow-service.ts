@@ -24,6 +24,9 @@ import {
   type RedeliverWebhookResponse,
   type RedriveWorkflowRequest,
   type RedriveWorkflowResponse,
+  type RerunWorkflowRequest,
+  RerunWorkflowRequestSchema,
+  type RerunWorkflowResponse,
   type WatchWorkflowRequest,
   type WatchWorkflowResponse,
   type WatchWorkflowsRequest,
@@ -42,7 +45,8 @@ import { runIdTime } from "../domain/run-id.ts";
 import { checkLabels, labelPairs, matchesFilter, type RunFilter } from "../domain/run-labels.ts";
 import { RunLabelCache } from "./run-label-cache.ts";
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
-import { type Engine, IdempotencyKeyReusedError, RunFinishedError, RunNotFoundError, RunNotReopenableError } from "../engine/engine.ts";
+import { type Engine, IdempotencyKeyReusedError, RerunInvalidError, RunFinishedError, RunNotFoundError, RunNotReopenableError } from "../engine/engine.ts";
+import { checkRerunInput } from "../domain/rerun.ts";
 import { MAX_DEADLINE_EXTENSION_MS } from "../domain/redrive.ts";
 import { requestFingerprint } from "../domain/request-fingerprint.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
@@ -54,6 +58,8 @@ import {
   eventToProto,
   isTerminalRunEvent,
   itemToProto,
+  rerunInput,
+  createRequestBytes,
   RUN_STATE_FROM_PROTO,
   workflowInput,
   workflowToProto,
@@ -264,6 +270,7 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     this.redriveWorkflow = unary(this.redriveWorkflow.bind(this));
     this.redeliverWebhook = unary(this.redeliverWebhook.bind(this));
     this.deleteWorkflow = unary(this.deleteWorkflow.bind(this));
+    this.rerunWorkflow = unary(this.rerunWorkflow.bind(this));
   }
 
   /** Ends every open stream (server shutdown). */
@@ -409,6 +416,52 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     if (violations.length > 0) throw invalidArgument(violations);
     const run = await this.reopening(req.id, () => this.engine.redrive(req.id, extensionMs));
     return { $typeName: "weft.v1.RedriveWorkflowResponse", workflow: workflowToProto(run) };
+  }
+
+  /**
+   * A new run from a finished one (src/domain/rerun.ts): checked as far as
+   * possible before the original is read, then against it.
+   */
+  async rerunWorkflow(req: RerunWorkflowRequest, ctx: HandlerContext): Promise<RerunWorkflowResponse> {
+    const violations: FieldViolation[] = [];
+    checkRunId(req.id, violations);
+    const bytes = toBinary(RerunWorkflowRequestSchema, req).byteLength;
+    if (bytes > this.limits.maxRequestBytes) {
+      violations.push({ field: "request", description: `request is ${bytes} bytes, over the limit of ${this.limits.maxRequestBytes}` });
+    }
+    const input = rerunInput(req);
+    checkRerunInput(input, this.limits.maxSteps, violations);
+    if (violations.length > 0) throw invalidArgument(violations);
+    const h = ctx.requestHeader;
+    const rpc = this.tracer.startRpc(`${WorkflowService.typeName}/RerunWorkflow`, {
+      traceparent: h.get("traceparent") ?? undefined,
+      tracestate: h.get("tracestate") ?? undefined,
+    });
+    try {
+      // Kept apart from CreateWorkflow's: a rerun and a create never share a fingerprint.
+      const fingerprint = req.requestId ? requestFingerprint({ rerunWorkflow: toJson(RerunWorkflowRequestSchema, req) }) : undefined;
+      let result: Awaited<ReturnType<Engine["rerun"]>>;
+      try {
+        result = await this.engine.rerun(req.id, input, this.limits, fingerprint, rpc, (spec) => {
+          // The original fit a create; with a new context the run must still fit one.
+          const size = createRequestBytes(spec);
+          const max = this.limits.maxRequestBytes;
+          return size > max ? [{ field: "context", description: `the run with this context would be created by a request of ${size} bytes, over the limit of ${max}` }] : [];
+        });
+      } catch (err) {
+        if (err instanceof RunNotFoundError) throw runNotFound(req.id);
+        if (err instanceof RunNotReopenableError) throw withInfo(err.message, Code.FailedPrecondition, err.reason, { id: req.id, state: err.state });
+        if (err instanceof RerunInvalidError) throw invalidArgument(err.violations);
+        if (err instanceof IdempotencyKeyReusedError) throw withInfo(err.message, Code.AlreadyExists, "IDEMPOTENCY_KEY_REUSED", { run_id: err.runId });
+        throw err;
+      }
+      const { run, created } = result;
+      rpc?.end({ runId: run.runId });
+      return { $typeName: "weft.v1.RerunWorkflowResponse", workflow: workflowToProto(run), deduplicated: !created };
+    } catch (err) {
+      rpc?.end({ error: err });
+      throw err;
+    }
   }
 
   async redeliverWebhook(req: RedeliverWebhookRequest): Promise<RedeliverWebhookResponse> {

@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, test } from "vitest";
 import { RunMachine } from "../../src/domain/run-machine.ts";
 import { createdEvent, newRunRecord, type RunRecord } from "../../src/domain/run-record.ts";
 import { RunIdGenerator } from "../../src/domain/run-id.ts";
+import { planRerun, rerunRecord } from "../../src/domain/rerun.ts";
 import { VersionConflictError, type WorkflowStore } from "../../src/ports/workflow-store.ts";
 import { testWorkflow } from "../support/test-workflow.ts";
 import type { ConcurrencySlots } from "../../src/ports/concurrency-slots.ts";
@@ -57,6 +58,8 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       expect(again.created).toBe(false);
       expect(again.run.runId).toBe(first.runId);
       expect(await h.store.getRun(second.runId)).toBeUndefined();
+      expect((await h.store.getRunByRequestId("req-1"))?.runId).toBe(first.runId);
+      expect(await h.store.getRunByRequestId("req-2")).toBeUndefined();
     });
 
     test("concurrent creates with one request id make one run", async () => {
@@ -275,6 +278,44 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       expect(back.items![0][1].result).toEqual({ "$odd.key": 1 });
       const events = await h.store.listEvents(run.runId, 0, 100);
       expect(events.filter((e) => e.kind === "item")).toMatchObject([{ stepId: "map", item: 0, from: "running", to: "retry_wait", attempt: 1 }]);
+    });
+
+    test("a rerun's first record (rerunOf, copied steps, a copied map step's items) and its creation event read back, also after commits and a reopen", async () => {
+      const spec = testWorkflow(
+        [{ id: "prep" }, { id: "map", dependsOn: ["prep"], forEach: "/prep/result" }, { id: "last", dependsOn: ["map"] }],
+        { id: "contract-rerun" },
+      );
+      const original = newRunRecord(ids.next(Date.now()), spec, Date.now());
+      const o = new RunMachine(original);
+      o.start(1);
+      o.attemptSucceeded(0, 1, ["x", "y"], 2);
+      o.itemSucceeded(1, 0, 1, { "$r": 0 }, 3);
+      o.itemSucceeded(1, 1, 1, { "$r": 1 }, 4);
+      o.attemptSucceeded(2, 1, "done", 5);
+      expect(o.run.state).toBe("completed");
+      const plan = planRerun(o.run, { fromSteps: ["last"], requestId: "" }, { maxContextBytes: 1 << 20 });
+      if (!plan.ok) throw new Error("bad plan");
+      const run = rerunRecord(o.run, plan.plan, ids.next(Date.now()), Date.now());
+      expect(run.items?.[1]).toHaveLength(2);
+      const first = createdEvent(run);
+      expect(first.rerunOf).toBe(o.run.runId);
+      expect((await h.store.createRun(run, [first])).created).toBe(true);
+      expect(await h.store.getRun(run.runId)).toEqual(run);
+      expect(await h.store.listEvents(run.runId, 0, 10)).toEqual([first]);
+      const m = new RunMachine(structuredClone(run));
+      m.start(10);
+      await h.store.commit(m.takePatch()!);
+      m.attemptSucceeded(2, 1, "again", 11);
+      await h.store.commit(m.takePatch()!);
+      h.store = await h.reopen();
+      const back = (await h.store.getRun(run.runId))!;
+      expect(back.state).toBe("completed");
+      expect(back.rerunOf).toBe(o.run.runId);
+      expect(back.steps.map((st) => st.copiedFrom)).toEqual([o.run.runId, o.run.runId, undefined]);
+      expect(back.items?.[1]?.map((it) => it.result)).toEqual([{ "$r": 0 }, { "$r": 1 }]);
+      const [summary] = await h.store.listRunSummaries({ states: [], workflowId: "contract-rerun", limit: 1 });
+      expect(summary.rerunOf).toBe(o.run.runId);
+      expect((await h.store.listEvents(run.runId, 0, 1))[0].rerunOf).toBe(o.run.runId);
     });
 
     // ---- concurrency slots (README "Concurrency keys") ----

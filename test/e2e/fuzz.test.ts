@@ -16,6 +16,7 @@ import {
   GetWorkflowRequestSchema,
   ListStepItemsRequestSchema,
   RedeliverWebhookRequestSchema,
+  RerunWorkflowRequestSchema,
   RedriveWorkflowRequestSchema,
   DeleteWorkflowRequestSchema,
   ListWorkflowEventsRequestSchema,
@@ -78,6 +79,12 @@ const RPCS: Rpc[] = [
   { name: "ListStepItems", schema: ListStepItemsRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000", stepId: "a", pageSize: 10 }) },
   { name: "RedriveWorkflow", schema: RedriveWorkflowRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000", deadlineExtension: { seconds: 60n } }) },
   { name: "RedeliverWebhook", schema: RedeliverWebhookRequestSchema, stream: false, valid: () => ({ id: "wf_01JDQ00000000000000000000" }) },
+  {
+    name: "RerunWorkflow",
+    schema: RerunWorkflowRequestSchema,
+    stream: false,
+    valid: () => ({ id: "wf_01JDQ00000000000000000000", fromSteps: ["a", "b"], context: { n: 1 }, requestId: "fuzz", labels: { labels: { team: "x" } } }),
+  },
   { name: "WatchWorkflow", schema: WatchWorkflowRequestSchema, stream: true, valid: () => ({ id: "wf_01JDQ00000000000000000000", afterSequence: 3n }) },
   { name: "WatchWorkflows", schema: WatchWorkflowsRequestSchema, stream: true, valid: () => ({ states: [WorkflowState.FAILED], workflowId: "fuzz" }) },
 ];
@@ -239,7 +246,7 @@ it(`survives ${REQUESTS} fuzzed requests on every protocol without an INTERNAL a
       const mutation = pick(Object.keys(FRAME_MUTATIONS));
       const body = protocol === "connect-json" ? enc(toJsonString(rpc.schema, msg)) : binary;
       plan.push({ protocol, rpc: rpc.name, mutation: `frame:${mutation}`, body, opts: FRAME_MUTATIONS[mutation](body) });
-    } else if (!rpc.stream && !["CreateWorkflow", "CancelWorkflow", "RedriveWorkflow", "RedeliverWebhook", "DeleteWorkflow"].includes(rpc.name) && rand() < 0.1) {
+    } else if (!rpc.stream && !["CreateWorkflow", "CancelWorkflow", "RedriveWorkflow", "RedeliverWebhook", "DeleteWorkflow", "RerunWorkflow"].includes(rpc.name) && rand() < 0.1) {
       // Connect GET: the message in the query string, base64 binary or JSON.
       const mutation = pick(Object.keys(BINARY_MUTATIONS));
       const b64 = Buffer.from(BINARY_MUTATIONS[mutation](binary)).toString("base64url");

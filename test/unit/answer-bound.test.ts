@@ -59,6 +59,7 @@ describe("the largest answer", () => {
       error: error(100),
       compensation: { state: "failed", attempts: 100, startedAt: 2e12, completedAt: 2e12, nextAttemptAt: 2e12, error: error(100) },
       waitingFor: "concurrency_key",
+      copiedFrom: "wf_01ARZ3NDEKTSV4RRFFQ69G5FAW",
       id: id(i),
     }));
     run.state = "failed";
@@ -77,6 +78,7 @@ describe("the largest answer", () => {
     };
     run.lastSeq = 1e9;
     run.waitingFor = "concurrency_key";
+    run.rerunOf = "wf_01ARZ3NDEKTSV4RRFFQ69G5FAW";
 
     const bytes = toBinary(WorkflowSchema, workflowToProto(run)).byteLength;
     const bound = maxWorkflowAnswerBytes(limits);

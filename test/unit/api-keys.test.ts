@@ -19,7 +19,7 @@ describe("the RPC scope table", () => {
 
   test("read covers reading and watching; write covers creating and cancelling", () => {
     for (const m of ["GetWorkflow", "ListWorkflows", "WatchWorkflow", "WatchWorkflows", "ListWorkflowEvents", "ListStepItems"]) expect(WORKFLOW_SERVICE_SCOPES[m]).toBe("read");
-    for (const m of ["CreateWorkflow", "CancelWorkflow", "RedriveWorkflow", "RedeliverWebhook", "DeleteWorkflow"]) expect(WORKFLOW_SERVICE_SCOPES[m]).toBe("write");
+    for (const m of ["CreateWorkflow", "CancelWorkflow", "RedriveWorkflow", "RedeliverWebhook", "DeleteWorkflow", "RerunWorkflow"]) expect(WORKFLOW_SERVICE_SCOPES[m]).toBe("write");
   });
 
   test("an RPC missing from the table is denied to every key (fail closed); health is open; reflection per setting", () => {

@@ -107,6 +107,21 @@ func (c *Client) Redrive(ctx context.Context, runID string, extension time.Durat
 	return res.GetWorkflow(), nil
 }
 
+// Rerun starts a NEW run of a finished run's workflow (its RerunOf is runID)
+// that runs fromSteps and every step downstream of them again; the other
+// steps that completed are copied with their results (CopiedFrom), not
+// called. The new run keeps the original's context and labels
+// (codes.FailedPrecondition if the run has not finished, codes.InvalidArgument
+// for a step it does not have). For a new context, labels, a request id or the
+// response's deduplicated flag, call c.Service.RerunWorkflow.
+func (c *Client) Rerun(ctx context.Context, runID string, fromSteps []string, opts ...grpc.CallOption) (*weftv1.Workflow, error) {
+	res, err := c.Service.RerunWorkflow(ctx, &weftv1.RerunWorkflowRequest{Id: runID, FromSteps: fromSteps}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return res.GetWorkflow(), nil
+}
+
 // RedeliverWebhook delivers a finished run's on_complete / on_error webhook
 // again (one that failed, or was delivered).
 func (c *Client) RedeliverWebhook(ctx context.Context, runID string, opts ...grpc.CallOption) (*weftv1.Workflow, error) {

@@ -360,6 +360,7 @@ function toStepStatus(s: PbStepStatus): StepStatus {
     error: toErrorDetail(s.error),
     nextAttemptAt: date(s.nextAttemptAt),
     ...(s.waitingFor ? { waitingFor: s.waitingFor } : {}),
+    ...(s.copiedFrom ? { copiedFrom: s.copiedFrom } : {}),
     ...(s.items
       ? {
           items: {
@@ -417,6 +418,7 @@ export function toWorkflowStatus(w: Workflow): WorkflowStatus {
     lastSequence: Number(w.lastSequence),
     ...(w.waitingFor ? { waitingFor: w.waitingFor } : {}),
     ...(w.priority ? { priority: w.priority } : {}),
+    ...(w.rerunOf ? { rerunOf: w.rerunOf } : {}),
     webhook:
       w.webhook && webhookState
         ? {
@@ -461,6 +463,7 @@ export function toWatchEvent(e: WorkflowEvent): WatchEvent | undefined {
     result: json(e.result),
     ...(t.case === "item" ? { item: e.itemIndex } : {}),
     ...(t.case === "run" && t.value.redriven ? { redriven: true } : {}),
+    ...(t.case === "run" && t.value.rerunOf ? { rerunOf: t.value.rerunOf } : {}),
   };
 }
 

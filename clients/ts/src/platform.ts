@@ -32,6 +32,7 @@ import type {
   CreatedWorkflow,
   CreateWorkflowInput,
   ListWorkflowsOptions,
+  RerunOptions,
   WatchMessage,
   WatchOptions,
   WorkflowPage,
@@ -100,6 +101,13 @@ export interface WorkflowsApi {
    * `deadlineExtensionMs` (default: the run's timeout). Returns the run, running again.
    */
   redrive(id: string, options?: { deadlineExtensionMs?: number | undefined }): Promise<WorkflowStatus>;
+  /**
+   * Starts a NEW run of a finished run's workflow (its `rerunOf` is `id`) that
+   * runs `fromSteps` and every step downstream of them again; the other steps
+   * that completed are copied with their results (`copiedFrom`), not called.
+   * Returns the new run.
+   */
+  rerun(id: string, options: RerunOptions): Promise<CreatedWorkflow>;
   /** Delivers a finished run's on_complete / on_error webhook again (one that failed, or was delivered). */
   redeliverWebhook(id: string): Promise<WorkflowStatus>;
   /**
@@ -269,6 +277,22 @@ function lazyPlatform(getOptions: () => PlatformOptions): { platform: Platform; 
       const deadlineExtension = ms === undefined ? undefined : { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) };
       const res = await call(() => client.redriveWorkflow({ id, deadlineExtension }, callOptions));
       return toWorkflowStatus(res.workflow!);
+    },
+    async rerun(id, opts) {
+      const { client, callOptions } = unary();
+      const res = await call(() =>
+        client.rerunWorkflow(
+          {
+            id,
+            fromSteps: [...opts.fromSteps],
+            context: opts.context,
+            labels: opts.labels && { labels: opts.labels },
+            requestId: opts.requestId ?? "",
+          },
+          callOptions,
+        ),
+      );
+      return { ...toWorkflowStatus(res.workflow!), deduplicated: res.deduplicated };
     },
     async redeliverWebhook(id) {
       const { client, callOptions } = unary();

@@ -149,6 +149,8 @@ export interface StepStatus {
   itemFailures?: ItemStatus[] | undefined;
   /** 'concurrency_key' while the step waits (pending) for a slot of its concurrency key. */
   waitingFor?: string | undefined;
+  /** Set on a step a rerun copied: the run it was copied from (it was not called in this run; result, attempts and times are from there). */
+  copiedFrom?: string | undefined;
 }
 
 export interface ItemCounts {
@@ -220,6 +222,8 @@ export interface WorkflowStatus {
   waitingFor?: string | undefined;
   /** The run's priority among waiters of a concurrency key. */
   priority?: number | undefined;
+  /** Set on a run `rerun` made: the run it reruns. */
+  rerunOf?: string | undefined;
 }
 
 /** What `create` returns: the new run (or, for a repeated requestId, the original one). */
@@ -292,6 +296,20 @@ export interface WatchEvent {
   item?: number | undefined;
   /** Run events: true on the transition a redrive made ('failed' or 'cancelled' → 'running'). */
   redriven?: boolean | undefined;
+  /** The first event of a run `rerun` made: the run it reruns. */
+  rerunOf?: string | undefined;
+}
+
+/** What `rerun` takes besides the original run's id. */
+export interface RerunOptions {
+  /** Steps of the original to run again, each with every step downstream of it (at least one). */
+  fromSteps: string[];
+  /** The new run's context (a JSON object); default: the original's. */
+  context?: JsonObject | undefined;
+  /** The new run's labels; default: the original's ({} for none). */
+  labels?: Record<string, string> | undefined;
+  /** Idempotency key: the same key and options again return the run made the first time. */
+  requestId?: string | undefined;
 }
 
 export type WatchMessage = WatchSnapshot | WatchEvent;

@@ -16,6 +16,11 @@ export function compensated(run: Pick<ActionRun, "saga" | "steps">): boolean {
   return run.saga && run.steps.some((s) => s.compensation.state !== "none");
 }
 
+/** Whether a run may be rerun from one of its steps (RerunWorkflow): once it has finished, whatever its outcome. */
+export function canRerun(run: Pick<ActionRun, "state">): boolean {
+  return FINISHED.has(run.state);
+}
+
 /** Which of a finished run's actions its state allows. */
 export function runActions(run: ActionRun): { redrive: boolean; redeliver: boolean; remove: boolean } {
   const finished = FINISHED.has(run.state);

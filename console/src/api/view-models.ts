@@ -21,6 +21,8 @@ export interface RunSummary {
   labels: [string, string][];
   /** "concurrency_key" while the run is queued for a slot of its key; "" otherwise. */
   waitingFor: string;
+  /** The run this one reruns (RerunWorkflow); "" otherwise. */
+  rerunOf: string;
 }
 
 export interface ErrorView {
@@ -63,6 +65,8 @@ export interface StepView {
   items?: ItemCountsView;
   /** "concurrency_key" while the step is ready but queued for a slot of its key; "" otherwise. */
   waitingFor: string;
+  /** A step a rerun copied: the run it was copied from (not called in this run); "" otherwise. */
+  copiedFrom: string;
 }
 
 export interface WebhookView {
@@ -120,6 +124,7 @@ export function toRunSummary(w: Workflow): RunSummary {
     errorMessage: w.error?.message ?? "",
     labels: Object.entries(w.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     waitingFor: w.waitingFor,
+    rerunOf: w.rerunOf,
   };
 }
 
@@ -169,6 +174,7 @@ function stepView(s: StepStatus): StepView {
     },
     items: itemCountsView(s.items),
     waitingFor: s.waitingFor,
+    copiedFrom: s.copiedFrom,
   };
 }
 

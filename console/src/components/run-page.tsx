@@ -13,6 +13,8 @@ import { RunGraph } from "./run-graph.tsx";
 import { RunOverview } from "./run-overview.tsx";
 import { LabelChips } from "./label-chips.tsx";
 import { RunActions } from "./run-actions.tsx";
+import { RunLink } from "./rerun-button.tsx";
+import { canRerun } from "../api/run-actions.ts";
 import { QueuedBadge, StateBadge } from "./state-badge.tsx";
 import { StepPanel } from "./step-panel.tsx";
 import { TimelineChart } from "./timeline-chart.tsx";
@@ -50,6 +52,11 @@ export function RunPage({ id }: { id: string }) {
         {run && !terminal && <CancelButton runId={id} access={access} onCancelled={setRun} />}
         {run && terminal && <RunActions run={run} access={access} onChanged={setRun} onReopened={resume} />}
       </div>
+      {run?.rerunOf && (
+        <div className="run-rerun-of">
+          <RunLink label="rerun of" runId={run.rerunOf} testId="run-rerun-of" />
+        </div>
+      )}
       {run && run.labels.length > 0 && (
         <div className="run-labels">
           <LabelChips labels={run.labels} testId="run-labels" />
@@ -65,7 +72,7 @@ export function RunPage({ id }: { id: string }) {
             <div className="column-main">
               <h2>Timeline</h2>
               <TimelineChart run={run} events={events} now={now} selected={selected} onSelect={setSelected} />
-              {step ? <StepPanel runId={id} step={step} events={events} now={now} /> : <p className="muted pad">Select a step in the graph or the timeline.</p>}
+              {step ? <StepPanel runId={id} step={step} events={events} now={now} rerun={terminal && canRerun(run) ? access : undefined} /> : <p className="muted pad">Select a step in the graph or the timeline.</p>}
             </div>
             <div className="column-side">
               <RunOverview run={run} now={now} />

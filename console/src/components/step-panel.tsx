@@ -5,9 +5,14 @@ import { ErrorDetailView } from "./error-detail.tsx";
 import { JsonView } from "./json-view.tsx";
 import { QueuedBadge, StateBadge } from "./state-badge.tsx";
 import { ItemCounts, StepItems } from "./step-items.tsx";
+import { RerunButton, RunLink } from "./rerun-button.tsx";
+import type { WriteAccess } from "../hooks/use-write-access.ts";
 
-/** A step: its definition, state, result, every attempt's error and the next retry time. */
-export function StepPanel({ runId, step, events, now }: { runId: string; step: StepView; events: EventView[]; now: number }) {
+/**
+ * A step: its definition, state, result, every attempt's error and the next retry time; on a
+ * finished run (`rerun` given: the write access) "Rerun from this step".
+ */
+export function StepPanel({ runId, step, events, now, rerun }: { runId: string; step: StepView; events: EventView[]; now: number; rerun?: WriteAccess }) {
   const d = step.definition;
   const outcome = joinOutcome(step.state, step.error?.reason);
   const failedAttempts = events.filter((e) => e.kind === "step" && e.stepId === step.id && e.error);
@@ -23,6 +28,12 @@ export function StepPanel({ runId, step, events, now }: { runId: string; step: S
           </span>
         )}
       </h2>
+      {(rerun !== undefined || step.copiedFrom) && (
+        <p className="step-rerun">
+          {step.copiedFrom && <RunLink label="Copied (not called in this run) from" runId={step.copiedFrom} testId="step-copied-from" />}{" "}
+          {rerun !== undefined && <RerunButton runId={runId} stepId={step.id} access={rerun} />}
+        </p>
+      )}
       <dl>
         <dt>Attempts</dt>
         <dd data-testid="step-attempts">{step.attempts}{d.retries ? ` of ${d.retries.maxAttempts}` : ""}</dd>

@@ -125,6 +125,7 @@ export function eventToDoc(e: RunEvent, workflowId: string, ts: Date): EventDoc 
   if (e.result !== undefined) doc.resultJson = JSON.stringify(e.result);
   if (e.redriven) doc.redriven = true;
   if (e.waitingFor !== undefined) doc.waitingFor = e.waitingFor;
+  if (e.rerunOf !== undefined) doc.rerunOf = e.rerunOf;
   return doc;
 }
 
@@ -137,6 +138,7 @@ export function eventFromDoc(doc: EventDoc): RunEvent {
   if (doc.waitingFor !== undefined && doc.waitingFor !== null) e.waitingFor = doc.waitingFor;
   if (doc.resultJson !== undefined && doc.resultJson !== null) e.result = JSON.parse(doc.resultJson) as JsonValue;
   if (doc.redriven === true) e.redriven = true;
+  if (typeof doc.rerunOf === "string") e.rerunOf = doc.rerunOf;
   return e;
 }
 
@@ -160,6 +162,8 @@ export function runToDoc(run: RunRecord, owner: string, events: EventDoc[], driv
   const labels = labelPairs(run.spec.labels);
   if (labels.length > 0) doc.labels = labels.map(([k, v]) => labelString(k, v));
   if (!driving && run.completedAt !== undefined) doc.finishedAt = run.completedAt;
+  // A rerun starts with the items of the map steps it copied.
+  if (run.items) doc.items = Object.fromEntries(Object.entries(run.items).map(([step, list]) => [step, list.map(itemToDoc)]));
   return doc;
 }
 

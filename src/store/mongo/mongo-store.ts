@@ -316,6 +316,11 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
     return doc ? runFromDoc(doc) : undefined;
   }
 
+  async getRunByRequestId(requestId: string): Promise<RunRecord | undefined> {
+    const doc = await mapped(this.runs.findOne({ requestId }));
+    return doc ? runFromDoc(doc) : undefined;
+  }
+
   async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
     const filter = listFilter(query);
     const docs = await mapped(this.runs.find(filter).sort({ _id: -1 }).limit(query.limit).toArray());

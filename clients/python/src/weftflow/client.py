@@ -212,6 +212,30 @@ class Client:
         res: pb.RedriveWorkflowResponse = self._stub.RedriveWorkflow(req, timeout=self._timeout, metadata=self._md())
         return res.workflow
 
+    def rerun(
+        self,
+        id: str,
+        from_steps: Iterable[str],
+        *,
+        context: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
+        request_id: str = "",
+    ) -> pb.RerunWorkflowResponse:
+        """Start a NEW run of a finished run's workflow (its ``rerun_of`` is ``id``) that runs
+        ``from_steps`` and every step downstream of them again; the other completed steps are
+        copied with their results (``copied_from``), not called. ``context`` and ``labels``
+        default to the original's (``labels={}``: none). Returns the response: ``.workflow`` and
+        ``.deduplicated`` (a repeated ``request_id``)."""
+        req = pb.RerunWorkflowRequest(id=id, from_steps=list(from_steps), request_id=request_id)
+        if context is not None:
+            req.context.SetInParent()
+            req.context.update(dict(context))
+        if labels is not None:
+            req.labels.SetInParent()
+            req.labels.labels.update(dict(labels))
+        res: pb.RerunWorkflowResponse = self._stub.RerunWorkflow(req, timeout=self._timeout, metadata=self._md())
+        return res
+
     def redeliver_webhook(self, id: str) -> pb.Workflow:
         """Deliver a finished run's on_complete / on_error webhook again (one that failed, or was delivered)."""
         res: pb.RedeliverWebhookResponse = self._stub.RedeliverWebhook(

@@ -978,8 +978,12 @@ type StepStatus struct {
 	WaitingFor string `protobuf:"bytes,17,opt,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
 	// The step's concurrency key: the value its concurrency.key found in the context.
 	ConcurrencyKey string `protobuf:"bytes,18,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Set on a step a rerun copied (RerunWorkflow): the run it was copied from.
+	// The step was not called in this run: result, attempts and times are the
+	// ones it had there.
+	CopiedFrom    string `protobuf:"bytes,50,opt,name=copied_from,json=copiedFrom,proto3" json:"copied_from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepStatus) Reset() {
@@ -1134,6 +1138,13 @@ func (x *StepStatus) GetWaitingFor() string {
 func (x *StepStatus) GetConcurrencyKey() string {
 	if x != nil {
 		return x.ConcurrencyKey
+	}
+	return ""
+}
+
+func (x *StepStatus) GetCopiedFrom() string {
+	if x != nil {
+		return x.CopiedFrom
 	}
 	return ""
 }
@@ -1495,7 +1506,9 @@ type Workflow struct {
 	// The run's concurrency key: the value concurrency.key found in the context.
 	ConcurrencyKey string `protobuf:"bytes,27,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
 	// The labels given at creation (also in the basic view).
-	Labels        map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Set on a run RerunWorkflow made: the run it reruns (also in the basic view).
+	RerunOf       string `protobuf:"bytes,50,opt,name=rerun_of,json=rerunOf,proto3" json:"rerun_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1726,6 +1739,13 @@ func (x *Workflow) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *Workflow) GetRerunOf() string {
+	if x != nil {
+		return x.RerunOf
+	}
+	return ""
+}
+
 // One transition of a run, of one of its steps, or of a step's compensation,
 // in the run's event log.
 type WorkflowEvent struct {
@@ -1936,7 +1956,10 @@ type RunTransition struct {
 	FromState WorkflowState          `protobuf:"varint,1,opt,name=from_state,json=fromState,proto3,enum=weft.v1.WorkflowState" json:"from_state,omitempty"`
 	ToState   WorkflowState          `protobuf:"varint,2,opt,name=to_state,json=toState,proto3,enum=weft.v1.WorkflowState" json:"to_state,omitempty"`
 	// Set on the transition RedriveWorkflow made (FAILED or CANCELLED → RUNNING).
-	Redriven      bool `protobuf:"varint,3,opt,name=redriven,proto3" json:"redriven,omitempty"`
+	Redriven bool `protobuf:"varint,3,opt,name=redriven,proto3" json:"redriven,omitempty"`
+	// Set on the first transition (→ PENDING) of a run RerunWorkflow made: the
+	// run it reruns.
+	RerunOf       string `protobuf:"bytes,50,opt,name=rerun_of,json=rerunOf,proto3" json:"rerun_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1990,6 +2013,13 @@ func (x *RunTransition) GetRedriven() bool {
 		return x.Redriven
 	}
 	return false
+}
+
+func (x *RunTransition) GetRerunOf() string {
+	if x != nil {
+		return x.RerunOf
+	}
+	return ""
 }
 
 type StepTransition struct {
@@ -3526,6 +3556,196 @@ func (*DeleteWorkflowResponse) Descriptor() ([]byte, []int) {
 	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{36}
 }
 
+type RerunWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The original run's id ("wf_…"). It must have finished (COMPLETED, FAILED,
+	// also timed out, or CANCELLED).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Steps of the original to run again (at least one, no duplicates, at most
+	// the run's step count): each runs again with every step that depends on
+	// it, directly or not. The other steps that completed in the original are
+	// copied with their results (copied_from); the ones that did not complete
+	// run too.
+	FromSteps []string `protobuf:"bytes,2,rep,name=from_steps,json=fromSteps,proto3" json:"from_steps,omitempty"`
+	// The new run's context, checked as CreateWorkflow checks it; unset means
+	// the original's.
+	Context *structpb.Struct `protobuf:"bytes,3,opt,name=context,proto3" json:"context,omitempty"`
+	// Idempotency key, as CreateWorkflow's request_id: a repeated rerun with
+	// the same key and the same request returns the run it made; the same key
+	// with a different request is ALREADY_EXISTS (reason
+	// IDEMPOTENCY_KEY_REUSED). The original's request_id is never reused.
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The new run's labels; unset means the original's (an empty map: none).
+	Labels        *LabelMap `protobuf:"bytes,5,opt,name=labels,proto3" json:"labels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RerunWorkflowRequest) Reset() {
+	*x = RerunWorkflowRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RerunWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RerunWorkflowRequest) ProtoMessage() {}
+
+func (x *RerunWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RerunWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*RerunWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RerunWorkflowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RerunWorkflowRequest) GetFromSteps() []string {
+	if x != nil {
+		return x.FromSteps
+	}
+	return nil
+}
+
+func (x *RerunWorkflowRequest) GetContext() *structpb.Struct {
+	if x != nil {
+		return x.Context
+	}
+	return nil
+}
+
+func (x *RerunWorkflowRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RerunWorkflowRequest) GetLabels() *LabelMap {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+// A set of labels that may be absent (RerunWorkflowRequest.labels).
+type LabelMap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As CreateWorkflowRequest.labels.
+	Labels        map[string]string `protobuf:"bytes,1,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelMap) Reset() {
+	*x = LabelMap{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelMap) ProtoMessage() {}
+
+func (x *LabelMap) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelMap.ProtoReflect.Descriptor instead.
+func (*LabelMap) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *LabelMap) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+type RerunWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new run (PENDING or RUNNING), rerun_of set.
+	Workflow *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// True when request_id matched an existing run, which is returned.
+	Deduplicated  bool `protobuf:"varint,2,opt,name=deduplicated,proto3" json:"deduplicated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RerunWorkflowResponse) Reset() {
+	*x = RerunWorkflowResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RerunWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RerunWorkflowResponse) ProtoMessage() {}
+
+func (x *RerunWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RerunWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*RerunWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *RerunWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+func (x *RerunWorkflowResponse) GetDeduplicated() bool {
+	if x != nil {
+		return x.Deduplicated
+	}
+	return false
+}
+
 var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
@@ -3571,7 +3791,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"httpStatus\x12\x18\n" +
 	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x1c\n" +
 	"\tretryable\x18\x05 \x01(\bR\tretryable\x12\x17\n" +
-	"\astep_id\x18\x06 \x01(\tR\x06stepId\"\xd5\a\n" +
+	"\astep_id\x18\x06 \x01(\tR\x06stepId\"\xf6\a\n" +
 	"\n" +
 	"StepStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12(\n" +
@@ -3596,7 +3816,9 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\ritem_failures\x18\x10 \x03(\v2\x13.weft.v1.ItemStatusR\fitemFailures\x12\x1f\n" +
 	"\vwaiting_for\x18\x11 \x01(\tR\n" +
 	"waitingFor\x12'\n" +
-	"\x0fconcurrency_key\x18\x12 \x01(\tR\x0econcurrencyKey\"\xc9\x01\n" +
+	"\x0fconcurrency_key\x18\x12 \x01(\tR\x0econcurrencyKey\x12\x1f\n" +
+	"\vcopied_from\x182 \x01(\tR\n" +
+	"copiedFrom\"\xc9\x01\n" +
 	"\n" +
 	"ItemCounts\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x05R\x05total\x12\x18\n" +
@@ -3630,7 +3852,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fnext_attempt_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12=\n" +
 	"\fdelivered_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x128\n" +
 	"\n" +
-	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xbd\n" +
+	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xd8\n" +
 	"\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
@@ -3667,7 +3889,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\vwaiting_for\x18\x1a \x01(\tR\n" +
 	"waitingFor\x12'\n" +
 	"\x0fconcurrency_key\x18\x1b \x01(\tR\x0econcurrencyKey\x125\n" +
-	"\x06labels\x18( \x03(\v2\x1d.weft.v1.Workflow.LabelsEntryR\x06labels\x1aR\n" +
+	"\x06labels\x18( \x03(\v2\x1d.weft.v1.Workflow.LabelsEntryR\x06labels\x12\x19\n" +
+	"\brerun_of\x182 \x01(\tR\arerunOf\x1aR\n" +
 	"\fResultsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\x1a9\n" +
@@ -3694,12 +3917,13 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\vwaiting_for\x18\x0e \x01(\tR\n" +
 	"waitingForB\f\n" +
 	"\n" +
-	"transition\"\x95\x01\n" +
+	"transition\"\xb0\x01\n" +
 	"\rRunTransition\x125\n" +
 	"\n" +
 	"from_state\x18\x01 \x01(\x0e2\x16.weft.v1.WorkflowStateR\tfromState\x121\n" +
 	"\bto_state\x18\x02 \x01(\x0e2\x16.weft.v1.WorkflowStateR\atoState\x12\x1a\n" +
-	"\bredriven\x18\x03 \x01(\bR\bredriven\"r\n" +
+	"\bredriven\x18\x03 \x01(\bR\bredriven\x12\x19\n" +
+	"\brerun_of\x182 \x01(\tR\arerunOf\"r\n" +
 	"\x0eStepTransition\x121\n" +
 	"\n" +
 	"from_state\x18\x01 \x01(\x0e2\x12.weft.v1.StepStateR\tfromState\x12-\n" +
@@ -3808,7 +4032,23 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"'\n" +
 	"\x15DeleteWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
-	"\x16DeleteWorkflowResponse*b\n" +
+	"\x16DeleteWorkflowResponse\"\xc2\x01\n" +
+	"\x14RerunWorkflowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"from_steps\x18\x02 \x03(\tR\tfromSteps\x121\n" +
+	"\acontext\x18\x03 \x01(\v2\x17.google.protobuf.StructR\acontext\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x12)\n" +
+	"\x06labels\x18\x05 \x01(\v2\x11.weft.v1.LabelMapR\x06labels\"|\n" +
+	"\bLabelMap\x125\n" +
+	"\x06labels\x18\x01 \x03(\v2\x1d.weft.v1.LabelMap.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
+	"\x15RerunWorkflowResponse\x12-\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\x12\"\n" +
+	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated*b\n" +
 	"\aBackoff\x12\x17\n" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BACKOFF_EXPONENTIAL\x10\x01\x12\x12\n" +
@@ -3848,7 +4088,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\fWorkflowView\x12\x1d\n" +
 	"\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12WORKFLOW_VIEW_FULL\x10\x022\xcc\a\n" +
+	"\x12WORKFLOW_VIEW_FULL\x10\x022\x9c\b\n" +
 	"\x0fWorkflowService\x12Q\n" +
 	"\x0eCreateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\x12M\n" +
 	"\vGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"\x03\x90\x02\x01\x12S\n" +
@@ -3860,7 +4100,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\rListStepItems\x12\x1d.weft.v1.ListStepItemsRequest\x1a\x1e.weft.v1.ListStepItemsResponse\"\x03\x90\x02\x01\x12T\n" +
 	"\x0fRedriveWorkflow\x12\x1f.weft.v1.RedriveWorkflowRequest\x1a .weft.v1.RedriveWorkflowResponse\x12W\n" +
 	"\x10RedeliverWebhook\x12 .weft.v1.RedeliverWebhookRequest\x1a!.weft.v1.RedeliverWebhookResponse\x12V\n" +
-	"\x0eDeleteWorkflow\x12\x1e.weft.v1.DeleteWorkflowRequest\x1a\x1f.weft.v1.DeleteWorkflowResponse\"\x03\x90\x02\x02B\x91\x01\n" +
+	"\x0eDeleteWorkflow\x12\x1e.weft.v1.DeleteWorkflowRequest\x1a\x1f.weft.v1.DeleteWorkflowResponse\"\x03\x90\x02\x02\x12N\n" +
+	"\rRerunWorkflow\x12\x1d.weft.v1.RerunWorkflowRequest\x1a\x1e.weft.v1.RerunWorkflowResponseB\x91\x01\n" +
 	"\vcom.weft.v1B\rWorkflowProtoP\x01Z6github.com/weftflow/weft/clients/go/gen/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
 
 var (
@@ -3876,7 +4117,7 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
 	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
@@ -3921,136 +4162,146 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(*RedeliverWebhookResponse)(nil),   // 40: weft.v1.RedeliverWebhookResponse
 	(*DeleteWorkflowRequest)(nil),      // 41: weft.v1.DeleteWorkflowRequest
 	(*DeleteWorkflowResponse)(nil),     // 42: weft.v1.DeleteWorkflowResponse
-	nil,                                // 43: weft.v1.Workflow.ResultsEntry
-	nil,                                // 44: weft.v1.Workflow.LabelsEntry
-	nil,                                // 45: weft.v1.CreateWorkflowRequest.LabelsEntry
-	nil,                                // 46: weft.v1.ListWorkflowsRequest.LabelsEntry
-	nil,                                // 47: weft.v1.WatchWorkflowsRequest.LabelsEntry
-	(*durationpb.Duration)(nil),        // 48: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 49: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 50: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 51: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 52: google.protobuf.Struct
+	(*RerunWorkflowRequest)(nil),       // 43: weft.v1.RerunWorkflowRequest
+	(*LabelMap)(nil),                   // 44: weft.v1.LabelMap
+	(*RerunWorkflowResponse)(nil),      // 45: weft.v1.RerunWorkflowResponse
+	nil,                                // 46: weft.v1.Workflow.ResultsEntry
+	nil,                                // 47: weft.v1.Workflow.LabelsEntry
+	nil,                                // 48: weft.v1.CreateWorkflowRequest.LabelsEntry
+	nil,                                // 49: weft.v1.ListWorkflowsRequest.LabelsEntry
+	nil,                                // 50: weft.v1.WatchWorkflowsRequest.LabelsEntry
+	nil,                                // 51: weft.v1.LabelMap.LabelsEntry
+	(*durationpb.Duration)(nil),        // 52: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 53: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 54: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 55: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 56: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
 	9,   // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	48,  // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	52,  // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
 	8,   // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
 	8,   // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
 	7,   // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	49,  // 5: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	49,  // 6: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	49,  // 7: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	53,  // 5: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	53,  // 6: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	53,  // 7: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
 	0,   // 8: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	48,  // 9: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	48,  // 10: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	52,  // 9: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	52,  // 10: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
 	2,   // 11: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	50,  // 12: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	50,  // 13: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	51,  // 14: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	54,  // 12: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	54,  // 13: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	55,  // 14: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
 	10,  // 15: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	50,  // 16: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	54,  // 16: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	6,   // 17: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
 	3,   // 18: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
 	10,  // 19: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	50,  // 20: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	50,  // 21: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	54,  // 20: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	54,  // 21: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
 	12,  // 22: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
 	13,  // 23: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
 	2,   // 24: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
 	10,  // 25: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	51,  // 26: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
-	50,  // 27: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
-	50,  // 28: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
-	50,  // 29: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	55,  // 26: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	54,  // 27: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	54,  // 28: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	54,  // 29: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	4,   // 30: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
 	10,  // 31: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	50,  // 32: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	50,  // 33: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	50,  // 34: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	54,  // 32: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	54,  // 33: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	54,  // 34: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
 	1,   // 35: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	50,  // 36: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	50,  // 37: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	50,  // 38: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	52,  // 39: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	43,  // 40: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	54,  // 36: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	54,  // 37: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	54,  // 38: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	56,  // 39: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	46,  // 40: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
 	11,  // 41: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
 	10,  // 42: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	48,  // 43: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	50,  // 44: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	52,  // 43: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	54,  // 44: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
 	14,  // 45: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
 	7,   // 46: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	44,  // 47: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
-	50,  // 48: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	47,  // 47: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
+	54,  // 48: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
 	17,  // 49: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
 	18,  // 50: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
 	19,  // 51: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
 	18,  // 52: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
 	10,  // 53: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	51,  // 54: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	55,  // 54: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
 	1,   // 55: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
 	1,   // 56: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
 	2,   // 57: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
 	2,   // 58: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
 	3,   // 59: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
 	3,   // 60: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	50,  // 61: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	54,  // 61: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
 	6,   // 62: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	52,  // 63: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	48,  // 64: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	56,  // 63: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	52,  // 64: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
 	7,   // 65: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	45,  // 66: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
+	48,  // 66: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
 	15,  // 67: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
 	15,  // 68: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
 	1,   // 69: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
 	5,   // 70: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	46,  // 71: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
-	50,  // 72: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	50,  // 73: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	49,  // 71: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
+	54,  // 72: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	54,  // 73: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
 	15,  // 74: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
 	15,  // 75: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
 	15,  // 76: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
 	16,  // 77: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
 	20,  // 78: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
 	1,   // 79: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	47,  // 80: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
-	50,  // 81: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	50,  // 82: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	50,  // 80: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
+	54,  // 81: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	54,  // 82: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
 	16,  // 83: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
 	20,  // 84: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
 	16,  // 85: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
 	13,  // 86: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
-	48,  // 87: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
+	52,  // 87: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
 	15,  // 88: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
 	15,  // 89: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
-	51,  // 90: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	21,  // 91: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	23,  // 92: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	25,  // 93: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	27,  // 94: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	29,  // 95: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	31,  // 96: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	33,  // 97: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	35,  // 98: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
-	37,  // 99: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
-	39,  // 100: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
-	41,  // 101: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
-	22,  // 102: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	24,  // 103: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	26,  // 104: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	28,  // 105: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	30,  // 106: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	32,  // 107: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	34,  // 108: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	36,  // 109: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
-	38,  // 110: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
-	40,  // 111: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
-	42,  // 112: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
-	102, // [102:113] is the sub-list for method output_type
-	91,  // [91:102] is the sub-list for method input_type
-	91,  // [91:91] is the sub-list for extension type_name
-	91,  // [91:91] is the sub-list for extension extendee
-	0,   // [0:91] is the sub-list for field type_name
+	56,  // 90: weft.v1.RerunWorkflowRequest.context:type_name -> google.protobuf.Struct
+	44,  // 91: weft.v1.RerunWorkflowRequest.labels:type_name -> weft.v1.LabelMap
+	51,  // 92: weft.v1.LabelMap.labels:type_name -> weft.v1.LabelMap.LabelsEntry
+	15,  // 93: weft.v1.RerunWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	55,  // 94: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	21,  // 95: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	23,  // 96: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	25,  // 97: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	27,  // 98: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	29,  // 99: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	31,  // 100: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	33,  // 101: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	35,  // 102: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	37,  // 103: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
+	39,  // 104: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
+	41,  // 105: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
+	43,  // 106: weft.v1.WorkflowService.RerunWorkflow:input_type -> weft.v1.RerunWorkflowRequest
+	22,  // 107: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	24,  // 108: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	26,  // 109: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	28,  // 110: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	30,  // 111: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	32,  // 112: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	34,  // 113: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	36,  // 114: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	38,  // 115: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
+	40,  // 116: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
+	42,  // 117: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
+	45,  // 118: weft.v1.WorkflowService.RerunWorkflow:output_type -> weft.v1.RerunWorkflowResponse
+	107, // [107:119] is the sub-list for method output_type
+	95,  // [95:107] is the sub-list for method input_type
+	95,  // [95:95] is the sub-list for extension type_name
+	95,  // [95:95] is the sub-list for extension extendee
+	0,   // [0:95] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -4086,7 +4337,7 @@ func file_weft_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   42,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	WorkflowService_RedriveWorkflow_FullMethodName    = "/weft.v1.WorkflowService/RedriveWorkflow"
 	WorkflowService_RedeliverWebhook_FullMethodName   = "/weft.v1.WorkflowService/RedeliverWebhook"
 	WorkflowService_DeleteWorkflow_FullMethodName     = "/weft.v1.WorkflowService/DeleteWorkflow"
+	WorkflowService_RerunWorkflow_FullMethodName      = "/weft.v1.WorkflowService/RerunWorkflow"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -63,6 +64,10 @@ type WorkflowServiceClient interface {
 	RedeliverWebhook(ctx context.Context, in *RedeliverWebhookRequest, opts ...grpc.CallOption) (*RedeliverWebhookResponse, error)
 	// Deletes a finished run with its events and items.
 	DeleteWorkflow(ctx context.Context, in *DeleteWorkflowRequest, opts ...grpc.CallOption) (*DeleteWorkflowResponse, error)
+	// Starts a new run of a finished run's workflow definition (rerun_of links
+	// them) that runs the given steps and everything downstream of them again
+	// and copies the other completed steps with their results.
+	RerunWorkflow(ctx context.Context, in *RerunWorkflowRequest, opts ...grpc.CallOption) (*RerunWorkflowResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -201,6 +206,16 @@ func (c *workflowServiceClient) DeleteWorkflow(ctx context.Context, in *DeleteWo
 	return out, nil
 }
 
+func (c *workflowServiceClient) RerunWorkflow(ctx context.Context, in *RerunWorkflowRequest, opts ...grpc.CallOption) (*RerunWorkflowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RerunWorkflowResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_RerunWorkflow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -232,6 +247,10 @@ type WorkflowServiceServer interface {
 	RedeliverWebhook(context.Context, *RedeliverWebhookRequest) (*RedeliverWebhookResponse, error)
 	// Deletes a finished run with its events and items.
 	DeleteWorkflow(context.Context, *DeleteWorkflowRequest) (*DeleteWorkflowResponse, error)
+	// Starts a new run of a finished run's workflow definition (rerun_of links
+	// them) that runs the given steps and everything downstream of them again
+	// and copies the other completed steps with their results.
+	RerunWorkflow(context.Context, *RerunWorkflowRequest) (*RerunWorkflowResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -274,6 +293,9 @@ func (UnimplementedWorkflowServiceServer) RedeliverWebhook(context.Context, *Red
 }
 func (UnimplementedWorkflowServiceServer) DeleteWorkflow(context.Context, *DeleteWorkflowRequest) (*DeleteWorkflowResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) RerunWorkflow(context.Context, *RerunWorkflowRequest) (*RerunWorkflowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RerunWorkflow not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -480,6 +502,24 @@ func _WorkflowService_DeleteWorkflow_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_RerunWorkflow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RerunWorkflowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).RerunWorkflow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_RerunWorkflow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).RerunWorkflow(ctx, req.(*RerunWorkflowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -522,6 +562,10 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteWorkflow",
 			Handler:    _WorkflowService_DeleteWorkflow_Handler,
+		},
+		{
+			MethodName: "RerunWorkflow",
+			Handler:    _WorkflowService_RerunWorkflow_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

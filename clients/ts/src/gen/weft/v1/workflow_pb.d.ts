@@ -443,6 +443,15 @@ export declare type StepStatus = Message<"weft.v1.StepStatus"> & {
    * @generated from field: string concurrency_key = 18;
    */
   concurrencyKey: string;
+
+  /**
+   * Set on a step a rerun copied (RerunWorkflow): the run it was copied from.
+   * The step was not called in this run: result, attempts and times are the
+   * ones it had there.
+   *
+   * @generated from field: string copied_from = 50;
+   */
+  copiedFrom: string;
 };
 
 /**
@@ -802,6 +811,13 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
    * @generated from field: map<string, string> labels = 40;
    */
   labels: { [key: string]: string };
+
+  /**
+   * Set on a run RerunWorkflow made: the run it reruns (also in the basic view).
+   *
+   * @generated from field: string rerun_of = 50;
+   */
+  rerunOf: string;
 };
 
 /**
@@ -939,6 +955,14 @@ export declare type RunTransition = Message<"weft.v1.RunTransition"> & {
    * @generated from field: bool redriven = 3;
    */
   redriven: boolean;
+
+  /**
+   * Set on the first transition (→ PENDING) of a run RerunWorkflow made: the
+   * run it reruns.
+   *
+   * @generated from field: string rerun_of = 50;
+   */
+  rerunOf: string;
 };
 
 /**
@@ -1666,6 +1690,106 @@ export declare type DeleteWorkflowResponse = Message<"weft.v1.DeleteWorkflowResp
 export declare const DeleteWorkflowResponseSchema: GenMessage<DeleteWorkflowResponse>;
 
 /**
+ * @generated from message weft.v1.RerunWorkflowRequest
+ */
+export declare type RerunWorkflowRequest = Message<"weft.v1.RerunWorkflowRequest"> & {
+  /**
+   * The original run's id ("wf_…"). It must have finished (COMPLETED, FAILED,
+   * also timed out, or CANCELLED).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Steps of the original to run again (at least one, no duplicates, at most
+   * the run's step count): each runs again with every step that depends on
+   * it, directly or not. The other steps that completed in the original are
+   * copied with their results (copied_from); the ones that did not complete
+   * run too.
+   *
+   * @generated from field: repeated string from_steps = 2;
+   */
+  fromSteps: string[];
+
+  /**
+   * The new run's context, checked as CreateWorkflow checks it; unset means
+   * the original's.
+   *
+   * @generated from field: google.protobuf.Struct context = 3;
+   */
+  context?: JsonObject | undefined;
+
+  /**
+   * Idempotency key, as CreateWorkflow's request_id: a repeated rerun with
+   * the same key and the same request returns the run it made; the same key
+   * with a different request is ALREADY_EXISTS (reason
+   * IDEMPOTENCY_KEY_REUSED). The original's request_id is never reused.
+   *
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+
+  /**
+   * The new run's labels; unset means the original's (an empty map: none).
+   *
+   * @generated from field: weft.v1.LabelMap labels = 5;
+   */
+  labels?: LabelMap | undefined;
+};
+
+/**
+ * Describes the message weft.v1.RerunWorkflowRequest.
+ * Use `create(RerunWorkflowRequestSchema)` to create a new message.
+ */
+export declare const RerunWorkflowRequestSchema: GenMessage<RerunWorkflowRequest>;
+
+/**
+ * A set of labels that may be absent (RerunWorkflowRequest.labels).
+ *
+ * @generated from message weft.v1.LabelMap
+ */
+export declare type LabelMap = Message<"weft.v1.LabelMap"> & {
+  /**
+   * As CreateWorkflowRequest.labels.
+   *
+   * @generated from field: map<string, string> labels = 1;
+   */
+  labels: { [key: string]: string };
+};
+
+/**
+ * Describes the message weft.v1.LabelMap.
+ * Use `create(LabelMapSchema)` to create a new message.
+ */
+export declare const LabelMapSchema: GenMessage<LabelMap>;
+
+/**
+ * @generated from message weft.v1.RerunWorkflowResponse
+ */
+export declare type RerunWorkflowResponse = Message<"weft.v1.RerunWorkflowResponse"> & {
+  /**
+   * The new run (PENDING or RUNNING), rerun_of set.
+   *
+   * @generated from field: weft.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+
+  /**
+   * True when request_id matched an existing run, which is returned.
+   *
+   * @generated from field: bool deduplicated = 2;
+   */
+  deduplicated: boolean;
+};
+
+/**
+ * Describes the message weft.v1.RerunWorkflowResponse.
+ * Use `create(RerunWorkflowResponseSchema)` to create a new message.
+ */
+export declare const RerunWorkflowResponseSchema: GenMessage<RerunWorkflowResponse>;
+
+/**
  * Delay growth between retry attempts.
  *
  * @generated from enum weft.v1.Backoff
@@ -2087,6 +2211,18 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof DeleteWorkflowRequestSchema;
     output: typeof DeleteWorkflowResponseSchema;
+  },
+  /**
+   * Starts a new run of a finished run's workflow definition (rerun_of links
+   * them) that runs the given steps and everything downstream of them again
+   * and copies the other completed steps with their results.
+   *
+   * @generated from rpc weft.v1.WorkflowService.RerunWorkflow
+   */
+  rerunWorkflow: {
+    methodKind: "unary";
+    input: typeof RerunWorkflowRequestSchema;
+    output: typeof RerunWorkflowResponseSchema;
   },
 }>;
 

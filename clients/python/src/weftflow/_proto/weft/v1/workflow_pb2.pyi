@@ -180,7 +180,7 @@ class ErrorDetail(_message.Message):
     def __init__(self, message: _Optional[str] = ..., reason: _Optional[str] = ..., http_status: _Optional[int] = ..., attempt: _Optional[int] = ..., retryable: _Optional[bool] = ..., step_id: _Optional[str] = ...) -> None: ...
 
 class StepStatus(_message.Message):
-    __slots__ = ("id", "state", "started_at", "completed_at", "attempts", "result", "error", "next_attempt_at", "definition", "compensation_state", "compensation_attempts", "compensation_error", "compensation_started_at", "compensation_completed_at", "items", "item_failures", "waiting_for", "concurrency_key")
+    __slots__ = ("id", "state", "started_at", "completed_at", "attempts", "result", "error", "next_attempt_at", "definition", "compensation_state", "compensation_attempts", "compensation_error", "compensation_started_at", "compensation_completed_at", "items", "item_failures", "waiting_for", "concurrency_key", "copied_from")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +199,7 @@ class StepStatus(_message.Message):
     ITEM_FAILURES_FIELD_NUMBER: _ClassVar[int]
     WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    COPIED_FROM_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: StepState
     started_at: _timestamp_pb2.Timestamp
@@ -217,7 +218,8 @@ class StepStatus(_message.Message):
     item_failures: _containers.RepeatedCompositeFieldContainer[ItemStatus]
     waiting_for: str
     concurrency_key: str
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[StepState, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., definition: _Optional[_Union[StepDefinition, _Mapping]] = ..., compensation_state: _Optional[_Union[CompensationState, str]] = ..., compensation_attempts: _Optional[int] = ..., compensation_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., compensation_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compensation_completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items: _Optional[_Union[ItemCounts, _Mapping]] = ..., item_failures: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ...) -> None: ...
+    copied_from: str
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[StepState, str]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., definition: _Optional[_Union[StepDefinition, _Mapping]] = ..., compensation_state: _Optional[_Union[CompensationState, str]] = ..., compensation_attempts: _Optional[int] = ..., compensation_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., compensation_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., compensation_completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items: _Optional[_Union[ItemCounts, _Mapping]] = ..., item_failures: _Optional[_Iterable[_Union[ItemStatus, _Mapping]]] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ..., copied_from: _Optional[str] = ...) -> None: ...
 
 class ItemCounts(_message.Message):
     __slots__ = ("total", "pending", "running", "retry_wait", "completed", "failed", "cancelled")
@@ -280,7 +282,7 @@ class WebhookDelivery(_message.Message):
     def __init__(self, url: _Optional[str] = ..., event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., state: _Optional[_Union[WebhookState, str]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., give_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "workflow_id", "state", "created_at", "started_at", "completed_at", "current_steps", "completed_steps", "failed_steps", "context", "results", "steps", "error", "on_complete", "on_error", "timeout", "deadline", "saga", "base_url", "request_id", "last_sequence", "compensation_failed", "webhook", "concurrency", "priority", "waiting_for", "concurrency_key", "labels")
+    __slots__ = ("id", "workflow_id", "state", "created_at", "started_at", "completed_at", "current_steps", "completed_steps", "failed_steps", "context", "results", "steps", "error", "on_complete", "on_error", "timeout", "deadline", "saga", "base_url", "request_id", "last_sequence", "compensation_failed", "webhook", "concurrency", "priority", "waiting_for", "concurrency_key", "labels", "rerun_of")
     class ResultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -323,6 +325,7 @@ class Workflow(_message.Message):
     WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    RERUN_OF_FIELD_NUMBER: _ClassVar[int]
     id: str
     workflow_id: str
     state: WorkflowState
@@ -351,7 +354,8 @@ class Workflow(_message.Message):
     waiting_for: str
     concurrency_key: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    rerun_of: str
+    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., rerun_of: _Optional[str] = ...) -> None: ...
 
 class WorkflowEvent(_message.Message):
     __slots__ = ("sequence", "time", "run_id", "workflow_id", "step_id", "run", "step", "compensation", "item", "attempt", "error", "result", "item_index", "waiting_for")
@@ -386,14 +390,16 @@ class WorkflowEvent(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., step_id: _Optional[str] = ..., run: _Optional[_Union[RunTransition, _Mapping]] = ..., step: _Optional[_Union[StepTransition, _Mapping]] = ..., compensation: _Optional[_Union[CompensationTransition, _Mapping]] = ..., item: _Optional[_Union[StepTransition, _Mapping]] = ..., attempt: _Optional[int] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., item_index: _Optional[int] = ..., waiting_for: _Optional[str] = ...) -> None: ...
 
 class RunTransition(_message.Message):
-    __slots__ = ("from_state", "to_state", "redriven")
+    __slots__ = ("from_state", "to_state", "redriven", "rerun_of")
     FROM_STATE_FIELD_NUMBER: _ClassVar[int]
     TO_STATE_FIELD_NUMBER: _ClassVar[int]
     REDRIVEN_FIELD_NUMBER: _ClassVar[int]
+    RERUN_OF_FIELD_NUMBER: _ClassVar[int]
     from_state: WorkflowState
     to_state: WorkflowState
     redriven: bool
-    def __init__(self, from_state: _Optional[_Union[WorkflowState, str]] = ..., to_state: _Optional[_Union[WorkflowState, str]] = ..., redriven: _Optional[bool] = ...) -> None: ...
+    rerun_of: str
+    def __init__(self, from_state: _Optional[_Union[WorkflowState, str]] = ..., to_state: _Optional[_Union[WorkflowState, str]] = ..., redriven: _Optional[bool] = ..., rerun_of: _Optional[str] = ...) -> None: ...
 
 class StepTransition(_message.Message):
     __slots__ = ("from_state", "to_state")
@@ -641,3 +647,38 @@ class DeleteWorkflowRequest(_message.Message):
 class DeleteWorkflowResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class RerunWorkflowRequest(_message.Message):
+    __slots__ = ("id", "from_steps", "context", "request_id", "labels")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_STEPS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    from_steps: _containers.RepeatedScalarFieldContainer[str]
+    context: _struct_pb2.Struct
+    request_id: str
+    labels: LabelMap
+    def __init__(self, id: _Optional[str] = ..., from_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ..., labels: _Optional[_Union[LabelMap, _Mapping]] = ...) -> None: ...
+
+class LabelMap(_message.Message):
+    __slots__ = ("labels",)
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class RerunWorkflowResponse(_message.Message):
+    __slots__ = ("workflow", "deduplicated")
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    DEDUPLICATED_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    deduplicated: bool
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...

@@ -90,6 +90,11 @@ class WorkflowServiceStub:
                 request_serializer=weft_dot_v1_dot_workflow__pb2.DeleteWorkflowRequest.SerializeToString,
                 response_deserializer=weft_dot_v1_dot_workflow__pb2.DeleteWorkflowResponse.FromString,
                 _registered_method=True)
+        self.RerunWorkflow = channel.unary_unary(
+                '/weft.v1.WorkflowService/RerunWorkflow',
+                request_serializer=weft_dot_v1_dot_workflow__pb2.RerunWorkflowRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_workflow__pb2.RerunWorkflowResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -176,6 +181,15 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RerunWorkflow(self, request, context):
+        """Starts a new run of a finished run's workflow definition (rerun_of links
+        them) that runs the given steps and everything downstream of them again
+        and copies the other completed steps with their results.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +247,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.DeleteWorkflow,
                     request_deserializer=weft_dot_v1_dot_workflow__pb2.DeleteWorkflowRequest.FromString,
                     response_serializer=weft_dot_v1_dot_workflow__pb2.DeleteWorkflowResponse.SerializeToString,
+            ),
+            'RerunWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.RerunWorkflow,
+                    request_deserializer=weft_dot_v1_dot_workflow__pb2.RerunWorkflowRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_workflow__pb2.RerunWorkflowResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -533,6 +552,33 @@ class WorkflowService:
             '/weft.v1.WorkflowService/DeleteWorkflow',
             weft_dot_v1_dot_workflow__pb2.DeleteWorkflowRequest.SerializeToString,
             weft_dot_v1_dot_workflow__pb2.DeleteWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RerunWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weft.v1.WorkflowService/RerunWorkflow',
+            weft_dot_v1_dot_workflow__pb2.RerunWorkflowRequest.SerializeToString,
+            weft_dot_v1_dot_workflow__pb2.RerunWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,
