@@ -506,8 +506,11 @@ for (const setup of [embedded(), mongodb()]) {
             expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
             for (const r of results) {
               if (r.status === "rejected") {
+                // The loser finds the run redriven and still running, or (when its call arrives
+                // late, e.g. on a loaded machine) already completed by the winner's redrive.
                 const err = ConnectError.from(r.reason);
-                expect([err.code, reasonOf(err)]).toEqual([Code.FailedPrecondition, "RUN_NOT_FINISHED"]);
+                expect(err.code).toBe(Code.FailedPrecondition);
+                expect(["RUN_NOT_FINISHED", "RUN_COMPLETED"]).toContain(reasonOf(err));
               }
             }
             const done = await waitForRun(client, id);
