@@ -43,6 +43,7 @@ import { OutboundPolicy } from "./outbound-policy.ts";
 import { checkUrlHost } from "./outbound-url.ts";
 import { checkJoin } from "./join-policy.ts";
 import { checkLabels, labelPairs } from "./run-labels.ts";
+import { isPreviousStepsMode, type PreviousStepsMode } from "./previous-steps.ts";
 import { DEFAULT_MAX_CONCURRENCY, MAX_MAP_ITEMS, MAX_MAX_CONCURRENCY, parseForEach } from "./map-step.ts";
 
 /** for_each pointers longer than this are refused. */
@@ -275,6 +276,13 @@ export function compileWorkflow(
     add("request_id", `must be at most ${MAX_REQUEST_ID_LENGTH} characters (got ${input.requestId.length})`);
   }
 
+  // previous_steps
+  let previousSteps: PreviousStepsMode | undefined;
+  if (input.previousSteps !== undefined) {
+    if (isPreviousStepsMode(input.previousSteps)) previousSteps = input.previousSteps;
+    else add("previous_steps", `must be all, dependencies or ancestors (got ${quote(input.previousSteps)})`);
+  }
+
   // labels
   if (input.labels) checkLabels(input.labels, "labels", violations);
 
@@ -316,6 +324,7 @@ export function compileWorkflow(
   if (input.requestId !== "") spec.requestId = input.requestId;
   if (runConcurrency !== undefined) spec.concurrency = runConcurrency;
   if (input.priority) spec.priority = input.priority;
+  if (previousSteps !== undefined) spec.previousSteps = previousSteps;
   if (input.labels && Object.keys(input.labels).length > 0) spec.labels = Object.fromEntries(labelPairs(input.labels));
   return { ok: true, spec };
 }

@@ -3,6 +3,7 @@
 import type { JoinInput, JoinPolicy } from "./join-policy.ts";
 import type { Concurrency, ConcurrencyInput } from "./concurrency-key.ts";
 import type { OutboundPolicy } from "./outbound-policy.ts";
+import type { PreviousStepsMode } from "./previous-steps.ts";
 
 export type JsonValue =
   | null
@@ -71,6 +72,8 @@ export interface WorkflowSpec {
   priority?: number;
   /** Absent when the run has none. */
   labels?: Record<string, string>;
+  /** What each step call's previousSteps carries (previous-steps.ts), as submitted; absent means all. */
+  previousSteps?: PreviousStepsMode;
 }
 
 /** What a client submitted, after transport decoding and before validation. */
@@ -92,6 +95,8 @@ export interface WorkflowInput {
   priority?: number;
   /** Absent or empty: none. */
   labels?: Record<string, string>;
+  /** "all", "dependencies" or "ancestors" (anything else is refused); absent means all. */
+  previousSteps?: string;
 }
 
 export interface StepInput {

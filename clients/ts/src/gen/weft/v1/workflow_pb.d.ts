@@ -797,6 +797,13 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
   concurrencyKey: string;
 
   /**
+   * What previousSteps carries, as given at creation (unspecified: all).
+   *
+   * @generated from field: weft.v1.PreviousSteps previous_steps = 32;
+   */
+  previousSteps: PreviousSteps;
+
+  /**
    * The labels given at creation (also in the basic view).
    *
    * @generated from field: map<string, string> labels = 40;
@@ -1091,6 +1098,13 @@ export declare type CreateWorkflowRequest = Message<"weft.v1.CreateWorkflowReque
    * @generated from field: int32 priority = 11;
    */
   priority: number;
+
+  /**
+   * What previousSteps carries in each step call; unspecified means all.
+   *
+   * @generated from field: weft.v1.PreviousSteps previous_steps = 15;
+   */
+  previousSteps: PreviousSteps;
 
   /**
    * Labels to find the run by (ListWorkflows, WatchWorkflows): at most 32;
@@ -1664,6 +1678,47 @@ export declare type DeleteWorkflowResponse = Message<"weft.v1.DeleteWorkflowResp
  * Use `create(DeleteWorkflowResponseSchema)` to create a new message.
  */
 export declare const DeleteWorkflowResponseSchema: GenMessage<DeleteWorkflowResponse>;
+
+/**
+ * What previousSteps carries in each step call (README "Execution semantics").
+ *
+ * @generated from enum weft.v1.PreviousSteps
+ */
+export enum PreviousSteps {
+  /**
+   * all.
+   *
+   * @generated from enum value: PREVIOUS_STEPS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every step of the run that has completed, failed or been cancelled (the
+   * default): the body grows with the run.
+   *
+   * @generated from enum value: PREVIOUS_STEPS_ALL = 1;
+   */
+  ALL = 1,
+
+  /**
+   * Only the step's own depends_on steps.
+   *
+   * @generated from enum value: PREVIOUS_STEPS_DEPENDENCIES = 2;
+   */
+  DEPENDENCIES = 2,
+
+  /**
+   * The step's transitive dependencies: depends_on, theirs, and so on.
+   *
+   * @generated from enum value: PREVIOUS_STEPS_ANCESTORS = 3;
+   */
+  ANCESTORS = 3,
+}
+
+/**
+ * Describes the enum weft.v1.PreviousSteps.
+ */
+export declare const PreviousStepsSchema: GenEnum<PreviousSteps>;
 
 /**
  * Delay growth between retry attempts.
