@@ -6,6 +6,7 @@ import {
   Backoff,
   CompensationState as PbCompensationState,
   type CreateWorkflowRequestSchema,
+  PreviousSteps as PbPreviousSteps,
   type ErrorDetail as PbErrorDetail,
   StepState as PbStepState,
   type StepStatus as PbStepStatus,
@@ -22,6 +23,7 @@ import type {
   ErrorDetail,
   JsonObject,
   JsonValue,
+  PreviousStepsMode,
   StepState,
   StepStatus,
   WatchEvent,
@@ -108,7 +110,16 @@ export function workflowStatesToProto(states: WorkflowState | WorkflowState[] | 
 
 // ---- create request -----------------------------------------------------------------
 
-const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId", "concurrency", "priority", "labels"]);
+const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId", "concurrency", "priority", "labels", "previousSteps"]);
+const PREVIOUS_STEPS: Record<PreviousStepsMode, PbPreviousSteps> = {
+  all: PbPreviousSteps.ALL,
+  dependencies: PbPreviousSteps.DEPENDENCIES,
+  ancestors: PbPreviousSteps.ANCESTORS,
+};
+const PREVIOUS_STEPS_FROM_PROTO: Record<number, PreviousStepsMode | undefined> = {
+  [PbPreviousSteps.DEPENDENCIES]: "dependencies",
+  [PbPreviousSteps.ANCESTORS]: "ancestors",
+};
 const STEP_FIELDS = new Set([
   "id",
   "url",
@@ -329,6 +340,12 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     if (typeof priority !== "number" || !Number.isInteger(priority) || Math.abs(priority) > 2 ** 31 - 1) add("priority", "must be an integer");
     else req.priority = priority;
   }
+  const previousSteps: unknown = input.previousSteps;
+  if (previousSteps !== undefined && previousSteps !== null) {
+    const v = typeof previousSteps === "string" && Object.hasOwn(PREVIOUS_STEPS, previousSteps) ? PREVIOUS_STEPS[previousSteps as PreviousStepsMode] : undefined;
+    if (v === undefined) add("previous_steps", `must be "all", "dependencies" or "ancestors", got ${JSON.stringify(previousSteps)?.slice(0, 40)}`);
+    else req.previousSteps = v;
+  }
   if (violations.length > 0) throw invalidArgument(violations);
   return req;
 }
@@ -417,6 +434,7 @@ export function toWorkflowStatus(w: Workflow): WorkflowStatus {
     lastSequence: Number(w.lastSequence),
     ...(w.waitingFor ? { waitingFor: w.waitingFor } : {}),
     ...(w.priority ? { priority: w.priority } : {}),
+    previousSteps: PREVIOUS_STEPS_FROM_PROTO[w.previousSteps] ?? "all",
     webhook:
       w.webhook && webhookState
         ? {

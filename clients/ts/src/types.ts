@@ -69,6 +69,13 @@ export interface ConcurrencyKey {
 /** A step's join policy (README "Partial failures"). */
 export type JoinPolicy = "all" | "all_settled" | "any" | { atLeast: number } | { toleratedFailurePercent: number };
 
+/**
+ * What `previousSteps` carries in each step call (README "Execution semantics"):
+ * 'all' (the default) every step that has finished; 'dependencies' only the
+ * step's own dependsOn steps; 'ancestors' its dependencies, theirs, and so on.
+ */
+export type PreviousStepsMode = "all" | "dependencies" | "ancestors";
+
 export interface CreateWorkflowInput {
   /** Unique workflow identifier (its name, e.g. 'order-processing'). */
   id: string;
@@ -99,6 +106,8 @@ export interface CreateWorkflowInput {
    * '_', '.', '-', '/' (1..63), values up to 256 characters.
    */
   labels?: Record<string, string> | undefined;
+  /** What `previousSteps` carries in each step call. Default 'all'. */
+  previousSteps?: PreviousStepsMode | undefined;
 }
 
 export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating";
@@ -220,6 +229,8 @@ export interface WorkflowStatus {
   waitingFor?: string | undefined;
   /** The run's priority among waiters of a concurrency key. */
   priority?: number | undefined;
+  /** What `previousSteps` carries in each step call ('all' unless given at creation). */
+  previousSteps: PreviousStepsMode;
 }
 
 /** What `create` returns: the new run (or, for a repeated requestId, the original one). */
