@@ -199,7 +199,7 @@ describe("joins, map steps and compensations", () => {
 });
 
 describe("the field through the clients", () => {
-  test("TypeScript client: previousSteps 'dependencies' on create, shown in the status; 'all' by default", async () => {
+  test("TypeScript client: previousSteps 'dependencies' on create, shown in the status; absent (all) by default", async () => {
     const p = prefix();
     handlers.on(`${p}/step`, (call) => ({ json: { success: true, result: { from: call.body.stepId } } }));
     const platform = createPlatform({ baseUrl: weft.baseUrl });
@@ -213,7 +213,8 @@ describe("the field through the clients", () => {
     await waitForRun(weft.client, created.id);
     expect(keysByCall(handlers.callsFor(created.id))).toEqual({ one: [], two: ["one"], three: ["two"] });
     const plain = await platform.workflows.create({ id: "sdk-previous-steps", baseUrl: handlers.baseUrl, steps });
-    expect(plain.previousSteps).toBe("all");
+    expect(plain.previousSteps).toBeUndefined();
+    expect(keysByCall(handlers.callsFor((await waitForRun(weft.client, plain.id)).id))).toEqual({ one: [], two: ["one"], three: ["one", "two"] });
   });
 
   test("TypeScript client: an unknown mode is invalid_argument naming previous_steps, before any call", async () => {

@@ -117,6 +117,7 @@ const PREVIOUS_STEPS: Record<PreviousStepsMode, PbPreviousSteps> = {
   ancestors: PbPreviousSteps.ANCESTORS,
 };
 const PREVIOUS_STEPS_FROM_PROTO: Record<number, PreviousStepsMode | undefined> = {
+  [PbPreviousSteps.ALL]: "all",
   [PbPreviousSteps.DEPENDENCIES]: "dependencies",
   [PbPreviousSteps.ANCESTORS]: "ancestors",
 };
@@ -434,7 +435,7 @@ export function toWorkflowStatus(w: Workflow): WorkflowStatus {
     lastSequence: Number(w.lastSequence),
     ...(w.waitingFor ? { waitingFor: w.waitingFor } : {}),
     ...(w.priority ? { priority: w.priority } : {}),
-    previousSteps: PREVIOUS_STEPS_FROM_PROTO[w.previousSteps] ?? "all",
+    ...(PREVIOUS_STEPS_FROM_PROTO[w.previousSteps] ? { previousSteps: PREVIOUS_STEPS_FROM_PROTO[w.previousSteps] } : {}),
     webhook:
       w.webhook && webhookState
         ? {

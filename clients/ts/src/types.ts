@@ -229,8 +229,8 @@ export interface WorkflowStatus {
   waitingFor?: string | undefined;
   /** The run's priority among waiters of a concurrency key. */
   priority?: number | undefined;
-  /** What `previousSteps` carries in each step call ('all' unless given at creation). */
-  previousSteps: PreviousStepsMode;
+  /** What `previousSteps` carries in each step call, when given at creation (absent: 'all'). */
+  previousSteps?: PreviousStepsMode | undefined;
 }
 
 /** What `create` returns: the new run (or, for a repeated requestId, the original one). */
