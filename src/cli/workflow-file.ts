@@ -29,7 +29,12 @@ export interface WorkflowRequest {
   /** `concurrency: { key: /context/userId, limit: 1 }`: at most limit runs with the same key at once. */
   concurrency?: ConcurrencyRequest;
   priority?: number;
+  /** `previous_steps: dependencies`: what previousSteps carries in each step call (all, dependencies, ancestors). */
+  previousSteps?: PreviousStepsName;
 }
+
+export type PreviousStepsName = "all" | "dependencies" | "ancestors";
+const PREVIOUS_STEPS_NAMES: readonly PreviousStepsName[] = ["all", "dependencies", "ancestors"];
 
 /** A concurrency key: a JSON pointer into the context, and how many may hold it at once. */
 export interface ConcurrencyRequest {
@@ -68,7 +73,7 @@ export type ParseResult = { ok: true; request: WorkflowRequest } | { ok: false; 
 
 type Kind = "string" | "boolean" | "seconds" | "integer" | "number" | "strings" | "object";
 
-const WORKFLOW_FIELDS: Record<string, Kind | "steps" | "concurrency"> = {
+const WORKFLOW_FIELDS: Record<string, Kind | "steps" | "concurrency" | "previousSteps"> = {
   id: "string",
   steps: "steps",
   context: "object",
@@ -80,6 +85,7 @@ const WORKFLOW_FIELDS: Record<string, Kind | "steps" | "concurrency"> = {
   requestId: "string",
   concurrency: "concurrency",
   priority: "integer",
+  previousSteps: "previousSteps",
 };
 const CONCURRENCY_FIELDS: Record<string, Kind> = { key: "string", limit: "integer" };
 const STEP_FIELDS: Record<string, Kind | "retries" | "join" | "concurrency"> = {
@@ -256,7 +262,10 @@ class Checker {
         if (!Array.isArray(v)) this.fail([raw], `must be a list of steps, not ${typeName(v)}`);
         else out.steps = v.map((s, i) => this.step(s, [raw, i]));
       } else if (kind === "concurrency") out[key] = this.concurrency(v, [raw]);
-      else out[key] = this.scalar(kind, v, [raw]);
+      else if (kind === "previousSteps") {
+        if (typeof v === "string" && (PREVIOUS_STEPS_NAMES as readonly string[]).includes(v)) out[key] = v;
+        else this.fail([raw], `must be all, dependencies or ancestors, not ${typeof v === "string" ? JSON.stringify(clip(v, 40)) : typeName(v)}`);
+      } else out[key] = this.scalar(kind, v, [raw]);
     }
     return out as unknown as WorkflowRequest;
   }
