@@ -47,8 +47,9 @@ export interface VisibilityInput {
  * compileWorkflow ensures; a dependency naming no step is ignored.
  */
 export function visibility(spec: VisibilityInput): StepVisibility | undefined {
-  const mode = spec.previousSteps ?? "all";
-  if (mode === "all") return undefined;
+  const mode = spec.previousSteps;
+  // all, absent, or (from a newer server's stored run) a mode this one does not know: every step.
+  if (mode !== "dependencies" && mode !== "ancestors") return undefined;
   const steps = spec.steps;
   const n = steps.length;
   const words = (n + 31) >>> 5;

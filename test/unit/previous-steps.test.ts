@@ -45,6 +45,8 @@ describe("visibility", () => {
   it("all computes nothing: every step is visible to every step", () => {
     expect(visibility({ steps: DIAMOND })).toBeUndefined();
     expect(visibility({ previousSteps: "all", steps: DIAMOND })).toBeUndefined();
+    // A run stored by a newer server with a mode this one does not know is driven as all.
+    expect(visibility({ previousSteps: "siblings" as PreviousStepsMode, steps: DIAMOND })).toBeUndefined();
     expect(seen(DIAMOND, "all").b).toEqual(["a", "b", "c", "d"]);
   });
 
