@@ -45,6 +45,7 @@ export function toCreateRequest(w: WorkflowRequest, overrides: { context?: Recor
       maxConcurrency: s.maxConcurrency ?? 0,
       itemFailures: s.itemFailures === undefined ? undefined : joinPolicy(s.itemFailures),
       concurrency: s.concurrency && { key: s.concurrency.key ?? "", limit: s.concurrency.limit ?? 0 },
+      previousSteps: s.previousSteps ? PREVIOUS_STEPS[s.previousSteps] : PreviousSteps.UNSPECIFIED,
     })),
     context: context as JsonObject | undefined,
     onComplete: w.onComplete ?? "",

@@ -198,6 +198,11 @@ export function compileWorkflow(
       for (const [suffix, description] of checkJoin(step.join, step.dependsOn.length)) add(`${p}.join${suffix}`, description);
     }
 
+    // previous_steps
+    if (step.previousSteps !== undefined && !isPreviousStepsMode(step.previousSteps)) {
+      add(`${p}.previous_steps`, `must be all, dependencies or ancestors (got ${quote(step.previousSteps)})`);
+    }
+
     // map steps: for_each, max_concurrency, item_failures
     const forEach = step.forEach ?? "";
     if (forEach !== "") {
@@ -308,6 +313,7 @@ export function compileWorkflow(
       if (step.itemFailures !== undefined && step.itemFailures.kind !== "none" && step.itemFailures.kind !== "all") spec.itemFailures = step.itemFailures;
     }
     if (concurrency[i] !== undefined) spec.concurrency = concurrency[i];
+    if (step.previousSteps !== undefined) spec.previousSteps = step.previousSteps as PreviousStepsMode;
     return spec;
   });
 

@@ -1,6 +1,7 @@
 // What a step call's `previousSteps` carries (README "Execution semantics"). Pure.
 //
-// A workflow's `previous_steps` picks, for every step call:
+// A workflow's `previous_steps` (or a step's own, which wins) picks, for a
+// step's calls:
 // - all (the default, as the product document has it): every step of the run
 //   that has settled, whatever the graph says;
 // - dependencies: the step's own depends_on steps only;
@@ -11,7 +12,8 @@
 //   takes the run up), as one bitset row per step over the step indices: a
 //   body is then built by walking the row's set bits, never the graph. A row
 //   is ceil(n / 32) words, so a run of 1000 steps keeps 125 KiB, 10 steps 40
-//   bytes. `all` computes nothing and keeps the walk over every step.
+//   bytes. A workflow whose steps are all `all` computes nothing and keeps the
+//   walk over every step.
 // - Within the visible set the entries are what `all` lists: completed steps,
 //   and for step calls (not compensations) failed and cancelled ones, so a
 //   join step sees its failed dependencies as it does under `all`. Steps still
@@ -29,31 +31,46 @@ export function isPreviousStepsMode(value: string): value is PreviousStepsMode {
   return (PREVIOUS_STEPS_MODES as readonly string[]).includes(value);
 }
 
-/** Each step's visible steps, as bitset rows over step indices (row i = words [i*words, (i+1)*words)). */
+/**
+ * Each step's visible steps, as bitset rows over step indices (row i = words
+ * [i*words, (i+1)*words)); a step marked in `everything` (mode all) sees every
+ * step and has an empty row.
+ */
 export interface StepVisibility {
   readonly words: number;
   readonly rows: Uint32Array;
+  readonly everything: Uint8Array;
 }
 
-/** What visibility() needs of a workflow: step ids and dependencies, and the mode. */
+/** What visibility() needs of a workflow: step ids and dependencies, and the modes. */
 export interface VisibilityInput {
   previousSteps?: PreviousStepsMode;
-  steps: readonly { id: string; dependsOn: readonly string[] }[];
+  steps: readonly { id: string; dependsOn: readonly string[]; previousSteps?: PreviousStepsMode }[];
 }
 
 /**
- * The visible set of every step under the workflow's mode; undefined for
- * `all` (every settled step is visible). The graph must be acyclic, as
+ * A known mode, or all: absent, or (in a run stored by a newer server) a mode
+ * this one does not know.
+ */
+function modeOf(m: PreviousStepsMode | undefined): PreviousStepsMode {
+  return m === "dependencies" || m === "ancestors" ? m : "all";
+}
+
+/**
+ * The visible set of every step, each under its own mode (the step's
+ * previous_steps, else the workflow's); undefined when every step's is `all`
+ * (every settled step is visible). The graph must be acyclic, as
  * compileWorkflow ensures; a dependency naming no step is ignored.
  */
 export function visibility(spec: VisibilityInput): StepVisibility | undefined {
-  const mode = spec.previousSteps;
-  // all, absent, or (from a newer server's stored run) a mode this one does not know: every step.
-  if (mode !== "dependencies" && mode !== "ancestors") return undefined;
   const steps = spec.steps;
   const n = steps.length;
+  const fallback = spec.previousSteps;
+  const modes = steps.map((s) => modeOf(s.previousSteps ?? fallback));
+  if (modes.every((m) => m === "all")) return undefined;
   const words = (n + 31) >>> 5;
   const rows = new Uint32Array(n * words);
+  const everything = new Uint8Array(n);
   const index = new Map<string, number>();
   steps.forEach((s, i) => {
     if (!index.has(s.id)) index.set(s.id, i);
@@ -66,18 +83,25 @@ export function visibility(spec: VisibilityInput): StepVisibility | undefined {
     }
     return out;
   });
-  const setBit = (row: number, bit: number) => {
-    rows[row * words + (bit >>> 5)] |= 1 << (bit & 31);
-  };
-  if (mode === "dependencies") {
-    deps.forEach((ds, i) => {
-      for (const j of ds) setBit(i, j);
-    });
-    return { words, rows };
-  }
-  // ancestors: row(i) = ⋃ over d in deps(i) of ({d} ∪ row(d)), each row
-  // filled after its dependencies' (depth-first post-order, without
-  // recursion; a dependency still open would be a cycle and is left out).
+  const closure = modes.includes("ancestors") ? ancestors(deps, words) : undefined;
+  modes.forEach((mode, i) => {
+    const at = i * words;
+    if (mode === "all") everything[i] = 1;
+    else if (mode === "ancestors") rows.set(closure!.subarray(at, at + words), at);
+    else for (const j of deps[i]) rows[at + (j >>> 5)] |= 1 << (j & 31);
+  });
+  return { words, rows, everything };
+}
+
+/**
+ * Every step's transitive dependencies as bitset rows: row(i) = ⋃ over d in
+ * deps(i) of ({d} ∪ row(d)), each row filled after its dependencies' (a
+ * depth-first post-order, without recursion; a dependency still open would
+ * be a cycle and is left out).
+ */
+function ancestors(deps: readonly number[][], words: number): Uint32Array {
+  const n = deps.length;
+  const rows = new Uint32Array(n * words);
   const state = new Uint8Array(n); // 0 new, 1 open, 2 done
   const stack: number[] = [];
   const next: number[] = [];
@@ -103,7 +127,7 @@ export function visibility(spec: VisibilityInput): StepVisibility | undefined {
       const at = i * words;
       for (const d of deps[i]) {
         if (state[d] !== 2) continue;
-        setBit(i, d);
+        rows[at + (d >>> 5)] |= 1 << (d & 31);
         const from = d * words;
         for (let w = 0; w < words; w++) rows[at + w] |= rows[from + w];
       }
@@ -112,7 +136,7 @@ export function visibility(spec: VisibilityInput): StepVisibility | undefined {
       next.pop();
     }
   }
-  return { words, rows };
+  return rows;
 }
 
 /** The states that decide whether a step is listed. */
@@ -136,7 +160,7 @@ export function forEachPreviousStep(
   unsuccessful: boolean,
   fn: (i: number) => void,
 ): void {
-  if (vis === undefined) {
+  if (vis === undefined || vis.everything[index] === 1) {
     for (let i = 0; i < steps.length; i++) if (listed(steps[i].state, unsuccessful)) fn(i);
     return;
   }

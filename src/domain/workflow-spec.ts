@@ -46,6 +46,8 @@ export interface StepSpec {
   itemFailures?: JoinPolicy;
   /** At most concurrency.limit steps with this key (this step id, this workflow id) hold a slot at once, across runs. */
   concurrency?: Concurrency;
+  /** What this step's calls' previousSteps carry, overriding the workflow's; absent: the workflow's. */
+  previousSteps?: PreviousStepsMode;
   /** The step as submitted, for status display (relative url, optional fields). */
   submitted: StepInput;
 }
@@ -118,6 +120,8 @@ export interface StepInput {
   itemFailures?: JoinInput;
   /** Absent: no step-level concurrency key. */
   concurrency?: ConcurrencyInput;
+  /** "all", "dependencies" or "ancestors"; absent: the workflow's. */
+  previousSteps?: string;
 }
 
 export interface RetryInput {

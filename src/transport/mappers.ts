@@ -147,6 +147,8 @@ function stepInput(s: StepDefinition): StepInput {
   if (s.maxConcurrency !== 0) input.maxConcurrency = s.maxConcurrency;
   if (s.itemFailures) input.itemFailures = joinInput(s.itemFailures);
   if (s.concurrency) input.concurrency = { key: s.concurrency.key, limit: s.concurrency.limit };
+  const previousSteps = previousStepsInput(s.previousSteps);
+  if (previousSteps !== undefined) input.previousSteps = previousSteps;
   return input;
 }
 
@@ -288,6 +290,7 @@ export function workflowToProto(run: RunRecord): Workflow {
         maxConcurrency: def.forEach !== undefined ? (def.maxConcurrency ?? 0) : 0,
         itemFailures: sub.itemFailures != null && sub.itemFailures.kind !== "none" ? joinToProto(sub.itemFailures) : undefined,
         concurrency: def.concurrency && { key: def.concurrency.key, limit: def.concurrency.limit },
+        previousSteps: def.previousSteps ? PREVIOUS_STEPS_TO_PROTO[def.previousSteps] : PbPreviousSteps.UNSPECIFIED,
       }),
       waitingFor: st.waitingFor ?? "",
       concurrencyKey: def.concurrency?.value ?? "",

@@ -198,6 +198,26 @@ describe("joins, map steps and compensations", () => {
   });
 });
 
+describe("a step's own previous_steps", () => {
+  test("wins over the workflow's: a dependencies chain whose last step asks for all, and the reverse", async () => {
+    const p = prefix();
+    const steps = chain(p);
+    const a = await run([...steps.slice(0, 3), { ...steps[3], previousSteps: PreviousSteps.ALL }], "dependencies");
+    expect(keysByCall(handlers.callsFor(a.id))).toEqual({ s0: [], s1: ["s0"], s2: ["s1"], s3: ["s0", "s1", "s2"] });
+    expect(a.done.steps.map((s) => s.definition?.previousSteps)).toEqual([0, 0, 0, PreviousSteps.ALL]);
+    const b = await run([...steps.slice(0, 3), { ...steps[3], previousSteps: PreviousSteps.DEPENDENCIES }], "unspecified");
+    expect(keysByCall(handlers.callsFor(b.id))).toEqual({ s0: [], s1: ["s0"], s2: ["s0", "s1"], s3: ["s2"] });
+  });
+
+  test("an unknown step value is INVALID_ARGUMENT naming the step's field", async () => {
+    const err = await rejection(
+      weft.client.createWorkflow({ id: "bad-step-mode", steps: [{ id: "a", url: "http://127.0.0.1:9/a", previousSteps: 9 as PreviousSteps }] }),
+    );
+    expect(err?.code).toBe(Code.InvalidArgument);
+    expect(fieldViolations(err).map(([f]) => f)).toEqual(["steps[0].previous_steps"]);
+  });
+});
+
 describe("the field through the clients", () => {
   test("TypeScript client: previousSteps 'dependencies' on create, shown in the status; absent (all) by default", async () => {
     const p = prefix();
@@ -212,6 +232,14 @@ describe("the field through the clients", () => {
     expect(created.previousSteps).toBe("dependencies");
     await waitForRun(weft.client, created.id);
     expect(keysByCall(handlers.callsFor(created.id))).toEqual({ one: [], two: ["one"], three: ["two"] });
+    const own = await platform.workflows.create({
+      id: "sdk-previous-steps",
+      baseUrl: handlers.baseUrl,
+      steps: [...steps.slice(0, 2), { ...steps[2], previousSteps: "ancestors" }],
+      previousSteps: "dependencies",
+    });
+    await waitForRun(weft.client, own.id);
+    expect(keysByCall(handlers.callsFor(own.id))).toEqual({ one: [], two: ["one"], three: ["one", "two"] });
     const plain = await platform.workflows.create({ id: "sdk-previous-steps", baseUrl: handlers.baseUrl, steps });
     expect(plain.previousSteps).toBeUndefined();
     expect(keysByCall(handlers.callsFor((await waitForRun(weft.client, plain.id)).id))).toEqual({ one: [], two: ["one"], three: ["one", "two"] });

@@ -20,6 +20,13 @@ describe("workflow file: previous_steps", () => {
     }
   });
 
+  it("a step's own, which the step's definition carries", () => {
+    const r = parseWorkflowFile(`id: chain\nprevious_steps: dependencies\nsteps:\n  - id: a\n    url: http://127.0.0.1:9/a\n    previous_steps: all\n  - id: b\n    url: http://127.0.0.1:9/b\n    previousSteps: sideways\n`);
+    expect(r).toEqual({ ok: false, problems: [{ path: "steps[1].previousSteps", line: 9, message: 'must be all, dependencies or ancestors, not "sideways"' }] });
+    const good = parseWorkflowFile(`id: chain\nsteps:\n  - id: a\n    url: http://127.0.0.1:9/a\n    previous_steps: ancestors\n`);
+    expect(good.ok && toCreateRequest(good.request).steps[0].previousSteps).toBe(PreviousSteps.ANCESTORS);
+  });
+
   it("leaves it unspecified when absent", () => {
     const r = parseWorkflowFile(file("saga: false"));
     expect(r.ok && toCreateRequest(r.request).previousSteps).toBe(PreviousSteps.UNSPECIFIED);

@@ -105,6 +105,30 @@ describe("visibility", () => {
   });
 });
 
+describe("a step's own previous_steps", () => {
+  const withModes = (dag: Dag, modes: Record<string, PreviousStepsMode>) => dag.map((s) => ({ ...s, ...(modes[s.id] ? { previousSteps: modes[s.id] } : {}) }));
+  const seenWith = (dag: Dag, workflow: PreviousStepsMode | undefined, modes: Record<string, PreviousStepsMode>) => {
+    const steps = withModes(dag, modes);
+    const vis = visibility({ ...(workflow ? { previousSteps: workflow } : {}), steps });
+    return Object.fromEntries(steps.map((s, i) => [s.id, visibleIndices(vis, i, steps.length).map((j) => steps[j].id)]));
+  };
+
+  it("wins over the workflow's, in either direction", () => {
+    expect(seenWith(chain(4), "dependencies", { s3: "all" })).toEqual({ s0: [], s1: ["s0"], s2: ["s1"], s3: ["s0", "s1", "s2", "s3"] });
+    expect(seenWith(chain(4), undefined, { s2: "dependencies", s3: "ancestors" })).toEqual({
+      s0: ["s0", "s1", "s2", "s3"],
+      s1: ["s0", "s1", "s2", "s3"],
+      s2: ["s1"],
+      s3: ["s0", "s1", "s2"],
+    });
+    expect(seenWith(DIAMOND, "ancestors", { d: "dependencies", b: "all" })).toEqual({ a: [], b: ["a", "b", "c", "d"], c: ["a"], d: ["b", "c"] });
+  });
+
+  it("steps that all say all compute nothing, whatever the workflow says", () => {
+    expect(visibility({ previousSteps: "dependencies", steps: withModes(DIAMOND, { a: "all", b: "all", c: "all", d: "all" }) })).toBeUndefined();
+  });
+});
+
 describe("forEachPreviousStep: which visible steps are listed", () => {
   const listed = (mode: PreviousStepsMode, dag: Dag, index: number, states: ListedState[], unsuccessful: boolean) => {
     const out: string[] = [];
@@ -153,6 +177,19 @@ describe("compileWorkflow: previous_steps", () => {
     const r = compileWorkflow(input(), DEFAULT_LIMITS);
     expect(r.ok).toBe(true);
     expect(r.ok && "previousSteps" in r.spec).toBe(false);
+  });
+
+  it("a step's own: kept as given, an unknown value refused naming the step's field", () => {
+    const ok = input();
+    ok.steps[1] = { ...ok.steps[1], previousSteps: "ancestors" };
+    const r = compileWorkflow(ok, DEFAULT_LIMITS);
+    expect(r.ok && r.spec.steps.map((s) => s.previousSteps)).toEqual([undefined, "ancestors"]);
+    const bad = input("dependencies");
+    bad.steps[1] = { ...bad.steps[1], previousSteps: "cousins" };
+    expect(compileWorkflow(bad, DEFAULT_LIMITS)).toEqual({
+      ok: false,
+      violations: [{ field: "steps[1].previous_steps", description: 'must be all, dependencies or ancestors (got "cousins")' }],
+    });
   });
 
   it("refuses an unknown value, naming the field and quoting at most 80 characters", () => {

@@ -134,6 +134,7 @@ const STEP_FIELDS = new Set([
   "maxConcurrency",
   "itemFailures",
   "concurrency",
+  "previousSteps",
 ]);
 const JOIN_NAMES = { all: "all", all_settled: "allSettled", any: "any" } as const;
 const RETRY_FIELDS = new Set(["maxAttempts", "backoff", "initialInterval", "maxInterval", "jitter"]);
@@ -204,6 +205,13 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     if (typeof limit !== "number" || !Number.isInteger(limit) || Math.abs(limit) > 2 ** 31 - 1) add(`${field}.limit`, "must be an integer");
     for (const k of Object.keys(v)) if (k !== "key" && k !== "limit" && v[k] !== undefined) add(`${field}.${k}`, "unknown field");
     return { key: str(v.key, `${field}.key`), limit: typeof limit === "number" ? limit : 0 };
+  };
+  /** 'all', 'dependencies' or 'ancestors' as the enum; undefined when not given. */
+  const previousStepsMode = (v: unknown, field: string): PbPreviousSteps | undefined => {
+    if (v === undefined || v === null) return undefined;
+    const mode = typeof v === "string" && Object.hasOwn(PREVIOUS_STEPS, v) ? PREVIOUS_STEPS[v as PreviousStepsMode] : undefined;
+    if (mode === undefined) add(field, `must be "all", "dependencies" or "ancestors", got ${String(JSON.stringify(v)).slice(0, 40)}`);
+    return mode;
   };
   const unknownFields = (o: Record<string, unknown>, known: Set<string>, prefix: string) => {
     for (const k of Object.keys(o)) {
@@ -297,6 +305,8 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     if (itemFailures) step.itemFailures = itemFailures;
     const concurrency = concurrencyKey(raw.concurrency, `${p}.concurrency`);
     if (concurrency) step.concurrency = concurrency;
+    const stepMode = previousStepsMode(raw.previousSteps, `${p}.previous_steps`);
+    if (stepMode !== undefined) step.previousSteps = stepMode;
     steps.push(step);
   });
 
@@ -341,12 +351,8 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     if (typeof priority !== "number" || !Number.isInteger(priority) || Math.abs(priority) > 2 ** 31 - 1) add("priority", "must be an integer");
     else req.priority = priority;
   }
-  const previousSteps: unknown = input.previousSteps;
-  if (previousSteps !== undefined && previousSteps !== null) {
-    const v = typeof previousSteps === "string" && Object.hasOwn(PREVIOUS_STEPS, previousSteps) ? PREVIOUS_STEPS[previousSteps as PreviousStepsMode] : undefined;
-    if (v === undefined) add("previous_steps", `must be "all", "dependencies" or "ancestors", got ${JSON.stringify(previousSteps)?.slice(0, 40)}`);
-    else req.previousSteps = v;
-  }
+  const previousSteps = previousStepsMode(input.previousSteps, "previous_steps");
+  if (previousSteps !== undefined) req.previousSteps = previousSteps;
   if (violations.length > 0) throw invalidArgument(violations);
   return req;
 }

@@ -55,6 +55,8 @@ export interface WorkflowStep {
   itemFailures?: JoinPolicy | undefined;
   /** At most `limit` steps with this id and key at once, across runs (README "Concurrency keys"). */
   concurrency?: ConcurrencyKey | undefined;
+  /** What `previousSteps` carries in this step's calls. Default: the workflow's `previousSteps`. */
+  previousSteps?: PreviousStepsMode | undefined;
 }
 
 /**

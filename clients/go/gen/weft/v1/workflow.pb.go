@@ -504,7 +504,10 @@ type StepDefinition struct {
 	// key hold a slot at once, across runs; the others wait (PENDING with
 	// waiting_for "concurrency_key"). A step holds its slot from its first
 	// attempt until it settles.
-	Concurrency   *ConcurrencyLimit `protobuf:"bytes,12,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	Concurrency *ConcurrencyLimit `protobuf:"bytes,12,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	// What previousSteps carries in this step's calls (and its items' and its
+	// compensation's); unspecified means the workflow's previous_steps.
+	PreviousSteps PreviousSteps `protobuf:"varint,16,opt,name=previous_steps,json=previousSteps,proto3,enum=weft.v1.PreviousSteps" json:"previous_steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -621,6 +624,13 @@ func (x *StepDefinition) GetConcurrency() *ConcurrencyLimit {
 		return x.Concurrency
 	}
 	return nil
+}
+
+func (x *StepDefinition) GetPreviousSteps() PreviousSteps {
+	if x != nil {
+		return x.PreviousSteps
+	}
+	return PreviousSteps_PREVIOUS_STEPS_UNSPECIFIED
 }
 
 // A concurrency key: at most limit runs (on a workflow) or steps (on a step)
@@ -3606,7 +3616,7 @@ var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x03\n" +
+	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x04\n" +
 	"\x0eStepDefinition\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1d\n" +
@@ -3621,7 +3631,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fmax_concurrency\x18\n" +
 	" \x01(\x05R\x0emaxConcurrency\x128\n" +
 	"\ritem_failures\x18\v \x01(\v2\x13.weft.v1.JoinPolicyR\fitemFailures\x12;\n" +
-	"\vconcurrency\x18\f \x01(\v2\x19.weft.v1.ConcurrencyLimitR\vconcurrency\":\n" +
+	"\vconcurrency\x18\f \x01(\v2\x19.weft.v1.ConcurrencyLimitR\vconcurrency\x12=\n" +
+	"\x0eprevious_steps\x18\x10 \x01(\x0e2\x16.weft.v1.PreviousStepsR\rpreviousSteps\":\n" +
 	"\x10ConcurrencyLimit\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x84\x02\n" +
@@ -4022,121 +4033,122 @@ var file_weft_v1_workflow_proto_depIdxs = []int32{
 	9,   // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
 	9,   // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
 	8,   // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	50,  // 5: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	50,  // 6: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	50,  // 7: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
-	1,   // 8: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	49,  // 9: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	49,  // 10: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
-	3,   // 11: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	51,  // 12: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	51,  // 13: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	52,  // 14: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
-	11,  // 15: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	51,  // 16: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	7,   // 17: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
-	4,   // 18: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
-	11,  // 19: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	51,  // 20: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	51,  // 21: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
-	13,  // 22: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
-	14,  // 23: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
-	3,   // 24: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
-	11,  // 25: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	52,  // 26: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
-	51,  // 27: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
-	51,  // 28: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
-	51,  // 29: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	5,   // 30: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	11,  // 31: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	51,  // 32: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	51,  // 33: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	51,  // 34: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
-	2,   // 35: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	51,  // 36: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	51,  // 37: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	51,  // 38: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	53,  // 39: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	44,  // 40: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	12,  // 41: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	11,  // 42: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	49,  // 43: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	51,  // 44: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	15,  // 45: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	8,   // 46: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	0,   // 47: weft.v1.Workflow.previous_steps:type_name -> weft.v1.PreviousSteps
-	45,  // 48: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
-	51,  // 49: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	18,  // 50: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	19,  // 51: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	20,  // 52: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	19,  // 53: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
-	11,  // 54: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	52,  // 55: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	2,   // 56: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	2,   // 57: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	3,   // 58: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	3,   // 59: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	4,   // 60: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	4,   // 61: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	51,  // 62: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	7,   // 63: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	53,  // 64: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	49,  // 65: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	8,   // 66: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	0,   // 67: weft.v1.CreateWorkflowRequest.previous_steps:type_name -> weft.v1.PreviousSteps
-	46,  // 68: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
-	16,  // 69: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	16,  // 70: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	2,   // 71: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	6,   // 72: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	47,  // 73: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
-	51,  // 74: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	51,  // 75: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
-	16,  // 76: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	16,  // 77: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	16,  // 78: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	17,  // 79: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	21,  // 80: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	2,   // 81: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	48,  // 82: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
-	51,  // 83: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	51,  // 84: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
-	17,  // 85: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	21,  // 86: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	17,  // 87: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	14,  // 88: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
-	49,  // 89: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
-	16,  // 90: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	16,  // 91: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
-	52,  // 92: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	22,  // 93: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	24,  // 94: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	26,  // 95: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	28,  // 96: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	30,  // 97: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	32,  // 98: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	34,  // 99: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	36,  // 100: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
-	38,  // 101: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
-	40,  // 102: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
-	42,  // 103: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
-	23,  // 104: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	25,  // 105: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	27,  // 106: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	29,  // 107: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	31,  // 108: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	33,  // 109: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	35,  // 110: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	37,  // 111: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
-	39,  // 112: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
-	41,  // 113: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
-	43,  // 114: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
-	104, // [104:115] is the sub-list for method output_type
-	93,  // [93:104] is the sub-list for method input_type
-	93,  // [93:93] is the sub-list for extension type_name
-	93,  // [93:93] is the sub-list for extension extendee
-	0,   // [0:93] is the sub-list for field type_name
+	0,   // 5: weft.v1.StepDefinition.previous_steps:type_name -> weft.v1.PreviousSteps
+	50,  // 6: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	50,  // 7: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	50,  // 8: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	1,   // 9: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
+	49,  // 10: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	49,  // 11: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	3,   // 12: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
+	51,  // 13: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	51,  // 14: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	52,  // 15: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	11,  // 16: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
+	51,  // 17: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	7,   // 18: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
+	4,   // 19: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
+	11,  // 20: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
+	51,  // 21: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	51,  // 22: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	13,  // 23: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
+	14,  // 24: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
+	3,   // 25: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
+	11,  // 26: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
+	52,  // 27: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	51,  // 28: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	51,  // 29: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	51,  // 30: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	5,   // 31: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
+	11,  // 32: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	51,  // 33: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	51,  // 34: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	51,  // 35: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	2,   // 36: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
+	51,  // 37: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	51,  // 38: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	51,  // 39: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	53,  // 40: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	44,  // 41: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	12,  // 42: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	11,  // 43: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	49,  // 44: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	51,  // 45: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	15,  // 46: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	8,   // 47: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	0,   // 48: weft.v1.Workflow.previous_steps:type_name -> weft.v1.PreviousSteps
+	45,  // 49: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
+	51,  // 50: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	18,  // 51: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	19,  // 52: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	20,  // 53: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	19,  // 54: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
+	11,  // 55: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	52,  // 56: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	2,   // 57: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	2,   // 58: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	3,   // 59: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	3,   // 60: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	4,   // 61: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	4,   // 62: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	51,  // 63: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	7,   // 64: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	53,  // 65: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	49,  // 66: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	8,   // 67: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	0,   // 68: weft.v1.CreateWorkflowRequest.previous_steps:type_name -> weft.v1.PreviousSteps
+	46,  // 69: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
+	16,  // 70: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 71: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	2,   // 72: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	6,   // 73: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	47,  // 74: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
+	51,  // 75: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	51,  // 76: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	16,  // 77: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	16,  // 78: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 79: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	17,  // 80: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	21,  // 81: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	2,   // 82: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	48,  // 83: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
+	51,  // 84: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	51,  // 85: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	17,  // 86: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	21,  // 87: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	17,  // 88: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	14,  // 89: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
+	49,  // 90: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
+	16,  // 91: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 92: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
+	52,  // 93: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	22,  // 94: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	24,  // 95: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	26,  // 96: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	28,  // 97: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	30,  // 98: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	32,  // 99: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	34,  // 100: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	36,  // 101: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	38,  // 102: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
+	40,  // 103: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
+	42,  // 104: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
+	23,  // 105: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	25,  // 106: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	27,  // 107: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	29,  // 108: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	31,  // 109: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	33,  // 110: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	35,  // 111: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	37,  // 112: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	39,  // 113: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
+	41,  // 114: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
+	43,  // 115: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
+	105, // [105:116] is the sub-list for method output_type
+	94,  // [94:105] is the sub-list for method input_type
+	94,  // [94:94] is the sub-list for extension type_name
+	94,  // [94:94] is the sub-list for extension extendee
+	0,   // [0:94] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }

@@ -114,6 +114,14 @@ export declare type StepDefinition = Message<"weft.v1.StepDefinition"> & {
    * @generated from field: weft.v1.ConcurrencyLimit concurrency = 12;
    */
   concurrency?: ConcurrencyLimit | undefined;
+
+  /**
+   * What previousSteps carries in this step's calls (and its items' and its
+   * compensation's); unspecified means the workflow's previous_steps.
+   *
+   * @generated from field: weft.v1.PreviousSteps previous_steps = 16;
+   */
+  previousSteps: PreviousSteps;
 };
 
 /**

@@ -111,7 +111,7 @@ WORKFLOW_VIEW_BASIC: WorkflowView
 WORKFLOW_VIEW_FULL: WorkflowView
 
 class StepDefinition(_message.Message):
-    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join", "for_each", "max_concurrency", "item_failures", "concurrency")
+    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join", "for_each", "max_concurrency", "item_failures", "concurrency", "previous_steps")
     ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +124,7 @@ class StepDefinition(_message.Message):
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     ITEM_FAILURES_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STEPS_FIELD_NUMBER: _ClassVar[int]
     id: str
     url: str
     depends_on: _containers.RepeatedScalarFieldContainer[str]
@@ -136,7 +137,8 @@ class StepDefinition(_message.Message):
     max_concurrency: int
     item_failures: JoinPolicy
     concurrency: ConcurrencyLimit
-    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ..., join: _Optional[_Union[JoinPolicy, _Mapping]] = ..., for_each: _Optional[str] = ..., max_concurrency: _Optional[int] = ..., item_failures: _Optional[_Union[JoinPolicy, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ...) -> None: ...
+    previous_steps: PreviousSteps
+    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ..., join: _Optional[_Union[JoinPolicy, _Mapping]] = ..., for_each: _Optional[str] = ..., max_concurrency: _Optional[int] = ..., item_failures: _Optional[_Union[JoinPolicy, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., previous_steps: _Optional[_Union[PreviousSteps, str]] = ...) -> None: ...
 
 class ConcurrencyLimit(_message.Message):
     __slots__ = ("key", "limit")
