@@ -66,8 +66,11 @@ export function visibility(spec: VisibilityInput): StepVisibility | undefined {
   const steps = spec.steps;
   const n = steps.length;
   const fallback = spec.previousSteps;
+  // The common case first, without allocating: every step under all.
+  let any = false;
+  for (let i = 0; i < n && !any; i++) any = modeOf(steps[i].previousSteps ?? fallback) !== "all";
+  if (!any) return undefined;
   const modes = steps.map((s) => modeOf(s.previousSteps ?? fallback));
-  if (modes.every((m) => m === "all")) return undefined;
   const words = (n + 31) >>> 5;
   const rows = new Uint32Array(n * words);
   const everything = new Uint8Array(n);
