@@ -75,6 +75,19 @@ export interface WeftChild {
   kill(): void;
 }
 
+/** The server flags spawnWeft runs Weft with (after `src/main.ts`). */
+export function weftServerArgs(port: number, dataDir: string, extraArgs: string[] = []): string[] {
+  return [
+    "--host", "127.0.0.1",
+    "--port", String(port),
+    "--data-dir", dataDir,
+    "--signing-secrets", BENCH_SECRET,
+    "--log-level", "warn",
+    "--shutdown-grace-ms", "3000",
+    ...extraArgs,
+  ];
+}
+
 /**
  * Starts `node src/main.ts` on a free port. With --log-level warn Weft does not
  * print its "weft listening" line, so the port is chosen here and readiness is
@@ -87,17 +100,7 @@ export async function spawnWeft(dataDir: string, extraNodeArgs: string[] = [], e
     const tail = new Tail();
     const child = spawn(
       process.execPath,
-      [
-        ...extraNodeArgs,
-        "src/main.ts",
-        "--host", "127.0.0.1",
-        "--port", String(port),
-        "--data-dir", dataDir,
-        "--signing-secrets", BENCH_SECRET,
-        "--log-level", "warn",
-        "--shutdown-grace-ms", "3000",
-        ...extraArgs,
-      ],
+      [...extraNodeArgs, "src/main.ts", ...weftServerArgs(port, dataDir, extraArgs)],
       { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
     );
     child.stdout!.on("data", (d: Buffer) => tail.push(d));

@@ -10,7 +10,8 @@
 // with every attempt (the body is parsed only when they are missing).
 //
 // POST /list answers a list of BENCH_MAP_ITEMS numbers instead (the map scenario's
-// first step).
+// first step); POST /big a result of BENCH_BIG_RESULT_BYTES (default 10240) bytes
+// of JSON (the size scenarios).
 //
 // Control endpoints (GET): /records (tab-separated lines), /reset, /stats, and
 // /release, which answers every POST to /hold that has been waiting (the watch
@@ -28,6 +29,11 @@ const T0 = process.hrtime.bigint();
 const LIST_ITEMS = Number(process.env.BENCH_MAP_ITEMS ?? 10_000);
 const LIST_REPLY = Buffer.from(JSON.stringify({ success: true, result: { items: Array.from({ length: LIST_ITEMS }, (_, i) => i) } }));
 const LIST_HEADERS = { "content-type": "application/json", "content-length": String(LIST_REPLY.length) };
+
+/** POST /big answers {"success":true,"result":{"data":"xxx…"}}, the result this many bytes of JSON. */
+const BIG_RESULT_BYTES = Math.max(12, Number(process.env.BENCH_BIG_RESULT_BYTES ?? 10_240));
+const BIG_REPLY = Buffer.from(`{"success":true,"result":{"data":"${"x".repeat(BIG_RESULT_BYTES - 11)}"}}`);
+const BIG_HEADERS = { "content-type": "application/json", "content-length": String(BIG_REPLY.length) };
 
 let capacity = Math.max(1024, Number(process.env.BENCH_HANDLER_CAPACITY ?? 131_072));
 let count = 0;
@@ -93,6 +99,9 @@ function onPost(req: IncomingMessage, res: ServerResponse): void {
     if (req.url === "/list") {
       res.writeHead(200, LIST_HEADERS);
       res.end(LIST_REPLY);
+    } else if (req.url === "/big") {
+      res.writeHead(200, BIG_HEADERS);
+      res.end(BIG_REPLY);
     } else {
       res.writeHead(200, REPLY_HEADERS);
       res.end(REPLY);

@@ -11,7 +11,10 @@
 // code path, not a MongoDB figure).
 // Authentication: Weft runs with an API key and every call carries it, as in
 // production; BENCH_API_KEY=off runs it without keys (to measure their cost).
-// BENCH_ONLY=chain-10,fanout-100,chain-10@1,map-10000,raw,watch runs only those parts.
+// BENCH_ONLY=chain-10,fanout-100,chain-10@1,chain-10-10kb,chain-10-10kb-deps,chain-100-10kb,
+// chain-100-10kb-deps,map-10000,raw,watch runs only those parts. The -10kb scenarios answer
+// every step with a 10 KB result (BENCH_BIG_RESULT_BYTES); -deps runs them with
+// previous_steps = dependencies, the others with the default (all).
 // BENCH_WEFT_ARGS (space-separated) adds server flags, e.g. "--metrics off".
 // BENCH_TRACING=sink runs Weft with --tracing otlp (http/protobuf, the default
 // protocol) exporting to an OTLP/HTTP endpoint in this process that discards
@@ -30,8 +33,9 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { benchAuthLabel, benchTransportOptions, weftAuthEnv } from "./auth.ts";
 import { Agent, request } from "undici";
-import { WorkflowService } from "../gen/ts/weft/v1/workflow_pb.js";
-import { type HandlerChild, spawnHandler, spawnWeft, type WeftChild } from "./children.ts";
+import { PreviousSteps, WorkflowService } from "../gen/ts/weft/v1/workflow_pb.js";
+import { ConfigError, loadConfig } from "../src/config.ts";
+import { type HandlerChild, spawnHandler, spawnWeft, type WeftChild, weftServerArgs } from "./children.ts";
 import {
   analyse,
   chainSteps,
@@ -70,6 +74,10 @@ interface ScenarioConfig {
   warmupRuns: number;
   /** One run at a time: measures unloaded overhead; no throughput target applies. */
   latencyProbe?: boolean;
+  /** The handler path every step calls (default /step, a 37-byte answer; /big answers a 10 KB result). */
+  path?: string;
+  /** The workflow's previous_steps (default: unset, i.e. all). */
+  previousSteps?: PreviousSteps;
 }
 
 // Warm-up runs are not measured. They are long enough for a steady state: with
@@ -81,6 +89,13 @@ const SCENARIOS: ScenarioConfig[] = [
   // Not a throughput scenario: chain-10 with a single run in flight, so the
   // overhead figures show Weft's own latency rather than queueing at saturation.
   { name: "chain-10 @1", steps: chainSteps(10), runs: scaled(100, 10), concurrency: 1, warmupRuns: scaled(10, 2), latencyProbe: true },
+  // Size: every step answers a 10 KB result. Under all (the default) each call
+  // carries every earlier result, so a 100-step chain's calls grow to ~1 MB;
+  // under dependencies each carries one. Compare weft CPU/step across the rows.
+  { name: "chain-10-10kb", steps: chainSteps(10), runs: scaled(600, 10), concurrency: 100, warmupRuns: scaled(400, 10), path: "/big" },
+  { name: "chain-10-10kb-deps", steps: chainSteps(10), runs: scaled(600, 10), concurrency: 100, warmupRuns: scaled(400, 10), path: "/big", previousSteps: PreviousSteps.DEPENDENCIES },
+  { name: "chain-100-10kb", steps: chainSteps(100), runs: scaled(60, 2), concurrency: 20, warmupRuns: scaled(40, 2), path: "/big" },
+  { name: "chain-100-10kb-deps", steps: chainSteps(100), runs: scaled(60, 2), concurrency: 20, warmupRuns: scaled(40, 2), path: "/big", previousSteps: PreviousSteps.DEPENDENCIES },
 ];
 const ONLY = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim().replace(/ /g, "")).filter(Boolean);
 const selected = (name: string) => ONLY.length === 0 || ONLY.includes(name.replace(/ /g, ""));
@@ -146,6 +161,8 @@ interface ScenarioResult {
 
 async function runScenario(client: WeftClient, weft: WeftChild, handler: HandlerChild, sc: ScenarioConfig): Promise<ScenarioResult> {
   const req = createRequest(sc.name, sc.steps, handler.baseUrl);
+  if (sc.path) for (const st of req.steps!) st.url = sc.path;
+  if (sc.previousSteps !== undefined) req.previousSteps = sc.previousSteps;
   log(`${sc.name}: warm-up, ${sc.warmupRuns} runs`);
   const warm = await drive(client, handler, req, sc.warmupRuns, sc.concurrency, Date.now() + PHASE_LIMIT_MS);
   await confirmCompleted(client, warm.runIds, Date.now() + 60_000);
@@ -350,6 +367,15 @@ function report(
       ] : []),
     ]),
   );
+  const cpuOf = (name: string) => results.find((r) => r.name === name)?.weftCpuUsPerStep;
+  const sizeRows = [["chain-100-10kb-deps", "chain-10-10kb-deps"], ["chain-100-10kb", "chain-10-10kb"], ["chain-10-10kb", "chain-10"]]
+    .map(([a, b]) => [a, b, cpuOf(a), cpuOf(b)] as const)
+    .filter(([, , x, y]) => x !== undefined && y !== undefined);
+  if (sizeRows.length > 0) {
+    out.push("");
+    out.push("Size: weft CPU per step, ratios between scenarios (previous_steps dependencies: chain-100-10kb-deps / chain-10-10kb-deps ≤ 1.5× is the aim)");
+    for (const [a, b, x, y] of sizeRows) out.push(`  ${a} / ${b}: ${Math.round(x!)} / ${Math.round(y!)} µs = ${(x! / y!).toFixed(2)}×`);
+  }
   out.push("");
   out.push("Orchestration overhead per dependent step: handler received it − latest dependency response written (handler clock)");
   out.push(
@@ -507,7 +533,7 @@ function report(
 let weft: WeftChild | undefined;
 let handler: HandlerChild | undefined;
 let dataDir: string | undefined;
-let storeLabel = "embedded, fresh temp dir, synchronous=normal";
+let storeLabel = "embedded, fresh temp dir";
 let stopStore = async () => {};
 
 /** Weft's store arguments for this run (see the header comment). */
@@ -532,6 +558,20 @@ async function storeArgs(): Promise<string[]> {
     await previous();
   };
   return ["--mongodb-uri", uri, "--mongodb-database", database];
+}
+
+/**
+ * The embedded store's synchronous setting Weft runs with, read the way Weft
+ * reads it: its own configuration parser, given the flags and environment the
+ * process is started with (--sqlite-synchronous / WEFT_SQLITE_SYNCHRONOUS, else the default).
+ */
+function synchronousInForce(args: string[], env: Record<string, string>): string {
+  try {
+    return loadConfig(args, { ...process.env, ...env })?.sqliteSynchronous ?? "unknown";
+  } catch (err) {
+    if (err instanceof ConfigError) return `unknown (${err.message})`;
+    throw err;
+  }
 }
 
 /** An OTLP/HTTP endpoint that reads and discards every export (BENCH_TRACING=sink). */
@@ -582,8 +622,11 @@ async function main(): Promise<void> {
   const nodeArgs = (process.env.BENCH_WEFT_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const weftArgs = (process.env.BENCH_WEFT_ARGS ?? "").split(" ").filter(Boolean);
   const sink = process.env.BENCH_TRACING === "sink" ? await startTraceSink() : undefined;
+  const serverArgs = [...(await storeArgs()), ...weftArgs];
+  const serverEnv = { ...weftAuthEnv(), ...sink?.env };
+  if (storeLabel.startsWith("embedded")) storeLabel += `, synchronous=${synchronousInForce(weftServerArgs(0, dataDir, serverArgs), serverEnv)}`;
   if (sink) storeLabel += "; tracing on (OTLP to a discarding sink)";
-  weft = await spawnWeft(dataDir, nodeArgs, [...(await storeArgs()), ...weftArgs], { ...weftAuthEnv(), ...sink?.env });
+  weft = await spawnWeft(dataDir, nodeArgs, serverArgs, serverEnv);
   log(`weft on ${weft.baseUrl} (data ${dataDir}), handler on ${handler.baseUrl}`);
   const weftDied = weft.exited.then((code) => {
     throw new Error(`weft exited unexpectedly (${code}):\n${weft?.logs()}`);

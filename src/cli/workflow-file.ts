@@ -29,7 +29,12 @@ export interface WorkflowRequest {
   /** `concurrency: { key: /context/userId, limit: 1 }`: at most limit runs with the same key at once. */
   concurrency?: ConcurrencyRequest;
   priority?: number;
+  /** `previous_steps: dependencies`: what previousSteps carries in each step call (all, dependencies, ancestors). */
+  previousSteps?: PreviousStepsName;
 }
+
+export type PreviousStepsName = "all" | "dependencies" | "ancestors";
+const PREVIOUS_STEPS_NAMES: readonly PreviousStepsName[] = ["all", "dependencies", "ancestors"];
 
 /** A concurrency key: a JSON pointer into the context, and how many may hold it at once. */
 export interface ConcurrencyRequest {
@@ -59,6 +64,8 @@ export interface StepRequest {
   itemFailures?: JoinRequest;
   /** At most limit steps with this id and key at once, across runs. */
   concurrency?: ConcurrencyRequest;
+  /** What previousSteps carries in this step's calls; absent: the workflow's. */
+  previousSteps?: PreviousStepsName;
 }
 
 /** `join: all_settled` (or all, any), `join: { at_least: 2 }`, `join: { tolerated_failure_percent: 10 }`. */
@@ -68,7 +75,7 @@ export type ParseResult = { ok: true; request: WorkflowRequest } | { ok: false; 
 
 type Kind = "string" | "boolean" | "seconds" | "integer" | "number" | "strings" | "object";
 
-const WORKFLOW_FIELDS: Record<string, Kind | "steps" | "concurrency"> = {
+const WORKFLOW_FIELDS: Record<string, Kind | "steps" | "concurrency" | "previousSteps"> = {
   id: "string",
   steps: "steps",
   context: "object",
@@ -80,9 +87,10 @@ const WORKFLOW_FIELDS: Record<string, Kind | "steps" | "concurrency"> = {
   requestId: "string",
   concurrency: "concurrency",
   priority: "integer",
+  previousSteps: "previousSteps",
 };
 const CONCURRENCY_FIELDS: Record<string, Kind> = { key: "string", limit: "integer" };
-const STEP_FIELDS: Record<string, Kind | "retries" | "join" | "concurrency"> = {
+const STEP_FIELDS: Record<string, Kind | "retries" | "join" | "concurrency" | "previousSteps"> = {
   id: "string",
   url: "string",
   dependsOn: "strings",
@@ -95,6 +103,7 @@ const STEP_FIELDS: Record<string, Kind | "retries" | "join" | "concurrency"> = {
   maxConcurrency: "integer",
   itemFailures: "join",
   concurrency: "concurrency",
+  previousSteps: "previousSteps",
 };
 /** The join policies written as a name; at_least and tolerated_failure_percent take a number, as a mapping. */
 const JOIN_NAMES = ["all", "all_settled", "any"] as const;
@@ -256,6 +265,7 @@ class Checker {
         if (!Array.isArray(v)) this.fail([raw], `must be a list of steps, not ${typeName(v)}`);
         else out.steps = v.map((s, i) => this.step(s, [raw, i]));
       } else if (kind === "concurrency") out[key] = this.concurrency(v, [raw]);
+      else if (kind === "previousSteps") out[key] = this.previousSteps(v, [raw]);
       else out[key] = this.scalar(kind, v, [raw]);
     }
     return out as unknown as WorkflowRequest;
@@ -275,9 +285,18 @@ class Checker {
             ? this.join(v, [...path, raw])
             : kind === "concurrency"
               ? this.concurrency(v, [...path, raw])
-              : this.scalar(kind, v, [...path, raw]);
+              : kind === "previousSteps"
+                ? this.previousSteps(v, [...path, raw])
+                : this.scalar(kind, v, [...path, raw]);
     }
     return out as unknown as StepRequest;
+  }
+
+  /** `previous_steps: dependencies` (all, dependencies, ancestors). */
+  private previousSteps(v: unknown, path: (string | number)[]): PreviousStepsName | undefined {
+    if (typeof v === "string" && (PREVIOUS_STEPS_NAMES as readonly string[]).includes(v)) return v as PreviousStepsName;
+    this.fail(path, `must be all, dependencies or ancestors, not ${typeof v === "string" ? JSON.stringify(clip(v, 40)) : typeName(v)}`);
+    return undefined;
   }
 
   /** `{ key: /context/userId, limit: 1 }` (the server checks the pointer and the range). */

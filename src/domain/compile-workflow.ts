@@ -43,6 +43,7 @@ import { OutboundPolicy } from "./outbound-policy.ts";
 import { checkUrlHost } from "./outbound-url.ts";
 import { checkJoin } from "./join-policy.ts";
 import { checkLabels, labelPairs } from "./run-labels.ts";
+import { isPreviousStepsMode, type PreviousStepsMode } from "./previous-steps.ts";
 import { DEFAULT_MAX_CONCURRENCY, MAX_MAP_ITEMS, MAX_MAX_CONCURRENCY, parseForEach } from "./map-step.ts";
 
 /** for_each pointers longer than this are refused. */
@@ -197,6 +198,11 @@ export function compileWorkflow(
       for (const [suffix, description] of checkJoin(step.join, step.dependsOn.length)) add(`${p}.join${suffix}`, description);
     }
 
+    // previous_steps
+    if (step.previousSteps !== undefined && !isPreviousStepsMode(step.previousSteps)) {
+      add(`${p}.previous_steps`, `must be all, dependencies or ancestors (got ${quote(step.previousSteps)})`);
+    }
+
     // map steps: for_each, max_concurrency, item_failures
     const forEach = step.forEach ?? "";
     if (forEach !== "") {
@@ -275,6 +281,13 @@ export function compileWorkflow(
     add("request_id", `must be at most ${MAX_REQUEST_ID_LENGTH} characters (got ${input.requestId.length})`);
   }
 
+  // previous_steps
+  let previousSteps: PreviousStepsMode | undefined;
+  if (input.previousSteps !== undefined) {
+    if (isPreviousStepsMode(input.previousSteps)) previousSteps = input.previousSteps;
+    else add("previous_steps", `must be all, dependencies or ancestors (got ${quote(input.previousSteps)})`);
+  }
+
   // labels
   if (input.labels) checkLabels(input.labels, "labels", violations);
 
@@ -300,6 +313,7 @@ export function compileWorkflow(
       if (step.itemFailures !== undefined && step.itemFailures.kind !== "none" && step.itemFailures.kind !== "all") spec.itemFailures = step.itemFailures;
     }
     if (concurrency[i] !== undefined) spec.concurrency = concurrency[i];
+    if (step.previousSteps !== undefined) spec.previousSteps = step.previousSteps as PreviousStepsMode;
     return spec;
   });
 
@@ -316,6 +330,7 @@ export function compileWorkflow(
   if (input.requestId !== "") spec.requestId = input.requestId;
   if (runConcurrency !== undefined) spec.concurrency = runConcurrency;
   if (input.priority) spec.priority = input.priority;
+  if (previousSteps !== undefined) spec.previousSteps = previousSteps;
   if (input.labels && Object.keys(input.labels).length > 0) spec.labels = Object.fromEntries(labelPairs(input.labels));
   return { ok: true, spec };
 }

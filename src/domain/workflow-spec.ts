@@ -3,6 +3,7 @@
 import type { JoinInput, JoinPolicy } from "./join-policy.ts";
 import type { Concurrency, ConcurrencyInput } from "./concurrency-key.ts";
 import type { OutboundPolicy } from "./outbound-policy.ts";
+import type { PreviousStepsMode } from "./previous-steps.ts";
 
 export type JsonValue =
   | null
@@ -45,6 +46,8 @@ export interface StepSpec {
   itemFailures?: JoinPolicy;
   /** At most concurrency.limit steps with this key (this step id, this workflow id) hold a slot at once, across runs. */
   concurrency?: Concurrency;
+  /** What this step's calls' previousSteps carry, overriding the workflow's; absent: the workflow's. */
+  previousSteps?: PreviousStepsMode;
   /** The step as submitted, for status display (relative url, optional fields). */
   submitted: StepInput;
 }
@@ -71,6 +74,8 @@ export interface WorkflowSpec {
   priority?: number;
   /** Absent when the run has none. */
   labels?: Record<string, string>;
+  /** What each step call's previousSteps carries (previous-steps.ts), as submitted; absent means all. */
+  previousSteps?: PreviousStepsMode;
 }
 
 /** What a client submitted, after transport decoding and before validation. */
@@ -92,6 +97,8 @@ export interface WorkflowInput {
   priority?: number;
   /** Absent or empty: none. */
   labels?: Record<string, string>;
+  /** "all", "dependencies" or "ancestors" (anything else is refused); absent means all. */
+  previousSteps?: string;
 }
 
 export interface StepInput {
@@ -113,6 +120,8 @@ export interface StepInput {
   itemFailures?: JoinInput;
   /** Absent: no step-level concurrency key. */
   concurrency?: ConcurrencyInput;
+  /** "all", "dependencies" or "ancestors"; absent: the workflow's. */
+  previousSteps?: string;
 }
 
 export interface RetryInput {

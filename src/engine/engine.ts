@@ -21,6 +21,7 @@ import { redeliveryRefusal } from "../domain/webhook-redelivery.ts";
 import { mapResult } from "../domain/map-step.ts";
 import { bodyHead, bodyMiddle, ItemBodies, stepBody } from "./step-body.ts";
 import type { FieldViolation, Limits, WorkflowSpec } from "../domain/workflow-spec.ts";
+import { forEachPreviousStep, type StepVisibility, visibility } from "../domain/previous-steps.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
 import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
@@ -146,6 +147,8 @@ interface ActiveRun {
   contextJson: string;
   /** previousSteps entries of settled steps, built once per step. */
   fragments: Map<number, string>;
+  /** The steps each step's previousSteps may list (the workflow's previous_steps); undefined: every step (all). */
+  visible: StepVisibility | undefined;
   /** Map steps: the items' values as JSON text, by step index, built once. */
   itemValues: Map<number, string[]>;
   /** Map steps: the fixed parts of their item bodies, by step index, rebuilt when previousSteps changes. */
@@ -640,6 +643,7 @@ export class Engine {
       timers: new Map(),
       contextJson: JSON.stringify(run.spec.context),
       fragments: new Map(),
+      visible: visibility(run.spec),
       itemValues: new Map(),
       itemBodies: new Map(),
       detached: false,
@@ -927,7 +931,7 @@ export class Engine {
   private stepBody(active: ActiveRun, index: number, attempt: number, extra: string, unsuccessful = true): string {
     const run = active.machine.run;
     const head = bodyHead(run.spec.workflowId, run.runId, run.steps[index].id);
-    return stepBody(head, attempt, bodyMiddle(active.contextJson, this.previousSteps(active, unsuccessful)), extra);
+    return stepBody(head, attempt, bodyMiddle(active.contextJson, this.previousSteps(active, index, unsuccessful)), extra);
   }
 
   /**
@@ -936,7 +940,7 @@ export class Engine {
    * in the run, e.g. on a parallel branch, changes it).
    */
   private itemBodies(active: ActiveRun, index: number): ItemBodies {
-    const entries = this.previousSteps(active, true);
+    const entries = this.previousSteps(active, index, true);
     let bodies = active.itemBodies.get(index);
     if (bodies === undefined || !bodies.holds(entries)) {
       const run = active.machine.run;
@@ -946,15 +950,19 @@ export class Engine {
     return bodies;
   }
 
-  /** The previousSteps entries (`"<stepId>":{…}`), each serialized once: a settled step's entry never changes. */
-  private previousSteps(active: ActiveRun, unsuccessful: boolean): string[] {
+  /**
+   * The previousSteps entries (`"<stepId>":{…}`) of step `index`'s call, each
+   * serialized once: a settled step's entry never changes. Which steps are
+   * listed: forEachPreviousStep (the workflow's previous_steps).
+   */
+  private previousSteps(active: ActiveRun, index: number, unsuccessful: boolean): string[] {
     const run = active.machine.run;
     const parts: string[] = [];
-    run.steps.forEach((st, i) => {
-      if (st.state !== "completed" && !(unsuccessful && (st.state === "failed" || st.state === "cancelled"))) return;
-      // Each of these states is final: the fragment never changes.
+    forEachPreviousStep(active.visible, index, run.steps, unsuccessful, (i) => {
+      // Each of the states listed is final: the fragment never changes.
       let f = active.fragments.get(i);
       if (f === undefined) {
+        const st = run.steps[i];
         const completedAt = new Date(st.completedAt ?? 0).toISOString();
         const items = active.machine.items(i);
         const entry =

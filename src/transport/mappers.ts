@@ -19,6 +19,7 @@ import {
   type JoinPolicy as PbJoinPolicy,
   JoinPolicySchema,
   ItemCountsSchema,
+  PreviousSteps as PbPreviousSteps,
   type ItemStatus,
   ItemStatusSchema,
   type StepDefinition,
@@ -51,6 +52,7 @@ import type {
 } from "../domain/run-record.ts";
 import type { JoinInput, JoinPolicy } from "../domain/join-policy.ts";
 import { countItems } from "../domain/map-step.ts";
+import type { PreviousStepsMode } from "../domain/previous-steps.ts";
 import { ITEM_FAILURES_PER_RUN } from "../domain/field-limits.ts";
 import type {
   Backoff as DomainBackoff,
@@ -79,6 +81,24 @@ const BACKOFF_TO_PROTO: Record<DomainBackoff, Backoff> = {
   linear: Backoff.LINEAR,
   fixed: Backoff.FIXED,
 };
+
+const PREVIOUS_STEPS_TO_DOMAIN: Record<number, PreviousStepsMode | undefined> = {
+  [PbPreviousSteps.UNSPECIFIED]: undefined,
+  [PbPreviousSteps.ALL]: "all",
+  [PbPreviousSteps.DEPENDENCIES]: "dependencies",
+  [PbPreviousSteps.ANCESTORS]: "ancestors",
+};
+
+const PREVIOUS_STEPS_TO_PROTO: Record<PreviousStepsMode, PbPreviousSteps> = {
+  all: PbPreviousSteps.ALL,
+  dependencies: PbPreviousSteps.DEPENDENCIES,
+  ancestors: PbPreviousSteps.ANCESTORS,
+};
+
+/** The domain's name for a previous_steps value; a number the enum does not define is passed on as text, for validation to refuse. */
+function previousStepsInput(v: PbPreviousSteps): string | undefined {
+  return Object.hasOwn(PREVIOUS_STEPS_TO_DOMAIN, v) ? PREVIOUS_STEPS_TO_DOMAIN[v] : String(v);
+}
 
 function joinInput(j: PbJoinPolicy): JoinInput {
   switch (j.policy.case) {
@@ -132,11 +152,13 @@ function stepInput(s: StepDefinition): StepInput {
   if (s.maxConcurrency !== 0) input.maxConcurrency = s.maxConcurrency;
   if (s.itemFailures) input.itemFailures = joinInput(s.itemFailures);
   if (s.concurrency) input.concurrency = { key: s.concurrency.key, limit: s.concurrency.limit };
+  const previousSteps = previousStepsInput(s.previousSteps);
+  if (previousSteps !== undefined) input.previousSteps = previousSteps;
   return input;
 }
 
 export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
-  return {
+  const input: WorkflowInput = {
     id: req.id,
     steps: req.steps.map(stepInput),
     context: req.context,
@@ -150,6 +172,9 @@ export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
     priority: req.priority,
     labels: req.labels,
   };
+  const previousSteps = previousStepsInput(req.previousSteps);
+  if (previousSteps !== undefined) input.previousSteps = previousSteps;
+  return input;
 }
 
 /**
@@ -302,6 +327,7 @@ export function workflowToProto(run: RunRecord): Workflow {
         maxConcurrency: def.forEach !== undefined ? (def.maxConcurrency ?? 0) : 0,
         itemFailures: sub.itemFailures != null && sub.itemFailures.kind !== "none" ? joinToProto(sub.itemFailures) : undefined,
         concurrency: def.concurrency && { key: def.concurrency.key, limit: def.concurrency.limit },
+        previousSteps: def.previousSteps ? PREVIOUS_STEPS_TO_PROTO[def.previousSteps] : PbPreviousSteps.UNSPECIFIED,
       }),
       waitingFor: st.waitingFor ?? "",
       concurrencyKey: def.concurrency?.value ?? "",
@@ -364,6 +390,7 @@ function basicWorkflow(run: RunSummary, current: string[], completed: string[], 
     priority: spec.priority ?? 0,
     waitingFor: run.waitingFor ?? "",
     concurrencyKey: spec.concurrency?.value ?? "",
+    previousSteps: spec.previousSteps ? PREVIOUS_STEPS_TO_PROTO[spec.previousSteps] : PbPreviousSteps.UNSPECIFIED,
     labels: { ...spec.labels },
     rerunOf: run.rerunOf ?? "",
   });

@@ -70,7 +70,7 @@ describe("workflow files", () => {
     if (parsed.ok) return;
     expect(parsed.problems.map((p) => formatProblem("f.yaml", p))).toEqual([
       "f.yaml:1: id: must be a string, not number",
-      'f.yaml:2: stepz: unknown field "stepz" of a workflow (known: id, steps, context, onComplete, onError, timeout, saga, baseUrl, requestId, concurrency, priority)',
+      'f.yaml:2: stepz: unknown field "stepz" of a workflow (known: id, steps, context, onComplete, onError, timeout, saga, baseUrl, requestId, concurrency, priority, previousSteps)',
       "f.yaml:6: steps[0].dependsOn: must be a list of step ids, not a string",
       'f.yaml:7: steps[0].retries.backoff: must be one of exponential, linear, fixed, not "quadratic"',
       'f.yaml:8: steps[1]: missing field "id"',

@@ -6,6 +6,7 @@ import {
   Backoff,
   CompensationState as PbCompensationState,
   type CreateWorkflowRequestSchema,
+  PreviousSteps as PbPreviousSteps,
   type ErrorDetail as PbErrorDetail,
   StepState as PbStepState,
   type StepStatus as PbStepStatus,
@@ -22,6 +23,7 @@ import type {
   ErrorDetail,
   JsonObject,
   JsonValue,
+  PreviousStepsMode,
   StepState,
   StepStatus,
   WatchEvent,
@@ -108,7 +110,17 @@ export function workflowStatesToProto(states: WorkflowState | WorkflowState[] | 
 
 // ---- create request -----------------------------------------------------------------
 
-const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId", "concurrency", "priority", "labels"]);
+const WORKFLOW_FIELDS = new Set(["id", "steps", "context", "onComplete", "onError", "timeout", "saga", "baseUrl", "requestId", "concurrency", "priority", "labels", "previousSteps"]);
+const PREVIOUS_STEPS: Record<PreviousStepsMode, PbPreviousSteps> = {
+  all: PbPreviousSteps.ALL,
+  dependencies: PbPreviousSteps.DEPENDENCIES,
+  ancestors: PbPreviousSteps.ANCESTORS,
+};
+const PREVIOUS_STEPS_FROM_PROTO: Record<number, PreviousStepsMode | undefined> = {
+  [PbPreviousSteps.ALL]: "all",
+  [PbPreviousSteps.DEPENDENCIES]: "dependencies",
+  [PbPreviousSteps.ANCESTORS]: "ancestors",
+};
 const STEP_FIELDS = new Set([
   "id",
   "url",
@@ -122,6 +134,7 @@ const STEP_FIELDS = new Set([
   "maxConcurrency",
   "itemFailures",
   "concurrency",
+  "previousSteps",
 ]);
 const JOIN_NAMES = { all: "all", all_settled: "allSettled", any: "any" } as const;
 const RETRY_FIELDS = new Set(["maxAttempts", "backoff", "initialInterval", "maxInterval", "jitter"]);
@@ -192,6 +205,13 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     if (typeof limit !== "number" || !Number.isInteger(limit) || Math.abs(limit) > 2 ** 31 - 1) add(`${field}.limit`, "must be an integer");
     for (const k of Object.keys(v)) if (k !== "key" && k !== "limit" && v[k] !== undefined) add(`${field}.${k}`, "unknown field");
     return { key: str(v.key, `${field}.key`), limit: typeof limit === "number" ? limit : 0 };
+  };
+  /** 'all', 'dependencies' or 'ancestors' as the enum; undefined when not given. */
+  const previousStepsMode = (v: unknown, field: string): PbPreviousSteps | undefined => {
+    if (v === undefined || v === null) return undefined;
+    const mode = typeof v === "string" && Object.hasOwn(PREVIOUS_STEPS, v) ? PREVIOUS_STEPS[v as PreviousStepsMode] : undefined;
+    if (mode === undefined) add(field, `must be "all", "dependencies" or "ancestors", got ${String(JSON.stringify(v)).slice(0, 40)}`);
+    return mode;
   };
   const unknownFields = (o: Record<string, unknown>, known: Set<string>, prefix: string) => {
     for (const k of Object.keys(o)) {
@@ -285,6 +305,8 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     if (itemFailures) step.itemFailures = itemFailures;
     const concurrency = concurrencyKey(raw.concurrency, `${p}.concurrency`);
     if (concurrency) step.concurrency = concurrency;
+    const stepMode = previousStepsMode(raw.previousSteps, `${p}.previous_steps`);
+    if (stepMode !== undefined) step.previousSteps = stepMode;
     steps.push(step);
   });
 
@@ -329,6 +351,8 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     if (typeof priority !== "number" || !Number.isInteger(priority) || Math.abs(priority) > 2 ** 31 - 1) add("priority", "must be an integer");
     else req.priority = priority;
   }
+  const previousSteps = previousStepsMode(input.previousSteps, "previous_steps");
+  if (previousSteps !== undefined) req.previousSteps = previousSteps;
   if (violations.length > 0) throw invalidArgument(violations);
   return req;
 }
@@ -419,6 +443,7 @@ export function toWorkflowStatus(w: Workflow): WorkflowStatus {
     ...(w.waitingFor ? { waitingFor: w.waitingFor } : {}),
     ...(w.priority ? { priority: w.priority } : {}),
     ...(w.rerunOf ? { rerunOf: w.rerunOf } : {}),
+    ...(PREVIOUS_STEPS_FROM_PROTO[w.previousSteps] ? { previousSteps: PREVIOUS_STEPS_FROM_PROTO[w.previousSteps] } : {}),
     webhook:
       w.webhook && webhookState
         ? {

@@ -55,6 +55,8 @@ export interface WorkflowStep {
   itemFailures?: JoinPolicy | undefined;
   /** At most `limit` steps with this id and key at once, across runs (README "Concurrency keys"). */
   concurrency?: ConcurrencyKey | undefined;
+  /** What `previousSteps` carries in this step's calls. Default: the workflow's `previousSteps`. */
+  previousSteps?: PreviousStepsMode | undefined;
 }
 
 /**
@@ -68,6 +70,13 @@ export interface ConcurrencyKey {
 
 /** A step's join policy (README "Partial failures"). */
 export type JoinPolicy = "all" | "all_settled" | "any" | { atLeast: number } | { toleratedFailurePercent: number };
+
+/**
+ * What `previousSteps` carries in each step call (README "Execution semantics"):
+ * 'all' (the default) every step that has finished; 'dependencies' only the
+ * step's own dependsOn steps; 'ancestors' its dependencies, theirs, and so on.
+ */
+export type PreviousStepsMode = "all" | "dependencies" | "ancestors";
 
 export interface CreateWorkflowInput {
   /** Unique workflow identifier (its name, e.g. 'order-processing'). */
@@ -99,6 +108,8 @@ export interface CreateWorkflowInput {
    * '_', '.', '-', '/' (1..63), values up to 256 characters.
    */
   labels?: Record<string, string> | undefined;
+  /** What `previousSteps` carries in each step call. Default 'all'. */
+  previousSteps?: PreviousStepsMode | undefined;
 }
 
 export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating";
@@ -224,6 +235,8 @@ export interface WorkflowStatus {
   priority?: number | undefined;
   /** Set on a run `rerun` made: the run it reruns. */
   rerunOf?: string | undefined;
+  /** What `previousSteps` carries in each step call, when given at creation (absent: 'all'). */
+  previousSteps?: PreviousStepsMode | undefined;
 }
 
 /** What `create` returns: the new run (or, for a repeated requestId, the original one). */

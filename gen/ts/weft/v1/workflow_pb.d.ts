@@ -114,6 +114,14 @@ export declare type StepDefinition = Message<"weft.v1.StepDefinition"> & {
    * @generated from field: weft.v1.ConcurrencyLimit concurrency = 12;
    */
   concurrency?: ConcurrencyLimit | undefined;
+
+  /**
+   * What previousSteps carries in this step's calls (and its items' and its
+   * compensation's); unspecified means the workflow's previous_steps.
+   *
+   * @generated from field: weft.v1.PreviousSteps previous_steps = 16;
+   */
+  previousSteps: PreviousSteps;
 };
 
 /**
@@ -806,6 +814,13 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
   concurrencyKey: string;
 
   /**
+   * What previousSteps carries, as given at creation (unspecified: all).
+   *
+   * @generated from field: weft.v1.PreviousSteps previous_steps = 32;
+   */
+  previousSteps: PreviousSteps;
+
+  /**
    * The labels given at creation (also in the basic view).
    *
    * @generated from field: map<string, string> labels = 40;
@@ -1115,6 +1130,13 @@ export declare type CreateWorkflowRequest = Message<"weft.v1.CreateWorkflowReque
    * @generated from field: int32 priority = 11;
    */
   priority: number;
+
+  /**
+   * What previousSteps carries in each step call; unspecified means all.
+   *
+   * @generated from field: weft.v1.PreviousSteps previous_steps = 15;
+   */
+  previousSteps: PreviousSteps;
 
   /**
    * Labels to find the run by (ListWorkflows, WatchWorkflows): at most 32;
@@ -1788,6 +1810,47 @@ export declare type RerunWorkflowResponse = Message<"weft.v1.RerunWorkflowRespon
  * Use `create(RerunWorkflowResponseSchema)` to create a new message.
  */
 export declare const RerunWorkflowResponseSchema: GenMessage<RerunWorkflowResponse>;
+
+/**
+ * What previousSteps carries in each step call (README "Execution semantics").
+ *
+ * @generated from enum weft.v1.PreviousSteps
+ */
+export enum PreviousSteps {
+  /**
+   * all.
+   *
+   * @generated from enum value: PREVIOUS_STEPS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every step of the run that has completed, failed or been cancelled (the
+   * default): the body grows with the run.
+   *
+   * @generated from enum value: PREVIOUS_STEPS_ALL = 1;
+   */
+  ALL = 1,
+
+  /**
+   * Only the step's own depends_on steps.
+   *
+   * @generated from enum value: PREVIOUS_STEPS_DEPENDENCIES = 2;
+   */
+  DEPENDENCIES = 2,
+
+  /**
+   * The step's transitive dependencies: depends_on, theirs, and so on.
+   *
+   * @generated from enum value: PREVIOUS_STEPS_ANCESTORS = 3;
+   */
+  ANCESTORS = 3,
+}
+
+/**
+ * Describes the enum weft.v1.PreviousSteps.
+ */
+export declare const PreviousStepsSchema: GenEnum<PreviousSteps>;
 
 /**
  * Delay growth between retry attempts.

@@ -25,6 +25,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What previousSteps carries in each step call (README "Execution semantics").
+type PreviousSteps int32
+
+const (
+	// all.
+	PreviousSteps_PREVIOUS_STEPS_UNSPECIFIED PreviousSteps = 0
+	// Every step of the run that has completed, failed or been cancelled (the
+	// default): the body grows with the run.
+	PreviousSteps_PREVIOUS_STEPS_ALL PreviousSteps = 1
+	// Only the step's own depends_on steps.
+	PreviousSteps_PREVIOUS_STEPS_DEPENDENCIES PreviousSteps = 2
+	// The step's transitive dependencies: depends_on, theirs, and so on.
+	PreviousSteps_PREVIOUS_STEPS_ANCESTORS PreviousSteps = 3
+)
+
+// Enum value maps for PreviousSteps.
+var (
+	PreviousSteps_name = map[int32]string{
+		0: "PREVIOUS_STEPS_UNSPECIFIED",
+		1: "PREVIOUS_STEPS_ALL",
+		2: "PREVIOUS_STEPS_DEPENDENCIES",
+		3: "PREVIOUS_STEPS_ANCESTORS",
+	}
+	PreviousSteps_value = map[string]int32{
+		"PREVIOUS_STEPS_UNSPECIFIED":  0,
+		"PREVIOUS_STEPS_ALL":          1,
+		"PREVIOUS_STEPS_DEPENDENCIES": 2,
+		"PREVIOUS_STEPS_ANCESTORS":    3,
+	}
+)
+
+func (x PreviousSteps) Enum() *PreviousSteps {
+	p := new(PreviousSteps)
+	*p = x
+	return p
+}
+
+func (x PreviousSteps) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PreviousSteps) Descriptor() protoreflect.EnumDescriptor {
+	return file_weft_v1_workflow_proto_enumTypes[0].Descriptor()
+}
+
+func (PreviousSteps) Type() protoreflect.EnumType {
+	return &file_weft_v1_workflow_proto_enumTypes[0]
+}
+
+func (x PreviousSteps) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PreviousSteps.Descriptor instead.
+func (PreviousSteps) EnumDescriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{0}
+}
+
 // Delay growth between retry attempts.
 type Backoff int32
 
@@ -65,11 +123,11 @@ func (x Backoff) String() string {
 }
 
 func (Backoff) Descriptor() protoreflect.EnumDescriptor {
-	return file_weft_v1_workflow_proto_enumTypes[0].Descriptor()
+	return file_weft_v1_workflow_proto_enumTypes[1].Descriptor()
 }
 
 func (Backoff) Type() protoreflect.EnumType {
-	return &file_weft_v1_workflow_proto_enumTypes[0]
+	return &file_weft_v1_workflow_proto_enumTypes[1]
 }
 
 func (x Backoff) Number() protoreflect.EnumNumber {
@@ -78,7 +136,7 @@ func (x Backoff) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Backoff.Descriptor instead.
 func (Backoff) EnumDescriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{0}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{1}
 }
 
 // The state of a run.
@@ -135,11 +193,11 @@ func (x WorkflowState) String() string {
 }
 
 func (WorkflowState) Descriptor() protoreflect.EnumDescriptor {
-	return file_weft_v1_workflow_proto_enumTypes[1].Descriptor()
+	return file_weft_v1_workflow_proto_enumTypes[2].Descriptor()
 }
 
 func (WorkflowState) Type() protoreflect.EnumType {
-	return &file_weft_v1_workflow_proto_enumTypes[1]
+	return &file_weft_v1_workflow_proto_enumTypes[2]
 }
 
 func (x WorkflowState) Number() protoreflect.EnumNumber {
@@ -148,7 +206,7 @@ func (x WorkflowState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WorkflowState.Descriptor instead.
 func (WorkflowState) EnumDescriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{1}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{2}
 }
 
 // The state of one step of a run.
@@ -209,11 +267,11 @@ func (x StepState) String() string {
 }
 
 func (StepState) Descriptor() protoreflect.EnumDescriptor {
-	return file_weft_v1_workflow_proto_enumTypes[2].Descriptor()
+	return file_weft_v1_workflow_proto_enumTypes[3].Descriptor()
 }
 
 func (StepState) Type() protoreflect.EnumType {
-	return &file_weft_v1_workflow_proto_enumTypes[2]
+	return &file_weft_v1_workflow_proto_enumTypes[3]
 }
 
 func (x StepState) Number() protoreflect.EnumNumber {
@@ -222,7 +280,7 @@ func (x StepState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StepState.Descriptor instead.
 func (StepState) EnumDescriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{2}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{3}
 }
 
 // The state of a completed step's compensation (saga mode).
@@ -273,11 +331,11 @@ func (x CompensationState) String() string {
 }
 
 func (CompensationState) Descriptor() protoreflect.EnumDescriptor {
-	return file_weft_v1_workflow_proto_enumTypes[3].Descriptor()
+	return file_weft_v1_workflow_proto_enumTypes[4].Descriptor()
 }
 
 func (CompensationState) Type() protoreflect.EnumType {
-	return &file_weft_v1_workflow_proto_enumTypes[3]
+	return &file_weft_v1_workflow_proto_enumTypes[4]
 }
 
 func (x CompensationState) Number() protoreflect.EnumNumber {
@@ -286,7 +344,7 @@ func (x CompensationState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CompensationState.Descriptor instead.
 func (CompensationState) EnumDescriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{3}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{4}
 }
 
 // The delivery state of a run's on_complete / on_error webhook.
@@ -337,11 +395,11 @@ func (x WebhookState) String() string {
 }
 
 func (WebhookState) Descriptor() protoreflect.EnumDescriptor {
-	return file_weft_v1_workflow_proto_enumTypes[4].Descriptor()
+	return file_weft_v1_workflow_proto_enumTypes[5].Descriptor()
 }
 
 func (WebhookState) Type() protoreflect.EnumType {
-	return &file_weft_v1_workflow_proto_enumTypes[4]
+	return &file_weft_v1_workflow_proto_enumTypes[5]
 }
 
 func (x WebhookState) Number() protoreflect.EnumNumber {
@@ -350,7 +408,7 @@ func (x WebhookState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WebhookState.Descriptor instead.
 func (WebhookState) EnumDescriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{4}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
 }
 
 // How much of each run ListWorkflows returns.
@@ -390,11 +448,11 @@ func (x WorkflowView) String() string {
 }
 
 func (WorkflowView) Descriptor() protoreflect.EnumDescriptor {
-	return file_weft_v1_workflow_proto_enumTypes[5].Descriptor()
+	return file_weft_v1_workflow_proto_enumTypes[6].Descriptor()
 }
 
 func (WorkflowView) Type() protoreflect.EnumType {
-	return &file_weft_v1_workflow_proto_enumTypes[5]
+	return &file_weft_v1_workflow_proto_enumTypes[6]
 }
 
 func (x WorkflowView) Number() protoreflect.EnumNumber {
@@ -403,7 +461,7 @@ func (x WorkflowView) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WorkflowView.Descriptor instead.
 func (WorkflowView) EnumDescriptor() ([]byte, []int) {
-	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{6}
 }
 
 // The definition of one step: an HTTP job handler called with the workflow's
@@ -446,7 +504,10 @@ type StepDefinition struct {
 	// key hold a slot at once, across runs; the others wait (PENDING with
 	// waiting_for "concurrency_key"). A step holds its slot from its first
 	// attempt until it settles.
-	Concurrency   *ConcurrencyLimit `protobuf:"bytes,12,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	Concurrency *ConcurrencyLimit `protobuf:"bytes,12,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	// What previousSteps carries in this step's calls (and its items' and its
+	// compensation's); unspecified means the workflow's previous_steps.
+	PreviousSteps PreviousSteps `protobuf:"varint,16,opt,name=previous_steps,json=previousSteps,proto3,enum=weft.v1.PreviousSteps" json:"previous_steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -563,6 +624,13 @@ func (x *StepDefinition) GetConcurrency() *ConcurrencyLimit {
 		return x.Concurrency
 	}
 	return nil
+}
+
+func (x *StepDefinition) GetPreviousSteps() PreviousSteps {
+	if x != nil {
+		return x.PreviousSteps
+	}
+	return PreviousSteps_PREVIOUS_STEPS_UNSPECIFIED
 }
 
 // A concurrency key: at most limit runs (on a workflow) or steps (on a step)
@@ -1505,6 +1573,8 @@ type Workflow struct {
 	WaitingFor string `protobuf:"bytes,26,opt,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
 	// The run's concurrency key: the value concurrency.key found in the context.
 	ConcurrencyKey string `protobuf:"bytes,27,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
+	// What previousSteps carries, as given at creation (unspecified: all).
+	PreviousSteps PreviousSteps `protobuf:"varint,32,opt,name=previous_steps,json=previousSteps,proto3,enum=weft.v1.PreviousSteps" json:"previous_steps,omitempty"`
 	// The labels given at creation (also in the basic view).
 	Labels map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Set on a run RerunWorkflow made: the run it reruns (also in the basic view).
@@ -1730,6 +1800,13 @@ func (x *Workflow) GetConcurrencyKey() string {
 		return x.ConcurrencyKey
 	}
 	return ""
+}
+
+func (x *Workflow) GetPreviousSteps() PreviousSteps {
+	if x != nil {
+		return x.PreviousSteps
+	}
+	return PreviousSteps_PREVIOUS_STEPS_UNSPECIFIED
 }
 
 func (x *Workflow) GetLabels() map[string]string {
@@ -2199,6 +2276,8 @@ type CreateWorkflowRequest struct {
 	// -1000..1000, default 0: among runs and steps waiting for one concurrency
 	// key, higher goes first; first come, first served within a priority.
 	Priority int32 `protobuf:"varint,11,opt,name=priority,proto3" json:"priority,omitempty"`
+	// What previousSteps carries in each step call; unspecified means all.
+	PreviousSteps PreviousSteps `protobuf:"varint,15,opt,name=previous_steps,json=previousSteps,proto3,enum=weft.v1.PreviousSteps" json:"previous_steps,omitempty"`
 	// Labels to find the run by (ListWorkflows, WatchWorkflows): at most 32;
 	// keys 1..63 characters of a-z, 0-9, '_', '.', '-', '/', starting with a
 	// letter or digit; values at most 256 characters.
@@ -2312,6 +2391,13 @@ func (x *CreateWorkflowRequest) GetPriority() int32 {
 		return x.Priority
 	}
 	return 0
+}
+
+func (x *CreateWorkflowRequest) GetPreviousSteps() PreviousSteps {
+	if x != nil {
+		return x.PreviousSteps
+	}
+	return PreviousSteps_PREVIOUS_STEPS_UNSPECIFIED
 }
 
 func (x *CreateWorkflowRequest) GetLabels() map[string]string {
@@ -3750,7 +3836,7 @@ var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x03\n" +
+	"\x16weft/v1/workflow.proto\x12\aweft.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x04\n" +
 	"\x0eStepDefinition\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1d\n" +
@@ -3765,7 +3851,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fmax_concurrency\x18\n" +
 	" \x01(\x05R\x0emaxConcurrency\x128\n" +
 	"\ritem_failures\x18\v \x01(\v2\x13.weft.v1.JoinPolicyR\fitemFailures\x12;\n" +
-	"\vconcurrency\x18\f \x01(\v2\x19.weft.v1.ConcurrencyLimitR\vconcurrency\":\n" +
+	"\vconcurrency\x18\f \x01(\v2\x19.weft.v1.ConcurrencyLimitR\vconcurrency\x12=\n" +
+	"\x0eprevious_steps\x18\x10 \x01(\x0e2\x16.weft.v1.PreviousStepsR\rpreviousSteps\":\n" +
 	"\x10ConcurrencyLimit\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x84\x02\n" +
@@ -3852,8 +3939,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fnext_attempt_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12=\n" +
 	"\fdelivered_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x128\n" +
 	"\n" +
-	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xd8\n" +
-	"\n" +
+	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\x97\v\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -3888,7 +3974,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\bpriority\x18\x19 \x01(\x05R\bpriority\x12\x1f\n" +
 	"\vwaiting_for\x18\x1a \x01(\tR\n" +
 	"waitingFor\x12'\n" +
-	"\x0fconcurrency_key\x18\x1b \x01(\tR\x0econcurrencyKey\x125\n" +
+	"\x0fconcurrency_key\x18\x1b \x01(\tR\x0econcurrencyKey\x12=\n" +
+	"\x0eprevious_steps\x18  \x01(\x0e2\x16.weft.v1.PreviousStepsR\rpreviousSteps\x125\n" +
 	"\x06labels\x18( \x03(\v2\x1d.weft.v1.Workflow.LabelsEntryR\x06labels\x12\x19\n" +
 	"\brerun_of\x182 \x01(\tR\arerunOf\x1aR\n" +
 	"\fResultsEntry\x12\x10\n" +
@@ -3933,7 +4020,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"from_state\x18\x01 \x01(\x0e2\x1a.weft.v1.CompensationStateR\tfromState\x125\n" +
 	"\bto_state\x18\x02 \x01(\x0e2\x1a.weft.v1.CompensationStateR\atoState\";\n" +
 	"\tHeartbeat\x12.\n" +
-	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa0\x04\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xdf\x04\n" +
 	"\x15CreateWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
 	"\x05steps\x18\x02 \x03(\v2\x17.weft.v1.StepDefinitionR\x05steps\x121\n" +
@@ -3948,7 +4035,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"request_id\x18\t \x01(\tR\trequestId\x12;\n" +
 	"\vconcurrency\x18\n" +
 	" \x01(\v2\x19.weft.v1.ConcurrencyLimitR\vconcurrency\x12\x1a\n" +
-	"\bpriority\x18\v \x01(\x05R\bpriority\x12B\n" +
+	"\bpriority\x18\v \x01(\x05R\bpriority\x12=\n" +
+	"\x0eprevious_steps\x18\x0f \x01(\x0e2\x16.weft.v1.PreviousStepsR\rpreviousSteps\x12B\n" +
 	"\x06labels\x18( \x03(\v2*.weft.v1.CreateWorkflowRequest.LabelsEntryR\x06labels\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -4048,7 +4136,12 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
 	"\x15RerunWorkflowResponse\x12-\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\x12\"\n" +
-	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated*b\n" +
+	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated*\x86\x01\n" +
+	"\rPreviousSteps\x12\x1e\n" +
+	"\x1aPREVIOUS_STEPS_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12PREVIOUS_STEPS_ALL\x10\x01\x12\x1f\n" +
+	"\x1bPREVIOUS_STEPS_DEPENDENCIES\x10\x02\x12\x1c\n" +
+	"\x18PREVIOUS_STEPS_ANCESTORS\x10\x03*b\n" +
 	"\aBackoff\x12\x17\n" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BACKOFF_EXPONENTIAL\x10\x01\x12\x12\n" +
@@ -4116,192 +4209,196 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_weft_v1_workflow_proto_rawDescData
 }
 
-var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
 var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_weft_v1_workflow_proto_goTypes = []any{
-	(Backoff)(0),                       // 0: weft.v1.Backoff
-	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
-	(StepState)(0),                     // 2: weft.v1.StepState
-	(CompensationState)(0),             // 3: weft.v1.CompensationState
-	(WebhookState)(0),                  // 4: weft.v1.WebhookState
-	(WorkflowView)(0),                  // 5: weft.v1.WorkflowView
-	(*StepDefinition)(nil),             // 6: weft.v1.StepDefinition
-	(*ConcurrencyLimit)(nil),           // 7: weft.v1.ConcurrencyLimit
-	(*JoinPolicy)(nil),                 // 8: weft.v1.JoinPolicy
-	(*RetryPolicy)(nil),                // 9: weft.v1.RetryPolicy
-	(*ErrorDetail)(nil),                // 10: weft.v1.ErrorDetail
-	(*StepStatus)(nil),                 // 11: weft.v1.StepStatus
-	(*ItemCounts)(nil),                 // 12: weft.v1.ItemCounts
-	(*ItemStatus)(nil),                 // 13: weft.v1.ItemStatus
-	(*WebhookDelivery)(nil),            // 14: weft.v1.WebhookDelivery
-	(*Workflow)(nil),                   // 15: weft.v1.Workflow
-	(*WorkflowEvent)(nil),              // 16: weft.v1.WorkflowEvent
-	(*RunTransition)(nil),              // 17: weft.v1.RunTransition
-	(*StepTransition)(nil),             // 18: weft.v1.StepTransition
-	(*CompensationTransition)(nil),     // 19: weft.v1.CompensationTransition
-	(*Heartbeat)(nil),                  // 20: weft.v1.Heartbeat
-	(*CreateWorkflowRequest)(nil),      // 21: weft.v1.CreateWorkflowRequest
-	(*CreateWorkflowResponse)(nil),     // 22: weft.v1.CreateWorkflowResponse
-	(*GetWorkflowRequest)(nil),         // 23: weft.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),        // 24: weft.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),       // 25: weft.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),      // 26: weft.v1.ListWorkflowsResponse
-	(*CancelWorkflowRequest)(nil),      // 27: weft.v1.CancelWorkflowRequest
-	(*CancelWorkflowResponse)(nil),     // 28: weft.v1.CancelWorkflowResponse
-	(*WatchWorkflowRequest)(nil),       // 29: weft.v1.WatchWorkflowRequest
-	(*WatchWorkflowResponse)(nil),      // 30: weft.v1.WatchWorkflowResponse
-	(*WatchWorkflowsRequest)(nil),      // 31: weft.v1.WatchWorkflowsRequest
-	(*WatchWorkflowsResponse)(nil),     // 32: weft.v1.WatchWorkflowsResponse
-	(*ListWorkflowEventsRequest)(nil),  // 33: weft.v1.ListWorkflowEventsRequest
-	(*ListWorkflowEventsResponse)(nil), // 34: weft.v1.ListWorkflowEventsResponse
-	(*ListStepItemsRequest)(nil),       // 35: weft.v1.ListStepItemsRequest
-	(*ListStepItemsResponse)(nil),      // 36: weft.v1.ListStepItemsResponse
-	(*RedriveWorkflowRequest)(nil),     // 37: weft.v1.RedriveWorkflowRequest
-	(*RedriveWorkflowResponse)(nil),    // 38: weft.v1.RedriveWorkflowResponse
-	(*RedeliverWebhookRequest)(nil),    // 39: weft.v1.RedeliverWebhookRequest
-	(*RedeliverWebhookResponse)(nil),   // 40: weft.v1.RedeliverWebhookResponse
-	(*DeleteWorkflowRequest)(nil),      // 41: weft.v1.DeleteWorkflowRequest
-	(*DeleteWorkflowResponse)(nil),     // 42: weft.v1.DeleteWorkflowResponse
-	(*RerunWorkflowRequest)(nil),       // 43: weft.v1.RerunWorkflowRequest
-	(*LabelMap)(nil),                   // 44: weft.v1.LabelMap
-	(*RerunWorkflowResponse)(nil),      // 45: weft.v1.RerunWorkflowResponse
-	nil,                                // 46: weft.v1.Workflow.ResultsEntry
-	nil,                                // 47: weft.v1.Workflow.LabelsEntry
-	nil,                                // 48: weft.v1.CreateWorkflowRequest.LabelsEntry
-	nil,                                // 49: weft.v1.ListWorkflowsRequest.LabelsEntry
-	nil,                                // 50: weft.v1.WatchWorkflowsRequest.LabelsEntry
-	nil,                                // 51: weft.v1.LabelMap.LabelsEntry
-	(*durationpb.Duration)(nil),        // 52: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 53: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 54: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 55: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 56: google.protobuf.Struct
+	(PreviousSteps)(0),                 // 0: weft.v1.PreviousSteps
+	(Backoff)(0),                       // 1: weft.v1.Backoff
+	(WorkflowState)(0),                 // 2: weft.v1.WorkflowState
+	(StepState)(0),                     // 3: weft.v1.StepState
+	(CompensationState)(0),             // 4: weft.v1.CompensationState
+	(WebhookState)(0),                  // 5: weft.v1.WebhookState
+	(WorkflowView)(0),                  // 6: weft.v1.WorkflowView
+	(*StepDefinition)(nil),             // 7: weft.v1.StepDefinition
+	(*ConcurrencyLimit)(nil),           // 8: weft.v1.ConcurrencyLimit
+	(*JoinPolicy)(nil),                 // 9: weft.v1.JoinPolicy
+	(*RetryPolicy)(nil),                // 10: weft.v1.RetryPolicy
+	(*ErrorDetail)(nil),                // 11: weft.v1.ErrorDetail
+	(*StepStatus)(nil),                 // 12: weft.v1.StepStatus
+	(*ItemCounts)(nil),                 // 13: weft.v1.ItemCounts
+	(*ItemStatus)(nil),                 // 14: weft.v1.ItemStatus
+	(*WebhookDelivery)(nil),            // 15: weft.v1.WebhookDelivery
+	(*Workflow)(nil),                   // 16: weft.v1.Workflow
+	(*WorkflowEvent)(nil),              // 17: weft.v1.WorkflowEvent
+	(*RunTransition)(nil),              // 18: weft.v1.RunTransition
+	(*StepTransition)(nil),             // 19: weft.v1.StepTransition
+	(*CompensationTransition)(nil),     // 20: weft.v1.CompensationTransition
+	(*Heartbeat)(nil),                  // 21: weft.v1.Heartbeat
+	(*CreateWorkflowRequest)(nil),      // 22: weft.v1.CreateWorkflowRequest
+	(*CreateWorkflowResponse)(nil),     // 23: weft.v1.CreateWorkflowResponse
+	(*GetWorkflowRequest)(nil),         // 24: weft.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),        // 25: weft.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),       // 26: weft.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),      // 27: weft.v1.ListWorkflowsResponse
+	(*CancelWorkflowRequest)(nil),      // 28: weft.v1.CancelWorkflowRequest
+	(*CancelWorkflowResponse)(nil),     // 29: weft.v1.CancelWorkflowResponse
+	(*WatchWorkflowRequest)(nil),       // 30: weft.v1.WatchWorkflowRequest
+	(*WatchWorkflowResponse)(nil),      // 31: weft.v1.WatchWorkflowResponse
+	(*WatchWorkflowsRequest)(nil),      // 32: weft.v1.WatchWorkflowsRequest
+	(*WatchWorkflowsResponse)(nil),     // 33: weft.v1.WatchWorkflowsResponse
+	(*ListWorkflowEventsRequest)(nil),  // 34: weft.v1.ListWorkflowEventsRequest
+	(*ListWorkflowEventsResponse)(nil), // 35: weft.v1.ListWorkflowEventsResponse
+	(*ListStepItemsRequest)(nil),       // 36: weft.v1.ListStepItemsRequest
+	(*ListStepItemsResponse)(nil),      // 37: weft.v1.ListStepItemsResponse
+	(*RedriveWorkflowRequest)(nil),     // 38: weft.v1.RedriveWorkflowRequest
+	(*RedriveWorkflowResponse)(nil),    // 39: weft.v1.RedriveWorkflowResponse
+	(*RedeliverWebhookRequest)(nil),    // 40: weft.v1.RedeliverWebhookRequest
+	(*RedeliverWebhookResponse)(nil),   // 41: weft.v1.RedeliverWebhookResponse
+	(*DeleteWorkflowRequest)(nil),      // 42: weft.v1.DeleteWorkflowRequest
+	(*DeleteWorkflowResponse)(nil),     // 43: weft.v1.DeleteWorkflowResponse
+	(*RerunWorkflowRequest)(nil),       // 44: weft.v1.RerunWorkflowRequest
+	(*LabelMap)(nil),                   // 45: weft.v1.LabelMap
+	(*RerunWorkflowResponse)(nil),      // 46: weft.v1.RerunWorkflowResponse
+	nil,                                // 47: weft.v1.Workflow.ResultsEntry
+	nil,                                // 48: weft.v1.Workflow.LabelsEntry
+	nil,                                // 49: weft.v1.CreateWorkflowRequest.LabelsEntry
+	nil,                                // 50: weft.v1.ListWorkflowsRequest.LabelsEntry
+	nil,                                // 51: weft.v1.WatchWorkflowsRequest.LabelsEntry
+	nil,                                // 52: weft.v1.LabelMap.LabelsEntry
+	(*durationpb.Duration)(nil),        // 53: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 54: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 55: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 56: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 57: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
-	9,   // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	52,  // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
-	8,   // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
-	8,   // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
-	7,   // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	53,  // 5: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	53,  // 6: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	53,  // 7: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
-	0,   // 8: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	52,  // 9: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	52,  // 10: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
-	2,   // 11: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	54,  // 12: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	54,  // 13: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	55,  // 14: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
-	10,  // 15: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	54,  // 16: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	6,   // 17: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
-	3,   // 18: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
-	10,  // 19: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	54,  // 20: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	54,  // 21: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
-	12,  // 22: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
-	13,  // 23: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
-	2,   // 24: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
-	10,  // 25: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	55,  // 26: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
-	54,  // 27: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
-	54,  // 28: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
-	54,  // 29: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	4,   // 30: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	10,  // 31: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	54,  // 32: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	54,  // 33: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	54,  // 34: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
-	1,   // 35: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	54,  // 36: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	54,  // 37: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	54,  // 38: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	56,  // 39: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	46,  // 40: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	11,  // 41: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	10,  // 42: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	52,  // 43: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	54,  // 44: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	14,  // 45: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	7,   // 46: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	47,  // 47: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
-	54,  // 48: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	17,  // 49: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	18,  // 50: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	19,  // 51: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	18,  // 52: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
-	10,  // 53: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	55,  // 54: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	1,   // 55: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	1,   // 56: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	2,   // 57: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	2,   // 58: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	3,   // 59: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	3,   // 60: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	54,  // 61: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	6,   // 62: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	56,  // 63: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	52,  // 64: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	7,   // 65: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	48,  // 66: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
-	15,  // 67: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	15,  // 68: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	1,   // 69: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	5,   // 70: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	49,  // 71: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
-	54,  // 72: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	54,  // 73: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
-	15,  // 74: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	15,  // 75: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	15,  // 76: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	16,  // 77: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	20,  // 78: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	1,   // 79: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	50,  // 80: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
-	54,  // 81: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	54,  // 82: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
-	16,  // 83: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	20,  // 84: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	16,  // 85: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	13,  // 86: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
-	52,  // 87: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
-	15,  // 88: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	15,  // 89: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
-	56,  // 90: weft.v1.RerunWorkflowRequest.context:type_name -> google.protobuf.Struct
-	44,  // 91: weft.v1.RerunWorkflowRequest.labels:type_name -> weft.v1.LabelMap
-	51,  // 92: weft.v1.LabelMap.labels:type_name -> weft.v1.LabelMap.LabelsEntry
-	15,  // 93: weft.v1.RerunWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	55,  // 94: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	21,  // 95: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	23,  // 96: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	25,  // 97: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	27,  // 98: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	29,  // 99: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	31,  // 100: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	33,  // 101: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	35,  // 102: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
-	37,  // 103: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
-	39,  // 104: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
-	41,  // 105: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
-	43,  // 106: weft.v1.WorkflowService.RerunWorkflow:input_type -> weft.v1.RerunWorkflowRequest
-	22,  // 107: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	24,  // 108: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	26,  // 109: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	28,  // 110: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	30,  // 111: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	32,  // 112: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	34,  // 113: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	36,  // 114: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
-	38,  // 115: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
-	40,  // 116: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
-	42,  // 117: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
-	45,  // 118: weft.v1.WorkflowService.RerunWorkflow:output_type -> weft.v1.RerunWorkflowResponse
-	107, // [107:119] is the sub-list for method output_type
-	95,  // [95:107] is the sub-list for method input_type
-	95,  // [95:95] is the sub-list for extension type_name
-	95,  // [95:95] is the sub-list for extension extendee
-	0,   // [0:95] is the sub-list for field type_name
+	10,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
+	53,  // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	9,   // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
+	9,   // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
+	8,   // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	0,   // 5: weft.v1.StepDefinition.previous_steps:type_name -> weft.v1.PreviousSteps
+	54,  // 6: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	54,  // 7: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	54,  // 8: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	1,   // 9: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
+	53,  // 10: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	53,  // 11: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	3,   // 12: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
+	55,  // 13: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	55,  // 14: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	56,  // 15: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	11,  // 16: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
+	55,  // 17: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	7,   // 18: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
+	4,   // 19: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
+	11,  // 20: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
+	55,  // 21: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	55,  // 22: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	13,  // 23: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
+	14,  // 24: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
+	3,   // 25: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
+	11,  // 26: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
+	56,  // 27: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	55,  // 28: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	55,  // 29: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	55,  // 30: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	5,   // 31: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
+	11,  // 32: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	55,  // 33: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	55,  // 34: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	55,  // 35: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	2,   // 36: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
+	55,  // 37: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	55,  // 38: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	55,  // 39: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	57,  // 40: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	47,  // 41: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	12,  // 42: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	11,  // 43: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	53,  // 44: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	55,  // 45: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	15,  // 46: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	8,   // 47: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	0,   // 48: weft.v1.Workflow.previous_steps:type_name -> weft.v1.PreviousSteps
+	48,  // 49: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
+	55,  // 50: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	18,  // 51: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	19,  // 52: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	20,  // 53: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	19,  // 54: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
+	11,  // 55: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	56,  // 56: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	2,   // 57: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	2,   // 58: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	3,   // 59: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	3,   // 60: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	4,   // 61: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	4,   // 62: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	55,  // 63: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	7,   // 64: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	57,  // 65: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	53,  // 66: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	8,   // 67: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	0,   // 68: weft.v1.CreateWorkflowRequest.previous_steps:type_name -> weft.v1.PreviousSteps
+	49,  // 69: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
+	16,  // 70: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 71: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	2,   // 72: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	6,   // 73: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	50,  // 74: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
+	55,  // 75: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	55,  // 76: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	16,  // 77: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	16,  // 78: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 79: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	17,  // 80: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	21,  // 81: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	2,   // 82: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	51,  // 83: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
+	55,  // 84: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	55,  // 85: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	17,  // 86: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	21,  // 87: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	17,  // 88: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	14,  // 89: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
+	53,  // 90: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
+	16,  // 91: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 92: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
+	57,  // 93: weft.v1.RerunWorkflowRequest.context:type_name -> google.protobuf.Struct
+	45,  // 94: weft.v1.RerunWorkflowRequest.labels:type_name -> weft.v1.LabelMap
+	52,  // 95: weft.v1.LabelMap.labels:type_name -> weft.v1.LabelMap.LabelsEntry
+	16,  // 96: weft.v1.RerunWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	56,  // 97: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	22,  // 98: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	24,  // 99: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	26,  // 100: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	28,  // 101: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	30,  // 102: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	32,  // 103: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	34,  // 104: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	36,  // 105: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	38,  // 106: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
+	40,  // 107: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
+	42,  // 108: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
+	44,  // 109: weft.v1.WorkflowService.RerunWorkflow:input_type -> weft.v1.RerunWorkflowRequest
+	23,  // 110: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	25,  // 111: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	27,  // 112: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	29,  // 113: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	31,  // 114: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	33,  // 115: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	35,  // 116: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	37,  // 117: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	39,  // 118: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
+	41,  // 119: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
+	43,  // 120: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
+	46,  // 121: weft.v1.WorkflowService.RerunWorkflow:output_type -> weft.v1.RerunWorkflowResponse
+	110, // [110:122] is the sub-list for method output_type
+	98,  // [98:110] is the sub-list for method input_type
+	98,  // [98:98] is the sub-list for extension type_name
+	98,  // [98:98] is the sub-list for extension extendee
+	0,   // [0:98] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -4336,7 +4433,7 @@ func file_weft_v1_workflow_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
-			NumEnums:      6,
+			NumEnums:      7,
 			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,

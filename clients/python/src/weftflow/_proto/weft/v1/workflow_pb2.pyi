@@ -13,6 +13,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PreviousSteps(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PREVIOUS_STEPS_UNSPECIFIED: _ClassVar[PreviousSteps]
+    PREVIOUS_STEPS_ALL: _ClassVar[PreviousSteps]
+    PREVIOUS_STEPS_DEPENDENCIES: _ClassVar[PreviousSteps]
+    PREVIOUS_STEPS_ANCESTORS: _ClassVar[PreviousSteps]
+
 class Backoff(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     BACKOFF_UNSPECIFIED: _ClassVar[Backoff]
@@ -64,6 +71,10 @@ class WorkflowView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WORKFLOW_VIEW_UNSPECIFIED: _ClassVar[WorkflowView]
     WORKFLOW_VIEW_BASIC: _ClassVar[WorkflowView]
     WORKFLOW_VIEW_FULL: _ClassVar[WorkflowView]
+PREVIOUS_STEPS_UNSPECIFIED: PreviousSteps
+PREVIOUS_STEPS_ALL: PreviousSteps
+PREVIOUS_STEPS_DEPENDENCIES: PreviousSteps
+PREVIOUS_STEPS_ANCESTORS: PreviousSteps
 BACKOFF_UNSPECIFIED: Backoff
 BACKOFF_EXPONENTIAL: Backoff
 BACKOFF_LINEAR: Backoff
@@ -100,7 +111,7 @@ WORKFLOW_VIEW_BASIC: WorkflowView
 WORKFLOW_VIEW_FULL: WorkflowView
 
 class StepDefinition(_message.Message):
-    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join", "for_each", "max_concurrency", "item_failures", "concurrency")
+    __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join", "for_each", "max_concurrency", "item_failures", "concurrency", "previous_steps")
     ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +124,7 @@ class StepDefinition(_message.Message):
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     ITEM_FAILURES_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STEPS_FIELD_NUMBER: _ClassVar[int]
     id: str
     url: str
     depends_on: _containers.RepeatedScalarFieldContainer[str]
@@ -125,7 +137,8 @@ class StepDefinition(_message.Message):
     max_concurrency: int
     item_failures: JoinPolicy
     concurrency: ConcurrencyLimit
-    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ..., join: _Optional[_Union[JoinPolicy, _Mapping]] = ..., for_each: _Optional[str] = ..., max_concurrency: _Optional[int] = ..., item_failures: _Optional[_Union[JoinPolicy, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ...) -> None: ...
+    previous_steps: PreviousSteps
+    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., depends_on: _Optional[_Iterable[str]] = ..., parallel: _Optional[bool] = ..., retries: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compensation: _Optional[str] = ..., join: _Optional[_Union[JoinPolicy, _Mapping]] = ..., for_each: _Optional[str] = ..., max_concurrency: _Optional[int] = ..., item_failures: _Optional[_Union[JoinPolicy, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., previous_steps: _Optional[_Union[PreviousSteps, str]] = ...) -> None: ...
 
 class ConcurrencyLimit(_message.Message):
     __slots__ = ("key", "limit")
@@ -282,7 +295,7 @@ class WebhookDelivery(_message.Message):
     def __init__(self, url: _Optional[str] = ..., event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., state: _Optional[_Union[WebhookState, str]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., give_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "workflow_id", "state", "created_at", "started_at", "completed_at", "current_steps", "completed_steps", "failed_steps", "context", "results", "steps", "error", "on_complete", "on_error", "timeout", "deadline", "saga", "base_url", "request_id", "last_sequence", "compensation_failed", "webhook", "concurrency", "priority", "waiting_for", "concurrency_key", "labels", "rerun_of")
+    __slots__ = ("id", "workflow_id", "state", "created_at", "started_at", "completed_at", "current_steps", "completed_steps", "failed_steps", "context", "results", "steps", "error", "on_complete", "on_error", "timeout", "deadline", "saga", "base_url", "request_id", "last_sequence", "compensation_failed", "webhook", "concurrency", "priority", "waiting_for", "concurrency_key", "previous_steps", "labels", "rerun_of")
     class ResultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -324,6 +337,7 @@ class Workflow(_message.Message):
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STEPS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     RERUN_OF_FIELD_NUMBER: _ClassVar[int]
     id: str
@@ -353,9 +367,10 @@ class Workflow(_message.Message):
     priority: int
     waiting_for: str
     concurrency_key: str
+    previous_steps: PreviousSteps
     labels: _containers.ScalarMap[str, str]
     rerun_of: str
-    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., rerun_of: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ..., previous_steps: _Optional[_Union[PreviousSteps, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., rerun_of: _Optional[str] = ...) -> None: ...
 
 class WorkflowEvent(_message.Message):
     __slots__ = ("sequence", "time", "run_id", "workflow_id", "step_id", "run", "step", "compensation", "item", "attempt", "error", "result", "item_index", "waiting_for")
@@ -424,7 +439,7 @@ class Heartbeat(_message.Message):
     def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateWorkflowRequest(_message.Message):
-    __slots__ = ("id", "steps", "context", "on_complete", "on_error", "timeout", "saga", "base_url", "request_id", "concurrency", "priority", "labels")
+    __slots__ = ("id", "steps", "context", "on_complete", "on_error", "timeout", "saga", "base_url", "request_id", "concurrency", "priority", "previous_steps", "labels")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -443,6 +458,7 @@ class CreateWorkflowRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STEPS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     id: str
     steps: _containers.RepeatedCompositeFieldContainer[StepDefinition]
@@ -455,8 +471,9 @@ class CreateWorkflowRequest(_message.Message):
     request_id: str
     concurrency: ConcurrencyLimit
     priority: int
+    previous_steps: PreviousSteps
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, id: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepDefinition, _Mapping]]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepDefinition, _Mapping]]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ..., previous_steps: _Optional[_Union[PreviousSteps, str]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreateWorkflowResponse(_message.Message):
     __slots__ = ("workflow", "deduplicated")
