@@ -90,7 +90,7 @@ function parseState(s: string): WorkflowState {
   const name = s.trim().toUpperCase().replace(/^WORKFLOW_STATE_/, "");
   const value = (WorkflowState as unknown as Record<string, number>)[name];
   if (value === undefined || value === WorkflowState.UNSPECIFIED) {
-    throw new CliError(`--state: unknown state ${JSON.stringify(s.slice(0, 40))} (pending, running, completed, failed, cancelled, compensating)`, EXIT.usage);
+    throw new CliError(`--state: unknown state ${JSON.stringify(s.slice(0, 40))} (pending, running, completed, failed, cancelled, compensating, paused)`, EXIT.usage);
   }
   return value;
 }

@@ -47,6 +47,7 @@ import type {
 } from "../domain/run-record.ts";
 import type { JoinInput, JoinPolicy } from "../domain/join-policy.ts";
 import { countItems } from "../domain/map-step.ts";
+import { pauseFields } from "./pause-mappers.ts";
 import { ITEM_FAILURES_PER_RUN } from "../domain/field-limits.ts";
 import type {
   Backoff as DomainBackoff,
@@ -154,6 +155,7 @@ export const RUN_STATE_FROM_PROTO: Record<number, RunState | undefined> = {
   [PbWorkflowState.FAILED]: "failed",
   [PbWorkflowState.CANCELLED]: "cancelled",
   [PbWorkflowState.COMPENSATING]: "compensating",
+  [PbWorkflowState.PAUSED]: "paused",
 };
 
 // ---- domain → responses -----------------------------------------------------------
@@ -165,6 +167,7 @@ const RUN_STATE_TO_PROTO: Record<RunState, PbWorkflowState> = {
   failed: PbWorkflowState.FAILED,
   cancelled: PbWorkflowState.CANCELLED,
   compensating: PbWorkflowState.COMPENSATING,
+  paused: PbWorkflowState.PAUSED,
 };
 
 const STEP_STATE_TO_PROTO: Record<StepState, PbStepState> = {
@@ -327,6 +330,7 @@ function basicWorkflow(run: RunSummary, current: string[], completed: string[], 
     waitingFor: run.waitingFor ?? "",
     concurrencyKey: spec.concurrency?.value ?? "",
     labels: { ...spec.labels },
+    ...pauseFields(run),
   });
 }
 

@@ -43,6 +43,7 @@ export const WORKFLOW_STATES: Record<PbWorkflowState, WorkflowState | undefined>
   [PbWorkflowState.FAILED]: "failed",
   [PbWorkflowState.CANCELLED]: "cancelled",
   [PbWorkflowState.COMPENSATING]: "compensating",
+  [PbWorkflowState.PAUSED]: "paused",
 };
 
 const STEP_STATES: Record<PbStepState, StepState | undefined> = {
@@ -81,6 +82,7 @@ const WORKFLOW_STATE_TO_PROTO: Record<WorkflowState, PbWorkflowState> = {
   failed: PbWorkflowState.FAILED,
   cancelled: PbWorkflowState.CANCELLED,
   compensating: PbWorkflowState.COMPENSATING,
+  paused: PbWorkflowState.PAUSED,
 };
 
 const BACKOFFS: Record<BackoffStrategy, Backoff> = {

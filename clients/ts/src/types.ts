@@ -101,7 +101,7 @@ export interface CreateWorkflowInput {
   labels?: Record<string, string> | undefined;
 }
 
-export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating";
+export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating" | "paused";
 export type StepState = "pending" | "running" | "retry_wait" | "completed" | "failed" | "cancelled" | "skipped";
 export type CompensationState = "pending" | "running" | "retry_wait" | "succeeded" | "failed";
 export type WebhookDeliveryState = "pending" | "delivering" | "retry_wait" | "delivered" | "failed";

@@ -100,6 +100,9 @@ const (
 	WorkflowState_WORKFLOW_STATE_CANCELLED WorkflowState = 5
 	// Saga compensations are running (saga mode).
 	WorkflowState_WORKFLOW_STATE_COMPENSATING WorkflowState = 6
+	// Paused by PauseWorkflow: no new step, retry or map item starts until
+	// ResumeWorkflow; attempts in flight finish and are recorded.
+	WorkflowState_WORKFLOW_STATE_PAUSED WorkflowState = 7
 )
 
 // Enum value maps for WorkflowState.
@@ -112,6 +115,7 @@ var (
 		4: "WORKFLOW_STATE_FAILED",
 		5: "WORKFLOW_STATE_CANCELLED",
 		6: "WORKFLOW_STATE_COMPENSATING",
+		7: "WORKFLOW_STATE_PAUSED",
 	}
 	WorkflowState_value = map[string]int32{
 		"WORKFLOW_STATE_UNSPECIFIED":  0,
@@ -121,6 +125,7 @@ var (
 		"WORKFLOW_STATE_FAILED":       4,
 		"WORKFLOW_STATE_CANCELLED":    5,
 		"WORKFLOW_STATE_COMPENSATING": 6,
+		"WORKFLOW_STATE_PAUSED":       7,
 	}
 )
 
@@ -404,6 +409,62 @@ func (x WorkflowView) Number() protoreflect.EnumNumber {
 // Deprecated: Use WorkflowView.Descriptor instead.
 func (WorkflowView) EnumDescriptor() ([]byte, []int) {
 	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{5}
+}
+
+// What BulkWorkflowAction does to each matching run.
+type BulkAction int32
+
+const (
+	BulkAction_BULK_ACTION_UNSPECIFIED BulkAction = 0
+	BulkAction_BULK_ACTION_CANCEL      BulkAction = 1
+	BulkAction_BULK_ACTION_REDRIVE     BulkAction = 2
+	BulkAction_BULK_ACTION_PAUSE       BulkAction = 3
+	BulkAction_BULK_ACTION_RESUME      BulkAction = 4
+)
+
+// Enum value maps for BulkAction.
+var (
+	BulkAction_name = map[int32]string{
+		0: "BULK_ACTION_UNSPECIFIED",
+		1: "BULK_ACTION_CANCEL",
+		2: "BULK_ACTION_REDRIVE",
+		3: "BULK_ACTION_PAUSE",
+		4: "BULK_ACTION_RESUME",
+	}
+	BulkAction_value = map[string]int32{
+		"BULK_ACTION_UNSPECIFIED": 0,
+		"BULK_ACTION_CANCEL":      1,
+		"BULK_ACTION_REDRIVE":     2,
+		"BULK_ACTION_PAUSE":       3,
+		"BULK_ACTION_RESUME":      4,
+	}
+)
+
+func (x BulkAction) Enum() *BulkAction {
+	p := new(BulkAction)
+	*p = x
+	return p
+}
+
+func (x BulkAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BulkAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_weft_v1_workflow_proto_enumTypes[6].Descriptor()
+}
+
+func (BulkAction) Type() protoreflect.EnumType {
+	return &file_weft_v1_workflow_proto_enumTypes[6]
+}
+
+func (x BulkAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BulkAction.Descriptor instead.
+func (BulkAction) EnumDescriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{6}
 }
 
 // The definition of one step: an HTTP job handler called with the workflow's
@@ -1495,7 +1556,12 @@ type Workflow struct {
 	// The run's concurrency key: the value concurrency.key found in the context.
 	ConcurrencyKey string `protobuf:"bytes,27,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
 	// The labels given at creation (also in the basic view).
-	Labels        map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// While PAUSED: when the run was paused, why (PauseWorkflow's reason), and
+	// whether the pause holds the deadline (hold_deadline).
+	PausedAt      *timestamppb.Timestamp `protobuf:"bytes,50,opt,name=paused_at,json=pausedAt,proto3" json:"paused_at,omitempty"`
+	PauseReason   string                 `protobuf:"bytes,51,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
+	DeadlineHeld  bool                   `protobuf:"varint,52,opt,name=deadline_held,json=deadlineHeld,proto3" json:"deadline_held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1724,6 +1790,27 @@ func (x *Workflow) GetLabels() map[string]string {
 		return x.Labels
 	}
 	return nil
+}
+
+func (x *Workflow) GetPausedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PausedAt
+	}
+	return nil
+}
+
+func (x *Workflow) GetPauseReason() string {
+	if x != nil {
+		return x.PauseReason
+	}
+	return ""
+}
+
+func (x *Workflow) GetDeadlineHeld() bool {
+	if x != nil {
+		return x.DeadlineHeld
+	}
+	return false
 }
 
 // One transition of a run, of one of its steps, or of a step's compensation,
@@ -3526,6 +3613,409 @@ func (*DeleteWorkflowResponse) Descriptor() ([]byte, []int) {
 	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{36}
 }
 
+type PauseWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…").
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Shown as the run's pause_reason (at most 1024 characters).
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Stop the deadline clock while paused: resume moves the deadline later by
+	// the time spent paused. Otherwise the deadline keeps running (a run whose
+	// deadline passes while paused times out).
+	HoldDeadline  bool `protobuf:"varint,3,opt,name=hold_deadline,json=holdDeadline,proto3" json:"hold_deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseWorkflowRequest) Reset() {
+	*x = PauseWorkflowRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseWorkflowRequest) ProtoMessage() {}
+
+func (x *PauseWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*PauseWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *PauseWorkflowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PauseWorkflowRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PauseWorkflowRequest) GetHoldDeadline() bool {
+	if x != nil {
+		return x.HoldDeadline
+	}
+	return false
+}
+
+type PauseWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run, PAUSED.
+	Workflow      *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseWorkflowResponse) Reset() {
+	*x = PauseWorkflowResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseWorkflowResponse) ProtoMessage() {}
+
+func (x *PauseWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*PauseWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *PauseWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+type ResumeWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…").
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeWorkflowRequest) Reset() {
+	*x = ResumeWorkflowRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeWorkflowRequest) ProtoMessage() {}
+
+func (x *ResumeWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*ResumeWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ResumeWorkflowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ResumeWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run, RUNNING again (PENDING if it was paused while queued for its
+	// concurrency key).
+	Workflow      *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeWorkflowResponse) Reset() {
+	*x = ResumeWorkflowResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeWorkflowResponse) ProtoMessage() {}
+
+func (x *ResumeWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*ResumeWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ResumeWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+type BulkWorkflowActionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The filter, as ListWorkflows takes it. At least one field must be set,
+	// or all = true.
+	States        []WorkflowState        `protobuf:"varint,1,rep,packed,name=states,proto3,enum=weft.v1.WorkflowState" json:"states,omitempty"`
+	WorkflowId    string                 `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Labels        map[string]string      `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	CreatedAfter  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
+	// Every run: required when no filter field is set.
+	All    bool       `protobuf:"varint,6,opt,name=all,proto3" json:"all,omitempty"`
+	Action BulkAction `protobuf:"varint,7,opt,name=action,proto3,enum=weft.v1.BulkAction" json:"action,omitempty"`
+	// Count what would be affected; change nothing.
+	DryRun bool `protobuf:"varint,8,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Cancel and pause: the reason (at most 1024 characters).
+	Reason string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	// From a previous response's next_page_token: go on after the runs it covered.
+	PageToken     string `protobuf:"bytes,10,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkWorkflowActionRequest) Reset() {
+	*x = BulkWorkflowActionRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkWorkflowActionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkWorkflowActionRequest) ProtoMessage() {}
+
+func (x *BulkWorkflowActionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkWorkflowActionRequest.ProtoReflect.Descriptor instead.
+func (*BulkWorkflowActionRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *BulkWorkflowActionRequest) GetStates() []WorkflowState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *BulkWorkflowActionRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *BulkWorkflowActionRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *BulkWorkflowActionRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *BulkWorkflowActionRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
+	}
+	return nil
+}
+
+func (x *BulkWorkflowActionRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+func (x *BulkWorkflowActionRequest) GetAction() BulkAction {
+	if x != nil {
+		return x.Action
+	}
+	return BulkAction_BULK_ACTION_UNSPECIFIED
+}
+
+func (x *BulkWorkflowActionRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *BulkWorkflowActionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BulkWorkflowActionRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type BulkWorkflowActionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Runs that matched the filter (in this call).
+	Matched int64 `protobuf:"varint,1,opt,name=matched,proto3" json:"matched,omitempty"`
+	// Runs the action was applied to (dry run: would be applied to).
+	Affected int64 `protobuf:"varint,2,opt,name=affected,proto3" json:"affected,omitempty"`
+	// Matching runs the action does not apply to (e.g. a cancel of a finished run).
+	Skipped int64 `protobuf:"varint,3,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// The per-call cap was reached: call again with next_page_token.
+	More          bool   `protobuf:"varint,4,opt,name=more,proto3" json:"more,omitempty"`
+	NextPageToken string `protobuf:"bytes,5,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkWorkflowActionResponse) Reset() {
+	*x = BulkWorkflowActionResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkWorkflowActionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkWorkflowActionResponse) ProtoMessage() {}
+
+func (x *BulkWorkflowActionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkWorkflowActionResponse.ProtoReflect.Descriptor instead.
+func (*BulkWorkflowActionResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *BulkWorkflowActionResponse) GetMatched() int64 {
+	if x != nil {
+		return x.Matched
+	}
+	return 0
+}
+
+func (x *BulkWorkflowActionResponse) GetAffected() int64 {
+	if x != nil {
+		return x.Affected
+	}
+	return 0
+}
+
+func (x *BulkWorkflowActionResponse) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *BulkWorkflowActionResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *BulkWorkflowActionResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
@@ -3630,8 +4120,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fnext_attempt_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12=\n" +
 	"\fdelivered_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x128\n" +
 	"\n" +
-	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xbd\n" +
-	"\n" +
+	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\xbe\v\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -3667,7 +4156,10 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\vwaiting_for\x18\x1a \x01(\tR\n" +
 	"waitingFor\x12'\n" +
 	"\x0fconcurrency_key\x18\x1b \x01(\tR\x0econcurrencyKey\x125\n" +
-	"\x06labels\x18( \x03(\v2\x1d.weft.v1.Workflow.LabelsEntryR\x06labels\x1aR\n" +
+	"\x06labels\x18( \x03(\v2\x1d.weft.v1.Workflow.LabelsEntryR\x06labels\x127\n" +
+	"\tpaused_at\x182 \x01(\v2\x1a.google.protobuf.TimestampR\bpausedAt\x12!\n" +
+	"\fpause_reason\x183 \x01(\tR\vpauseReason\x12#\n" +
+	"\rdeadline_held\x184 \x01(\bR\fdeadlineHeld\x1aR\n" +
 	"\fResultsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\x1a9\n" +
@@ -3808,12 +4300,45 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"'\n" +
 	"\x15DeleteWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
-	"\x16DeleteWorkflowResponse*b\n" +
+	"\x16DeleteWorkflowResponse\"c\n" +
+	"\x14PauseWorkflowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12#\n" +
+	"\rhold_deadline\x18\x03 \x01(\bR\fholdDeadline\"F\n" +
+	"\x15PauseWorkflowResponse\x12-\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"'\n" +
+	"\x15ResumeWorkflowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"G\n" +
+	"\x16ResumeWorkflowResponse\x12-\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"\x82\x04\n" +
+	"\x19BulkWorkflowActionRequest\x12.\n" +
+	"\x06states\x18\x01 \x03(\x0e2\x16.weft.v1.WorkflowStateR\x06states\x12\x1f\n" +
+	"\vworkflow_id\x18\x02 \x01(\tR\n" +
+	"workflowId\x12F\n" +
+	"\x06labels\x18\x03 \x03(\v2..weft.v1.BulkWorkflowActionRequest.LabelsEntryR\x06labels\x12?\n" +
+	"\rcreated_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12\x10\n" +
+	"\x03all\x18\x06 \x01(\bR\x03all\x12+\n" +
+	"\x06action\x18\a \x01(\x0e2\x13.weft.v1.BulkActionR\x06action\x12\x17\n" +
+	"\adry_run\x18\b \x01(\bR\x06dryRun\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\n" +
+	" \x01(\tR\tpageToken\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa8\x01\n" +
+	"\x1aBulkWorkflowActionResponse\x12\x18\n" +
+	"\amatched\x18\x01 \x01(\x03R\amatched\x12\x1a\n" +
+	"\baffected\x18\x02 \x01(\x03R\baffected\x12\x18\n" +
+	"\askipped\x18\x03 \x01(\x03R\askipped\x12\x12\n" +
+	"\x04more\x18\x04 \x01(\bR\x04more\x12&\n" +
+	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken*b\n" +
 	"\aBackoff\x12\x17\n" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BACKOFF_EXPONENTIAL\x10\x01\x12\x12\n" +
 	"\x0eBACKOFF_LINEAR\x10\x02\x12\x11\n" +
-	"\rBACKOFF_FIXED\x10\x03*\xdf\x01\n" +
+	"\rBACKOFF_FIXED\x10\x03*\xfa\x01\n" +
 	"\rWorkflowState\x12\x1e\n" +
 	"\x1aWORKFLOW_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16WORKFLOW_STATE_PENDING\x10\x01\x12\x1a\n" +
@@ -3821,7 +4346,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x18WORKFLOW_STATE_COMPLETED\x10\x03\x12\x19\n" +
 	"\x15WORKFLOW_STATE_FAILED\x10\x04\x12\x1c\n" +
 	"\x18WORKFLOW_STATE_CANCELLED\x10\x05\x12\x1f\n" +
-	"\x1bWORKFLOW_STATE_COMPENSATING\x10\x06*\xd5\x01\n" +
+	"\x1bWORKFLOW_STATE_COMPENSATING\x10\x06\x12\x19\n" +
+	"\x15WORKFLOW_STATE_PAUSED\x10\a*\xd5\x01\n" +
 	"\tStepState\x12\x1a\n" +
 	"\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STEP_STATE_PENDING\x10\x01\x12\x16\n" +
@@ -3848,7 +4374,14 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\fWorkflowView\x12\x1d\n" +
 	"\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12WORKFLOW_VIEW_FULL\x10\x022\xcc\a\n" +
+	"\x12WORKFLOW_VIEW_FULL\x10\x02*\x89\x01\n" +
+	"\n" +
+	"BulkAction\x12\x1b\n" +
+	"\x17BULK_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12BULK_ACTION_CANCEL\x10\x01\x12\x17\n" +
+	"\x13BULK_ACTION_REDRIVE\x10\x02\x12\x15\n" +
+	"\x11BULK_ACTION_PAUSE\x10\x03\x12\x16\n" +
+	"\x12BULK_ACTION_RESUME\x10\x042\xce\t\n" +
 	"\x0fWorkflowService\x12Q\n" +
 	"\x0eCreateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\x12M\n" +
 	"\vGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"\x03\x90\x02\x01\x12S\n" +
@@ -3860,7 +4393,10 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\rListStepItems\x12\x1d.weft.v1.ListStepItemsRequest\x1a\x1e.weft.v1.ListStepItemsResponse\"\x03\x90\x02\x01\x12T\n" +
 	"\x0fRedriveWorkflow\x12\x1f.weft.v1.RedriveWorkflowRequest\x1a .weft.v1.RedriveWorkflowResponse\x12W\n" +
 	"\x10RedeliverWebhook\x12 .weft.v1.RedeliverWebhookRequest\x1a!.weft.v1.RedeliverWebhookResponse\x12V\n" +
-	"\x0eDeleteWorkflow\x12\x1e.weft.v1.DeleteWorkflowRequest\x1a\x1f.weft.v1.DeleteWorkflowResponse\"\x03\x90\x02\x02B\x91\x01\n" +
+	"\x0eDeleteWorkflow\x12\x1e.weft.v1.DeleteWorkflowRequest\x1a\x1f.weft.v1.DeleteWorkflowResponse\"\x03\x90\x02\x02\x12N\n" +
+	"\rPauseWorkflow\x12\x1d.weft.v1.PauseWorkflowRequest\x1a\x1e.weft.v1.PauseWorkflowResponse\x12Q\n" +
+	"\x0eResumeWorkflow\x12\x1e.weft.v1.ResumeWorkflowRequest\x1a\x1f.weft.v1.ResumeWorkflowResponse\x12]\n" +
+	"\x12BulkWorkflowAction\x12\".weft.v1.BulkWorkflowActionRequest\x1a#.weft.v1.BulkWorkflowActionResponseB\x91\x01\n" +
 	"\vcom.weft.v1B\rWorkflowProtoP\x01Z6github.com/weftflow/weft/clients/go/gen/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
 
 var (
@@ -3875,8 +4411,8 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_weft_v1_workflow_proto_rawDescData
 }
 
-var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(Backoff)(0),                       // 0: weft.v1.Backoff
 	(WorkflowState)(0),                 // 1: weft.v1.WorkflowState
@@ -3884,173 +4420,195 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(CompensationState)(0),             // 3: weft.v1.CompensationState
 	(WebhookState)(0),                  // 4: weft.v1.WebhookState
 	(WorkflowView)(0),                  // 5: weft.v1.WorkflowView
-	(*StepDefinition)(nil),             // 6: weft.v1.StepDefinition
-	(*ConcurrencyLimit)(nil),           // 7: weft.v1.ConcurrencyLimit
-	(*JoinPolicy)(nil),                 // 8: weft.v1.JoinPolicy
-	(*RetryPolicy)(nil),                // 9: weft.v1.RetryPolicy
-	(*ErrorDetail)(nil),                // 10: weft.v1.ErrorDetail
-	(*StepStatus)(nil),                 // 11: weft.v1.StepStatus
-	(*ItemCounts)(nil),                 // 12: weft.v1.ItemCounts
-	(*ItemStatus)(nil),                 // 13: weft.v1.ItemStatus
-	(*WebhookDelivery)(nil),            // 14: weft.v1.WebhookDelivery
-	(*Workflow)(nil),                   // 15: weft.v1.Workflow
-	(*WorkflowEvent)(nil),              // 16: weft.v1.WorkflowEvent
-	(*RunTransition)(nil),              // 17: weft.v1.RunTransition
-	(*StepTransition)(nil),             // 18: weft.v1.StepTransition
-	(*CompensationTransition)(nil),     // 19: weft.v1.CompensationTransition
-	(*Heartbeat)(nil),                  // 20: weft.v1.Heartbeat
-	(*CreateWorkflowRequest)(nil),      // 21: weft.v1.CreateWorkflowRequest
-	(*CreateWorkflowResponse)(nil),     // 22: weft.v1.CreateWorkflowResponse
-	(*GetWorkflowRequest)(nil),         // 23: weft.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),        // 24: weft.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),       // 25: weft.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),      // 26: weft.v1.ListWorkflowsResponse
-	(*CancelWorkflowRequest)(nil),      // 27: weft.v1.CancelWorkflowRequest
-	(*CancelWorkflowResponse)(nil),     // 28: weft.v1.CancelWorkflowResponse
-	(*WatchWorkflowRequest)(nil),       // 29: weft.v1.WatchWorkflowRequest
-	(*WatchWorkflowResponse)(nil),      // 30: weft.v1.WatchWorkflowResponse
-	(*WatchWorkflowsRequest)(nil),      // 31: weft.v1.WatchWorkflowsRequest
-	(*WatchWorkflowsResponse)(nil),     // 32: weft.v1.WatchWorkflowsResponse
-	(*ListWorkflowEventsRequest)(nil),  // 33: weft.v1.ListWorkflowEventsRequest
-	(*ListWorkflowEventsResponse)(nil), // 34: weft.v1.ListWorkflowEventsResponse
-	(*ListStepItemsRequest)(nil),       // 35: weft.v1.ListStepItemsRequest
-	(*ListStepItemsResponse)(nil),      // 36: weft.v1.ListStepItemsResponse
-	(*RedriveWorkflowRequest)(nil),     // 37: weft.v1.RedriveWorkflowRequest
-	(*RedriveWorkflowResponse)(nil),    // 38: weft.v1.RedriveWorkflowResponse
-	(*RedeliverWebhookRequest)(nil),    // 39: weft.v1.RedeliverWebhookRequest
-	(*RedeliverWebhookResponse)(nil),   // 40: weft.v1.RedeliverWebhookResponse
-	(*DeleteWorkflowRequest)(nil),      // 41: weft.v1.DeleteWorkflowRequest
-	(*DeleteWorkflowResponse)(nil),     // 42: weft.v1.DeleteWorkflowResponse
-	nil,                                // 43: weft.v1.Workflow.ResultsEntry
-	nil,                                // 44: weft.v1.Workflow.LabelsEntry
-	nil,                                // 45: weft.v1.CreateWorkflowRequest.LabelsEntry
-	nil,                                // 46: weft.v1.ListWorkflowsRequest.LabelsEntry
-	nil,                                // 47: weft.v1.WatchWorkflowsRequest.LabelsEntry
-	(*durationpb.Duration)(nil),        // 48: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 49: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 50: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 51: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 52: google.protobuf.Struct
+	(BulkAction)(0),                    // 6: weft.v1.BulkAction
+	(*StepDefinition)(nil),             // 7: weft.v1.StepDefinition
+	(*ConcurrencyLimit)(nil),           // 8: weft.v1.ConcurrencyLimit
+	(*JoinPolicy)(nil),                 // 9: weft.v1.JoinPolicy
+	(*RetryPolicy)(nil),                // 10: weft.v1.RetryPolicy
+	(*ErrorDetail)(nil),                // 11: weft.v1.ErrorDetail
+	(*StepStatus)(nil),                 // 12: weft.v1.StepStatus
+	(*ItemCounts)(nil),                 // 13: weft.v1.ItemCounts
+	(*ItemStatus)(nil),                 // 14: weft.v1.ItemStatus
+	(*WebhookDelivery)(nil),            // 15: weft.v1.WebhookDelivery
+	(*Workflow)(nil),                   // 16: weft.v1.Workflow
+	(*WorkflowEvent)(nil),              // 17: weft.v1.WorkflowEvent
+	(*RunTransition)(nil),              // 18: weft.v1.RunTransition
+	(*StepTransition)(nil),             // 19: weft.v1.StepTransition
+	(*CompensationTransition)(nil),     // 20: weft.v1.CompensationTransition
+	(*Heartbeat)(nil),                  // 21: weft.v1.Heartbeat
+	(*CreateWorkflowRequest)(nil),      // 22: weft.v1.CreateWorkflowRequest
+	(*CreateWorkflowResponse)(nil),     // 23: weft.v1.CreateWorkflowResponse
+	(*GetWorkflowRequest)(nil),         // 24: weft.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),        // 25: weft.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),       // 26: weft.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),      // 27: weft.v1.ListWorkflowsResponse
+	(*CancelWorkflowRequest)(nil),      // 28: weft.v1.CancelWorkflowRequest
+	(*CancelWorkflowResponse)(nil),     // 29: weft.v1.CancelWorkflowResponse
+	(*WatchWorkflowRequest)(nil),       // 30: weft.v1.WatchWorkflowRequest
+	(*WatchWorkflowResponse)(nil),      // 31: weft.v1.WatchWorkflowResponse
+	(*WatchWorkflowsRequest)(nil),      // 32: weft.v1.WatchWorkflowsRequest
+	(*WatchWorkflowsResponse)(nil),     // 33: weft.v1.WatchWorkflowsResponse
+	(*ListWorkflowEventsRequest)(nil),  // 34: weft.v1.ListWorkflowEventsRequest
+	(*ListWorkflowEventsResponse)(nil), // 35: weft.v1.ListWorkflowEventsResponse
+	(*ListStepItemsRequest)(nil),       // 36: weft.v1.ListStepItemsRequest
+	(*ListStepItemsResponse)(nil),      // 37: weft.v1.ListStepItemsResponse
+	(*RedriveWorkflowRequest)(nil),     // 38: weft.v1.RedriveWorkflowRequest
+	(*RedriveWorkflowResponse)(nil),    // 39: weft.v1.RedriveWorkflowResponse
+	(*RedeliverWebhookRequest)(nil),    // 40: weft.v1.RedeliverWebhookRequest
+	(*RedeliverWebhookResponse)(nil),   // 41: weft.v1.RedeliverWebhookResponse
+	(*DeleteWorkflowRequest)(nil),      // 42: weft.v1.DeleteWorkflowRequest
+	(*DeleteWorkflowResponse)(nil),     // 43: weft.v1.DeleteWorkflowResponse
+	(*PauseWorkflowRequest)(nil),       // 44: weft.v1.PauseWorkflowRequest
+	(*PauseWorkflowResponse)(nil),      // 45: weft.v1.PauseWorkflowResponse
+	(*ResumeWorkflowRequest)(nil),      // 46: weft.v1.ResumeWorkflowRequest
+	(*ResumeWorkflowResponse)(nil),     // 47: weft.v1.ResumeWorkflowResponse
+	(*BulkWorkflowActionRequest)(nil),  // 48: weft.v1.BulkWorkflowActionRequest
+	(*BulkWorkflowActionResponse)(nil), // 49: weft.v1.BulkWorkflowActionResponse
+	nil,                                // 50: weft.v1.Workflow.ResultsEntry
+	nil,                                // 51: weft.v1.Workflow.LabelsEntry
+	nil,                                // 52: weft.v1.CreateWorkflowRequest.LabelsEntry
+	nil,                                // 53: weft.v1.ListWorkflowsRequest.LabelsEntry
+	nil,                                // 54: weft.v1.WatchWorkflowsRequest.LabelsEntry
+	nil,                                // 55: weft.v1.BulkWorkflowActionRequest.LabelsEntry
+	(*durationpb.Duration)(nil),        // 56: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 57: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 58: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 59: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 60: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
-	9,   // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	48,  // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
-	8,   // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
-	8,   // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
-	7,   // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	49,  // 5: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	49,  // 6: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	49,  // 7: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	10,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
+	56,  // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	9,   // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
+	9,   // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
+	8,   // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	57,  // 5: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	57,  // 6: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	57,  // 7: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
 	0,   // 8: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	48,  // 9: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	48,  // 10: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	56,  // 9: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	56,  // 10: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
 	2,   // 11: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	50,  // 12: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	50,  // 13: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	51,  // 14: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
-	10,  // 15: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	50,  // 16: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	6,   // 17: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
+	58,  // 12: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	58,  // 13: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	59,  // 14: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	11,  // 15: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
+	58,  // 16: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	7,   // 17: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
 	3,   // 18: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
-	10,  // 19: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	50,  // 20: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	50,  // 21: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
-	12,  // 22: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
-	13,  // 23: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
+	11,  // 19: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
+	58,  // 20: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	58,  // 21: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	13,  // 22: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
+	14,  // 23: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
 	2,   // 24: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
-	10,  // 25: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	51,  // 26: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
-	50,  // 27: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
-	50,  // 28: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
-	50,  // 29: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	11,  // 25: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
+	59,  // 26: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	58,  // 27: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	58,  // 28: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	58,  // 29: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	4,   // 30: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	10,  // 31: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	50,  // 32: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	50,  // 33: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	50,  // 34: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	11,  // 31: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	58,  // 32: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	58,  // 33: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	58,  // 34: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
 	1,   // 35: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	50,  // 36: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	50,  // 37: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	50,  // 38: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	52,  // 39: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	43,  // 40: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	11,  // 41: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	10,  // 42: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	48,  // 43: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	50,  // 44: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	14,  // 45: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	7,   // 46: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	44,  // 47: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
-	50,  // 48: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	17,  // 49: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	18,  // 50: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	19,  // 51: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	18,  // 52: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
-	10,  // 53: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	51,  // 54: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	1,   // 55: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	1,   // 56: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	2,   // 57: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	2,   // 58: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	3,   // 59: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	3,   // 60: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	50,  // 61: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	6,   // 62: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	52,  // 63: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	48,  // 64: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	7,   // 65: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	45,  // 66: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
-	15,  // 67: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	15,  // 68: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	1,   // 69: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	5,   // 70: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	46,  // 71: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
-	50,  // 72: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	50,  // 73: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
-	15,  // 74: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	15,  // 75: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	15,  // 76: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	16,  // 77: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	20,  // 78: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	1,   // 79: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	47,  // 80: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
-	50,  // 81: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	50,  // 82: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
-	16,  // 83: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	20,  // 84: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	16,  // 85: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	13,  // 86: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
-	48,  // 87: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
-	15,  // 88: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	15,  // 89: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
-	51,  // 90: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	21,  // 91: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	23,  // 92: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	25,  // 93: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	27,  // 94: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	29,  // 95: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	31,  // 96: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	33,  // 97: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	35,  // 98: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
-	37,  // 99: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
-	39,  // 100: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
-	41,  // 101: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
-	22,  // 102: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	24,  // 103: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	26,  // 104: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	28,  // 105: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	30,  // 106: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	32,  // 107: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	34,  // 108: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	36,  // 109: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
-	38,  // 110: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
-	40,  // 111: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
-	42,  // 112: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
-	102, // [102:113] is the sub-list for method output_type
-	91,  // [91:102] is the sub-list for method input_type
-	91,  // [91:91] is the sub-list for extension type_name
-	91,  // [91:91] is the sub-list for extension extendee
-	0,   // [0:91] is the sub-list for field type_name
+	58,  // 36: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	58,  // 37: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	58,  // 38: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	60,  // 39: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	50,  // 40: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	12,  // 41: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	11,  // 42: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	56,  // 43: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	58,  // 44: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	15,  // 45: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	8,   // 46: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	51,  // 47: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
+	58,  // 48: weft.v1.Workflow.paused_at:type_name -> google.protobuf.Timestamp
+	58,  // 49: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	18,  // 50: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	19,  // 51: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	20,  // 52: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	19,  // 53: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
+	11,  // 54: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	59,  // 55: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	1,   // 56: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	1,   // 57: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	2,   // 58: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	2,   // 59: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	3,   // 60: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	3,   // 61: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	58,  // 62: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	7,   // 63: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	60,  // 64: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	56,  // 65: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	8,   // 66: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	52,  // 67: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
+	16,  // 68: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 69: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	1,   // 70: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	5,   // 71: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	53,  // 72: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
+	58,  // 73: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	58,  // 74: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	16,  // 75: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	16,  // 76: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 77: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	17,  // 78: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	21,  // 79: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	1,   // 80: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	54,  // 81: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
+	58,  // 82: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	58,  // 83: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	17,  // 84: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	21,  // 85: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	17,  // 86: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	14,  // 87: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
+	56,  // 88: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
+	16,  // 89: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 90: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 91: weft.v1.PauseWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	16,  // 92: weft.v1.ResumeWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	1,   // 93: weft.v1.BulkWorkflowActionRequest.states:type_name -> weft.v1.WorkflowState
+	55,  // 94: weft.v1.BulkWorkflowActionRequest.labels:type_name -> weft.v1.BulkWorkflowActionRequest.LabelsEntry
+	58,  // 95: weft.v1.BulkWorkflowActionRequest.created_after:type_name -> google.protobuf.Timestamp
+	58,  // 96: weft.v1.BulkWorkflowActionRequest.created_before:type_name -> google.protobuf.Timestamp
+	6,   // 97: weft.v1.BulkWorkflowActionRequest.action:type_name -> weft.v1.BulkAction
+	59,  // 98: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	22,  // 99: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	24,  // 100: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	26,  // 101: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	28,  // 102: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	30,  // 103: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	32,  // 104: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	34,  // 105: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	36,  // 106: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	38,  // 107: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
+	40,  // 108: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
+	42,  // 109: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
+	44,  // 110: weft.v1.WorkflowService.PauseWorkflow:input_type -> weft.v1.PauseWorkflowRequest
+	46,  // 111: weft.v1.WorkflowService.ResumeWorkflow:input_type -> weft.v1.ResumeWorkflowRequest
+	48,  // 112: weft.v1.WorkflowService.BulkWorkflowAction:input_type -> weft.v1.BulkWorkflowActionRequest
+	23,  // 113: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	25,  // 114: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	27,  // 115: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	29,  // 116: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	31,  // 117: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	33,  // 118: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	35,  // 119: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	37,  // 120: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	39,  // 121: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
+	41,  // 122: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
+	43,  // 123: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
+	45,  // 124: weft.v1.WorkflowService.PauseWorkflow:output_type -> weft.v1.PauseWorkflowResponse
+	47,  // 125: weft.v1.WorkflowService.ResumeWorkflow:output_type -> weft.v1.ResumeWorkflowResponse
+	49,  // 126: weft.v1.WorkflowService.BulkWorkflowAction:output_type -> weft.v1.BulkWorkflowActionResponse
+	113, // [113:127] is the sub-list for method output_type
+	99,  // [99:113] is the sub-list for method input_type
+	99,  // [99:99] is the sub-list for extension type_name
+	99,  // [99:99] is the sub-list for extension extendee
+	0,   // [0:99] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -4085,8 +4643,8 @@ func file_weft_v1_workflow_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   42,
+			NumEnums:      7,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
