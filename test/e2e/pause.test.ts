@@ -324,7 +324,7 @@ for (const setup of [embedded(), mongodb()]) {
         ids.push(...made.map((m) => m.workflow!.id));
       }
       // Every run is RUNNING (its call in flight, or queued behind the handler host's limits).
-      expect(await countRuns(labels, WorkflowState.RUNNING)).toBe(1000);
+      await waitUntil(async () => (await countRuns(labels, WorkflowState.RUNNING)) === 1000);
       const empty = await refusal(client.bulkWorkflowAction({ action: BulkAction.CANCEL }));
       expect(empty.code).toBe(Code.InvalidArgument);
       expect(empty.message).toContain("all");
