@@ -11,6 +11,7 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createPlatform, WeftError } from "../../clients/ts/src/index.ts";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { BulkAction, StepState, type Workflow, type WorkflowEvent, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { type Config, loadConfig } from "../../src/config.ts";
@@ -273,6 +274,28 @@ for (const setup of [embedded(), mongodb()]) {
       const missing = await refusal(client.pauseWorkflow({ id: "wf_01JAAAAAAAAAAAAAAAAAAAAAAA" }));
       expect(missing.code).toBe(Code.NotFound);
       expect(runTransitions(await allEvents(client, id))).toEqual(["UNSPECIFIED>PENDING", "PENDING>RUNNING", "RUNNING>PAUSED", "PAUSED>CANCELLED"]);
+    });
+
+    test("the TypeScript client: pause, resume and bulkAction", async () => {
+      const platform = createPlatform({ baseUrl: weft.baseUrl, transport: "grpc" });
+      const p = path("sdk");
+      const gate = new Gate();
+      handlers.on(`${p}/a`, gate.behaviour);
+      const labels = { sdk: `s${seq}` };
+      const created = await platform.workflows.create({ id: "sdk-pause", labels, steps: [{ id: "a", url: handlers.url(`${p}/a`) }] });
+      await handlers.waitForCall((c) => c.body.runId === created.id);
+      const paused = await platform.workflows.pause(created.id, { reason: "sdk", holdDeadline: true });
+      expect([paused.state, paused.pauseReason, paused.deadlineHeld]).toEqual(["paused", "sdk", true]);
+      expect(paused.pausedAt).toBeInstanceOf(Date);
+      const again = await platform.workflows.pause(created.id).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(again).toBeInstanceOf(WeftError);
+      expect(await platform.workflows.bulkAction("resume", { labels, dryRun: true })).toEqual({ matched: 1, affected: 1, skipped: 0 });
+      expect((await platform.workflows.resume(created.id)).state).toBe("running");
+      expect(await platform.workflows.bulkAction("cancel", { labels, state: "running", reason: "sdk bulk" })).toEqual({ matched: 1, affected: 1, skipped: 0 });
+      expect((await platform.workflows.getStatus(created.id)).state).toBe("cancelled");
     });
 
     if (setup.name === "mongodb") {

@@ -419,6 +419,7 @@ export function toWorkflowStatus(w: Workflow): WorkflowStatus {
     lastSequence: Number(w.lastSequence),
     ...(w.waitingFor ? { waitingFor: w.waitingFor } : {}),
     ...(w.priority ? { priority: w.priority } : {}),
+    ...(w.pausedAt ? { pausedAt: date(w.pausedAt), pauseReason: opt(w.pauseReason), deadlineHeld: w.deadlineHeld } : {}),
     webhook:
       w.webhook && webhookState
         ? {

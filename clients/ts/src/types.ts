@@ -220,6 +220,33 @@ export interface WorkflowStatus {
   waitingFor?: string | undefined;
   /** The run's priority among waiters of a concurrency key. */
   priority?: number | undefined;
+  /** While paused: when, why (pause's reason), and whether the pause holds the deadline. */
+  pausedAt?: Date | undefined;
+  pauseReason?: string | undefined;
+  deadlineHeld?: boolean | undefined;
+}
+
+/** What bulkAction does to each matching run. */
+export type BulkActionName = "cancel" | "redrive" | "pause" | "resume";
+
+export interface BulkActionOptions {
+  /** The filter (as list takes it); at least one field, or all: true. */
+  state?: WorkflowState | WorkflowState[] | undefined;
+  workflowId?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  createdAfter?: Date | undefined;
+  createdBefore?: Date | undefined;
+  all?: boolean | undefined;
+  /** Count what would be affected; change nothing. */
+  dryRun?: boolean | undefined;
+  /** cancel, pause: the reason. */
+  reason?: string | undefined;
+}
+
+export interface BulkActionResult {
+  matched: number;
+  affected: number;
+  skipped: number;
 }
 
 /** What `create` returns: the new run (or, for a repeated requestId, the original one). */
