@@ -21,6 +21,9 @@ export interface RunSummary {
   labels: [string, string][];
   /** "concurrency_key" while the run is queued for a slot of its key; "" otherwise. */
   waitingFor: string;
+  /** While paused: PauseWorkflow's reason, and whether the pause holds the deadline. */
+  pauseReason: string;
+  deadlineHeld: boolean;
 }
 
 export interface ErrorView {
@@ -120,6 +123,8 @@ export function toRunSummary(w: Workflow): RunSummary {
     errorMessage: w.error?.message ?? "",
     labels: Object.entries(w.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     waitingFor: w.waitingFor,
+    pauseReason: w.pauseReason,
+    deadlineHeld: w.deadlineHeld,
   };
 }
 
