@@ -7,7 +7,7 @@
 import { setImmediate as yieldToLoop, setTimeout as sleep } from "node:timers/promises";
 import { BULK_BATCH, type BulkActionKind, bulkApplies, MAX_BULK_RUNS, paceAt } from "../domain/bulk-action.ts";
 import type { ListRunsQuery } from "../ports/workflow-store.ts";
-import { type Engine, RunFinishedError, RunNotFoundError, RunNotReopenableError, RunNotSteerableError } from "./engine.ts";
+import { CancelPendingError, type Engine, RunFinishedError, RunNotFoundError, RunNotReopenableError, RunNotSteerableError } from "./engine.ts";
 
 export interface BulkRequest {
   /** The filter (limit and beforeRunId are set here). */
@@ -61,8 +61,10 @@ export async function runBulkAction(engine: Engine, req: BulkRequest, signal?: A
         await apply(engine, req, run.runId);
         result.affected++;
       } catch (err) {
-        if (!isRefusal(err)) throw err;
-        result.skipped++;
+        // A cancel recorded for the replica that drives the run (MongoDB) is applied there: it counts.
+        if (err instanceof CancelPendingError) result.affected++;
+        else if (isRefusal(err)) result.skipped++;
+        else throw err;
       }
     }
     if (page.length < take) return result;
