@@ -2527,7 +2527,7 @@ type ListWorkflowsRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token (at most 256 characters).
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Only runs in these states (any state when empty; at most 6 entries).
+	// Only runs in these states (any state when empty; at most 7 entries).
 	States []WorkflowState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=weft.v1.WorkflowState" json:"states,omitempty"`
 	// Only runs of this workflow id (at most 128 characters).
 	WorkflowId string `protobuf:"bytes,4,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`

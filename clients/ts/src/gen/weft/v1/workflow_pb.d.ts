@@ -1203,7 +1203,7 @@ export declare type ListWorkflowsRequest = Message<"weft.v1.ListWorkflowsRequest
   pageToken: string;
 
   /**
-   * Only runs in these states (any state when empty; at most 6 entries).
+   * Only runs in these states (any state when empty; at most 7 entries).
    *
    * @generated from field: repeated weft.v1.WorkflowState states = 3;
    */
