@@ -1,13 +1,14 @@
 // The console's Pause and Resume in a real browser (Debian's Chromium through playwright-core)
 // against a real Weft with API keys and real step handlers: Pause holds a running run (its call
 // in flight is recorded, the next step does not start), the page shows PAUSED with its reason,
-// Resume lets it complete; a read key cannot pause. The console's files are the built ones
+// Resume lets it complete; the runs list's bulk control counts the runs its filter matches (a dry
+// run), then pauses them after a confirmation; a read key cannot pause. The console's files are the built ones
 // (npm run build:console). Every wait polls the page with a generous limit, never a sleep.
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { WorkflowService, WorkflowState } from "../../../gen/ts/weft/v1/workflow_pb.js";
+import { BulkAction, WorkflowService, WorkflowState } from "../../../gen/ts/weft/v1/workflow_pb.js";
 import { digestApiKeys } from "../../../src/domain/api-keys.ts";
 import { launchChromium, pageErrors, requireBuiltConsole } from "../../support/browser.ts";
 import { HandlerServer } from "../../support/handler-server.ts";
@@ -110,6 +111,36 @@ describe("pause and resume", () => {
       expect(handlers.callsFor(runId, "/cpause/b")).toHaveLength(1);
     } finally {
       release();
+    }
+  });
+
+  it("bulk: the runs list counts the runs its filter matches (dry run), then pauses them after a confirmation", async () => {
+    handlers.on("/cbulk/slow", async (call) => {
+      while (!call.aborted) await new Promise((r) => setTimeout(r, 20));
+      return { json: { success: true, result: null } };
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { workflow } = await api.createWorkflow({ id: "console-bulk", labels: { wave: "c1" }, steps: [{ id: "s", url: handlers.url("/cbulk/slow") }] });
+      ids.push(workflow!.id);
+    }
+    await api.createWorkflow({ id: "console-bulk", labels: { wave: "other" }, steps: [{ id: "s", url: handlers.url("/cbulk/slow") }] });
+    try {
+      // No filter: no bulk control.
+      await openConsole("/ui/");
+      await shown(page.getByTestId("runs-page"));
+      expect(await page.getByTestId("bulk-actions").count()).toBe(0);
+      await page.goto(`${weft.baseUrl}/ui/?label=${encodeURIComponent("wave=c1")}`);
+      await shown(page.getByTestId("bulk-actions"));
+      await page.getByTestId("bulk-action").selectOption("pause");
+      await page.getByTestId("bulk-count").click();
+      await poll(textOf(page.getByTestId("bulk-confirmation"))).toContain("3 of 3 matching runs would be affected");
+      for (const id of ids) expect((await api.getWorkflow({ id })).workflow!.state).toBe(WorkflowState.RUNNING);
+      await page.getByTestId("bulk-confirm").click();
+      await poll(textOf(page.getByTestId("bulk-done"))).toContain("pause: 3 of 3 runs");
+      for (const id of ids) expect((await api.getWorkflow({ id })).workflow!.state).toBe(WorkflowState.PAUSED);
+    } finally {
+      await api.bulkWorkflowAction({ workflowId: "console-bulk", action: BulkAction.CANCEL });
     }
   });
 
