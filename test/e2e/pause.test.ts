@@ -276,6 +276,37 @@ for (const setup of [embedded(), mongodb()]) {
       expect(runTransitions(await allEvents(client, id))).toEqual(["UNSPECIFIED>PENDING", "PENDING>RUNNING", "RUNNING>PAUSED", "PAUSED>CANCELLED"]);
     });
 
+    test("a pause racing the run's completion: either the pause wins (the run then completes from PAUSED) or it is refused as finished", async () => {
+      const p = path("race");
+      const outcomes = new Set<string>();
+      for (let i = 0; i < 10; i++) {
+        const { workflow } = await client.createWorkflow({ id: "pause-race", steps: [{ id: "a", url: handlers.url(`${p}/a`) }] });
+        const id = workflow!.id;
+        const res = await client.pauseWorkflow({ id }).then(
+          () => "paused",
+          (err: unknown) => {
+            const e = ConnectError.from(err);
+            return `${Code[e.code]}:${reasonOf(e)}`;
+          },
+        );
+        outcomes.add(res);
+        const done = await waitForRun(client, id);
+        expect(done.state).toBe(WorkflowState.COMPLETED);
+        const events = await allEvents(client, id);
+        expect(events.map((e) => Number(e.sequence))).toEqual(events.map((_, k) => k + 1));
+        const runs = runTransitions(events);
+        if (res === "paused") {
+          // Paused before or after the step was sent: either way nothing was left to start, so it completed.
+          expect(runs.slice(0, 3)).toEqual(["UNSPECIFIED>PENDING", "PENDING>RUNNING", "RUNNING>PAUSED"]);
+          expect(runs.at(-1)).toBe("PAUSED>COMPLETED");
+        } else {
+          expect(res).toBe("FailedPrecondition:RUN_FINISHED");
+          expect(runs).toEqual(["UNSPECIFIED>PENDING", "PENDING>RUNNING", "RUNNING>COMPLETED"]);
+        }
+      }
+      expect([...outcomes].every((o) => o === "paused" || o === "FailedPrecondition:RUN_FINISHED")).toBe(true);
+    });
+
     test("the TypeScript client: pause, resume and bulkAction", async () => {
       const platform = createPlatform({ baseUrl: weft.baseUrl, transport: "grpc" });
       const p = path("sdk");
@@ -314,8 +345,12 @@ for (const setup of [embedded(), mongodb()]) {
           });
           const id = workflow!.id;
           await handlers.waitForCall((c) => c.body.runId === id);
-          const { workflow: paused } = await second.client.pauseWorkflow({ id, reason: "from replica 2" });
-          expect(paused!.state).toBe(WorkflowState.PAUSED);
+          // Two pauses at once, one on each replica: one wins, the other is refused.
+          const both = await Promise.allSettled([second.client.pauseWorkflow({ id, reason: "from replica 2" }), client.pauseWorkflow({ id, reason: "from replica 1" })]);
+          expect(both.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+          const lost = ConnectError.from((both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason);
+          expect([lost.code, reasonOf(lost)]).toEqual([Code.FailedPrecondition, "RUN_PAUSED"]);
+          expect((await get(id)).state).toBe(WorkflowState.PAUSED);
           // The first replica's call in flight finishes now: whatever it tries to commit, b must not start.
           a.release();
           const after = await waitForRun(client, id, (w) => stepState(w, "a") === "COMPLETED");
