@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `weft`, the Weft command: `weft server [options]` starts the server; `weft run|get|list|watch|
-// cancel|redrive|rerun|redeliver|delete|events|items` operate one (src/cli/main.ts, on the same Node 24 as the server).
+// cancel|redrive|rerun|redeliver|delete|pause|resume|bulk|events|items` operate one (src/cli/main.ts, on the same Node 24 as the server).
 //
 // Plain JavaScript that any Node.js >= 20 runs (the one that installed the package). The server
 // itself runs on Node.js 24, from the `node` package (a dependency of @weftflow/server, installed
@@ -32,6 +32,9 @@ const COMMANDS = {
   rerun: { summary: "a new run of a finished one from given steps (--from): the other completed steps are copied", run: operator("rerun") },
   redeliver: { summary: "deliver a finished run's webhook again", run: operator("redeliver") },
   delete: { summary: "delete a finished run with its events", run: operator("delete") },
+  pause: { summary: "pause a run: nothing new starts until resume (--reason, --hold-deadline)", run: operator("pause") },
+  resume: { summary: "resume a paused run where it stopped", run: operator("resume") },
+  bulk: { summary: "cancel|redrive|pause|resume every run matching list's filters (--dry-run, --yes)", run: operator("bulk") },
   events: { summary: "a run's event log", run: operator("events") },
   items: { summary: "a map step's items, with their results or errors (--state, --limit, --all)", run: operator("items") },
 };

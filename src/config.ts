@@ -33,6 +33,8 @@ export interface Config {
   watchHeartbeatMs: number;
   /** Finished runs are deleted this long after they finished; 0 keeps them. */
   retentionMs: number;
+  /** BulkWorkflowAction: runs acted on per second at most. */
+  bulkRate: number;
   /** Set: the MongoDB store (several replicas may share it); empty: the embedded store in dataDir. */
   mongodb: {
     uri: string;
@@ -146,6 +148,7 @@ export const OPTIONS: Option[] = [
   { flag: "tracing", env: "WEFT_TRACING", default: "off", help: "distributed traces: off, or otlp (OpenTelemetry spans of runs and calls, exported to OTEL_EXPORTER_OTLP_ENDPOINT; traceparent sent to handlers)" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
   { flag: "retention", env: "WEFT_RETENTION", default: "30d", help: "finished runs are deleted with their events this long after they finished (e.g. 30d, 12h, 90m); 0 keeps them forever" },
+  { flag: "bulk-rate", env: "WEFT_BULK_RATE", default: "200", help: "BulkWorkflowAction acts on at most this many runs per second (1..100000), so other calls stay answered meanwhile" },
 ];
 
 export function helpText(): string {
@@ -330,6 +333,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     hostLimits: loadHostLimits(get),
     watchHeartbeatMs: int("watch-heartbeat-ms", get("watch-heartbeat-ms"), 10),
     retentionMs: retention(get("retention")),
+    bulkRate: int("bulk-rate", get("bulk-rate"), 1, 100_000),
     mongodb: {
       uri: mongoUri,
       database: mongoDatabase,

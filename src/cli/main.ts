@@ -11,6 +11,7 @@ import { Command, CommanderError, Option } from "commander";
 import { createLogUpdate } from "log-update";
 import { BadRequestSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import {
+  BulkAction,
   type ItemStatus,
   ItemStatusSchema,
   type Workflow,
@@ -91,7 +92,7 @@ function parseState(s: string): WorkflowState {
   const name = s.trim().toUpperCase().replace(/^WORKFLOW_STATE_/, "");
   const value = (WorkflowState as unknown as Record<string, number>)[name];
   if (value === undefined || value === WorkflowState.UNSPECIFIED) {
-    throw new CliError(`--state: unknown state ${JSON.stringify(s.slice(0, 40))} (pending, running, completed, failed, cancelled, compensating)`, EXIT.usage);
+    throw new CliError(`--state: unknown state ${JSON.stringify(s.slice(0, 40))} (pending, running, completed, failed, cancelled, compensating, paused)`, EXIT.usage);
   }
   return value;
 }
@@ -396,6 +397,79 @@ async function cancelCommand(g: Globals, runId: string, o: { reason?: string; ou
   return EXIT.ok;
 }
 
+async function pauseCommand(g: Globals, runId: string, o: { reason?: string; holdDeadline?: boolean; output?: string }): Promise<number> {
+  const client = connect(g);
+  const { workflow } = await client
+    .pauseWorkflow({ id: runId, reason: o.reason ?? "", holdDeadline: o.holdDeadline ?? false })
+    .catch((err) => Promise.reject(serverError(err)));
+  if (o.output === "json") out(JSON.stringify(toJson(WorkflowSchema, workflow!)));
+  else out(`${workflow!.id} ${workflowStateName(workflow!.state)}${workflow!.deadlineHeld ? " (deadline held)" : ""}`);
+  return EXIT.ok;
+}
+
+async function resumeCommand(g: Globals, runId: string, o: { output?: string }): Promise<number> {
+  const client = connect(g);
+  const { workflow } = await client.resumeWorkflow({ id: runId }).catch((err) => Promise.reject(serverError(err)));
+  if (o.output === "json") out(JSON.stringify(toJson(WorkflowSchema, workflow!)));
+  else out(`${workflow!.id} ${workflowStateName(workflow!.state)}`);
+  return EXIT.ok;
+}
+
+const BULK_ACTIONS: Record<string, BulkAction> = {
+  cancel: BulkAction.CANCEL,
+  redrive: BulkAction.REDRIVE,
+  pause: BulkAction.PAUSE,
+  resume: BulkAction.RESUME,
+};
+
+interface BulkOptions {
+  state: string[];
+  workflow?: string;
+  label: string[];
+  since?: string;
+  before?: string;
+  all?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+  reason?: string;
+  output?: string;
+}
+
+/**
+ * `weft bulk <action>`: the runs `weft list` would show with the same
+ * filters; a real run needs --yes. Calls again while the server says more
+ * (each call acts on at most 10,000 runs), and prints the totals.
+ */
+async function bulkCommand(g: Globals, actionName: string, o: BulkOptions): Promise<number> {
+  const action = BULK_ACTIONS[actionName];
+  if (action === undefined) throw new CliError(`unknown action ${JSON.stringify(actionName.slice(0, 40))} (cancel, redrive, pause, resume)`, EXIT.usage);
+  const states = o.state.flatMap((s) => s.split(",")).filter((s) => s.trim()).map(parseState);
+  const labels = parseLabels(o.label);
+  const now = Date.now();
+  const createdAfter = o.since === undefined ? undefined : parseTime("--since", o.since, now);
+  const createdBefore = o.before === undefined ? undefined : parseTime("--before", o.before, now);
+  if (!o.dryRun && !o.yes) throw new CliError(`bulk ${actionName} changes every matching run: add --yes (or --dry-run to count them first)`, EXIT.usage);
+  const client = connect(g);
+  const total = { matched: 0n, affected: 0n, skipped: 0n };
+  let pageToken = "";
+  do {
+    const res = await client
+      .bulkWorkflowAction({ action, states, workflowId: o.workflow ?? "", labels, createdAfter, createdBefore, all: o.all ?? false, dryRun: o.dryRun ?? false, reason: o.reason ?? "", pageToken })
+      .catch((err) => Promise.reject(serverError(err)));
+    total.matched += res.matched;
+    total.affected += res.affected;
+    total.skipped += res.skipped;
+    pageToken = res.more ? res.nextPageToken : "";
+  } while (pageToken);
+  if (o.output === "json") {
+    jsonLine({ action: actionName, dryRun: o.dryRun ?? false, matched: Number(total.matched), affected: Number(total.affected), skipped: Number(total.skipped) });
+  } else {
+    const verb = o.dryRun ? "would be affected" : "affected";
+    out(`${actionName}: ${total.matched} matched, ${total.affected} ${verb}, ${total.skipped} skipped`);
+  }
+  return EXIT.ok;
+}
+
 /** Seconds as given to --deadline-extension: a positive number (fractions allowed). */
 function parseSeconds(flag: string, text: string): number {
   const n = Number(text);
@@ -602,6 +676,34 @@ function program(result: (p: Promise<number>) => void): Command {
       };
       result(rerunCommand(deps, id, o));
     });
+  p.command("pause")
+    .description("pause a pending or running run: nothing new starts until resume (calls in flight finish)")
+    .argument("<runId>")
+    .option("--reason <text>", "shown as the run's pause reason")
+    .option("--hold-deadline", "stop the deadline clock while paused (resume extends the deadline)")
+    .addOption(output())
+    .action((id: string, o: { reason?: string; holdDeadline?: boolean; output?: string }, cmd: Command) => result(pauseCommand(globals(cmd), id, o)));
+
+  p.command("resume")
+    .description("resume a paused run where it stopped")
+    .argument("<runId>")
+    .addOption(output())
+    .action((id: string, o: { output?: string }, cmd: Command) => result(resumeCommand(globals(cmd), id, o)));
+
+  p.command("bulk")
+    .description("cancel, redrive, pause or resume every run matching the filters (those of list); --dry-run counts them")
+    .argument("<action>", "cancel, redrive, pause or resume")
+    .option("--state <state>", "only runs in this state (repeatable, or comma-separated)", collect, [])
+    .option("--workflow <id>", "only runs of this workflow id")
+    .option("--label <key=value>", "only runs with this label (repeatable: every one must match)", collect, [])
+    .option("--since <when>", "only runs created since: a duration back from now (30m, 12h, 7d) or a date and time")
+    .option("--before <when>", "only runs created before: a duration back from now or a date and time")
+    .option("--all", "every run (required when no filter is given)")
+    .option("--dry-run", "count the runs that would be affected; change nothing")
+    .option("--yes", "do it (required unless --dry-run)")
+    .option("--reason <text>", "cancel and pause: the reason")
+    .addOption(output())
+    .action((action: string, o: BulkOptions, cmd: Command) => result(bulkCommand(globals(cmd), action, o)));
 
   p.command("redeliver")
     .description("deliver a finished run's on_complete / on_error webhook again")

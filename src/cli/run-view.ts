@@ -54,6 +54,8 @@ export interface RunView {
   lastSequence: number;
   /** "concurrency_key" while the run is queued for a slot of its concurrency key. */
   waitingFor?: string;
+  /** While paused: the pause's reason and whether it holds the deadline (from a snapshot). */
+  pause?: { reason: string; deadlineHeld: boolean };
 }
 
 export const TERMINAL_STATES: ReadonlySet<WorkflowState> = new Set([WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.CANCELLED]);
@@ -82,6 +84,7 @@ export function viewFromSnapshot(w: Workflow): RunView {
     error: errorText(w.error),
     lastSequence: Number(w.lastSequence),
     waitingFor: w.waitingFor || undefined,
+    pause: w.state === WorkflowState.PAUSED ? { reason: w.pauseReason, deadlineHeld: w.deadlineHeld } : undefined,
     steps: w.steps.map((s) => ({
       id: s.id,
       state: s.state,
@@ -144,6 +147,8 @@ export function applyEvent(view: RunView, e: WorkflowEvent): void {
   if (t.case === "run") {
     view.state = t.value.toState;
     view.waitingFor = e.waitingFor || undefined;
+    // The event does not carry the pause's reason: a pause seen live shows as paused only.
+    view.pause = t.value.toState === WorkflowState.PAUSED ? { reason: "", deadlineHeld: false } : undefined;
     if (t.value.toState === WorkflowState.RUNNING && !view.startedAt) view.startedAt = time;
     if (TERMINAL_STATES.has(t.value.toState)) view.completedAt = time;
     view.error = errorText(e.error) ?? view.error;
@@ -217,12 +222,18 @@ function counts(view: RunView) {
   return { done: n(StepState.COMPLETED), running: n(StepState.RUNNING), retrying: n(StepState.RETRY_WAIT), failed: n(StepState.FAILED), total: view.steps.length };
 }
 
+/** " (reason, deadline held)" after a paused run's state, or "". */
+function pauseText(view: RunView): string {
+  const parts = [view.pause?.reason, view.pause?.deadlineHeld ? "deadline held" : undefined].filter((x) => x);
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
+
 /** The live view on a terminal, as of `now`. */
 export function renderLive(view: RunView, now: Date): string {
   const c = counts(view);
   const since = view.startedAt ?? view.createdAt;
   const head =
-    `${view.workflowId} ${view.runId}  ${workflowStateName(view.state)}${view.waitingFor ? ` (queued: ${view.waitingFor.replaceAll("_", " ")})` : ""}` +
+    `${view.workflowId} ${view.runId}  ${workflowStateName(view.state)}${view.waitingFor ? ` (queued: ${view.waitingFor.replaceAll("_", " ")})` : ""}${pauseText(view)}` +
     (since ? ` ${formatDuration((view.completedAt ?? now).getTime() - since.getTime())}` : "");
   const tally = `${c.done}/${c.total} steps done, ${c.running} running, ${c.retrying} retrying, ${c.failed} failed`;
   const width = Math.min(40, Math.max(0, ...view.steps.map((s) => s.id.length)));

@@ -35,6 +35,7 @@ import { nextAttemptDelayMs } from "./retry-policy.ts";
 import { redeliveryRefusal } from "./webhook-redelivery.ts";
 import { REDRIVEN_STEP_STATES, redriveRefusal, redrivenDeadline, webhookEventId } from "./redrive.ts";
 import { WAITING_FOR_CONCURRENCY_KEY } from "./concurrency-key.ts";
+import { deadlineRuns, type PauseRecord, pauseRefusal, resumedDeadline, resumeRefusal } from "./pause.ts";
 import {
   type CompensationRecord,
   type CompensationState,
@@ -84,6 +85,10 @@ export interface Effects {
   acquire: number[];
   /** Slots the run or its steps hold already (after a restart): to be kept, even past the limit. */
   hold: number[];
+  /** Waits for slots to withdraw (step indexes; -1 for the run): the run was paused while they were queued. */
+  unqueue: number[];
+  /** The run's deadline changed or stopped or started running (pause with hold_deadline, resume): arm its timer again. */
+  deadline: boolean;
   /** The run reached a terminal state with this command. */
   terminal: boolean;
   /** Nothing is left to do for this run (terminal, webhook settled). */
@@ -125,7 +130,7 @@ export interface MachineOptions {
 export const MIN_COMPENSATION_ATTEMPTS = 3;
 
 function effects(): Effects {
-  return { dispatch: [], timers: [], abort: [], abortItems: [], acquire: [], hold: [], terminal: false, done: false };
+  return { dispatch: [], timers: [], abort: [], abortItems: [], acquire: [], hold: [], unqueue: [], deadline: false, terminal: false, done: false };
 }
 
 /** A copy without undefined fields (cleared fields vanish from the stored JSON; no `delete`, which slows objects down). */
@@ -280,7 +285,7 @@ export class RunMachine {
 
   /** True once a step failed for good: the run is winding down. */
   get failing(): boolean {
-    return this.run.state === "running" && this.run.error !== undefined;
+    return (this.run.state === "running" || this.run.state === "paused") && this.run.error !== undefined;
   }
 
   // ---- run commands ------------------------------------------------------------
@@ -363,6 +368,8 @@ export class RunMachine {
         if (run.spec.concurrency) fx.hold.push(-1);
         this.proceed(now, fx);
         return fx;
+      case "paused":
+        return this.recoverPaused(now);
       case "compensating":
         run.steps.forEach((st, i) => {
           const c = st.compensation;
@@ -433,6 +440,104 @@ export class RunMachine {
     return fx;
   }
 
+  /**
+   * Pauses the run (PauseWorkflow): RUNNING or PENDING → PAUSED. Nothing new
+   * starts while paused (steps, retries, map items); attempts in flight finish
+   * and are recorded, and a failure schedules its retry, which starts on
+   * resume. A run queued for its concurrency key (or steps queued for theirs)
+   * leaves the queue until resume. With holdDeadline the deadline stops.
+   * Does nothing when pauseRefusal refuses.
+   */
+  pause(now: number, reason: string | undefined, holdDeadline: boolean): Effects {
+    const fx = effects();
+    const run = this.run;
+    if (pauseRefusal(run) !== undefined) return fx;
+    const pause: PauseRecord = { at: now, holdDeadline, from: run.state === "pending" ? "pending" : "running" };
+    if (reason) pause.reason = truncateText(reason);
+    if (run.state === "pending" && run.waitingFor !== undefined) {
+      if (run.queuedAt !== undefined) pause.queuedAt = run.queuedAt;
+      fx.unqueue.push(-1);
+    }
+    run.steps.forEach((st, i) => {
+      if (isQueued(st)) fx.unqueue.push(i);
+    });
+    this.setRun("paused", now, { pause });
+    fx.deadline = holdDeadline;
+    return fx;
+  }
+
+  /**
+   * Resumes a paused run (ResumeWorkflow): PAUSED → RUNNING (→ PENDING for a
+   * run paused while queued for its concurrency key: it queues again, in its
+   * old place). Retries that came due meanwhile start at once, later ones are
+   * timed again; queued steps ask for their slots again; ready steps start.
+   * A held deadline moves later by the time spent paused.
+   */
+  resume(now: number): Effects {
+    const fx = effects();
+    const run = this.run;
+    if (resumeRefusal(run) !== undefined) return fx;
+    const pause = run.pause ?? { at: now, holdDeadline: false, from: "running" as const };
+    const deadlineAt = resumedDeadline(run.deadlineAt, pause, now);
+    fx.deadline = deadlineAt !== run.deadlineAt || pause.holdDeadline;
+    if (pause.from === "pending") {
+      if (run.spec.concurrency) {
+        const queuedAt = pause.queuedAt ?? now;
+        this.setRun("pending", now, { deadlineAt, waitingFor: WAITING_FOR_CONCURRENCY_KEY, queuedAt });
+        this.events[this.events.length - 1].waitingFor = WAITING_FOR_CONCURRENCY_KEY;
+        fx.acquire.push(-1);
+        return fx;
+      }
+      this.setRun("running", now, { deadlineAt, startedAt: run.startedAt ?? now });
+      this.plan(now, fx);
+      return fx;
+    }
+    this.setRun("running", now, { deadlineAt });
+    run.steps.forEach((st, i) => {
+      if (st.state === "retry_wait") {
+        const at = st.nextAttemptAt ?? now;
+        if (at <= now) fx.dispatch.push({ kind: "step", index: i, attempt: this.startAttempt(i, now) });
+        else fx.timers.push({ kind: "step", index: i, at });
+      } else if (isQueued(st)) {
+        fx.acquire.push(i);
+      } else if (st.state === "running" && this.maps[i]) {
+        run.items![i].forEach((it, k) => {
+          if (it.state !== "retry_wait") return;
+          const at = it.nextAttemptAt ?? now;
+          if (at <= now) fx.dispatch.push({ kind: "item", index: i, item: k, attempt: this.startItem(i, k, now) });
+          else fx.timers.push({ kind: "item", index: i, item: k, at });
+        });
+        this.planItems(i, now, fx);
+      }
+    });
+    this.proceed(now, fx);
+    return fx;
+  }
+
+  /**
+   * recover() of a paused run: calls in flight are sent again (they started
+   * before the pause), slots held stay held; nothing else starts. A deadline
+   * that passed fires unless the pause holds it.
+   */
+  private recoverPaused(now: number): Effects {
+    const run = this.run;
+    if (now >= run.deadlineAt && deadlineRuns(run)) return this.deadlineReached(now);
+    const fx = effects();
+    run.steps.forEach((st, i) => {
+      const items = run.items?.[i];
+      if (st.state === "running" && items) {
+        items.forEach((it, k) => {
+          if (it.state === "running") fx.dispatch.push({ kind: "item", index: i, item: k, attempt: it.attempts });
+        });
+      } else if (st.state === "running") fx.dispatch.push({ kind: "step", index: i, attempt: st.attempts });
+      if (run.spec.steps[i].concurrency && isInFlight(st.state)) fx.hold.push(i);
+    });
+    if (run.spec.concurrency && run.pause?.from === "running") fx.hold.push(-1);
+    // Everything may have settled just before the process stopped.
+    this.proceed(now, fx);
+    return fx;
+  }
+
   /** A settled step that did not complete becomes pending again (redrive), with its failed and cancelled items. */
   private reopenStep(index: number, now: number): void {
     const st = this.run.steps[index];
@@ -455,6 +560,8 @@ export class RunMachine {
   }
 
   deadlineReached(now: number): Effects {
+    // A pause that holds the deadline stops its clock.
+    if (!deadlineRuns(this.run)) return effects();
     const seconds = this.run.spec.timeoutMs / 1000;
     const message = `workflow timed out after ${seconds}s`;
     return this.abortRun(now, "failed", { reason: "timed_out", message }, message);
@@ -684,7 +791,7 @@ export class RunMachine {
 
   private isCurrentItem(index: number, item: number, attempt: number): boolean {
     const it = this.run.items?.[index]?.[item];
-    return this.run.state === "running" && this.run.steps[index].state === "running" && it?.state === "running" && it.attempts === attempt;
+    return (this.run.state === "running" || this.run.state === "paused") && this.run.steps[index].state === "running" && it?.state === "running" && it.attempts === attempt;
   }
 
   /**
@@ -940,7 +1047,8 @@ export class RunMachine {
   // ---- internals: steps --------------------------------------------------------------------
 
   private isCurrentAttempt(st: StepRecord, attempt: number): boolean {
-    return this.run.state === "running" && st.state === "running" && st.attempts === attempt;
+    // A paused run records the outcomes of attempts that were in flight.
+    return (this.run.state === "running" || this.run.state === "paused") && st.state === "running" && st.attempts === attempt;
   }
 
   private plan(now: number, fx: Effects): void {
@@ -989,7 +1097,7 @@ export class RunMachine {
 
   private abortRun(now: number, outcome: "failed" | "cancelled", error: ErrorInfo, stepMessage: string): Effects {
     const fx = effects();
-    if (this.run.state !== "running" && this.run.state !== "pending") return fx;
+    if (this.run.state !== "running" && this.run.state !== "pending" && this.run.state !== "paused") return fx;
     this.run.steps.forEach((st, i) => {
       if (st.state === "running") fx.abort.push(i);
       if (st.state === "running") this.cancelItems(i, { reason: error.reason, message: stepMessage }, now, fx);
@@ -1111,6 +1219,8 @@ export class RunMachine {
 
   private setRun(to: RunState, now: number, fields: Partial<RunRecord>): void {
     const from = this.run.state;
+    // Leaving PAUSED (resume, or the run ended) ends the pause.
+    if (from === "paused" && to !== "paused") this.run.pause = undefined;
     Object.assign(this.run, fields);
     if (to !== "pending") {
       this.run.waitingFor = undefined;

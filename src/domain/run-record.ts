@@ -1,6 +1,7 @@
 // The durable state of a run, as stored and as the engine drives it.
 // Times are milliseconds since the epoch.
 import type { JsonValue, WorkflowSpec } from "./workflow-spec.ts";
+import type { PauseRecord } from "./pause.ts";
 
 export type RunState =
   | "pending"
@@ -8,7 +9,9 @@ export type RunState =
   | "completed"
   | "failed"
   | "cancelled"
-  | "compensating";
+  | "compensating"
+  /** PauseWorkflow: no new step, retry or item starts until ResumeWorkflow (src/domain/pause.ts). */
+  | "paused";
 
 export type StepState =
   | "pending"
@@ -135,6 +138,8 @@ export interface RunHeader {
   queuedAt?: number;
   /** RerunWorkflow: the run this one reruns. Never changes once set; carried in the header (as trace) so that both stores keep it without a schema change. */
   rerunOf?: string;
+  /** Set while PAUSED. */
+  pause?: PauseRecord;
 }
 
 export interface RunRecord extends RunHeader {
@@ -207,10 +212,10 @@ export function isTerminal(state: RunState): boolean {
 }
 
 /** The states CancelWorkflow applies to (a compensating run can no longer be cancelled). */
-export const CANCELLABLE_RUN_STATES: readonly RunState[] = ["pending", "running"];
+export const CANCELLABLE_RUN_STATES: readonly RunState[] = ["pending", "running", "paused"];
 
 export function isCancellable(state: RunState): boolean {
-  return state === "pending" || state === "running";
+  return state === "pending" || state === "running" || state === "paused";
 }
 
 /** True while the engine has work for the run: steps, compensations or a webhook delivery. */
@@ -245,6 +250,7 @@ export function runHeader(run: RunRecord): RunHeader {
   if (run.waitingFor !== undefined) h.waitingFor = run.waitingFor;
   if (run.queuedAt !== undefined) h.queuedAt = run.queuedAt;
   if (run.rerunOf !== undefined) h.rerunOf = run.rerunOf;
+  if (run.pause !== undefined) h.pause = { ...run.pause };
   return h;
 }
 
@@ -271,7 +277,7 @@ export function createdEvent(run: RunRecord): RunEvent {
 /** Applies a committed patch to a record (used by stores and readers). */
 export function applyPatch(run: RunRecord, patch: RunPatch): void {
   if (patch.run) {
-    for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook", "redrives", "waitingFor", "queuedAt"] as const) delete run[k];
+    for (const k of ["startedAt", "completedAt", "error", "compensation", "webhook", "redrives", "waitingFor", "queuedAt", "pause"] as const) delete run[k];
     Object.assign(run, patch.run);
   }
   for (const { index, record } of patch.steps) run.steps[index] = record;

@@ -18,6 +18,7 @@ import { sameRequest } from "../domain/request-fingerprint.ts";
 import { redriveRefusal } from "../domain/redrive.ts";
 import { planRerun, type RerunInput, rerunRecord, rerunRefusal } from "../domain/rerun.ts";
 import { redeliveryRefusal } from "../domain/webhook-redelivery.ts";
+import { deadlineRuns, holdsRunSlot, pauseRefusal, resumeRefusal } from "../domain/pause.ts";
 import { mapResult } from "../domain/map-step.ts";
 import { bodyHead, bodyMiddle, ItemBodies, stepBody } from "./step-body.ts";
 import type { FieldViolation, Limits, WorkflowSpec } from "../domain/workflow-spec.ts";
@@ -84,6 +85,18 @@ export class RerunInvalidError extends Error {
     super(violations.map((v) => `${v.field}: ${v.description}`).join("; "));
     this.name = "RerunInvalidError";
     this.violations = violations;
+  }
+}
+
+/** PauseWorkflow or ResumeWorkflow refused: the run is not in a state it applies to (src/domain/pause.ts). */
+export class RunNotSteerableError extends Error {
+  readonly reason: string;
+  readonly state: string;
+  constructor(refusal: { reason: string; message: string }, state: string) {
+    super(refusal.message);
+    this.name = "RunNotSteerableError";
+    this.reason = refusal.reason;
+    this.state = state;
   }
 }
 
@@ -450,6 +463,73 @@ export class Engine {
     }
   }
 
+  /** Pauses a pending or running run (RunMachine.pause). */
+  pauseRun(runId: string, reason: string | undefined, holdDeadline: boolean): Promise<RunRecord> {
+    return this.steer(runId, pauseRefusal, (m, now) => m.pause(now, reason, holdDeadline));
+  }
+
+  /** Resumes a paused run (RunMachine.resume). */
+  resumeRun(runId: string): Promise<RunRecord> {
+    return this.steer(runId, resumeRefusal, (m, now) => m.resume(now));
+  }
+
+  /**
+   * Applies a pause or resume. A run driven here goes through its machine
+   * (calls in flight go on). Otherwise the command runs on the run as stored
+   * and is written by compare-and-set (store.reopen): with several replicas
+   * this replica takes the run over in the same write, so the replica that
+   * drove it can commit nothing more (no step starts there once the answer is
+   * sent); its calls in flight are sent again from here, as after a takeover.
+   */
+  private async steer(
+    runId: string,
+    refusal: (run: RunRecord) => { reason: string; message: string } | undefined,
+    command: (m: RunMachine, now: number) => Effects,
+  ): Promise<RunRecord> {
+    for (let tries = 1; ; tries++) {
+      const active = this.active.get(runId);
+      if (active && !active.evicted && !active.detached && !this.stopping) {
+        const refused = refusal(active.machine.run);
+        if (refused) throw new RunNotSteerableError(refused, active.machine.run.state);
+        await this.react(active, command(active.machine, this.clock.now()));
+        if (active.evicted) {
+          if (tries < REOPEN_TRIES) continue;
+          throw new Error(`workflow run "${runId}": the change could not be recorded; retry`);
+        }
+        return structuredClone(active.machine.run);
+      }
+      const run = await this.store.getRun(runId);
+      if (!run) throw new RunNotFoundError(runId);
+      const refused = refusal(run);
+      if (refused) throw new RunNotSteerableError(refused, run.state);
+      if (this.active.has(runId) && tries < REOPEN_TRIES) continue;
+      const machine = new RunMachine(run, this.machineOptions);
+      command(machine, this.clock.now());
+      const patch = machine.takePatch();
+      if (!patch) throw new Error(`workflow run "${runId}": nothing to do`);
+      try {
+        await this.store.reopen(patch);
+      } catch (err) {
+        if (err instanceof VersionConflictError && tries < REOPEN_TRIES) continue;
+        throw err;
+      }
+      const old = this.active.get(runId);
+      if (old) {
+        this.finish(old);
+        for (const c of old.inflight.values()) c.abort();
+      }
+      this.feed.publish(run.spec.workflowId, patch.events);
+      const snapshot = structuredClone(machine.run);
+      // Driven from here on as after a takeover: calls in flight are sent again, retries and slots re-armed.
+      if (!this.stopping) {
+        const request = run.cancelRequest;
+        const next = this.activate(machine.run, (m) => m.recover(this.clock.now()));
+        if (request) this.applyCancelRequest(next.machine.run.runId, request.reason);
+      }
+      return snapshot;
+    }
+  }
+
   /** Waits until a requested cancel shows in the store (the owner applied it). */
   private async awaitCancelled(runId: string): Promise<RunRecord> {
     const deadline = this.clock.now() + this.cancelWaitMs;
@@ -651,11 +731,7 @@ export class Engine {
       slotted: new Set(),
     };
     this.active.set(run.runId, active);
-    if (!isTerminal(run.state) && run.state !== "compensating") {
-      active.cancelDeadline = this.clock.setTimer(() => {
-        if (!active.detached) void this.react(active, active.machine.deadlineReached(this.clock.now()));
-      }, run.deadlineAt - this.clock.now());
-    }
+    this.armDeadline(active);
     if (committed) {
       if (fx.done) this.finish(active);
       this.perform(active, fx, performance.now());
@@ -663,10 +739,24 @@ export class Engine {
     return active;
   }
 
+  /** Times the run's deadline (again): none once it ended or compensates, nor while a pause holds it. */
+  private armDeadline(active: ActiveRun): void {
+    active.cancelDeadline?.();
+    active.cancelDeadline = undefined;
+    const run = active.machine.run;
+    if (isTerminal(run.state) || run.state === "compensating" || !deadlineRuns(run)) return;
+    active.cancelDeadline = this.clock.setTimer(() => {
+      if (!active.detached) void this.react(active, active.machine.deadlineReached(this.clock.now()));
+    }, run.deadlineAt - this.clock.now());
+  }
+
   /** Commits what the machine changed, publishes the events, then performs the effects. */
   private react(active: ActiveRun, fx: Effects): Promise<void> {
     const start = performance.now();
     const patch = active.machine.takePatch();
+    // Paused: waits for slots end now, before any grant could reach the machine.
+    for (const index of fx.unqueue) this.gate?.forget(slotHolder(active.machine.run.runId, index));
+    if (fx.deadline && !fx.terminal) this.armDeadline(active);
     for (const index of fx.abort) active.inflight.get(key("step", index))?.abort();
     for (const { index, item } of fx.abortItems) active.inflight.get(key("item", index, item))?.abort();
     if (fx.terminal) active.cancelDeadline?.();
@@ -1039,7 +1129,7 @@ export class Engine {
     if (active.slotted.size === 0 || active.evicted) return;
     const run = active.machine.run;
     for (const index of active.slotted) {
-      const done = index < 0 ? run.state !== "pending" && run.state !== "running" : isSettled(run.steps[index].state);
+      const done = index < 0 ? !holdsRunSlot(run) : isSettled(run.steps[index].state);
       if (!done) continue;
       active.slotted.delete(index);
       const k = this.slotKey(active, index);
@@ -1057,7 +1147,7 @@ export class Engine {
     const active = this.active.get(runId);
     const run = active && !active.evicted ? active.machine.run : await this.store.getRun(runId);
     if (!run) return false;
-    if (step < 0) return run.state === "pending" || run.state === "running";
+    if (step < 0) return holdsRunSlot(run);
     const st = run.steps[step];
     return st !== undefined && !isSettled(st.state);
   }

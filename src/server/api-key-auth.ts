@@ -33,6 +33,9 @@ export const WORKFLOW_SERVICE_SCOPES: Readonly<Record<string, ApiKeyScope>> = {
   RerunWorkflow: "write",
   RedeliverWebhook: "write",
   DeleteWorkflow: "write",
+  PauseWorkflow: "write",
+  ResumeWorkflow: "write",
+  BulkWorkflowAction: "write",
 };
 
 /** What a call of service/method needs; undefined: nobody may call it. */

@@ -181,7 +181,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     watchers: () => feed.listenerCount,
     hostsWaiting: () => dispatcher.waitingByOrigin(),
   });
-  const service = new WorkflowServiceHandler({ engine, feed, limits: config.limits, heartbeatMs: config.watchHeartbeatMs, tracer });
+  const service = new WorkflowServiceHandler({ engine, feed, limits: config.limits, heartbeatMs: config.watchHeartbeatMs, tracer, bulkRate: config.bulkRate });
 
   const health = new HealthStatusRegistry();
   // Headroom over the configured request limit so that an oversized

@@ -53,6 +53,7 @@ import type {
 import type { JoinInput, JoinPolicy } from "../domain/join-policy.ts";
 import { countItems } from "../domain/map-step.ts";
 import type { PreviousStepsMode } from "../domain/previous-steps.ts";
+import { pauseFields } from "./pause-mappers.ts";
 import { ITEM_FAILURES_PER_RUN } from "../domain/field-limits.ts";
 import type {
   Backoff as DomainBackoff,
@@ -216,6 +217,7 @@ export const RUN_STATE_FROM_PROTO: Record<number, RunState | undefined> = {
   [PbWorkflowState.FAILED]: "failed",
   [PbWorkflowState.CANCELLED]: "cancelled",
   [PbWorkflowState.COMPENSATING]: "compensating",
+  [PbWorkflowState.PAUSED]: "paused",
 };
 
 // ---- domain → responses -----------------------------------------------------------
@@ -227,6 +229,7 @@ const RUN_STATE_TO_PROTO: Record<RunState, PbWorkflowState> = {
   failed: PbWorkflowState.FAILED,
   cancelled: PbWorkflowState.CANCELLED,
   compensating: PbWorkflowState.COMPENSATING,
+  paused: PbWorkflowState.PAUSED,
 };
 
 const STEP_STATE_TO_PROTO: Record<StepState, PbStepState> = {
@@ -393,6 +396,7 @@ function basicWorkflow(run: RunSummary, current: string[], completed: string[], 
     previousSteps: spec.previousSteps ? PREVIOUS_STEPS_TO_PROTO[spec.previousSteps] : PbPreviousSteps.UNSPECIFIED,
     labels: { ...spec.labels },
     rerunOf: run.rerunOf ?? "",
+    ...pauseFields(run),
   });
 }
 

@@ -4,6 +4,13 @@ import { durationMs, type Timestamp, timestampFromMs, timestampMs } from "@bufbu
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import {
+  BulkAction,
+  type BulkWorkflowActionRequest,
+  type BulkWorkflowActionResponse,
+  type PauseWorkflowRequest,
+  type PauseWorkflowResponse,
+  type ResumeWorkflowRequest,
+  type ResumeWorkflowResponse,
   type CancelWorkflowRequest,
   type CancelWorkflowResponse,
   type CreateWorkflowRequest,
@@ -45,8 +52,10 @@ import { runIdTime } from "../domain/run-id.ts";
 import { checkLabels, labelPairs, matchesFilter, type RunFilter } from "../domain/run-labels.ts";
 import { RunLabelCache } from "./run-label-cache.ts";
 import type { FieldViolation, Limits } from "../domain/workflow-spec.ts";
-import { type Engine, IdempotencyKeyReusedError, RerunInvalidError, RunFinishedError, RunNotFoundError, RunNotReopenableError } from "../engine/engine.ts";
+import { type Engine, IdempotencyKeyReusedError, RerunInvalidError, RunFinishedError, RunNotFoundError, RunNotReopenableError, RunNotSteerableError } from "../engine/engine.ts";
 import { checkRerunInput } from "../domain/rerun.ts";
+import { runBulkAction } from "../engine/bulk-runner.ts";
+import { type BulkActionKind, isEmptyFilter } from "../domain/bulk-action.ts";
 import { MAX_DEADLINE_EXTENSION_MS } from "../domain/redrive.ts";
 import { requestFingerprint } from "../domain/request-fingerprint.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
@@ -85,7 +94,18 @@ export interface WorkflowServiceOptions {
   heartbeatMs: number;
   /** CreateWorkflow joins the caller's trace (W3C traceparent) when tracing is on. */
   tracer?: Tracer;
+  /** BulkWorkflowAction: runs acted on per second at most (--bulk-rate; default 200). */
+  bulkRate?: number;
+  /** BulkWorkflowAction: runs per call at most (default MAX_BULK_RUNS; tests lower it). */
+  bulkCap?: number;
 }
+
+const BULK_ACTIONS: Record<number, BulkActionKind | undefined> = {
+  [BulkAction.CANCEL]: "cancel",
+  [BulkAction.REDRIVE]: "redrive",
+  [BulkAction.PAUSE]: "pause",
+  [BulkAction.RESUME]: "resume",
+};
 
 /**
  * INVALID_ARGUMENT with a google.rpc.BadRequest: at most FIELD_LIMITS.maxFieldViolations
@@ -250,6 +270,8 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
   private readonly limits: Limits;
   private readonly heartbeatMs: number;
   private readonly tracer: Tracer;
+  private readonly bulkRate: number;
+  private readonly bulkCap: number | undefined;
   /** Aborted at shutdown: every stream ends cleanly. */
   private readonly closing = new AbortController();
 
@@ -259,6 +281,11 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     this.limits = options.limits;
     this.heartbeatMs = options.heartbeatMs;
     this.tracer = options.tracer ?? noopTracer;
+    this.bulkRate = options.bulkRate ?? 200;
+    this.bulkCap = options.bulkCap;
+    this.pauseWorkflow = unary(this.pauseWorkflow.bind(this));
+    this.resumeWorkflow = unary(this.resumeWorkflow.bind(this));
+    this.bulkWorkflowAction = unary(this.bulkWorkflowAction.bind(this));
     this.createWorkflow = unary(this.createWorkflow.bind(this));
     this.getWorkflow = unary(this.getWorkflow.bind(this));
     this.listWorkflows = unary(this.listWorkflows.bind(this));
@@ -468,6 +495,66 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
     requireRunId(req.id);
     const run = await this.reopening(req.id, () => this.engine.redeliverWebhook(req.id));
     return { $typeName: "weft.v1.RedeliverWebhookResponse", workflow: workflowToProto(run) };
+  }
+
+  // ---- pausing runs ----------------------------------------------------------------
+
+  async pauseWorkflow(req: PauseWorkflowRequest): Promise<PauseWorkflowResponse> {
+    const violations: FieldViolation[] = [];
+    checkRunId(req.id, violations);
+    checkLength("reason", req.reason, FIELD_LIMITS.maxCancelReasonLength, violations);
+    if (violations.length > 0) throw invalidArgument(violations);
+    const run = await this.steering(req.id, () => this.engine.pauseRun(req.id, req.reason || undefined, req.holdDeadline));
+    return { $typeName: "weft.v1.PauseWorkflowResponse", workflow: workflowToProto(run) };
+  }
+
+  async resumeWorkflow(req: ResumeWorkflowRequest): Promise<ResumeWorkflowResponse> {
+    requireRunId(req.id);
+    const run = await this.steering(req.id, () => this.engine.resumeRun(req.id));
+    return { $typeName: "weft.v1.ResumeWorkflowResponse", workflow: workflowToProto(run) };
+  }
+
+  /** A pause or resume, its refusals as NOT_FOUND / FAILED_PRECONDITION with an ErrorInfo reason. */
+  private async steering(id: string, fn: () => Promise<RunRecord>): Promise<RunRecord> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof RunNotSteerableError) throw withInfo(err.message, Code.FailedPrecondition, err.reason, { id, state: err.state });
+      return this.reopening(id, () => Promise.reject(err));
+    }
+  }
+
+  async bulkWorkflowAction(req: BulkWorkflowActionRequest, ctx: HandlerContext): Promise<BulkWorkflowActionResponse> {
+    const violations: FieldViolation[] = [];
+    const action = BULK_ACTIONS[req.action];
+    if (action === undefined) violations.push({ field: "action", description: "required: CANCEL, REDRIVE, PAUSE or RESUME" });
+    const states = parseStates(req.states, violations);
+    checkLength("workflow_id", req.workflowId, FIELD_LIMITS.maxIdLength, violations);
+    const labels = parseLabelFilter(req.labels, violations);
+    const range = parseCreatedRange(req.createdAfter, req.createdBefore, violations);
+    checkLength("reason", req.reason, FIELD_LIMITS.maxCancelReasonLength, violations);
+    const shape = { states: req.states.length, workflowId: req.workflowId !== "", labels: labels.length, createdAfter: req.createdAfter !== undefined, createdBefore: req.createdBefore !== undefined };
+    if (isEmptyFilter(shape) && !req.all) {
+      violations.push({ field: "all", description: "no filter given: set all to act on every run" });
+    }
+    if (violations.length > 0) throw invalidArgument(violations);
+    const beforeRunId = req.pageToken ? decodePageToken(req.pageToken) : undefined;
+    const query: Omit<ListRunsQuery, "limit"> = { states, workflowId: req.workflowId || undefined, beforeRunId, ...range };
+    if (labels.length > 0) query.labels = labels;
+    const signal = AbortSignal.any([ctx.signal, this.closing.signal]);
+    const result = await runBulkAction(
+      this.engine,
+      { query, action: action!, dryRun: req.dryRun, reason: req.reason, ratePerSec: this.bulkRate, cap: this.bulkCap },
+      signal,
+    );
+    return {
+      $typeName: "weft.v1.BulkWorkflowActionResponse",
+      matched: BigInt(result.matched),
+      affected: BigInt(result.affected),
+      skipped: BigInt(result.skipped),
+      more: result.after !== undefined,
+      nextPageToken: result.after !== undefined ? encodePageToken(result.after) : "",
+    };
   }
 
   /** A redrive or redelivery, its refusals as NOT_FOUND / FAILED_PRECONDITION with an ErrorInfo reason. */

@@ -292,17 +292,17 @@ describe("list pages", () => {
   test("more states than there are is INVALID_ARGUMENT naming states; duplicates within that collapse", async () => {
     const many = await connectError(weft.client.listWorkflows({ states: Array.from({ length: 32_766 }, () => WorkflowState.RUNNING) }));
     expect(many.code).toBe(Code.InvalidArgument);
-    expect(violationsOf(many)).toEqual([{ field: "states", description: "at most 6 entries (got 32766)" }]);
+    expect(violationsOf(many)).toEqual([{ field: "states", description: "at most 7 entries (got 32766)" }]);
     expectShortError(many, "states");
-    const all = [1, 2, 3, 4, 5, 6] as WorkflowState[];
+    const all = [1, 2, 3, 4, 5, 6, 7] as WorkflowState[];
     const repeated = await connectError(weft.client.listWorkflows({ states: [...all, ...all] }));
-    expect(violationsOf(repeated)).toEqual([{ field: "states", description: "at most 6 entries (got 12)" }]);
+    expect(violationsOf(repeated)).toEqual([{ field: "states", description: "at most 7 entries (got 14)" }]);
     await weft.client.listWorkflows({ states: all, pageSize: 1 });
     await weft.client.listWorkflows({ states: [WorkflowState.FAILED, WorkflowState.FAILED], pageSize: 1 });
     const watchErr = await connectError((async () => {
-      for await (const _ of weft.client.watchWorkflows({ states: Array.from({ length: 7 }, () => WorkflowState.FAILED) })) break;
+      for await (const _ of weft.client.watchWorkflows({ states: Array.from({ length: 8 }, () => WorkflowState.FAILED) })) break;
     })());
-    expect(violationsOf(watchErr)).toEqual([{ field: "states", description: "at most 6 entries (got 7)" }]);
+    expect(violationsOf(watchErr)).toEqual([{ field: "states", description: "at most 7 entries (got 8)" }]);
   });
 
   test("page tokens and workflow_id filters have maxima", async () => {

@@ -205,3 +205,17 @@ describe("queued for a concurrency key", () => {
     expect(eventRecord(queuedRun)).toMatchObject({ kind: "run", from: "pending", to: "pending", waitingFor: "concurrency_key" });
   });
 });
+
+describe("a paused run in the live view", () => {
+  it("shows the pause's reason and a held deadline from a snapshot; a pause seen live shows as paused; resume clears it", () => {
+    const paused = create(WorkflowSchema, { ...snapshot(), state: WorkflowState.PAUSED, pauseReason: "incident 7", deadlineHeld: true });
+    const view = viewFromSnapshot(paused);
+    expect(renderLive(view, new Date(T0 + 1000)).split("\n")[0]).toBe("batch wf_01JDQ0000000000000000000AB  paused (incident 7, deadline held) 1.0s");
+    const runEvent = (sequence: number, from: WorkflowState, to: WorkflowState) =>
+      create(WorkflowEventSchema, { sequence: BigInt(sequence), time: at(1100), runId: paused.id, transition: { case: "run", value: { fromState: from, toState: to } } });
+    applyEvent(view, runEvent(4, WorkflowState.PAUSED, WorkflowState.RUNNING));
+    expect(renderLive(view, new Date(T0 + 1200)).split("\n")[0]).toBe("batch wf_01JDQ0000000000000000000AB  running 1.2s");
+    applyEvent(view, runEvent(5, WorkflowState.RUNNING, WorkflowState.PAUSED));
+    expect(renderLive(view, new Date(T0 + 1300)).split("\n")[0]).toBe("batch wf_01JDQ0000000000000000000AB  paused 1.3s");
+  });
+});

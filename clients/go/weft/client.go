@@ -142,6 +142,28 @@ func (c *Client) Cancel(ctx context.Context, runID, reason string, opts ...grpc.
 	return res.GetWorkflow(), nil
 }
 
+// Pause pauses a pending or running run: nothing new starts until Resume
+// (calls in flight finish and are recorded). holdDeadline stops the deadline
+// clock while paused (Resume extends the deadline). codes.FailedPrecondition
+// (reasons RUN_PAUSED, RUN_FINISHED, RUN_COMPENSATING) if it cannot be paused.
+func (c *Client) Pause(ctx context.Context, runID, reason string, holdDeadline bool, opts ...grpc.CallOption) (*weftv1.Workflow, error) {
+	res, err := c.Service.PauseWorkflow(ctx, &weftv1.PauseWorkflowRequest{Id: runID, Reason: reason, HoldDeadline: holdDeadline}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return res.GetWorkflow(), nil
+}
+
+// Resume resumes a paused run where it stopped (codes.FailedPrecondition,
+// reason RUN_NOT_PAUSED, if it is not paused).
+func (c *Client) Resume(ctx context.Context, runID string, opts ...grpc.CallOption) (*weftv1.Workflow, error) {
+	res, err := c.Service.ResumeWorkflow(ctx, &weftv1.ResumeWorkflowRequest{Id: runID}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return res.GetWorkflow(), nil
+}
+
 // Delete deletes a finished run with its events (codes.FailedPrecondition if
 // it has not finished, codes.NotFound if there is no such run).
 func (c *Client) Delete(ctx context.Context, runID string, opts ...grpc.CallOption) error {

@@ -549,6 +549,89 @@ func TestCancelRunningWorkflow(t *testing.T) {
 	}
 }
 
+func TestPauseHoldsTheNextStepUntilResume(t *testing.T) {
+	ctx := testContext(t)
+	client := dial(t)
+	h := newHandlers(t)
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	h.on("/api/jobs/held", func(_ *weft.StepRequest, r *http.Request) weft.StepResponse {
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return weft.Success("held")
+	})
+	h.on("/api/jobs/next", func(_ *weft.StepRequest, _ *http.Request) weft.StepResponse { return weft.Success("next") })
+	run, err := client.CreateWorkflow(ctx, &weftv1.CreateWorkflowRequest{
+		Id: "go-pause",
+		Steps: []*weftv1.StepDefinition{
+			{Id: "held", Url: h.url("/api/jobs/held")},
+			{Id: "next", Url: h.url("/api/jobs/next"), DependsOn: []string{"held"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the step was never called")
+	}
+	paused, err := client.Pause(ctx, run.GetId(), "from go", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paused.GetState() != weftv1.WorkflowState_WORKFLOW_STATE_PAUSED || paused.GetPauseReason() != "from go" || !paused.GetDeadlineHeld() {
+		t.Fatalf("paused: %v %q %v", paused.GetState(), paused.GetPauseReason(), paused.GetDeadlineHeld())
+	}
+	if _, err := client.Resume(ctx, "wf_01ARZ3NDEKTSV4RRFFQ69G5FAV"); status.Code(err) != codes.NotFound {
+		t.Errorf("resume of an unknown run: %v", err)
+	}
+	close(release)
+	// The call in flight is recorded; the next step does not start while paused.
+	for {
+		w, err := client.GetWorkflow(ctx, run.GetId())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.GetSteps()[0].GetState() == weftv1.StepState_STEP_STATE_COMPLETED {
+			if w.GetState() != weftv1.WorkflowState_WORKFLOW_STATE_PAUSED || w.GetSteps()[1].GetState() != weftv1.StepState_STEP_STATE_PENDING {
+				t.Fatalf("after the call in flight: run %v, next %v", w.GetState(), w.GetSteps()[1].GetState())
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the call in flight was never recorded")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if _, err := client.Resume(ctx, run.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Resume(ctx, run.GetId())
+	if status.Code(err) != codes.FailedPrecondition || weft.ErrorReason(err) != "RUN_NOT_PAUSED" {
+		t.Errorf("second resume: %v (reason %q)", err, weft.ErrorReason(err))
+	}
+	var final weftv1.WorkflowState
+	if err := client.Watch(ctx, run.GetId(), 0, func(m *weftv1.WatchWorkflowResponse) error {
+		if s := m.GetSnapshot(); s != nil {
+			final = s.GetState()
+		}
+		if e := m.GetEvent().GetRun(); e != nil {
+			final = e.GetToState()
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if final != weftv1.WorkflowState_WORKFLOW_STATE_COMPLETED {
+		t.Fatalf("final state %v", final)
+	}
+}
+
 // A request that Weft did not sign is refused by the handlers.
 func TestHandlersRejectForgedRequests(t *testing.T) {
 	h := newHandlers(t)

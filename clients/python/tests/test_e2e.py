@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -348,6 +349,44 @@ def test_redrive_runs_only_the_steps_that_did_not_complete(client: Client, handl
         client.redrive(run.id)
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(info.value).reason == "RUN_COMPLETED"
+
+
+def test_pause_holds_the_next_step_until_resume(client: Client, handlers):
+    prefix = "/" + _unique("pause")
+    release = threading.Event()
+
+    def held(call):
+        release.wait(60)
+        return {"json": {"success": True, "result": "a"}}
+
+    handlers.on(f"{prefix}/a", held)
+    handlers.on(f"{prefix}/b", lambda call: {"json": {"success": True, "result": "b"}})
+    run = client.create_workflow(
+        _unique("pause-me"),
+        [{"id": "a", "url": f"{prefix}/a"}, {"id": "b", "url": f"{prefix}/b", "depends_on": ["a"]}],
+        base_url=handlers.base_url,
+    ).workflow
+    handlers.wait_for_call(run.id, f"{prefix}/a")
+    paused = client.pause(run.id, reason="from python", hold_deadline=True)
+    assert paused.state == WorkflowState.WORKFLOW_STATE_PAUSED
+    assert paused.pause_reason == "from python" and paused.deadline_held
+    with pytest.raises(grpc.RpcError) as info:
+        client.pause(run.id)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(info.value).reason == "RUN_PAUSED"
+    release.set()
+    deadline = time.monotonic() + 60
+    while client.get_workflow(run.id).steps[0].state != StepState.STEP_STATE_COMPLETED:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    after = client.get_workflow(run.id)
+    assert after.state == WorkflowState.WORKFLOW_STATE_PAUSED
+    assert after.steps[1].state == StepState.STEP_STATE_PENDING
+    assert handlers.calls_for(run.id, f"{prefix}/b") == []
+    assert client.resume(run.id).state == WorkflowState.WORKFLOW_STATE_RUNNING
+    list(client.watch(run.id, timeout=120))
+    assert client.get_workflow(run.id).state == WorkflowState.WORKFLOW_STATE_COMPLETED
+    assert len(handlers.calls_for(run.id, f"{prefix}/b")) == 1
 
 
 # ---- error mapping ----------------------------------------------------------------------

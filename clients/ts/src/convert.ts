@@ -45,6 +45,7 @@ export const WORKFLOW_STATES: Record<PbWorkflowState, WorkflowState | undefined>
   [PbWorkflowState.FAILED]: "failed",
   [PbWorkflowState.CANCELLED]: "cancelled",
   [PbWorkflowState.COMPENSATING]: "compensating",
+  [PbWorkflowState.PAUSED]: "paused",
 };
 
 const STEP_STATES: Record<PbStepState, StepState | undefined> = {
@@ -83,6 +84,7 @@ const WORKFLOW_STATE_TO_PROTO: Record<WorkflowState, PbWorkflowState> = {
   failed: PbWorkflowState.FAILED,
   cancelled: PbWorkflowState.CANCELLED,
   compensating: PbWorkflowState.COMPENSATING,
+  paused: PbWorkflowState.PAUSED,
 };
 
 const BACKOFFS: Record<BackoffStrategy, Backoff> = {
@@ -444,6 +446,7 @@ export function toWorkflowStatus(w: Workflow): WorkflowStatus {
     ...(w.priority ? { priority: w.priority } : {}),
     ...(w.rerunOf ? { rerunOf: w.rerunOf } : {}),
     ...(PREVIOUS_STEPS_FROM_PROTO[w.previousSteps] ? { previousSteps: PREVIOUS_STEPS_FROM_PROTO[w.previousSteps] } : {}),
+    ...(w.pausedAt ? { pausedAt: date(w.pausedAt), pauseReason: opt(w.pauseReason), deadlineHeld: w.deadlineHeld } : {}),
     webhook:
       w.webhook && webhookState
         ? {

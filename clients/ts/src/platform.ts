@@ -26,9 +26,12 @@ import {
 } from "./convert.ts";
 import { processEnv } from "./env.ts";
 import { WeftError } from "./errors.ts";
-import { WorkflowService, WorkflowView } from "./gen/weft/v1/workflow_pb.js";
+import { BulkAction, WorkflowService, WorkflowView } from "./gen/weft/v1/workflow_pb.js";
 import { parseSecretList } from "./secrets.ts";
 import type {
+  BulkActionName,
+  BulkActionOptions,
+  BulkActionResult,
   CreatedWorkflow,
   CreateWorkflowInput,
   ListWorkflowsOptions,
@@ -39,6 +42,13 @@ import type {
   WorkflowStatus,
 } from "./types.ts";
 import { verifyRequest as verifyFetchRequest, verifyRequestDetailed, type VerifyResult } from "./verify.ts";
+
+const BULK_ACTIONS: Record<BulkActionName, BulkAction> = {
+  cancel: BulkAction.CANCEL,
+  redrive: BulkAction.REDRIVE,
+  pause: BulkAction.PAUSE,
+  resume: BulkAction.RESUME,
+};
 
 export interface PlatformOptions {
   /** The Weft server, e.g. "http://localhost:8080". */
@@ -110,6 +120,18 @@ export interface WorkflowsApi {
   rerun(id: string, options: RerunOptions): Promise<CreatedWorkflow>;
   /** Delivers a finished run's on_complete / on_error webhook again (one that failed, or was delivered). */
   redeliverWebhook(id: string): Promise<WorkflowStatus>;
+  /**
+   * Pauses a pending or running run: nothing new starts until resume (calls in
+   * flight finish). `holdDeadline` stops the deadline clock while paused.
+   */
+  pause(id: string, options?: { reason?: string | undefined; holdDeadline?: boolean | undefined }): Promise<WorkflowStatus>;
+  /** Resumes a paused run where it stopped. */
+  resume(id: string): Promise<WorkflowStatus>;
+  /**
+   * Cancels, redrives, pauses or resumes every run matching the filter (or
+   * counts them with dryRun), calling again while the server says more.
+   */
+  bulkAction(action: BulkActionName, options: BulkActionOptions): Promise<BulkActionResult>;
   /**
    * Streams a run: a snapshot, then every transition in order; ends after the
    * run's terminal transition. Leaving the loop early cancels the stream.
@@ -293,6 +315,45 @@ function lazyPlatform(getOptions: () => PlatformOptions): { platform: Platform; 
         ),
       );
       return { ...toWorkflowStatus(res.workflow!), deduplicated: res.deduplicated };
+    },
+    async pause(id, opts = {}) {
+      const { client, callOptions } = unary();
+      const res = await call(() => client.pauseWorkflow({ id, reason: opts.reason ?? "", holdDeadline: opts.holdDeadline ?? false }, callOptions));
+      return toWorkflowStatus(res.workflow!);
+    },
+    async resume(id) {
+      const { client, callOptions } = unary();
+      const res = await call(() => client.resumeWorkflow({ id }, callOptions));
+      return toWorkflowStatus(res.workflow!);
+    },
+    async bulkAction(action, opts) {
+      const { client, callOptions } = unary();
+      const total = { matched: 0, affected: 0, skipped: 0 };
+      let pageToken = "";
+      do {
+        const res = await call(() =>
+          client.bulkWorkflowAction(
+            {
+              action: BULK_ACTIONS[action],
+              states: workflowStatesToProto(opts.state),
+              workflowId: opts.workflowId ?? "",
+              labels: opts.labels ?? {},
+              createdAfter: opts.createdAfter ? timestampFromDate(opts.createdAfter) : undefined,
+              createdBefore: opts.createdBefore ? timestampFromDate(opts.createdBefore) : undefined,
+              all: opts.all ?? false,
+              dryRun: opts.dryRun ?? false,
+              reason: opts.reason ?? "",
+              pageToken,
+            },
+            callOptions,
+          ),
+        );
+        total.matched += Number(res.matched);
+        total.affected += Number(res.affected);
+        total.skipped += Number(res.skipped);
+        pageToken = res.more ? res.nextPageToken : "";
+      } while (pageToken);
+      return total;
     },
     async redeliverWebhook(id) {
       const { client, callOptions } = unary();

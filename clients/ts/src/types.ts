@@ -112,7 +112,7 @@ export interface CreateWorkflowInput {
   previousSteps?: PreviousStepsMode | undefined;
 }
 
-export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating";
+export type WorkflowState = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating" | "paused";
 export type StepState = "pending" | "running" | "retry_wait" | "completed" | "failed" | "cancelled" | "skipped";
 export type CompensationState = "pending" | "running" | "retry_wait" | "succeeded" | "failed";
 export type WebhookDeliveryState = "pending" | "delivering" | "retry_wait" | "delivered" | "failed";
@@ -237,6 +237,33 @@ export interface WorkflowStatus {
   rerunOf?: string | undefined;
   /** What `previousSteps` carries in each step call, when given at creation (absent: 'all'). */
   previousSteps?: PreviousStepsMode | undefined;
+  /** While paused: when, why (pause's reason), and whether the pause holds the deadline. */
+  pausedAt?: Date | undefined;
+  pauseReason?: string | undefined;
+  deadlineHeld?: boolean | undefined;
+}
+
+/** What bulkAction does to each matching run. */
+export type BulkActionName = "cancel" | "redrive" | "pause" | "resume";
+
+export interface BulkActionOptions {
+  /** The filter (as list takes it); at least one field, or all: true. */
+  state?: WorkflowState | WorkflowState[] | undefined;
+  workflowId?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  createdAfter?: Date | undefined;
+  createdBefore?: Date | undefined;
+  all?: boolean | undefined;
+  /** Count what would be affected; change nothing. */
+  dryRun?: boolean | undefined;
+  /** cancel, pause: the reason. */
+  reason?: string | undefined;
+}
+
+export interface BulkActionResult {
+  matched: number;
+  affected: number;
+  skipped: number;
 }
 
 /** What `create` returns: the new run (or, for a repeated requestId, the original one). */

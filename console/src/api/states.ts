@@ -1,12 +1,13 @@
 // State names and colours of runs, steps, compensations and webhooks.
 import { CompensationState, StepState, WebhookState, WorkflowState } from "@gen/weft/v1/workflow_pb.js";
 
-export type RunStateName = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating" | "unknown";
+export type RunStateName = "pending" | "running" | "completed" | "failed" | "cancelled" | "compensating" | "paused" | "unknown";
 export type StepStateName = "pending" | "running" | "retry_wait" | "completed" | "failed" | "cancelled" | "skipped" | "unknown";
 
 export const RUN_STATES: { state: WorkflowState; name: RunStateName }[] = [
   { state: WorkflowState.PENDING, name: "pending" },
   { state: WorkflowState.RUNNING, name: "running" },
+  { state: WorkflowState.PAUSED, name: "paused" },
   { state: WorkflowState.COMPENSATING, name: "compensating" },
   { state: WorkflowState.COMPLETED, name: "completed" },
   { state: WorkflowState.FAILED, name: "failed" },
@@ -72,6 +73,7 @@ export const STATE_COLOURS: Record<string, string> = {
   retry_wait: "#f2994a",
   delivering: "#2f80ed",
   compensating: "#9b51e0",
+  paused: "#d4a72c",
   completed: "#27ae60",
   succeeded: "#27ae60",
   delivered: "#27ae60",

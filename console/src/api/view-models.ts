@@ -23,6 +23,9 @@ export interface RunSummary {
   waitingFor: string;
   /** The run this one reruns (RerunWorkflow); "" otherwise. */
   rerunOf: string;
+  /** While paused: PauseWorkflow's reason, and whether the pause holds the deadline. */
+  pauseReason: string;
+  deadlineHeld: boolean;
 }
 
 export interface ErrorView {
@@ -125,6 +128,8 @@ export function toRunSummary(w: Workflow): RunSummary {
     labels: Object.entries(w.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     waitingFor: w.waitingFor,
     rerunOf: w.rerunOf,
+    pauseReason: w.pauseReason,
+    deadlineHeld: w.deadlineHeld,
   };
 }
 

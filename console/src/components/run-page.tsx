@@ -15,6 +15,8 @@ import { LabelChips } from "./label-chips.tsx";
 import { RunActions } from "./run-actions.tsx";
 import { RunLink } from "./rerun-button.tsx";
 import { canRerun } from "../api/run-actions.ts";
+import { PauseActions } from "./pause-actions.tsx";
+import { pauseNote } from "../api/pause-actions.ts";
 import { QueuedBadge, StateBadge } from "./state-badge.tsx";
 import { StepPanel } from "./step-panel.tsx";
 import { TimelineChart } from "./timeline-chart.tsx";
@@ -49,6 +51,8 @@ export function RunPage({ id }: { id: string }) {
         {run && <StateBadge state={run.state} testId="run-state" />}
         {run?.waitingFor && <QueuedBadge waitingFor={run.waitingFor} testId="run-queued" />}
         <span className={`live live-${live ? "watch" : "poll"}`}>{live ? "live" : terminal ? "finished" : "reconnecting…"}</span>
+        {run && run.state === "paused" && <span className="muted" data-testid="run-pause-note">{pauseNote(run)}</span>}
+        {run && !terminal && <PauseActions run={run} access={access} onChanged={setRun} />}
         {run && !terminal && <CancelButton runId={id} access={access} onCancelled={setRun} />}
         {run && terminal && <RunActions run={run} access={access} onChanged={setRun} onReopened={resume} />}
       </div>

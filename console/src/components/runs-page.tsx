@@ -13,6 +13,8 @@ import { ProblemBanner } from "./problem-banner.tsx";
 import { RunFilters, type Filters } from "./run-filters.tsx";
 import { RunsTable } from "./runs-table.tsx";
 import { StateCounts } from "./state-counts.tsx";
+import { BulkActions } from "./bulk-actions.tsx";
+import { useWriteAccess } from "../hooks/use-write-access.ts";
 
 const PAGE_SIZE = 25;
 
@@ -37,6 +39,8 @@ export function RunsPage() {
     [state, filters.workflowId, labelsKey, tokens],
   );
   const result = useRuns(query);
+  const access = useWriteAccess(auth.version);
+  const filtered = query.states.length > 0 || query.workflowId !== "" || filters.labels.length > 0;
   const counts = useStateCounts(filters.workflowId, query.labels, result.changes, auth.version);
   useEffect(() => {
     setTokens([""]);
@@ -71,6 +75,7 @@ export function RunsPage() {
       </div>
       <StateCounts counts={counts} onPick={(s) => setFilters({ ...filters, state: s })} />
       <RunFilters filters={filters} onChange={setFilters} onSearch={(id) => void search(id)} />
+      {filtered && <BulkActions key={JSON.stringify([query.states, query.workflowId, query.labels])} filter={{ states: query.states, workflowId: query.workflowId, labels: query.labels }} access={access} />}
       {searchProblem && <ProblemBanner problem={searchProblem} />}
       {result.problem && <ProblemBanner problem={result.problem} />}
       <RunsTable runs={result.runs} now={now} onPickLabel={(l) => setFilters({ ...filters, labels: withLabel(filters.labels, l) })} />

@@ -236,6 +236,23 @@ class Client:
         res: pb.RerunWorkflowResponse = self._stub.RerunWorkflow(req, timeout=self._timeout, metadata=self._md())
         return res
 
+    def pause(self, id: str, reason: str = "", hold_deadline: bool = False) -> pb.Workflow:
+        """Pause a pending or running run: nothing new starts until ``resume`` (calls in
+        flight finish and are recorded). ``hold_deadline`` stops the deadline clock while
+        paused (resume extends the deadline). ``FAILED_PRECONDITION`` (``RUN_PAUSED``,
+        ``RUN_FINISHED``, ``RUN_COMPENSATING``) if the run cannot be paused."""
+        res: pb.PauseWorkflowResponse = self._stub.PauseWorkflow(
+            pb.PauseWorkflowRequest(id=id, reason=reason, hold_deadline=hold_deadline), timeout=self._timeout, metadata=self._md()
+        )
+        return res.workflow
+
+    def resume(self, id: str) -> pb.Workflow:
+        """Resume a paused run where it stopped (``FAILED_PRECONDITION`` ``RUN_NOT_PAUSED`` otherwise)."""
+        res: pb.ResumeWorkflowResponse = self._stub.ResumeWorkflow(
+            pb.ResumeWorkflowRequest(id=id), timeout=self._timeout, metadata=self._md()
+        )
+        return res.workflow
+
     def redeliver_webhook(self, id: str) -> pb.Workflow:
         """Deliver a finished run's on_complete / on_error webhook again (one that failed, or was delivered)."""
         res: pb.RedeliverWebhookResponse = self._stub.RedeliverWebhook(

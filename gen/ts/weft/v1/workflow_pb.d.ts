@@ -833,6 +833,24 @@ export declare type Workflow = Message<"weft.v1.Workflow"> & {
    * @generated from field: string rerun_of = 50;
    */
   rerunOf: string;
+
+  /**
+   * While PAUSED: when the run was paused, why (PauseWorkflow's reason), and
+   * whether the pause holds the deadline (hold_deadline).
+   *
+   * @generated from field: google.protobuf.Timestamp paused_at = 51;
+   */
+  pausedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string pause_reason = 52;
+   */
+  pauseReason: string;
+
+  /**
+   * @generated from field: bool deadline_held = 53;
+   */
+  deadlineHeld: boolean;
 };
 
 /**
@@ -1231,7 +1249,7 @@ export declare type ListWorkflowsRequest = Message<"weft.v1.ListWorkflowsRequest
   pageToken: string;
 
   /**
-   * Only runs in these states (any state when empty; at most 6 entries).
+   * Only runs in these states (any state when empty; at most 7 entries).
    *
    * @generated from field: repeated weft.v1.WorkflowState states = 3;
    */
@@ -1812,6 +1830,211 @@ export declare type RerunWorkflowResponse = Message<"weft.v1.RerunWorkflowRespon
 export declare const RerunWorkflowResponseSchema: GenMessage<RerunWorkflowResponse>;
 
 /**
+ * @generated from message weft.v1.PauseWorkflowRequest
+ */
+export declare type PauseWorkflowRequest = Message<"weft.v1.PauseWorkflowRequest"> & {
+  /**
+   * The run's id ("wf_…").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Shown as the run's pause_reason (at most 1024 characters).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * Stop the deadline clock while paused: resume moves the deadline later by
+   * the time spent paused. Otherwise the deadline keeps running (a run whose
+   * deadline passes while paused times out).
+   *
+   * @generated from field: bool hold_deadline = 3;
+   */
+  holdDeadline: boolean;
+};
+
+/**
+ * Describes the message weft.v1.PauseWorkflowRequest.
+ * Use `create(PauseWorkflowRequestSchema)` to create a new message.
+ */
+export declare const PauseWorkflowRequestSchema: GenMessage<PauseWorkflowRequest>;
+
+/**
+ * @generated from message weft.v1.PauseWorkflowResponse
+ */
+export declare type PauseWorkflowResponse = Message<"weft.v1.PauseWorkflowResponse"> & {
+  /**
+   * The run, PAUSED.
+   *
+   * @generated from field: weft.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+};
+
+/**
+ * Describes the message weft.v1.PauseWorkflowResponse.
+ * Use `create(PauseWorkflowResponseSchema)` to create a new message.
+ */
+export declare const PauseWorkflowResponseSchema: GenMessage<PauseWorkflowResponse>;
+
+/**
+ * @generated from message weft.v1.ResumeWorkflowRequest
+ */
+export declare type ResumeWorkflowRequest = Message<"weft.v1.ResumeWorkflowRequest"> & {
+  /**
+   * The run's id ("wf_…").
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message weft.v1.ResumeWorkflowRequest.
+ * Use `create(ResumeWorkflowRequestSchema)` to create a new message.
+ */
+export declare const ResumeWorkflowRequestSchema: GenMessage<ResumeWorkflowRequest>;
+
+/**
+ * @generated from message weft.v1.ResumeWorkflowResponse
+ */
+export declare type ResumeWorkflowResponse = Message<"weft.v1.ResumeWorkflowResponse"> & {
+  /**
+   * The run, RUNNING again (PENDING if it was paused while queued for its
+   * concurrency key).
+   *
+   * @generated from field: weft.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+};
+
+/**
+ * Describes the message weft.v1.ResumeWorkflowResponse.
+ * Use `create(ResumeWorkflowResponseSchema)` to create a new message.
+ */
+export declare const ResumeWorkflowResponseSchema: GenMessage<ResumeWorkflowResponse>;
+
+/**
+ * @generated from message weft.v1.BulkWorkflowActionRequest
+ */
+export declare type BulkWorkflowActionRequest = Message<"weft.v1.BulkWorkflowActionRequest"> & {
+  /**
+   * The filter, as ListWorkflows takes it. At least one field must be set,
+   * or all = true.
+   *
+   * @generated from field: repeated weft.v1.WorkflowState states = 1;
+   */
+  states: WorkflowState[];
+
+  /**
+   * @generated from field: string workflow_id = 2;
+   */
+  workflowId: string;
+
+  /**
+   * @generated from field: map<string, string> labels = 3;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_after = 4;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_before = 5;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * Every run: required when no filter field is set.
+   *
+   * @generated from field: bool all = 6;
+   */
+  all: boolean;
+
+  /**
+   * @generated from field: weft.v1.BulkAction action = 7;
+   */
+  action: BulkAction;
+
+  /**
+   * Count what would be affected; change nothing.
+   *
+   * @generated from field: bool dry_run = 8;
+   */
+  dryRun: boolean;
+
+  /**
+   * Cancel and pause: the reason (at most 1024 characters).
+   *
+   * @generated from field: string reason = 9;
+   */
+  reason: string;
+
+  /**
+   * From a previous response's next_page_token: go on after the runs it covered.
+   *
+   * @generated from field: string page_token = 10;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.BulkWorkflowActionRequest.
+ * Use `create(BulkWorkflowActionRequestSchema)` to create a new message.
+ */
+export declare const BulkWorkflowActionRequestSchema: GenMessage<BulkWorkflowActionRequest>;
+
+/**
+ * @generated from message weft.v1.BulkWorkflowActionResponse
+ */
+export declare type BulkWorkflowActionResponse = Message<"weft.v1.BulkWorkflowActionResponse"> & {
+  /**
+   * Runs that matched the filter (in this call).
+   *
+   * @generated from field: int64 matched = 1;
+   */
+  matched: bigint;
+
+  /**
+   * Runs the action was applied to (dry run: would be applied to).
+   *
+   * @generated from field: int64 affected = 2;
+   */
+  affected: bigint;
+
+  /**
+   * Matching runs the action does not apply to (e.g. a cancel of a finished run).
+   *
+   * @generated from field: int64 skipped = 3;
+   */
+  skipped: bigint;
+
+  /**
+   * The per-call cap was reached: call again with next_page_token.
+   *
+   * @generated from field: bool more = 4;
+   */
+  more: boolean;
+
+  /**
+   * @generated from field: string next_page_token = 5;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message weft.v1.BulkWorkflowActionResponse.
+ * Use `create(BulkWorkflowActionResponseSchema)` to create a new message.
+ */
+export declare const BulkWorkflowActionResponseSchema: GenMessage<BulkWorkflowActionResponse>;
+
+/**
  * What previousSteps carries in each step call (README "Execution semantics").
  *
  * @generated from enum weft.v1.PreviousSteps
@@ -1944,6 +2167,14 @@ export enum WorkflowState {
    * @generated from enum value: WORKFLOW_STATE_COMPENSATING = 6;
    */
   COMPENSATING = 6,
+
+  /**
+   * Paused by PauseWorkflow: no new step, retry or map item starts until
+   * ResumeWorkflow; attempts in flight finish and are recorded.
+   *
+   * @generated from enum value: WORKFLOW_STATE_PAUSED = 7;
+   */
+  PAUSED = 7,
 }
 
 /**
@@ -2157,6 +2388,43 @@ export enum WorkflowView {
 export declare const WorkflowViewSchema: GenEnum<WorkflowView>;
 
 /**
+ * What BulkWorkflowAction does to each matching run.
+ *
+ * @generated from enum weft.v1.BulkAction
+ */
+export enum BulkAction {
+  /**
+   * @generated from enum value: BULK_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: BULK_ACTION_CANCEL = 1;
+   */
+  CANCEL = 1,
+
+  /**
+   * @generated from enum value: BULK_ACTION_REDRIVE = 2;
+   */
+  REDRIVE = 2,
+
+  /**
+   * @generated from enum value: BULK_ACTION_PAUSE = 3;
+   */
+  PAUSE = 3,
+
+  /**
+   * @generated from enum value: BULK_ACTION_RESUME = 4;
+   */
+  RESUME = 4,
+}
+
+/**
+ * Describes the enum weft.v1.BulkAction.
+ */
+export declare const BulkActionSchema: GenEnum<BulkAction>;
+
+/**
  * Runs, in creation order, and their lifecycle.
  *
  * @generated from service weft.v1.WorkflowService
@@ -2286,6 +2554,37 @@ export declare const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof RerunWorkflowRequestSchema;
     output: typeof RerunWorkflowResponseSchema;
+  },
+  /**
+   * Pauses a PENDING or RUNNING run: nothing new starts until ResumeWorkflow.
+   *
+   * @generated from rpc weft.v1.WorkflowService.PauseWorkflow
+   */
+  pauseWorkflow: {
+    methodKind: "unary";
+    input: typeof PauseWorkflowRequestSchema;
+    output: typeof PauseWorkflowResponseSchema;
+  },
+  /**
+   * Resumes a PAUSED run where it stopped.
+   *
+   * @generated from rpc weft.v1.WorkflowService.ResumeWorkflow
+   */
+  resumeWorkflow: {
+    methodKind: "unary";
+    input: typeof ResumeWorkflowRequestSchema;
+    output: typeof ResumeWorkflowResponseSchema;
+  },
+  /**
+   * Cancels, redrives, pauses or resumes every run matching a filter (at most
+   * 10,000 per call), or counts them (dry_run).
+   *
+   * @generated from rpc weft.v1.WorkflowService.BulkWorkflowAction
+   */
+  bulkWorkflowAction: {
+    methodKind: "unary";
+    input: typeof BulkWorkflowActionRequestSchema;
+    output: typeof BulkWorkflowActionResponseSchema;
   },
 }>;
 

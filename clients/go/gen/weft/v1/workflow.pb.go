@@ -158,6 +158,9 @@ const (
 	WorkflowState_WORKFLOW_STATE_CANCELLED WorkflowState = 5
 	// Saga compensations are running (saga mode).
 	WorkflowState_WORKFLOW_STATE_COMPENSATING WorkflowState = 6
+	// Paused by PauseWorkflow: no new step, retry or map item starts until
+	// ResumeWorkflow; attempts in flight finish and are recorded.
+	WorkflowState_WORKFLOW_STATE_PAUSED WorkflowState = 7
 )
 
 // Enum value maps for WorkflowState.
@@ -170,6 +173,7 @@ var (
 		4: "WORKFLOW_STATE_FAILED",
 		5: "WORKFLOW_STATE_CANCELLED",
 		6: "WORKFLOW_STATE_COMPENSATING",
+		7: "WORKFLOW_STATE_PAUSED",
 	}
 	WorkflowState_value = map[string]int32{
 		"WORKFLOW_STATE_UNSPECIFIED":  0,
@@ -179,6 +183,7 @@ var (
 		"WORKFLOW_STATE_FAILED":       4,
 		"WORKFLOW_STATE_CANCELLED":    5,
 		"WORKFLOW_STATE_COMPENSATING": 6,
+		"WORKFLOW_STATE_PAUSED":       7,
 	}
 )
 
@@ -462,6 +467,62 @@ func (x WorkflowView) Number() protoreflect.EnumNumber {
 // Deprecated: Use WorkflowView.Descriptor instead.
 func (WorkflowView) EnumDescriptor() ([]byte, []int) {
 	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{6}
+}
+
+// What BulkWorkflowAction does to each matching run.
+type BulkAction int32
+
+const (
+	BulkAction_BULK_ACTION_UNSPECIFIED BulkAction = 0
+	BulkAction_BULK_ACTION_CANCEL      BulkAction = 1
+	BulkAction_BULK_ACTION_REDRIVE     BulkAction = 2
+	BulkAction_BULK_ACTION_PAUSE       BulkAction = 3
+	BulkAction_BULK_ACTION_RESUME      BulkAction = 4
+)
+
+// Enum value maps for BulkAction.
+var (
+	BulkAction_name = map[int32]string{
+		0: "BULK_ACTION_UNSPECIFIED",
+		1: "BULK_ACTION_CANCEL",
+		2: "BULK_ACTION_REDRIVE",
+		3: "BULK_ACTION_PAUSE",
+		4: "BULK_ACTION_RESUME",
+	}
+	BulkAction_value = map[string]int32{
+		"BULK_ACTION_UNSPECIFIED": 0,
+		"BULK_ACTION_CANCEL":      1,
+		"BULK_ACTION_REDRIVE":     2,
+		"BULK_ACTION_PAUSE":       3,
+		"BULK_ACTION_RESUME":      4,
+	}
+)
+
+func (x BulkAction) Enum() *BulkAction {
+	p := new(BulkAction)
+	*p = x
+	return p
+}
+
+func (x BulkAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BulkAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_weft_v1_workflow_proto_enumTypes[7].Descriptor()
+}
+
+func (BulkAction) Type() protoreflect.EnumType {
+	return &file_weft_v1_workflow_proto_enumTypes[7]
+}
+
+func (x BulkAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BulkAction.Descriptor instead.
+func (BulkAction) EnumDescriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{7}
 }
 
 // The definition of one step: an HTTP job handler called with the workflow's
@@ -1578,7 +1639,12 @@ type Workflow struct {
 	// The labels given at creation (also in the basic view).
 	Labels map[string]string `protobuf:"bytes,40,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Set on a run RerunWorkflow made: the run it reruns (also in the basic view).
-	RerunOf       string `protobuf:"bytes,50,opt,name=rerun_of,json=rerunOf,proto3" json:"rerun_of,omitempty"`
+	RerunOf string `protobuf:"bytes,50,opt,name=rerun_of,json=rerunOf,proto3" json:"rerun_of,omitempty"`
+	// While PAUSED: when the run was paused, why (PauseWorkflow's reason), and
+	// whether the pause holds the deadline (hold_deadline).
+	PausedAt      *timestamppb.Timestamp `protobuf:"bytes,51,opt,name=paused_at,json=pausedAt,proto3" json:"paused_at,omitempty"`
+	PauseReason   string                 `protobuf:"bytes,52,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
+	DeadlineHeld  bool                   `protobuf:"varint,53,opt,name=deadline_held,json=deadlineHeld,proto3" json:"deadline_held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1821,6 +1887,27 @@ func (x *Workflow) GetRerunOf() string {
 		return x.RerunOf
 	}
 	return ""
+}
+
+func (x *Workflow) GetPausedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PausedAt
+	}
+	return nil
+}
+
+func (x *Workflow) GetPauseReason() string {
+	if x != nil {
+		return x.PauseReason
+	}
+	return ""
+}
+
+func (x *Workflow) GetDeadlineHeld() bool {
+	if x != nil {
+		return x.DeadlineHeld
+	}
+	return false
 }
 
 // One transition of a run, of one of its steps, or of a step's compensation,
@@ -2556,7 +2643,7 @@ type ListWorkflowsRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token (at most 256 characters).
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Only runs in these states (any state when empty; at most 6 entries).
+	// Only runs in these states (any state when empty; at most 7 entries).
 	States []WorkflowState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=weft.v1.WorkflowState" json:"states,omitempty"`
 	// Only runs of this workflow id (at most 128 characters).
 	WorkflowId string `protobuf:"bytes,4,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
@@ -3832,6 +3919,409 @@ func (x *RerunWorkflowResponse) GetDeduplicated() bool {
 	return false
 }
 
+type PauseWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…").
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Shown as the run's pause_reason (at most 1024 characters).
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Stop the deadline clock while paused: resume moves the deadline later by
+	// the time spent paused. Otherwise the deadline keeps running (a run whose
+	// deadline passes while paused times out).
+	HoldDeadline  bool `protobuf:"varint,3,opt,name=hold_deadline,json=holdDeadline,proto3" json:"hold_deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseWorkflowRequest) Reset() {
+	*x = PauseWorkflowRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseWorkflowRequest) ProtoMessage() {}
+
+func (x *PauseWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*PauseWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *PauseWorkflowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PauseWorkflowRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PauseWorkflowRequest) GetHoldDeadline() bool {
+	if x != nil {
+		return x.HoldDeadline
+	}
+	return false
+}
+
+type PauseWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run, PAUSED.
+	Workflow      *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseWorkflowResponse) Reset() {
+	*x = PauseWorkflowResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseWorkflowResponse) ProtoMessage() {}
+
+func (x *PauseWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*PauseWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *PauseWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+type ResumeWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run's id ("wf_…").
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeWorkflowRequest) Reset() {
+	*x = ResumeWorkflowRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeWorkflowRequest) ProtoMessage() {}
+
+func (x *ResumeWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*ResumeWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ResumeWorkflowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ResumeWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run, RUNNING again (PENDING if it was paused while queued for its
+	// concurrency key).
+	Workflow      *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeWorkflowResponse) Reset() {
+	*x = ResumeWorkflowResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeWorkflowResponse) ProtoMessage() {}
+
+func (x *ResumeWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*ResumeWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ResumeWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+type BulkWorkflowActionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The filter, as ListWorkflows takes it. At least one field must be set,
+	// or all = true.
+	States        []WorkflowState        `protobuf:"varint,1,rep,packed,name=states,proto3,enum=weft.v1.WorkflowState" json:"states,omitempty"`
+	WorkflowId    string                 `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	Labels        map[string]string      `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	CreatedAfter  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
+	// Every run: required when no filter field is set.
+	All    bool       `protobuf:"varint,6,opt,name=all,proto3" json:"all,omitempty"`
+	Action BulkAction `protobuf:"varint,7,opt,name=action,proto3,enum=weft.v1.BulkAction" json:"action,omitempty"`
+	// Count what would be affected; change nothing.
+	DryRun bool `protobuf:"varint,8,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Cancel and pause: the reason (at most 1024 characters).
+	Reason string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	// From a previous response's next_page_token: go on after the runs it covered.
+	PageToken     string `protobuf:"bytes,10,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkWorkflowActionRequest) Reset() {
+	*x = BulkWorkflowActionRequest{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkWorkflowActionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkWorkflowActionRequest) ProtoMessage() {}
+
+func (x *BulkWorkflowActionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkWorkflowActionRequest.ProtoReflect.Descriptor instead.
+func (*BulkWorkflowActionRequest) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *BulkWorkflowActionRequest) GetStates() []WorkflowState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *BulkWorkflowActionRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *BulkWorkflowActionRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *BulkWorkflowActionRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *BulkWorkflowActionRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
+	}
+	return nil
+}
+
+func (x *BulkWorkflowActionRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+func (x *BulkWorkflowActionRequest) GetAction() BulkAction {
+	if x != nil {
+		return x.Action
+	}
+	return BulkAction_BULK_ACTION_UNSPECIFIED
+}
+
+func (x *BulkWorkflowActionRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *BulkWorkflowActionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BulkWorkflowActionRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type BulkWorkflowActionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Runs that matched the filter (in this call).
+	Matched int64 `protobuf:"varint,1,opt,name=matched,proto3" json:"matched,omitempty"`
+	// Runs the action was applied to (dry run: would be applied to).
+	Affected int64 `protobuf:"varint,2,opt,name=affected,proto3" json:"affected,omitempty"`
+	// Matching runs the action does not apply to (e.g. a cancel of a finished run).
+	Skipped int64 `protobuf:"varint,3,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// The per-call cap was reached: call again with next_page_token.
+	More          bool   `protobuf:"varint,4,opt,name=more,proto3" json:"more,omitempty"`
+	NextPageToken string `protobuf:"bytes,5,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkWorkflowActionResponse) Reset() {
+	*x = BulkWorkflowActionResponse{}
+	mi := &file_weft_v1_workflow_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkWorkflowActionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkWorkflowActionResponse) ProtoMessage() {}
+
+func (x *BulkWorkflowActionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_weft_v1_workflow_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkWorkflowActionResponse.ProtoReflect.Descriptor instead.
+func (*BulkWorkflowActionResponse) Descriptor() ([]byte, []int) {
+	return file_weft_v1_workflow_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *BulkWorkflowActionResponse) GetMatched() int64 {
+	if x != nil {
+		return x.Matched
+	}
+	return 0
+}
+
+func (x *BulkWorkflowActionResponse) GetAffected() int64 {
+	if x != nil {
+		return x.Affected
+	}
+	return 0
+}
+
+func (x *BulkWorkflowActionResponse) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *BulkWorkflowActionResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *BulkWorkflowActionResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_weft_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_weft_v1_workflow_proto_rawDesc = "" +
@@ -3939,7 +4429,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fnext_attempt_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12=\n" +
 	"\fdelivered_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x128\n" +
 	"\n" +
-	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\x97\v\n" +
+	"give_up_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bgiveUpAt\"\x98\f\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -3977,7 +4467,10 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fconcurrency_key\x18\x1b \x01(\tR\x0econcurrencyKey\x12=\n" +
 	"\x0eprevious_steps\x18  \x01(\x0e2\x16.weft.v1.PreviousStepsR\rpreviousSteps\x125\n" +
 	"\x06labels\x18( \x03(\v2\x1d.weft.v1.Workflow.LabelsEntryR\x06labels\x12\x19\n" +
-	"\brerun_of\x182 \x01(\tR\arerunOf\x1aR\n" +
+	"\brerun_of\x182 \x01(\tR\arerunOf\x127\n" +
+	"\tpaused_at\x183 \x01(\v2\x1a.google.protobuf.TimestampR\bpausedAt\x12!\n" +
+	"\fpause_reason\x184 \x01(\tR\vpauseReason\x12#\n" +
+	"\rdeadline_held\x185 \x01(\bR\fdeadlineHeld\x1aR\n" +
 	"\fResultsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01\x1a9\n" +
@@ -4136,7 +4629,40 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
 	"\x15RerunWorkflowResponse\x12-\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\x12\"\n" +
-	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated*\x86\x01\n" +
+	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated\"c\n" +
+	"\x14PauseWorkflowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12#\n" +
+	"\rhold_deadline\x18\x03 \x01(\bR\fholdDeadline\"F\n" +
+	"\x15PauseWorkflowResponse\x12-\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"'\n" +
+	"\x15ResumeWorkflowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"G\n" +
+	"\x16ResumeWorkflowResponse\x12-\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x11.weft.v1.WorkflowR\bworkflow\"\x82\x04\n" +
+	"\x19BulkWorkflowActionRequest\x12.\n" +
+	"\x06states\x18\x01 \x03(\x0e2\x16.weft.v1.WorkflowStateR\x06states\x12\x1f\n" +
+	"\vworkflow_id\x18\x02 \x01(\tR\n" +
+	"workflowId\x12F\n" +
+	"\x06labels\x18\x03 \x03(\v2..weft.v1.BulkWorkflowActionRequest.LabelsEntryR\x06labels\x12?\n" +
+	"\rcreated_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12\x10\n" +
+	"\x03all\x18\x06 \x01(\bR\x03all\x12+\n" +
+	"\x06action\x18\a \x01(\x0e2\x13.weft.v1.BulkActionR\x06action\x12\x17\n" +
+	"\adry_run\x18\b \x01(\bR\x06dryRun\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\n" +
+	" \x01(\tR\tpageToken\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa8\x01\n" +
+	"\x1aBulkWorkflowActionResponse\x12\x18\n" +
+	"\amatched\x18\x01 \x01(\x03R\amatched\x12\x1a\n" +
+	"\baffected\x18\x02 \x01(\x03R\baffected\x12\x18\n" +
+	"\askipped\x18\x03 \x01(\x03R\askipped\x12\x12\n" +
+	"\x04more\x18\x04 \x01(\bR\x04more\x12&\n" +
+	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken*\x86\x01\n" +
 	"\rPreviousSteps\x12\x1e\n" +
 	"\x1aPREVIOUS_STEPS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PREVIOUS_STEPS_ALL\x10\x01\x12\x1f\n" +
@@ -4146,7 +4672,7 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BACKOFF_EXPONENTIAL\x10\x01\x12\x12\n" +
 	"\x0eBACKOFF_LINEAR\x10\x02\x12\x11\n" +
-	"\rBACKOFF_FIXED\x10\x03*\xdf\x01\n" +
+	"\rBACKOFF_FIXED\x10\x03*\xfa\x01\n" +
 	"\rWorkflowState\x12\x1e\n" +
 	"\x1aWORKFLOW_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16WORKFLOW_STATE_PENDING\x10\x01\x12\x1a\n" +
@@ -4154,7 +4680,8 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x18WORKFLOW_STATE_COMPLETED\x10\x03\x12\x19\n" +
 	"\x15WORKFLOW_STATE_FAILED\x10\x04\x12\x1c\n" +
 	"\x18WORKFLOW_STATE_CANCELLED\x10\x05\x12\x1f\n" +
-	"\x1bWORKFLOW_STATE_COMPENSATING\x10\x06*\xd5\x01\n" +
+	"\x1bWORKFLOW_STATE_COMPENSATING\x10\x06\x12\x19\n" +
+	"\x15WORKFLOW_STATE_PAUSED\x10\a*\xd5\x01\n" +
 	"\tStepState\x12\x1a\n" +
 	"\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STEP_STATE_PENDING\x10\x01\x12\x16\n" +
@@ -4181,7 +4708,15 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\fWorkflowView\x12\x1d\n" +
 	"\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12WORKFLOW_VIEW_FULL\x10\x022\x9c\b\n" +
+	"\x12WORKFLOW_VIEW_FULL\x10\x02*\x89\x01\n" +
+	"\n" +
+	"BulkAction\x12\x1b\n" +
+	"\x17BULK_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12BULK_ACTION_CANCEL\x10\x01\x12\x17\n" +
+	"\x13BULK_ACTION_REDRIVE\x10\x02\x12\x15\n" +
+	"\x11BULK_ACTION_PAUSE\x10\x03\x12\x16\n" +
+	"\x12BULK_ACTION_RESUME\x10\x042\x9e\n" +
+	"\n" +
 	"\x0fWorkflowService\x12Q\n" +
 	"\x0eCreateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\x12M\n" +
 	"\vGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"\x03\x90\x02\x01\x12S\n" +
@@ -4194,7 +4729,10 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\x0fRedriveWorkflow\x12\x1f.weft.v1.RedriveWorkflowRequest\x1a .weft.v1.RedriveWorkflowResponse\x12W\n" +
 	"\x10RedeliverWebhook\x12 .weft.v1.RedeliverWebhookRequest\x1a!.weft.v1.RedeliverWebhookResponse\x12V\n" +
 	"\x0eDeleteWorkflow\x12\x1e.weft.v1.DeleteWorkflowRequest\x1a\x1f.weft.v1.DeleteWorkflowResponse\"\x03\x90\x02\x02\x12N\n" +
-	"\rRerunWorkflow\x12\x1d.weft.v1.RerunWorkflowRequest\x1a\x1e.weft.v1.RerunWorkflowResponseB\x91\x01\n" +
+	"\rRerunWorkflow\x12\x1d.weft.v1.RerunWorkflowRequest\x1a\x1e.weft.v1.RerunWorkflowResponse\x12N\n" +
+	"\rPauseWorkflow\x12\x1d.weft.v1.PauseWorkflowRequest\x1a\x1e.weft.v1.PauseWorkflowResponse\x12Q\n" +
+	"\x0eResumeWorkflow\x12\x1e.weft.v1.ResumeWorkflowRequest\x1a\x1f.weft.v1.ResumeWorkflowResponse\x12]\n" +
+	"\x12BulkWorkflowAction\x12\".weft.v1.BulkWorkflowActionRequest\x1a#.weft.v1.BulkWorkflowActionResponseB\x91\x01\n" +
 	"\vcom.weft.v1B\rWorkflowProtoP\x01Z6github.com/weftflow/weft/clients/go/gen/weft/v1;weftv1\xa2\x02\x03WXX\xaa\x02\aWeft.V1\xca\x02\aWeft\\V1\xe2\x02\x13Weft\\V1\\GPBMetadata\xea\x02\bWeft::V1b\x06proto3"
 
 var (
@@ -4209,8 +4747,8 @@ func file_weft_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_weft_v1_workflow_proto_rawDescData
 }
 
-var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_weft_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_weft_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_weft_v1_workflow_proto_goTypes = []any{
 	(PreviousSteps)(0),                 // 0: weft.v1.PreviousSteps
 	(Backoff)(0),                       // 1: weft.v1.Backoff
@@ -4219,186 +4757,208 @@ var file_weft_v1_workflow_proto_goTypes = []any{
 	(CompensationState)(0),             // 4: weft.v1.CompensationState
 	(WebhookState)(0),                  // 5: weft.v1.WebhookState
 	(WorkflowView)(0),                  // 6: weft.v1.WorkflowView
-	(*StepDefinition)(nil),             // 7: weft.v1.StepDefinition
-	(*ConcurrencyLimit)(nil),           // 8: weft.v1.ConcurrencyLimit
-	(*JoinPolicy)(nil),                 // 9: weft.v1.JoinPolicy
-	(*RetryPolicy)(nil),                // 10: weft.v1.RetryPolicy
-	(*ErrorDetail)(nil),                // 11: weft.v1.ErrorDetail
-	(*StepStatus)(nil),                 // 12: weft.v1.StepStatus
-	(*ItemCounts)(nil),                 // 13: weft.v1.ItemCounts
-	(*ItemStatus)(nil),                 // 14: weft.v1.ItemStatus
-	(*WebhookDelivery)(nil),            // 15: weft.v1.WebhookDelivery
-	(*Workflow)(nil),                   // 16: weft.v1.Workflow
-	(*WorkflowEvent)(nil),              // 17: weft.v1.WorkflowEvent
-	(*RunTransition)(nil),              // 18: weft.v1.RunTransition
-	(*StepTransition)(nil),             // 19: weft.v1.StepTransition
-	(*CompensationTransition)(nil),     // 20: weft.v1.CompensationTransition
-	(*Heartbeat)(nil),                  // 21: weft.v1.Heartbeat
-	(*CreateWorkflowRequest)(nil),      // 22: weft.v1.CreateWorkflowRequest
-	(*CreateWorkflowResponse)(nil),     // 23: weft.v1.CreateWorkflowResponse
-	(*GetWorkflowRequest)(nil),         // 24: weft.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),        // 25: weft.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),       // 26: weft.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),      // 27: weft.v1.ListWorkflowsResponse
-	(*CancelWorkflowRequest)(nil),      // 28: weft.v1.CancelWorkflowRequest
-	(*CancelWorkflowResponse)(nil),     // 29: weft.v1.CancelWorkflowResponse
-	(*WatchWorkflowRequest)(nil),       // 30: weft.v1.WatchWorkflowRequest
-	(*WatchWorkflowResponse)(nil),      // 31: weft.v1.WatchWorkflowResponse
-	(*WatchWorkflowsRequest)(nil),      // 32: weft.v1.WatchWorkflowsRequest
-	(*WatchWorkflowsResponse)(nil),     // 33: weft.v1.WatchWorkflowsResponse
-	(*ListWorkflowEventsRequest)(nil),  // 34: weft.v1.ListWorkflowEventsRequest
-	(*ListWorkflowEventsResponse)(nil), // 35: weft.v1.ListWorkflowEventsResponse
-	(*ListStepItemsRequest)(nil),       // 36: weft.v1.ListStepItemsRequest
-	(*ListStepItemsResponse)(nil),      // 37: weft.v1.ListStepItemsResponse
-	(*RedriveWorkflowRequest)(nil),     // 38: weft.v1.RedriveWorkflowRequest
-	(*RedriveWorkflowResponse)(nil),    // 39: weft.v1.RedriveWorkflowResponse
-	(*RedeliverWebhookRequest)(nil),    // 40: weft.v1.RedeliverWebhookRequest
-	(*RedeliverWebhookResponse)(nil),   // 41: weft.v1.RedeliverWebhookResponse
-	(*DeleteWorkflowRequest)(nil),      // 42: weft.v1.DeleteWorkflowRequest
-	(*DeleteWorkflowResponse)(nil),     // 43: weft.v1.DeleteWorkflowResponse
-	(*RerunWorkflowRequest)(nil),       // 44: weft.v1.RerunWorkflowRequest
-	(*LabelMap)(nil),                   // 45: weft.v1.LabelMap
-	(*RerunWorkflowResponse)(nil),      // 46: weft.v1.RerunWorkflowResponse
-	nil,                                // 47: weft.v1.Workflow.ResultsEntry
-	nil,                                // 48: weft.v1.Workflow.LabelsEntry
-	nil,                                // 49: weft.v1.CreateWorkflowRequest.LabelsEntry
-	nil,                                // 50: weft.v1.ListWorkflowsRequest.LabelsEntry
-	nil,                                // 51: weft.v1.WatchWorkflowsRequest.LabelsEntry
-	nil,                                // 52: weft.v1.LabelMap.LabelsEntry
-	(*durationpb.Duration)(nil),        // 53: google.protobuf.Duration
-	(*emptypb.Empty)(nil),              // 54: google.protobuf.Empty
-	(*timestamppb.Timestamp)(nil),      // 55: google.protobuf.Timestamp
-	(*structpb.Value)(nil),             // 56: google.protobuf.Value
-	(*structpb.Struct)(nil),            // 57: google.protobuf.Struct
+	(BulkAction)(0),                    // 7: weft.v1.BulkAction
+	(*StepDefinition)(nil),             // 8: weft.v1.StepDefinition
+	(*ConcurrencyLimit)(nil),           // 9: weft.v1.ConcurrencyLimit
+	(*JoinPolicy)(nil),                 // 10: weft.v1.JoinPolicy
+	(*RetryPolicy)(nil),                // 11: weft.v1.RetryPolicy
+	(*ErrorDetail)(nil),                // 12: weft.v1.ErrorDetail
+	(*StepStatus)(nil),                 // 13: weft.v1.StepStatus
+	(*ItemCounts)(nil),                 // 14: weft.v1.ItemCounts
+	(*ItemStatus)(nil),                 // 15: weft.v1.ItemStatus
+	(*WebhookDelivery)(nil),            // 16: weft.v1.WebhookDelivery
+	(*Workflow)(nil),                   // 17: weft.v1.Workflow
+	(*WorkflowEvent)(nil),              // 18: weft.v1.WorkflowEvent
+	(*RunTransition)(nil),              // 19: weft.v1.RunTransition
+	(*StepTransition)(nil),             // 20: weft.v1.StepTransition
+	(*CompensationTransition)(nil),     // 21: weft.v1.CompensationTransition
+	(*Heartbeat)(nil),                  // 22: weft.v1.Heartbeat
+	(*CreateWorkflowRequest)(nil),      // 23: weft.v1.CreateWorkflowRequest
+	(*CreateWorkflowResponse)(nil),     // 24: weft.v1.CreateWorkflowResponse
+	(*GetWorkflowRequest)(nil),         // 25: weft.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),        // 26: weft.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),       // 27: weft.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),      // 28: weft.v1.ListWorkflowsResponse
+	(*CancelWorkflowRequest)(nil),      // 29: weft.v1.CancelWorkflowRequest
+	(*CancelWorkflowResponse)(nil),     // 30: weft.v1.CancelWorkflowResponse
+	(*WatchWorkflowRequest)(nil),       // 31: weft.v1.WatchWorkflowRequest
+	(*WatchWorkflowResponse)(nil),      // 32: weft.v1.WatchWorkflowResponse
+	(*WatchWorkflowsRequest)(nil),      // 33: weft.v1.WatchWorkflowsRequest
+	(*WatchWorkflowsResponse)(nil),     // 34: weft.v1.WatchWorkflowsResponse
+	(*ListWorkflowEventsRequest)(nil),  // 35: weft.v1.ListWorkflowEventsRequest
+	(*ListWorkflowEventsResponse)(nil), // 36: weft.v1.ListWorkflowEventsResponse
+	(*ListStepItemsRequest)(nil),       // 37: weft.v1.ListStepItemsRequest
+	(*ListStepItemsResponse)(nil),      // 38: weft.v1.ListStepItemsResponse
+	(*RedriveWorkflowRequest)(nil),     // 39: weft.v1.RedriveWorkflowRequest
+	(*RedriveWorkflowResponse)(nil),    // 40: weft.v1.RedriveWorkflowResponse
+	(*RedeliverWebhookRequest)(nil),    // 41: weft.v1.RedeliverWebhookRequest
+	(*RedeliverWebhookResponse)(nil),   // 42: weft.v1.RedeliverWebhookResponse
+	(*DeleteWorkflowRequest)(nil),      // 43: weft.v1.DeleteWorkflowRequest
+	(*DeleteWorkflowResponse)(nil),     // 44: weft.v1.DeleteWorkflowResponse
+	(*RerunWorkflowRequest)(nil),       // 45: weft.v1.RerunWorkflowRequest
+	(*LabelMap)(nil),                   // 46: weft.v1.LabelMap
+	(*RerunWorkflowResponse)(nil),      // 47: weft.v1.RerunWorkflowResponse
+	(*PauseWorkflowRequest)(nil),       // 48: weft.v1.PauseWorkflowRequest
+	(*PauseWorkflowResponse)(nil),      // 49: weft.v1.PauseWorkflowResponse
+	(*ResumeWorkflowRequest)(nil),      // 50: weft.v1.ResumeWorkflowRequest
+	(*ResumeWorkflowResponse)(nil),     // 51: weft.v1.ResumeWorkflowResponse
+	(*BulkWorkflowActionRequest)(nil),  // 52: weft.v1.BulkWorkflowActionRequest
+	(*BulkWorkflowActionResponse)(nil), // 53: weft.v1.BulkWorkflowActionResponse
+	nil,                                // 54: weft.v1.Workflow.ResultsEntry
+	nil,                                // 55: weft.v1.Workflow.LabelsEntry
+	nil,                                // 56: weft.v1.CreateWorkflowRequest.LabelsEntry
+	nil,                                // 57: weft.v1.ListWorkflowsRequest.LabelsEntry
+	nil,                                // 58: weft.v1.WatchWorkflowsRequest.LabelsEntry
+	nil,                                // 59: weft.v1.LabelMap.LabelsEntry
+	nil,                                // 60: weft.v1.BulkWorkflowActionRequest.LabelsEntry
+	(*durationpb.Duration)(nil),        // 61: google.protobuf.Duration
+	(*emptypb.Empty)(nil),              // 62: google.protobuf.Empty
+	(*timestamppb.Timestamp)(nil),      // 63: google.protobuf.Timestamp
+	(*structpb.Value)(nil),             // 64: google.protobuf.Value
+	(*structpb.Struct)(nil),            // 65: google.protobuf.Struct
 }
 var file_weft_v1_workflow_proto_depIdxs = []int32{
-	10,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
-	53,  // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
-	9,   // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
-	9,   // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
-	8,   // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	11,  // 0: weft.v1.StepDefinition.retries:type_name -> weft.v1.RetryPolicy
+	61,  // 1: weft.v1.StepDefinition.timeout:type_name -> google.protobuf.Duration
+	10,  // 2: weft.v1.StepDefinition.join:type_name -> weft.v1.JoinPolicy
+	10,  // 3: weft.v1.StepDefinition.item_failures:type_name -> weft.v1.JoinPolicy
+	9,   // 4: weft.v1.StepDefinition.concurrency:type_name -> weft.v1.ConcurrencyLimit
 	0,   // 5: weft.v1.StepDefinition.previous_steps:type_name -> weft.v1.PreviousSteps
-	54,  // 6: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
-	54,  // 7: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
-	54,  // 8: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
+	62,  // 6: weft.v1.JoinPolicy.all:type_name -> google.protobuf.Empty
+	62,  // 7: weft.v1.JoinPolicy.all_settled:type_name -> google.protobuf.Empty
+	62,  // 8: weft.v1.JoinPolicy.any:type_name -> google.protobuf.Empty
 	1,   // 9: weft.v1.RetryPolicy.backoff:type_name -> weft.v1.Backoff
-	53,  // 10: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	53,  // 11: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
+	61,  // 10: weft.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	61,  // 11: weft.v1.RetryPolicy.max_interval:type_name -> google.protobuf.Duration
 	3,   // 12: weft.v1.StepStatus.state:type_name -> weft.v1.StepState
-	55,  // 13: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
-	55,  // 14: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
-	56,  // 15: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
-	11,  // 16: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
-	55,  // 17: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
-	7,   // 18: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
+	63,  // 13: weft.v1.StepStatus.started_at:type_name -> google.protobuf.Timestamp
+	63,  // 14: weft.v1.StepStatus.completed_at:type_name -> google.protobuf.Timestamp
+	64,  // 15: weft.v1.StepStatus.result:type_name -> google.protobuf.Value
+	12,  // 16: weft.v1.StepStatus.error:type_name -> weft.v1.ErrorDetail
+	63,  // 17: weft.v1.StepStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	8,   // 18: weft.v1.StepStatus.definition:type_name -> weft.v1.StepDefinition
 	4,   // 19: weft.v1.StepStatus.compensation_state:type_name -> weft.v1.CompensationState
-	11,  // 20: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
-	55,  // 21: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
-	55,  // 22: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
-	13,  // 23: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
-	14,  // 24: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
+	12,  // 20: weft.v1.StepStatus.compensation_error:type_name -> weft.v1.ErrorDetail
+	63,  // 21: weft.v1.StepStatus.compensation_started_at:type_name -> google.protobuf.Timestamp
+	63,  // 22: weft.v1.StepStatus.compensation_completed_at:type_name -> google.protobuf.Timestamp
+	14,  // 23: weft.v1.StepStatus.items:type_name -> weft.v1.ItemCounts
+	15,  // 24: weft.v1.StepStatus.item_failures:type_name -> weft.v1.ItemStatus
 	3,   // 25: weft.v1.ItemStatus.state:type_name -> weft.v1.StepState
-	11,  // 26: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
-	56,  // 27: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
-	55,  // 28: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
-	55,  // 29: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
-	55,  // 30: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	12,  // 26: weft.v1.ItemStatus.error:type_name -> weft.v1.ErrorDetail
+	64,  // 27: weft.v1.ItemStatus.result:type_name -> google.protobuf.Value
+	63,  // 28: weft.v1.ItemStatus.started_at:type_name -> google.protobuf.Timestamp
+	63,  // 29: weft.v1.ItemStatus.completed_at:type_name -> google.protobuf.Timestamp
+	63,  // 30: weft.v1.ItemStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
 	5,   // 31: weft.v1.WebhookDelivery.state:type_name -> weft.v1.WebhookState
-	11,  // 32: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
-	55,  // 33: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
-	55,  // 34: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
-	55,  // 35: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
+	12,  // 32: weft.v1.WebhookDelivery.last_error:type_name -> weft.v1.ErrorDetail
+	63,  // 33: weft.v1.WebhookDelivery.next_attempt_at:type_name -> google.protobuf.Timestamp
+	63,  // 34: weft.v1.WebhookDelivery.delivered_at:type_name -> google.protobuf.Timestamp
+	63,  // 35: weft.v1.WebhookDelivery.give_up_at:type_name -> google.protobuf.Timestamp
 	2,   // 36: weft.v1.Workflow.state:type_name -> weft.v1.WorkflowState
-	55,  // 37: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
-	55,  // 38: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
-	55,  // 39: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
-	57,  // 40: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
-	47,  // 41: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
-	12,  // 42: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
-	11,  // 43: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
-	53,  // 44: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	55,  // 45: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
-	15,  // 46: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
-	8,   // 47: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	63,  // 37: weft.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
+	63,  // 38: weft.v1.Workflow.started_at:type_name -> google.protobuf.Timestamp
+	63,  // 39: weft.v1.Workflow.completed_at:type_name -> google.protobuf.Timestamp
+	65,  // 40: weft.v1.Workflow.context:type_name -> google.protobuf.Struct
+	54,  // 41: weft.v1.Workflow.results:type_name -> weft.v1.Workflow.ResultsEntry
+	13,  // 42: weft.v1.Workflow.steps:type_name -> weft.v1.StepStatus
+	12,  // 43: weft.v1.Workflow.error:type_name -> weft.v1.ErrorDetail
+	61,  // 44: weft.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	63,  // 45: weft.v1.Workflow.deadline:type_name -> google.protobuf.Timestamp
+	16,  // 46: weft.v1.Workflow.webhook:type_name -> weft.v1.WebhookDelivery
+	9,   // 47: weft.v1.Workflow.concurrency:type_name -> weft.v1.ConcurrencyLimit
 	0,   // 48: weft.v1.Workflow.previous_steps:type_name -> weft.v1.PreviousSteps
-	48,  // 49: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
-	55,  // 50: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
-	18,  // 51: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
-	19,  // 52: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
-	20,  // 53: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
-	19,  // 54: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
-	11,  // 55: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
-	56,  // 56: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
-	2,   // 57: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
-	2,   // 58: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
-	3,   // 59: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
-	3,   // 60: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
-	4,   // 61: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
-	4,   // 62: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
-	55,  // 63: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	7,   // 64: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
-	57,  // 65: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
-	53,  // 66: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
-	8,   // 67: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
-	0,   // 68: weft.v1.CreateWorkflowRequest.previous_steps:type_name -> weft.v1.PreviousSteps
-	49,  // 69: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
-	16,  // 70: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	16,  // 71: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	2,   // 72: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	6,   // 73: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
-	50,  // 74: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
-	55,  // 75: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	55,  // 76: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
-	16,  // 77: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
-	16,  // 78: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	16,  // 79: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
-	17,  // 80: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
-	21,  // 81: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	2,   // 82: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
-	51,  // 83: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
-	55,  // 84: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
-	55,  // 85: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
-	17,  // 86: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
-	21,  // 87: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
-	17,  // 88: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
-	14,  // 89: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
-	53,  // 90: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
-	16,  // 91: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	16,  // 92: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
-	57,  // 93: weft.v1.RerunWorkflowRequest.context:type_name -> google.protobuf.Struct
-	45,  // 94: weft.v1.RerunWorkflowRequest.labels:type_name -> weft.v1.LabelMap
-	52,  // 95: weft.v1.LabelMap.labels:type_name -> weft.v1.LabelMap.LabelsEntry
-	16,  // 96: weft.v1.RerunWorkflowResponse.workflow:type_name -> weft.v1.Workflow
-	56,  // 97: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
-	22,  // 98: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
-	24,  // 99: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
-	26,  // 100: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
-	28,  // 101: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
-	30,  // 102: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
-	32,  // 103: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
-	34,  // 104: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
-	36,  // 105: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
-	38,  // 106: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
-	40,  // 107: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
-	42,  // 108: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
-	44,  // 109: weft.v1.WorkflowService.RerunWorkflow:input_type -> weft.v1.RerunWorkflowRequest
-	23,  // 110: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
-	25,  // 111: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
-	27,  // 112: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
-	29,  // 113: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
-	31,  // 114: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
-	33,  // 115: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
-	35,  // 116: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
-	37,  // 117: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
-	39,  // 118: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
-	41,  // 119: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
-	43,  // 120: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
-	46,  // 121: weft.v1.WorkflowService.RerunWorkflow:output_type -> weft.v1.RerunWorkflowResponse
-	110, // [110:122] is the sub-list for method output_type
-	98,  // [98:110] is the sub-list for method input_type
-	98,  // [98:98] is the sub-list for extension type_name
-	98,  // [98:98] is the sub-list for extension extendee
-	0,   // [0:98] is the sub-list for field type_name
+	55,  // 49: weft.v1.Workflow.labels:type_name -> weft.v1.Workflow.LabelsEntry
+	63,  // 50: weft.v1.Workflow.paused_at:type_name -> google.protobuf.Timestamp
+	63,  // 51: weft.v1.WorkflowEvent.time:type_name -> google.protobuf.Timestamp
+	19,  // 52: weft.v1.WorkflowEvent.run:type_name -> weft.v1.RunTransition
+	20,  // 53: weft.v1.WorkflowEvent.step:type_name -> weft.v1.StepTransition
+	21,  // 54: weft.v1.WorkflowEvent.compensation:type_name -> weft.v1.CompensationTransition
+	20,  // 55: weft.v1.WorkflowEvent.item:type_name -> weft.v1.StepTransition
+	12,  // 56: weft.v1.WorkflowEvent.error:type_name -> weft.v1.ErrorDetail
+	64,  // 57: weft.v1.WorkflowEvent.result:type_name -> google.protobuf.Value
+	2,   // 58: weft.v1.RunTransition.from_state:type_name -> weft.v1.WorkflowState
+	2,   // 59: weft.v1.RunTransition.to_state:type_name -> weft.v1.WorkflowState
+	3,   // 60: weft.v1.StepTransition.from_state:type_name -> weft.v1.StepState
+	3,   // 61: weft.v1.StepTransition.to_state:type_name -> weft.v1.StepState
+	4,   // 62: weft.v1.CompensationTransition.from_state:type_name -> weft.v1.CompensationState
+	4,   // 63: weft.v1.CompensationTransition.to_state:type_name -> weft.v1.CompensationState
+	63,  // 64: weft.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	8,   // 65: weft.v1.CreateWorkflowRequest.steps:type_name -> weft.v1.StepDefinition
+	65,  // 66: weft.v1.CreateWorkflowRequest.context:type_name -> google.protobuf.Struct
+	61,  // 67: weft.v1.CreateWorkflowRequest.timeout:type_name -> google.protobuf.Duration
+	9,   // 68: weft.v1.CreateWorkflowRequest.concurrency:type_name -> weft.v1.ConcurrencyLimit
+	0,   // 69: weft.v1.CreateWorkflowRequest.previous_steps:type_name -> weft.v1.PreviousSteps
+	56,  // 70: weft.v1.CreateWorkflowRequest.labels:type_name -> weft.v1.CreateWorkflowRequest.LabelsEntry
+	17,  // 71: weft.v1.CreateWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	17,  // 72: weft.v1.GetWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	2,   // 73: weft.v1.ListWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	6,   // 74: weft.v1.ListWorkflowsRequest.view:type_name -> weft.v1.WorkflowView
+	57,  // 75: weft.v1.ListWorkflowsRequest.labels:type_name -> weft.v1.ListWorkflowsRequest.LabelsEntry
+	63,  // 76: weft.v1.ListWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	63,  // 77: weft.v1.ListWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	17,  // 78: weft.v1.ListWorkflowsResponse.workflows:type_name -> weft.v1.Workflow
+	17,  // 79: weft.v1.CancelWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	17,  // 80: weft.v1.WatchWorkflowResponse.snapshot:type_name -> weft.v1.Workflow
+	18,  // 81: weft.v1.WatchWorkflowResponse.event:type_name -> weft.v1.WorkflowEvent
+	22,  // 82: weft.v1.WatchWorkflowResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	2,   // 83: weft.v1.WatchWorkflowsRequest.states:type_name -> weft.v1.WorkflowState
+	58,  // 84: weft.v1.WatchWorkflowsRequest.labels:type_name -> weft.v1.WatchWorkflowsRequest.LabelsEntry
+	63,  // 85: weft.v1.WatchWorkflowsRequest.created_after:type_name -> google.protobuf.Timestamp
+	63,  // 86: weft.v1.WatchWorkflowsRequest.created_before:type_name -> google.protobuf.Timestamp
+	18,  // 87: weft.v1.WatchWorkflowsResponse.event:type_name -> weft.v1.WorkflowEvent
+	22,  // 88: weft.v1.WatchWorkflowsResponse.heartbeat:type_name -> weft.v1.Heartbeat
+	18,  // 89: weft.v1.ListWorkflowEventsResponse.events:type_name -> weft.v1.WorkflowEvent
+	15,  // 90: weft.v1.ListStepItemsResponse.items:type_name -> weft.v1.ItemStatus
+	61,  // 91: weft.v1.RedriveWorkflowRequest.deadline_extension:type_name -> google.protobuf.Duration
+	17,  // 92: weft.v1.RedriveWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	17,  // 93: weft.v1.RedeliverWebhookResponse.workflow:type_name -> weft.v1.Workflow
+	65,  // 94: weft.v1.RerunWorkflowRequest.context:type_name -> google.protobuf.Struct
+	46,  // 95: weft.v1.RerunWorkflowRequest.labels:type_name -> weft.v1.LabelMap
+	59,  // 96: weft.v1.LabelMap.labels:type_name -> weft.v1.LabelMap.LabelsEntry
+	17,  // 97: weft.v1.RerunWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	17,  // 98: weft.v1.PauseWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	17,  // 99: weft.v1.ResumeWorkflowResponse.workflow:type_name -> weft.v1.Workflow
+	2,   // 100: weft.v1.BulkWorkflowActionRequest.states:type_name -> weft.v1.WorkflowState
+	60,  // 101: weft.v1.BulkWorkflowActionRequest.labels:type_name -> weft.v1.BulkWorkflowActionRequest.LabelsEntry
+	63,  // 102: weft.v1.BulkWorkflowActionRequest.created_after:type_name -> google.protobuf.Timestamp
+	63,  // 103: weft.v1.BulkWorkflowActionRequest.created_before:type_name -> google.protobuf.Timestamp
+	7,   // 104: weft.v1.BulkWorkflowActionRequest.action:type_name -> weft.v1.BulkAction
+	64,  // 105: weft.v1.Workflow.ResultsEntry.value:type_name -> google.protobuf.Value
+	23,  // 106: weft.v1.WorkflowService.CreateWorkflow:input_type -> weft.v1.CreateWorkflowRequest
+	25,  // 107: weft.v1.WorkflowService.GetWorkflow:input_type -> weft.v1.GetWorkflowRequest
+	27,  // 108: weft.v1.WorkflowService.ListWorkflows:input_type -> weft.v1.ListWorkflowsRequest
+	29,  // 109: weft.v1.WorkflowService.CancelWorkflow:input_type -> weft.v1.CancelWorkflowRequest
+	31,  // 110: weft.v1.WorkflowService.WatchWorkflow:input_type -> weft.v1.WatchWorkflowRequest
+	33,  // 111: weft.v1.WorkflowService.WatchWorkflows:input_type -> weft.v1.WatchWorkflowsRequest
+	35,  // 112: weft.v1.WorkflowService.ListWorkflowEvents:input_type -> weft.v1.ListWorkflowEventsRequest
+	37,  // 113: weft.v1.WorkflowService.ListStepItems:input_type -> weft.v1.ListStepItemsRequest
+	39,  // 114: weft.v1.WorkflowService.RedriveWorkflow:input_type -> weft.v1.RedriveWorkflowRequest
+	41,  // 115: weft.v1.WorkflowService.RedeliverWebhook:input_type -> weft.v1.RedeliverWebhookRequest
+	43,  // 116: weft.v1.WorkflowService.DeleteWorkflow:input_type -> weft.v1.DeleteWorkflowRequest
+	45,  // 117: weft.v1.WorkflowService.RerunWorkflow:input_type -> weft.v1.RerunWorkflowRequest
+	48,  // 118: weft.v1.WorkflowService.PauseWorkflow:input_type -> weft.v1.PauseWorkflowRequest
+	50,  // 119: weft.v1.WorkflowService.ResumeWorkflow:input_type -> weft.v1.ResumeWorkflowRequest
+	52,  // 120: weft.v1.WorkflowService.BulkWorkflowAction:input_type -> weft.v1.BulkWorkflowActionRequest
+	24,  // 121: weft.v1.WorkflowService.CreateWorkflow:output_type -> weft.v1.CreateWorkflowResponse
+	26,  // 122: weft.v1.WorkflowService.GetWorkflow:output_type -> weft.v1.GetWorkflowResponse
+	28,  // 123: weft.v1.WorkflowService.ListWorkflows:output_type -> weft.v1.ListWorkflowsResponse
+	30,  // 124: weft.v1.WorkflowService.CancelWorkflow:output_type -> weft.v1.CancelWorkflowResponse
+	32,  // 125: weft.v1.WorkflowService.WatchWorkflow:output_type -> weft.v1.WatchWorkflowResponse
+	34,  // 126: weft.v1.WorkflowService.WatchWorkflows:output_type -> weft.v1.WatchWorkflowsResponse
+	36,  // 127: weft.v1.WorkflowService.ListWorkflowEvents:output_type -> weft.v1.ListWorkflowEventsResponse
+	38,  // 128: weft.v1.WorkflowService.ListStepItems:output_type -> weft.v1.ListStepItemsResponse
+	40,  // 129: weft.v1.WorkflowService.RedriveWorkflow:output_type -> weft.v1.RedriveWorkflowResponse
+	42,  // 130: weft.v1.WorkflowService.RedeliverWebhook:output_type -> weft.v1.RedeliverWebhookResponse
+	44,  // 131: weft.v1.WorkflowService.DeleteWorkflow:output_type -> weft.v1.DeleteWorkflowResponse
+	47,  // 132: weft.v1.WorkflowService.RerunWorkflow:output_type -> weft.v1.RerunWorkflowResponse
+	49,  // 133: weft.v1.WorkflowService.PauseWorkflow:output_type -> weft.v1.PauseWorkflowResponse
+	51,  // 134: weft.v1.WorkflowService.ResumeWorkflow:output_type -> weft.v1.ResumeWorkflowResponse
+	53,  // 135: weft.v1.WorkflowService.BulkWorkflowAction:output_type -> weft.v1.BulkWorkflowActionResponse
+	121, // [121:136] is the sub-list for method output_type
+	106, // [106:121] is the sub-list for method input_type
+	106, // [106:106] is the sub-list for extension type_name
+	106, // [106:106] is the sub-list for extension extendee
+	0,   // [0:106] is the sub-list for field type_name
 }
 
 func init() { file_weft_v1_workflow_proto_init() }
@@ -4433,8 +4993,8 @@ func file_weft_v1_workflow_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_weft_v1_workflow_proto_rawDesc), len(file_weft_v1_workflow_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   46,
+			NumEnums:      8,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,9 @@ const (
 	WorkflowService_RedeliverWebhook_FullMethodName   = "/weft.v1.WorkflowService/RedeliverWebhook"
 	WorkflowService_DeleteWorkflow_FullMethodName     = "/weft.v1.WorkflowService/DeleteWorkflow"
 	WorkflowService_RerunWorkflow_FullMethodName      = "/weft.v1.WorkflowService/RerunWorkflow"
+	WorkflowService_PauseWorkflow_FullMethodName      = "/weft.v1.WorkflowService/PauseWorkflow"
+	WorkflowService_ResumeWorkflow_FullMethodName     = "/weft.v1.WorkflowService/ResumeWorkflow"
+	WorkflowService_BulkWorkflowAction_FullMethodName = "/weft.v1.WorkflowService/BulkWorkflowAction"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -68,6 +71,13 @@ type WorkflowServiceClient interface {
 	// them) that runs the given steps and everything downstream of them again
 	// and copies the other completed steps with their results.
 	RerunWorkflow(ctx context.Context, in *RerunWorkflowRequest, opts ...grpc.CallOption) (*RerunWorkflowResponse, error)
+	// Pauses a PENDING or RUNNING run: nothing new starts until ResumeWorkflow.
+	PauseWorkflow(ctx context.Context, in *PauseWorkflowRequest, opts ...grpc.CallOption) (*PauseWorkflowResponse, error)
+	// Resumes a PAUSED run where it stopped.
+	ResumeWorkflow(ctx context.Context, in *ResumeWorkflowRequest, opts ...grpc.CallOption) (*ResumeWorkflowResponse, error)
+	// Cancels, redrives, pauses or resumes every run matching a filter (at most
+	// 10,000 per call), or counts them (dry_run).
+	BulkWorkflowAction(ctx context.Context, in *BulkWorkflowActionRequest, opts ...grpc.CallOption) (*BulkWorkflowActionResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -216,6 +226,36 @@ func (c *workflowServiceClient) RerunWorkflow(ctx context.Context, in *RerunWork
 	return out, nil
 }
 
+func (c *workflowServiceClient) PauseWorkflow(ctx context.Context, in *PauseWorkflowRequest, opts ...grpc.CallOption) (*PauseWorkflowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseWorkflowResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_PauseWorkflow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowServiceClient) ResumeWorkflow(ctx context.Context, in *ResumeWorkflowRequest, opts ...grpc.CallOption) (*ResumeWorkflowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeWorkflowResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_ResumeWorkflow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowServiceClient) BulkWorkflowAction(ctx context.Context, in *BulkWorkflowActionRequest, opts ...grpc.CallOption) (*BulkWorkflowActionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BulkWorkflowActionResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_BulkWorkflowAction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -251,6 +291,13 @@ type WorkflowServiceServer interface {
 	// them) that runs the given steps and everything downstream of them again
 	// and copies the other completed steps with their results.
 	RerunWorkflow(context.Context, *RerunWorkflowRequest) (*RerunWorkflowResponse, error)
+	// Pauses a PENDING or RUNNING run: nothing new starts until ResumeWorkflow.
+	PauseWorkflow(context.Context, *PauseWorkflowRequest) (*PauseWorkflowResponse, error)
+	// Resumes a PAUSED run where it stopped.
+	ResumeWorkflow(context.Context, *ResumeWorkflowRequest) (*ResumeWorkflowResponse, error)
+	// Cancels, redrives, pauses or resumes every run matching a filter (at most
+	// 10,000 per call), or counts them (dry_run).
+	BulkWorkflowAction(context.Context, *BulkWorkflowActionRequest) (*BulkWorkflowActionResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -296,6 +343,15 @@ func (UnimplementedWorkflowServiceServer) DeleteWorkflow(context.Context, *Delet
 }
 func (UnimplementedWorkflowServiceServer) RerunWorkflow(context.Context, *RerunWorkflowRequest) (*RerunWorkflowResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RerunWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) PauseWorkflow(context.Context, *PauseWorkflowRequest) (*PauseWorkflowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) ResumeWorkflow(context.Context, *ResumeWorkflowRequest) (*ResumeWorkflowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) BulkWorkflowAction(context.Context, *BulkWorkflowActionRequest) (*BulkWorkflowActionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BulkWorkflowAction not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -520,6 +576,60 @@ func _WorkflowService_RerunWorkflow_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_PauseWorkflow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseWorkflowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).PauseWorkflow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_PauseWorkflow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).PauseWorkflow(ctx, req.(*PauseWorkflowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowService_ResumeWorkflow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeWorkflowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).ResumeWorkflow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_ResumeWorkflow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).ResumeWorkflow(ctx, req.(*ResumeWorkflowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowService_BulkWorkflowAction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BulkWorkflowActionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).BulkWorkflowAction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_BulkWorkflowAction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).BulkWorkflowAction(ctx, req.(*BulkWorkflowActionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -566,6 +676,18 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RerunWorkflow",
 			Handler:    _WorkflowService_RerunWorkflow_Handler,
+		},
+		{
+			MethodName: "PauseWorkflow",
+			Handler:    _WorkflowService_PauseWorkflow_Handler,
+		},
+		{
+			MethodName: "ResumeWorkflow",
+			Handler:    _WorkflowService_ResumeWorkflow_Handler,
+		},
+		{
+			MethodName: "BulkWorkflowAction",
+			Handler:    _WorkflowService_BulkWorkflowAction_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -36,6 +36,7 @@ class WorkflowState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WORKFLOW_STATE_FAILED: _ClassVar[WorkflowState]
     WORKFLOW_STATE_CANCELLED: _ClassVar[WorkflowState]
     WORKFLOW_STATE_COMPENSATING: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_PAUSED: _ClassVar[WorkflowState]
 
 class StepState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -71,6 +72,14 @@ class WorkflowView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WORKFLOW_VIEW_UNSPECIFIED: _ClassVar[WorkflowView]
     WORKFLOW_VIEW_BASIC: _ClassVar[WorkflowView]
     WORKFLOW_VIEW_FULL: _ClassVar[WorkflowView]
+
+class BulkAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BULK_ACTION_UNSPECIFIED: _ClassVar[BulkAction]
+    BULK_ACTION_CANCEL: _ClassVar[BulkAction]
+    BULK_ACTION_REDRIVE: _ClassVar[BulkAction]
+    BULK_ACTION_PAUSE: _ClassVar[BulkAction]
+    BULK_ACTION_RESUME: _ClassVar[BulkAction]
 PREVIOUS_STEPS_UNSPECIFIED: PreviousSteps
 PREVIOUS_STEPS_ALL: PreviousSteps
 PREVIOUS_STEPS_DEPENDENCIES: PreviousSteps
@@ -86,6 +95,7 @@ WORKFLOW_STATE_COMPLETED: WorkflowState
 WORKFLOW_STATE_FAILED: WorkflowState
 WORKFLOW_STATE_CANCELLED: WorkflowState
 WORKFLOW_STATE_COMPENSATING: WorkflowState
+WORKFLOW_STATE_PAUSED: WorkflowState
 STEP_STATE_UNSPECIFIED: StepState
 STEP_STATE_PENDING: StepState
 STEP_STATE_RUNNING: StepState
@@ -109,6 +119,11 @@ WEBHOOK_STATE_FAILED: WebhookState
 WORKFLOW_VIEW_UNSPECIFIED: WorkflowView
 WORKFLOW_VIEW_BASIC: WorkflowView
 WORKFLOW_VIEW_FULL: WorkflowView
+BULK_ACTION_UNSPECIFIED: BulkAction
+BULK_ACTION_CANCEL: BulkAction
+BULK_ACTION_REDRIVE: BulkAction
+BULK_ACTION_PAUSE: BulkAction
+BULK_ACTION_RESUME: BulkAction
 
 class StepDefinition(_message.Message):
     __slots__ = ("id", "url", "depends_on", "parallel", "retries", "timeout", "compensation", "join", "for_each", "max_concurrency", "item_failures", "concurrency", "previous_steps")
@@ -295,7 +310,7 @@ class WebhookDelivery(_message.Message):
     def __init__(self, url: _Optional[str] = ..., event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., state: _Optional[_Union[WebhookState, str]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., give_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "workflow_id", "state", "created_at", "started_at", "completed_at", "current_steps", "completed_steps", "failed_steps", "context", "results", "steps", "error", "on_complete", "on_error", "timeout", "deadline", "saga", "base_url", "request_id", "last_sequence", "compensation_failed", "webhook", "concurrency", "priority", "waiting_for", "concurrency_key", "previous_steps", "labels", "rerun_of")
+    __slots__ = ("id", "workflow_id", "state", "created_at", "started_at", "completed_at", "current_steps", "completed_steps", "failed_steps", "context", "results", "steps", "error", "on_complete", "on_error", "timeout", "deadline", "saga", "base_url", "request_id", "last_sequence", "compensation_failed", "webhook", "concurrency", "priority", "waiting_for", "concurrency_key", "previous_steps", "labels", "rerun_of", "paused_at", "pause_reason", "deadline_held")
     class ResultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -340,6 +355,9 @@ class Workflow(_message.Message):
     PREVIOUS_STEPS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     RERUN_OF_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_AT_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_REASON_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_HELD_FIELD_NUMBER: _ClassVar[int]
     id: str
     workflow_id: str
     state: WorkflowState
@@ -370,7 +388,10 @@ class Workflow(_message.Message):
     previous_steps: PreviousSteps
     labels: _containers.ScalarMap[str, str]
     rerun_of: str
-    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ..., previous_steps: _Optional[_Union[PreviousSteps, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., rerun_of: _Optional[str] = ...) -> None: ...
+    paused_at: _timestamp_pb2.Timestamp
+    pause_reason: str
+    deadline_held: bool
+    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_steps: _Optional[_Iterable[str]] = ..., completed_steps: _Optional[_Iterable[str]] = ..., failed_steps: _Optional[_Iterable[str]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Mapping[str, _struct_pb2.Value]] = ..., steps: _Optional[_Iterable[_Union[StepStatus, _Mapping]]] = ..., error: _Optional[_Union[ErrorDetail, _Mapping]] = ..., on_complete: _Optional[str] = ..., on_error: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga: _Optional[bool] = ..., base_url: _Optional[str] = ..., request_id: _Optional[str] = ..., last_sequence: _Optional[int] = ..., compensation_failed: _Optional[bool] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ..., concurrency: _Optional[_Union[ConcurrencyLimit, _Mapping]] = ..., priority: _Optional[int] = ..., waiting_for: _Optional[str] = ..., concurrency_key: _Optional[str] = ..., previous_steps: _Optional[_Union[PreviousSteps, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., rerun_of: _Optional[str] = ..., paused_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pause_reason: _Optional[str] = ..., deadline_held: _Optional[bool] = ...) -> None: ...
 
 class WorkflowEvent(_message.Message):
     __slots__ = ("sequence", "time", "run_id", "workflow_id", "step_id", "run", "step", "compensation", "item", "attempt", "error", "result", "item_index", "waiting_for")
@@ -699,3 +720,76 @@ class RerunWorkflowResponse(_message.Message):
     workflow: Workflow
     deduplicated: bool
     def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...
+
+class PauseWorkflowRequest(_message.Message):
+    __slots__ = ("id", "reason", "hold_deadline")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    HOLD_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    reason: str
+    hold_deadline: bool
+    def __init__(self, id: _Optional[str] = ..., reason: _Optional[str] = ..., hold_deadline: _Optional[bool] = ...) -> None: ...
+
+class PauseWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class ResumeWorkflowRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ResumeWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class BulkWorkflowActionRequest(_message.Message):
+    __slots__ = ("states", "workflow_id", "labels", "created_after", "created_before", "all", "action", "dry_run", "reason", "page_token")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[WorkflowState]
+    workflow_id: str
+    labels: _containers.ScalarMap[str, str]
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    all: bool
+    action: BulkAction
+    dry_run: bool
+    reason: str
+    page_token: str
+    def __init__(self, states: _Optional[_Iterable[_Union[WorkflowState, str]]] = ..., workflow_id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., all: _Optional[bool] = ..., action: _Optional[_Union[BulkAction, str]] = ..., dry_run: _Optional[bool] = ..., reason: _Optional[str] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class BulkWorkflowActionResponse(_message.Message):
+    __slots__ = ("matched", "affected", "skipped", "more", "next_page_token")
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    AFFECTED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    matched: int
+    affected: int
+    skipped: int
+    more: bool
+    next_page_token: str
+    def __init__(self, matched: _Optional[int] = ..., affected: _Optional[int] = ..., skipped: _Optional[int] = ..., more: _Optional[bool] = ..., next_page_token: _Optional[str] = ...) -> None: ...

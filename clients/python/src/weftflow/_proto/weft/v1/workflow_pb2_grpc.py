@@ -95,6 +95,21 @@ class WorkflowServiceStub:
                 request_serializer=weft_dot_v1_dot_workflow__pb2.RerunWorkflowRequest.SerializeToString,
                 response_deserializer=weft_dot_v1_dot_workflow__pb2.RerunWorkflowResponse.FromString,
                 _registered_method=True)
+        self.PauseWorkflow = channel.unary_unary(
+                '/weft.v1.WorkflowService/PauseWorkflow',
+                request_serializer=weft_dot_v1_dot_workflow__pb2.PauseWorkflowRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_workflow__pb2.PauseWorkflowResponse.FromString,
+                _registered_method=True)
+        self.ResumeWorkflow = channel.unary_unary(
+                '/weft.v1.WorkflowService/ResumeWorkflow',
+                request_serializer=weft_dot_v1_dot_workflow__pb2.ResumeWorkflowRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_workflow__pb2.ResumeWorkflowResponse.FromString,
+                _registered_method=True)
+        self.BulkWorkflowAction = channel.unary_unary(
+                '/weft.v1.WorkflowService/BulkWorkflowAction',
+                request_serializer=weft_dot_v1_dot_workflow__pb2.BulkWorkflowActionRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_workflow__pb2.BulkWorkflowActionResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -190,6 +205,28 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseWorkflow(self, request, context):
+        """Pauses a PENDING or RUNNING run: nothing new starts until ResumeWorkflow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeWorkflow(self, request, context):
+        """Resumes a PAUSED run where it stopped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BulkWorkflowAction(self, request, context):
+        """Cancels, redrives, pauses or resumes every run matching a filter (at most
+        10,000 per call), or counts them (dry_run).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -252,6 +289,21 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.RerunWorkflow,
                     request_deserializer=weft_dot_v1_dot_workflow__pb2.RerunWorkflowRequest.FromString,
                     response_serializer=weft_dot_v1_dot_workflow__pb2.RerunWorkflowResponse.SerializeToString,
+            ),
+            'PauseWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseWorkflow,
+                    request_deserializer=weft_dot_v1_dot_workflow__pb2.PauseWorkflowRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_workflow__pb2.PauseWorkflowResponse.SerializeToString,
+            ),
+            'ResumeWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeWorkflow,
+                    request_deserializer=weft_dot_v1_dot_workflow__pb2.ResumeWorkflowRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_workflow__pb2.ResumeWorkflowResponse.SerializeToString,
+            ),
+            'BulkWorkflowAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.BulkWorkflowAction,
+                    request_deserializer=weft_dot_v1_dot_workflow__pb2.BulkWorkflowActionRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_workflow__pb2.BulkWorkflowActionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -579,6 +631,87 @@ class WorkflowService:
             '/weft.v1.WorkflowService/RerunWorkflow',
             weft_dot_v1_dot_workflow__pb2.RerunWorkflowRequest.SerializeToString,
             weft_dot_v1_dot_workflow__pb2.RerunWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weft.v1.WorkflowService/PauseWorkflow',
+            weft_dot_v1_dot_workflow__pb2.PauseWorkflowRequest.SerializeToString,
+            weft_dot_v1_dot_workflow__pb2.PauseWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weft.v1.WorkflowService/ResumeWorkflow',
+            weft_dot_v1_dot_workflow__pb2.ResumeWorkflowRequest.SerializeToString,
+            weft_dot_v1_dot_workflow__pb2.ResumeWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkWorkflowAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weft.v1.WorkflowService/BulkWorkflowAction',
+            weft_dot_v1_dot_workflow__pb2.BulkWorkflowActionRequest.SerializeToString,
+            weft_dot_v1_dot_workflow__pb2.BulkWorkflowActionResponse.FromString,
             options,
             channel_credentials,
             insecure,
