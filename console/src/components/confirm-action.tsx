@@ -13,12 +13,23 @@ export interface ConfirmActionProps {
   dismissLabel: string;
   access: WriteAccess;
   danger?: boolean;
-  /** The call; a refusal is shown under the button (code, ErrorInfo reason and message). */
+  /** The call; a refusal is shown under the button (code, ErrorInfo reason and message), or given to `report`. */
   run(): Promise<void>;
+  /**
+   * Where a refusal goes instead, when the button may disappear with it (e.g. Redrive, once the page
+   * catches up with a run redriven elsewhere): called with undefined when the call starts.
+   */
+  report?(refusal: ActionRefusal | undefined): void;
+}
+
+/** A refused action: the API error and the action's label. */
+export interface ActionRefusal {
+  problem: ApiProblem;
+  action: string;
 }
 
 /** A write action on a run behind a confirmation; with a read key it says that a write key is needed. */
-export function ConfirmAction({ id, label, question, confirmLabel, dismissLabel, access, danger, run }: ConfirmActionProps) {
+export function ConfirmAction({ id, label, question, confirmLabel, dismissLabel, access, danger, run, report }: ConfirmActionProps) {
   const auth = useAuth();
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -33,13 +44,15 @@ export function ConfirmAction({ id, label, question, confirmLabel, dismissLabel,
   const go = async () => {
     setBusy(true);
     setProblem(undefined);
+    report?.(undefined);
     try {
       await run();
       setConfirming(false);
     } catch (err) {
       const p = toProblem(err);
       if (p.needsKey) auth.reportUnauthenticated(p.message);
-      setProblem(p);
+      if (report) report({ problem: p, action: label });
+      else setProblem(p);
       setConfirming(false);
     } finally {
       setBusy(false);

@@ -2,10 +2,10 @@ import { weft } from "../api/client.ts";
 import { pauseActions } from "../api/pause-actions.ts";
 import { toRunDetail, type RunDetail } from "../api/view-models.ts";
 import type { WriteAccess } from "../hooks/use-write-access.ts";
-import { ConfirmAction } from "./confirm-action.tsx";
+import { type ActionRefusal, ConfirmAction } from "./confirm-action.tsx";
 
 /** Pause (a pending or running run) and Resume (a paused one), each after a confirmation. */
-export function PauseActions({ run, access, onChanged }: { run: RunDetail; access: WriteAccess; onChanged(run: RunDetail): void }) {
+export function PauseActions({ run, access, onChanged, report }: { run: RunDetail; access: WriteAccess; onChanged(run: RunDetail): void; report(refusal: ActionRefusal | undefined): void }) {
   const can = pauseActions(run.state);
   const id = run.id;
   return (
@@ -18,6 +18,7 @@ export function PauseActions({ run, access, onChanged }: { run: RunDetail; acces
           confirmLabel="Yes, pause"
           dismissLabel="Keep running"
           access={access}
+          report={report}
           run={async () => {
             const { workflow } = await weft.pauseWorkflow({ id, reason: "paused from the console" });
             if (workflow) onChanged(toRunDetail(workflow));
@@ -32,6 +33,7 @@ export function PauseActions({ run, access, onChanged }: { run: RunDetail; acces
           confirmLabel="Yes, resume"
           dismissLabel="Keep it paused"
           access={access}
+          report={report}
           run={async () => {
             const { workflow } = await weft.resumeWorkflow({ id });
             if (workflow) onChanged(toRunDetail(workflow));

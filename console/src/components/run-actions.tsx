@@ -3,13 +3,13 @@ import { runActions } from "../api/run-actions.ts";
 import { toRunDetail, type RunDetail } from "../api/view-models.ts";
 import { navigate, RUNS_HREF } from "../hooks/use-route.ts";
 import type { WriteAccess } from "../hooks/use-write-access.ts";
-import { ConfirmAction } from "./confirm-action.tsx";
+import { type ActionRefusal, ConfirmAction } from "./confirm-action.tsx";
 
 /**
  * Redrive, Redeliver webhook and Delete, each after a confirmation and only when the run's state
  * allows it. After a redrive or a redelivery the page follows the run again (onReopened).
  */
-export function RunActions({ run, access, onChanged, onReopened }: { run: RunDetail; access: WriteAccess; onChanged(run: RunDetail): void; onReopened(): void }) {
+export function RunActions({ run, access, onChanged, onReopened, report }: { run: RunDetail; access: WriteAccess; onChanged(run: RunDetail): void; onReopened(): void; report(refusal: ActionRefusal | undefined): void }) {
   const can = runActions(run);
   const id = run.id;
   return (
@@ -22,6 +22,7 @@ export function RunActions({ run, access, onChanged, onReopened }: { run: RunDet
           confirmLabel="Yes, redrive"
           dismissLabel="Keep it as it is"
           access={access}
+          report={report}
           run={async () => {
             try {
               const { workflow } = await weft.redriveWorkflow({ id });
@@ -41,6 +42,7 @@ export function RunActions({ run, access, onChanged, onReopened }: { run: RunDet
           confirmLabel="Yes, redeliver"
           dismissLabel="No"
           access={access}
+          report={report}
           run={async () => {
             const { workflow } = await weft.redeliverWebhook({ id });
             if (workflow) onChanged(toRunDetail(workflow));
@@ -56,6 +58,7 @@ export function RunActions({ run, access, onChanged, onReopened }: { run: RunDet
           confirmLabel="Yes, delete"
           dismissLabel="Keep it"
           access={access}
+          report={report}
           danger
           run={async () => {
             await weft.deleteWorkflow({ id });

@@ -16,6 +16,7 @@ import { RunActions } from "./run-actions.tsx";
 import { RunLink } from "./rerun-button.tsx";
 import { canRerun } from "../api/run-actions.ts";
 import { PauseActions } from "./pause-actions.tsx";
+import type { ActionRefusal } from "./confirm-action.tsx";
 import { pauseNote } from "../api/pause-actions.ts";
 import { QueuedBadge, StateBadge } from "./state-badge.tsx";
 import { StepPanel } from "./step-panel.tsx";
@@ -27,9 +28,15 @@ export function RunPage({ id }: { id: string }) {
   const { run, events, problem, live, setRun, resume } = useRun(id);
   const access = useWriteAccess(auth.version);
   const [selected, setSelected] = useState<string>();
+  // A refused action stays shown (until dismissed or the next action) although its button may go
+  // away as the page catches up with the run (a redrive refused because the run was redriven elsewhere).
+  const [refusal, setRefusal] = useState<ActionRefusal>();
   const terminal = run ? isTerminalRun(runStateOf(run.state) ?? 0) : false;
   const now = useNow(500, !terminal);
-  useEffect(() => setSelected(undefined), [id]);
+  useEffect(() => {
+    setSelected(undefined);
+    setRefusal(undefined);
+  }, [id]);
   useEffect(prewarmLayout, []);
   const step = run?.steps.find((s) => s.id === selected);
 
@@ -52,10 +59,18 @@ export function RunPage({ id }: { id: string }) {
         {run?.waitingFor && <QueuedBadge waitingFor={run.waitingFor} testId="run-queued" />}
         <span className={`live live-${live ? "watch" : "poll"}`}>{live ? "live" : terminal ? "finished" : "reconnecting…"}</span>
         {run && run.state === "paused" && <span className="muted" data-testid="run-pause-note">{pauseNote(run)}</span>}
-        {run && !terminal && <PauseActions run={run} access={access} onChanged={setRun} />}
+        {run && !terminal && <PauseActions run={run} access={access} onChanged={setRun} report={setRefusal} />}
         {run && !terminal && <CancelButton runId={id} access={access} onCancelled={setRun} />}
-        {run && terminal && <RunActions run={run} access={access} onChanged={setRun} onReopened={resume} />}
+        {run && terminal && <RunActions run={run} access={access} onChanged={setRun} onReopened={resume} report={setRefusal} />}
       </div>
+      {refusal && (
+        <div className="run-action-problem" data-testid="run-action-problem" data-action={refusal.action}>
+          <ProblemBanner problem={refusal.problem} action={refusal.action} />
+          <button data-testid="run-action-problem-dismiss" onClick={() => setRefusal(undefined)}>
+            Dismiss
+          </button>
+        </div>
+      )}
       {run?.rerunOf && (
         <div className="run-rerun-of">
           <RunLink label="rerun of" runId={run.rerunOf} testId="run-rerun-of" />

@@ -162,12 +162,19 @@ describe("run actions", () => {
       await api.redriveWorkflow({ id: runId });
       await page.getByTestId("redrive-run").click();
       await page.getByTestId("redrive-run-confirm").click();
-      const problem = page.locator("[data-testid=redrive-run-action] [data-testid=problem]");
+      // The refusal stays shown while the page catches up with the run redriven elsewhere
+      // (the Redrive button itself goes away once the run is running again).
+      const refusal = page.getByTestId("run-action-problem");
+      const problem = refusal.getByTestId("problem");
+      await poll(attrOf(refusal, "data-action")).toBe("Redrive");
       await poll(attrOf(problem, "data-code")).toBe("FAILED_PRECONDITION");
       await poll(attrOf(problem, "data-reason")).toBe("RUN_NOT_FINISHED");
       await poll(textOf(problem)).toContain("RUN_NOT_FINISHED");
-      // The page caught up with the run that was redriven elsewhere.
       await poll(attrOf(page.getByTestId("node-s"), "data-state")).toBe("running");
+      expect(await page.getByTestId("redrive-run").count()).toBe(0);
+      expect(await textOf(problem)()).toContain("RUN_NOT_FINISHED");
+      await page.getByTestId("run-action-problem-dismiss").click();
+      await poll(() => refusal.count()).toBe(0);
       hold.release();
       await poll(attrOf(page.getByTestId("run-state"), "data-state")).toBe("completed");
     } finally {
