@@ -91,7 +91,8 @@ const PREVIOUS_STEPS_TO_DOMAIN: Record<number, PreviousStepsMode | undefined> = 
   [PbPreviousSteps.ANCESTORS]: "ancestors",
 };
 
-const PREVIOUS_STEPS_TO_PROTO: Record<PreviousStepsMode, PbPreviousSteps> = {
+/** previous_steps modes as the enum (also for the CLI's workflow files). */
+export const PREVIOUS_STEPS_TO_PROTO: Record<PreviousStepsMode, PbPreviousSteps> = {
   all: PbPreviousSteps.ALL,
   dependencies: PbPreviousSteps.DEPENDENCIES,
   ancestors: PbPreviousSteps.ANCESTORS,
