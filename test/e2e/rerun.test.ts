@@ -212,6 +212,38 @@ for (const setup of [embedded(), mongodb()]) {
       expect([prev.b.result.run, prev.c.result.run]).toEqual([made!.id, id]);
     });
 
+    test("the loser of an any join is copied as it was: a rerun after the join neither calls it nor waits for it", async () => {
+      const p = path("any");
+      echo(p, ["b", "e"]);
+      // c never answers by itself: the original cancels it (not_needed) once b completed.
+      handlers.on(`${p}/c`, hangUntilAborted(60_000));
+      const { workflow } = await client.createWorkflow({
+        id: "rerun-any",
+        steps: [
+          { id: "b", url: handlers.url(`${p}/b`), parallel: true },
+          { id: "c", url: handlers.url(`${p}/c`), parallel: true },
+          { id: "d", url: handlers.url(`${p}/b`), dependsOn: ["b", "c"], join: { policy: { case: "any", value: {} } } },
+          { id: "e", url: handlers.url(`${p}/e`), dependsOn: ["d"] },
+        ],
+      });
+      const id = workflow!.id;
+      const original = await waitForRun(client, id);
+      expect(original.state).toBe(WorkflowState.COMPLETED);
+      expect(original.steps.map((s) => StepState[s.state])).toEqual(["COMPLETED", "CANCELLED", "COMPLETED", "COMPLETED"]);
+      const { workflow: made } = await client.rerunWorkflow({ id, fromSteps: ["e"] });
+      const done = await waitForRun(client, made!.id);
+      expect(done.state).toBe(WorkflowState.COMPLETED);
+      expect(calls(p, made!.id, "c")).toEqual([]);
+      expect(calls(p, made!.id, "e")).toHaveLength(1);
+      expect(done.steps.map((s) => [StepState[s.state], s.copiedFrom])).toEqual([
+        ["COMPLETED", id],
+        ["CANCELLED", id],
+        ["COMPLETED", id],
+        ["COMPLETED", ""],
+      ]);
+      expect(done.steps[1].error?.reason).toBe("not_needed");
+    });
+
     test("a failed run rerun from its failed step completes; a new context reaches the steps that run", async () => {
       const p = path("failed");
       echo(p, ["s1", "s2", "s4"]);
