@@ -191,6 +191,35 @@ describe("which steps a rerun runs", () => {
     expect(states(again.run)).toEqual({ b: "completed", c: "cancelled", d: "completed", e: "completed" });
   });
 
+  test("a rerun of an any join whose winner is copied: the join runs at once and the loser is cancelled, never called", () => {
+    const steps: TestStep[] = [
+      { id: "b", parallel: true },
+      { id: "c", parallel: true },
+      { id: "d", dependsOn: ["b", "c"], join: { kind: "any" } },
+      { id: "e", dependsOn: ["d"] },
+    ];
+    const m = new RunMachine(newRunRecord("wf_ORIGINAL", testWorkflow(steps), 1000));
+    m.start(1);
+    drive(m, m.attemptSucceeded(0, 1, "b", 2));
+    // From d: d runs, so c (it depends on) is not copied; b, copied, has decided the join already.
+    expect(rerunSteps(m.run, [2])).toEqual([false, true, true, true]);
+    const r = rerun(m.run, ["d"]);
+    expect(r.calls).toEqual(["d", "e"]);
+    expect(r.m.run.state).toBe("completed");
+    expect(r.m.run.steps[1]).toMatchObject({ state: "cancelled", attempts: 0, error: { reason: "not_needed", message: 'not needed: step "d" went on without it' } });
+    expect(r.m.run.steps[1].copiedFrom).toBeUndefined();
+    // The same when the rerun first queues for its workflow concurrency key.
+    const keyed = new RunMachine(newRunRecord("wf_ORIGINAL", testWorkflow(steps, { context: { k: "x" }, concurrency: { key: "/context/k", limit: 1 } }), 1000));
+    keyed.start(1);
+    keyed.admitted(-1, 2);
+    drive(keyed, keyed.attemptSucceeded(0, 1, "b", 3));
+    expect(keyed.run.state).toBe("completed");
+    const queued = new RunMachine(rerunRecord(keyed.run, plan(keyed.run, { fromSteps: ["d"] }), "wf_RERUN", 5000));
+    expect(queued.start(5001).acquire).toEqual([-1]);
+    expect(queued.admitted(-1, 5002).dispatch.map((w) => w.index)).toEqual([2]);
+    expect(queued.run.steps[1]).toMatchObject({ state: "cancelled", error: { reason: "not_needed" } });
+  });
+
   test("which steps that did not complete run: those a running step depends on, and those nothing depends on", () => {
     // c failed; d and f (all_settled) tolerated it; x after d.
     const steps: TestStep[] = [
