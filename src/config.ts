@@ -116,7 +116,7 @@ export const OPTIONS: Option[] = [
   { flag: "log-level", env: "WEFT_LOG_LEVEL", default: "info", help: "trace, debug, info, warn, error, fatal or silent" },
   { flag: "shutdown-grace-ms", env: "WEFT_SHUTDOWN_GRACE_MS", default: "10000", help: "on SIGTERM, how long in-flight attempts and streams get to finish" },
   { flag: "max-steps", env: "WEFT_MAX_STEPS", default: String(DEFAULT_LIMITS.maxSteps), help: "most steps per workflow" },
-  { flag: "max-request-bytes", env: "WEFT_MAX_REQUEST_BYTES", default: String(DEFAULT_LIMITS.maxRequestBytes), help: "largest CreateWorkflow request" },
+  { flag: "max-request-bytes", env: "WEFT_MAX_REQUEST_BYTES", default: String(DEFAULT_LIMITS.maxRequestBytes), help: "largest CreateWorkflow or RerunWorkflow request, and largest CreateWorkflow request a rerun with a new context, labels or request id would need" },
   { flag: "max-context-bytes", env: "WEFT_MAX_CONTEXT_BYTES", default: String(DEFAULT_LIMITS.maxContextBytes), help: "largest context (as JSON)" },
   { flag: "max-result-bytes", env: "WEFT_MAX_RESULT_BYTES", default: String(DEFAULT_LIMITS.maxResultBytes), help: "largest step handler response; larger fails the step" },
   { flag: "max-run-results-bytes", env: "WEFT_MAX_RUN_RESULTS_BYTES", default: String(DEFAULT_LIMITS.maxRunResultBytes), help: "all step results of one run together (as JSON); the result that would pass it fails its step" },

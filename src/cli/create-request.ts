@@ -4,8 +4,8 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { type Duration, DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Backoff, type CreateWorkflowRequest, CreateWorkflowRequestSchema, PreviousSteps } from "../../gen/ts/weft/v1/workflow_pb.js";
 import type { JoinRequest, WorkflowRequest } from "./workflow-file.ts";
+import { PREVIOUS_STEPS_TO_PROTO } from "../transport/mappers.ts";
 
-const PREVIOUS_STEPS = { all: PreviousSteps.ALL, dependencies: PreviousSteps.DEPENDENCIES, ancestors: PreviousSteps.ANCESTORS } as const;
 const BACKOFF = { exponential: Backoff.EXPONENTIAL, linear: Backoff.LINEAR, fixed: Backoff.FIXED } as const;
 
 /** Seconds (a number, may have a fraction) as a Duration. */
@@ -45,7 +45,7 @@ export function toCreateRequest(w: WorkflowRequest, overrides: { context?: Recor
       maxConcurrency: s.maxConcurrency ?? 0,
       itemFailures: s.itemFailures === undefined ? undefined : joinPolicy(s.itemFailures),
       concurrency: s.concurrency && { key: s.concurrency.key ?? "", limit: s.concurrency.limit ?? 0 },
-      previousSteps: s.previousSteps ? PREVIOUS_STEPS[s.previousSteps] : PreviousSteps.UNSPECIFIED,
+      previousSteps: s.previousSteps ? PREVIOUS_STEPS_TO_PROTO[s.previousSteps] : PreviousSteps.UNSPECIFIED,
     })),
     context: context as JsonObject | undefined,
     onComplete: w.onComplete ?? "",
@@ -56,7 +56,7 @@ export function toCreateRequest(w: WorkflowRequest, overrides: { context?: Recor
     requestId: w.requestId ?? "",
     concurrency: w.concurrency && { key: w.concurrency.key ?? "", limit: w.concurrency.limit ?? 0 },
     priority: w.priority ?? 0,
-    previousSteps: w.previousSteps ? PREVIOUS_STEPS[w.previousSteps] : PreviousSteps.UNSPECIFIED,
+    previousSteps: w.previousSteps ? PREVIOUS_STEPS_TO_PROTO[w.previousSteps] : PreviousSteps.UNSPECIFIED,
   });
 }
 

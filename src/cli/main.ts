@@ -3,7 +3,6 @@
 // of the server at --url / WEFT_URL, sending --api-key / WEFT_API_KEY as `authorization: Bearer`.
 // Exit codes: 0 ok (a watched run completed), 1 a watched run failed or another error,
 // 2 usage or bad input, 3 a watched run was cancelled, 4 server not reachable or key refused.
-import { readFileSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -41,22 +40,16 @@ import {
   stepStateName,
   formatDuration,
 } from "./run-view.ts";
-import { formatProblem, lineForField, parseContextFile, parseWorkflowFile } from "./workflow-file.ts";
+import { formatProblem, lineForField, parseWorkflowFile } from "./workflow-file.ts";
 import { type Timestamp, timestampDate, timestampFromMs, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { parseDurationText } from "../domain/duration-text.ts";
 import { parseLabelArg } from "../domain/run-labels.ts";
+import { CliError, EXIT } from "./cli-error.ts";
+import { contextFromFile, readText } from "./input-file.ts";
 import { rerunCommand, type RerunOptions } from "./rerun-command.ts";
+import { reportStartedRun } from "./started-run.ts";
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, unreachable: 4 } as const;
-
-/** An error that ends the command with `code` after printing `message` on stderr. */
-export class CliError extends Error {
-  readonly code: number;
-  constructor(message: string, code: number) {
-    super(message);
-    this.code = code;
-  }
-}
+export { CliError, EXIT };
 
 interface Globals {
   url: string;
@@ -117,19 +110,13 @@ interface RunOptions {
   output?: "text" | "json";
 }
 
-function readText(file: string, what: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (err) {
-    throw new CliError(`${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT.usage);
-  }
-}
-
 async function runCommand(g: Globals, file: string, o: RunOptions): Promise<number> {
-  const text = readText(file, "workflow file");
-  const parsed = parseWorkflowFile(text);
-  if (!parsed.ok) throw new CliError(parsed.problems.map((p) => formatProblem(file, p)).join("\n"), EXIT.usage);
   if (o.contextFile && o.context.length) throw new CliError("--context and --context-file exclude each other", EXIT.usage);
+  if (file === "-" && o.contextFile === "-") throw new CliError("the workflow file and --context-file cannot both be stdin (-)", EXIT.usage);
+  const text = readText(file, "workflow file");
+  const name = file === "-" ? "stdin" : file;
+  const parsed = parseWorkflowFile(text);
+  if (!parsed.ok) throw new CliError(parsed.problems.map((p) => formatProblem(name, p)).join("\n"), EXIT.usage);
   let context = parsed.request.context;
   if (o.contextFile) {
     context = contextFromFile(o.contextFile);
@@ -145,21 +132,15 @@ async function runCommand(g: Globals, file: string, o: RunOptions): Promise<numb
   try {
     created = await client.createWorkflow({ ...toCreateRequest(parsed.request, { context }), labels: parseLabels(o.label) });
   } catch (err) {
-    throw serverError(err, { file, text });
+    throw serverError(err, { file: name, text });
   }
-  const run = created.workflow!;
-  const output = o.output ?? (o.watch && !process.stdout.isTTY ? "json" : "text");
-  if (output === "json") jsonLine({ type: "created", runId: run.id, workflowId: run.workflowId, state: workflowStateName(run.state), deduplicated: created.deduplicated });
-  else if (!o.watch) out(run.id);
-  if (!o.watch) return EXIT.ok;
-  // From the sequence the run was created at: every event of the run is shown, however soon it came.
-  return follow(client, run.id, output, run);
-}
-
-function contextFromFile(file: string): Record<string, unknown> {
-  const parsed = parseContextFile(readText(file, "--context-file"));
-  if (!parsed.ok) throw new CliError(parsed.problems.map((p) => formatProblem(file, p)).join("\n"), EXIT.usage);
-  return parsed.context;
+  return reportStartedRun(created.workflow!, {
+    watch: o.watch,
+    output: o.output,
+    deduplicated: created.deduplicated,
+    out,
+    follow: (runId, output, from) => follow(client, runId, output, from),
+  });
 }
 
 // ---- watch ----
@@ -606,10 +587,10 @@ function program(result: (p: Promise<number>) => void): Command {
 
   p.command("run")
     .description("start a run of the workflow in a YAML or JSON file; prints its id, or follows it with --watch")
-    .argument("<file>", "workflow file (.yaml, .yml or .json)")
+    .argument("<file>", "workflow file (.yaml, .yml or .json; '-': stdin)")
     .option("--watch", "follow the run to its end; the exit code says how it ended")
     .option("--context <key=value>", "set a context field (repeatable; the value is JSON or else a string)", collect, [])
-    .option("--context-file <file>", "the context, from a YAML or JSON file (replaces the file's)")
+    .option("--context-file <file>", "the context, from a YAML or JSON file (replaces the file's; '-': stdin)")
     .option("--label <key=value>", "label the run (repeatable)", collect, [])
     .addOption(output())
     .action((file: string, o: RunOptions, cmd: Command) => result(runCommand(globals(cmd), file, o)));
@@ -655,7 +636,7 @@ function program(result: (p: Promise<number>) => void): Command {
     .action((id: string, o: { deadlineExtension?: string; output?: string }, cmd: Command) => result(redriveCommand(globals(cmd), id, o)));
 
   p.command("rerun")
-    .description("start a new run of a finished run's workflow that runs the given steps and everything downstream of them again, copying the other completed steps; prints its id, or follows it with --watch")
+    .description("start a new run of a finished run's workflow that runs the given steps and everything downstream of them again, copying the rest (see README: Recovering runs); prints its id, or follows it with --watch")
     .argument("<runId>", "the finished run")
     .option("--from <step>", "a step to run again, with every step downstream of it (repeatable; at least one)", collect, [])
     .option("--context <key=value>", "change a field of the original's context (repeatable; the value is JSON or else a string)", collect, [])
@@ -665,15 +646,7 @@ function program(result: (p: Promise<number>) => void): Command {
     .option("--watch", "follow the new run to its end; the exit code says how it ended")
     .addOption(output())
     .action((id: string, o: RerunOptions, cmd: Command) => {
-      const deps = {
-        client: connect(globals(cmd)),
-        usage: (message: string) => new CliError(message, EXIT.usage),
-        serverError: (err: unknown) => serverError(err),
-        parseLabels,
-        follow,
-        out,
-        okCode: EXIT.ok,
-      };
+      const deps = { client: connect(globals(cmd)), serverError: (err: unknown) => serverError(err), parseLabels, follow, out };
       result(rerunCommand(deps, id, o));
     });
   p.command("pause")

@@ -3,6 +3,7 @@
 // YAML), so both get line numbers. Keys are camelCase as in the product document; the proto's
 // snake_case names are accepted as well. Durations are seconds (numbers).
 import { type Document, isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { isPreviousStepsMode, type PreviousStepsMode } from "../domain/previous-steps.ts";
 
 export interface FileProblem {
   /** Path of the field, in the file's own key names, e.g. "steps[2].retries.backoff"; "" for the file. */
@@ -30,11 +31,8 @@ export interface WorkflowRequest {
   concurrency?: ConcurrencyRequest;
   priority?: number;
   /** `previous_steps: dependencies`: what previousSteps carries in each step call (all, dependencies, ancestors). */
-  previousSteps?: PreviousStepsName;
+  previousSteps?: PreviousStepsMode;
 }
-
-export type PreviousStepsName = "all" | "dependencies" | "ancestors";
-const PREVIOUS_STEPS_NAMES: readonly PreviousStepsName[] = ["all", "dependencies", "ancestors"];
 
 /** A concurrency key: a JSON pointer into the context, and how many may hold it at once. */
 export interface ConcurrencyRequest {
@@ -65,7 +63,7 @@ export interface StepRequest {
   /** At most limit steps with this id and key at once, across runs. */
   concurrency?: ConcurrencyRequest;
   /** What previousSteps carries in this step's calls; absent: the workflow's. */
-  previousSteps?: PreviousStepsName;
+  previousSteps?: PreviousStepsMode;
 }
 
 /** `join: all_settled` (or all, any), `join: { at_least: 2 }`, `join: { tolerated_failure_percent: 10 }`. */
@@ -293,8 +291,8 @@ class Checker {
   }
 
   /** `previous_steps: dependencies` (all, dependencies, ancestors). */
-  private previousSteps(v: unknown, path: (string | number)[]): PreviousStepsName | undefined {
-    if (typeof v === "string" && (PREVIOUS_STEPS_NAMES as readonly string[]).includes(v)) return v as PreviousStepsName;
+  private previousSteps(v: unknown, path: (string | number)[]): PreviousStepsMode | undefined {
+    if (typeof v === "string" && isPreviousStepsMode(v)) return v;
     this.fail(path, `must be all, dependencies or ancestors, not ${typeof v === "string" ? JSON.stringify(clip(v, 40)) : typeName(v)}`);
     return undefined;
   }

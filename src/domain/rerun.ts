@@ -3,16 +3,20 @@
 // that runs the given steps and everything downstream of them and copies the
 // rest from the original. Pure: no I/O.
 //
-// Which steps run again:
-// - every step in from_steps and every step that depends on one of them,
-//   directly or not (its transitive dependents);
+// Which steps run again (rerunSteps):
+// - every step in from_steps and every completed step a saga compensation
+//   undid (its compensation ran, or was due), and every step that depends on
+//   one of those, directly or not (their transitive dependents);
 // - every other step that did not complete in the original (failed,
-//   cancelled, not_needed, skipped, join_failed), and every completed step a
-//   saga compensation undid (its compensation ran, or was due);
-// every other step is copied: COMPLETED, not called, with the original's
-// result, attempts and times, and `copiedFrom` naming the original; a copied
-// map step keeps its items. A copied step is not compensated if the rerun (a
-// saga) fails: it completed in the original, whose own outcome stands.
+//   cancelled, not_needed, skipped, join_failed) if a step that depends on it
+//   runs again, or if no step depends on it;
+// every other step is copied, with `copiedFrom` naming the original: a step
+// that completed as COMPLETED, not called, with the original's result,
+// attempts and times (a copied map step keeps its items); a step that did not
+// complete as it was (its state, error, attempts and times): every step that
+// depends on it is copied, so the joins that went on without it stand. A
+// copied step is not compensated if the rerun (a saga) fails: it completed in
+// the original, whose own outcome stands.
 import { checkContext } from "./compile-workflow.ts";
 import { type Concurrency, compileConcurrency } from "./concurrency-key.ts";
 import { FIELD_LIMITS, quoteInput, tooLong } from "./field-limits.ts";
@@ -112,9 +116,37 @@ export function downstreamSteps(spec: Pick<WorkflowSpec, "steps">, from: readonl
   return marked;
 }
 
-/** Whether the original's step `st` is copied into a rerun (when not downstream): it completed, and no saga compensation undid it. */
-export function copiable(st: StepRecord): boolean {
-  return st.state === "completed" && st.compensation === undefined;
+/** Whether a saga compensation undid the original's completed step `st` (its compensation ran, or was due): a rerun runs it again. */
+export function undone(st: StepRecord): boolean {
+  return st.state === "completed" && st.compensation !== undefined;
+}
+
+/**
+ * Which steps of `original` a rerun from `from` (indexes) runs again, as a
+ * flag per step (see the top of this file); the others are copied.
+ */
+export function rerunSteps(original: Pick<RunRecord, "spec" | "steps">, from: readonly number[]): boolean[] {
+  const steps = original.spec.steps;
+  const runs = downstreamSteps(original.spec, [...from, ...original.steps.flatMap((st, i) => (undone(st) ? [i] : []))]);
+  const index = new Map(steps.map((s, i) => [s.id, i]));
+  const dependents: number[][] = steps.map(() => []);
+  steps.forEach((s, i) => {
+    for (const d of s.dependsOn) {
+      const k = index.get(d);
+      if (k !== undefined) dependents[k].push(i);
+    }
+  });
+  // A step that did not complete runs when nothing depends on it or a dependent runs: decide dependents first.
+  const decided = steps.map((_, i) => runs[i] || original.steps[i].state === "completed");
+  const decide = (i: number): boolean => {
+    if (!decided[i]) {
+      decided[i] = true;
+      runs[i] = dependents[i].length === 0 || dependents[i].map(decide).some(Boolean);
+    }
+    return runs[i];
+  };
+  steps.forEach((_, i) => decide(i));
+  return runs;
 }
 
 /** The rerun's spec (the original's definition with the new context, labels and request id) and the steps it runs from. */
@@ -168,18 +200,19 @@ export function planRerun(
 /**
  * The new run's first record: as a created run (PENDING, deadline from now),
  * linked to `original` (rerunOf), with the steps a rerun copies already
- * COMPLETED (see the top of this file) and the rest pending.
+ * settled as they were (see the top of this file) and the rest pending.
  */
 export function rerunRecord(original: RunRecord, plan: RerunPlan, runId: string, now: number): RunRecord {
   const run = newRunRecord(runId, plan.spec, now);
   run.rerunOf = original.runId;
-  const rerun = downstreamSteps(original.spec, plan.fromIndexes);
+  const runs = rerunSteps(original, plan.fromIndexes);
   original.steps.forEach((st, i) => {
-    if (rerun[i] || !copiable(st)) return;
-    const copy: StepRecord = { id: st.id, state: "completed", attempts: st.attempts, copiedFrom: original.runId };
+    if (runs[i]) return;
+    const copy: StepRecord = { id: st.id, state: st.state, attempts: st.attempts, copiedFrom: original.runId };
     if (st.startedAt !== undefined) copy.startedAt = st.startedAt;
     if (st.completedAt !== undefined) copy.completedAt = st.completedAt;
     if (st.result !== undefined) copy.result = st.result;
+    if (st.error !== undefined) copy.error = { ...st.error };
     run.steps[i] = copy;
     const items = original.items?.[i];
     if (items) (run.items ??= {})[i] = items.map((it): ItemRecord => ({ ...it }));

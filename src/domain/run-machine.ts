@@ -306,8 +306,23 @@ export class RunMachine {
       return fx;
     }
     this.setRun("running", now, { startedAt: now });
+    this.releaseDecided(now, fx);
     this.plan(now, fx);
     return fx;
+  }
+
+  /**
+   * A run's first start: a step whose join has already decided (a rerun's,
+   * whose copied dependencies decided it, e.g. an `any` with a copied
+   * completed one) releases its unfinished dependencies, as the join would
+   * have when it decided: those no other waiting step needs are cancelled
+   * (not_needed) before they are called.
+   */
+  private releaseDecided(now: number, fx: Effects): void {
+    for (const i of [...this.ready].sort((a, b) => a - b)) {
+      const j = this.join(i);
+      if (j.decision === "run" && j.cancelUnfinished) this.release(i, `step "${this.run.steps[i].id}" went on without it`, now, fx);
+    }
   }
 
   /**
@@ -320,7 +335,9 @@ export class RunMachine {
     if (index === -1) {
       if (this.run.state !== "pending" || this.run.waitingFor === undefined) return fx;
       // A redriven run keeps when it first started.
+      const first = this.run.startedAt === undefined;
       this.setRun("running", now, { startedAt: this.run.startedAt ?? now });
+      if (first) this.releaseDecided(now, fx);
       this.plan(now, fx);
       return fx;
     }

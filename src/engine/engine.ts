@@ -390,8 +390,13 @@ export class Engine {
     limits: Pick<Limits, "maxContextBytes">,
     fingerprint?: string,
     rpc?: RpcSpan,
-    /** Checks of the new run's spec the domain cannot make (with a new context: the size of the request that would create it). */
-    checkSpec?: (spec: WorkflowSpec) => FieldViolation[],
+    /**
+     * Checks of the new run's spec the domain cannot make (the size of the
+     * request that would create it), made when a new context, labels or
+     * request id could make it larger than the original's; `original`: the
+     * original's spec.
+     */
+    checkSpec?: (spec: WorkflowSpec, original: WorkflowSpec) => FieldViolation[],
   ): Promise<{ run: RunRecord; created: boolean }> {
     // A repeated request is answered with the run it made, whatever became of the original since.
     if (input.requestId !== "") {
@@ -408,7 +413,8 @@ export class Engine {
     const planned = planRerun(original, input, limits);
     if (!planned.ok) throw new RerunInvalidError(planned.violations);
     const { plan } = planned;
-    const problems = input.context !== undefined ? (checkSpec?.(plan.spec) ?? []) : [];
+    const changed = input.context !== undefined || input.labels !== undefined || input.requestId !== "";
+    const problems = changed ? (checkSpec?.(plan.spec, original.spec) ?? []) : [];
     if (problems.length > 0) throw new RerunInvalidError(problems);
     if (plan.spec.requestId !== undefined && fingerprint !== undefined) plan.spec.requestFingerprint = fingerprint;
     return this.create(plan.spec, rpc, (id, createdAt) => rerunRecord(original, plan, id, createdAt));

@@ -57,6 +57,7 @@ import { pauseFields } from "./pause-mappers.ts";
 import { ITEM_FAILURES_PER_RUN } from "../domain/field-limits.ts";
 import type {
   Backoff as DomainBackoff,
+  FieldViolation,
   JsonObject,
   JsonValue,
   StepInput,
@@ -90,7 +91,8 @@ const PREVIOUS_STEPS_TO_DOMAIN: Record<number, PreviousStepsMode | undefined> = 
   [PbPreviousSteps.ANCESTORS]: "ancestors",
 };
 
-const PREVIOUS_STEPS_TO_PROTO: Record<PreviousStepsMode, PbPreviousSteps> = {
+/** previous_steps modes as the enum (also for the CLI's workflow files). */
+export const PREVIOUS_STEPS_TO_PROTO: Record<PreviousStepsMode, PbPreviousSteps> = {
   all: PbPreviousSteps.ALL,
   dependencies: PbPreviousSteps.DEPENDENCIES,
   ancestors: PbPreviousSteps.ANCESTORS,
@@ -181,7 +183,8 @@ export function workflowInput(req: CreateWorkflowRequest): WorkflowInput {
 /**
  * The size of the CreateWorkflowRequest that would make a run of `spec` (its
  * definitions as submitted, URLs as resolved: never smaller): what a rerun
- * with a new context is held to, as a create is to --max-request-bytes.
+ * with a new context, labels or request id is held to, as a create is to
+ * --max-request-bytes.
  */
 export function createRequestBytes(spec: WorkflowSpec): number {
   const w = workflowToProto(newRunRecord("wf_00000000000000000000000000", spec, 0));
@@ -198,8 +201,39 @@ export function createRequestBytes(spec: WorkflowSpec): number {
     concurrency: w.concurrency,
     priority: w.priority,
     labels: w.labels,
+    previousSteps: w.previousSteps,
   });
   return toBinary(CreateWorkflowRequestSchema, req).byteLength;
+}
+
+/**
+ * A rerun whose new run (`spec`) would be created by a request over
+ * `maxBytes`: one violation, naming the field given that takes it over (the
+ * new context, then the labels, then the request id, added to the original's
+ * definition in that order).
+ */
+export function rerunSizeViolations(
+  spec: WorkflowSpec,
+  original: WorkflowSpec,
+  input: Pick<RerunInput, "context" | "labels" | "requestId">,
+  maxBytes: number,
+): FieldViolation[] {
+  const { requestId: _r, requestFingerprint: _f, labels: _l, ...rest } = spec;
+  const withContext: WorkflowSpec = original.labels ? { ...rest, labels: original.labels } : rest;
+  const withLabels: WorkflowSpec = spec.labels ? { ...rest, labels: spec.labels } : rest;
+  const stages: [string, boolean, WorkflowSpec, string][] = [
+    ["context", input.context !== undefined, withContext, "context"],
+    ["labels", input.labels !== undefined, withLabels, "labels"],
+    ["request_id", input.requestId !== "", spec, "request id"],
+  ];
+  for (const [field, given, stage, what] of stages) {
+    if (!given) continue;
+    const size = createRequestBytes(stage);
+    if (size > maxBytes) {
+      return [{ field, description: `the run with this ${what} would be created by a request of ${size} bytes, over the limit of ${maxBytes}` }];
+    }
+  }
+  return [];
 }
 
 /** A RerunWorkflow request as the domain takes it (src/domain/rerun.ts): unset context and labels keep the original's. */

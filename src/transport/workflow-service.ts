@@ -68,7 +68,7 @@ import {
   isTerminalRunEvent,
   itemToProto,
   rerunInput,
-  createRequestBytes,
+  rerunSizeViolations,
   RUN_STATE_FROM_PROTO,
   workflowInput,
   workflowToProto,
@@ -469,12 +469,10 @@ export class WorkflowServiceHandler implements ServiceImpl<typeof WorkflowServic
       const fingerprint = req.requestId ? requestFingerprint({ rerunWorkflow: toJson(RerunWorkflowRequestSchema, req) }) : undefined;
       let result: Awaited<ReturnType<Engine["rerun"]>>;
       try {
-        result = await this.engine.rerun(req.id, input, this.limits, fingerprint, rpc, (spec) => {
-          // The original fit a create; with a new context the run must still fit one.
-          const size = createRequestBytes(spec);
-          const max = this.limits.maxRequestBytes;
-          return size > max ? [{ field: "context", description: `the run with this context would be created by a request of ${size} bytes, over the limit of ${max}` }] : [];
-        });
+        result = await this.engine.rerun(req.id, input, this.limits, fingerprint, rpc, (spec, original) =>
+          // The original fit a create; with a new context, labels or request id the run must still fit one.
+          rerunSizeViolations(spec, original, input, this.limits.maxRequestBytes),
+        );
       } catch (err) {
         if (err instanceof RunNotFoundError) throw runNotFound(req.id);
         if (err instanceof RunNotReopenableError) throw withInfo(err.message, Code.FailedPrecondition, err.reason, { id: req.id, state: err.state });

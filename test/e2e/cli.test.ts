@@ -33,12 +33,13 @@ function userEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { PATH: systemPath(), HOME: process.env.HOME ?? "/", ...extra };
 }
 
-function spawnResult(command: string, args: string[], env: Record<string, string>): Promise<Result> {
-  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+function spawnResult(command: string, args: string[], env: Record<string, string>, input?: string): Promise<Result> {
+  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
@@ -185,6 +186,20 @@ steps:
     const client = createClient(WorkflowService, createConnectTransport({ baseUrl: open.baseUrl, httpVersion: "1.1" }));
     const done = await waitForRun(client, runId);
     expect(done.state).toBe(WorkflowState.COMPLETED);
+    // "-": the workflow file, or the context file, from stdin (not both).
+    const workflowText = `id: listed-stdin\nsteps:\n  - id: one\n    url: ${handlers.url("/one")}\n`;
+    const fromStdin = await spawnResult(BUNDLED_NODE, [BIN, "run", "-", "--url", open.baseUrl, "--context-file", ctx], userEnv(), workflowText);
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    expect((await waitForRun(client, fromStdin.stdout.trim())).context).toEqual({ orderId: "o1", qty: 2 });
+    const stdinWf = file("listed-stdin.yaml", workflowText);
+    const ctxFromStdin = await spawnResult(BUNDLED_NODE, [BIN, "run", stdinWf, "--url", open.baseUrl, "--context-file", "-"], userEnv(), '{"orderId": "o2"}');
+    expect(ctxFromStdin.code, ctxFromStdin.stderr).toBe(0);
+    expect((await waitForRun(client, ctxFromStdin.stdout.trim())).context).toEqual({ orderId: "o2" });
+    const both = await spawnResult(BUNDLED_NODE, [BIN, "run", "-", "--url", open.baseUrl, "--context-file", "-"], userEnv(), workflowText);
+    expect([both.code, both.stderr.trim()]).toEqual([2, "weft: the workflow file and --context-file cannot both be stdin (-)"]);
+    const badStdin = await spawnResult(BUNDLED_NODE, [BIN, "run", "-", "--url", open.baseUrl], userEnv(), "id: x\nsteps: 3\n");
+    expect(badStdin.code).toBe(2);
+    expect(badStdin.stderr).toMatch(/^weft: stdin:2: steps/m);
     const env = userEnv({ WEFT_URL: open.baseUrl });
 
     const get = await weftCli(BUNDLED_NODE, ["get", runId], env);

@@ -27,6 +27,7 @@ import {
 } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { connectGetCall, connectStreamCall, connectUnaryCall, envelope, grpcCall, grpcWebCall, type Protocol, type RawAnswer, type RawOptions } from "../support/raw-rpc.ts";
 import { spawnWeft, stopWeft, type WeftProcess } from "../support/weft-process.ts";
+import { waitForRun } from "../support/weft.ts";
 
 const SEED = 0x5eed_f00d;
 const REQUESTS = 2000;
@@ -83,7 +84,8 @@ const RPCS: Rpc[] = [
     name: "RerunWorkflow",
     schema: RerunWorkflowRequestSchema,
     stream: false,
-    valid: () => ({ id: "wf_01JDQ00000000000000000000", fromSteps: ["a", "b"], context: { n: 1 }, requestId: "fuzz", labels: { labels: { team: "x" } } }),
+    // A finished run (made in beforeAll), so that valid reruns get past the id and state checks.
+    valid: () => ({ id: finishedRunId, fromSteps: ["a", "b"], context: { n: 1 }, requestId: "fuzz", labels: { labels: { team: "x" } } }),
   },
   { name: "WatchWorkflow", schema: WatchWorkflowRequestSchema, stream: true, valid: () => ({ id: "wf_01JDQ00000000000000000000", afterSequence: 3n }) },
   { name: "WatchWorkflows", schema: WatchWorkflowsRequestSchema, stream: true, valid: () => ({ states: [WorkflowState.FAILED], workflowId: "fuzz" }) },
@@ -194,6 +196,8 @@ interface Sent {
 
 let weft: WeftProcess;
 let dataDir: string;
+/** The id of a finished run of workflow "fuzz": what RerunWorkflow requests rerun. */
+let finishedRunId = "";
 let session: http2.ClientHttp2Session;
 
 function rss(pid: number): number {
@@ -205,7 +209,11 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "weft-fuzz-"));
   weft = await spawnWeft(dataDir);
   session = http2.connect(`http://127.0.0.1:${weft.port}`);
-});
+  const made = await weft.client.createWorkflow({ id: "fuzz", steps: [step("a"), step("b", ["a"])].map((s) => ({ ...s, retries: { maxAttempts: 1 } })) });
+  finishedRunId = made.workflow!.id;
+  expect(finishedRunId).toMatch(/^wf_[0-9A-Z]{26}$/);
+  await waitForRun(weft.client, finishedRunId);
+}, 180_000);
 
 afterAll(async () => {
   session?.close();
@@ -268,6 +276,7 @@ it(`survives ${REQUESTS} fuzzed requests on every protocol without an INTERNAL a
 
   const bad: { sent: Sent; answer?: RawAnswer; error?: string }[] = [];
   let createdOk = 0;
+  let rerunOk = 0;
   let next = 0;
   const worker = async () => {
     while (next < plan.length) {
@@ -277,6 +286,7 @@ it(`survives ${REQUESTS} fuzzed requests on every protocol without an INTERNAL a
         const answer = await send(sent, rpc.stream);
         if (!answer.proper || answer.code === "internal" || answer.code === "unknown") bad.push({ sent, answer });
         if (sent.rpc === "CreateWorkflow" && answer.code === "ok") createdOk++;
+        if (sent.rpc === "RerunWorkflow" && answer.code === "ok") rerunOk++;
       } catch (err) {
         bad.push({ sent, error: String(err) });
       }
@@ -291,16 +301,27 @@ it(`survives ${REQUESTS} fuzzed requests on every protocol without an INTERNAL a
   expect(bad.length, `bad answers:\n${bad.slice(0, 5).map(show).join("\n")}`).toBe(0);
   expect(weft.child.exitCode, "the server exited").toBeNull();
 
-  // No refused request created a run: the runs stored are exactly the creates answered OK.
+  // No refused request created a run: the runs stored are exactly the creates answered OK (and the
+  // run made in beforeAll), and at most one rerun per rerun answered OK (a repeated request id answers the run it made).
   let stored = 0;
+  let reruns = 0;
   let pageToken = "";
   do {
     const page = await weft.client.listWorkflows({ pageSize: 100, pageToken });
-    stored += page.workflows.length;
+    for (const w of page.workflows) {
+      if (w.rerunOf === "") stored++;
+      else {
+        expect(w.rerunOf).toBe(finishedRunId);
+        reruns++;
+      }
+    }
     pageToken = page.nextPageToken;
   } while (pageToken);
-  expect(stored).toBe(createdOk);
+  expect(stored).toBe(createdOk + 1);
   expect(createdOk).toBeGreaterThan(0); // the valid requests did get through
+  expect(rerunOk).toBeGreaterThan(0); // reruns too: past the id and state checks
+  expect(reruns).toBeGreaterThan(0);
+  expect(reruns).toBeLessThanOrEqual(rerunOk);
 
   // Still serving normal requests.
   const ok = await weft.client.createWorkflow({ id: "after-fuzz", steps: [{ id: "a", url: "http://127.0.0.1:9/a" }] });

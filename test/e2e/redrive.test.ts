@@ -17,21 +17,13 @@ import { type Config, loadConfig } from "../../src/config.ts";
 import { HandlerServer, type RecordedCall } from "../support/handler-server.ts";
 import { mongoPreflight, type MongoTarget, startMongo } from "../support/mongo-server.ts";
 import { allEvents, byReceipt, hangUntilAborted, webhookBody } from "../support/run-observer.ts";
+import { refusal } from "../support/rejection.ts";
+import { waitUntil } from "../support/wait-until.ts";
 import { startWeft, type TestWeft, waitForRun } from "../support/weft.ts";
 
 type WeftClient = Client<typeof WorkflowService>;
 
 const WEBHOOK = { retryPeriodMs: 1_500, initialIntervalMs: 50, maxIntervalMs: 200, timeoutMs: 2_000 };
-
-/** The ConnectError a call rejects with. */
-async function refusal(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("the call succeeded");
-}
 
 const reasonOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0]?.reason;
 
@@ -549,13 +541,5 @@ function weftCli(args: string[]): Promise<{ code: number | null; stdout: string;
 }
 
 let currentWeftUrl = "";
-
-async function waitUntil(pred: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 export type { Workflow };

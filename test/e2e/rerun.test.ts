@@ -3,9 +3,9 @@
 // against a real server and real handlers: a new run linked to the original
 // calls only the given steps and their dependents, copies the rest with their
 // results, takes a new context; refusals; idempotent request ids.
-import { toJson } from "@bufbuild/protobuf";
+import { create, toBinary, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { type Client, Code, type ConnectError } from "@connectrpc/connect";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,23 +14,16 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createPlatform, WeftError } from "../../clients/ts/src/index.ts";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
-import { StepState, type Workflow, type WorkflowEvent, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
+import { CreateWorkflowRequestSchema, StepState, type Workflow, type WorkflowEvent, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { HandlerServer, type RecordedCall } from "../support/handler-server.ts";
 import { mongoPreflight, type MongoTarget, startMongo } from "../support/mongo-server.ts";
 import { allEvents, hangUntilAborted } from "../support/run-observer.ts";
+import { refusal } from "../support/rejection.ts";
+import { waitUntil } from "../support/wait-until.ts";
 import { startWeft, type TestWeft, waitForRun } from "../support/weft.ts";
 
 type WeftClient = Client<typeof WorkflowService>;
-
-async function refusal(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("the call succeeded");
-}
 
 /** A step's result in a Workflow, as JSON. */
 const result = (w: Workflow, step: string) => toJson(ValueSchema, w.results[step]);
@@ -69,14 +62,6 @@ function mongodb(): StoreSetup {
 
 const mongoSkip = mongoPreflight();
 if ("skip" in mongoSkip) console.warn(`\n*** SKIPPED rerun on MongoDB: ${mongoSkip.skip}\n`);
-
-async function waitUntil(pred: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 for (const setup of [embedded(), mongodb()]) {
   describe.skipIf(setup.name === "mongodb" && "skip" in mongoSkip)(`rerun from a step (${setup.name} store)`, () => {
@@ -186,14 +171,14 @@ for (const setup of [embedded(), mongodb()]) {
       const { workflows } = await client.listWorkflows({ workflowId: "rerun-chain" });
       expect(workflows.find((w) => w.id === newId)?.rerunOf).toBe(id);
       expect(workflows.find((w) => w.id === id)?.rerunOf).toBe("");
+      let snapshot: Workflow | undefined;
       for await (const msg of client.watchWorkflow({ id: newId })) {
         expect(msg.kind.case).toBe("snapshot");
-        if (msg.kind.case === "snapshot") {
-          expect(msg.kind.value.rerunOf).toBe(id);
-          expect(msg.kind.value.steps[1].copiedFrom).toBe(id);
-        }
+        if (msg.kind.case === "snapshot") snapshot = msg.kind.value;
         break;
       }
+      expect(snapshot?.rerunOf).toBe(id);
+      expect(snapshot?.steps[1].copiedFrom).toBe(id);
       // The original is unchanged.
       const after = (await client.getWorkflow({ id })).workflow!;
       expect(after.lastSequence).toBe(original.lastSequence);
@@ -225,6 +210,38 @@ for (const setup of [embedded(), mongodb()]) {
       const [d] = calls(p, made!.id, "d");
       const prev = d.body.previousSteps as Record<string, { result: { run: string } }>;
       expect([prev.b.result.run, prev.c.result.run]).toEqual([made!.id, id]);
+    });
+
+    test("the loser of an any join is copied as it was: a rerun after the join neither calls it nor waits for it", async () => {
+      const p = path("any");
+      echo(p, ["b", "e"]);
+      // c never answers by itself: the original cancels it (not_needed) once b completed.
+      handlers.on(`${p}/c`, hangUntilAborted(60_000));
+      const { workflow } = await client.createWorkflow({
+        id: "rerun-any",
+        steps: [
+          { id: "b", url: handlers.url(`${p}/b`), parallel: true },
+          { id: "c", url: handlers.url(`${p}/c`), parallel: true },
+          { id: "d", url: handlers.url(`${p}/b`), dependsOn: ["b", "c"], join: { policy: { case: "any", value: {} } } },
+          { id: "e", url: handlers.url(`${p}/e`), dependsOn: ["d"] },
+        ],
+      });
+      const id = workflow!.id;
+      const original = await waitForRun(client, id);
+      expect(original.state).toBe(WorkflowState.COMPLETED);
+      expect(original.steps.map((s) => StepState[s.state])).toEqual(["COMPLETED", "CANCELLED", "COMPLETED", "COMPLETED"]);
+      const { workflow: made } = await client.rerunWorkflow({ id, fromSteps: ["e"] });
+      const done = await waitForRun(client, made!.id);
+      expect(done.state).toBe(WorkflowState.COMPLETED);
+      expect(calls(p, made!.id, "c")).toEqual([]);
+      expect(calls(p, made!.id, "e")).toHaveLength(1);
+      expect(done.steps.map((s) => [StepState[s.state], s.copiedFrom])).toEqual([
+        ["COMPLETED", id],
+        ["CANCELLED", id],
+        ["COMPLETED", id],
+        ["COMPLETED", ""],
+      ]);
+      expect(done.steps[1].error?.reason).toBe("not_needed");
     });
 
     test("a failed run rerun from its failed step completes; a new context reaches the steps that run", async () => {
@@ -430,5 +447,36 @@ describe("rerun with a new context is held to the create request limit", () => {
     expect((await waitForRun(client, made!.id)).state).toBe(WorkflowState.COMPLETED);
     // Without a new context the original's definition, which fitted, is kept.
     await client.rerunWorkflow({ id, fromSteps: ["c"] });
+  });
+
+  test("labels or a request id that make the run's definition larger than --max-request-bytes are refused, naming the field; no run is stored", async () => {
+    const client = weft.client;
+    const steps = ["a", "b"].map((id, i) => ({ id, url: `${handlers.url("/size/")}${id}?${"q".repeat(2000)}`, dependsOn: i === 0 ? [] : ["a"] }));
+    // An original whose CreateWorkflow request is 250 bytes under the limit (the stored definition is a few dozen bytes more: defaults).
+    const request = (pad: number) => create(CreateWorkflowRequestSchema, { id: "rerun-size-fields", steps, context: { pad: "p".repeat(pad) } });
+    let pad = 0;
+    while (toBinary(CreateWorkflowRequestSchema, request(pad + 1)).byteLength <= 8192 - 250) pad++;
+    expect(toBinary(CreateWorkflowRequestSchema, request(pad)).byteLength).toBeGreaterThan(8192 - 260);
+    const { workflow } = await client.createWorkflow(request(pad));
+    const id = workflow!.id;
+    await waitForRun(client, id);
+    const runs = async () => (await client.listWorkflows({ workflowId: "rerun-size-fields" })).workflows.length;
+    expect(await runs()).toBe(1);
+
+    const labels = await refusal(client.rerunWorkflow({ id, fromSteps: ["b"], labels: { labels: { note: "n".repeat(256), more: "m".repeat(256) } } }));
+    expect([labels.code, fieldsOf(labels)]).toEqual([Code.InvalidArgument, ["labels"]]);
+    expect(labels.rawMessage).toMatch(/over the limit of 8192/);
+    const requestId = await refusal(client.rerunWorkflow({ id, fromSteps: ["b"], requestId: "r".repeat(256) }));
+    expect([requestId.code, fieldsOf(requestId)]).toEqual([Code.InvalidArgument, ["request_id"]]);
+    // Each alone fits; together the request id takes it over.
+    const both = await refusal(client.rerunWorkflow({ id, fromSteps: ["b"], labels: { labels: { note: "n".repeat(120) } }, requestId: "r".repeat(120) }));
+    expect(fieldsOf(both)).toEqual(["request_id"]);
+    expect(await runs()).toBe(1);
+
+    const { workflow: labelled } = await client.rerunWorkflow({ id, fromSteps: ["b"], labels: { labels: { note: "n".repeat(120) } } });
+    const { workflow: keyed } = await client.rerunWorkflow({ id, fromSteps: ["b"], requestId: "r".repeat(120) });
+    expect((await waitForRun(client, labelled!.id)).labels).toEqual({ note: "n".repeat(120) });
+    expect((await waitForRun(client, keyed!.id)).state).toBe(WorkflowState.COMPLETED);
+    expect(await runs()).toBe(3);
   });
 });

@@ -11,6 +11,13 @@ export function rejection(call: Promise<unknown>): Promise<ConnectError | undefi
   );
 }
 
+/** The error the call failed with; throws when it succeeded. */
+export async function refusal(call: Promise<unknown>): Promise<ConnectError> {
+  const err = await rejection(call);
+  if (err === undefined) throw new Error("the call succeeded");
+  return err;
+}
+
 /** The error's field violations as [field, description] pairs (throws if it has no BadRequest). */
 export function fieldViolations(err: ConnectError | undefined): [string, string][] {
   const [badRequest] = err?.findDetails(BadRequestSchema) ?? [];

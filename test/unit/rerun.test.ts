@@ -3,7 +3,7 @@
 import { describe, expect, test } from "vitest";
 import { type Effects, RunMachine } from "../../src/domain/run-machine.ts";
 import { newRunRecord, type RunRecord } from "../../src/domain/run-record.ts";
-import { checkRerunInput, downstreamSteps, planRerun, type RerunInput, rerunRecord, rerunRefusal } from "../../src/domain/rerun.ts";
+import { checkRerunInput, downstreamSteps, planRerun, type RerunInput, rerunRecord, rerunRefusal, rerunSteps } from "../../src/domain/rerun.ts";
 import { DEFAULT_LIMITS, type FieldViolation, type WorkflowInput } from "../../src/domain/workflow-spec.ts";
 import { type TestStep, testWorkflow } from "../support/test-workflow.ts";
 
@@ -122,7 +122,7 @@ describe("which steps a rerun runs", () => {
     expect(rerun(o.run, ["s2"]).calls).toEqual(["s2", "s3", "s4", "s5"]);
   });
 
-  test("join policies: a tolerated failure runs again; a not_needed step runs again; copied joins keep their results", () => {
+  test("join policies: a tolerated failure and a not_needed step run again when a step depending on them does; copied joins keep their results", () => {
     // d (all_settled over b, c): c failed and was tolerated, d completed; e after d.
     const settled: TestStep[] = [
       { id: "a" },
@@ -134,11 +134,14 @@ describe("which steps a rerun runs", () => {
     const o = original(settled, { failing: ["c"] });
     expect(states(o.run)).toEqual({ a: "completed", b: "completed", c: "failed", d: "completed", e: "completed" });
     expect(o.run.state).toBe("completed");
-    // From e: c did not complete, so it runs again; d stays copied.
+    // From e: c did not complete, but d, the only step depending on it, is copied: c is copied as it was, e alone runs.
     const fromE = rerun(o.run, ["e"]);
-    expect(fromE.calls.sort()).toEqual(["c", "e"]);
+    expect(fromE.calls).toEqual(["e"]);
+    expect(fromE.record.steps[2]).toEqual({ ...o.run.steps[2], copiedFrom: "wf_ORIGINAL" });
+    expect(fromE.m.run.steps[2]).toMatchObject({ state: "failed", error: { reason: "http_status" }, copiedFrom: "wf_ORIGINAL" });
     expect(fromE.m.run.steps[3]).toMatchObject({ state: "completed", copiedFrom: "wf_ORIGINAL" });
     expect(fromE.m.run.state).toBe("completed");
+    expect(fromE.m.run.error).toBeUndefined();
     // From d: d waits for c to settle again (all_settled), then runs.
     const fromD = rerun(o.run, ["d"], ["c"]);
     expect(fromD.calls).toEqual(["c", "d", "e"]);
@@ -155,11 +158,98 @@ describe("which steps a rerun runs", () => {
     expect(fx.dispatch.map((w) => w.index)).toEqual([0, 1]);
     drive(m, m.attemptSucceeded(0, 1, "b", 2)); // d runs; c is cancelled (not_needed)
     expect(states(m.run)).toEqual({ b: "completed", c: "cancelled", d: "completed" });
-    // Rerun from b: c (not completed) runs again; d runs at the first completion.
+    // Rerun from b: d runs, so c (not completed) runs again; d runs at the first completion.
     const r = rerun(m.run, ["b"]);
     expect(r.calls).toContain("d");
     expect(r.calls).toContain("b");
     expect(r.m.run.state).toBe("completed");
+  });
+
+  test("the loser of an any join is copied as it was when everything depending on it is copied", () => {
+    // b, c parallel; d = any(b, c); e after d. c lost (not_needed) and hangs if called.
+    const steps: TestStep[] = [
+      { id: "b", parallel: true },
+      { id: "c", parallel: true },
+      { id: "d", dependsOn: ["b", "c"], join: { kind: "any" } },
+      { id: "e", dependsOn: ["d"] },
+    ];
+    const m = new RunMachine(newRunRecord("wf_ORIGINAL", testWorkflow(steps), 1000));
+    m.start(1);
+    drive(m, m.attemptSucceeded(0, 1, "b", 2));
+    expect(states(m.run)).toEqual({ b: "completed", c: "cancelled", d: "completed", e: "completed" });
+    expect(m.run.state).toBe("completed");
+    expect(rerunSteps(m.run, [3])).toEqual([false, false, false, true]);
+    const record = rerunRecord(m.run, plan(m.run, { fromSteps: ["e"] }), "wf_RERUN", 5000);
+    expect(record.steps[1]).toEqual({ ...m.run.steps[1], copiedFrom: "wf_ORIGINAL" });
+    expect(record.steps[1].error?.reason).toBe("not_needed");
+    // Only e is called: nothing waits for c (a hanging c would keep the rerun running).
+    const again = new RunMachine(structuredClone(record));
+    const fx = again.start(5001);
+    expect(fx.dispatch.map((w) => w.index)).toEqual([3]);
+    drive(again, again.attemptSucceeded(3, 1, "e", 5002));
+    expect(again.run.state).toBe("completed");
+    expect(states(again.run)).toEqual({ b: "completed", c: "cancelled", d: "completed", e: "completed" });
+  });
+
+  test("a rerun of an any join whose winner is copied: the join runs at once and the loser is cancelled, never called", () => {
+    const steps: TestStep[] = [
+      { id: "b", parallel: true },
+      { id: "c", parallel: true },
+      { id: "d", dependsOn: ["b", "c"], join: { kind: "any" } },
+      { id: "e", dependsOn: ["d"] },
+    ];
+    const m = new RunMachine(newRunRecord("wf_ORIGINAL", testWorkflow(steps), 1000));
+    m.start(1);
+    drive(m, m.attemptSucceeded(0, 1, "b", 2));
+    // From d: d runs, so c (it depends on) is not copied; b, copied, has decided the join already.
+    expect(rerunSteps(m.run, [2])).toEqual([false, true, true, true]);
+    const r = rerun(m.run, ["d"]);
+    expect(r.calls).toEqual(["d", "e"]);
+    expect(r.m.run.state).toBe("completed");
+    expect(r.m.run.steps[1]).toMatchObject({ state: "cancelled", attempts: 0, error: { reason: "not_needed", message: 'not needed: step "d" went on without it' } });
+    expect(r.m.run.steps[1].copiedFrom).toBeUndefined();
+    // The same when the rerun first queues for its workflow concurrency key.
+    const keyed = new RunMachine(newRunRecord("wf_ORIGINAL", testWorkflow(steps, { context: { k: "x" }, concurrency: { key: "/context/k", limit: 1 } }), 1000));
+    keyed.start(1);
+    keyed.admitted(-1, 2);
+    drive(keyed, keyed.attemptSucceeded(0, 1, "b", 3));
+    expect(keyed.run.state).toBe("completed");
+    const queued = new RunMachine(rerunRecord(keyed.run, plan(keyed.run, { fromSteps: ["d"] }), "wf_RERUN", 5000));
+    expect(queued.start(5001).acquire).toEqual([-1]);
+    expect(queued.admitted(-1, 5002).dispatch.map((w) => w.index)).toEqual([2]);
+    expect(queued.run.steps[1]).toMatchObject({ state: "cancelled", error: { reason: "not_needed" } });
+  });
+
+  test("which steps that did not complete run: those a running step depends on, and those nothing depends on", () => {
+    // c failed; d and f (all_settled) tolerated it; x after d.
+    const steps: TestStep[] = [
+      { id: "a" },
+      { id: "c", dependsOn: ["a"], parallel: true },
+      { id: "d", dependsOn: ["a", "c"], join: { kind: "all_settled" } },
+      { id: "f", dependsOn: ["c"], join: { kind: "all_settled" } },
+      { id: "x", dependsOn: ["d"] },
+    ];
+    const o = original(steps, { failing: ["c"] });
+    expect(states(o.run)).toEqual({ a: "completed", c: "failed", d: "completed", f: "completed", x: "completed" });
+    expect(o.run.state).toBe("completed");
+    // From x: everything depending on c is copied, so c is copied as it was.
+    expect(rerunSteps(o.run, [4])).toEqual([false, false, false, false, true]);
+    const fromX = rerun(o.run, ["x"]);
+    expect(fromX.calls).toEqual(["x"]);
+    expect(fromX.m.run.steps[1]).toEqual({ ...o.run.steps[1], copiedFrom: "wf_ORIGINAL" });
+    expect(fromX.m.run.state).toBe("completed");
+    // From d: d depends on c, so c runs again and d waits for it.
+    expect(rerunSteps(o.run, [2])).toEqual([false, true, true, false, true]);
+    // From f: f depends on c, so c runs again (d keeps its copied result).
+    expect(rerunSteps(o.run, [3])).toEqual([false, true, false, true, false]);
+    const fromF = rerun(o.run, ["f"]);
+    expect(fromF.calls).toEqual(["c", "f"]);
+    expect(fromF.m.run.steps[2]).toMatchObject({ state: "completed", copiedFrom: "wf_ORIGINAL" });
+    // A chain of steps that did not complete: the last has no dependents, so it runs, and so do those it depends on.
+    const o2 = original(chain(4), { failing: ["s2"] });
+    expect(states(o2.run)).toEqual({ s1: "completed", s2: "failed", s3: "skipped", s4: "skipped" });
+    expect(rerunSteps(o2.run, [0])).toEqual([true, true, true, true]);
+    expect(rerunSteps(o2.run, [3])).toEqual([false, true, true, true]);
   });
 
   test("map steps: a copied map step keeps its items and collected result; a rerun map step runs its items again", () => {
@@ -192,16 +282,31 @@ describe("which steps a rerun runs", () => {
     expect(r.m.run.steps[0].compensation).toBeUndefined();
   });
 
-  test("saga: steps the original's compensations undid run again", () => {
+  test("saga: steps the original's compensations undid run again, with everything downstream of them", () => {
     const steps = chain(4).map((s) => ({ ...s, compensation: s.id === "s2" ? "" : `https://h.test/undo-${s.id}` }));
     const o = original(steps, { extra: { saga: true }, failing: ["s3"] });
     expect(o.calls).toEqual(["s1", "s2", "s3", "undo:s1"]);
     expect(o.run.state).toBe("failed");
-    // s1 was undone: it runs again; s2 has no compensation, so it was not undone: copied.
+    // s1 was undone: it runs again, and so does s2, built on it (though s2 had no compensation).
     const r = rerun(o.run, ["s3"]);
-    expect(r.calls).toEqual(["s1", "s3", "s4"]);
-    expect(r.m.run.steps[1]).toMatchObject({ state: "completed", copiedFrom: "wf_ORIGINAL" });
+    expect(r.record.steps[1]).toEqual({ id: "s2", state: "pending", attempts: 0 });
+    expect(r.calls).toEqual(["s1", "s2", "s3", "s4"]);
+    expect(r.m.run.steps.map((s) => s.result)).toEqual(["s1:wf_RERUN", "s2:wf_RERUN", "s3:wf_RERUN", "s4:wf_RERUN"]);
+    expect(r.m.run.steps.every((s) => s.copiedFrom === undefined)).toBe(true);
     expect(r.m.run.state).toBe("completed");
+    // From the last step: still everything from s1 on.
+    expect(rerun(o.run, ["s4"]).calls).toEqual(["s1", "s2", "s3", "s4"]);
+  });
+
+  test("saga: a diamond whose undone root runs again runs its branches again too", () => {
+    const steps = diamond.map((s) => ({ ...s, compensation: s.id === "a" ? "https://h.test/undo-a" : "" }));
+    const o = original(steps, { extra: { saga: true }, failing: ["d"] });
+    expect(o.run.state).toBe("failed");
+    expect(o.run.steps[0].compensation).toBeDefined();
+    expect(rerunSteps(o.run, [3])).toEqual([true, true, true, true]);
+    // Before a, no branch is ready: b and c wait for it.
+    const record = rerunRecord(o.run, plan(o.run, { fromSteps: ["d"] }), "wf_RERUN", 5000);
+    expect(new RunMachine(structuredClone(record)).start(5001).dispatch.map((w) => w.index)).toEqual([0]);
   });
 });
 

@@ -99,9 +99,16 @@ describe("rerun from a step", () => {
     await page.getByTestId("rerun-step-confirm").click();
 
     // The page goes to the new run, which links to the original.
-    await poll(attrOf(page.getByTestId("run-page"), "data-run-id")).not.toBe(original);
-    const rerunId = (await page.getByTestId("run-page").getAttribute("data-run-id"))!;
+    // (Mid-navigation the page may have no run id at all: wait for a run id that is not the original's.)
+    const shownRun = attrOf(page.getByTestId("run-page"), "data-run-id");
+    const newRun = async () => {
+      const id = await shownRun();
+      return id !== null && /^wf_/.test(id) && id !== original ? id : null;
+    };
+    await poll(newRun).toMatch(/^wf_/);
+    const rerunId = (await newRun())!;
     expect(rerunId).toMatch(/^wf_/);
+    expect(rerunId).not.toBe(original);
     await poll(attrOf(page.getByTestId("run-rerun-of"), "data-run-id")).toBe(original);
     await poll(attrOf(page.getByTestId("run-state"), "data-state")).toBe("completed");
     const run = await waitForRun(api, rerunId, (w) => w.state === WorkflowState.COMPLETED, WAIT_MS);

@@ -1108,8 +1108,8 @@ type StepStatus struct {
 	// The step's concurrency key: the value its concurrency.key found in the context.
 	ConcurrencyKey string `protobuf:"bytes,18,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
 	// Set on a step a rerun copied (RerunWorkflow): the run it was copied from.
-	// The step was not called in this run: result, attempts and times are the
-	// ones it had there.
+	// The step was not called in this run: state, result or error, attempts
+	// and times are the ones it had there.
 	CopiedFrom    string `protobuf:"bytes,50,opt,name=copied_from,json=copiedFrom,proto3" json:"copied_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3736,9 +3736,10 @@ type RerunWorkflowRequest struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Steps of the original to run again (at least one, no duplicates, at most
 	// the run's step count): each runs again with every step that depends on
-	// it, directly or not. The other steps that completed in the original are
-	// copied with their results (copied_from); the ones that did not complete
-	// run too.
+	// it, directly or not (so do the steps a saga compensation undid). A step
+	// that did not complete runs too when a step depending on it runs, or when
+	// none depends on it. The other steps are copied as they were
+	// (copied_from).
 	FromSteps []string `protobuf:"bytes,2,rep,name=from_steps,json=fromSteps,proto3" json:"from_steps,omitempty"`
 	// The new run's context, checked as CreateWorkflow checks it; unset means
 	// the original's.

@@ -454,8 +454,8 @@ export declare type StepStatus = Message<"weft.v1.StepStatus"> & {
 
   /**
    * Set on a step a rerun copied (RerunWorkflow): the run it was copied from.
-   * The step was not called in this run: result, attempts and times are the
-   * ones it had there.
+   * The step was not called in this run: state, result or error, attempts
+   * and times are the ones it had there.
    *
    * @generated from field: string copied_from = 50;
    */
@@ -1744,9 +1744,10 @@ export declare type RerunWorkflowRequest = Message<"weft.v1.RerunWorkflowRequest
   /**
    * Steps of the original to run again (at least one, no duplicates, at most
    * the run's step count): each runs again with every step that depends on
-   * it, directly or not. The other steps that completed in the original are
-   * copied with their results (copied_from); the ones that did not complete
-   * run too.
+   * it, directly or not (so do the steps a saga compensation undid). A step
+   * that did not complete runs too when a step depending on it runs, or when
+   * none depends on it. The other steps are copied as they were
+   * (copied_from).
    *
    * @generated from field: repeated string from_steps = 2;
    */
