@@ -126,8 +126,19 @@ export function undone(st: StepRecord): boolean {
  * flag per step (see the top of this file); the others are copied.
  */
 export function rerunSteps(original: Pick<RunRecord, "spec" | "steps">, from: readonly number[]): boolean[] {
-  const steps = original.spec.steps;
-  const runs = downstreamSteps(original.spec, [...from, ...original.steps.flatMap((st, i) => (undone(st) ? [i] : []))]);
+  return withNeededSteps(original, downstreamSteps(original.spec, [...from, ...original.steps.flatMap((st, i) => (undone(st) ? [i] : []))]));
+}
+
+/**
+ * `runs` (a flag per step: it runs again) with every step of `run` that did
+ * not complete and is still needed: one that nothing depends on, or that a
+ * step running again depends on (dependents decided first). A step that did
+ * not complete and whose dependents all completed (e.g. an `any` join's
+ * loser, cancelled as not_needed) stays as it is. Shared by rerun and
+ * redrive (RunMachine.redrive).
+ */
+export function withNeededSteps(run: Pick<RunRecord, "spec" | "steps">, runs: boolean[]): boolean[] {
+  const steps = run.spec.steps;
   const index = new Map(steps.map((s, i) => [s.id, i]));
   const dependents: number[][] = steps.map(() => []);
   steps.forEach((s, i) => {
@@ -137,7 +148,7 @@ export function rerunSteps(original: Pick<RunRecord, "spec" | "steps">, from: re
     }
   });
   // A step that did not complete runs when nothing depends on it or a dependent runs: decide dependents first.
-  const decided = steps.map((_, i) => runs[i] || original.steps[i].state === "completed");
+  const decided = steps.map((_, i) => runs[i] || run.steps[i].state === "completed");
   const decide = (i: number): boolean => {
     if (!decided[i]) {
       decided[i] = true;

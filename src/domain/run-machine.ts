@@ -34,6 +34,7 @@ import { forEachItems, INVALID_FOR_EACH, ITEMS_FAILED, mapResult, parseForEach, 
 import { nextAttemptDelayMs } from "./retry-policy.ts";
 import { redeliveryRefusal } from "./webhook-redelivery.ts";
 import { REDRIVEN_STEP_STATES, redriveRefusal, redrivenDeadline, webhookEventId } from "./redrive.ts";
+import { withNeededSteps } from "./rerun.ts";
 import { WAITING_FOR_CONCURRENCY_KEY } from "./concurrency-key.ts";
 import { deadlineRuns, type PauseRecord, pauseRefusal, resumedDeadline, resumeRefusal } from "./pause.ts";
 import {
@@ -443,8 +444,11 @@ export class RunMachine {
     const transition = this.events[this.events.length - 1];
     transition.redriven = true;
     if (queued) transition.waitingFor = WAITING_FOR_CONCURRENCY_KEY;
+    // A step that did not complete runs again when a step that runs again (or nothing) depends on it:
+    // an `any` join's loser whose join completed stays cancelled (not_needed).
+    const needed = withNeededSteps(run, run.steps.map(() => false));
     run.steps.forEach((st, i) => {
-      if (REDRIVEN_STEP_STATES.has(st.state)) this.reopenStep(i, now);
+      if (REDRIVEN_STEP_STATES.has(st.state) && needed[i]) this.reopenStep(i, now);
     });
     run.steps.forEach((st, i) => {
       if (st.state === "pending" && this.join(i).decision === "run") this.ready.add(i);

@@ -180,6 +180,29 @@ describe("redrive", () => {
     expect(ids(m, m.attemptSucceeded(1, 2, "rb", 6).dispatch)).toEqual(["j"]);
   });
 
+  test("an `any` join's loser (not_needed) is not called again when its join completed; the failed step after it is", () => {
+    const m = new RunMachine(
+      run([
+        { id: "a", parallel: true },
+        { id: "b", parallel: true },
+        { id: "d", dependsOn: ["a", "b"], join: { kind: "any" } },
+        { id: "e", dependsOn: ["d"] },
+      ]),
+    );
+    expect(ids(m, m.start(1).dispatch)).toEqual(["a", "b"]);
+    expect(ids(m, m.attemptSucceeded(0, 1, "ra", 2).dispatch)).toEqual(["d"]);
+    expect(m.run.steps[1]).toMatchObject({ state: "cancelled", error: { reason: "not_needed" } });
+    expect(ids(m, m.attemptSucceeded(2, 1, "rd", 3).dispatch)).toEqual(["e"]);
+    m.attemptFailed(3, 1, fail(), 4);
+    expect(m.run.state).toBe("failed");
+    const fx = m.redrive(5);
+    // Only e: b's join completed without it, so nothing that runs again needs it (it could hang the run).
+    expect(ids(m, fx.dispatch)).toEqual(["e"]);
+    expect(m.run.steps[1]).toMatchObject({ state: "cancelled", error: { reason: "not_needed" } });
+    expect(m.attemptSucceeded(3, 2, "re", 6).terminal).toBe(true);
+    expect(m.run.state).toBe("completed");
+  });
+
   test("refusals: a run not finished, a completed run, a compensated saga; nothing changes", () => {
     const running = new RunMachine(run(chain(2)));
     running.start(1);
