@@ -14,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createPlatform, WeftError } from "../../clients/ts/src/index.ts";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { BulkAction, StepState, type Workflow, type WorkflowEvent, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
-import { type Config, loadConfig } from "../../src/config.ts";
 import { HandlerServer, type RecordedCall, type Reply } from "../support/handler-server.ts";
-import { mongoPreflight, type MongoTarget, startMongo } from "../support/mongo-server.ts";
+import { mongoPreflight } from "../support/mongo-server.ts";
+import { embedded, mongodb } from "../support/store-setups.ts";
 import { allEvents, sleep } from "../support/run-observer.ts";
 import { startWeft, type TestWeft, waitForRun } from "../support/weft.ts";
 
@@ -59,36 +59,6 @@ async function waitUntil(pred: () => boolean | Promise<boolean>, timeoutMs = 120
     if (Date.now() > end) throw new Error("timed out");
     await sleep(20);
   }
-}
-
-interface StoreSetup {
-  name: "embedded" | "mongodb";
-  overrides(): Partial<Config>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-function embedded(): StoreSetup {
-  return { name: "embedded", overrides: () => ({}), start: async () => {}, stop: async () => {} };
-}
-
-function mongodb(): StoreSetup {
-  let target: MongoTarget | undefined;
-  return {
-    name: "mongodb",
-    overrides() {
-      const base = loadConfig([], {})!.mongodb;
-      return { mongodb: { ...base, uri: target!.uri, database: target!.dbName, pollIntervalMs: 20, sweepIntervalMs: 500, leaseTtlMs: 3000 } };
-    },
-    async start() {
-      const res = await startMongo();
-      if ("skip" in res) throw new Error(`no MongoDB could be started: ${res.skip}`);
-      target = res;
-    },
-    async stop() {
-      await target?.stop();
-    },
-  };
 }
 
 const mongoSkip = mongoPreflight();

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest"
 import { createPlatform, type WatchEvent, WeftError } from "../../clients/ts/src/index.ts";
 import { ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { StepState, WebhookState, type Workflow, type WorkflowEvent, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
-import { type Config, loadConfig } from "../../src/config.ts";
 import { HandlerServer, type RecordedCall } from "../support/handler-server.ts";
-import { mongoPreflight, type MongoTarget, startMongo } from "../support/mongo-server.ts";
+import { mongoPreflight } from "../support/mongo-server.ts";
+import { embedded, mongodb } from "../support/store-setups.ts";
 import { allEvents, byReceipt, hangUntilAborted, webhookBody } from "../support/run-observer.ts";
 import { refusal } from "../support/rejection.ts";
 import { waitUntil } from "../support/wait-until.ts";
@@ -43,37 +43,6 @@ const runTransitions = (events: WorkflowEvent[]) =>
     const t = e.transition.value as { fromState: WorkflowState; toState: WorkflowState; redriven: boolean };
     return [WorkflowState[t.fromState], WorkflowState[t.toState], t.redriven];
   });
-
-interface StoreSetup {
-  name: "embedded" | "mongodb";
-  /** Config overrides for a server on this store (MongoDB: the same database for every server). */
-  overrides(): Partial<Config>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-function embedded(): StoreSetup {
-  return { name: "embedded", overrides: () => ({}), start: async () => {}, stop: async () => {} };
-}
-
-function mongodb(): StoreSetup {
-  let target: MongoTarget | undefined;
-  return {
-    name: "mongodb",
-    overrides() {
-      const base = loadConfig([], {})!.mongodb;
-      return { mongodb: { ...base, uri: target!.uri, database: target!.dbName, pollIntervalMs: 20, sweepIntervalMs: 500, leaseTtlMs: 3000 } };
-    },
-    async start() {
-      const res = await startMongo();
-      if ("skip" in res) throw new Error(`no MongoDB could be started: ${res.skip}`);
-      target = res;
-    },
-    async stop() {
-      await target?.stop();
-    },
-  };
-}
 
 const mongoSkip = mongoPreflight();
 if ("skip" in mongoSkip) console.warn(`\n*** SKIPPED redrive on MongoDB: ${mongoSkip.skip}\n`);

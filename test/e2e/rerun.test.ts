@@ -15,9 +15,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createPlatform, WeftError } from "../../clients/ts/src/index.ts";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { CreateWorkflowRequestSchema, StepState, type Workflow, type WorkflowEvent, WorkflowService, WorkflowState } from "../../gen/ts/weft/v1/workflow_pb.js";
-import { type Config, loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config.ts";
 import { HandlerServer, type RecordedCall } from "../support/handler-server.ts";
-import { mongoPreflight, type MongoTarget, startMongo } from "../support/mongo-server.ts";
+import { mongoPreflight } from "../support/mongo-server.ts";
+import { embedded, mongodb } from "../support/store-setups.ts";
 import { allEvents, hangUntilAborted } from "../support/run-observer.ts";
 import { refusal } from "../support/rejection.ts";
 import { waitUntil } from "../support/wait-until.ts";
@@ -29,36 +30,6 @@ type WeftClient = Client<typeof WorkflowService>;
 const result = (w: Workflow, step: string) => toJson(ValueSchema, w.results[step]);
 const reasonOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0]?.reason;
 const fieldsOf = (err: ConnectError) => err.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field);
-
-interface StoreSetup {
-  name: "embedded" | "mongodb";
-  overrides(): Partial<Config>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-function embedded(): StoreSetup {
-  return { name: "embedded", overrides: () => ({}), start: async () => {}, stop: async () => {} };
-}
-
-function mongodb(): StoreSetup {
-  let target: MongoTarget | undefined;
-  return {
-    name: "mongodb",
-    overrides() {
-      const base = loadConfig([], {})!.mongodb;
-      return { mongodb: { ...base, uri: target!.uri, database: target!.dbName, pollIntervalMs: 20, sweepIntervalMs: 500, leaseTtlMs: 3000 } };
-    },
-    async start() {
-      const res = await startMongo();
-      if ("skip" in res) throw new Error(`no MongoDB could be started: ${res.skip}`);
-      target = res;
-    },
-    async stop() {
-      await target?.stop();
-    },
-  };
-}
 
 const mongoSkip = mongoPreflight();
 if ("skip" in mongoSkip) console.warn(`\n*** SKIPPED rerun on MongoDB: ${mongoSkip.skip}\n`);
