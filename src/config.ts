@@ -1,6 +1,6 @@
 // Configuration from flags and environment variables, parsed once at start-up.
 // A flag wins over its environment variable, which wins over the default.
-import { MONGODB_ITEM_BYTES, MONGODB_MAX_RUN_ITEMS, MONGODB_MIN_RUN_ITEMS } from "./domain/map-step.ts";
+import { MONGODB_INLINE_ITEM_BYTES } from "./domain/map-step.ts";
 import { X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { createSecureContext } from "node:tls";
@@ -289,19 +289,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
   };
   if (mongoUri) {
     // A run is one MongoDB document (16 MiB at most): its spec (as JSON, up to ~1.5× the request),
-    // its results, the latest commit's events (at most one result) and its map steps' items (their
-    // results counted among the results) must fit with room to spare. The items get what the other
-    // limits leave, up to MONGODB_MAX_RUN_ITEMS.
-    const worst = 1.5 * limits.maxRequestBytes + limits.maxRunResultBytes + limits.maxResultBytes;
-    const room = 14 * 1024 * 1024 - worst;
-    const items = Math.min(MONGODB_MAX_RUN_ITEMS, Math.floor(Math.max(0, room) / MONGODB_ITEM_BYTES));
-    if (items < MONGODB_MIN_RUN_ITEMS) {
+    // its results, the latest commit's events (at most one result) and the latest commit's item
+    // changes when small (larger ones are staged apart; items live in their own collection) must
+    // fit with room to spare.
+    const worst = 1.5 * limits.maxRequestBytes + limits.maxRunResultBytes + limits.maxResultBytes + MONGODB_INLINE_ITEM_BYTES;
+    const MAX_RUN_DOCUMENT = 14 * 1024 * 1024;
+    if (worst > MAX_RUN_DOCUMENT) {
       throw new ConfigError(
-        `with the MongoDB store, 1.5 × max-request-bytes + max-run-results-bytes + max-result-bytes + room for ${MONGODB_MIN_RUN_ITEMS} map items ` +
-          `(${MONGODB_MIN_RUN_ITEMS * MONGODB_ITEM_BYTES} bytes) must stay within 14 MiB (a run is one document, 16 MiB at most); it is ${Math.round(worst + MONGODB_MIN_RUN_ITEMS * MONGODB_ITEM_BYTES)} bytes`,
+        `with the MongoDB store, 1.5 × max-request-bytes + max-run-results-bytes + max-result-bytes + ${MONGODB_INLINE_ITEM_BYTES} bytes ` +
+          `(a commit's map item changes) must stay within 14 MiB (a run is one document, 16 MiB at most); it is ${Math.round(worst)} bytes`,
       );
     }
-    limits.maxRunItems = items;
   }
   const headerTimeoutMs = int("header-timeout-ms", get("header-timeout-ms"), 100);
   const requestTimeoutMs = int("request-timeout-ms", get("request-timeout-ms"), 100);

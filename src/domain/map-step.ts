@@ -8,22 +8,19 @@ import type { JsonValue } from "./workflow-spec.ts";
 export const MAX_MAP_ITEMS = 10_000;
 
 /**
- * On MongoDB a run is one document (16 MiB at most), its map steps' items in it:
- * all map steps of a run together hold at most this many items there, fewer when
- * the other size limits leave less room (see loadConfig).
- */
-export const MONGODB_MAX_RUN_ITEMS = MAX_MAP_ITEMS;
-
-/** The MongoDB store refuses to start with limits that leave room for fewer items than this per run. */
-export const MONGODB_MIN_RUN_ITEMS = 1_000;
-
-/**
- * What one item takes in a MongoDB run document at most, leaving out its result
- * (results count against max-run-results-bytes): state, attempts, times and an
- * error whose message is at most MAX_ITEM_ERROR_LENGTH characters (3 bytes each
- * in UTF-8). Checked against real BSON sizes in test/unit/map-item-budget.test.ts.
+ * What one item record takes as BSON at most, leaving out its result: state,
+ * attempts, times and an error whose message is at most MAX_ITEM_ERROR_LENGTH
+ * characters (3 bytes each in UTF-8). Checked against real BSON sizes in
+ * test/unit/map-item-budget.test.ts.
  */
 export const MONGODB_ITEM_BYTES = 640;
+/**
+ * On MongoDB items live in their own collection; the item changes of one commit
+ * travel in the run document (its outbox) when they take at most this much,
+ * counted as MONGODB_ITEM_BYTES per item plus the items' results; larger ones
+ * (a cancel or redrive of thousands of items) are staged in documents of their own.
+ */
+export const MONGODB_INLINE_ITEM_BYTES = 512 * 1024;
 /** max_concurrency when unset, and the largest accepted. */
 export const DEFAULT_MAX_CONCURRENCY = 10;
 export const MAX_MAX_CONCURRENCY = 1_000;

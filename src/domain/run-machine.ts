@@ -120,11 +120,6 @@ export interface MachineOptions {
   webhook?: WebhookPolicy;
   /** All step results of a run together, as JSON text; a result that would pass it fails its step (not retried). */
   maxRunResultBytes?: number;
-  /**
-   * All map steps' items of one run together (a store that keeps a run in one
-   * bounded document, MongoDB, sets it); a map step that would pass it fails (not retried).
-   */
-  maxRunItems?: number;
 }
 
 /** Compensations get at least this many attempts. */
@@ -213,7 +208,6 @@ export class RunMachine {
   private readonly dirtySteps = new Set<number>();
   private events: RunEvent[] = [];
   private readonly maxRunResultBytes: number;
-  private readonly maxRunItems: number;
   /** JSON length of the results recorded so far. */
   private resultBytes = 0;
 
@@ -222,7 +216,6 @@ export class RunMachine {
     this.random = options.random ?? Math.random;
     this.webhookPolicy = options.webhook ?? DEFAULT_WEBHOOK_POLICY;
     this.maxRunResultBytes = options.maxRunResultBytes ?? Number.POSITIVE_INFINITY;
-    this.maxRunItems = options.maxRunItems ?? Number.POSITIVE_INFINITY;
     const steps = run.spec.steps;
     const index = new Map(steps.map((s, i) => [s.id, i]));
     this.parallel = steps.map((s) => s.parallel);
@@ -572,8 +565,8 @@ export class RunMachine {
         items[k] = withoutUndefined({ ...it, state: "pending", error: undefined, completedAt: undefined, nextAttemptAt: undefined });
         m.failed--;
         m.next = Math.min(m.next, k);
+        this.markItem(index, k);
       });
-      this.dirtyItemLists.add(index);
     }
     const { error: _e, completedAt: _c, completedSeq: _s, nextAttemptAt: _n, ...kept } = st;
     this.run.steps[index] = { ...kept, state: "pending" };
@@ -688,13 +681,7 @@ export class RunMachine {
     const attempt = this.startAttempt(index, now);
     // Redriven: the items are there, those that completed keep their results.
     if (this.run.items?.[index] && this.maps[index]) return this.settleMap(index, now, fx);
-    let values = this.forEachValues(index);
-    if (typeof values !== "string") {
-      const held = Object.values(this.run.items ?? {}).reduce((n, list) => n + list.length, 0);
-      if (held + values.length > this.maxRunItems) {
-        values = `for_each: ${values.length} items would take the run's map steps to ${held + values.length} items, more than the store's maximum of ${this.maxRunItems} per run`;
-      }
-    }
+    const values = this.forEachValues(index);
     if (typeof values === "string") {
       this.failStep(index, attempt, { reason: INVALID_FOR_EACH, message: values, attempt, retryable: false }, now, fx);
       return true;
@@ -815,6 +802,14 @@ export class RunMachine {
     return (this.run.state === "running" || this.run.state === "paused") && this.run.steps[index].state === "running" && it?.state === "running" && it.attempts === attempt;
   }
 
+  /** The item is written by the next commit (only the items that changed: a redrive of a 10,000-item step rewrites its failed ones). */
+  private markItem(index: number, item: number): void {
+    if (this.dirtyItemLists.has(index)) return;
+    let set = this.dirtyItems.get(index);
+    if (!set) this.dirtyItems.set(index, (set = new Set()));
+    set.add(item);
+  }
+
   /**
    * Records an item's new state. Only failed attempts become events (with the
    * item's index): a 10,000-item step does not flood the run's event log.
@@ -831,11 +826,7 @@ export class RunMachine {
     else if (to === "completed") m.completed++;
     else if (to === "failed" || to === "cancelled") m.failed++;
     items[item] = withoutUndefined({ ...it, ...fields, state: to });
-    if (!this.dirtyItemLists.has(index)) {
-      let set = this.dirtyItems.get(index);
-      if (!set) this.dirtyItems.set(index, (set = new Set()));
-      set.add(item);
-    }
+    this.markItem(index, item);
     if (event) {
       this.events.push({
         runId: this.run.runId,

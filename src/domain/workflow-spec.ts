@@ -141,8 +141,6 @@ export interface Limits {
   maxResultBytes: number;
   /** All step results of one run together (JSON text length): keeps a run's stored state bounded. */
   maxRunResultBytes: number;
-  /** All map steps' items of one run together; absent: no limit (set for MongoDB, whose run document is bounded). */
-  maxRunItems?: number;
   /** Destinations URLs may name; absent: the default preset. */
   outbound?: OutboundPolicy;
 }

@@ -155,8 +155,6 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     machine: {
       webhook: config.webhook,
       maxRunResultBytes: config.limits.maxRunResultBytes,
-      // A MongoDB run is one document (16 MiB): its map steps' items count against it.
-      maxRunItems: config.limits.maxRunItems,
     },
     webhookTimeoutMs: config.webhook.timeoutMs,
     ownership,

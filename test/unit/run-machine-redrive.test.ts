@@ -151,7 +151,13 @@ describe("redrive", () => {
 
     ]);
     expect(m.run.items![1][0]).toMatchObject({ state: "completed", result: "i0" });
-    expect(m.takePatch()!.itemLists?.map((l) => l.step)).toEqual([1]);
+    // Only the reopened items are written, not the whole list.
+    const patch = m.takePatch()!;
+    expect(patch.itemLists ?? []).toEqual([]);
+    expect(patch.items!.map((c) => [c.step, c.index]).sort()).toEqual([
+      [1, 1],
+      [1, 2],
+    ]);
     m.itemSucceeded(1, 1, 2, "i1", 11);
     expect(m.itemSucceeded(1, 2, 2, "i2", 12).terminal).toBe(true);
     expect(m.run.state).toBe("completed");

@@ -7,7 +7,15 @@ import { type ItemRecord, type RunEvent, type RunHeader, type RunRecord, type Ru
 import type { JsonValue, WorkflowSpec } from "../../domain/workflow-spec.ts";
 import { labelPairs } from "../../domain/run-labels.ts";
 
-export const COLLECTIONS = { runs: "runs", events: "events", replicas: "replicas", settings: "settings", concurrencySlots: "concurrency_slots" } as const;
+export const COLLECTIONS = {
+  runs: "runs",
+  events: "events",
+  items: "items",
+  itemStage: "item_stage",
+  replicas: "replicas",
+  settings: "settings",
+  concurrencySlots: "concurrency_slots",
+} as const;
 
 /** The slots of one concurrency key: its holders, and their number (kept with them in one document, so one update checks and takes). */
 export interface SlotDoc {
@@ -51,7 +59,13 @@ export interface RunDoc {
   header: RunHeader;
   spec: string;
   steps: StepDoc[];
-  /** Map steps' items by step index (absent until one starts). */
+  /**
+   * Map steps' item lists by step index (absent until one starts): their length
+   * and the version of the commit that started them. The items are in the items
+   * collection; one not there has not started ({state: pending, attempts: 0}).
+   */
+  itemLists?: Record<string, ItemListDoc>;
+  /** Map steps' items kept in the run document itself, by step index (runs written before items had their own collection). */
   items?: Record<string, ItemDoc[]>;
   version: number;
   lastSeq: number;
@@ -61,6 +75,8 @@ export interface RunDoc {
    * run's next commit (a transactional outbox inside the run document).
    */
   outbox: EventDoc[];
+  /** The latest commit's item changes, copied to the items collection like the outbox (absent when it changed none). */
+  itemOutbox?: ItemOutboxDoc;
   /**
    * Set by a run's last commit (the run stops needing a driver) until its outbox
    * is copied: nobody claims a finished run, so a survivor copies the outbox of
@@ -72,6 +88,62 @@ export interface RunDoc {
   labels?: string[];
   /** Set once the run finished and has nothing left to deliver: its finish time (retention, DeleteWorkflow). */
   finishedAt?: number;
+}
+
+/** A map step's item list: how many items, and the run version that started the list (older item rows are of an earlier list). */
+export interface ItemListDoc {
+  n: number;
+  v: number;
+}
+
+/** One changed item of a commit: step index, item index, record. */
+export interface ItemChangeDoc {
+  s: number;
+  i: number;
+  d: ItemDoc;
+}
+
+/**
+ * A commit's item changes, stamped with the commit's run version: inline, or
+ * (when large) in `chunks` documents of the item_stage collection whose ids
+ * start with `<runId>:<key>:`.
+ */
+export interface ItemOutboxDoc {
+  v: number;
+  /** Steps whose list started with this commit: rows of an earlier list of theirs are dropped. */
+  resets?: number[];
+  items?: ItemChangeDoc[];
+  staged?: { key: string; chunks: number };
+}
+
+/** An item in the items collection: `<runId>:<step>:<index>`, the run version that wrote it (copies never go back to an older one). */
+export interface ItemRowDoc {
+  _id: string;
+  runId: string;
+  s: number;
+  i: number;
+  v: number;
+  d: ItemDoc;
+}
+
+/** A chunk of a large commit's item changes, written before the commit and removed once copied. */
+export interface ItemStageDoc {
+  _id: string;
+  runId: string;
+  items: ItemChangeDoc[];
+}
+
+export function itemRowId(runId: string, step: number, index: number): string {
+  return `${runId}:${step}:${index}`;
+}
+
+export function stageChunkIds(runId: string, staged: { key: string; chunks: number }): string[] {
+  return Array.from({ length: staged.chunks }, (_, k) => `${runId}:${staged.key}:${k}`);
+}
+
+/** An item that has not started: not stored. */
+export function isUnstartedItem(it: ItemRecord): boolean {
+  return it.state === "pending" && it.attempts === 0 && Object.keys(it).length === 2;
 }
 
 /** A label as stored and indexed. */
@@ -162,11 +234,12 @@ export function runToDoc(run: RunRecord, owner: string, events: EventDoc[], driv
   const labels = labelPairs(run.spec.labels);
   if (labels.length > 0) doc.labels = labels.map(([k, v]) => labelString(k, v));
   if (!driving && run.completedAt !== undefined) doc.finishedAt = run.completedAt;
-  // A rerun starts with the items of the map steps it copied.
-  if (run.items) doc.items = Object.fromEntries(Object.entries(run.items).map(([step, list]) => [step, list.map(itemToDoc)]));
+  // A rerun starts with the items of the map steps it copied (their rows are written before the run).
+  if (run.items) doc.itemLists = Object.fromEntries(Object.entries(run.items).map(([step, list]) => [step, { n: list.length, v: run.version }]));
   return doc;
 }
 
+/** A run from its document, without its map steps' items (the store reads those: MongoWorkflowStore.readItems). */
 export function runFromDoc(doc: RunDoc): RunRecord {
   const run: RunRecord = {
     ...doc.header,
@@ -177,10 +250,6 @@ export function runFromDoc(doc: RunDoc): RunRecord {
     version: doc.version,
     lastSeq: doc.lastSeq,
   };
-  if (doc.items) {
-    run.items = {};
-    for (const [step, list] of Object.entries(doc.items)) run.items[Number(step)] = list.map(itemFromDoc);
-  }
   if (doc.cancelRequest) run.cancelRequest = { reason: doc.cancelRequest.reason, at: doc.cancelRequest.at };
   return run;
 }

@@ -9,6 +9,7 @@
 // outbox it finds first, and readers merge the outbox with the collection. So
 // no event exists without its state change and no state change without its
 // events, on a replica set, a sharded cluster or a standalone server alike.
+// Map steps' items go the same way to their own collection (mongo-items.ts).
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import {
@@ -36,16 +37,19 @@ import {
   VersionConflictError,
   type WorkflowStore,
 } from "../../ports/workflow-store.ts";
+import { MongoItems } from "./mongo-items.ts";
 import {
   COLLECTIONS,
   type EventDoc,
   eventFromDoc,
+  type ItemOutboxDoc,
+  type ItemRowDoc,
+  type ItemStageDoc,
   eventToDoc,
   type NoticeDoc,
   type RunDoc,
   runFromDoc,
   type SlotDoc,
-  itemToDoc,
   labelString,
   runToDoc,
   stepToDoc,
@@ -122,9 +126,9 @@ export function listFilter(query: ListRunsQuery): Record<string, unknown> {
   return filter;
 }
 
-/** The $set of a commit: the run's new version, header, changed steps and items, and the commit's events as the outbox. */
-function patchSet(patch: RunPatch, outbox: EventDoc[]): Record<string, unknown> {
-  const set: Record<string, unknown> = { version: patch.version, lastSeq: patch.lastSeq, outbox };
+/** The $set of a commit: the run's new version, header, changed steps, the commit's events as the outbox and its item changes (MongoItems.prepare). */
+function patchSet(patch: RunPatch, outbox: EventDoc[], items: Record<string, unknown>): Record<string, unknown> {
+  const set: Record<string, unknown> = { version: patch.version, lastSeq: patch.lastSeq, outbox, ...items };
   if (patch.run) {
     set.header = patch.run;
     set.state = patch.run.state;
@@ -136,21 +140,27 @@ function patchSet(patch: RunPatch, outbox: EventDoc[]): Record<string, unknown> 
     }
   }
   for (const { index, record } of patch.steps) set[`steps.${index}`] = stepToDoc(record);
-  // Map steps' items: the list once, then one path per changed item (not the whole list).
-  const lists = new Set<number>();
-  for (const { step, records } of patch.itemLists ?? []) {
-    lists.add(step);
-    set[`items.${step}`] = records.map(itemToDoc);
-  }
-  for (const { step, index, record } of patch.items ?? []) if (!lists.has(step)) set[`items.${step}.${index}`] = itemToDoc(record);
   return set;
 }
+
+/** A write's $unset: the previous commit's item outbox (copied by now) when this one changed no item. */
+function patchUnset(items: Record<string, unknown>): Record<string, ""> | undefined {
+  return "itemOutbox" in items ? undefined : { itemOutbox: "" };
+}
+
+/**
+ * Reads of a run made again when a commit landed between reading its document
+ * and its items (an item newer than the document); after that many, the newer
+ * items are shown. Items are never older than the document read.
+ */
+const READ_ATTEMPTS = 3;
 
 export class MongoWorkflowStore implements WorkflowStore, RunOwnership, ConcurrencySlots {
   readonly client: MongoClient;
   readonly db: Db;
   readonly runs: Collection<RunDoc>;
   readonly events: Collection<EventDoc>;
+  private readonly items: MongoItems;
   private readonly replicas: Collection<ReplicaDoc>;
   readonly leaseTtlMs: number;
   private id = newReplicaId();
@@ -173,6 +183,11 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
     this.replicas = this.db.collection<ReplicaDoc>(COLLECTIONS.replicas);
     this.leaseTtlMs = options.leaseTtlMs;
     this.onCopyError = options.onCopyError ?? (() => {});
+    this.items = new MongoItems(
+      this.db.collection<ItemRowDoc>(COLLECTIONS.items),
+      this.db.collection<ItemStageDoc>(COLLECTIONS.itemStage),
+      (err) => this.onCopyError(err),
+    );
   }
 
   /** Connects and creates the indexes (idempotent). */
@@ -203,6 +218,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
       this.runs.createIndex({ finishedAt: 1 }, { sparse: true, name: "finished_at" }),
       this.events.createIndex({ runId: 1, seq: 1 }, { name: "run_seq" }),
       this.events.createIndex({ ts: 1 }, { name: "ts" }),
+      this.items.ensureIndexes(),
     ]);
   }
 
@@ -218,12 +234,15 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
 
   private async insertRun(run: RunRecord, events: RunEvent[]): Promise<CreateRunResult> {
     const docs = events.map((e) => eventToDoc(e, run.spec.workflowId, new Date()));
+    // A rerun's copied items go first: a run is never seen without them.
+    if (run.items) await this.items.writeInitial(run);
     try {
       await this.runs.insertOne(runToDoc(run, this.id, docs, needsDriving(run)));
     } catch (err) {
+      if (run.items) await this.items.deleteRuns([run.runId]).catch(() => {});
       if (isDuplicateKey(err) && run.spec.requestId !== undefined) {
-        const existing = await this.runs.findOne({ requestId: run.spec.requestId });
-        if (existing) return { run: runFromDoc(existing), created: false };
+        const existing = await this.readRun({ requestId: run.spec.requestId });
+        if (existing) return { run: existing, created: false };
       }
       throw err;
     }
@@ -240,16 +259,21 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
     this.track(
       patch.runId,
       written.then(
-        () => (last ? this.copyLast(patch.runId, docs) : this.copy(docs)),
+        (itemOutbox) => (last ? this.copyLast(patch.runId, docs, itemOutbox) : this.copyOutboxes(patch.runId, docs, itemOutbox)),
         () => {},
       ),
     );
-    return mapped(written);
+    return mapped(written.then(() => {}));
   }
 
-  /** Copies a finished run's last events, then clears its copyPending mark. */
-  private async copyLast(runId: string, docs: EventDoc[]): Promise<void> {
-    await this.copy(docs);
+  /** Copies a commit's events and item changes to their collections. */
+  private async copyOutboxes(runId: string, docs: EventDoc[], itemOutbox: ItemOutboxDoc | undefined): Promise<void> {
+    await Promise.all([this.copy(docs), this.items.copy(runId, itemOutbox)]);
+  }
+
+  /** Copies a finished run's last events and items, then clears its copyPending mark. */
+  private async copyLast(runId: string, docs: EventDoc[], itemOutbox: ItemOutboxDoc | undefined): Promise<void> {
+    await this.copyOutboxes(runId, docs, itemOutbox);
     for (let delay = 50; !this.closed; delay = Math.min(delay * 2, 2000)) {
       try {
         await this.runs.updateOne({ _id: runId, copyPending: true }, { $unset: { copyPending: "" } });
@@ -261,13 +285,17 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
     }
   }
 
-  private async write(patch: RunPatch, outbox: EventDoc[]): Promise<void> {
-    const set = patchSet(patch, outbox);
+  /** The commit's update; resolves to the item outbox it wrote. */
+  private async write(patch: RunPatch, outbox: EventDoc[]): Promise<ItemOutboxDoc | undefined> {
+    const items = this.items.prepare(patch);
+    await this.items.writeChunks(items.chunks);
+    const unset = patchUnset(items.set);
     const res = await this.runs.updateOne(
       { _id: patch.runId, version: patch.expectedVersion, owner: this.id },
-      { $set: set },
+      unset ? { $set: patchSet(patch, outbox, items.set), $unset: unset } : { $set: patchSet(patch, outbox, items.set) },
     );
-    if (res.matchedCount === 1) return;
+    if (res.matchedCount === 1) return items.outbox;
+    await this.items.discardChunks(items.chunks);
     const now = await this.runs.findOne({ _id: patch.runId }, { projection: { version: 1, owner: 1 } });
     const detail = now && now.owner !== this.id ? `driven by ${now.owner ?? "no replica"}, not ${this.id}` : undefined;
     throw new VersionConflictError(patch.runId, patch.expectedVersion, now?.version, detail);
@@ -281,11 +309,11 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
     this.track(
       patch.runId,
       written.then(
-        () => this.copy(docs),
+        (itemOutbox) => this.copyOutboxes(patch.runId, docs, itemOutbox),
         () => {},
       ),
     );
-    return mapped(written);
+    return mapped(written.then(() => {}));
   }
 
   /**
@@ -293,38 +321,68 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
    * so no replica drives its steps (one still delivering its webhook finds its
    * next commit refused and lets go).
    */
-  private async writeReopen(patch: RunPatch, outbox: EventDoc[]): Promise<void> {
-    // The outbox this write replaces may not be in the events collection yet (its writer may have died).
-    const before = await this.runs.findOne({ _id: patch.runId, version: patch.expectedVersion }, { projection: { outbox: 1 } });
-    if (before) await this.copy(before.outbox ?? []);
-    const set = patchSet(patch, outbox);
+  private async writeReopen(patch: RunPatch, outbox: EventDoc[]): Promise<ItemOutboxDoc | undefined> {
+    // The outboxes this write replaces may not be in their collections yet (their writer may have died).
+    const before = await this.runs.findOne({ _id: patch.runId, version: patch.expectedVersion }, { projection: { outbox: 1, itemOutbox: 1 } });
+    if (before) await this.copyOutboxes(patch.runId, before.outbox ?? [], before.itemOutbox);
+    const items = this.items.prepare(patch);
+    const set = patchSet(patch, outbox, items.set);
     set.owner = this.id;
     delete set.copyPending;
-    const res = before
-      ? await this.runs.updateOne(
-          { _id: patch.runId, version: patch.expectedVersion },
-          { $set: set, $unset: { cancelRequest: "", copyPending: "" } },
-        )
-      : { matchedCount: 0 };
-    if (res.matchedCount === 1) return;
+    const unset: Record<string, ""> = { cancelRequest: "", copyPending: "", ...patchUnset(items.set) };
+    if (before) await this.items.writeChunks(items.chunks);
+    const res = before ? await this.runs.updateOne({ _id: patch.runId, version: patch.expectedVersion }, { $set: set, $unset: unset }) : { matchedCount: 0 };
+    if (res.matchedCount === 1) return items.outbox;
+    await this.items.discardChunks(items.chunks);
     const now = await this.runs.findOne({ _id: patch.runId }, { projection: { version: 1 } });
     throw new VersionConflictError(patch.runId, patch.expectedVersion, now?.version);
   }
 
-  async getRun(runId: string): Promise<RunRecord | undefined> {
-    const doc = await mapped(this.runs.findOne({ _id: runId }));
-    return doc ? runFromDoc(doc) : undefined;
+  getRun(runId: string): Promise<RunRecord | undefined> {
+    return mapped(this.readRun({ _id: runId }));
   }
 
-  async getRunByRequestId(requestId: string): Promise<RunRecord | undefined> {
-    const doc = await mapped(this.runs.findOne({ requestId }));
-    return doc ? runFromDoc(doc) : undefined;
+  getRunByRequestId(requestId: string): Promise<RunRecord | undefined> {
+    return mapped(this.readRun({ requestId }));
   }
 
   async listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
     const filter = listFilter(query);
     const docs = await mapped(this.runs.find(filter).sort({ _id: -1 }).limit(query.limit).toArray());
-    return docs.map(runFromDoc);
+    return mapped(this.withItemsAll(docs));
+  }
+
+  /** A run with its items, read again while a commit made in between shows in its items. */
+  private async readRun(filter: { _id: string } | { requestId: string }): Promise<RunRecord | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const doc = await this.runs.findOne(filter);
+      if (!doc) return undefined;
+      const run = await this.withItems(doc, attempt >= READ_ATTEMPTS);
+      if (run !== "newer") return run;
+    }
+  }
+
+  private async withItems(doc: RunDoc, acceptNewer = false): Promise<RunRecord | "newer"> {
+    const run = runFromDoc(doc);
+    if (!doc.itemLists && !doc.items) return run;
+    const items = await this.items.read(doc, acceptNewer);
+    if (items === "newer") return "newer";
+    if (items) run.items = items;
+    return run;
+  }
+
+  /** Runs of a query with their items (those without map steps cost nothing more). */
+  private async withItemsAll(docs: RunDoc[]): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    for (const doc of docs) {
+      const run = await this.withItems(doc);
+      if (run !== "newer") out.push(run);
+      else {
+        const again = await this.readRun({ _id: doc._id });
+        if (again) out.push(again);
+      }
+    }
+    return out;
   }
 
   async listRunSummaries(query: ListRunsQuery): Promise<RunSummary[]> {
@@ -386,7 +444,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
       res = await mapped(this.runs.deleteOne(deletable));
     }
     if (res.deletedCount === 1) {
-      await mapped(this.events.deleteMany({ runId }));
+      await mapped(Promise.all([this.events.deleteMany({ runId }), this.items.deleteRuns([runId])]));
       return { deleted: true };
     }
     const doc = await mapped(this.runs.findOne({ _id: runId }, { projection: { state: 1, driving: 1 } }));
@@ -406,13 +464,13 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
     // Only the events of runs that were deleted (one may have changed in between).
     const kept = new Set((await mapped(this.runs.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray())).map((d) => d._id));
     const gone = ids.filter((id) => !kept.has(id));
-    if (gone.length > 0) await mapped(this.events.deleteMany({ runId: { $in: gone } }));
+    if (gone.length > 0) await mapped(Promise.all([this.events.deleteMany({ runId: { $in: gone } }), this.items.deleteRuns(gone)]));
     return res.deletedCount;
   }
 
   async listActiveRuns(): Promise<RunRecord[]> {
     const docs = await this.runs.find({ driving: true }).sort({ _id: 1 }).toArray();
-    return docs.map(runFromDoc);
+    return this.withItemsAll(docs);
   }
 
   async close(): Promise<void> {
@@ -420,6 +478,7 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
     // Let queued event copies finish (they are also redone by whoever drives the run next).
     await Promise.race([Promise.allSettled([...this.copied.values()]), sleep(2000)]);
     this.closed = true;
+    this.items.close();
     await this.client.close();
   }
 
@@ -521,13 +580,13 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
   }
 
   async claim(runId: string): Promise<RunRecord | undefined> {
-    const doc = await this.runs.findOne({ _id: runId }, { projection: { owner: 1, driving: 1, copyPending: 1, outbox: 1 } });
+    const doc = await this.runs.findOne({ _id: runId }, { projection: { owner: 1, driving: 1, copyPending: 1, outbox: 1, itemOutbox: 1 } });
     if (!doc) return undefined;
     const owner = doc.owner ?? null;
     if (!doc.driving) {
       // Finished, perhaps by a commit whose answer was lost: its last events may still need copying.
       if (doc.copyPending && !this.copied.has(runId) && (owner === this.id || !(await this.liveReplicas()).includes(owner ?? ""))) {
-        this.track(runId, this.copyLast(runId, doc.outbox ?? []));
+        this.track(runId, this.copyLast(runId, doc.outbox ?? [], doc.itemOutbox));
       }
       return undefined;
     }
@@ -541,10 +600,10 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
    */
   private async copyAbandonedOutboxes(live: string[], limit: number): Promise<void> {
     const runs = await this.runs
-      .find({ copyPending: true, driving: false, owner: { $nin: live } }, { projection: { _id: 1, outbox: 1 } })
+      .find({ copyPending: true, driving: false, owner: { $nin: live } }, { projection: { _id: 1, outbox: 1, itemOutbox: 1 } })
       .limit(limit)
       .toArray();
-    for (const r of runs) await this.copyLast(r._id, r.outbox ?? []);
+    for (const r of runs) await this.copyLast(r._id, r.outbox ?? [], r.itemOutbox);
   }
 
   /** Compare-and-set on the owner the caller saw: of several claimers, one wins. */
@@ -557,8 +616,10 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
     if (!doc) return undefined;
     // The previous owner may have died between a commit and copying its events.
     const previous = this.copied.get(runId) ?? Promise.resolve();
-    this.track(runId, previous.then(() => this.copy(doc.outbox ?? [])));
-    return runFromDoc(doc);
+    this.track(runId, previous.then(() => this.copyOutboxes(runId, doc.outbox ?? [], doc.itemOutbox)));
+    // Owned now: no commit can be newer than the document read (a late copy is of an older one).
+    const run = await this.withItems(doc, true);
+    return run === "newer" ? undefined : run;
   }
 
   async cancelRequests(): Promise<CancelRequest[]> {
