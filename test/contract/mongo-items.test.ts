@@ -8,21 +8,17 @@ import { MAX_MAP_ITEMS } from "../../src/domain/map-step.ts";
 import { RunMachine } from "../../src/domain/run-machine.ts";
 import { createdEvent, newRunRecord, type RunRecord } from "../../src/domain/run-record.ts";
 import { RunIdGenerator } from "../../src/domain/run-id.ts";
-import { COLLECTIONS, eventToDoc, type ItemRowDoc, type ItemStageDoc, stepToDoc } from "../../src/store/mongo/mongo-documents.ts";
 import { MongoItems } from "../../src/store/mongo/mongo-items.ts";
 import { MongoWorkflowStore } from "../../src/store/mongo/mongo-store.ts";
 import { describeMongo, newTestDbName } from "../support/mongo-server.ts";
+import { commitWithoutCopy, itemCollections } from "../support/mongo-commit.ts";
 import { testWorkflow } from "../support/test-workflow.ts";
+import { until as untilFor } from "../support/watch.ts";
+
+/** Polls until pred() holds, for at most 30 s unless told. */
+const until = (pred: () => boolean | Promise<boolean>, what: string, ms = 30_000) => untilFor(pred, what, ms);
 
 const ids = new RunIdGenerator();
-
-async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describeMongo("MongoDB store: map items in their own collection", (mongo) => {
   const closers: (() => Promise<void>)[] = [];
@@ -42,8 +38,8 @@ describeMongo("MongoDB store: map items in their own collection", (mongo) => {
     return stores;
   }
 
-  const rows = (s: MongoWorkflowStore) => s.db.collection<ItemRowDoc>(COLLECTIONS.items);
-  const stage = (s: MongoWorkflowStore) => s.db.collection<ItemStageDoc>(COLLECTIONS.itemStage);
+  const rows = (s: MongoWorkflowStore) => itemCollections(s).rows;
+  const stage = (s: MongoWorkflowStore) => itemCollections(s).stage;
   const runDocBytes = async (s: MongoWorkflowStore, runId: string) => BSON.calculateObjectSize((await s.runs.findOne({ _id: runId }))!);
 
   /** prepare → map over its result (max_concurrency as given), created, started and committed up to the map's start. */
@@ -103,40 +99,17 @@ describeMongo("MongoDB store: map items in their own collection", (mongo) => {
     const m = await mapRun(a, 3_000, 1000);
     const runId = m.run.runId;
     await until(async () => (await rows(a).countDocuments({ runId })) === 1000, "the started items to be copied");
-    const items = new MongoItems(rows(a), stage(a), () => {});
     // One item completes (inline outbox), written as a crash right after the run update leaves it: no copy.
     m.itemSucceeded(1, 7, 1, { seven: 7 }, Date.now());
-    let patch = m.takePatch()!;
-    let prepared = items.prepare(patch);
-    await a.runs.updateOne(
-      { _id: runId },
-      { $set: { version: patch.version, lastSeq: patch.lastSeq, outbox: patch.events.map((e) => eventToDoc(e, "items", new Date())), ...prepared.set } },
-    );
+    const first = await commitWithoutCopy(a, m.takePatch()!);
     expect((await b.getRun(runId))!.items![1][7]).toMatchObject({ state: "completed", result: { seven: 7 } });
     expect((await rows(a).findOne({ _id: `${runId}:1:7` }))!.d.state).toBe("running");
-    // The copy of that outbox goes before the next commit; then a step failure cancels 2,999 items (staged), again without a copy.
-    await items.copy(runId, prepared.outbox);
+    // The copy of that outbox goes before the next commit; then a cancel stops 2,999 items (staged), again without a copy.
+    await first.items.copy(runId, first.itemOutbox);
     m.cancel(Date.now(), "cancelled: stop");
-    patch = m.takePatch()!;
-    prepared = items.prepare(patch);
-    expect(prepared.chunks.length).toBeGreaterThan(0);
-    await items.writeChunks(prepared.chunks);
-    await a.runs.updateOne(
-      { _id: runId },
-      {
-        $set: {
-          version: patch.version,
-          lastSeq: patch.lastSeq,
-          state: "cancelled",
-          driving: false,
-          header: patch.run!,
-          copyPending: true,
-          outbox: patch.events.map((e) => eventToDoc(e, "items", new Date())),
-          ...Object.fromEntries(patch.steps.map(({ index, record }) => [`steps.${index}`, stepToDoc(record)])),
-          ...prepared.set,
-        },
-      },
-    );
+    const { itemOutbox } = await commitWithoutCopy(a, m.takePatch()!);
+    expect(itemOutbox!.staged!.chunks).toBeGreaterThan(0);
+    expect(await stage(a).countDocuments({ runId })).toBe(itemOutbox!.staged!.chunks);
     const read = await b.getRun(runId);
     expect(read!.items).toEqual(m.run.items);
     expect(await rows(a).countDocuments({ runId, "d.state": "cancelled" })).toBe(0);

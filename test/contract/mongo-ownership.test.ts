@@ -9,10 +9,14 @@ import { RunIdGenerator } from "../../src/domain/run-id.ts";
 import type { OwnershipNotice } from "../../src/ports/run-ownership.ts";
 import { VersionConflictError } from "../../src/ports/workflow-store.ts";
 import { MongoChangeFeed } from "../../src/store/mongo/mongo-change-feed.ts";
-import { eventToDoc } from "../../src/store/mongo/mongo-documents.ts";
 import { MongoWorkflowStore } from "../../src/store/mongo/mongo-store.ts";
 import { describeMongo, newTestDbName, startMongoJavaServer } from "../support/mongo-server.ts";
+import { commitWithoutCopy } from "../support/mongo-commit.ts";
 import { testWorkflow } from "../support/test-workflow.ts";
+import { until as untilFor } from "../support/watch.ts";
+
+/** Polls until pred() holds, for at most 5 s unless told. */
+const until = (pred: () => boolean | Promise<boolean>, what: string, ms = 5000) => untilFor(pred, what, ms);
 
 const ids = new RunIdGenerator();
 const silent = pino({ level: "silent" });
@@ -20,14 +24,6 @@ const silent = pino({ level: "silent" });
 function newRun(): RunRecord {
   const now = Date.now();
   return newRunRecord(ids.next(now), testWorkflow([{ id: "a" }, { id: "b", dependsOn: ["a"] }], { id: "ownership" }), now);
-}
-
-async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
@@ -144,21 +140,7 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
     machine.cancel(Date.now(), "cancelled: stop it");
     const last = machine.takePatch()!;
     // a's last commit is written but its events are not copied yet (as if a died right after it).
-    await a.runs.updateOne(
-      { _id: run.runId },
-      {
-        $set: {
-          version: last.version,
-          lastSeq: last.lastSeq,
-          header: last.run,
-          state: "cancelled",
-          driving: false,
-          copyPending: true,
-          outbox: last.events.map((e) => eventToDoc(e, "ownership", new Date())),
-          ...Object.fromEntries(last.steps.map(({ index, record }) => [`steps.${index}`, record])),
-        },
-      },
-    );
+    await commitWithoutCopy(a, last);
     const stored = (await b.getRun(run.runId))!;
     const redriven = new RunMachine(structuredClone(stored));
     redriven.redrive(Date.now());
@@ -192,17 +174,7 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
     machine.attemptSucceeded(0, 1, { n: 1 }, Date.now());
     const patch = machine.takePatch()!;
     // What a crash between the run update and the copy leaves: the state and its events in the run document only.
-    await a.runs.updateOne(
-      { _id: run.runId },
-      {
-        $set: {
-          version: patch.version,
-          lastSeq: patch.lastSeq,
-          "steps.0": { ...patch.steps.find((s) => s.index === 0)!.record, result: undefined, resultJson: '{"n":1}' },
-          outbox: patch.events.map((e) => eventToDoc(e, "ownership", new Date())),
-        },
-      },
-    );
+    await commitWithoutCopy(a, patch);
     const inCollection = () => a.events.countDocuments({ runId: run.runId });
     expect(await inCollection()).toBe(3);
     const read = await b.listEvents(run.runId, 0, 100);
@@ -223,20 +195,7 @@ describeMongo("MongoDB store: replicas, outbox and change feed", (mongo) => {
     const patch = machine.takePatch()!;
     expect(patch.run?.state).toBe("cancelled");
     // The last commit as a crash right after it leaves it: state, outbox and the copyPending mark, no copy.
-    await a.runs.updateOne(
-      { _id: run.runId },
-      {
-        $set: {
-          version: patch.version,
-          lastSeq: patch.lastSeq,
-          state: "cancelled",
-          driving: false,
-          header: patch.run!,
-          copyPending: true,
-          outbox: patch.events.map((e) => eventToDoc(e, "ownership", new Date())),
-        },
-      },
-    );
+    await commitWithoutCopy(a, patch);
     const copied = async () => (await a.events.find({ runId: run.runId }).toArray()).map((e) => e.seq).sort((x, y) => x - y);
     expect(await copied()).toEqual([1, 2, 3]);
     await b.renewLease();

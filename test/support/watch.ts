@@ -66,10 +66,10 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   }
 }
 
-/** Polls until pred() holds. */
-export async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+/** Polls until pred() holds (it may ask a store). */
+export async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }

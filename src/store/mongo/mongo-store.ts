@@ -127,7 +127,7 @@ export function listFilter(query: ListRunsQuery): Record<string, unknown> {
 }
 
 /** The $set of a commit: the run's new version, header, changed steps, the commit's events as the outbox and its item changes (MongoItems.prepare). */
-function patchSet(patch: RunPatch, outbox: EventDoc[], items: Record<string, unknown>): Record<string, unknown> {
+export function patchSet(patch: RunPatch, outbox: EventDoc[], items: Record<string, unknown>): Record<string, unknown> {
   const set: Record<string, unknown> = { version: patch.version, lastSeq: patch.lastSeq, outbox, ...items };
   if (patch.run) {
     set.header = patch.run;
