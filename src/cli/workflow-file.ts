@@ -30,7 +30,7 @@ export interface WorkflowRequest {
   /** `concurrency: { key: /context/userId, limit: 1 }`: at most limit runs with the same key at once. */
   concurrency?: ConcurrencyRequest;
   priority?: number;
-  /** `previous_steps: dependencies`: what previousSteps carries in each step call (all, dependencies, ancestors). */
+  /** `previous_steps: dependencies`: what previousSteps carries in each step call (all, dependencies, ancestors, none). */
   previousSteps?: PreviousStepsMode;
 }
 
@@ -290,10 +290,10 @@ class Checker {
     return out as unknown as StepRequest;
   }
 
-  /** `previous_steps: dependencies` (all, dependencies, ancestors). */
+  /** `previous_steps: dependencies` (all, dependencies, ancestors, none). */
   private previousSteps(v: unknown, path: (string | number)[]): PreviousStepsMode | undefined {
     if (typeof v === "string" && isPreviousStepsMode(v)) return v;
-    this.fail(path, `must be all, dependencies or ancestors, not ${typeof v === "string" ? JSON.stringify(clip(v, 40)) : typeName(v)}`);
+    this.fail(path, `must be all, dependencies, ancestors or none, not ${typeof v === "string" ? JSON.stringify(clip(v, 40)) : typeName(v)}`);
     return undefined;
   }
 

@@ -200,7 +200,7 @@ export function compileWorkflow(
 
     // previous_steps
     if (step.previousSteps !== undefined && !isPreviousStepsMode(step.previousSteps)) {
-      add(`${p}.previous_steps`, `must be all, dependencies or ancestors (got ${quote(step.previousSteps)})`);
+      add(`${p}.previous_steps`, `must be all, dependencies, ancestors or none (got ${quote(step.previousSteps)})`);
     }
 
     // map steps: for_each, max_concurrency, item_failures
@@ -285,7 +285,7 @@ export function compileWorkflow(
   let previousSteps: PreviousStepsMode | undefined;
   if (input.previousSteps !== undefined) {
     if (isPreviousStepsMode(input.previousSteps)) previousSteps = input.previousSteps;
-    else add("previous_steps", `must be all, dependencies or ancestors (got ${quote(input.previousSteps)})`);
+    else add("previous_steps", `must be all, dependencies, ancestors or none (got ${quote(input.previousSteps)})`);
   }
 
   // labels

@@ -5,7 +5,9 @@
 // - all (the default, as the product document has it): every step of the run
 //   that has settled, whatever the graph says;
 // - dependencies: the step's own depends_on steps only;
-// - ancestors: its transitive dependencies (depends_on, theirs, and so on).
+// - ancestors: its transitive dependencies (depends_on, theirs, and so on);
+// - none: nothing (a map step's items then carry only their item and index
+//   besides the context, not the list they came from).
 //
 // Decisions:
 // - The visible set is computed once per run (visibility(), when the engine
@@ -23,9 +25,9 @@
 // - A compensation call follows the same mode as the step's own calls: its
 //   completed visible steps (under `all`, every completed step, as before).
 
-export type PreviousStepsMode = "all" | "dependencies" | "ancestors";
+export type PreviousStepsMode = "all" | "dependencies" | "ancestors" | "none";
 
-export const PREVIOUS_STEPS_MODES: readonly PreviousStepsMode[] = ["all", "dependencies", "ancestors"];
+export const PREVIOUS_STEPS_MODES: readonly PreviousStepsMode[] = ["all", "dependencies", "ancestors", "none"];
 
 export function isPreviousStepsMode(value: string): value is PreviousStepsMode {
   return (PREVIOUS_STEPS_MODES as readonly string[]).includes(value);
@@ -53,7 +55,7 @@ export interface VisibilityInput {
  * this one does not know.
  */
 function modeOf(m: PreviousStepsMode | undefined): PreviousStepsMode {
-  return m === "dependencies" || m === "ancestors" ? m : "all";
+  return m === "dependencies" || m === "ancestors" || m === "none" ? m : "all";
 }
 
 /**
@@ -91,6 +93,7 @@ export function visibility(spec: VisibilityInput): StepVisibility | undefined {
     const at = i * words;
     if (mode === "all") everything[i] = 1;
     else if (mode === "ancestors") rows.set(closure!.subarray(at, at + words), at);
+    else if (mode === "none") return;
     else for (const j of deps[i]) rows[at + (j >>> 5)] |= 1 << (j & 31);
   });
   return { words, rows, everything };

@@ -97,7 +97,7 @@ export interface WorkflowInput {
   priority?: number;
   /** Absent or empty: none. */
   labels?: Record<string, string>;
-  /** "all", "dependencies" or "ancestors" (anything else is refused); absent means all. */
+  /** "all", "dependencies", "ancestors" or "none" (anything else is refused); absent means all. */
   previousSteps?: string;
 }
 
@@ -120,7 +120,7 @@ export interface StepInput {
   itemFailures?: JoinInput;
   /** Absent: no step-level concurrency key. */
   concurrency?: ConcurrencyInput;
-  /** "all", "dependencies" or "ancestors"; absent: the workflow's. */
+  /** "all", "dependencies", "ancestors" or "none"; absent: the workflow's. */
   previousSteps?: string;
 }
 

@@ -89,6 +89,7 @@ const PREVIOUS_STEPS_TO_DOMAIN: Record<number, PreviousStepsMode | undefined> = 
   [PbPreviousSteps.ALL]: "all",
   [PbPreviousSteps.DEPENDENCIES]: "dependencies",
   [PbPreviousSteps.ANCESTORS]: "ancestors",
+  [PbPreviousSteps.NONE]: "none",
 };
 
 /** previous_steps modes as the enum (also for the CLI's workflow files). */
@@ -96,6 +97,7 @@ export const PREVIOUS_STEPS_TO_PROTO: Record<PreviousStepsMode, PbPreviousSteps>
   all: PbPreviousSteps.ALL,
   dependencies: PbPreviousSteps.DEPENDENCIES,
   ancestors: PbPreviousSteps.ANCESTORS,
+  none: PbPreviousSteps.NONE,
 };
 
 /** The domain's name for a previous_steps value; a number the enum does not define is passed on as text, for validation to refuse. */

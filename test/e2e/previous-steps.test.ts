@@ -29,6 +29,7 @@ const MODES = {
   all: PreviousSteps.ALL,
   dependencies: PreviousSteps.DEPENDENCIES,
   ancestors: PreviousSteps.ANCESTORS,
+  none: PreviousSteps.NONE,
 } as const;
 type ModeName = keyof typeof MODES;
 
@@ -78,12 +79,14 @@ describe("the keys each step call's previousSteps holds", () => {
     all: { s0: [], s1: ["s0"], s2: ["s0", "s1"], s3: ["s0", "s1", "s2"] },
     dependencies: { s0: [], s1: ["s0"], s2: ["s1"], s3: ["s2"] },
     ancestors: { s0: [], s1: ["s0"], s2: ["s0", "s1"], s3: ["s0", "s1", "s2"] },
+    none: { s0: [], s1: [], s2: [], s3: [] },
   };
   const DIAMOND: Record<ModeName, Record<string, string[]>> = {
     unspecified: { a: [], b: ["a"], c: ["a", "b"], d: ["a", "b", "c"] },
     all: { a: [], b: ["a"], c: ["a", "b"], d: ["a", "b", "c"] },
     dependencies: { a: [], b: ["a"], c: ["a"], d: ["b", "c"] },
     ancestors: { a: [], b: ["a"], c: ["a"], d: ["a", "b", "c"] },
+    none: { a: [], b: [], c: [], d: [] },
   };
 
   for (const mode of Object.keys(MODES) as ModeName[]) {
@@ -94,7 +97,8 @@ describe("the keys each step call's previousSteps holds", () => {
       expect(keysByCall(handlers.callsFor(id))).toEqual(CHAIN[mode]);
       // The entries themselves are as under all.
       const last = handlers.callsFor(id).find((c) => c.body.stepId === "s3")!.body.previousSteps;
-      expect(last.s2).toEqual({ result: { from: "s2" }, completedAt: expect.any(String), attempts: 1 });
+      if (mode === "none") expect(last).toEqual({});
+      else expect(last.s2).toEqual({ result: { from: "s2" }, completedAt: expect.any(String), attempts: 1 });
     });
 
     test(`${mode}: a diamond`, async () => {
@@ -143,7 +147,7 @@ describe("joins, map steps and compensations", () => {
 
   test("a map step's item calls see what the map step would", async () => {
     const seen: Record<string, Record<string, string[]>> = {};
-    for (const mode of ["all", "dependencies", "ancestors"] as const) {
+    for (const mode of ["all", "dependencies", "ancestors", "none"] as const) {
       const p = prefix();
       handlers.on(`${p}/start`, () => ({ json: { success: true, result: { started: true } } }));
       handlers.on(`${p}/prep`, () => ({ json: { success: true, result: { items: ["x", "y", "z"] } } }));
@@ -159,17 +163,48 @@ describe("joins, map steps and compensations", () => {
       );
       expect(done.state).toBe(WorkflowState.COMPLETED);
       seen[mode] = keysByCall(handlers.callsFor(id));
-      // The dependent sees the map step's item results either way.
-      expect(handlers.callsFor(id).find((c) => c.body.stepId === "end")!.body.previousSteps.map.result).toEqual(["x", "y", "z"]);
+      // The dependent sees the map step's item results in every mode that shows it anything.
+      if (mode !== "none") expect(handlers.callsFor(id).find((c) => c.body.stepId === "end")!.body.previousSteps.map.result).toEqual(["x", "y", "z"]);
     }
     for (const i of [0, 1, 2]) {
       expect(seen.all[`map#${i}`]).toEqual(["start", "prep"]);
       expect(seen.dependencies[`map#${i}`]).toEqual(["prep"]);
       expect(seen.ancestors[`map#${i}`]).toEqual(["start", "prep"]);
+      expect(seen.none[`map#${i}`]).toEqual([]);
     }
+    expect(seen.none.end).toEqual([]);
     expect(seen.dependencies.end).toEqual(["map"]);
     expect(seen.ancestors.end).toEqual(["start", "prep", "map"]);
     expect(seen.all.end).toEqual(["start", "prep", "map"]);
+  });
+
+  test("none on a map step alone: its items get the context, their item and index, no previousSteps; the rest of the run sees all", async () => {
+    const p = prefix();
+    handlers.on(`${p}/prep`, () => ({ json: { success: true, result: { items: ["x", "y"], bulky: "b".repeat(10_000) } } }));
+    handlers.on(`${p}/item`, (call) => ({ json: { success: true, result: (call.body as unknown as { item: string }).item.toUpperCase() } }));
+    handlers.on(`${p}/end`, () => ({ json: { success: true } }));
+    const { workflow } = await weft.client.createWorkflow({
+      id: "previous-steps",
+      baseUrl: handlers.baseUrl,
+      context: { tenant: "t1" },
+      steps: [
+        { id: "prep", url: `${p}/prep` },
+        { id: "map", url: `${p}/item`, dependsOn: ["prep"], forEach: "/prep/result/items", previousSteps: PreviousSteps.NONE },
+        { id: "end", url: `${p}/end`, dependsOn: ["map"] },
+      ],
+    });
+    const done = await waitForRun(weft.client, workflow!.id);
+    expect(done.state).toBe(WorkflowState.COMPLETED);
+    const calls = handlers.callsFor(workflow!.id);
+    const items = calls.filter((c) => c.body.stepId === "map").map((c) => c.body as RecordedCall["body"] & { item: string; index: number });
+    expect(items.map((b) => [b.item, b.index, b.previousSteps, b.context]).sort()).toEqual([
+      ["x", 0, {}, { tenant: "t1" }],
+      ["y", 1, {}, { tenant: "t1" }],
+    ]);
+    // The bulky list is not in the items' bodies; the step after the map sees everything.
+    for (const c of calls.filter((c) => c.body.stepId === "map")) expect(c.rawBody.length).toBeLessThan(2_000);
+    expect(Object.keys(calls.find((c) => c.body.stepId === "end")!.body.previousSteps)).toEqual(["prep", "map"]);
+    expect(calls.find((c) => c.body.stepId === "end")!.body.previousSteps.map.result).toEqual(["X", "Y"]);
   });
 
   test("saga compensations follow the mode: completed steps among those the step sees", async () => {

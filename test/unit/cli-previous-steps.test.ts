@@ -22,7 +22,7 @@ describe("workflow file: previous_steps", () => {
 
   it("a step's own, which the step's definition carries", () => {
     const r = parseWorkflowFile(`id: chain\nprevious_steps: dependencies\nsteps:\n  - id: a\n    url: http://127.0.0.1:9/a\n    previous_steps: all\n  - id: b\n    url: http://127.0.0.1:9/b\n    previousSteps: sideways\n`);
-    expect(r).toEqual({ ok: false, problems: [{ path: "steps[1].previousSteps", line: 9, message: 'must be all, dependencies or ancestors, not "sideways"' }] });
+    expect(r).toEqual({ ok: false, problems: [{ path: "steps[1].previousSteps", line: 9, message: 'must be all, dependencies, ancestors or none, not "sideways"' }] });
     const good = parseWorkflowFile(`id: chain\nsteps:\n  - id: a\n    url: http://127.0.0.1:9/a\n    previous_steps: ancestors\n`);
     expect(good.ok && toCreateRequest(good.request).steps[0].previousSteps).toBe(PreviousSteps.ANCESTORS);
   });
@@ -34,9 +34,9 @@ describe("workflow file: previous_steps", () => {
 
   it("refuses another value with its line", () => {
     const r = parseWorkflowFile(file("previous_steps: parents"));
-    expect(r).toEqual({ ok: false, problems: [{ path: "previous_steps", line: 2, message: 'must be all, dependencies or ancestors, not "parents"' }] });
+    expect(r).toEqual({ ok: false, problems: [{ path: "previous_steps", line: 2, message: 'must be all, dependencies, ancestors or none, not "parents"' }] });
     const n = parseWorkflowFile(file("previous_steps: 2"));
     expect(n.ok).toBe(false);
-    if (!n.ok) expect(n.problems[0].message).toBe("must be all, dependencies or ancestors, not number");
+    if (!n.ok) expect(n.problems[0].message).toBe("must be all, dependencies, ancestors or none, not number");
   });
 });

@@ -55,6 +55,15 @@ describe("visibility", () => {
     expect(seen(chain(4), "ancestors")).toEqual({ s0: [], s1: ["s0"], s2: ["s0", "s1"], s3: ["s0", "s1", "s2"] });
   });
 
+  it("none: no step sees any other, in a chain or a diamond; a step under none beside others under all", () => {
+    expect(seen(chain(3), "none")).toEqual({ s0: [], s1: [], s2: [] });
+    expect(seen(DIAMOND, "none")).toEqual({ a: [], b: [], c: [], d: [] });
+    const mixed = [DIAMOND[0], { ...DIAMOND[1], previousSteps: "none" as const }, DIAMOND[2], DIAMOND[3]];
+    const vis = visibility({ steps: mixed });
+    expect(visibleIndices(vis, 1, 4)).toEqual([]);
+    expect(visibleIndices(vis, 3, 4)).toEqual([0, 1, 2, 3]);
+  });
+
   it("a diamond: the join sees both branches; ancestors adds the root once", () => {
     expect(seen(DIAMOND, "dependencies")).toEqual({ a: [], b: ["a"], c: ["a"], d: ["b", "c"] });
     expect(seen(DIAMOND, "ancestors")).toEqual({ a: [], b: ["a"], c: ["a"], d: ["a", "b", "c"] });
@@ -170,7 +179,7 @@ describe("compileWorkflow: previous_steps", () => {
   });
 
   it("keeps the mode as given; absent stays absent (all)", () => {
-    for (const mode of ["all", "dependencies", "ancestors"] as const) {
+    for (const mode of ["all", "dependencies", "ancestors", "none"] as const) {
       const r = compileWorkflow(input(mode), DEFAULT_LIMITS);
       expect(r.ok && r.spec.previousSteps).toBe(mode);
     }
@@ -188,13 +197,13 @@ describe("compileWorkflow: previous_steps", () => {
     bad.steps[1] = { ...bad.steps[1], previousSteps: "cousins" };
     expect(compileWorkflow(bad, DEFAULT_LIMITS)).toEqual({
       ok: false,
-      violations: [{ field: "steps[1].previous_steps", description: 'must be all, dependencies or ancestors (got "cousins")' }],
+      violations: [{ field: "steps[1].previous_steps", description: 'must be all, dependencies, ancestors or none (got "cousins")' }],
     });
   });
 
   it("refuses an unknown value, naming the field and quoting at most 80 characters", () => {
     const r = compileWorkflow(input("parents"), DEFAULT_LIMITS);
-    expect(r).toEqual({ ok: false, violations: [{ field: "previous_steps", description: 'must be all, dependencies or ancestors (got "parents")' }] });
+    expect(r).toEqual({ ok: false, violations: [{ field: "previous_steps", description: 'must be all, dependencies, ancestors or none (got "parents")' }] });
     const long = compileWorkflow(input("x".repeat(10_000)), DEFAULT_LIMITS);
     expect(long.ok).toBe(false);
     if (!long.ok) expect(long.violations[0].description.length).toBeLessThan(140);

@@ -117,11 +117,13 @@ const PREVIOUS_STEPS: Record<PreviousStepsMode, PbPreviousSteps> = {
   all: PbPreviousSteps.ALL,
   dependencies: PbPreviousSteps.DEPENDENCIES,
   ancestors: PbPreviousSteps.ANCESTORS,
+  none: PbPreviousSteps.NONE,
 };
 const PREVIOUS_STEPS_FROM_PROTO: Record<number, PreviousStepsMode | undefined> = {
   [PbPreviousSteps.ALL]: "all",
   [PbPreviousSteps.DEPENDENCIES]: "dependencies",
   [PbPreviousSteps.ANCESTORS]: "ancestors",
+  [PbPreviousSteps.NONE]: "none",
 };
 const STEP_FIELDS = new Set([
   "id",
@@ -208,11 +210,11 @@ export function toCreateRequest(input: CreateWorkflowInput, defaults: RequestDef
     for (const k of Object.keys(v)) if (k !== "key" && k !== "limit" && v[k] !== undefined) add(`${field}.${k}`, "unknown field");
     return { key: str(v.key, `${field}.key`), limit: typeof limit === "number" ? limit : 0 };
   };
-  /** 'all', 'dependencies' or 'ancestors' as the enum; undefined when not given. */
+  /** 'all', 'dependencies', 'ancestors' or 'none' as the enum; undefined when not given. */
   const previousStepsMode = (v: unknown, field: string): PbPreviousSteps | undefined => {
     if (v === undefined || v === null) return undefined;
     const mode = typeof v === "string" && Object.hasOwn(PREVIOUS_STEPS, v) ? PREVIOUS_STEPS[v as PreviousStepsMode] : undefined;
-    if (mode === undefined) add(field, `must be "all", "dependencies" or "ancestors", got ${String(JSON.stringify(v)).slice(0, 40)}`);
+    if (mode === undefined) add(field, `must be "all", "dependencies", "ancestors" or "none", got ${String(JSON.stringify(v)).slice(0, 40)}`);
     return mode;
   };
   const unknownFields = (o: Record<string, unknown>, known: Set<string>, prefix: string) => {

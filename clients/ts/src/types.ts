@@ -76,7 +76,7 @@ export type JoinPolicy = "all" | "all_settled" | "any" | { atLeast: number } | {
  * 'all' (the default) every step that has finished; 'dependencies' only the
  * step's own dependsOn steps; 'ancestors' its dependencies, theirs, and so on.
  */
-export type PreviousStepsMode = "all" | "dependencies" | "ancestors";
+export type PreviousStepsMode = "all" | "dependencies" | "ancestors" | "none";
 
 export interface CreateWorkflowInput {
   /** Unique workflow identifier (its name, e.g. 'order-processing'). */

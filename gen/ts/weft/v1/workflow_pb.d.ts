@@ -2069,6 +2069,14 @@ export enum PreviousSteps {
    * @generated from enum value: PREVIOUS_STEPS_ANCESTORS = 3;
    */
   ANCESTORS = 3,
+
+  /**
+   * Nothing: previousSteps is {} (a step that needs only the context, or a
+   * map step whose items need only their item and index).
+   *
+   * @generated from enum value: PREVIOUS_STEPS_NONE = 4;
+   */
+  NONE = 4,
 }
 
 /**

@@ -38,6 +38,9 @@ const (
 	PreviousSteps_PREVIOUS_STEPS_DEPENDENCIES PreviousSteps = 2
 	// The step's transitive dependencies: depends_on, theirs, and so on.
 	PreviousSteps_PREVIOUS_STEPS_ANCESTORS PreviousSteps = 3
+	// Nothing: previousSteps is {} (a step that needs only the context, or a
+	// map step whose items need only their item and index).
+	PreviousSteps_PREVIOUS_STEPS_NONE PreviousSteps = 4
 )
 
 // Enum value maps for PreviousSteps.
@@ -47,12 +50,14 @@ var (
 		1: "PREVIOUS_STEPS_ALL",
 		2: "PREVIOUS_STEPS_DEPENDENCIES",
 		3: "PREVIOUS_STEPS_ANCESTORS",
+		4: "PREVIOUS_STEPS_NONE",
 	}
 	PreviousSteps_value = map[string]int32{
 		"PREVIOUS_STEPS_UNSPECIFIED":  0,
 		"PREVIOUS_STEPS_ALL":          1,
 		"PREVIOUS_STEPS_DEPENDENCIES": 2,
 		"PREVIOUS_STEPS_ANCESTORS":    3,
+		"PREVIOUS_STEPS_NONE":         4,
 	}
 )
 
@@ -4663,12 +4668,13 @@ const file_weft_v1_workflow_proto_rawDesc = "" +
 	"\baffected\x18\x02 \x01(\x03R\baffected\x12\x18\n" +
 	"\askipped\x18\x03 \x01(\x03R\askipped\x12\x12\n" +
 	"\x04more\x18\x04 \x01(\bR\x04more\x12&\n" +
-	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken*\x86\x01\n" +
+	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken*\x9f\x01\n" +
 	"\rPreviousSteps\x12\x1e\n" +
 	"\x1aPREVIOUS_STEPS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PREVIOUS_STEPS_ALL\x10\x01\x12\x1f\n" +
 	"\x1bPREVIOUS_STEPS_DEPENDENCIES\x10\x02\x12\x1c\n" +
-	"\x18PREVIOUS_STEPS_ANCESTORS\x10\x03*b\n" +
+	"\x18PREVIOUS_STEPS_ANCESTORS\x10\x03\x12\x17\n" +
+	"\x13PREVIOUS_STEPS_NONE\x10\x04*b\n" +
 	"\aBackoff\x12\x17\n" +
 	"\x13BACKOFF_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BACKOFF_EXPONENTIAL\x10\x01\x12\x12\n" +

@@ -19,6 +19,7 @@ class PreviousSteps(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PREVIOUS_STEPS_ALL: _ClassVar[PreviousSteps]
     PREVIOUS_STEPS_DEPENDENCIES: _ClassVar[PreviousSteps]
     PREVIOUS_STEPS_ANCESTORS: _ClassVar[PreviousSteps]
+    PREVIOUS_STEPS_NONE: _ClassVar[PreviousSteps]
 
 class Backoff(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -84,6 +85,7 @@ PREVIOUS_STEPS_UNSPECIFIED: PreviousSteps
 PREVIOUS_STEPS_ALL: PreviousSteps
 PREVIOUS_STEPS_DEPENDENCIES: PreviousSteps
 PREVIOUS_STEPS_ANCESTORS: PreviousSteps
+PREVIOUS_STEPS_NONE: PreviousSteps
 BACKOFF_UNSPECIFIED: Backoff
 BACKOFF_EXPONENTIAL: Backoff
 BACKOFF_LINEAR: Backoff
