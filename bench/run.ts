@@ -11,8 +11,8 @@
 // code path, not a MongoDB figure).
 // Authentication: Weft runs with an API key and every call carries it, as in
 // production; BENCH_API_KEY=off runs it without keys (to measure their cost).
-// BENCH_ONLY=chain-10,fanout-100,chain-10@1,chain-10-10kb,chain-10-10kb-deps,chain-100-10kb,
-// chain-100-10kb-deps,map-10000,raw,watch runs only those parts. The -10kb scenarios answer
+// BENCH_ONLY=chain-10,fanout-100,fanout-100-list,chain-10@1,chain-10-10kb,chain-10-10kb-deps,chain-100-10kb,
+// chain-100-10kb-deps,map-10000,map-10000-none,raw,watch runs only those parts. The -10kb scenarios answer
 // every step with a 10 KB result (BENCH_BIG_RESULT_BYTES); -deps runs them with
 // previous_steps = dependencies, the others with the default (all).
 // BENCH_WEFT_ARGS (space-separated) adds server flags, e.g. "--metrics off".
@@ -78,6 +78,8 @@ interface ScenarioConfig {
   path?: string;
   /** The workflow's previous_steps (default: unset, i.e. all). */
   previousSteps?: PreviousSteps;
+  /** The first step's path instead (fanout-100-list: /list, the map scenario's 10,000-number list). */
+  firstPath?: string;
 }
 
 // Warm-up runs are not measured. They are long enough for a steady state: with
@@ -86,6 +88,9 @@ interface ScenarioConfig {
 const SCENARIOS: ScenarioConfig[] = [
   { name: "chain-10", steps: chainSteps(10), runs: scaled(2000, 10), concurrency: 200, warmupRuns: scaled(1500, 10) },
   { name: "fanout-100", steps: fanoutSteps(100), runs: scaled(200, 2), concurrency: 20, warmupRuns: scaled(150, 2) },
+  // The fan-out whose first step answers the map scenario's list (~50 KB): every branch's
+  // call carries it in previousSteps, as every item of map-10000 does. Like for like with it.
+  { name: "fanout-100-list", steps: fanoutSteps(100), runs: scaled(100, 2), concurrency: 20, warmupRuns: scaled(75, 2), firstPath: "/list" },
   // Not a throughput scenario: chain-10 with a single run in flight, so the
   // overhead figures show Weft's own latency rather than queueing at saturation.
   { name: "chain-10 @1", steps: chainSteps(10), runs: scaled(100, 10), concurrency: 1, warmupRuns: scaled(10, 2), latencyProbe: true },
@@ -101,6 +106,16 @@ const ONLY = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim().repla
 const selected = (name: string) => ONLY.length === 0 || ONLY.includes(name.replace(/ /g, ""));
 /** Map: start → a map step over MAP_ITEMS items (max_concurrency 200) → end, one run at a time. */
 const MAP = { items: 10_000, maxConcurrency: 200, runs: scaled(3, 1), warmupRuns: 1 };
+/**
+ * The map scenarios: map-10000 under all (each item's call carries the list, like fanout-100-list's
+ * branches), map-10000-none with the map step's previous_steps none (an item carries its item and
+ * index, like fanout-100's small calls).
+ */
+const MAPS = [
+  { name: "map-10000", previousSteps: undefined, compareWith: "fanout-100-list" },
+  { name: "map-10000-none", previousSteps: PreviousSteps.NONE, compareWith: "fanout-100" },
+] as const;
+type MapScenario = (typeof MAPS)[number];
 const RAW = { requests: scaled(20_000, 100), concurrency: 200, warmup: scaled(2000, 50) };
 
 // ---- CPU accounting from /proc (Linux; NaN elsewhere) ------------------------------
@@ -162,6 +177,7 @@ interface ScenarioResult {
 async function runScenario(client: WeftClient, weft: WeftChild, handler: HandlerChild, sc: ScenarioConfig): Promise<ScenarioResult> {
   const req = createRequest(sc.name, sc.steps, handler.baseUrl);
   if (sc.path) for (const st of req.steps!) st.url = sc.path;
+  if (sc.firstPath) req.steps![0].url = sc.firstPath;
   if (sc.previousSteps !== undefined) req.previousSteps = sc.previousSteps;
   log(`${sc.name}: warm-up, ${sc.warmupRuns} runs`);
   const warm = await drive(client, handler, req, sc.warmupRuns, sc.concurrency, Date.now() + PHASE_LIMIT_MS);
@@ -197,6 +213,8 @@ async function runScenario(client: WeftClient, weft: WeftChild, handler: Handler
 }
 
 interface MapResult {
+  name: MapScenario["name"];
+  compareWith: MapScenario["compareWith"];
   runs: number;
   items: number;
   wallMs: number;
@@ -207,21 +225,22 @@ interface MapResult {
 }
 
 /** 1 → MAP.items → 1 as a map step, MAP.runs runs one after the other (each already has 200 calls in flight). */
-async function runMap(client: WeftClient, weft: WeftChild, handler: HandlerChild): Promise<MapResult> {
+async function runMap(client: WeftClient, weft: WeftChild, handler: HandlerChild, sc: MapScenario): Promise<MapResult> {
   const steps: StepDef[] = [
     { id: "start", dependsOn: [], parallel: false },
     { id: "map", dependsOn: ["start"], parallel: false },
     { id: FINAL_STEP, dependsOn: ["map"], parallel: false },
   ];
-  const req = createRequest("map-10000", steps, handler.baseUrl);
+  const req = createRequest(sc.name, steps, handler.baseUrl);
   req.steps![0].url = "/list";
   req.steps![1].forEach = "/start/result/items";
   req.steps![1].maxConcurrency = MAP.maxConcurrency;
-  log(`map-10000: warm-up, ${MAP.warmupRuns} run`);
+  if (sc.previousSteps !== undefined) req.steps![1].previousSteps = sc.previousSteps;
+  log(`${sc.name}: warm-up, ${MAP.warmupRuns} run`);
   const warm = await drive(client, handler, req, MAP.warmupRuns, 1, Date.now() + PHASE_LIMIT_MS);
   await confirmCompleted(client, warm.runIds, Date.now() + 60_000);
   await handler.get("/reset");
-  log(`map-10000: ${MAP.runs} runs × ${MAP.items} items, max_concurrency ${MAP.maxConcurrency}, one run at a time`);
+  log(`${sc.name}: ${MAP.runs} runs × ${MAP.items} items, max_concurrency ${MAP.maxConcurrency}, one run at a time`);
   const cpu0 = sampleCpu(weft, handler);
   const phase = await drive(client, handler, req, MAP.runs, 1, Date.now() + PHASE_LIMIT_MS);
   const cpu1 = sampleCpu(weft, handler);
@@ -231,6 +250,8 @@ async function runMap(client: WeftClient, weft: WeftChild, handler: HandlerChild
   await handler.get("/reset");
   const calls = MAP.runs * (MAP.items + 2);
   return {
+    name: sc.name,
+    compareWith: sc.compareWith,
     runs: MAP.runs,
     items: MAP.items,
     wallMs,
@@ -324,7 +345,7 @@ function report(
   results: ScenarioResult[],
   raw: RawResult | undefined,
   watch: WatchFanoutResult | undefined,
-  map: MapResult | undefined,
+  maps: MapResult[],
   totalMs: number,
 ): void {
   const out: string[] = [];
@@ -439,21 +460,25 @@ function report(
     );
     out.push("");
   }
-  if (map) {
-    const fan = results.find((r) => r.name === "fanout-100");
-    out.push(`Map step: start → ${num(map.items)} items (max_concurrency ${MAP.maxConcurrency}) → end, one run at a time`);
+  if (maps.length > 0) {
+    out.push(`Map steps: start → ${num(MAP.items)} items (max_concurrency ${MAP.maxConcurrency}) → end, one run at a time; weft CPU per item beside the fan-out whose calls carry as much`);
     out.push(
       table([
-        ["runs", "items/run", "wall", "items/s", "CPU weft/handler/bench", "weft CPU/item", "fanout-100 weft CPU/step"],
-        [
-          String(map.runs),
-          num(map.items),
-          ms(map.wallMs),
-          num(Math.round(map.itemsPerSec)),
-          `${pct(map.cpuPct.weft)} / ${pct(map.cpuPct.handler)} / ${pct(map.cpuPct.bench)}`,
-          `${Math.round(map.weftCpuUsPerItem)} µs`,
-          fan ? `${Math.round(fan.weftCpuUsPerStep)} µs` : "not run",
-        ],
+        ["scenario", "runs", "wall", "items/s", "CPU weft/handler/bench", "weft CPU/item", "compared with", "its weft CPU/step", "ratio"],
+        ...maps.map((map) => {
+          const fan = results.find((r) => r.name === map.compareWith);
+          return [
+            map.name,
+            String(map.runs),
+            ms(map.wallMs),
+            num(Math.round(map.itemsPerSec)),
+            `${pct(map.cpuPct.weft)} / ${pct(map.cpuPct.handler)} / ${pct(map.cpuPct.bench)}`,
+            `${Math.round(map.weftCpuUsPerItem)} µs`,
+            map.compareWith,
+            fan ? `${Math.round(fan.weftCpuUsPerStep)} µs` : "not run",
+            fan ? `${(map.weftCpuUsPerItem / fan.weftCpuUsPerStep).toFixed(2)}×` : "",
+          ];
+        }),
       ]),
     );
     out.push("");
@@ -514,15 +539,21 @@ function report(
       connectMs: round(watch.connectMs, 1),
       wallMs: round(watch.wallMs, 1),
     },
-    map: map && {
-      runs: map.runs,
-      items: map.items,
-      maxConcurrency: MAP.maxConcurrency,
-      wallMs: round(map.wallMs, 1),
-      itemsPerSec: round(map.itemsPerSec, 1),
-      cpuPercentOfOneCore: { weft: round(map.cpuPct.weft, 1), handler: round(map.cpuPct.handler, 1), bench: round(map.cpuPct.bench, 1) },
-      weftCpuMicrosPerItem: round(map.weftCpuUsPerItem, 1),
-    },
+    maps: Object.fromEntries(
+      maps.map((map) => [
+        map.name,
+        {
+          runs: map.runs,
+          items: map.items,
+          maxConcurrency: MAP.maxConcurrency,
+          wallMs: round(map.wallMs, 1),
+          itemsPerSec: round(map.itemsPerSec, 1),
+          cpuPercentOfOneCore: { weft: round(map.cpuPct.weft, 1), handler: round(map.cpuPct.handler, 1), bench: round(map.cpuPct.bench, 1) },
+          weftCpuMicrosPerItem: round(map.weftCpuUsPerItem, 1),
+          comparedWith: map.compareWith,
+        },
+      ]),
+    ),
     totalMs: Math.round(totalMs),
   };
   process.stdout.write(JSON.stringify(json) + "\n");
@@ -637,16 +668,17 @@ async function main(): Promise<void> {
   const work = (async () => {
     const results: ScenarioResult[] = [];
     for (const sc of SCENARIOS) if (selected(sc.name)) results.push(await runScenario(client, weft!, handler!, sc));
-    const map = selected("map-10000") ? await runMap(client, weft!, handler!) : undefined;
+    const maps: MapResult[] = [];
+    for (const sc of MAPS) if (selected(sc.name)) maps.push(await runMap(client, weft!, handler!, sc));
     const raw = selected("raw") ? await runRaw(weft!, handler!) : undefined;
     let watch: WatchFanoutResult | undefined;
     if (selected("watch")) {
       log(`watch fan-out: ${WATCHERS} watchers on one run of ${WATCH_STEPS} steps`);
       watch = await runWatchFanout(weft!.baseUrl, handler!, WATCHERS, WATCH_STEPS, Date.now() + PHASE_LIMIT_MS);
     }
-    return { results, raw, watch, map };
+    return { results, raw, watch, maps };
   })();
-  const { results, raw, watch, map } = await Promise.race([work, weftDied]);
+  const { results, raw, watch, maps } = await Promise.race([work, weftDied]);
 
   log("stopping weft (SIGTERM) and the handler");
   const w = weft;
@@ -661,7 +693,7 @@ async function main(): Promise<void> {
   dataDir = undefined;
   await stopStore();
   if (warnings) log(`weft wrote (warn and above):\n${warnings}`);
-  report(machine, results, raw, watch, map, performance.now() - t0);
+  report(machine, results, raw, watch, maps, performance.now() - t0);
 }
 
 const watchdog = setTimeout(() => {
