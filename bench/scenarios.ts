@@ -59,6 +59,8 @@ export interface PhaseResult {
   startWall: number;
   /** Date.now() when the last final-step request was reported by the handler. */
   lastFinalWall: number;
+  /** With watchCompletion: per run, from calling CreateWorkflow to a WatchWorkflow stream seeing it COMPLETED, ms. */
+  endToEndMs: number[];
 }
 
 /**
@@ -73,6 +75,7 @@ export async function drive(
   runs: number,
   concurrency: number,
   deadlineMs: number,
+  options: { watchCompletion?: boolean } = {},
 ): Promise<PhaseResult> {
   const waiters = new Map<string, () => void>();
   const early = new Set<string>();
@@ -87,6 +90,7 @@ export async function drive(
   });
   const runIds: string[] = [];
   const createMs: number[] = [];
+  const endToEndMs: number[] = [];
   let created = 0;
   let failure: Error | undefined;
 
@@ -114,7 +118,13 @@ export async function drive(
       createMs.push(performance.now() - t);
       if (!workflow) throw new Error("CreateWorkflow returned no workflow");
       runIds.push(workflow.id);
-      await waitFinal(workflow.id);
+      if (options.watchCompletion) {
+        waitFinal(workflow.id).catch(() => {});
+        await watchCompleted(client, workflow.id, deadlineMs);
+        endToEndMs.push(performance.now() - t);
+      } else {
+        await waitFinal(workflow.id);
+      }
     }
   };
 
@@ -130,7 +140,21 @@ export async function drive(
   await Promise.all(workers);
   handler.onFinal(() => {});
   if (failure) throw failure;
-  return { runIds, createMs, startWall, lastFinalWall };
+  return { runIds, createMs, startWall, lastFinalWall, endToEndMs };
+}
+
+/** Watches a run until the stream shows it COMPLETED (its first snapshot, or the transition); throws on another end. */
+async function watchCompleted(client: WeftClient, runId: string, deadlineMs: number): Promise<void> {
+  const signal = AbortSignal.timeout(Math.max(1, Math.min(60_000, deadlineMs - Date.now())));
+  for await (const msg of client.watchWorkflow({ id: runId }, { signal })) {
+    if (msg.kind.case === "snapshot" && msg.kind.value.state === WorkflowState.COMPLETED) return;
+    if (msg.kind.case === "event" && msg.kind.value.transition.case === "run") {
+      const to = msg.kind.value.transition.value.toState;
+      if (to === WorkflowState.COMPLETED) return;
+      if (to === WorkflowState.FAILED || to === WorkflowState.CANCELLED) throw new Error(`run ${runId} ended ${WorkflowState[to]}`);
+    }
+  }
+  throw new Error(`run ${runId}: the watch ended before it completed`);
 }
 
 /**
