@@ -11,6 +11,7 @@ import { RunIdGenerator } from "../../src/domain/run-id.ts";
 import { MongoItems } from "../../src/store/mongo/mongo-items.ts";
 import { MongoWorkflowStore } from "../../src/store/mongo/mongo-store.ts";
 import { describeMongo, newTestDbName } from "../support/mongo-server.ts";
+import { itemToDoc } from "../../src/store/mongo/mongo-documents.ts";
 import { commitWithoutCopy, itemCollections } from "../support/mongo-commit.ts";
 import { testWorkflow } from "../support/test-workflow.ts";
 import { until as untilFor } from "../support/watch.ts";
@@ -178,5 +179,22 @@ describeMongo("MongoDB store: map items in their own collection", (mongo) => {
     const read = await a.getRun(runId);
     expect(read!.version).toBe(m.run.version);
     expect(read!.items![1].map((it) => it.state)).toEqual(["completed", "running"]);
+  });
+
+  test("a run written when items were kept in the run document reads back and goes on", async () => {
+    const [a] = await replicas(1);
+    const m = await mapRun(a, 3, 3);
+    const runId = m.run.runId;
+    // The document as the earlier layout had it: the items inside, no lists, no item documents.
+    await until(async () => (await rows(a).countDocuments({ runId })) === 3, "the started items to be copied");
+    await rows(a).deleteMany({ runId });
+    const legacy = m.run.items![1].map((it) => itemToDoc(it));
+    await a.runs.updateOne({ _id: runId }, { $set: { items: { "1": legacy } }, $unset: { itemLists: "", itemOutbox: "" } });
+    expect((await a.getRun(runId))!.items).toEqual(m.run.items);
+    m.itemSucceeded(1, 1, 1, "one", Date.now());
+    await a.commit(m.takePatch()!);
+    const back = await a.getRun(runId);
+    expect(back!.items![1].map((it) => it.state)).toEqual(["running", "completed", "running"]);
+    expect(back!.items).toEqual(m.run.items);
   });
 });
