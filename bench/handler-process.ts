@@ -13,9 +13,10 @@
 // first step); POST /big a result of BENCH_BIG_RESULT_BYTES (default 10240) bytes
 // of JSON (the size scenarios).
 //
-// Control endpoints (GET): /records (tab-separated lines), /reset, /stats, and
+// Control endpoints (GET): /records (tab-separated lines), /reset, /stats,
 // /release, which answers every POST to /hold that has been waiting (the watch
-// benchmark holds a run's first step until its watchers are connected).
+// benchmark holds a run's first step until its watchers are connected), /open,
+// which does that and answers every later /hold at once, and /held (how many wait).
 // IPC: sends {type:"listening",port} once, then the run id of every request
 // for the step named by BENCH_FINAL_STEP (default "end"), after answering it.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -70,9 +71,11 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 const held: ServerResponse[] = [];
+/** After GET /open, /hold no longer holds. */
+let open = false;
 
 function onPost(req: IncomingMessage, res: ServerResponse): void {
-  if (req.url === "/hold") {
+  if (req.url === "/hold" && !open) {
     req.resume();
     req.on("end", () => held.push(res));
     return;
@@ -132,7 +135,14 @@ function onGet(req: IncomingMessage, res: ServerResponse): void {
     res.end(body);
     return;
   }
-  if (path === "/release") {
+  if (path === "/held") {
+    const body = String(held.length);
+    res.writeHead(200, { "content-type": "text/plain", "content-length": String(body.length) });
+    res.end(body);
+    return;
+  }
+  if (path === "/release" || path === "/open") {
+    if (path === "/open") open = true;
     for (const r of held.splice(0)) {
       r.writeHead(200, REPLY_HEADERS);
       r.end(REPLY);
