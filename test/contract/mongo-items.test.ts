@@ -16,8 +16,8 @@ import { commitWithoutCopy, itemCollections } from "../support/mongo-commit.ts";
 import { testWorkflow } from "../support/test-workflow.ts";
 import { until as untilFor } from "../support/watch.ts";
 
-/** Polls until pred() holds, for at most 30 s unless told. */
-const until = (pred: () => boolean | Promise<boolean>, what: string, ms = 30_000) => untilFor(pred, what, ms);
+/** Polls until pred() holds, for at most 2 minutes unless told: copies of thousands of items to mongo-java-server on a busy machine take a while. */
+const until = (pred: () => boolean | Promise<boolean>, what: string, ms = 120_000) => untilFor(pred, what, ms);
 
 const ids = new RunIdGenerator();
 
