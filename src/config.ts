@@ -111,7 +111,7 @@ export const OPTIONS: Option[] = [
   { flag: "header-timeout-ms", env: "WEFT_HEADER_TIMEOUT_MS", default: "10000", help: "a new connection must complete its TLS handshake and its first request's headers within this time, and every later HTTP/1.1 request its headers" },
   { flag: "request-timeout-ms", env: "WEFT_REQUEST_TIMEOUT_MS", default: "30000", help: "a request must be received in full (headers and body) within this time; responses, streams included, are not limited" },
   { flag: "data-dir", env: "WEFT_DATA_DIR", default: "./data", help: "directory of the embedded store" },
-  { flag: "sqlite-synchronous", env: "WEFT_SQLITE_SYNCHRONOUS", default: "full", help: "full (fsyncs every commit group: survives power loss) or normal (survives process crashes, not power loss)" },
+  { flag: "sqlite-synchronous", env: "WEFT_SQLITE_SYNCHRONOUS", default: "normal", help: "normal (survives process crashes, not power loss) or full (fsyncs every commit group: also survives power loss)" },
   { flag: "signing-secrets", env: "WEFT_SIGNING_SECRETS", default: "", help: "comma-separated secrets (whsec_<base64> or raw) used to sign step requests; all are used, for rotation. Empty: one is generated in <data-dir>/signing-secret" },
   { flag: "log-level", env: "WEFT_LOG_LEVEL", default: "info", help: "trace, debug, info, warn, error, fatal or silent" },
   { flag: "shutdown-grace-ms", env: "WEFT_SHUTDOWN_GRACE_MS", default: "10000", help: "on SIGTERM, how long in-flight attempts and streams get to finish" },

@@ -5,10 +5,10 @@
 // after that transaction commits. Each operation runs inside its own savepoint,
 // so a compare-and-set conflict rejects that operation alone.
 //
-// Durability: with synchronous=FULL (the default) every commit is fsynced
-// before the promise settles, so it survives power loss; with NORMAL a
-// committed transaction is in the WAL file (not yet fsynced), so it survives
-// the process being killed (kill -9) but not the machine losing power.
+// Durability: with synchronous=NORMAL (the default) a committed transaction is
+// in the WAL file before the promise settles, so it survives the process being
+// killed (kill -9) but not the machine losing power; with FULL every commit is
+// fsynced before the promise settles, so it survives power loss too.
 //
 // Files in the data directory: weft.db (+ -wal, -shm while open), and
 // weft.lock, whose exclusive lock says which process owns the directory.
@@ -277,7 +277,7 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
 
   constructor(options: SqliteStoreOptions) {
     let path = ":memory:";
-    const synchronous = options.synchronous === "normal" ? "NORMAL" : "FULL";
+    const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
     if (options.dataDir !== ":memory:") {
       const warn = options.warn ?? (() => {});
       ensurePrivateDir(options.dataDir, warn);
