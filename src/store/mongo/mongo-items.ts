@@ -12,7 +12,7 @@
 // redriving thousands), its changes are staged in documents of their own
 // before the commit and the outbox names them.
 import { randomBytes } from "node:crypto";
-import { type AnyBulkWriteOperation, type Collection, MongoBulkWriteError, MongoServerError } from "mongodb";
+import type { AnyBulkWriteOperation, Collection } from "mongodb";
 import { MONGODB_INLINE_ITEM_BYTES, MONGODB_ITEM_BYTES } from "../../domain/map-step.ts";
 import type { ItemRecord, RunPatch, RunRecord } from "../../domain/run-record.ts";
 import { MAX_ITEM_ERROR_LENGTH } from "../../domain/run-machine.ts";
@@ -29,8 +29,8 @@ import {
   type RunDoc,
   stageChunkIds,
 } from "./mongo-documents.ts";
+import { duplicateKeyIndexes, sleep } from "./mongo-errors.ts";
 
-const DUPLICATE_KEY = 11000;
 /** A staged chunk holds changes estimated at most this large (a document is 16 MiB at most). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /** Operations per bulk write when copying. */
@@ -57,10 +57,6 @@ const CHANGE_BASE_BYTES = MONGODB_ITEM_BYTES - 3 * MAX_ITEM_ERROR_LENGTH;
 /** An upper bound of a change's BSON size: the base, and its error message and result's JSON at 3 bytes per character. */
 export function itemChangeBytes(change: ItemChangeDoc): number {
   return CHANGE_BASE_BYTES + 3 * ((change.d.error?.message.length ?? 0) + (change.d.resultJson?.length ?? 0));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 export class MongoItems {
@@ -194,13 +190,10 @@ export class MongoItems {
       if (batch.length === 0) continue;
       // Only over an older version: where a later commit's copy is already in, the upsert meets
       // the existing _id and fails with a duplicate key, which leaves the later item in place.
-      const ops: AnyBulkWriteOperation<ItemRowDoc>[] = batch.map((c) => ({
-        updateOne: {
-          filter: { _id: itemRowId(runId, c.s, c.i), runId, v: { $lt: outbox.v } },
-          update: { $set: { runId, s: c.s, i: c.i, v: outbox.v, d: c.d } },
-          upsert: true,
-        },
-      }));
+      const ops: AnyBulkWriteOperation<ItemRowDoc>[] = batch.map((c) => {
+        const { _id, ...fields } = this.row(runId, c, outbox.v);
+        return { updateOne: { filter: { _id, runId, v: { $lt: outbox.v } }, update: { $set: fields }, upsert: true } };
+      });
       try {
         await this.rows.bulkWrite(ops, { ordered: false });
       } catch (err) {
@@ -264,15 +257,4 @@ export class MongoItems {
     const filter = runIds.length === 1 ? { runId: runIds[0] } : { runId: { $in: runIds } };
     await Promise.all([this.rows.deleteMany(filter), this.stage.deleteMany(filter)]);
   }
-}
-
-/** The indexes of the operations that failed with a duplicate key, when every failure was one; otherwise undefined. */
-function duplicateKeyIndexes(err: unknown, n: number): number[] | undefined {
-  if (err instanceof MongoBulkWriteError) {
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    return errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY) ? errors.map((e) => e.index) : undefined;
-  }
-  // Not told which: all of them.
-  if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return Array.from({ length: n }, (_, i) => i);
-  return undefined;
 }

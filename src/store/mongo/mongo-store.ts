@@ -15,13 +15,11 @@ import { hostname } from "node:os";
 import {
   type Collection,
   type Db,
-  MongoBulkWriteError,
   MongoClient,
   type MongoClientOptions,
   MongoError,
   MongoNetworkError,
   MongoNotConnectedError,
-  MongoServerError,
   MongoServerSelectionError,
 } from "mongodb";
 import { runIdLowerBound } from "../../domain/run-id.ts";
@@ -37,6 +35,7 @@ import {
   VersionConflictError,
   type WorkflowStore,
 } from "../../ports/workflow-store.ts";
+import { duplicateKeyIndexes, isDuplicateKey, sleep } from "./mongo-errors.ts";
 import { MongoItems } from "./mongo-items.ts";
 import {
   COLLECTIONS,
@@ -74,7 +73,6 @@ interface ReplicaDoc {
   startedAt: number;
 }
 
-const DUPLICATE_KEY = 11000;
 /** Ids per $in when handing runs back. */
 const RELEASE_CHUNK = 1000;
 
@@ -82,9 +80,6 @@ function newReplicaId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
 }
 
-function isDuplicateKey(err: unknown): boolean {
-  return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
-}
 
 /** Driver errors that mean "MongoDB could not be reached", as the port's StoreUnavailableError. */
 function unavailable(err: unknown): unknown {
@@ -104,9 +99,6 @@ async function mapped<T>(p: Promise<T>): Promise<T> {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
 
 /** The runs a list query selects (ListRunsQuery), newest first by _id. */
 export function listFilter(query: ListRunsQuery): Record<string, unknown> {
@@ -519,16 +511,10 @@ export class MongoWorkflowStore implements WorkflowStore, RunOwnership, Concurre
         await this.events.insertMany(docs.map((d) => ({ ...d, ts })), { ordered: true });
         docs = [];
       } catch (err) {
-        const first = err instanceof MongoBulkWriteError ? err.writeErrors : undefined;
-        const errors = Array.isArray(first) ? first : first ? [first] : [];
-        if (errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY)) {
+        const copied = duplicateKeyIndexes(err, docs.length);
+        if (copied) {
           // Already copied (by an earlier attempt or another replica): go on after it.
-          const at = Math.max(...errors.map((e) => e.index));
-          docs = docs.slice(at + 1);
-          continue;
-        }
-        if (isDuplicateKey(err) && docs.length === 1) {
-          docs = [];
+          docs = docs.slice(Math.max(...copied) + 1);
           continue;
         }
         this.onCopyError(err);
