@@ -17,7 +17,7 @@ export const MONGODB_ITEM_BYTES = 640;
 /**
  * On MongoDB items live in their own collection; the item changes of one commit
  * travel in the run document (its outbox) when they take at most this much,
- * counted as MONGODB_ITEM_BYTES per item plus the items' results; larger ones
+ * each counted at an upper bound of its BSON size (mongo-items.ts itemChangeBytes); larger ones
  * (a cancel or redrive of thousands of items) are staged in documents of their own.
  */
 export const MONGODB_INLINE_ITEM_BYTES = 512 * 1024;

@@ -55,7 +55,7 @@ export interface VisibilityInput {
  * this one does not know.
  */
 function modeOf(m: PreviousStepsMode | undefined): PreviousStepsMode {
-  return m === "dependencies" || m === "ancestors" || m === "none" ? m : "all";
+  return m !== undefined && isPreviousStepsMode(m) ? m : "all";
 }
 
 /**
