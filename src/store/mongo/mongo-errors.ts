@@ -15,7 +15,8 @@ export function isDuplicateKey(err: unknown): boolean {
  */
 export function duplicateKeyIndexes(err: unknown, n: number): number[] | undefined {
   if (err instanceof MongoBulkWriteError) {
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    const first = err.writeErrors;
+    const errors = Array.isArray(first) ? first : first ? [first] : [];
     return errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY) ? errors.map((e) => e.index) : undefined;
   }
   return isDuplicateKey(err) && n === 1 ? [0] : undefined;
