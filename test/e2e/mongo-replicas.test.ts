@@ -420,14 +420,7 @@ describeMongo("several Weft replicas on one MongoDB database", (mongo) => {
     const victimInflight = () =>
       handlers.calls.filter((call) => victimRuns.has(call.body.runId) && call.respondedAt === undefined && !call.aborted);
 
-    // ---- about mid-way: watchers on the survivor for some of the victim's unfinished runs, then kill -9 ----
-    const terminalCount = () => planned.filter((p) => dash.terminalSeen(p.id!)).length;
-    await until(
-      () => terminalCount() >= RUNS * 0.4 && victimInflight().length >= 3,
-      "40% of the runs to finish with calls of r2 in flight",
-      60_000,
-      () => `${terminalCount()} finished, ${victimInflight().length} calls of r2 in flight`,
-    );
+    // ---- watchers on the survivor for some of the victim's runs, unfinished yet (the last it was given) ----
     const watchedIds = [...victimRuns].filter((id) => !dash.terminalSeen(id)).slice(-6);
     expect(watchedIds.length, "unfinished runs of r2 to watch").toBeGreaterThan(0);
     const snapshots = new Set<string>();
@@ -440,7 +433,14 @@ describeMongo("several Weft replicas on one MongoDB database", (mongo) => {
       }).then((w) => [id, w] as const),
     );
     await until(() => snapshots.size === watchedIds.length, "the per-run watchers on r0 to get their snapshots", 20_000);
-    await until(() => victimInflight().length >= 3, "calls of r2 in flight", 20_000, () => `${victimInflight().length} in flight`);
+    // ---- about mid-way, with calls of r2 in flight, kill -9 (no await between the check and the kill) ----
+    const terminalCount = () => planned.filter((p) => dash.terminalSeen(p.id!)).length;
+    await until(
+      () => terminalCount() >= RUNS * 0.4 && victimInflight().length >= 3,
+      "40% of the runs to finish with calls of r2 in flight",
+      60_000,
+      () => `${terminalCount()} finished, ${victimInflight().length} calls of r2 in flight`,
+    );
     // No await from here to the kill: nothing can answer these calls in between.
     const inflightAtKill = victimInflight();
     const finishedAtKill = terminalCount();
