@@ -319,7 +319,17 @@ describeMongo("several Weft replicas on one MongoDB database", (mongo) => {
       json: { success: true, result: result ?? { run: call.body.runId, step: call.body.stepId } },
       delayMs,
     });
-    for (const k of [1, 2, 3, 4]) handlers.on(`${P}/chain/c${k}`, (call) => ok(call, k === 2 ? jitter(30, 70) : jitter(2, 15)));
+    // A few of r2's runs hold their first call until r2 is killed, so calls of r2 are in flight at the kill however
+    // fast or slow the machine runs the others.
+    let openGate!: () => void;
+    const gate = new Promise<void>((r) => (openGate = r));
+    let gateOpen = false;
+    for (const k of [1, 2, 3, 4]) {
+      handlers.on(`${P}/chain/c${k}`, async (call) => {
+        if (k === 1 && !gateOpen && (call.body.context as { hold?: boolean } | undefined)?.hold) await gate;
+        return ok(call, k === 2 ? jitter(30, 70) : jitter(2, 15));
+      });
+    }
     handlers.on(`${P}/fan/prepare`, (call) => ok(call, jitter(2, 15)));
     handlers.on(`${P}/fan/item`, (call) => ok(call, jitter(10, 60)));
     handlers.on(`${P}/fan/finalize`, (call) =>
@@ -395,6 +405,7 @@ describeMongo("several Weft replicas on one MongoDB database", (mongo) => {
       };
     }
     const planned = Array.from({ length: RUNS }, (_, i) => plan(i));
+    const held = new Set(planned.filter((p) => p.on === victim && p.shape === "chain").slice(-4));
 
     // ---- a WatchWorkflows dashboard on a survivor, live before the first run ----
     const dash = dashboard(survivor.client);
@@ -409,7 +420,7 @@ describeMongo("several Weft replicas on one MongoDB database", (mongo) => {
         baseUrl: handlers.baseUrl,
         steps: p.steps,
         saga: p.shape.startsWith("saga"),
-        context: { index: p.index },
+        context: held.has(p) ? { index: p.index, hold: true } : { index: p.index },
       });
       p.id = res.workflow!.id;
       p.createdAt = Date.now();
@@ -446,6 +457,8 @@ describeMongo("several Weft replicas on one MongoDB database", (mongo) => {
     const finishedAtKill = terminalCount();
     const killAt = Date.now();
     await kill9(victim);
+    gateOpen = true;
+    openGate();
 
     // ---- everything finishes on the survivors ----
     const ids = planned.map((p) => p.id!);
