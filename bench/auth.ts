@@ -21,3 +21,8 @@ const bearer: Interceptor = (next) => (req) => {
 export function benchTransportOptions(): { interceptors: Interceptor[] } {
   return { interceptors: KEY ? [bearer] : [] };
 }
+
+/** Headers that carry the key (plain HTTP requests such as GET /metrics). */
+export function benchAuthHeaders(): Record<string, string> {
+  return KEY ? { authorization: `Bearer ${KEY}` } : {};
+}

@@ -4,20 +4,22 @@
 // run is a chain whose first step calls /hold, so the runs stay in flight
 // (BENCH_MEMORY_RUNS of them, default 100,000; at most --host-max-inflight calls
 // are out at once, the rest wait in Weft's queue for that origin). Prints Weft's
-// resident memory (VmRSS) idle, with every run in flight (per run above idle),
-// and after the handler is opened and every run has completed, then one JSON
-// line. Asserts nothing.
+// memory idle, with every run in flight (per run above idle), and 5, 15 and 30 s
+// after every run has completed, each as its resident set (RSS) and its parts:
+// anonymous memory, of it V8's heap (committed and in use, from Weft's
+// /metrics), and mapped files (the database); then one JSON line. Asserts
+// nothing.
 //
 // BENCH_MEMORY_RUNS, BENCH_MEMORY_STEPS (chain length, default 3),
 // BENCH_MEMORY_CREATES (CreateWorkflow calls in flight, default 100),
-// BENCH_WEFT_ARGS (server flags, e.g. "--sqlite-synchronous normal").
+// BENCH_WEFT_ARGS (server flags, e.g. "--drain-gc off").
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { WorkflowService } from "../gen/ts/weft/v1/workflow_pb.js";
-import { benchTransportOptions, weftAuthEnv } from "./auth.ts";
+import { benchAuthHeaders, benchTransportOptions, weftAuthEnv } from "./auth.ts";
 import { type HandlerChild, spawnHandler, spawnWeft, type WeftChild } from "./children.ts";
 import { chainSteps, createRequest, FINAL_STEP } from "./scenarios.ts";
 import { sleep } from "./stats.ts";
@@ -27,15 +29,49 @@ const STEPS = Number(process.env.BENCH_MEMORY_STEPS ?? 3);
 const CREATES = Number(process.env.BENCH_MEMORY_CREATES ?? 100);
 const LIMIT_MS = 60 * 60_000;
 const MiB = 1024 * 1024;
+/** When memory is read after the last run completed, seconds. */
+const AFTER_DRAIN_S = [5, 15, 30];
 
 const log = (m: string) => process.stderr.write(`[bench:memory] ${m}\n`);
 
-/** VmRSS and VmHWM of a process, bytes (Linux). */
-function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+interface Memory {
+  /** VmRSS, VmHWM, RssAnon and RssFile of the process, bytes (Linux). */
+  rss: number;
+  peak: number;
+  anon: number;
+  file: number;
+  /** V8's heap, committed and in use, bytes (Weft's /metrics). */
+  heapTotal: number;
+  heapUsed: number;
 }
+
+async function memoryOf(w: WeftChild): Promise<Memory> {
+  const status = readFileSync(`/proc/${w.child.pid}/status`, "utf8");
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
+  const metrics = await (await fetch(`${w.baseUrl}/metrics`, { headers: benchAuthHeaders() })).text();
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(metrics)?.[1] ?? NaN);
+  return {
+    rss: kb("VmRSS"),
+    peak: kb("VmHWM"),
+    anon: kb("RssAnon"),
+    file: kb("RssFile"),
+    heapTotal: gauge("nodejs_heap_size_total_bytes"),
+    heapUsed: gauge("nodejs_heap_size_used_bytes"),
+  };
+}
+
+/** Runs that ended otherwise than completed (Weft's /metrics). */
+async function runsFailed(w: WeftChild): Promise<number> {
+  const metrics = await (await fetch(`${w.baseUrl}/metrics`, { headers: benchAuthHeaders() })).text();
+  let n = 0;
+  for (const m of metrics.matchAll(/^weft_runs_finished_total\{[^}]*state="(failed|cancelled)"[^}]*\} (\d+)/gm)) n += Number(m[2]);
+  return n;
+}
+
+const mib = (bytes: number) => (bytes / MiB).toFixed(1);
+const describe = (m: Memory) => `RSS ${mib(m.rss)} MiB (anonymous ${mib(m.anon)}, of it V8 heap ${mib(m.heapTotal)} with ${mib(m.heapUsed)} in use; files ${mib(m.file)})`;
+const round = (n: number) => Math.round(n * 10) / 10;
+const inMiB = (m: Memory) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round(v / MiB)]));
 
 let weft: WeftChild | undefined;
 let handler: HandlerChild | undefined;
@@ -47,16 +83,17 @@ async function main(): Promise<void> {
   handler = await spawnHandler(FINAL_STEP);
   const weftArgs = (process.env.BENCH_WEFT_ARGS ?? "").split(" ").filter(Boolean);
   weft = await spawnWeft(dataDir, [], weftArgs, weftAuthEnv());
-  const pid = weft.child.pid!;
   const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: weft.baseUrl, ...benchTransportOptions() }));
   const request = createRequest("memory", chainSteps(STEPS), handler.baseUrl);
   request.steps![0].url = "/hold";
+  // Held for as long as creating every run takes (minutes on a loaded machine): no attempt may time out meanwhile.
+  request.steps![0].timeout = { seconds: BigInt(LIMIT_MS / 1000) };
 
   let completed = 0;
   handler.onFinal(() => completed++);
   await sleep(2000);
-  const idle = memoryOf(pid);
-  log(`idle: RSS ${(idle.rss / MiB).toFixed(1)} MiB; creating ${RUNS} runs of ${STEPS} steps, the first held`);
+  const idle = await memoryOf(weft);
+  log(`idle: ${describe(idle)}; creating ${RUNS} runs of ${STEPS} steps, the first held`);
 
   const t0 = performance.now();
   let next = 0;
@@ -76,28 +113,38 @@ async function main(): Promise<void> {
     held = Number(await handler.get("/held"));
   }
   await sleep(3000);
-  const inFlight = memoryOf(pid);
+  const inFlight = await memoryOf(weft);
   held = Number(await handler.get("/held"));
-  log(`${RUNS} runs in flight after ${createS.toFixed(1)} s (${held} calls held at the handler): RSS ${(inFlight.rss / MiB).toFixed(1)} MiB`);
+  log(`${RUNS} runs in flight after ${createS.toFixed(1)} s (${held} calls held at the handler): ${describe(inFlight)}`);
 
   const t1 = performance.now();
   await handler.get("/open");
   const deadline = Date.now() + LIMIT_MS;
   while (completed < RUNS) {
     if (Date.now() > deadline) throw new Error(`only ${completed} of ${RUNS} runs reached their last step`);
+    const failed = await runsFailed(weft);
+    if (failed > 0) throw new Error(`${failed} runs failed (see Weft's log); ${completed} of ${RUNS} reached their last step`);
     await sleep(500);
   }
   const drainS = (performance.now() - t1) / 1000;
-  await sleep(5000);
-  const drained = memoryOf(pid);
-  log(`drained in ${drainS.toFixed(1)} s: RSS ${(drained.rss / MiB).toFixed(1)} MiB (peak ${(drained.peak / MiB).toFixed(1)} MiB)`);
+  const drained: Memory[] = [];
+  let waited = 0;
+  for (const at of AFTER_DRAIN_S) {
+    await sleep((at - waited) * 1000);
+    waited = at;
+    const m = await memoryOf(weft);
+    drained.push(m);
+    log(`${at} s after the drain (${drainS.toFixed(1)} s): ${describe(m)}`);
+  }
 
   const perRunKiB = (inFlight.rss - idle.rss) / RUNS / 1024;
   const lines = [
-    `Memory: ${RUNS.toLocaleString("en-US")} runs of ${STEPS} steps in flight (first step held by the handler)`,
-    `  idle                 RSS ${(idle.rss / MiB).toFixed(1)} MiB`,
-    `  all runs in flight   RSS ${(inFlight.rss / MiB).toFixed(1)} MiB (${perRunKiB.toFixed(1)} KiB per run above idle; created in ${createS.toFixed(1)} s)`,
-    `  after the drain      RSS ${(drained.rss / MiB).toFixed(1)} MiB (peak ${(drained.peak / MiB).toFixed(1)} MiB; drained in ${drainS.toFixed(1)} s)`,
+    `Memory: ${RUNS.toLocaleString("en-US")} runs of ${STEPS} steps in flight (first step held by the handler)${weftArgs.length ? `, ${weftArgs.join(" ")}` : ""}`,
+    `  idle                 ${describe(idle)}`,
+    `  all runs in flight   ${describe(inFlight)}`,
+    `                       ${perRunKiB.toFixed(1)} KiB per run above idle; created in ${createS.toFixed(1)} s`,
+    ...AFTER_DRAIN_S.map((at, i) => `  ${`${at} s after drain`.padEnd(20)} ${describe(drained[i])}`),
+    `  peak RSS ${mib(drained.at(-1)!.peak)} MiB; drained in ${drainS.toFixed(1)} s`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   process.stdout.write(
@@ -105,13 +152,13 @@ async function main(): Promise<void> {
       bench: "memory",
       runs: RUNS,
       steps: STEPS,
-      idleRssMiB: idle.rss / MiB,
-      inFlightRssMiB: inFlight.rss / MiB,
-      perRunKiB,
-      drainedRssMiB: drained.rss / MiB,
-      peakRssMiB: drained.peak / MiB,
-      createSeconds: createS,
-      drainSeconds: drainS,
+      weftArgs,
+      idleMiB: inMiB(idle),
+      inFlightMiB: inMiB(inFlight),
+      perRunKiB: round(perRunKiB),
+      afterDrainMiB: Object.fromEntries(AFTER_DRAIN_S.map((at, i) => [`${at}s`, inMiB(drained[i])])),
+      createSeconds: round(createS),
+      drainSeconds: round(drainS),
     })}\n`,
   );
 }

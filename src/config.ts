@@ -35,6 +35,8 @@ export interface Config {
   retentionMs: number;
   /** BulkWorkflowAction: runs acted on per second at most. */
   bulkRate: number;
+  /** A full garbage collection once the runs in memory drained (drain-gc.ts). */
+  drainGc: boolean;
   /** Set: the MongoDB store (several replicas may share it); empty: the embedded store in dataDir. */
   mongodb: {
     uri: string;
@@ -148,6 +150,7 @@ export const OPTIONS: Option[] = [
   { flag: "tracing", env: "WEFT_TRACING", default: "off", help: "distributed traces: off, or otlp (OpenTelemetry spans of runs and calls, exported to OTEL_EXPORTER_OTLP_ENDPOINT; traceparent sent to handlers)" },
   { flag: "watch-heartbeat-ms", env: "WEFT_WATCH_HEARTBEAT_MS", default: "15000", help: "idle WatchWorkflow/WatchWorkflows streams get a heartbeat this often" },
   { flag: "retention", env: "WEFT_RETENTION", default: "30d", help: "finished runs are deleted with their events this long after they finished (e.g. 30d, 12h, 90m); 0 keeps them forever" },
+  { flag: "drain-gc", env: "WEFT_DRAIN_GC", default: "on", help: "when the runs held in memory fall to a quarter of a peak of at least 2,000, one full garbage collection hands their memory back to the OS: on or off" },
   { flag: "bulk-rate", env: "WEFT_BULK_RATE", default: "200", help: "BulkWorkflowAction acts on at most this many runs per second (1..100000), so other calls stay answered meanwhile" },
 ];
 
@@ -332,6 +335,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | und
     watchHeartbeatMs: int("watch-heartbeat-ms", get("watch-heartbeat-ms"), 10),
     retentionMs: retention(get("retention")),
     bulkRate: int("bulk-rate", get("bulk-rate"), 1, 100_000),
+    drainGc: onOff("drain-gc", get("drain-gc")),
     mongodb: {
       uri: mongoUri,
       database: mongoDatabase,

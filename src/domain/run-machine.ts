@@ -28,7 +28,8 @@
 //   retried with exponential backoff until the retry period runs out (a
 //   destination the outbound policy denies fails it at once).
 import { isPermanentFailure } from "./attempt-outcome.ts";
-import { decideJoin, describeJoin, type JoinDecision, JOIN_ALL, type JoinPolicy } from "./join-policy.ts";
+import { decideJoin, describeJoin, type JoinDecision, type JoinPolicy } from "./join-policy.ts";
+import { runGraph } from "./run-graph.ts";
 import { truncateText } from "./field-limits.ts";
 import { forEachItems, INVALID_FOR_EACH, ITEMS_FAILED, mapResult, parseForEach, resolvePath, DEFAULT_MAX_CONCURRENCY } from "./map-step.ts";
 import { nextAttemptDelayMs } from "./retry-policy.ts";
@@ -185,16 +186,18 @@ export class RunMachine {
   readonly run: RunRecord;
   private readonly random: () => number;
   private readonly webhookPolicy: WebhookPolicy;
-  private readonly parallel: boolean[];
-  private readonly dependencies: number[][];
-  private readonly dependents: number[][];
-  private readonly joins: JoinPolicy[];
-  private readonly itemJoins: JoinPolicy[];
-  private readonly indexOf: Map<string, number>;
+  private readonly parallel: readonly boolean[];
+  private readonly dependencies: readonly (readonly number[])[];
+  private readonly dependents: readonly (readonly number[])[];
+  private readonly joins: readonly JoinPolicy[];
+  private readonly itemJoins: readonly JoinPolicy[];
+  private readonly indexOf: ReadonlyMap<string, number>;
   /** Started map steps' item counts, by step index. */
   private readonly maps: (MapCounts | undefined)[];
-  private readonly dirtyItemLists = new Set<number>();
-  private readonly dirtyItems = new Map<number, Set<number>>();
+  /** Map steps whose whole item list the next commit writes; made on first use (most runs have no map step). */
+  private dirtyItemLists: Set<number> | undefined;
+  /** Items the next commit writes, by map step; made on first use. */
+  private dirtyItems: Map<number, Set<number>> | undefined;
   /** Per step: its dependencies that completed, and that failed (or were cancelled or skipped). */
   private readonly depCompleted: number[];
   private readonly depFailed: number[];
@@ -217,11 +220,13 @@ export class RunMachine {
     this.webhookPolicy = options.webhook ?? DEFAULT_WEBHOOK_POLICY;
     this.maxRunResultBytes = options.maxRunResultBytes ?? Number.POSITIVE_INFINITY;
     const steps = run.spec.steps;
-    const index = new Map(steps.map((s, i) => [s.id, i]));
-    this.parallel = steps.map((s) => s.parallel);
-    this.joins = steps.map((s) => s.join ?? JOIN_ALL);
-    this.itemJoins = steps.map((s) => s.itemFailures ?? JOIN_ALL);
-    this.indexOf = index;
+    const graph = runGraph(steps);
+    this.parallel = graph.parallel;
+    this.joins = graph.joins;
+    this.itemJoins = graph.itemJoins;
+    this.indexOf = graph.indexOf;
+    this.dependencies = graph.dependencies;
+    this.dependents = graph.dependents;
     this.maps = steps.map((_, i) => {
       const items = run.items?.[i];
       if (!items) return undefined;
@@ -236,16 +241,10 @@ export class RunMachine {
       });
       return m;
     });
-    this.dependencies = steps.map(() => []);
-    this.dependents = steps.map(() => []);
     this.depCompleted = steps.map(() => 0);
     this.depFailed = steps.map(() => 0);
-    steps.forEach((s, i) => {
-      for (const dep of s.dependsOn) {
-        const d = index.get(dep);
-        if (d === undefined) throw new Error(`step ${s.id}: unknown dependency ${dep}`);
-        this.dependencies[i].push(d);
-        this.dependents[d].push(i);
+    steps.forEach((_, i) => {
+      for (const d of this.dependencies[i]) {
         const state = run.steps[d].state;
         if (state === "completed") this.depCompleted[i]++;
         else if (isSettled(state)) this.depFailed[i]++;
@@ -688,7 +687,7 @@ export class RunMachine {
     }
     (this.run.items ??= {})[index] = values.map((): ItemRecord => ({ state: "pending", attempts: 0 }));
     this.maps[index] = { next: 0, running: 0, retryWait: 0, completed: 0, failed: 0 };
-    this.dirtyItemLists.add(index);
+    (this.dirtyItemLists ??= new Set()).add(index);
     return this.settleMap(index, now, fx);
   }
 
@@ -804,7 +803,8 @@ export class RunMachine {
 
   /** The item is written by the next commit (only the items that changed: a redrive of a 10,000-item step rewrites its failed ones). */
   private markItem(index: number, item: number): void {
-    if (this.dirtyItemLists.has(index)) return;
+    if (this.dirtyItemLists?.has(index)) return;
+    this.dirtyItems ??= new Map();
     let set = this.dirtyItems.get(index);
     if (!set) this.dirtyItems.set(index, (set = new Set()));
     set.add(item);
@@ -1021,7 +1021,7 @@ export class RunMachine {
 
   /** Everything changed since the last call, as one compare-and-set patch; undefined when nothing changed. */
   takePatch(): RunPatch | undefined {
-    if (!this.dirtyRun && this.dirtySteps.size === 0 && this.events.length === 0 && this.dirtyItemLists.size === 0 && this.dirtyItems.size === 0) {
+    if (!this.dirtyRun && this.dirtySteps.size === 0 && this.events.length === 0 && !this.dirtyItemLists?.size && !this.dirtyItems?.size) {
       return undefined;
     }
     const run = this.run;
@@ -1039,16 +1039,16 @@ export class RunMachine {
       events: this.events,
       lastSeq: run.lastSeq,
     };
-    if (this.dirtyItemLists.size > 0) {
+    if (this.dirtyItemLists?.size) {
       patch.itemLists = [...this.dirtyItemLists].map((step) => ({ step, records: [...run.items![step]] }));
     }
-    if (this.dirtyItems.size > 0) {
+    if (this.dirtyItems?.size) {
       // Item records are replaced, never changed in place: sharing them is safe.
       patch.items = [];
       for (const [step, set] of this.dirtyItems) for (const index of set) patch.items.push({ step, index, record: run.items![step][index] });
     }
-    this.dirtyItemLists.clear();
-    this.dirtyItems.clear();
+    this.dirtyItemLists = undefined;
+    this.dirtyItems = undefined;
     run.version++;
     this.dirtyRun = false;
     this.dirtySteps.clear();

@@ -21,8 +21,9 @@ import { redeliveryRefusal } from "../domain/webhook-redelivery.ts";
 import { deadlineRuns, holdsRunSlot, pauseRefusal, resumeRefusal } from "../domain/pause.ts";
 import { mapResult } from "../domain/map-step.ts";
 import { bodyHead, bodyMiddle, ItemBodies, stepBody } from "./step-body.ts";
-import type { FieldViolation, Limits, WorkflowSpec } from "../domain/workflow-spec.ts";
-import { forEachPreviousStep, type StepVisibility, visibility } from "../domain/previous-steps.ts";
+import type { FieldViolation, Limits, StepSpec, WorkflowSpec } from "../domain/workflow-spec.ts";
+import { forEachPreviousStep, type PreviousStepsMode, type StepVisibility, visibility } from "../domain/previous-steps.ts";
+import { SharedSteps } from "./shared-steps.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
 import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
@@ -158,20 +159,20 @@ interface ActiveRun {
   cancelDeadline?: () => void;
   /** Serialized context, built once. */
   contextJson: string;
-  /** previousSteps entries of settled steps, built once per step. */
-  fragments: Map<number, string>;
+  /** previousSteps entries of settled steps, built once per step (made on first use, as the maps below). */
+  fragments: Map<number, string> | undefined;
   /** The steps each step's previousSteps may list (the workflow's previous_steps); undefined: every step (all). */
   visible: StepVisibility | undefined;
   /** Map steps: the items' values as JSON text, by step index, built once. */
-  itemValues: Map<number, string[]>;
+  itemValues: Map<number, string[]> | undefined;
   /** Map steps: the fixed parts of their item bodies, by step index, rebuilt when previousSteps changes. */
-  itemBodies: Map<number, ItemBodies>;
+  itemBodies: Map<number, ItemBodies> | undefined;
   /** Set when the engine stops driving this run (done, evicted, shutting down). */
   detached: boolean;
   /** Set when a commit failed and the run was handed back to the store. */
   evicted: boolean;
   /** Concurrency keys: the run (-1) and steps that asked for or hold a slot, given back once they settle. */
-  slotted: Set<number>;
+  slotted: Set<number> | undefined;
 }
 
 const key = (kind: WorkKind, index: number, item?: number) => (item === undefined ? `${kind}:${index}` : `${kind}:${index}:${item}`);
@@ -195,6 +196,8 @@ export class Engine {
   private readonly reloadDelayMs: number;
   private readonly ids = new RunIdGenerator();
   private readonly active = new Map<string, ActiveRun>();
+  private readonly sharedSteps = new SharedSteps();
+  private readonly visibilities = new WeakMap<readonly StepSpec[], Map<PreviousStepsMode | undefined, StepVisibility | undefined>>();
   private readonly pendingCommits = new Set<Promise<unknown>>();
   private stopping = false;
   private readonly ownership: RunOwnership | undefined;
@@ -445,7 +448,7 @@ export class Engine {
       if (!run) throw new RunNotFoundError(runId);
       const refused = refusal(run);
       if (refused) throw new RunNotReopenableError(refused, run.state);
-      const machine = new RunMachine(run, this.machineOptions);
+      const machine = this.machineFor(run);
       const fx = command(machine, this.clock.now());
       const patch = machine.takePatch();
       if (!patch) throw new Error(`workflow run "${runId}": nothing to do`);
@@ -509,7 +512,7 @@ export class Engine {
       const refused = refusal(run);
       if (refused) throw new RunNotSteerableError(refused, run.state);
       if (this.active.has(runId) && tries < REOPEN_TRIES) continue;
-      const machine = new RunMachine(run, this.machineOptions);
+      const machine = this.machineFor(run);
       command(machine, this.clock.now());
       const patch = machine.takePatch();
       if (!patch) throw new Error(`workflow run "${runId}": nothing to do`);
@@ -711,8 +714,24 @@ export class Engine {
 
   // ---- driving runs -------------------------------------------------------------
 
+  /** Which steps each step's previousSteps lists: the same for every run holding these steps under one previous_steps. */
+  private visibility(spec: WorkflowSpec): StepVisibility | undefined {
+    let byMode = this.visibilities.get(spec.steps);
+    if (byMode === undefined) this.visibilities.set(spec.steps, (byMode = new Map()));
+    if (byMode.has(spec.previousSteps)) return byMode.get(spec.previousSteps);
+    const v = visibility(spec);
+    byMode.set(spec.previousSteps, v);
+    return v;
+  }
+
+  /** A machine for `run`, whose step definitions become the copy shared with the other runs that have the same ones. */
+  private machineFor(run: RunRecord): RunMachine {
+    run.spec.steps = this.sharedSteps.intern(run.spec.steps);
+    return new RunMachine(run, this.machineOptions);
+  }
+
   private activate(run: RunRecord, first: (m: RunMachine) => Effects): ActiveRun {
-    const machine = new RunMachine(run, this.machineOptions);
+    const machine = this.machineFor(run);
     return this.attach(machine, first(machine), false);
   }
 
@@ -728,13 +747,13 @@ export class Engine {
       inflight: new Map(),
       timers: new Map(),
       contextJson: JSON.stringify(run.spec.context),
-      fragments: new Map(),
-      visible: visibility(run.spec),
-      itemValues: new Map(),
-      itemBodies: new Map(),
+      fragments: undefined,
+      visible: this.visibility(run.spec),
+      itemValues: undefined,
+      itemBodies: undefined,
       detached: false,
       evicted: false,
-      slotted: new Set(),
+      slotted: undefined,
     };
     this.active.set(run.runId, active);
     this.armDeadline(active);
@@ -1037,11 +1056,11 @@ export class Engine {
    */
   private itemBodies(active: ActiveRun, index: number): ItemBodies {
     const entries = this.previousSteps(active, index, true);
-    let bodies = active.itemBodies.get(index);
+    let bodies = active.itemBodies?.get(index);
     if (bodies === undefined || !bodies.holds(entries)) {
       const run = active.machine.run;
       bodies = new ItemBodies(bodyHead(run.spec.workflowId, run.runId, run.steps[index].id), active.contextJson, entries);
-      active.itemBodies.set(index, bodies);
+      (active.itemBodies ??= new Map()).set(index, bodies);
     }
     return bodies;
   }
@@ -1056,7 +1075,7 @@ export class Engine {
     const parts: string[] = [];
     forEachPreviousStep(active.visible, index, run.steps, unsuccessful, (i) => {
       // Each of the states listed is final: the fragment never changes.
-      let f = active.fragments.get(i);
+      let f = active.fragments?.get(i);
       if (f === undefined) {
         const st = run.steps[i];
         const completedAt = new Date(st.completedAt ?? 0).toISOString();
@@ -1066,7 +1085,7 @@ export class Engine {
             ? { result: items ? mapResult(items) : (st.result ?? null), completedAt, attempts: st.attempts }
             : { state: st.state, error: st.error ?? null, completedAt, attempts: st.attempts };
         f = `${JSON.stringify(st.id)}:${JSON.stringify(entry)}`;
-        active.fragments.set(i, f);
+        (active.fragments ??= new Map()).set(i, f);
       }
       parts.push(f);
     });
@@ -1075,11 +1094,11 @@ export class Engine {
 
   /** A map step's items as JSON texts (for_each resolves the same way every time: its sources never change). */
   private itemValues(active: ActiveRun, index: number): string[] {
-    let values = active.itemValues.get(index);
+    let values = active.itemValues?.get(index);
     if (values === undefined) {
       const v = active.machine.forEachValues(index);
       values = typeof v === "string" ? [] : v.map((x) => JSON.stringify(x));
-      active.itemValues.set(index, values);
+      (active.itemValues ??= new Map()).set(index, values);
     }
     return values;
   }
@@ -1091,7 +1110,7 @@ export class Engine {
     // A reopened run (redrive) may be driven by a newer ActiveRun already.
     if (this.active.get(runId) === active) this.active.delete(runId);
     // Waits for a slot end with the run here (a run driven again asks again).
-    for (const index of active.slotted) this.gate?.forget(slotHolder(runId, index));
+    for (const index of active.slotted ?? []) this.gate?.forget(slotHolder(runId, index));
   }
 
   // ---- concurrency keys -----------------------------------------------------------
@@ -1107,7 +1126,7 @@ export class Engine {
   private requestSlot(active: ActiveRun, index: number): void {
     const k = this.slotKey(active, index);
     if (!k) return;
-    active.slotted.add(index);
+    (active.slotted ??= new Set()).add(index);
     const run = active.machine.run;
     const grant = () => {
       if (active.evicted || this.stopping) return;
@@ -1125,14 +1144,14 @@ export class Engine {
   private holdSlot(active: ActiveRun, index: number): void {
     const k = this.slotKey(active, index);
     if (!k || !this.gate) return;
-    active.slotted.add(index);
+    (active.slotted ??= new Set()).add(index);
     const holder = slotHolder(active.machine.run.runId, index);
     this.gate.hold(k.key, holder).catch((err: unknown) => runLog(this.log, active).warn({ err, holder }, "concurrency keys: could not record a held slot"));
   }
 
   /** Gives back the slots of the run and steps that settled (after their commit). */
   private settleSlots(active: ActiveRun): void {
-    if (active.slotted.size === 0 || active.evicted) return;
+    if (!active.slotted?.size || active.evicted) return;
     const run = active.machine.run;
     for (const index of active.slotted) {
       const done = index < 0 ? !holdsRunSlot(run) : isSettled(run.steps[index].state);

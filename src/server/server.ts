@@ -23,6 +23,7 @@ import type { Config } from "../config.ts";
 import { HttpStepDispatcher, type Resolve } from "../dispatch/http-step-dispatcher.ts";
 import { Engine } from "../engine/engine.ts";
 import { systemClock } from "../ports/clock.ts";
+import { DrainGc } from "./drain-gc.ts";
 import { RETENTION_BATCH, RetentionSweeper, retentionSweepInterval } from "../engine/retention-sweeper.ts";
 import { Signer } from "../signing/sign.ts";
 import { SqliteWorkflowStore } from "../store/sqlite-store.ts";
@@ -172,6 +173,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     batchSize: RETENTION_BATCH,
   });
   retention.start();
+  const drainGc = config.drainGc ? new DrainGc({ runsInMemory: () => engine.activeRuns, logger }) : undefined;
+  drainGc?.start();
   metrics?.setGaugeSources({
     runsActive: () => engine.activeRuns,
     retriesWaiting: () => engine.retriesWaiting,
@@ -288,6 +291,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
         health.set("", HealthCheckResponse_ServingStatus.NOT_SERVING);
         health.set(WorkflowService.typeName, HealthCheckResponse_ServingStatus.NOT_SERVING);
         service.closeStreams();
+        drainGc?.stop();
         await Promise.all([listener.close(graceMs), engine.stop(graceMs), retention.stop()]);
         await dispatcher.close();
         // The spans of the runs and calls that ended are flushed to the collector.
