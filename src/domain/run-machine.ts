@@ -30,6 +30,7 @@
 import { isPermanentFailure } from "./attempt-outcome.ts";
 import { decideJoin, describeJoin, type JoinDecision, type JoinPolicy } from "./join-policy.ts";
 import { runGraph } from "./run-graph.ts";
+import { jsonText } from "./json-text.ts";
 import { truncateText } from "./field-limits.ts";
 import { forEachItems, INVALID_FOR_EACH, ITEMS_FAILED, mapResult, parseForEach, resolvePath, DEFAULT_MAX_CONCURRENCY } from "./map-step.ts";
 import { nextAttemptDelayMs } from "./retry-policy.ts";
@@ -146,7 +147,7 @@ function storedError(failure: AttemptFailure, attempt: number): ErrorInfo {
 export const STEP_CANCELLED_MESSAGE = "run cancelled";
 
 function jsonLength(value: JsonValue): number {
-  return JSON.stringify(value ?? null).length;
+  return jsonText(value).length;
 }
 
 function isInFlight(state: StepState): boolean {

@@ -20,6 +20,7 @@ import { planRerun, type RerunInput, rerunRecord, rerunRefusal } from "../domain
 import { redeliveryRefusal } from "../domain/webhook-redelivery.ts";
 import { deadlineRuns, holdsRunSlot, pauseRefusal, resumeRefusal } from "../domain/pause.ts";
 import { mapResult } from "../domain/map-step.ts";
+import { jsonText } from "../domain/json-text.ts";
 import { bodyHead, bodyMiddle, ItemBodies, stepBody } from "./step-body.ts";
 import type { FieldViolation, Limits, StepSpec, WorkflowSpec } from "../domain/workflow-spec.ts";
 import { forEachPreviousStep, type PreviousStepsMode, type StepVisibility, visibility } from "../domain/previous-steps.ts";
@@ -1080,11 +1081,12 @@ export class Engine {
         const st = run.steps[i];
         const completedAt = new Date(st.completedAt ?? 0).toISOString();
         const items = active.machine.items(i);
+        // A result's text is the one the store writes (made once, see json-text.ts).
         const entry =
           st.state === "completed"
-            ? { result: items ? mapResult(items) : (st.result ?? null), completedAt, attempts: st.attempts }
-            : { state: st.state, error: st.error ?? null, completedAt, attempts: st.attempts };
-        f = `${JSON.stringify(st.id)}:${JSON.stringify(entry)}`;
+            ? `{"result":${jsonText(items ? mapResult(items) : st.result)},"completedAt":"${completedAt}","attempts":${st.attempts}}`
+            : JSON.stringify({ state: st.state, error: st.error ?? null, completedAt, attempts: st.attempts });
+        f = `${JSON.stringify(st.id)}:${entry}`;
         (active.fragments ??= new Map()).set(i, f);
       }
       parts.push(f);

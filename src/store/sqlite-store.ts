@@ -13,6 +13,7 @@
 // Files in the data directory: weft.db (+ -wal, -shm while open), and
 // weft.lock, whose exclusive lock says which process owns the directory.
 // The directory is 0700 and every file in it 0600 (see private-files.ts).
+import { stringifyWithResult } from "../domain/json-text.ts";
 import { extname, join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
@@ -655,10 +656,10 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
     );
     this.stmt.insertSpec.run(run.runId, JSON.stringify(run.spec));
     for (const [key, value] of labelPairs(run.spec.labels)) this.stmt.insertLabel.run(key, value, run.runId);
-    run.steps.forEach((st, i) => this.stmt.insertStep.run(run.runId, i, JSON.stringify(st)));
+    run.steps.forEach((st, i) => this.stmt.insertStep.run(run.runId, i, stringifyWithResult(st)));
     // A rerun starts with the items of the map steps it copied.
     for (const [step, records] of Object.entries(run.items ?? {})) {
-      records.forEach((r, k) => this.stmt.upsertItem.run(run.runId, Number(step), k, JSON.stringify(r)));
+      records.forEach((r, k) => this.stmt.upsertItem.run(run.runId, Number(step), k, stringifyWithResult(r)));
     }
     for (const e of events) this.insertEvent(e);
     return { run, created: true };
@@ -675,13 +676,13 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
       return new VersionConflictError(patch.runId, patch.expectedVersion, row?.version);
     }
     for (const { index, record } of patch.steps) {
-      this.stmt.updateStep.run(JSON.stringify(record), patch.runId, index);
+      this.stmt.updateStep.run(stringifyWithResult(record), patch.runId, index);
     }
     for (const { step, records } of patch.itemLists ?? []) {
       this.stmt.deleteItems.run(patch.runId, step);
-      records.forEach((r, k) => this.stmt.upsertItem.run(patch.runId, step, k, JSON.stringify(r)));
+      records.forEach((r, k) => this.stmt.upsertItem.run(patch.runId, step, k, stringifyWithResult(r)));
     }
-    for (const { step, index, record } of patch.items ?? []) this.stmt.upsertItem.run(patch.runId, step, index, JSON.stringify(record));
+    for (const { step, index, record } of patch.items ?? []) this.stmt.upsertItem.run(patch.runId, step, index, stringifyWithResult(record));
     for (const e of patch.events) this.insertEvent(e);
     return undefined;
   }
@@ -689,7 +690,7 @@ export class SqliteWorkflowStore implements WorkflowStore, ConcurrencySlots {
   private insertEvent(e: RunEvent): void {
     const data =
       e.error !== undefined || e.result !== undefined || e.item !== undefined || e.redriven || e.waitingFor !== undefined || e.rerunOf !== undefined
-        ? JSON.stringify({ error: e.error, result: e.result, item: e.item, redriven: e.redriven, waitingFor: e.waitingFor, rerunOf: e.rerunOf })
+        ? stringifyWithResult({ error: e.error, result: e.result, item: e.item, redriven: e.redriven, waitingFor: e.waitingFor, rerunOf: e.rerunOf })
         : null;
     this.stmt.insertEvent.run(e.runId, e.seq, e.at, e.kind, e.stepId ?? null, e.from, e.to, e.attempt ?? null, data);
   }
