@@ -157,9 +157,18 @@ describe("run actions", () => {
       await waitForRun(api, runId, (w) => w.state === WorkflowState.FAILED, WAIT_MS);
       await openConsole(`/ui/runs/${runId}`);
       await poll(attrOf(page.getByTestId("run-state"), "data-state")).toBe("failed");
-      // Redriven behind the page's back: the page still offers Redrive, the server refuses it.
+      // Redriven behind the page's back, after the page was asked to redrive and before its request
+      // reaches the server: the page still offered Redrive, the server refuses it. (Redriven any
+      // earlier, the page would see the run running again and take the button away before a click.)
       broken = false;
-      await api.redriveWorkflow({ id: runId });
+      let redrivenElsewhere = false;
+      await page.route("**/weft.v1.WorkflowService/RedriveWorkflow", async (route) => {
+        if (!redrivenElsewhere) {
+          redrivenElsewhere = true;
+          await api.redriveWorkflow({ id: runId });
+        }
+        await route.continue();
+      });
       await page.getByTestId("redrive-run").click();
       await page.getByTestId("redrive-run-confirm").click();
       // The refusal stays shown while the page catches up with the run redriven elsewhere
@@ -175,9 +184,11 @@ describe("run actions", () => {
       expect(await textOf(problem)()).toContain("RUN_NOT_FINISHED");
       await page.getByTestId("run-action-problem-dismiss").click();
       await poll(() => refusal.count()).toBe(0);
+      expect(redrivenElsewhere).toBe(true);
       hold.release();
       await poll(attrOf(page.getByTestId("run-state"), "data-state")).toBe("completed");
     } finally {
+      await page.unroute("**/weft.v1.WorkflowService/RedriveWorkflow");
       hold.release();
     }
   });
