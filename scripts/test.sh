@@ -54,10 +54,10 @@ step "TypeScript end-to-end tests again, every server on the MongoDB store"
 # MONGODB_URI, Docker, or mongo-java-server). Without any, this pass says so and is skipped.
 # durability, concurrency-keys-restart, pause-restart and data-files are about the embedded store's files, and the package tests about
 # packages (their servers use the embedded store), the console's files and its large-run rendering
-# are not about the store; they run in the pass above.
+# are not about the store, nor is drain-gc (a process on the embedded store); they run in the pass above.
 if node -e 'import("./test/support/mongo-server.ts").then((m) => { const p = m.mongoPreflight(); if ("skip" in p) { console.log("SKIPPED: no MongoDB: " + p.skip); process.exit(1); } })'; then
   WEFT_TEST_STORE=mongodb vitest run --reporter=default --reporter=json --outputFile.json="$reports/vitest-mongodb.json" \
-    test/e2e --exclude '**/mongo-*.test.ts' --exclude '**/durability.test.ts' --exclude '**/concurrency-keys-restart.test.ts' --exclude '**/pause-restart.test.ts' --exclude '**/data-files.test.ts' \
+    test/e2e --exclude '**/mongo-*.test.ts' --exclude '**/durability.test.ts' --exclude '**/concurrency-keys-restart.test.ts' --exclude '**/pause-restart.test.ts' --exclude '**/data-files.test.ts' --exclude '**/drain-gc.test.ts' \
     --exclude '**/container-image.test.ts' --exclude '**/server-package.test.ts' --exclude '**/client-package.test.ts' \
     --exclude '**/console-assets.test.ts' --exclude '**/console/large-runs.test.ts' || status=1
 fi

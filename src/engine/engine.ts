@@ -197,6 +197,8 @@ export class Engine {
   private readonly reloadDelayMs: number;
   private readonly ids = new RunIdGenerator();
   private readonly active = new Map<string, ActiveRun>();
+  /** The most runs held in `active` at once since takeActivePeak last looked. */
+  private activePeak = 0;
   private readonly sharedSteps = new SharedSteps();
   private readonly visibilities = new WeakMap<readonly StepSpec[], Map<PreviousStepsMode | undefined, StepVisibility | undefined>>();
   private readonly pendingCommits = new Set<Promise<unknown>>();
@@ -268,6 +270,13 @@ export class Engine {
 
   get activeRuns(): number {
     return this.active.size;
+  }
+
+  /** The most runs held in memory at once since the last call (a peak between two looks counts); starts a new count. */
+  takeActivePeak(): number {
+    const peak = Math.max(this.activePeak, this.active.size);
+    this.activePeak = this.active.size;
+    return peak;
   }
 
   /** Step and compensation attempts waiting for their retry delay (for metrics; walks the active runs). */
@@ -757,6 +766,7 @@ export class Engine {
       slotted: undefined,
     };
     this.active.set(run.runId, active);
+    if (this.active.size > this.activePeak) this.activePeak = this.active.size;
     this.armDeadline(active);
     if (committed) {
       if (fx.done) this.finish(active);

@@ -2,7 +2,8 @@
 // grows, not when a server goes quiet: once many runs have finished and
 // nothing new comes in, the heap they filled stays committed (measured: 100,000
 // runs drained, the process stayed at its peak RSS). So when the runs held in
-// memory have fallen to a quarter of a peak of at least minPeak runs, one full
+// memory have fallen to a quarter of a peak of at least minPeak runs (the most
+// held at once since the last look, not only what a look happened to see), one full
 // collection runs, and V8 hands the emptied pages back to the OS. It does not
 // run again until the runs in memory have reached such a peak again.
 //
@@ -17,6 +18,8 @@ import { runInNewContext } from "node:vm";
 export interface DrainGcOptions {
   /** Runs the engine holds in memory now. */
   runsInMemory: () => number;
+  /** The most runs held in memory at once since the last call (default: the count at each look). */
+  peakRunsInMemory?: () => number;
   logger: Logger;
   /** How often the count is looked at. */
   intervalMs?: number;
@@ -32,6 +35,7 @@ export const DRAIN_GC_MIN_PEAK = 2000;
 
 export class DrainGc {
   readonly #runsInMemory: () => number;
+  readonly #peakRunsInMemory: () => number;
   readonly #log: Logger;
   readonly #intervalMs: number;
   readonly #minPeak: number;
@@ -44,6 +48,7 @@ export class DrainGc {
 
   constructor(options: DrainGcOptions) {
     this.#runsInMemory = options.runsInMemory;
+    this.#peakRunsInMemory = options.peakRunsInMemory ?? options.runsInMemory;
     this.#log = options.logger;
     this.#intervalMs = options.intervalMs ?? 5000;
     this.#minPeak = options.minPeak ?? DRAIN_GC_MIN_PEAK;
@@ -63,6 +68,8 @@ export class DrainGc {
 
   /** One look at the count: collects when it fell to a quarter of a large enough peak. */
   check(): void {
+    // The peak first: runs that came and went between two looks count too.
+    this.#peak = Math.max(this.#peak, this.#peakRunsInMemory());
     const runs = this.#runsInMemory();
     if (runs > this.#peak) this.#peak = runs;
     if (this.#peak < this.#minPeak || runs > this.#peak / 4) return;

@@ -173,7 +173,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     batchSize: RETENTION_BATCH,
   });
   retention.start();
-  const drainGc = config.drainGc ? new DrainGc({ runsInMemory: () => engine.activeRuns, logger }) : undefined;
+  const drainGc = config.drainGc ? new DrainGc({ runsInMemory: () => engine.activeRuns, peakRunsInMemory: () => engine.takeActivePeak(), logger }) : undefined;
   drainGc?.start();
   metrics?.setGaugeSources({
     runsActive: () => engine.activeRuns,

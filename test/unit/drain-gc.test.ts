@@ -38,6 +38,31 @@ describe("DrainGc", () => {
     expect(at(1999)).toBe(3);
   });
 
+  test("a peak between two looks counts: runs that came and went while nobody looked", () => {
+    let runs = 0;
+    let peakSince = 0;
+    let collected = 0;
+    const gc = new DrainGc({
+      runsInMemory: () => runs,
+      peakRunsInMemory: () => {
+        const p = peakSince;
+        peakSince = runs;
+        return p;
+      },
+      logger: pino({ level: "silent" }),
+      collect: () => collected++,
+    });
+    gc.check();
+    // 5,000 runs arrived and all but 100 finished between two looks.
+    peakSince = 5000;
+    runs = 100;
+    gc.check();
+    expect(collected).toBe(1);
+    // Nothing new since: no second collection.
+    gc.check();
+    expect(collected).toBe(1);
+  });
+
   test("a peak below minPeak never collects", () => {
     const { at } = setup();
     for (const n of [1999, 0, 1999, 0, 500, 0]) expect(at(n)).toBe(0);
