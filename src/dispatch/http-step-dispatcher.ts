@@ -20,21 +20,34 @@
 // A call beyond them waits in the origin's FIFO queue here, not in undici's: one
 // aborted while waiting leaves the queue at once and is never sent, where undici
 // would open it on a connection and then destroy that connection to abort it.
+// A caller can also queue before it builds its call (reserve): the engine does,
+// so a call waiting for its origin costs a queue entry, not a rendered request,
+// an abort signal, a promise and a response handler (100,000 runs queued behind
+// one slow origin: see bench/memory.ts).
 import type { LookupAddress, LookupAllOptions } from "node:dns";
 import { lookup as dnsLookup } from "node:dns";
 import type { IncomingHttpHeaders } from "node:http";
 import { Agent, type Dispatcher } from "undici";
 import {
   type AttemptOutcome,
+  attemptCancelled,
   classifyResponse,
   destinationDenied,
+  NOT_SENT_SHUTTING_DOWN,
   retryableFailure,
   terminalFailure,
 } from "../domain/attempt-outcome.ts";
 import { DEFAULT_HOST_MAX_INFLIGHT, type HostLimits, largestInflight, limitFor } from "../domain/host-limits.ts";
 import { describeDenial, OutboundPolicy } from "../domain/outbound-policy.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
-import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
+import {
+  ATTEMPT_TIMEOUT,
+  type DispatchProgress,
+  type SlotReservation,
+  type SlotWaiter,
+  type StepCall,
+  type StepDispatcher,
+} from "../ports/step-dispatcher.ts";
 import type { Signer } from "../signing/sign.ts";
 import { OriginLimiter, Waiter } from "./origin-limiter.ts";
 
@@ -79,8 +92,6 @@ const TARGET_CACHE_LIMIT = 10_000;
 /** Origins whose limiter is kept; past it, idle ones are forgotten. */
 const GATE_LIMIT = 10_000;
 
-const SHUTTING_DOWN = retryableFailure("connection", "not sent: the server is shutting down");
-
 export class HttpStepDispatcher implements StepDispatcher {
   private readonly agent: Agent;
   private readonly signer: Signer;
@@ -115,25 +126,48 @@ export class HttpStepDispatcher implements StepDispatcher {
     });
   }
 
-  dispatch(call: StepCall, signal: AbortSignal, progress?: DispatchProgress): Promise<AttemptOutcome> {
-    if (signal.aborted) return Promise.resolve(aborted(call, signal));
+  dispatch(call: StepCall, signal: AbortSignal, progress?: DispatchProgress, reserved = false): Promise<AttemptOutcome> {
+    if (signal.aborted && !reserved) return Promise.resolve(aborted(call, signal));
     let target: Target;
     try {
       target = this.target(call.url);
     } catch (err) {
       return Promise.resolve(terminalFailure("invalid_url", `cannot call "${call.url}": ${(err as Error).message}`));
     }
-    if (target.denied !== undefined) return Promise.resolve(destinationDenied(target.denied));
+    if (target.denied !== undefined || signal.aborted) {
+      // A reserved slot was for a URL reserve() accepted: given back, whatever the answer.
+      if (reserved) target.gate.release();
+      return Promise.resolve(target.denied !== undefined ? destinationDenied(target.denied) : aborted(call, signal));
+    }
     return new Promise<AttemptOutcome>((resolve) => {
       const gate = target.gate;
       const handler = new AttemptHandler(call, signal, this.maxResultBytes, resolve, target, this.send, progress);
-      if (gate.tryEnter()) {
+      if (reserved || gate.tryEnter()) {
         this.start(handler, call, target);
         return;
       }
       gate.wait(handler);
       progress?.queued(target.origin, gate.waiting - 1);
     });
+  }
+
+  reserve(url: string, waiter: SlotWaiter): "held" | "none" | SlotReservation {
+    let target: Target;
+    try {
+      target = this.target(url);
+    } catch {
+      return "none";
+    }
+    if (target.denied !== undefined) return "none";
+    const gate = target.gate;
+    if (gate.tryEnter()) return "held";
+    const place = new QueuedSlot(waiter, target.origin, gate);
+    gate.wait(place);
+    return place;
+  }
+
+  giveBack(url: string): void {
+    this.target(url).gate.release();
   }
 
   /** Calls waiting for their origin's limits, by origin (origins with none left out). */
@@ -257,11 +291,39 @@ function deniedBy(err: unknown): DestinationDeniedError | undefined {
 function aborted(call: StepCall, signal: AbortSignal): AttemptOutcome {
   return signal.reason === ATTEMPT_TIMEOUT
     ? retryableFailure("timeout", `no response within ${call.timeoutMs / 1000}s`)
-    : terminalFailure("cancelled", "attempt cancelled");
+    : attemptCancelled();
 }
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A caller's place in an origin's queue, before it has built its call (see reserve). */
+class QueuedSlot extends Waiter implements SlotReservation {
+  readonly #waiter: SlotWaiter;
+  readonly #gate: OriginLimiter;
+  readonly origin: string;
+  readonly ahead: number;
+
+  constructor(waiter: SlotWaiter, origin: string, gate: OriginLimiter) {
+    super();
+    this.#waiter = waiter;
+    this.#gate = gate;
+    this.origin = origin;
+    this.ahead = gate.waiting;
+  }
+
+  admit(): void {
+    this.#waiter.granted();
+  }
+
+  drop(): void {
+    this.#waiter.dropped();
+  }
+
+  cancel(): void {
+    this.#gate.leave(this);
+  }
 }
 
 /** One attempt's lifecycle: waits for its origin's limits if it must, collects the response body and settles exactly once. */
@@ -381,7 +443,7 @@ class AttemptHandler extends Waiter implements Dispatcher.DispatchHandler {
 
   /** The dispatcher closed while it waited: answered, never sent. */
   drop(): void {
-    this.settle(SHUTTING_DOWN);
+    this.settle(NOT_SENT_SHUTTING_DOWN);
   }
 
   private settle(outcome: AttemptOutcome): void {

@@ -17,6 +17,14 @@ export function terminalFailure(reason: string, message: string, extra: Partial<
   return { ok: false, retryable: false, error: { reason, message, ...extra } };
 }
 
+/** A call that was never sent because the server is stopping (retried when a server drives the run again). */
+export const NOT_SENT_SHUTTING_DOWN: AttemptOutcome = retryableFailure("connection", "not sent: the server is shutting down");
+
+/** A call cancelled before it had an answer (the run was cancelled, or its step's turn ended). */
+export function attemptCancelled(): AttemptOutcome {
+  return terminalFailure("cancelled", "attempt cancelled");
+}
+
 /**
  * The outbound policy refused the destination (a denied literal address, a
  * denied host name, or a name that resolved to a denied address): nothing was

@@ -10,7 +10,7 @@
 // - an outcome is applied only if it belongs to the current attempt, so a
 //   result is never applied twice.
 import type { Logger } from "pino";
-import { type AttemptOutcome, RENDER_FAILED, terminalFailure } from "../domain/attempt-outcome.ts";
+import { type AttemptOutcome, attemptCancelled, NOT_SENT_SHUTTING_DOWN, RENDER_FAILED, terminalFailure } from "../domain/attempt-outcome.ts";
 import { type Effects, type MachineOptions, RunMachine, type Work, type WorkKind } from "../domain/run-machine.ts";
 import { createdEvent, isCancellable, isTerminal, needsDriving, newRunRecord, type RunEvent, type RunRecord, type RunSummary } from "../domain/run-record.ts";
 import { RunIdGenerator, runIdTime } from "../domain/run-id.ts";
@@ -28,7 +28,14 @@ import { SharedSteps } from "./shared-steps.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EventFeed } from "../ports/event-feed.ts";
 import { type EngineMetrics, noopMetrics } from "../ports/metrics.ts";
-import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall, type StepDispatcher } from "../ports/step-dispatcher.ts";
+import {
+  ATTEMPT_TIMEOUT,
+  type DispatchProgress,
+  type SlotReservation,
+  type SlotWaiter,
+  type StepCall,
+  type StepDispatcher,
+} from "../ports/step-dispatcher.ts";
 import type { NoticeSource, OwnershipNotice, RunOwnership } from "../ports/run-ownership.ts";
 import { type AttemptSpan, noopTracer, type RpcSpan, type Tracer } from "../ports/tracing.ts";
 import { type DeleteRunResult, type ListRunsQuery, VersionConflictError, type WorkflowStore } from "../ports/workflow-store.ts";
@@ -154,8 +161,8 @@ interface ActiveRun {
   machine: RunMachine;
   /** The run's logger (a pino child with runId), made on first use. */
   log: Logger | undefined;
-  /** In-flight calls by work key ("step:3", "compensation:1", "webhook:-1"). */
-  inflight: Map<string, AbortController>;
+  /** In-flight calls by work key ("step:3", "compensation:1", "webhook:-1"), and calls waiting for their origin. */
+  inflight: Map<string, { abort(): void }>;
   timers: Map<string, () => void>;
   cancelDeadline?: () => void;
   /** Serialized context, built once. */
@@ -183,6 +190,42 @@ const since = (start: number) => (performance.now() - start) / 1000;
 
 function runLog(parent: Logger, active: ActiveRun): Logger {
   return (active.log ??= parent.child({ runId: active.machine.run.runId }));
+}
+
+/**
+ * A call waiting for a slot of its origin (Engine.send): the run, the work and the
+ * URL, nothing of its request. Aborting it (a cancel, the run's deadline, a
+ * stop) takes it out of the queue and answers the attempt as cancelled.
+ */
+class WaitingCall implements SlotWaiter {
+  readonly #engine: Engine;
+  readonly active: ActiveRun;
+  readonly work: Work;
+  readonly url: string;
+  readonly key: string;
+  readonly queuedAt = performance.now();
+  place: SlotReservation | undefined;
+
+  constructor(engine: Engine, active: ActiveRun, work: Work, url: string) {
+    this.#engine = engine;
+    this.active = active;
+    this.work = work;
+    this.url = url;
+    this.key = key(work.kind, work.index, work.item);
+  }
+
+  granted(): void {
+    this.#engine.slotGranted(this);
+  }
+
+  dropped(): void {
+    this.#engine.slotLost(this, NOT_SENT_SHUTTING_DOWN);
+  }
+
+  abort(): void {
+    this.place?.cancel();
+    this.#engine.slotLost(this, attemptCancelled());
+  }
 }
 
 export class Engine {
@@ -864,22 +907,84 @@ export class Engine {
     this.metrics.overhead(since(start));
   }
 
+  /**
+   * Sends a piece of work. With a dispatcher that can reserve a slot of the
+   * URL's origin first, a call that must wait for its origin's limits waits as a
+   * WaitingCall (the run and the work, nothing else): its request, abort
+   * controller and promise are made when the slot is granted (sendCall).
+   */
   private send(active: ActiveRun, work: Work): void {
+    const d = this.dispatcher;
+    if (d.reserve !== undefined) {
+      const url = this.currentUrl(active, work);
+      if (url === undefined) return;
+      const waiting = new WaitingCall(this, active, work, url);
+      const place = d.reserve(url, waiting);
+      if (place === "held") {
+        this.sendCall(active, work, url, false, performance.now());
+        return;
+      }
+      if (place !== "none") {
+        waiting.place = place;
+        active.inflight.set(waiting.key, waiting);
+        if (this.log.isLevelEnabled("debug")) {
+          runLog(this.log, active).debug(
+            { kind: work.kind, stepId: this.stepIdOf(active, work), attempt: work.attempt, origin: place.origin, ahead: place.ahead },
+            "call waiting for its host's limits",
+          );
+        }
+        return;
+      }
+    }
+    this.sendCall(active, work, undefined, true, performance.now());
+  }
+
+  /** A WaitingCall holds a slot of its origin now: its call is built and sent, or the slot given back. */
+  slotGranted(w: WaitingCall): void {
+    const active = w.active;
+    if (active.inflight.get(w.key) === w) active.inflight.delete(w.key);
+    this.metrics.hostWait(since(w.queuedAt));
+    if (active.detached || this.stopping) {
+      // Nothing new is sent while stopping; the run is sent again where it is driven next.
+      this.dispatcher.giveBack?.(w.url);
+      return;
+    }
+    this.sendCall(active, w.work, w.url, false, performance.now());
+  }
+
+  /** A WaitingCall's place is gone: the dispatcher closed, or the call was cancelled. */
+  slotLost(w: WaitingCall, outcome: AttemptOutcome): void {
+    const active = w.active;
+    if (active.inflight.get(w.key) !== w) return;
+    active.inflight.delete(w.key);
+    // As an answer from dispatch() would be: after the current turn, not within it.
+    queueMicrotask(() => this.attemptOver(active, w.work, outcome, 0, undefined));
+  }
+
+  /**
+   * Builds the call and dispatches it. `reservedUrl`: a slot of that URL's origin is
+   * held for it (given back if the work is no longer current); `queuedInDispatcher`:
+   * the dispatcher may queue it (no reservation was made).
+   */
+  private sendCall(active: ActiveRun, work: Work, reservedUrl: string | undefined, queuedInDispatcher: boolean, startedAt: number): void {
     let call: StepCall | undefined;
     try {
       call = this.callFor(active, work);
     } catch (err) {
+      if (reservedUrl !== undefined) this.dispatcher.giveBack?.(reservedUrl);
       // Rendering a request body can fail for one run's data: that call fails
       // (never retried), the process and the other runs go on.
-      const stepId = work.kind === "webhook" ? undefined : active.machine.run.spec.steps[work.index]?.id;
-      runLog(this.log, active).error({ err, kind: work.kind, stepId, attempt: work.attempt }, "could not render the request");
+      runLog(this.log, active).error({ err, kind: work.kind, stepId: this.stepIdOf(active, work), attempt: work.attempt }, "could not render the request");
       const outcome = terminalFailure(RENDER_FAILED, "could not render the request body from the run's data");
       queueMicrotask(() => {
         if (!active.detached) void this.react(active, this.applyOutcome(active, work, outcome));
       });
       return;
     }
-    if (!call) return;
+    if (!call) {
+      if (reservedUrl !== undefined) this.dispatcher.giveBack?.(reservedUrl);
+      return;
+    }
     const span = this.tracer.startAttempt(active.machine.run, work.kind === "item" ? "step" : work.kind, work.index, work.attempt, work.item);
     if (span) Object.assign(call.headers, span.headers);
     const k = key(work.kind, work.index, work.item);
@@ -891,25 +996,27 @@ export class Engine {
     const timeoutMs = call.timeoutMs;
     let cancelTimeout: (() => void) | undefined;
     let queued = false;
-    let sent = performance.now();
-    const progress: DispatchProgress = {
-      queued: (origin, ahead) => {
-        queued = true;
-        if (this.log.isLevelEnabled("debug")) {
-          runLog(this.log, active).debug(
-            { kind: work.kind, stepId: work.kind === "webhook" ? undefined : active.machine.run.steps[work.index]?.id, attempt: work.attempt, origin, ahead },
-            "call waiting for its host's limits",
-          );
+    let sent = startedAt;
+    const progress: DispatchProgress | undefined = queuedInDispatcher
+      ? {
+          queued: (origin, ahead) => {
+            queued = true;
+            if (this.log.isLevelEnabled("debug")) {
+              runLog(this.log, active).debug(
+                { kind: work.kind, stepId: this.stepIdOf(active, work), attempt: work.attempt, origin, ahead },
+                "call waiting for its host's limits",
+              );
+            }
+          },
+          sent: () => {
+            const now = performance.now();
+            this.metrics.hostWait(since(sent));
+            sent = now;
+            cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), timeoutMs);
+          },
         }
-      },
-      sent: () => {
-        const now = performance.now();
-        this.metrics.hostWait(since(sent));
-        sent = now;
-        cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), timeoutMs);
-      },
-    };
-    const dispatched = this.dispatcher.dispatch(call, controller.signal, progress);
+      : undefined;
+    const dispatched = this.dispatcher.dispatch(call, controller.signal, progress, reservedUrl !== undefined);
     if (!queued) cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), timeoutMs);
     void dispatched
       .catch((err: unknown): AttemptOutcome => ({
@@ -920,15 +1027,23 @@ export class Engine {
       .then((outcome) => {
         cancelTimeout?.();
         if (active.inflight.get(k) === controller) active.inflight.delete(k);
-        if (active.detached) {
-          span?.end({ ok: outcome.ok, abandoned: true });
-          return;
-        }
-        const seconds = since(sent);
-        const fx = this.applyOutcome(active, work, outcome);
-        this.record(active, work, outcome, seconds, fx, span);
-        void this.react(active, fx);
+        this.attemptOver(active, work, outcome, since(sent), span);
       });
+  }
+
+  /** An attempt's answer (or why it has none): applied to the run, counted and logged. */
+  private attemptOver(active: ActiveRun, work: Work, outcome: AttemptOutcome, seconds: number, span: AttemptSpan | undefined): void {
+    if (active.detached) {
+      span?.end({ ok: outcome.ok, abandoned: true });
+      return;
+    }
+    const fx = this.applyOutcome(active, work, outcome);
+    this.record(active, work, outcome, seconds, fx, span);
+    void this.react(active, fx);
+  }
+
+  private stepIdOf(active: ActiveRun, work: Work): string | undefined {
+    return work.kind === "webhook" ? undefined : active.machine.run.steps[work.index]?.id;
   }
 
   /** Counts a finished call and logs it: failures at info (with whether and when it is retried), successes at debug. */
@@ -989,14 +1104,34 @@ export class Engine {
     }
   }
 
-  /** The HTTP call for a piece of work, or undefined if it is no longer current. */
-  private callFor(active: ActiveRun, work: Work): StepCall | undefined {
+  /** The URL a piece of work calls, or undefined if the work is no longer current (its attempt was settled or superseded). */
+  private currentUrl(active: ActiveRun, work: Work): string | undefined {
     const run = active.machine.run;
     if (work.kind === "webhook") {
       const w = run.webhook;
-      if (w?.state !== "delivering" || w.attempts !== work.attempt) return undefined;
+      return w?.state === "delivering" && w.attempts === work.attempt ? w.url : undefined;
+    }
+    const step = run.spec.steps[work.index];
+    const record = run.steps[work.index];
+    if (work.kind === "compensation") {
+      const c = record.compensation;
+      return c?.state === "running" && c.attempts === work.attempt ? step.compensation : undefined;
+    }
+    if (record.state !== "running") return undefined;
+    if (work.kind === "step") return record.attempts === work.attempt ? step.url : undefined;
+    const it = active.machine.items(work.index)?.[work.item!];
+    return it?.state === "running" && it.attempts === work.attempt ? step.url : undefined;
+  }
+
+  /** The HTTP call for a piece of work, or undefined if it is no longer current. */
+  private callFor(active: ActiveRun, work: Work): StepCall | undefined {
+    const url = this.currentUrl(active, work);
+    if (url === undefined) return undefined;
+    const run = active.machine.run;
+    if (work.kind === "webhook") {
+      const w = run.webhook!;
       return {
-        url: w.url,
+        url,
         body: this.renderWebhook(run),
         timeoutMs: this.webhookTimeoutMs,
         idempotencyKey: w.eventId,
@@ -1008,9 +1143,8 @@ export class Engine {
     const record = run.steps[work.index];
     const headers = { "weft-run-id": run.runId, "weft-step-id": step.id, "weft-attempt": String(work.attempt) };
     if (work.kind === "step") {
-      if (record.state !== "running" || record.attempts !== work.attempt) return undefined;
       return {
-        url: step.url,
+        url,
         body: this.stepBody(active, work.index, work.attempt, ""),
         timeoutMs: step.timeoutMs,
         idempotencyKey: `${run.runId}:${step.id}`,
@@ -1020,11 +1154,9 @@ export class Engine {
     }
     if (work.kind === "item") {
       const k = work.item!;
-      const it = active.machine.items(work.index)?.[k];
-      if (record.state !== "running" || it?.state !== "running" || it.attempts !== work.attempt) return undefined;
       const values = this.itemValues(active, work.index);
       return {
-        url: step.url,
+        url,
         body: this.itemBodies(active, work.index).body(work.attempt, values[k], k),
         timeoutMs: step.timeoutMs,
         idempotencyKey: `${run.runId}:${step.id}:${k}`,
@@ -1032,13 +1164,11 @@ export class Engine {
         headers: { ...headers, "weft-item-index": String(k) },
       };
     }
-    const c = record.compensation;
-    if (c?.state !== "running" || c.attempts !== work.attempt || !step.compensation) return undefined;
     const extra =
       `,"compensation":true,"result":${JSON.stringify(active.machine.items(work.index) ? mapResult(active.machine.items(work.index)!) : (record.result ?? null))}` +
       `,"failedStep":${JSON.stringify(run.error?.stepId ?? null)},"error":${JSON.stringify(run.error ?? null)}`;
     return {
-      url: step.compensation,
+      url,
       body: this.stepBody(active, work.index, work.attempt, extra, false),
       timeoutMs: step.timeoutMs,
       idempotencyKey: `${run.runId}:${step.id}:compensation`,

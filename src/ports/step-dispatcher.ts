@@ -29,6 +29,26 @@ export interface DispatchProgress {
   sent(): void;
 }
 
+/**
+ * A caller waiting for a slot of an origin before it builds its call (see
+ * StepDispatcher.reserve): while it waits, this is all the dispatcher holds of it.
+ */
+export interface SlotWaiter {
+  /** It holds a slot now: dispatch its call at once with `reserved`, or giveBack() the slot. Never called from within reserve(). */
+  granted(): void;
+  /** The dispatcher is closing: no slot will come. */
+  dropped(): void;
+}
+
+/** A place in an origin's queue (see StepDispatcher.reserve). */
+export interface SlotReservation {
+  readonly origin: string;
+  /** Calls to the origin that waited before this one when it was queued. */
+  readonly ahead: number;
+  /** Leaves the queue (its waiter hears nothing more); nothing if the slot was granted already. */
+  cancel(): void;
+}
+
 export interface StepDispatcher {
   /**
    * Never rejects: transport problems come back as failed outcomes. `signal`
@@ -38,6 +58,17 @@ export interface StepDispatcher {
    * called, in which case when `progress.sent` is (the attempt timeout measures
    * the handler, not the wait).
    */
-  dispatch(call: StepCall, signal: AbortSignal, progress?: DispatchProgress): Promise<AttemptOutcome>;
+  dispatch(call: StepCall, signal: AbortSignal, progress?: DispatchProgress, reserved?: boolean): Promise<AttemptOutcome>;
+  /**
+   * Optional: a slot of `url`'s origin before anything of the call is built, so a
+   * call that must wait for its origin's limits holds no request, signal or promise
+   * meanwhile. "held": a slot is taken now, dispatch the call with `reserved`;
+   * "none": nothing to reserve (a URL refused or not parsed), dispatch as usual and
+   * let dispatch() answer; a reservation: queued, `waiter.granted()` comes when the
+   * slot is held.
+   */
+  reserve?(url: string, waiter: SlotWaiter): "held" | "none" | SlotReservation;
+  /** Gives back a slot that reserve() or granted() gave and that no call will use. */
+  giveBack?(url: string): void;
   close(): Promise<void>;
 }

@@ -187,6 +187,36 @@ describe("a per-origin override (--host-limit)", () => {
     expect(gathered.counter.max).toBeGreaterThanOrEqual(6);
   });
 
+  test("a call waiting for its origin is built when its turn comes: its previousSteps lists a step that completed elsewhere while it waited", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    limited.on("/o/held", async (call) => {
+      await held;
+      return { json: { success: true, result: { step: call.body.stepId } } };
+    });
+    const { workflow } = await weft.client.createWorkflow({
+      id: "host-limits-built-late",
+      steps: [
+        { id: "h1", url: limited.url("/o/held"), parallel: true },
+        { id: "h2", url: limited.url("/o/held"), parallel: true },
+        { id: "waits", url: limited.url("/o/waits"), parallel: true },
+        { id: "fast", url: free.url("/o/fast"), parallel: true },
+      ],
+    });
+    const runId = workflow!.id;
+    // Both of the origin's slots are taken, "waits" is queued, and "fast" completed meanwhile.
+    await expect.poll(() => limited.callsFor(runId, "/o/held").length, { timeout: 30_000 }).toBe(2);
+    await waitForRun(weft.client, runId, (w) => w.steps[3].state === StepState.COMPLETED, 30_000);
+    expect(await metricValue(weft, "weft_host_calls_waiting", limited.baseUrl)).toBe(1);
+    expect(limited.callsFor(runId, "/o/waits")).toHaveLength(0);
+
+    release();
+    expect((await waitForRun(weft.client, runId, undefined, 60_000)).state).toBe(WorkflowState.COMPLETED);
+    const [waited] = limited.callsFor(runId, "/o/waits");
+    expect(Object.keys(waited.body.previousSteps)).toContain("fast");
+    expect(waited.body.previousSteps.fast.result).toEqual({ step: "fast" });
+  });
+
   test("webhooks count against their own URL's origin: at most 2 on_complete deliveries to it at once, every one delivered", async () => {
     const hooks = counting(100);
     limited.on("/o/hook", hooks.behaviour);

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { HttpStepDispatcher } from "../../src/dispatch/http-step-dispatcher.ts";
 import type { AttemptOutcome } from "../../src/domain/attempt-outcome.ts";
-import { ATTEMPT_TIMEOUT, type DispatchProgress, type StepCall } from "../../src/ports/step-dispatcher.ts";
+import { ATTEMPT_TIMEOUT, type DispatchProgress, type SlotReservation, type SlotWaiter, type StepCall } from "../../src/ports/step-dispatcher.ts";
 import { Signer } from "../../src/signing/sign.ts";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -134,4 +134,69 @@ test("close() answers waiting calls without sending them", async () => {
   held.shift()?.destroy();
   await closing;
   expect(seen.some((s) => s.endsWith("/never-sent"))).toBe(false);
+});
+
+test("reserve(): a slot before the call is built; waiters are granted in turn with dispatched calls, a cancelled one never, close() drops the rest", async () => {
+  const d = new HttpStepDispatcher({
+    signer: new Signer([SECRET]),
+    maxResultBytes: 1000,
+    hostLimits: { defaults: { maxInflight: 1, ratePerSecond: 0, burst: 1 }, origins: new Map() },
+  });
+  let closed = false;
+  const heard: string[] = [];
+  const waiter = (name: string, onGrant: () => void = () => {}): SlotWaiter => ({
+    granted: () => {
+      heard.push(`granted ${name}`);
+      onGrant();
+    },
+    dropped: () => heard.push(`dropped ${name}`),
+  });
+  try {
+    // A free slot is held at once; the call then goes out with `reserved` and takes no second slot.
+    expect(d.reserve(`${a}/hold/r1`, waiter("r1"))).toBe("held");
+    const p1 = d.dispatch(call(`${a}/hold/r1`, "r1"), new AbortController().signal, undefined, true);
+    await waitFor(() => held.length === 1);
+
+    // Behind it: a waiter, a dispatched call, a waiter that will be cancelled, a waiter that gives its slot back.
+    let p3: Promise<AttemptOutcome> | undefined;
+    const w2 = d.reserve(`${a}/two`, waiter("w2", () => void (p3 = d.dispatch(call(`${a}/hold/w2`, "w2"), new AbortController().signal, undefined, true))));
+    expect(w2).toMatchObject({ origin: a, ahead: 0 });
+    const queuedCall = progress();
+    const p2 = d.dispatch(call(`${a}/queued`, "q"), new AbortController().signal, queuedCall.p);
+    const w4 = d.reserve(`${a}/four`, waiter("w4")) as SlotReservation;
+    expect(w4).toMatchObject({ origin: a, ahead: 2 });
+    const w5 = d.reserve(`${a}/five`, waiter("w5", () => d.giveBack(`${a}/five`)));
+    expect(w5).toMatchObject({ ahead: 3 });
+    const w6 = d.reserve(`${a}/six`, waiter("w6"));
+    expect([...d.waitingByOrigin()]).toEqual([[a, 5]]);
+    w4.cancel();
+    expect([...d.waitingByOrigin()]).toEqual([[a, 4]]);
+    // A URL that cannot be reserved is left to dispatch() to answer.
+    expect(d.reserve("not a url", waiter("bad"))).toBe("none");
+    expect(heard).toEqual([]);
+
+    held.shift()!.writeHead(200, { "content-type": "application/json" }).end('{"success":true,"result":"r1"}');
+    expect(await p1).toEqual({ ok: true, result: "r1" });
+    // w2 was granted and sent its call (which holds the slot now).
+    await waitFor(() => held.length === 1);
+    expect(heard).toEqual(["granted w2"]);
+    held.shift()!.writeHead(200, { "content-type": "application/json" }).end('{"success":true,"result":"w2"}');
+    expect(await p3).toEqual({ ok: true, result: "w2" });
+    // Then the dispatched call, then w5 (w4 left): w5 gives its slot back, so w6 is granted.
+    expect(await p2).toMatchObject({ ok: true });
+    expect(queuedCall.heard).toEqual([`queued ${a} 1`, "sent"]);
+    await waitFor(() => heard.length === 3);
+    expect(heard).toEqual(["granted w2", "granted w5", "granted w6"]);
+    expect(w6).toMatchObject({ ahead: 4 });
+
+    // w6 holds the slot and never uses it (nor gives it back): the next waiter is dropped by close().
+    d.reserve(`${a}/seven`, waiter("w7"));
+    closed = true;
+    await d.close();
+    expect(heard).toEqual(["granted w2", "granted w5", "granted w6", "dropped w7"]);
+    const host = new URL(a).host;
+    expect(seen.filter((s) => s.startsWith(host)).slice(-3)).toEqual([`${host}/hold/r1`, `${host}/hold/w2`, `${host}/queued`]);
+  } finally {
+    if (!closed) await d.close();
+  }
 });
