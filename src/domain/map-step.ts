@@ -3,6 +3,7 @@
 // dependency's result. Pure: pointer syntax, resolution, item results.
 import type { ItemRecord } from "./run-record.ts";
 import type { JsonValue } from "./workflow-spec.ts";
+import { jsonText } from "./json-text.ts";
 
 /** Items one map step may have; a longer array fails the step (not retried). */
 export const MAX_MAP_ITEMS = 10_000;
@@ -84,6 +85,16 @@ export function mapResult(items: readonly ItemRecord[]): JsonValue[] {
   return items.map((it) =>
     it.state === "completed" ? (it.result ?? null) : ({ state: it.state, error: (it.error ?? null) as unknown as JsonValue } as JsonValue),
   );
+}
+
+/** JSON.stringify(mapResult(items)), with each completed item's result text made once (jsonText). */
+export function mapResultText(items: readonly ItemRecord[]): string {
+  const parts = new Array<string>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    parts[i] = it.state === "completed" ? jsonText(it.result) : JSON.stringify({ state: it.state, error: it.error ?? null });
+  }
+  return `[${parts.join(",")}]`;
 }
 
 export interface ItemCounts {

@@ -22,6 +22,7 @@ import { type Concurrency, compileConcurrency } from "./concurrency-key.ts";
 import { FIELD_LIMITS, quoteInput, tooLong } from "./field-limits.ts";
 import { checkLabels, labelPairs } from "./run-labels.ts";
 import { isTerminal, type ItemRecord, newRunRecord, type RunRecord, type StepRecord } from "./run-record.ts";
+import { runGraph } from "./run-graph.ts";
 import type { FieldViolation, JsonObject, Limits, WorkflowSpec } from "./workflow-spec.ts";
 
 /** What RerunWorkflow asks for, after transport decoding. */
@@ -97,14 +98,7 @@ export function fromStepIndexes(spec: Pick<WorkflowSpec, "steps">, fromSteps: re
 
 /** The steps downstream of `from` (indexes): those steps and their transitive dependents, as a flag per step. */
 export function downstreamSteps(spec: Pick<WorkflowSpec, "steps">, from: readonly number[]): boolean[] {
-  const index = new Map(spec.steps.map((s, i) => [s.id, i]));
-  const dependents: number[][] = spec.steps.map(() => []);
-  spec.steps.forEach((s, i) => {
-    for (const d of s.dependsOn) {
-      const k = index.get(d);
-      if (k !== undefined) dependents[k].push(i);
-    }
-  });
+  const dependents = runGraph(spec.steps).dependents;
   const marked = spec.steps.map(() => false);
   const stack = [...from];
   while (stack.length > 0) {
@@ -139,14 +133,7 @@ export function rerunSteps(original: Pick<RunRecord, "spec" | "steps">, from: re
  */
 export function withNeededSteps(run: Pick<RunRecord, "spec" | "steps">, runs: boolean[]): boolean[] {
   const steps = run.spec.steps;
-  const index = new Map(steps.map((s, i) => [s.id, i]));
-  const dependents: number[][] = steps.map(() => []);
-  steps.forEach((s, i) => {
-    for (const d of s.dependsOn) {
-      const k = index.get(d);
-      if (k !== undefined) dependents[k].push(i);
-    }
-  });
+  const dependents = runGraph(steps).dependents;
   // A step that did not complete runs when nothing depends on it or a dependent runs: decide dependents first.
   const decided = steps.map((_, i) => runs[i] || run.steps[i].state === "completed");
   const decide = (i: number): boolean => {

@@ -32,7 +32,7 @@ import { decideJoin, describeJoin, type JoinDecision, type JoinPolicy } from "./
 import { runGraph } from "./run-graph.ts";
 import { jsonText } from "./json-text.ts";
 import { truncateText } from "./field-limits.ts";
-import { forEachItems, INVALID_FOR_EACH, ITEMS_FAILED, mapResult, parseForEach, resolvePath, DEFAULT_MAX_CONCURRENCY } from "./map-step.ts";
+import { forEachItems, INVALID_FOR_EACH, ITEMS_FAILED, mapResult, mapResultText, parseForEach, resolvePath, DEFAULT_MAX_CONCURRENCY } from "./map-step.ts";
 import { nextAttemptDelayMs } from "./retry-policy.ts";
 import { redeliveryRefusal } from "./webhook-redelivery.ts";
 import { REDRIVEN_STEP_STATES, redriveRefusal, redrivenDeadline, webhookEventId } from "./redrive.ts";
@@ -150,6 +150,11 @@ function jsonLength(value: JsonValue): number {
   return jsonText(value).length;
 }
 
+/** The same length, for results loaded with a run: their text is not kept (most are never serialized again). */
+function loadedJsonLength(value: JsonValue): number {
+  return JSON.stringify(value).length;
+}
+
 function isInFlight(state: StepState): boolean {
   return state === "running" || state === "retry_wait";
 }
@@ -238,7 +243,7 @@ export class RunMachine {
         else if (it.state === "retry_wait") m.retryWait++;
         else if (it.state === "completed") m.completed++;
         else m.failed++;
-        if (it.result !== undefined) this.resultBytes += jsonLength(it.result);
+        if (it.result !== undefined) this.resultBytes += loadedJsonLength(it.result);
       });
       return m;
     });
@@ -253,7 +258,7 @@ export class RunMachine {
     });
     run.steps.forEach((st, i) => {
       if (!isSettled(st.state)) this.unsettled++;
-      if (st.result !== undefined) this.resultBytes += jsonLength(st.result);
+      if (st.result !== undefined) this.resultBytes += loadedJsonLength(st.result);
       if (st.state === "running") this.running++;
       // A queued non-parallel step keeps the run's serial slot while it waits for its key.
       if ((isInFlight(st.state) || isQueued(st)) && !this.parallel[i]) this.serialInFlight++;
@@ -665,10 +670,22 @@ export class RunMachine {
       const d = this.indexOf.get(parsed.source.stepId);
       const dep = d === undefined ? undefined : this.run.steps[d];
       if (d === undefined || dep?.state !== "completed") root = undefined;
-      else root = this.run.items?.[d] ? mapResult(this.run.items[d]) : dep.result;
+      else root = this.resultOf(d);
     }
     const r = forEachItems(resolvePath(root, parsed.path), pointer);
     return "items" in r ? r.items : r.message;
+  }
+
+  /** Step `index`'s result as later steps see it: a map step's is its items' (mapResult), another's its own. */
+  resultOf(index: number): JsonValue | undefined {
+    const items = this.run.items?.[index];
+    return items ? mapResult(items) : this.run.steps[index].result;
+  }
+
+  /** resultOf(index) as JSON text (`null` for none); a map step's made from its items' kept texts. */
+  resultText(index: number): string {
+    const items = this.run.items?.[index];
+    return items ? mapResultText(items) : jsonText(this.run.steps[index].result);
   }
 
   /** The items of a started map step, as stored. */
@@ -1048,8 +1065,8 @@ export class RunMachine {
       patch.items = [];
       for (const [step, set] of this.dirtyItems) for (const index of set) patch.items.push({ step, index, record: run.items![step][index] });
     }
-    this.dirtyItemLists = undefined;
-    this.dirtyItems = undefined;
+    this.dirtyItemLists?.clear();
+    this.dirtyItems?.clear();
     run.version++;
     this.dirtyRun = false;
     this.dirtySteps.clear();

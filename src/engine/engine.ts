@@ -19,8 +19,6 @@ import { redriveRefusal } from "../domain/redrive.ts";
 import { planRerun, type RerunInput, rerunRecord, rerunRefusal } from "../domain/rerun.ts";
 import { redeliveryRefusal } from "../domain/webhook-redelivery.ts";
 import { deadlineRuns, holdsRunSlot, pauseRefusal, resumeRefusal } from "../domain/pause.ts";
-import { mapResult } from "../domain/map-step.ts";
-import { jsonText } from "../domain/json-text.ts";
 import { bodyHead, bodyMiddle, ItemBodies, stepBody } from "./step-body.ts";
 import type { FieldViolation, Limits, StepSpec, WorkflowSpec } from "../domain/workflow-spec.ts";
 import { forEachPreviousStep, type PreviousStepsMode, type StepVisibility, visibility } from "../domain/previous-steps.ts";
@@ -1165,7 +1163,7 @@ export class Engine {
       };
     }
     const extra =
-      `,"compensation":true,"result":${JSON.stringify(active.machine.items(work.index) ? mapResult(active.machine.items(work.index)!) : (record.result ?? null))}` +
+      `,"compensation":true,"result":${active.machine.resultText(work.index)}` +
       `,"failedStep":${JSON.stringify(run.error?.stepId ?? null)},"error":${JSON.stringify(run.error ?? null)}`;
     return {
       url,
@@ -1220,11 +1218,10 @@ export class Engine {
       if (f === undefined) {
         const st = run.steps[i];
         const completedAt = new Date(st.completedAt ?? 0).toISOString();
-        const items = active.machine.items(i);
         // A result's text is the one the store writes (made once, see json-text.ts).
         const entry =
           st.state === "completed"
-            ? `{"result":${jsonText(items ? mapResult(items) : st.result)},"completedAt":"${completedAt}","attempts":${st.attempts}}`
+            ? `{"result":${active.machine.resultText(i)},"completedAt":"${completedAt}","attempts":${st.attempts}}`
             : JSON.stringify({ state: st.state, error: st.error ?? null, completedAt, attempts: st.attempts });
         f = `${JSON.stringify(st.id)}:${entry}`;
         (active.fragments ??= new Map()).set(i, f);

@@ -18,8 +18,8 @@ export class SharedSteps {
   /** The shared list equal to `steps` (the first one seen becomes it), or `steps` itself when too large to share. */
   intern(steps: StepSpec[]): StepSpec[] {
     if (Object.isFrozen(steps)) return steps;
-    const key = JSON.stringify(steps);
-    if (key.length > MAX_SHARED_JSON) return steps;
+    const key = sharedKey(steps);
+    if (key === undefined) return steps;
     const found = this.#lists.get(key);
     if (found !== undefined) {
       // Most recently used last.
@@ -41,6 +41,18 @@ export class SharedSteps {
   get size(): number {
     return this.#lists.size;
   }
+}
+
+/** JSON.stringify(steps), or undefined once it is longer than MAX_SHARED_JSON (a large list costs no more than that to turn down). */
+function sharedKey(steps: readonly StepSpec[]): string | undefined {
+  const parts = new Array<string>(steps.length);
+  let length = 2 + Math.max(0, steps.length - 1);
+  for (let i = 0; i < steps.length; i++) {
+    parts[i] = JSON.stringify(steps[i]);
+    length += parts[i].length;
+    if (length > MAX_SHARED_JSON) return undefined;
+  }
+  return `[${parts.join(",")}]`;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -2,6 +2,8 @@
 // written parses back to the same record.
 import { describe, expect, test } from "vitest";
 import { jsonText, stringifyWithResult } from "../../src/domain/json-text.ts";
+import { mapResult, mapResultText } from "../../src/domain/map-step.ts";
+import type { ItemRecord } from "../../src/domain/run-record.ts";
 
 describe("jsonText", () => {
   test("is JSON.stringify, made once per result object", () => {
@@ -46,5 +48,22 @@ describe("stringifyWithResult", () => {
     const first = jsonText(result);
     const text = stringifyWithResult({ id: "a", result });
     expect(text.endsWith(`,"result":${first}}`)).toBe(true);
+  });
+});
+
+describe("mapResultText", () => {
+  test("is JSON.stringify(mapResult(items)), completed items' texts made once", () => {
+    const done = { big: "x".repeat(50), n: [1, 2] };
+    const items = [
+      { state: "completed", attempts: 1, result: done },
+      { state: "completed", attempts: 1 },
+      { state: "failed", attempts: 3, error: { reason: "http_error", message: "500", httpStatus: 500 } },
+      { state: "cancelled", attempts: 0 },
+      { state: "completed", attempts: 2, result: "plain" },
+    ] as unknown as ItemRecord[];
+    expect(mapResultText(items)).toBe(JSON.stringify(mapResult(items)));
+    expect(mapResultText([])).toBe("[]");
+    // The completed item's text is the one jsonText keeps for it.
+    expect(mapResultText(items)).toContain(jsonText(done));
   });
 });

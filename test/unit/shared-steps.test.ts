@@ -43,6 +43,37 @@ describe("SharedSteps", () => {
     expect(shared.size).toBe(0);
   });
 
+  test("the 64 KiB bound is on the list's JSON: at it, shared; just over, not", () => {
+    // Steps with 100-character ids, the last ones' ids shorter by `short` characters in all
+    // (90 at most each); an id is in a step's JSON twice (its submitted copy too).
+    const list = (count: number, short: number) =>
+      testWorkflow(
+        Array.from({ length: count }, (_, i) => {
+          const cut = Math.max(0, Math.min(90, short - 90 * (count - 1 - i)));
+          return { id: `${i}-`.padEnd(100 - cut, "x"), url: "https://h.test/s" };
+        }),
+      ).steps;
+    const length = (steps: unknown) => JSON.stringify(steps).length;
+    let count = 1;
+    while (length(list(count + 1, 0)) <= 64 * 1024) count++;
+    count++;
+    const short = Math.ceil((length(list(count, 0)) - 64 * 1024) / 2);
+    const at = () => list(count, short);
+    const over = () => list(count, short - 1);
+    expect(length(at())).toBeLessThanOrEqual(64 * 1024);
+    expect(length(at())).toBeGreaterThanOrEqual(64 * 1024 - 1);
+    expect(length(over())).toBeGreaterThan(64 * 1024);
+    expect(length(over())).toBeLessThanOrEqual(64 * 1024 + 2);
+    const shared = new SharedSteps();
+    const atBound = at();
+    expect(shared.intern(atBound)).toBe(atBound);
+    expect(shared.intern(at())).toBe(atBound);
+    const oneOver = over();
+    expect(shared.intern(oneOver)).toBe(oneOver);
+    expect(shared.intern(over())).not.toBe(oneOver);
+    expect(shared.size).toBe(1);
+  });
+
   test("the keys kept are bounded: the least recently used lists are let go first", () => {
     const shared = new SharedSteps();
     // 40-64 KB of JSON each: 8 MiB hold at most ~200 of them.

@@ -6,6 +6,7 @@
 import { type ItemRecord, type RunEvent, type RunHeader, type RunRecord, type RunState, runHeader, type StepRecord } from "../../domain/run-record.ts";
 import type { JsonValue, WorkflowSpec } from "../../domain/workflow-spec.ts";
 import { labelPairs } from "../../domain/run-labels.ts";
+import { jsonText } from "../../domain/json-text.ts";
 
 export const COLLECTIONS = {
   runs: "runs",
@@ -154,7 +155,7 @@ export function labelString(key: string, value: string): string {
 export function stepToDoc(st: StepRecord): StepDoc {
   if (!("result" in st)) return st;
   const { result, ...rest } = st;
-  return result === undefined ? rest : { ...rest, resultJson: JSON.stringify(result) };
+  return result === undefined ? rest : { ...rest, resultJson: jsonText(result) };
 }
 
 export function stepFromDoc(doc: StepDoc): StepRecord {
@@ -169,7 +170,7 @@ export type ItemDoc = Omit<ItemRecord, "result"> & { resultJson?: string };
 export function itemToDoc(it: ItemRecord): ItemDoc {
   if (!("result" in it)) return it;
   const { result, ...rest } = it;
-  return result === undefined ? rest : { ...rest, resultJson: JSON.stringify(result) };
+  return result === undefined ? rest : { ...rest, resultJson: jsonText(result) };
 }
 
 export function itemFromDoc(doc: ItemDoc): ItemRecord {
@@ -194,7 +195,7 @@ export function eventToDoc(e: RunEvent, workflowId: string, ts: Date): EventDoc 
   if (e.attempt !== undefined) doc.attempt = e.attempt;
   if (e.item !== undefined) doc.item = e.item;
   if (e.error !== undefined) doc.error = e.error;
-  if (e.result !== undefined) doc.resultJson = JSON.stringify(e.result);
+  if (e.result !== undefined) doc.resultJson = jsonText(e.result);
   if (e.redriven) doc.redriven = true;
   if (e.waitingFor !== undefined) doc.waitingFor = e.waitingFor;
   if (e.rerunOf !== undefined) doc.rerunOf = e.rerunOf;

@@ -11,7 +11,10 @@ export function isDuplicateKey(err: unknown): boolean {
 /**
  * The indexes of the operations of a bulk write (of `n`) that failed with a
  * duplicate key, when every failure was one; otherwise undefined. A plain
- * duplicate-key error answers for a write of one operation.
+ * duplicate-key error answers for a write of one operation only: for more it
+ * does not say which ones failed, and taking them all for duplicates could
+ * drop a write, so the caller's retry handles it (the driver reports a bulk
+ * write's failures as a MongoBulkWriteError).
  */
 export function duplicateKeyIndexes(err: unknown, n: number): number[] | undefined {
   if (err instanceof MongoBulkWriteError) {
