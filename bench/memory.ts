@@ -12,8 +12,10 @@
 //
 // BENCH_MEMORY_RUNS, BENCH_MEMORY_STEPS (chain length, default 3),
 // BENCH_MEMORY_CREATES (CreateWorkflow calls in flight, default 100),
-// BENCH_WEFT_ARGS (server flags, e.g. "--drain-gc off").
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// BENCH_WEFT_ARGS (server flags, e.g. "--drain-gc off"),
+// BENCH_MEMORY_SNAPSHOT (a directory: Weft writes a V8 heap snapshot there with
+// every run in flight, before the drain; its nodes' sizes are what is live).
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -27,6 +29,7 @@ import { sleep } from "./stats.ts";
 const RUNS = Number(process.env.BENCH_MEMORY_RUNS ?? 100_000);
 const STEPS = Number(process.env.BENCH_MEMORY_STEPS ?? 3);
 const CREATES = Number(process.env.BENCH_MEMORY_CREATES ?? 100);
+const SNAPSHOT_DIR = process.env.BENCH_MEMORY_SNAPSHOT;
 const LIMIT_MS = 60 * 60_000;
 const MiB = 1024 * 1024;
 /** When memory is read after the last run completed, seconds. */
@@ -82,7 +85,9 @@ async function main(): Promise<void> {
   dataDir = mkdtempSync(join(tmpdir(), "weft-bench-memory-"));
   handler = await spawnHandler(FINAL_STEP);
   const weftArgs = (process.env.BENCH_WEFT_ARGS ?? "").split(" ").filter(Boolean);
-  weft = await spawnWeft(dataDir, [], weftArgs, weftAuthEnv());
+  if (SNAPSHOT_DIR) mkdirSync(SNAPSHOT_DIR, { recursive: true });
+  const nodeArgs = SNAPSHOT_DIR ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${SNAPSHOT_DIR}`] : [];
+  weft = await spawnWeft(dataDir, nodeArgs, weftArgs, weftAuthEnv());
   const client = createClient(WorkflowService, createGrpcTransport({ baseUrl: weft.baseUrl, ...benchTransportOptions() }));
   const request = createRequest("memory", chainSteps(STEPS), handler.baseUrl);
   request.steps![0].url = "/hold";
@@ -116,6 +121,14 @@ async function main(): Promise<void> {
   const inFlight = await memoryOf(weft);
   held = Number(await handler.get("/held"));
   log(`${RUNS} runs in flight after ${createS.toFixed(1)} s (${held} calls held at the handler): ${describe(inFlight)}`);
+  if (SNAPSHOT_DIR) {
+    const before = new Set(readdirSync(SNAPSHOT_DIR));
+    weft.child.kill("SIGUSR2");
+    // The snapshot is written on Weft's main thread: it answers again once the file is complete.
+    while (!readdirSync(SNAPSHOT_DIR).some((f) => !before.has(f) && f.endsWith(".heapsnapshot"))) await sleep(100);
+    await runsFailed(weft);
+    log(`heap snapshot written to ${SNAPSHOT_DIR}`);
+  }
 
   const t1 = performance.now();
   await handler.get("/open");
