@@ -207,14 +207,15 @@ export class RunMachine {
   /** Per step: its dependencies that completed, and that failed (or were cancelled or skipped). */
   private readonly depCompleted: number[];
   private readonly depFailed: number[];
-  /** Pending steps whose join decided to run. */
-  private readonly ready = new Set<number>();
+  /** Pending steps whose join decided to run; undefined when there are none (a waiting run holds no empty set). */
+  private ready: Set<number> | undefined;
   private running = 0;
   private serialInFlight = 0;
   /** Steps not settled yet. */
   private unsettled = 0;
   private dirtyRun = false;
-  private readonly dirtySteps = new Set<number>();
+  /** Steps the next commit writes; made on first use, let go by takePatch. */
+  private dirtySteps: Set<number> | undefined;
   private events: RunEvent[] = [];
   private readonly maxRunResultBytes: number;
   /** JSON length of the results recorded so far. */
@@ -263,8 +264,17 @@ export class RunMachine {
       // A queued non-parallel step keeps the run's serial slot while it waits for its key.
       if ((isInFlight(st.state) || isQueued(st)) && !this.parallel[i]) this.serialInFlight++;
       // The same decisions as when the run was driven: the join sees the same states.
-      if (st.state === "pending" && this.join(i).decision === "run") this.ready.add(i);
+      if (st.state === "pending" && this.join(i).decision === "run") this.markReady(i);
     });
+  }
+
+  private markReady(i: number): void {
+    (this.ready ??= new Set()).add(i);
+  }
+
+  private unmarkReady(i: number): void {
+    const ready = this.ready;
+    if (ready !== undefined && ready.delete(i) && ready.size === 0) this.ready = undefined;
   }
 
   /** The join decision of step i now. */
@@ -279,7 +289,7 @@ export class RunMachine {
 
   /** Pending and its join has not decided yet: it still waits for its dependencies. */
   private waiting(i: number): boolean {
-    return this.run.steps[i].state === "pending" && !this.ready.has(i);
+    return this.run.steps[i].state === "pending" && !this.ready?.has(i);
   }
 
   /** True once a step failed for good: the run is winding down. */
@@ -318,6 +328,7 @@ export class RunMachine {
    * (not_needed) before they are called.
    */
   private releaseDecided(now: number, fx: Effects): void {
+    if (this.ready === undefined) return;
     for (const i of [...this.ready].sort((a, b) => a - b)) {
       const j = this.join(i);
       if (j.decision === "run" && j.cancelUnfinished) this.release(i, `step "${this.run.steps[i].id}" went on without it`, now, fx);
@@ -449,7 +460,7 @@ export class RunMachine {
       if (REDRIVEN_STEP_STATES.has(st.state) && needed[i]) this.reopenStep(i, now);
     });
     run.steps.forEach((st, i) => {
-      if (st.state === "pending" && this.join(i).decision === "run") this.ready.add(i);
+      if (st.state === "pending" && this.join(i).decision === "run") this.markReady(i);
     });
     if (queued) {
       fx.acquire.push(-1);
@@ -873,7 +884,7 @@ export class RunMachine {
       if (!this.waiting(d)) continue;
       const j = this.join(d);
       if (j.decision === "run") {
-        this.ready.add(d);
+        this.markReady(d);
         if (j.cancelUnfinished) this.release(d, `step "${this.run.steps[d].id}" went on without it`, now, fx);
       } else if (j.decision === "fail") {
         if (this.joins[d].kind === "all") {
@@ -901,7 +912,7 @@ export class RunMachine {
       if (isSettled(st.state) || this.dependents[p].some((q) => this.waiting(q))) continue;
       if (st.state === "running") fx.abort.push(p);
       this.cancelItems(p, { reason: NOT_NEEDED, message: `not needed: ${why}` }, now, fx);
-      this.ready.delete(p);
+      this.unmarkReady(p);
       const error: ErrorInfo = { reason: NOT_NEEDED, message: `not needed: ${why}` };
       if (st.attempts > 0) error.attempt = st.attempts;
       this.setStep(p, "cancelled", now, { completedAt: now, nextAttemptAt: undefined, error }, { attempt: error.attempt, error });
@@ -1039,7 +1050,7 @@ export class RunMachine {
 
   /** Everything changed since the last call, as one compare-and-set patch; undefined when nothing changed. */
   takePatch(): RunPatch | undefined {
-    if (!this.dirtyRun && this.dirtySteps.size === 0 && this.events.length === 0 && !this.dirtyItemLists?.size && !this.dirtyItems?.size) {
+    if (!this.dirtyRun && this.dirtySteps === undefined && this.events.length === 0 && !this.dirtyItemLists?.size && !this.dirtyItems?.size) {
       return undefined;
     }
     const run = this.run;
@@ -1049,7 +1060,7 @@ export class RunMachine {
       expectedVersion: run.version,
       version: run.version + 1,
       run: this.dirtyRun ? runHeader(run) : undefined,
-      steps: [...this.dirtySteps].map((index) => {
+      steps: this.dirtySteps === undefined ? [] : [...this.dirtySteps].map((index) => {
         const record = { ...run.steps[index] };
         if (record.compensation) record.compensation = { ...record.compensation };
         return { index, record };
@@ -1069,7 +1080,7 @@ export class RunMachine {
     this.dirtyItems?.clear();
     run.version++;
     this.dirtyRun = false;
-    this.dirtySteps.clear();
+    this.dirtySteps = undefined;
     this.events = [];
     return patch;
   }
@@ -1082,11 +1093,11 @@ export class RunMachine {
   }
 
   private plan(now: number, fx: Effects): void {
-    if (this.run.state !== "running" || this.failing || this.ready.size === 0) return;
+    if (this.run.state !== "running" || this.failing || this.ready === undefined) return;
     const order = [...this.ready].sort((a, b) => a - b);
     let settled = false;
     for (const i of order) {
-      if (!this.ready.has(i) || this.failing) continue;
+      if (!this.ready?.has(i) || this.failing) continue;
       if (isQueued(this.run.steps[i])) continue;
       if (!this.parallel[i] && this.serialInFlight > 0) continue;
       if (this.run.spec.steps[i].concurrency) {
@@ -1105,7 +1116,7 @@ export class RunMachine {
   private startAttempt(index: number, now: number): number {
     const st = this.run.steps[index];
     const attempt = st.attempts + 1;
-    this.ready.delete(index);
+    this.unmarkReady(index);
     this.setStep(index, "running", now, { attempts: attempt, startedAt: st.startedAt ?? now, nextAttemptAt: undefined }, { attempt });
     return attempt;
   }
@@ -1148,7 +1159,7 @@ export class RunMachine {
     this.run.steps.forEach((st, i) => {
       if (st.state === "pending") this.setStep(i, "skipped", now, {}, {});
     });
-    this.ready.clear();
+    this.ready = undefined;
     if (outcome !== "completed" && this.run.spec.saga) {
       const order = this.compensable();
       if (order.length > 0) {
@@ -1314,7 +1325,7 @@ export class RunMachine {
     now: number,
     extra: { attempt?: number; error?: ErrorInfo; result?: JsonValue; waitingFor?: string },
   ): void {
-    this.dirtySteps.add(index);
+    (this.dirtySteps ??= new Set()).add(index);
     const event: RunEvent = {
       runId: this.run.runId,
       seq: ++this.run.lastSeq,

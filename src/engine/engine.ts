@@ -161,7 +161,8 @@ interface ActiveRun {
   log: Logger | undefined;
   /** In-flight calls by work key ("step:3", "compensation:1", "webhook:-1"), and calls waiting for their origin. */
   inflight: Map<string, { abort(): void }>;
-  timers: Map<string, () => void>;
+  /** Retry and webhook timers by work key; made on first use (most waiting runs have none). */
+  timers: Map<string, () => void> | undefined;
   cancelDeadline?: () => void;
   /** Serialized context, built once. */
   contextJson: string;
@@ -324,7 +325,7 @@ export class Engine {
   get retriesWaiting(): number {
     let n = 0;
     for (const a of this.active.values()) {
-      for (const k of a.timers.keys()) if (!k.startsWith("webhook")) n++;
+      if (a.timers) for (const k of a.timers.keys()) if (!k.startsWith("webhook")) n++;
     }
     return n;
   }
@@ -796,7 +797,7 @@ export class Engine {
       machine,
       log: undefined,
       inflight: new Map(),
-      timers: new Map(),
+      timers: undefined,
       contextJson: JSON.stringify(run.spec.context),
       fragments: undefined,
       visible: this.visibility(run.spec),
@@ -882,9 +883,10 @@ export class Engine {
     for (const index of fx.acquire) this.requestSlot(active, index);
     for (const t of fx.timers) {
       const k = key(t.kind, t.index, t.item);
-      active.timers.get(k)?.();
+      const timers = (active.timers ??= new Map());
+      timers.get(k)?.();
       const cancel = this.clock.setTimer(() => {
-        active.timers.delete(k);
+        if (active.timers?.delete(k) && active.timers.size === 0) active.timers = undefined;
         if (active.detached) return;
         const m = active.machine;
         const now = this.clock.now();
@@ -898,7 +900,7 @@ export class Engine {
                 : m.webhookRetryDue();
         void this.react(active, due);
       }, t.at - this.clock.now());
-      active.timers.set(k, cancel);
+      timers.set(k, cancel);
     }
     if (fx.dispatch.length === 0) return;
     for (const work of fx.dispatch) this.send(active, work);
@@ -1318,8 +1320,8 @@ export class Engine {
 
   private clearTimers(active: ActiveRun): void {
     active.cancelDeadline?.();
-    for (const cancel of active.timers.values()) cancel();
-    active.timers.clear();
+    if (active.timers) for (const cancel of active.timers.values()) cancel();
+    active.timers = undefined;
   }
 
   /**
