@@ -204,6 +204,12 @@ class WaitingCall implements SlotWaiter {
   readonly key: string;
   readonly queuedAt = performance.now();
   place: SlotReservation | undefined;
+  /**
+   * The previousSteps entries as they were when the work was due (strings the run
+   * keeps anyway): the call lists what had settled when its step started, as one
+   * sent at once does, not what settled while it waited.
+   */
+  previous: string[] | undefined;
 
   constructor(engine: Engine, active: ActiveRun, work: Work, url: string) {
     this.#engine = engine;
@@ -926,6 +932,7 @@ export class Engine {
       }
       if (place !== "none") {
         waiting.place = place;
+        if (work.kind !== "webhook") waiting.previous = this.previousSteps(active, work.index, work.kind !== "compensation");
         active.inflight.set(waiting.key, waiting);
         if (this.log.isLevelEnabled("debug")) {
           runLog(this.log, active).debug(
@@ -949,7 +956,7 @@ export class Engine {
       this.dispatcher.giveBack?.(w.url);
       return;
     }
-    this.sendCall(active, w.work, w.url, false, performance.now());
+    this.sendCall(active, w.work, w.url, false, performance.now(), w.previous);
   }
 
   /** A WaitingCall's place is gone: the dispatcher closed, or the call was cancelled. */
@@ -966,10 +973,17 @@ export class Engine {
    * held for it (given back if the work is no longer current); `queuedInDispatcher`:
    * the dispatcher may queue it (no reservation was made).
    */
-  private sendCall(active: ActiveRun, work: Work, reservedUrl: string | undefined, queuedInDispatcher: boolean, startedAt: number): void {
+  private sendCall(
+    active: ActiveRun,
+    work: Work,
+    reservedUrl: string | undefined,
+    queuedInDispatcher: boolean,
+    startedAt: number,
+    previous?: string[],
+  ): void {
     let call: StepCall | undefined;
     try {
-      call = this.callFor(active, work);
+      call = this.callFor(active, work, previous);
     } catch (err) {
       if (reservedUrl !== undefined) this.dispatcher.giveBack?.(reservedUrl);
       // Rendering a request body can fail for one run's data: that call fails
@@ -1123,8 +1137,8 @@ export class Engine {
     return it?.state === "running" && it.attempts === work.attempt ? step.url : undefined;
   }
 
-  /** The HTTP call for a piece of work, or undefined if it is no longer current. */
-  private callFor(active: ActiveRun, work: Work): StepCall | undefined {
+  /** The HTTP call for a piece of work, or undefined if it is no longer current; `previous`: its previousSteps entries, if taken earlier. */
+  private callFor(active: ActiveRun, work: Work, previous?: string[]): StepCall | undefined {
     const url = this.currentUrl(active, work);
     if (url === undefined) return undefined;
     const run = active.machine.run;
@@ -1145,7 +1159,7 @@ export class Engine {
     if (work.kind === "step") {
       return {
         url,
-        body: this.stepBody(active, work.index, work.attempt, ""),
+        body: this.stepBody(active, work.index, work.attempt, "", true, previous),
         timeoutMs: step.timeoutMs,
         idempotencyKey: `${run.runId}:${step.id}`,
         messageId: `${run.runId}:${step.id}:${work.attempt}`,
@@ -1157,7 +1171,7 @@ export class Engine {
       const values = this.itemValues(active, work.index);
       return {
         url,
-        body: this.itemBodies(active, work.index).body(work.attempt, values[k], k),
+        body: this.itemBodies(active, work.index, previous).body(work.attempt, values[k], k),
         timeoutMs: step.timeoutMs,
         idempotencyKey: `${run.runId}:${step.id}:${k}`,
         messageId: `${run.runId}:${step.id}:${k}:${work.attempt}`,
@@ -1169,7 +1183,7 @@ export class Engine {
       `,"failedStep":${JSON.stringify(run.error?.stepId ?? null)},"error":${JSON.stringify(run.error ?? null)}`;
     return {
       url,
-      body: this.stepBody(active, work.index, work.attempt, extra, false),
+      body: this.stepBody(active, work.index, work.attempt, extra, false, previous),
       timeoutMs: step.timeoutMs,
       idempotencyKey: `${run.runId}:${step.id}:compensation`,
       messageId: `${run.runId}:${step.id}:compensation:${work.attempt}`,
@@ -1184,10 +1198,10 @@ export class Engine {
    * failed and cancelled ones (`{state, error, completedAt, attempts}`, no
    * result). Compensation calls list the completed steps only, as before joins.
    */
-  private stepBody(active: ActiveRun, index: number, attempt: number, extra: string, unsuccessful = true): string {
+  private stepBody(active: ActiveRun, index: number, attempt: number, extra: string, unsuccessful = true, previous?: string[]): string {
     const run = active.machine.run;
     const head = bodyHead(run.spec.workflowId, run.runId, run.steps[index].id);
-    return stepBody(head, attempt, bodyMiddle(active.contextJson, this.previousSteps(active, index, unsuccessful)), extra);
+    return stepBody(head, attempt, bodyMiddle(active.contextJson, previous ?? this.previousSteps(active, index, unsuccessful)), extra);
   }
 
   /**
@@ -1195,8 +1209,8 @@ export class Engine {
    * once and kept while previousSteps stays the same (a step settling elsewhere
    * in the run, e.g. on a parallel branch, changes it).
    */
-  private itemBodies(active: ActiveRun, index: number): ItemBodies {
-    const entries = this.previousSteps(active, index, true);
+  private itemBodies(active: ActiveRun, index: number, previous?: string[]): ItemBodies {
+    const entries = previous ?? this.previousSteps(active, index, true);
     let bodies = active.itemBodies?.get(index);
     if (bodies === undefined || !bodies.holds(entries)) {
       const run = active.machine.run;
