@@ -201,7 +201,8 @@ class WaitingCall implements SlotWaiter {
   readonly active: ActiveRun;
   readonly work: Work;
   readonly url: string;
-  readonly key: string;
+  /** Its work key in the run's inflight map, set once it is queued. */
+  key = "";
   readonly queuedAt = performance.now();
   place: SlotReservation | undefined;
   /**
@@ -216,7 +217,6 @@ class WaitingCall implements SlotWaiter {
     this.active = active;
     this.work = work;
     this.url = url;
-    this.key = key(work.kind, work.index, work.item);
   }
 
   granted(): void {
@@ -927,23 +927,25 @@ export class Engine {
       const waiting = new WaitingCall(this, active, work, url);
       const place = d.reserve(url, waiting);
       if (place === "held") {
-        this.sendCall(active, work, url, false, performance.now());
+        this.sendCall(active, work, url);
         return;
       }
       if (place !== "none") {
         waiting.place = place;
+        waiting.key = key(work.kind, work.index, work.item);
         if (work.kind !== "webhook") waiting.previous = this.previousSteps(active, work.index, work.kind !== "compensation");
         active.inflight.set(waiting.key, waiting);
-        if (this.log.isLevelEnabled("debug")) {
-          runLog(this.log, active).debug(
-            { kind: work.kind, stepId: this.stepIdOf(active, work), attempt: work.attempt, origin: place.origin, ahead: place.ahead },
-            "call waiting for its host's limits",
-          );
-        }
+        this.logWaiting(active, work, place.origin, place.ahead);
         return;
       }
     }
-    this.sendCall(active, work, undefined, true, performance.now());
+    this.sendCall(active, work, undefined);
+  }
+
+  private logWaiting(active: ActiveRun, work: Work, origin: string, ahead: number): void {
+    if (this.log.isLevelEnabled("debug")) {
+      runLog(this.log, active).debug({ kind: work.kind, stepId: this.stepIdOf(active, work), attempt: work.attempt, origin, ahead }, "call waiting for its host's limits");
+    }
   }
 
   /** A WaitingCall holds a slot of its origin now: its call is built and sent, or the slot given back. */
@@ -956,7 +958,7 @@ export class Engine {
       this.dispatcher.giveBack?.(w.url);
       return;
     }
-    this.sendCall(active, w.work, w.url, false, performance.now(), w.previous);
+    this.sendCall(active, w.work, w.url, w.previous);
   }
 
   /** A WaitingCall's place is gone: the dispatcher closed, or the call was cancelled. */
@@ -970,17 +972,10 @@ export class Engine {
 
   /**
    * Builds the call and dispatches it. `reservedUrl`: a slot of that URL's origin is
-   * held for it (given back if the work is no longer current); `queuedInDispatcher`:
-   * the dispatcher may queue it (no reservation was made).
+   * held for it (given back if the work is no longer current); without one, the
+   * dispatcher may queue the call itself. `previous`: previousSteps entries taken earlier.
    */
-  private sendCall(
-    active: ActiveRun,
-    work: Work,
-    reservedUrl: string | undefined,
-    queuedInDispatcher: boolean,
-    startedAt: number,
-    previous?: string[],
-  ): void {
+  private sendCall(active: ActiveRun, work: Work, reservedUrl: string | undefined, previous?: string[]): void {
     let call: StepCall | undefined;
     try {
       call = this.callFor(active, work, previous);
@@ -1010,26 +1005,22 @@ export class Engine {
     const timeoutMs = call.timeoutMs;
     let cancelTimeout: (() => void) | undefined;
     let queued = false;
-    let sent = startedAt;
-    const progress: DispatchProgress | undefined = queuedInDispatcher
-      ? {
-          queued: (origin, ahead) => {
-            queued = true;
-            if (this.log.isLevelEnabled("debug")) {
-              runLog(this.log, active).debug(
-                { kind: work.kind, stepId: this.stepIdOf(active, work), attempt: work.attempt, origin, ahead },
-                "call waiting for its host's limits",
-              );
-            }
-          },
-          sent: () => {
-            const now = performance.now();
-            this.metrics.hostWait(since(sent));
-            sent = now;
-            cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), timeoutMs);
-          },
-        }
-      : undefined;
+    let sent = performance.now();
+    const progress: DispatchProgress | undefined =
+      reservedUrl === undefined
+        ? {
+            queued: (origin, ahead) => {
+              queued = true;
+              this.logWaiting(active, work, origin, ahead);
+            },
+            sent: () => {
+              const now = performance.now();
+              this.metrics.hostWait(since(sent));
+              sent = now;
+              cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), timeoutMs);
+            },
+          }
+        : undefined;
     const dispatched = this.dispatcher.dispatch(call, controller.signal, progress, reservedUrl !== undefined);
     if (!queued) cancelTimeout = this.clock.setTimer(() => controller.abort(ATTEMPT_TIMEOUT), timeoutMs);
     void dispatched
